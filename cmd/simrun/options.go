@@ -1,0 +1,167 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/seedkv/seedkv/harness"
+)
+
+// MaxSeeds bounds -seeds: the seed list is held in memory.
+const MaxSeeds = 1 << 24
+
+// MaxParallel bounds -parallel.
+const MaxParallel = 1024
+
+// usageError is a bad command line (exit status 2); its text fits on one
+// line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef makes a usageError. A harness configuration error loses its
+// generic prefix, which says nothing the flag name does not.
+func usagef(format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	msg = strings.ReplaceAll(msg, harness.ErrBadConfig.Error()+": ", "")
+	return &usageError{msg}
+}
+
+// options is a parsed command line.
+type options struct {
+	seeds    uint64
+	seed     uint64
+	parallel int
+	trace    bool
+	json     bool
+	out      string
+	shardI   uint64 // 1-based share
+	shardN   uint64 // number of shares; 1 means no sharding
+	cfg      harness.Config
+	// replayFlags are the flags, as given, that change what a seed does;
+	// the replay command repeats them.
+	replayFlags []string
+}
+
+// parseArgs parses the command line into options. Every error but
+// flag.ErrHelp is a *usageError.
+func parseArgs(args []string) (options, error) {
+	def := harness.DefaultConfig()
+	o := options{cfg: def}
+	fs := flag.NewFlagSet("simrun", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Uint64Var(&o.seeds, "seeds", 100, "how many seeds")
+	fs.Uint64Var(&o.seed, "seed", 1, "first seed; -seeds 1 -seed S replays seed S")
+	fs.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "worker goroutines, one world each")
+	fs.IntVar(&o.cfg.Nodes, "nodes", def.Nodes, "cluster size")
+	fs.DurationVar(&o.cfg.Duration, "duration", def.Duration, "virtual time per seed")
+	fs.StringVar(&o.cfg.Faults, "faults", def.Faults, "swarm, none, all, or a comma list of fault names")
+	fs.BoolVar(&o.trace, "trace", false, "print the event trace of each seed run")
+	fs.BoolVar(&o.json, "json", false, "one JSON object per seed on stdout")
+	fs.StringVar(&o.out, "out", "", "directory for the artifacts of failing seeds")
+	shard := fs.String("shard", "1/1", "run only share i of n of the seeds (i/n, 1-based)")
+	reads := fs.String("reads", string(def.Reads), "linearizable or serializable")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return o, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.cfg.Reads, err = harness.ParseReadMode(*reads); err != nil {
+		return o, usagef("-reads: %v", err)
+	}
+	if o.shardI, o.shardN, err = parseShard(*shard); err != nil {
+		return o, usagef("-shard: %v", err)
+	}
+	if err := o.check(); err != nil {
+		return o, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range []string{"nodes", "duration", "faults", "reads"} {
+		if set[name] {
+			o.replayFlags = append(o.replayFlags, "-"+name, fs.Lookup(name).Value.String())
+		}
+	}
+	return o, nil
+}
+
+// check validates the parsed values.
+func (o *options) check() error {
+	switch {
+	case o.seeds < 1 || o.seeds > MaxSeeds:
+		return usagef("-seeds %d not in [1, %d]", o.seeds, MaxSeeds)
+	case o.seed > math.MaxUint64-(o.seeds-1):
+		return usagef("-seed %d with -seeds %d overflows uint64", o.seed, o.seeds)
+	case o.parallel < 1 || o.parallel > MaxParallel:
+		return usagef("-parallel %d not in [1, %d]", o.parallel, MaxParallel)
+	}
+	if err := o.cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
+}
+
+// parseShard parses "i/n" with 1 <= i <= n.
+func parseShard(s string) (i, n uint64, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not i/n", s)
+	}
+	if i, err = strconv.ParseUint(a, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("%q is not i/n", s)
+	}
+	if n, err = strconv.ParseUint(b, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("%q is not i/n", s)
+	}
+	if n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("%q: want 1 <= i <= n", s)
+	}
+	return i, n, nil
+}
+
+// seedList is this shard's seeds: the k-th seed of the batch (k from 0)
+// belongs to share k mod n + 1.
+func (o *options) seedList() []uint64 {
+	var seeds []uint64
+	for k := uint64(0); k < o.seeds; k++ {
+		if k%o.shardN == o.shardI-1 {
+			seeds = append(seeds, o.seed+k)
+		}
+	}
+	return seeds
+}
+
+// replayCommand is the command that replays one seed with the same
+// configuration.
+func (o *options) replayCommand(seed uint64) string {
+	parts := []string{"go", "run", "./cmd/simrun", "-seeds", "1", "-seed", strconv.FormatUint(seed, 10)}
+	for _, f := range o.replayFlags {
+		parts = append(parts, shellQuote(f))
+	}
+	return strings.Join(parts, " ")
+}
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./,:=+", r)) {
+			safe = false
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/seedkv/seedkv/harness"
+)
+
+// Exit statuses.
+const (
+	exitPass  = 0 // every seed passed
+	exitFail  = 1 // a seed failed or was unknown
+	exitUsage = 2 // bad command line
+)
+
+// progressEvery is how often a long run reports progress on stderr.
+var progressEvery = 5 * time.Second
+
+// runSeed runs one seed; tests replace it.
+var runSeed = harness.Run
+
+// run is the whole command: it parses args, runs the seeds and writes the
+// results to stdout and diagnostics to stderr. It returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		return exitPass
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "simrun: %v (see simrun -h)\n", err)
+		return exitUsage
+	}
+	if o.out != "" {
+		if err := os.MkdirAll(o.out, 0o755); err != nil {
+			fmt.Fprintf(stderr, "simrun: -out: %v\n", err)
+			return exitUsage
+		}
+	}
+	r := &reporter{o: &o, stdout: stdout, stderr: stderr, start: time.Now()}
+	r.lastProgress = r.start
+	seeds := o.seedList()
+	harness.RunManyWith(o.seedFunc(), seeds, o.parallel, r.report)
+	return r.finish(len(seeds))
+}
+
+// seedFunc is what a worker runs for one seed: the seed itself, with its
+// trace captured if -trace asked for it, and, if it did not pass and -out
+// is set, a second run keeping the artifacts (the run is deterministic, so
+// it is the same run; a different trace hash is reported as a bug).
+func (o *options) seedFunc() func(uint64) harness.Result {
+	return func(seed uint64) harness.Result {
+		cfg := o.cfg
+		var trace *bytes.Buffer
+		if o.trace {
+			trace = new(bytes.Buffer)
+			cfg.TraceWriter = trace
+		}
+		res := runSeed(cfg, seed)
+		if o.trace {
+			res.Artifacts = withTrace(res.Artifacts, trace.Bytes())
+		}
+		if res.Verdict != harness.Pass && o.out != "" {
+			cfg := o.cfg
+			cfg.KeepArtifacts = true
+			again := runSeed(cfg, seed)
+			if again.TraceHash != res.TraceHash {
+				res.Reason += fmt.Sprintf(" [NONDETERMINISM: replay gave trace hash %016x, first run %016x]", again.TraceHash, res.TraceHash)
+				res.Verdict = harness.Fail
+			}
+			if res.Artifacts != nil {
+				again.Artifacts = withTrace(again.Artifacts, res.Artifacts.Trace)
+			}
+			res.Artifacts = again.Artifacts
+		}
+		return res
+	}
+}
+
+// withTrace returns a with its printable trace set (a may be nil).
+func withTrace(a *harness.Artifacts, trace []byte) *harness.Artifacts {
+	if a == nil {
+		a = &harness.Artifacts{}
+	}
+	if len(a.Trace) == 0 {
+		a.Trace = trace
+	}
+	return a
+}
+
+// reporter prints per-seed results in seed order and keeps the totals.
+type reporter struct {
+	o              *options
+	stdout, stderr io.Writer
+	start          time.Time
+	lastProgress   time.Time
+	seen           int
+	passed         int
+	failed         int
+	unknown        int
+	virtual        time.Duration
+	writeErr       error
+}
+
+// seedRecord is the -json line of one seed.
+type seedRecord struct {
+	Seed      uint64   `json:"seed"`
+	Verdict   string   `json:"verdict"`
+	Reason    string   `json:"reason"`
+	TraceHash string   `json:"trace_hash"`
+	Ops       int      `json:"ops"`
+	VirtualS  float64  `json:"virtual_s"`
+	WallMS    float64  `json:"wall_ms"`
+	CheckMS   float64  `json:"check_ms"`
+	Faults    []string `json:"faults"`
+	Replay    string   `json:"replay,omitempty"`
+	Artifacts string   `json:"artifacts,omitempty"`
+}
+
+// report handles one seed's result; it always asks for more.
+func (r *reporter) report(res harness.Result) bool {
+	r.seen++
+	r.virtual += res.Virtual
+	switch res.Verdict {
+	case harness.Pass:
+		r.passed++
+	case harness.Unknown:
+		r.unknown++
+	default:
+		r.failed++
+	}
+	dir := r.writeArtifacts(res)
+	if r.o.trace && res.Artifacts != nil {
+		w := r.stdout
+		if r.o.json {
+			w = r.stderr // keep stdout one JSON object per line
+		}
+		fmt.Fprintf(w, "== trace of seed %d\n", res.Seed)
+		w.Write(res.Artifacts.Trace)
+	}
+	if r.o.json {
+		r.printJSON(res, dir)
+	} else {
+		r.printText(res, dir)
+	}
+	r.progress()
+	return true
+}
+
+func (r *reporter) printJSON(res harness.Result, dir string) {
+	rec := seedRecord{
+		Seed: res.Seed, Verdict: string(res.Verdict), Reason: res.Reason,
+		TraceHash: fmt.Sprintf("%016x", res.TraceHash), Ops: res.Ops,
+		VirtualS: res.Virtual.Seconds(), WallMS: ms(res.Wall), CheckMS: ms(res.CheckTime),
+		Faults: res.Faults, Artifacts: dir,
+	}
+	if rec.Faults == nil {
+		rec.Faults = []string{}
+	}
+	if res.Verdict != harness.Pass {
+		rec.Replay = r.o.replayCommand(res.Seed)
+	}
+	line, err := json.Marshal(rec)
+	if err != nil {
+		panic(err) // a struct of plain fields always marshals
+	}
+	if _, err := fmt.Fprintf(r.stdout, "%s\n", line); err != nil && r.writeErr == nil {
+		r.writeErr = err
+	}
+}
+
+// printText prints a failing or unknown seed (and, when replaying a single
+// seed, a passing one) as a few human-readable lines.
+func (r *reporter) printText(res harness.Result, dir string) {
+	if res.Verdict == harness.Pass && r.o.seeds > 1 {
+		return
+	}
+	reason := res.Reason
+	if r.o.seeds > 1 {
+		reason, _, _ = strings.Cut(reason, "\n") // the full reason is in the replay and the artifacts
+	}
+	fmt.Fprintf(r.stdout, "seed=%d verdict=%s trace_hash=%016x ops=%d virtual=%.1fs wall=%.1fms faults=%s\n",
+		res.Seed, res.Verdict, res.TraceHash, res.Ops, res.Virtual.Seconds(), ms(res.Wall), faultList(res.Faults))
+	if res.Verdict == harness.Pass {
+		return
+	}
+	fmt.Fprintf(r.stdout, "  reason: %s\n", reason)
+	if dir != "" {
+		fmt.Fprintf(r.stdout, "  artifacts: %s\n", dir)
+	}
+	fmt.Fprintf(r.stdout, "  replay: %s\n", r.o.replayCommand(res.Seed))
+}
+
+// writeArtifacts writes a non-passing seed's artifacts under -out and
+// returns their directory ("" if none were written).
+func (r *reporter) writeArtifacts(res harness.Result) string {
+	if r.o.out == "" || res.Verdict == harness.Pass || res.Artifacts == nil {
+		return ""
+	}
+	dir := filepath.Join(r.o.out, fmt.Sprintf("seed-%d", res.Seed))
+	a := res.Artifacts
+	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nreplay: %s\n\n%s",
+		res.Seed, res.Verdict, res.Reason, res.TraceHash, res.Ops, res.Virtual, res.Wall,
+		faultList(res.Faults), r.o.replayCommand(res.Seed), a.Summary)
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"summary.txt", []byte(summary)},
+		{"trace.txt", a.Trace},
+		{"history.txt", a.History},
+		{"history.html", a.Visualization},
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		fmt.Fprintf(r.stderr, "simrun: seed %d: artifacts: %v\n", res.Seed, err)
+		return ""
+	}
+	for _, f := range files {
+		if len(f.data) == 0 {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+			fmt.Fprintf(r.stderr, "simrun: seed %d: artifacts: %v\n", res.Seed, err)
+		}
+	}
+	return dir
+}
+
+// progress reports on stderr, at most every progressEvery, how far a long
+// run has got.
+func (r *reporter) progress() {
+	now := time.Now()
+	if now.Sub(r.lastProgress) < progressEvery {
+		return
+	}
+	r.lastProgress = now
+	fmt.Fprintf(r.stderr, "simrun: %d seeds done, %d failed, %d unknown, %.0fs\n",
+		r.seen, r.failed, r.unknown, now.Sub(r.start).Seconds())
+}
+
+// finish prints the summary line and returns the exit status.
+func (r *reporter) finish(want int) int {
+	wall := time.Since(r.start)
+	speedup := 0.0
+	if wall > 0 {
+		speedup = r.virtual.Seconds() / wall.Seconds()
+	}
+	w := r.stdout
+	if r.o.json {
+		w = r.stderr // keep stdout one JSON object per line
+	}
+	fmt.Fprintf(w, "seeds=%d passed=%d failed=%d unknown=%d virtual=%.1fs wall=%.3fs speedup=%.0f\n",
+		r.seen, r.passed, r.failed, r.unknown, r.virtual.Seconds(), wall.Seconds(), speedup)
+	if r.writeErr != nil {
+		fmt.Fprintf(r.stderr, "simrun: writing results: %v\n", r.writeErr)
+		return exitFail
+	}
+	if r.failed > 0 || r.unknown > 0 || r.seen != want {
+		return exitFail
+	}
+	return exitPass
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func faultList(f []string) string {
+	if len(f) == 0 {
+		return "none"
+	}
+	return strings.Join(f, ",")
+}
+
+const usage = `usage: go run ./cmd/simrun [flags]
+
+Runs seeds of the seedkv simulation, checks each, prints a summary line.
+
+  -seeds N       how many seeds (default 100)
+  -seed S        first seed (default 1); -seeds 1 -seed S replays seed S
+  -parallel P    worker goroutines, one world each (default: number of CPUs)
+  -nodes N       cluster size (default 5)
+  -duration D    virtual time per seed, a Go duration (default 10s)
+  -faults LIST   swarm (default), none, all, or a comma list of fault names
+  -trace         print the event trace of each seed run
+  -json          one JSON object per seed on stdout (summary goes to stderr)
+  -out DIR       failing seeds leave trace, history, visualisation, summary
+  -shard i/n     run only share i of n (1-based) of the seeds
+  -reads MODE    linearizable (default) or serializable
+
+Exit status: 0 all passed, 1 a seed failed or was unknown, 2 bad usage.
+`

@@ -1,0 +1,161 @@
+// Package harness runs one seed of seedkv end to end: it builds a simulated
+// world and a cluster of replicas, drives a random client workload and the
+// fault schedule (the nemesis) for a virtual duration, heals every fault and
+// then checks liveness, linearizability, watch correctness, replica
+// convergence and agreement on the committed log. The result of a seed is a
+// verdict (pass, fail or unknown) with a reason and the world's trace hash.
+//
+// Run is deterministic: the same Config and seed give the same Result (wall
+// times aside), whatever else runs in the process. RunMany runs many seeds on
+// worker goroutines, one world per goroutine, and reports results in seed
+// order.
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Explicit limits on a configuration.
+const (
+	// MaxNodes bounds the cluster size.
+	MaxNodes = 15
+	// MaxDuration bounds the virtual time of the fault phase of one seed.
+	MaxDuration = time.Hour
+	// MaxClientsPerNode bounds the number of clients attached to a replica.
+	MaxClientsPerNode = 64
+	// MaxKeys bounds the workload's key space.
+	MaxKeys = 1 << 16
+)
+
+// ReadMode says how the workload's reads are served.
+type ReadMode string
+
+// The read modes, as `-reads` takes them.
+const (
+	// ReadsLinearizable reads go through the leader's ReadIndex.
+	ReadsLinearizable ReadMode = "linearizable"
+	// ReadsSerializable reads are served from any replica's local state
+	// (etcd's stale-read option). They are not linearizable: the checker
+	// is expected to find violations under partitions.
+	ReadsSerializable ReadMode = "serializable"
+)
+
+// ErrBadConfig is wrapped by every configuration validation error.
+var ErrBadConfig = errors.New("bad harness configuration")
+
+// ParseReadMode parses a `-reads` value.
+func ParseReadMode(s string) (ReadMode, error) {
+	switch ReadMode(s) {
+	case ReadsLinearizable, ReadsSerializable:
+		return ReadMode(s), nil
+	}
+	return "", fmt.Errorf("%w: reads mode %q (want linearizable or serializable)", ErrBadConfig, s)
+}
+
+// Mix is the relative weight of each operation kind in the workload. A zero
+// weight disables the kind. Weights are relative, not percentages.
+type Mix struct {
+	Get         int // single-key linearizable (or serializable) read
+	Put         int // single-key write with a unique value
+	Delete      int // single-key delete
+	CAS         int // compare-and-swap Txn on one key's mod revision
+	Range       int // prefix range read
+	Txn         int // multi-key Txn (compare on several keys, write several)
+	LeasePut    int // grant a lease and put a key attached to it
+	LeaseRevoke int // revoke a lease granted earlier
+	Watch       int // open a watch on a key or prefix from a revision
+}
+
+// DefaultMix is the default operation mix: mostly single-key reads and
+// writes, which the per-key checker handles fast, with some of everything.
+func DefaultMix() Mix {
+	return Mix{Get: 30, Put: 25, Delete: 5, CAS: 10, Range: 10, Txn: 8, LeasePut: 5, LeaseRevoke: 3, Watch: 4}
+}
+
+func (m Mix) total() int {
+	return m.Get + m.Put + m.Delete + m.CAS + m.Range + m.Txn + m.LeasePut + m.LeaseRevoke + m.Watch
+}
+
+// Config is one seed's setup. The zero value is not valid; start from
+// DefaultConfig.
+type Config struct {
+	// Nodes is the number of replicas.
+	Nodes int
+	// Duration is the virtual time during which the workload and the
+	// nemesis run, before everything is healed.
+	Duration time.Duration
+	// Faults is the fault set, as `-faults` takes it: "swarm", "none",
+	// "all" or a comma list of fault names.
+	Faults string
+	// Reads is how reads are served.
+	Reads ReadMode
+	// ClientsPerNode is how many client processes talk to each replica.
+	ClientsPerNode int
+	// Keys is the size of the key space; small so that clients contend.
+	Keys int
+	// Mix weights the operation kinds.
+	Mix Mix
+	// ThinkTime is the mean virtual pause of a client between the end of
+	// one operation and the start of the next.
+	ThinkTime time.Duration
+	// RequestTimeout is the virtual time after which a client gives up on
+	// a request; its outcome is then unknown.
+	RequestTimeout time.Duration
+	// HealTimeout bounds the virtual time, after every fault is healed,
+	// within which a write and a linearizable read must succeed and all
+	// live replicas must catch up.
+	HealTimeout time.Duration
+	// CheckTimeout bounds the wall time of the linearizability check;
+	// running out of it gives the verdict unknown.
+	CheckTimeout time.Duration
+	// KeepArtifacts keeps the trace text and the client history in the
+	// Result, for writing failure artifacts. It costs time and memory.
+	KeepArtifacts bool
+	// TraceWriter, if not nil, receives the world's event trace as text,
+	// one event per line, as the run goes.
+	TraceWriter io.Writer
+}
+
+// DefaultConfig is the configuration `simrun` and `go test ./harness` use
+// unless told otherwise: 5 nodes, 10 virtual seconds, the fault swarm,
+// linearizable reads, and about a thousand client operations.
+func DefaultConfig() Config {
+	return Config{
+		Nodes:          5,
+		Duration:       10 * time.Second,
+		Faults:         "swarm",
+		Reads:          ReadsLinearizable,
+		ClientsPerNode: 2,
+		Keys:           8,
+		Mix:            DefaultMix(),
+		ThinkTime:      80 * time.Millisecond,
+		RequestTimeout: 1 * time.Second,
+		HealTimeout:    10 * time.Second,
+		CheckTimeout:   5 * time.Second,
+	}
+}
+
+// Validate reports the first problem with c, wrapping ErrBadConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.Nodes < 1 || c.Nodes > MaxNodes:
+		return fmt.Errorf("%w: nodes %d not in [1, %d]", ErrBadConfig, c.Nodes, MaxNodes)
+	case c.Duration <= 0 || c.Duration > MaxDuration:
+		return fmt.Errorf("%w: duration %v not in (0, %v]", ErrBadConfig, c.Duration, MaxDuration)
+	case c.ClientsPerNode < 1 || c.ClientsPerNode > MaxClientsPerNode:
+		return fmt.Errorf("%w: clients per node %d not in [1, %d]", ErrBadConfig, c.ClientsPerNode, MaxClientsPerNode)
+	case c.Keys < 1 || c.Keys > MaxKeys:
+		return fmt.Errorf("%w: keys %d not in [1, %d]", ErrBadConfig, c.Keys, MaxKeys)
+	case c.Mix.total() <= 0:
+		return fmt.Errorf("%w: operation mix has no positive weight", ErrBadConfig)
+	case c.ThinkTime < 0 || c.RequestTimeout <= 0 || c.HealTimeout <= 0 || c.CheckTimeout <= 0:
+		return fmt.Errorf("%w: think time, request, heal and check timeouts must be positive", ErrBadConfig)
+	}
+	if _, err := ParseReadMode(string(c.Reads)); err != nil {
+		return err
+	}
+	return ValidateFaults(c.Faults)
+}

@@ -1,0 +1,55 @@
+package harness
+
+import "time"
+
+// Verdict is the outcome of one seed.
+type Verdict string
+
+// The verdicts.
+const (
+	// Pass: every check passed.
+	Pass Verdict = "pass"
+	// Fail: a check found a violation, or the run panicked.
+	Fail Verdict = "fail"
+	// Unknown: no violation was found but a check ran out of time.
+	Unknown Verdict = "unknown"
+)
+
+// Result is what one seed produced.
+type Result struct {
+	// Seed is the seed that was run.
+	Seed uint64
+	// Verdict is pass, fail or unknown.
+	Verdict Verdict
+	// Reason says why the verdict is not pass (empty on pass).
+	Reason string
+	// TraceHash folds every event of the world; the same seed and
+	// configuration give the same hash.
+	TraceHash uint64
+	// Ops is the number of client operations invoked.
+	Ops int
+	// Virtual is the virtual time the world ran, heal phase included.
+	Virtual time.Duration
+	// Wall is the wall time of the whole seed, checking included.
+	Wall time.Duration
+	// CheckTime is the wall time spent in the checks after the run.
+	CheckTime time.Duration
+	// Faults names the faults that were enabled for this seed.
+	Faults []string
+	// Artifacts holds the material for failure artifacts; nil unless
+	// Config.KeepArtifacts.
+	Artifacts *Artifacts
+}
+
+// Artifacts is what a run keeps for writing up a failure.
+type Artifacts struct {
+	// Trace is the world's event trace as text, one event per line.
+	Trace []byte
+	// History is the client history as text, one operation per line.
+	History []byte
+	// Visualization is porcupine's HTML visualisation of the checked
+	// history (nil if the linearizability check did not run).
+	Visualization []byte
+	// Summary is a human-readable account of the run and its checks.
+	Summary []byte
+}

@@ -1,0 +1,72 @@
+package harness
+
+import (
+	"sync"
+)
+
+// RunMany runs cfg for every seed in seeds on parallel worker goroutines,
+// one world per goroutine, and calls each with the results in the order of
+// seeds (not of completion), so output built from it is deterministic. It
+// returns when every seed has been run and reported. If each returns false
+// the remaining seeds are skipped (seeds already running finish first).
+func RunMany(cfg Config, seeds []uint64, parallel int, each func(Result) bool) {
+	RunManyWith(func(seed uint64) Result { return Run(cfg, seed) }, seeds, parallel, each)
+}
+
+// RunManyWith is RunMany with a custom per-seed function, for callers that
+// need a different configuration per seed (such as a trace writer).
+func RunManyWith(run func(seed uint64) Result, seeds []uint64, parallel int, each func(Result) bool) {
+	if parallel < 1 {
+		parallel = 1
+	}
+	if parallel > len(seeds) {
+		parallel = len(seeds)
+	}
+	type done struct {
+		i int
+		r Result
+	}
+	jobs := make(chan int)
+	results := make(chan done, parallel)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				results <- done{i, run(seeds[i])}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range seeds {
+			select {
+			case jobs <- i:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	// Reorder: hold results that finished early until their turn.
+	pending := make(map[int]Result)
+	next, stopped := 0, false
+	for d := range results {
+		pending[d.i] = d.r
+		for !stopped {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if !each(r) {
+				stopped = true
+				close(stop)
+			}
+		}
+	}
+}
