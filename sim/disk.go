@@ -1,0 +1,666 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+// Explicit limits of the simulated disk.
+const (
+	// MaxFileSize is the largest size a simulated file may reach.
+	MaxFileSize = 1 << 30
+	// MaxNameLen is the longest file name.
+	MaxNameLen = 255
+	// MaxFiles is the most files one disk holds.
+	MaxFiles = 1 << 16
+)
+
+// Typed disk errors (beside host.ErrNotExist, ErrExist, ErrNoSpace,
+// ErrClosed and ErrBadOffset).
+var (
+	// ErrBadName: an empty file name or one longer than MaxNameLen.
+	ErrBadName = errors.New("sim: bad file name")
+	// ErrFileTooLarge: a write or truncate beyond MaxFileSize.
+	ErrFileTooLarge = errors.New("sim: file too large")
+	// ErrTooManyFiles: Create beyond MaxFiles.
+	ErrTooManyFiles = errors.New("sim: too many files")
+	// ErrBadBit: a bit index outside 0..7 in Corrupt.
+	ErrBadBit = errors.New("sim: bit index out of range")
+	// ErrNothingToCorrupt: CorruptRandom found no durable byte.
+	ErrNothingToCorrupt = errors.New("sim: no durable bytes to corrupt")
+)
+
+// DiskConfig holds the knobs of every disk in a world.
+type DiskConfig struct {
+	// SyncLatency and SyncJitter: a Sync completes after
+	// SyncLatency + uniform[0, SyncJitter], times the slow multiplier.
+	SyncLatency, SyncJitter time.Duration
+	// SectorSize is the granularity of torn writes (> 0).
+	SectorSize int
+	// TornWrites: on crash, a sector-granular prefix of the last
+	// unsynced write may survive.
+	TornWrites bool
+	// Capacity in bytes (0 = unlimited); see Disk.SetCapacity.
+	Capacity int64
+}
+
+func (c DiskConfig) validate() error {
+	switch {
+	case c.SyncLatency < 0 || c.SyncJitter < 0:
+		return fmt.Errorf("%w: negative sync latency %v/%v", ErrBadConfig, c.SyncLatency, c.SyncJitter)
+	case c.SectorSize <= 0:
+		return fmt.Errorf("%w: sector size %d must be positive", ErrBadConfig, c.SectorSize)
+	case c.Capacity < 0:
+		return fmt.Errorf("%w: negative capacity %d", ErrBadConfig, c.Capacity)
+	}
+	return nil
+}
+
+// Disk is a simulated disk: a flat directory of files, each with volatile
+// contents (what reads see) and durable contents (what survives a crash).
+// It implements host.FS. Metadata operations (Create, Remove, Rename) are
+// durable at once; file contents become durable when a Sync completes.
+//
+// Writes are kept as a per-file log of unsynced operations; a Sync records
+// how far into that log it reaches and, when it completes, applies exactly
+// those operations to the durable contents. A crash drops the log.
+type Disk struct {
+	w     *World
+	id    host.NodeID
+	files map[string]*file
+	inc   uint64 // bumped by every crash: stale handles and syncs die
+	down  bool   // the owning node is crashed
+
+	capacity int64 // 0 = unlimited
+	used     int64 // sum of volatile sizes of the files in the directory
+	slow     float64
+	torn     bool
+	sector   int64
+	syncLat  time.Duration
+	syncJit  time.Duration
+	rng      *rand.Rand
+
+	lastFile *file // file and op seq of the last WriteAt (torn-write candidate)
+	lastSeq  uint64
+}
+
+type file struct {
+	name    string
+	data    []byte // volatile view: what reads see
+	durable []byte
+	ops     []diskOp // unsynced operations, oldest first
+	nextSeq uint64
+	removed bool
+}
+
+// diskOp is one unsynced write or truncate.
+type diskOp struct {
+	seq   uint64
+	off   int64 // write offset, or new size for a truncate
+	data  []byte
+	trunc bool
+}
+
+// AddDisk returns the disk of id, creating it (with no process) if needed.
+// Use it to test code that needs only a disk, such as the WAL.
+func (w *World) AddDisk(id host.NodeID) *Disk {
+	if d, ok := w.disks[id]; ok {
+		return d
+	}
+	c := w.cfg.Disk
+	d := &Disk{
+		w:        w,
+		id:       id,
+		files:    make(map[string]*file),
+		capacity: c.Capacity,
+		slow:     1,
+		torn:     c.TornWrites,
+		sector:   int64(c.SectorSize),
+		syncLat:  c.SyncLatency,
+		syncJit:  c.SyncJitter,
+		rng:      w.Rand(fmt.Sprintf("disk/%d", id)),
+	}
+	w.disks[id] = d
+	return d
+}
+
+// Disk returns the disk of id, or nil if there is none.
+func (w *World) Disk(id host.NodeID) *Disk { return w.disks[id] }
+
+// ID is the node the disk belongs to.
+func (d *Disk) ID() host.NodeID { return d.id }
+
+// check reports whether an operation by incarnation inc may proceed.
+func (d *Disk) check(inc uint64) error {
+	if d.down {
+		return fmt.Errorf("%w: disk %d: %w", host.ErrClosed, d.id, ErrNodeDown)
+	}
+	if inc != d.inc {
+		return fmt.Errorf("%w: disk %d: handle from before a crash", host.ErrClosed, d.id)
+	}
+	return nil
+}
+
+func checkName(name string) error {
+	if name == "" || len(name) > MaxNameLen {
+		return fmt.Errorf("%w: %q", ErrBadName, name)
+	}
+	return nil
+}
+
+// Create makes a new empty file (durable at once).
+func (d *Disk) Create(name string) (host.File, error) { return d.create(d.inc, name) }
+
+// Open opens an existing file.
+func (d *Disk) Open(name string) (host.File, error) { return d.open(d.inc, name) }
+
+// Remove deletes a file (durable at once). Open handles keep working on
+// the orphaned contents, as on POSIX.
+func (d *Disk) Remove(name string) error { return d.remove(d.inc, name) }
+
+// Rename renames a file, replacing newName if it exists (durable at once).
+func (d *Disk) Rename(oldName, newName string) error { return d.rename(d.inc, oldName, newName) }
+
+// List returns the sorted file names.
+func (d *Disk) List() ([]string, error) { return d.list(d.inc) }
+
+func (d *Disk) create(inc uint64, name string) (host.File, error) {
+	if err := d.check(inc); err != nil {
+		return nil, err
+	}
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if _, ok := d.files[name]; ok {
+		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrExist, d.id, name)
+	}
+	if len(d.files) >= MaxFiles {
+		return nil, fmt.Errorf("%w: disk %d has %d", ErrTooManyFiles, d.id, MaxFiles)
+	}
+	f := &file{name: name}
+	d.files[name] = f
+	d.w.trace(kCreate, d.id, 0, hashString(name))
+	return &handle{d: d, f: f, inc: inc}, nil
+}
+
+func (d *Disk) open(inc uint64, name string) (host.File, error) {
+	if err := d.check(inc); err != nil {
+		return nil, err
+	}
+	f, ok := d.files[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+	}
+	return &handle{d: d, f: f, inc: inc}, nil
+}
+
+func (d *Disk) remove(inc uint64, name string) error {
+	if err := d.check(inc); err != nil {
+		return err
+	}
+	f, ok := d.files[name]
+	if !ok {
+		return fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+	}
+	d.detach(f)
+	d.w.trace(kRemove, d.id, 0, hashString(name))
+	return nil
+}
+
+// detach takes f out of the directory; it becomes an orphan.
+func (d *Disk) detach(f *file) {
+	delete(d.files, f.name)
+	d.used -= int64(len(f.data))
+	f.removed = true
+}
+
+func (d *Disk) rename(inc uint64, oldName, newName string) error {
+	if err := d.check(inc); err != nil {
+		return err
+	}
+	if err := checkName(newName); err != nil {
+		return err
+	}
+	f, ok := d.files[oldName]
+	if !ok {
+		return fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, oldName)
+	}
+	if oldName == newName {
+		return nil
+	}
+	if old, ok := d.files[newName]; ok {
+		d.detach(old)
+	}
+	delete(d.files, oldName)
+	f.name = newName
+	d.files[newName] = f
+	d.w.trace(kRename, d.id, hashString(oldName), hashString(newName))
+	return nil
+}
+
+func (d *Disk) list(inc uint64) ([]string, error) {
+	if err := d.check(inc); err != nil {
+		return nil, err
+	}
+	return d.names(), nil
+}
+
+func (d *Disk) names() []string {
+	names := make([]string, 0, len(d.files))
+	for n := range d.files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Crash applies crash semantics now: every unsynced operation is lost and
+// pending syncs never complete, except that with torn writes enabled a
+// sector-granular prefix (possibly empty, possibly all) of the last
+// unsynced WriteAt on the disk becomes durable. Open handles die.
+func (d *Disk) Crash() {
+	d.inc++
+	if d.torn {
+		d.tear()
+	}
+	for _, n := range d.names() {
+		f := d.files[n]
+		d.used -= int64(len(f.data))
+		f.data = slices.Clone(f.durable)
+		f.ops = nil
+		d.used += int64(len(f.data))
+	}
+	d.lastFile = nil
+	d.w.trace(kDiskCrash, d.id, d.inc, 0)
+}
+
+// tear makes a random sector-granular prefix of the last unsynced write
+// durable, if that write is still unsynced and its file still exists.
+func (d *Disk) tear() {
+	f := d.lastFile
+	if f == nil || f.removed {
+		return
+	}
+	i := slices.IndexFunc(f.ops, func(o diskOp) bool { return o.seq == d.lastSeq })
+	if i < 0 || f.ops[i].trunc {
+		return
+	}
+	op := f.ops[i]
+	end := op.off + int64(len(op.data))
+	cut := tornCut(op.off, end, d.sector, d.rng)
+	if cut <= op.off {
+		return
+	}
+	f.durable = resize(f.durable, max(int64(len(f.durable)), cut))
+	copy(f.durable[op.off:cut], op.data)
+}
+
+// tornCut draws where a torn write [off, end) stops: off (nothing), a
+// sector boundary strictly inside, or end (all of it), uniformly.
+func tornCut(off, end, sector int64, r *rand.Rand) int64 {
+	first := (off/sector + 1) * sector // first boundary after off
+	inner := int64(0)
+	if first < end {
+		inner = (end-1-first)/sector + 1
+	}
+	j := r.Int64N(inner + 2)
+	switch {
+	case j == 0:
+		return off
+	case j <= inner:
+		return first + (j-1)*sector
+	default:
+		return end
+	}
+}
+
+// resize returns b with length n, zeroing any newly exposed bytes.
+func resize(b []byte, n int64) []byte {
+	if n <= int64(len(b)) {
+		return b[:n]
+	}
+	if n <= int64(cap(b)) {
+		old := len(b)
+		b = b[:n]
+		clear(b[old:])
+		return b
+	}
+	nb := make([]byte, n, max(n, 2*int64(cap(b))))
+	copy(nb, b)
+	return nb
+}
+
+// Corrupt flips bit (0..7) of the durable byte at off in the named file:
+// latent corruption that a read sees once the cached copy is gone (after a
+// crash), or at once if the cached byte mirrors the durable one.
+func (d *Disk) Corrupt(name string, off int64, bit uint) error {
+	f, ok := d.files[name]
+	if !ok {
+		return fmt.Errorf("%w: disk %d: corrupt %q", host.ErrNotExist, d.id, name)
+	}
+	if bit > 7 {
+		return fmt.Errorf("%w: %d", ErrBadBit, bit)
+	}
+	if off < 0 || off >= int64(len(f.durable)) {
+		return fmt.Errorf("%w: disk %d: corrupt %q at %d, durable size %d", host.ErrBadOffset, d.id, name, off, len(f.durable))
+	}
+	old := f.durable[off]
+	f.durable[off] ^= 1 << bit
+	if off < int64(len(f.data)) && f.data[off] == old {
+		f.data[off] ^= 1 << bit
+	}
+	d.w.trace(kCorrupt, d.id, uint64(off)<<3|uint64(bit), hashString(name))
+	return nil
+}
+
+// Corruption says where CorruptRandom flipped a bit.
+type Corruption struct {
+	Name string
+	Off  int64
+	Bit  uint
+}
+
+// CorruptRandom flips one random bit of the durable bytes of a random
+// non-empty file, drawing from r. It fails with ErrNothingToCorrupt if no
+// file has durable bytes.
+func (d *Disk) CorruptRandom(r *rand.Rand) (Corruption, error) {
+	var candidates []string
+	for _, n := range d.names() {
+		if len(d.files[n].durable) > 0 {
+			candidates = append(candidates, n)
+		}
+	}
+	if len(candidates) == 0 {
+		return Corruption{}, fmt.Errorf("%w: disk %d", ErrNothingToCorrupt, d.id)
+	}
+	c := Corruption{Name: candidates[r.IntN(len(candidates))]}
+	c.Off = r.Int64N(int64(len(d.files[c.Name].durable)))
+	c.Bit = uint(r.IntN(8))
+	return c, d.Corrupt(c.Name, c.Off, c.Bit)
+}
+
+// SetCapacity limits the total volatile size of the files (0 = unlimited).
+// A write or truncate that would grow the total beyond it fails with
+// host.ErrNoSpace and changes nothing.
+func (d *Disk) SetCapacity(bytes int64) error {
+	if bytes < 0 {
+		return fmt.Errorf("%w: negative capacity %d", ErrBadConfig, bytes)
+	}
+	d.capacity = bytes
+	return nil
+}
+
+// Capacity is the current capacity (0 = unlimited).
+func (d *Disk) Capacity() int64 { return d.capacity }
+
+// Used is the total volatile size of the files.
+func (d *Disk) Used() int64 { return d.used }
+
+// SetSlow multiplies every later sync latency by m (> 0; 1 is normal).
+func (d *Disk) SetSlow(m float64) error {
+	if !(m > 0) || math.IsInf(m, 0) {
+		return fmt.Errorf("%w: slow multiplier %v must be positive and finite", ErrBadConfig, m)
+	}
+	d.slow = m
+	return nil
+}
+
+// Slow is the current sync latency multiplier.
+func (d *Disk) Slow() float64 { return d.slow }
+
+// SetTornWrites turns the torn-write rule on or off for later crashes.
+func (d *Disk) SetTornWrites(on bool) { d.torn = on }
+
+// TornWrites reports whether the torn-write rule is on.
+func (d *Disk) TornWrites() bool { return d.torn }
+
+// DurableBytes returns a copy of the durable contents of name.
+func (d *Disk) DurableBytes(name string) ([]byte, error) {
+	f, ok := d.files[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+	}
+	return slices.Clone(f.durable), nil
+}
+
+// Contents returns a copy of the volatile contents of name (what a read
+// sees now).
+func (d *Disk) Contents(name string) ([]byte, error) {
+	f, ok := d.files[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+	}
+	return slices.Clone(f.data), nil
+}
+
+// syncDelay draws one sync latency.
+func (d *Disk) syncDelay() time.Duration {
+	lat := d.syncLat
+	if d.syncJit > 0 {
+		lat += time.Duration(d.rng.Int64N(int64(d.syncJit) + 1))
+	}
+	if d.slow != 1 {
+		f := float64(lat) * d.slow
+		if f > float64(math.MaxInt64/2) {
+			f = float64(math.MaxInt64 / 2)
+		}
+		lat = time.Duration(f)
+	}
+	return lat
+}
+
+// syncReq is a Sync in flight.
+type syncReq struct {
+	d    *Disk
+	f    *file
+	upTo uint64 // ops with seq < upTo become durable
+	inc  uint64
+	done func(error)
+	err  error // non-nil: just report it (a sync on a bad handle)
+}
+
+func (r *syncReq) complete() {
+	d := r.d
+	if r.inc != d.inc {
+		// The disk crashed after the Sync call: the sync is lost and
+		// its callback belongs to a dead incarnation.
+		d.w.trace(kSyncLost, d.id, r.upTo, hashString(r.f.name))
+		return
+	}
+	if r.err != nil {
+		if r.done != nil {
+			r.done(r.err)
+		}
+		return
+	}
+	f := r.f
+	n := 0
+	for n < len(f.ops) && f.ops[n].seq < r.upTo {
+		f.apply(f.ops[n])
+		n++
+	}
+	if n > 0 {
+		clear(f.ops[:n])
+		f.ops = f.ops[n:]
+	}
+	d.w.trace(kSync, d.id, uint64(len(f.durable)), hashString(f.name))
+	if r.done != nil {
+		r.done(nil)
+	}
+}
+
+// apply makes one operation durable.
+func (f *file) apply(op diskOp) {
+	if op.trunc {
+		f.durable = resize(f.durable, op.off)
+		return
+	}
+	end := op.off + int64(len(op.data))
+	if end > int64(len(f.durable)) {
+		f.durable = resize(f.durable, end)
+	}
+	copy(f.durable[op.off:], op.data)
+}
+
+// handle is an open file (host.File).
+type handle struct {
+	d      *Disk
+	f      *file
+	inc    uint64
+	closed bool
+}
+
+func (h *handle) check() error {
+	if h.closed {
+		return fmt.Errorf("%w: %q", host.ErrClosed, h.f.name)
+	}
+	return h.d.check(h.inc)
+}
+
+// Name is the file's current name.
+func (h *handle) Name() string { return h.f.name }
+
+// WriteAt writes p at off (volatile until a Sync completes).
+func (h *handle) WriteAt(p []byte, off int64) (int, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("%w: write %q at %d", host.ErrBadOffset, h.f.name, off)
+	}
+	end := off + int64(len(p))
+	if end > MaxFileSize || end < off {
+		return 0, fmt.Errorf("%w: write %q to %d > %d", ErrFileTooLarge, h.f.name, end, MaxFileSize)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	f, d := h.f, h.d
+	if grow := end - int64(len(f.data)); grow > 0 {
+		if err := d.reserve(f, grow); err != nil {
+			return 0, err
+		}
+		f.data = resize(f.data, end)
+	}
+	copy(f.data[off:], p)
+	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: off, data: slices.Clone(p)})
+	d.lastFile, d.lastSeq = f, f.nextSeq
+	f.nextSeq++
+	d.w.trace(kWrite, d.id, uint64(off), hashBytes(p))
+	return len(p), nil
+}
+
+// reserve checks that f may grow by grow bytes and accounts for it.
+func (d *Disk) reserve(f *file, grow int64) error {
+	if f.removed {
+		return nil // an orphan takes no space in the directory
+	}
+	if d.capacity > 0 && d.used+grow > d.capacity {
+		return fmt.Errorf("%w: disk %d: %d used + %d > capacity %d", host.ErrNoSpace, d.id, d.used, grow, d.capacity)
+	}
+	d.used += grow
+	return nil
+}
+
+// ReadAt reads len(p) bytes at off; past the end it returns what there is
+// and io.EOF.
+func (h *handle) ReadAt(p []byte, off int64) (int, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("%w: read %q at %d", host.ErrBadOffset, h.f.name, off)
+	}
+	data := h.f.data
+	if off >= int64(len(data)) {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Truncate sets the size (volatile until a Sync completes).
+func (h *handle) Truncate(size int64) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("%w: truncate %q to %d", host.ErrBadOffset, h.f.name, size)
+	}
+	if size > MaxFileSize {
+		return fmt.Errorf("%w: truncate %q to %d", ErrFileTooLarge, h.f.name, size)
+	}
+	f, d := h.f, h.d
+	grow := size - int64(len(f.data))
+	if grow > 0 {
+		if err := d.reserve(f, grow); err != nil {
+			return err
+		}
+	} else if !f.removed {
+		d.used += grow
+	}
+	f.data = resize(f.data, size)
+	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: size, trunc: true})
+	f.nextSeq++
+	d.w.trace(kTruncate, d.id, uint64(size), hashString(f.name))
+	return nil
+}
+
+// Size is the volatile size.
+func (h *handle) Size() int64 { return int64(len(h.f.data)) }
+
+// Sync makes every write so far on this file durable once it completes,
+// after a drawn latency; then done runs with nil. If the disk crashes
+// first, the sync is lost and done never runs (its process is gone). A
+// sync on a closed or stale handle completes with host.ErrClosed.
+func (h *handle) Sync(done func(error)) {
+	d := h.d
+	r := &syncReq{d: d, f: h.f, upTo: h.f.nextSeq, inc: d.inc, done: done}
+	delay := d.syncDelay()
+	if err := h.check(); err != nil {
+		r.err, delay = err, 0
+	}
+	d.w.push(event{at: d.w.at(delay), kind: evSync, sync: r})
+}
+
+// Close releases the handle; unsynced writes stay volatile.
+func (h *handle) Close() error {
+	if h.closed {
+		return fmt.Errorf("%w: %q closed twice", host.ErrClosed, h.f.name)
+	}
+	h.closed = true
+	return nil
+}
+
+// fsView is the host.FS a node incarnation sees: every call fails once the
+// incarnation has crashed.
+type fsView struct {
+	d   *Disk
+	inc uint64
+}
+
+func (v fsView) Create(name string) (host.File, error) { return v.d.create(v.inc, name) }
+func (v fsView) Open(name string) (host.File, error)   { return v.d.open(v.inc, name) }
+func (v fsView) Remove(name string) error              { return v.d.remove(v.inc, name) }
+func (v fsView) Rename(o, n string) error              { return v.d.rename(v.inc, o, n) }
+func (v fsView) List() ([]string, error)               { return v.d.list(v.inc) }
+
+var (
+	_ host.FS   = (*Disk)(nil)
+	_ host.FS   = fsView{}
+	_ host.File = (*handle)(nil)
+)

@@ -1,0 +1,171 @@
+package sim
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+func newTestDisk(t testing.TB) (*World, *Disk) {
+	t.Helper()
+	w := NewWorld(1, DefaultConfig())
+	return w, w.AddDisk(1)
+}
+
+func TestDiskSyncMakesDurable(t *testing.T) {
+	w, d := newTestDisk(t)
+	f, err := d.Create("a")
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("hello"), 0)
+	require.NoError(t, err)
+	synced := false
+	f.Sync(func(err error) { require.NoError(t, err); synced = true })
+	_, err = f.WriteAt([]byte(" world"), 5) // after the Sync call: not covered
+	require.NoError(t, err)
+	got, _ := d.DurableBytes("a")
+	require.Empty(t, got, "durable before sync completes")
+	require.True(t, w.RunUntilIdle(0))
+	require.True(t, synced)
+	got, _ = d.DurableBytes("a")
+	require.Equal(t, "hello", string(got))
+	cur, _ := d.Contents("a")
+	require.Equal(t, "hello world", string(cur))
+
+	d.Crash()
+	cur, _ = d.Contents("a")
+	require.Equal(t, "hello", string(cur))
+	_, err = f.WriteAt([]byte("x"), 0)
+	require.ErrorIs(t, err, host.ErrClosed, "handles die with a crash")
+}
+
+func TestDiskSyncLostOnCrash(t *testing.T) {
+	w, d := newTestDisk(t)
+	f, _ := d.Create("a")
+	_, _ = f.WriteAt([]byte("data"), 0)
+	called := false
+	f.Sync(func(error) { called = true })
+	d.Crash()
+	require.True(t, w.RunUntilIdle(0))
+	require.False(t, called, "a sync of a crashed incarnation never completes")
+	got, _ := d.DurableBytes("a")
+	require.Empty(t, got)
+}
+
+func TestDiskBadInput(t *testing.T) {
+	w, d := newTestDisk(t)
+	_, err := d.Open("missing")
+	require.ErrorIs(t, err, host.ErrNotExist)
+	require.ErrorIs(t, d.Corrupt("missing", 0, 0), host.ErrNotExist)
+	require.ErrorIs(t, d.Remove("missing"), host.ErrNotExist)
+	require.ErrorIs(t, d.Rename("missing", "b"), host.ErrNotExist)
+	_, err = d.Create("")
+	require.ErrorIs(t, err, ErrBadName)
+	f, err := d.Create("a")
+	require.NoError(t, err)
+	_, err = d.Create("a")
+	require.ErrorIs(t, err, host.ErrExist)
+	_, err = f.WriteAt([]byte("x"), -1)
+	require.ErrorIs(t, err, host.ErrBadOffset)
+	_, err = f.WriteAt([]byte("x"), MaxFileSize)
+	require.ErrorIs(t, err, ErrFileTooLarge)
+	require.ErrorIs(t, f.Truncate(-1), host.ErrBadOffset)
+	require.ErrorIs(t, d.Corrupt("a", 0, 0), host.ErrBadOffset, "no durable bytes yet")
+	_, _ = f.WriteAt([]byte("abc"), 0)
+	f.Sync(nil)
+	w.RunUntilIdle(0)
+	require.ErrorIs(t, d.Corrupt("a", 0, 8), ErrBadBit)
+	buf := make([]byte, 5)
+	n, err := f.ReadAt(buf, 1)
+	require.Equal(t, 2, n)
+	require.ErrorIs(t, err, io.EOF)
+	_, err = f.ReadAt(buf, 10)
+	require.ErrorIs(t, err, io.EOF)
+	require.NoError(t, f.Close())
+	require.ErrorIs(t, f.Close(), host.ErrClosed)
+	_, err = f.ReadAt(buf, 0)
+	require.ErrorIs(t, err, host.ErrClosed)
+	var syncErr error
+	f.Sync(func(err error) { syncErr = err })
+	w.RunUntilIdle(0)
+	require.ErrorIs(t, syncErr, host.ErrClosed)
+	require.ErrorIs(t, d.SetSlow(0), ErrBadConfig)
+	require.ErrorIs(t, d.SetCapacity(-1), ErrBadConfig)
+}
+
+func TestDiskCapacity(t *testing.T) {
+	w, d := newTestDisk(t)
+	require.NoError(t, d.SetCapacity(10))
+	f, _ := d.Create("a")
+	_, err := f.WriteAt(make([]byte, 8), 0)
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("abc"), 8)
+	require.ErrorIs(t, err, host.ErrNoSpace)
+	cur, _ := d.Contents("a")
+	require.Len(t, cur, 8, "a failed write changes nothing")
+	_, err = f.WriteAt([]byte("ab"), 8) // exactly full
+	require.NoError(t, err)
+	_, err = f.WriteAt([]byte("zz"), 0) // overwrite needs no space
+	require.NoError(t, err)
+	require.ErrorIs(t, f.Truncate(11), host.ErrNoSpace)
+	require.NoError(t, f.Truncate(4))
+	require.Equal(t, int64(4), d.Used())
+	require.NoError(t, d.SetCapacity(0))
+	_, err = f.WriteAt(make([]byte, 100), 0)
+	require.NoError(t, err)
+	_ = w
+}
+
+func TestDiskCorruptAndSlow(t *testing.T) {
+	w, d := newTestDisk(t)
+	f, _ := d.Create("a")
+	_, _ = f.WriteAt([]byte{0, 0, 0}, 0)
+	f.Sync(nil)
+	w.RunUntilIdle(0)
+	require.NoError(t, d.Corrupt("a", 1, 3))
+	got, _ := d.DurableBytes("a")
+	require.Equal(t, []byte{0, 8, 0}, got)
+	c, err := d.CorruptRandom(w.Rand("test"))
+	require.NoError(t, err)
+	require.Equal(t, "a", c.Name)
+	_, err = w.AddDisk(2).CorruptRandom(w.Rand("test"))
+	require.True(t, errors.Is(err, ErrNothingToCorrupt))
+
+	// A slow disk takes proportionally longer to sync.
+	start := w.Elapsed()
+	f.Sync(nil)
+	w.RunUntilIdle(0)
+	normal := w.Elapsed() - start
+	require.NoError(t, d.SetSlow(1000))
+	start = w.Elapsed()
+	f.Sync(nil)
+	w.RunUntilIdle(0)
+	require.Greater(t, w.Elapsed()-start, 100*normal/2)
+}
+
+func TestDiskRenameRemove(t *testing.T) {
+	w, d := newTestDisk(t)
+	a, _ := d.Create("a")
+	_, _ = a.WriteAt([]byte("A"), 0)
+	b, _ := d.Create("b")
+	_, _ = b.WriteAt([]byte("B"), 0)
+	a.Sync(nil)
+	b.Sync(nil)
+	w.RunUntilIdle(0)
+	require.NoError(t, d.Rename("a", "b"))
+	names, _ := d.List()
+	require.Equal(t, []string{"b"}, names)
+	got, _ := d.DurableBytes("b")
+	require.Equal(t, "A", string(got))
+	require.Equal(t, "b", a.Name())
+	d.Crash()
+	names, _ = d.List()
+	require.Equal(t, []string{"b"}, names, "metadata is durable at once")
+	require.NoError(t, d.Remove("b"))
+	names, _ = d.List()
+	require.Empty(t, names)
+	require.Equal(t, int64(0), d.Used())
+}

@@ -1,0 +1,269 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+// NetConfig holds the knobs of the simulated network.
+type NetConfig struct {
+	// A message takes Base + uniform[0, Jitter], plus, with probability
+	// TailProb, another uniform[0, Tail]: messages reorder.
+	Base, Jitter time.Duration
+	TailProb     float64
+	Tail         time.Duration
+	// Loss and Duplicate are per-message probabilities.
+	Loss, Duplicate float64
+	// CopyPayloads makes Send copy the payload, so a sender that breaks
+	// the contract and reuses its buffer cannot change a message in
+	// flight. Receivers must treat payloads as read-only either way.
+	CopyPayloads bool
+}
+
+func (c NetConfig) validate() error {
+	if c.Base < 0 || c.Jitter < 0 || c.Tail < 0 {
+		return fmt.Errorf("%w: negative latency (base %v, jitter %v, tail %v)", ErrBadConfig, c.Base, c.Jitter, c.Tail)
+	}
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"tail probability", c.TailProb}, {"loss", c.Loss}, {"duplicate", c.Duplicate}} {
+		if err := checkProb(p.name, p.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkProb(name string, p float64) error {
+	if !(p >= 0 && p <= 1) {
+		return fmt.Errorf("%w: %s probability %v outside [0,1]", ErrBadConfig, name, p)
+	}
+	return nil
+}
+
+// NetStats counts messages and their bytes. A duplicated message counts
+// once in Sent and once in Duplicated; each copy is then delivered or
+// dropped on its own.
+type NetStats struct {
+	Sent, Delivered, Dropped, Duplicated                     uint64
+	SentBytes, DeliveredBytes, DroppedBytes, DuplicatedBytes uint64
+}
+
+// Network is the simulated network of a World: latency, loss, duplication
+// and a directed reachability matrix.
+type Network struct {
+	w     *World
+	cfg   NetConfig
+	rng   *rand.Rand
+	cuts  map[link]struct{} // directed links that carry nothing
+	stats NetStats
+}
+
+type link struct{ from, to host.NodeID }
+
+func newNetwork(w *World, cfg NetConfig) *Network {
+	return &Network{w: w, cfg: cfg, rng: w.Rand("net"), cuts: make(map[link]struct{})}
+}
+
+// Net is the world's network.
+func (w *World) Net() *Network { return w.net }
+
+// SetLatency sets the latency distribution; negative durations or a tail
+// probability outside [0,1] fail with ErrBadConfig and change nothing.
+func (n *Network) SetLatency(base, jitter time.Duration, tailProb float64, tail time.Duration) error {
+	c := n.cfg
+	c.Base, c.Jitter, c.TailProb, c.Tail = base, jitter, tailProb, tail
+	if err := c.validate(); err != nil {
+		return err
+	}
+	n.cfg = c
+	return nil
+}
+
+// SetLoss sets the probability that a message is lost.
+func (n *Network) SetLoss(p float64) error {
+	if err := checkProb("loss", p); err != nil {
+		return err
+	}
+	n.cfg.Loss = p
+	return nil
+}
+
+// SetDuplicate sets the probability that a message is delivered twice.
+func (n *Network) SetDuplicate(p float64) error {
+	if err := checkProb("duplicate", p); err != nil {
+		return err
+	}
+	n.cfg.Duplicate = p
+	return nil
+}
+
+// Config is the network's current configuration.
+func (n *Network) Config() NetConfig { return n.cfg }
+
+// Cut stops all messages from -> to (one way). Messages already in flight
+// on that link are dropped when they arrive.
+func (n *Network) Cut(from, to host.NodeID) {
+	if from != to {
+		n.cuts[link{from, to}] = struct{}{}
+	}
+}
+
+// Connect undoes Cut(from, to).
+func (n *Network) Connect(from, to host.NodeID) { delete(n.cuts, link{from, to}) }
+
+// Isolate cuts id off from every other node added so far, both ways.
+func (n *Network) Isolate(id host.NodeID) {
+	for _, o := range n.w.order {
+		if o.id != id {
+			n.Cut(id, o.id)
+			n.Cut(o.id, id)
+		}
+	}
+}
+
+// Split cuts every link between nodes of different groups, both ways.
+// Links to nodes in no group are left as they are.
+func (n *Network) Split(groups ...[]host.NodeID) {
+	for i, g := range groups {
+		for _, h := range groups[i+1:] {
+			for _, a := range g {
+				for _, b := range h {
+					n.Cut(a, b)
+					n.Cut(b, a)
+				}
+			}
+		}
+	}
+}
+
+// Heal removes every cut.
+func (n *Network) Heal() { clear(n.cuts) }
+
+// Reachable reports whether messages from -> to currently get through
+// (ignoring loss and whether the nodes are up).
+func (n *Network) Reachable(from, to host.NodeID) bool {
+	if len(n.cuts) == 0 {
+		return true
+	}
+	_, cut := n.cuts[link{from, to}]
+	return !cut
+}
+
+// Cuts returns the current directed cuts, sorted.
+func (n *Network) Cuts() [][2]host.NodeID {
+	out := make([][2]host.NodeID, 0, len(n.cuts))
+	for l := range n.cuts {
+		out = append(out, [2]host.NodeID{l.from, l.to})
+	}
+	slices.SortFunc(out, func(a, b [2]host.NodeID) int {
+		if a[0] != b[0] {
+			return cmpID(a[0], b[0])
+		}
+		return cmpID(a[1], b[1])
+	})
+	return out
+}
+
+func cmpID(a, b host.NodeID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Stats returns the message counters.
+func (n *Network) Stats() NetStats { return n.stats }
+
+// Send sends payload from -> to as if from had called Host.Send. It fails
+// with ErrUnknownNode if to was never added (the message is also counted
+// as dropped and traced). from need not be a node: tests may inject
+// messages from outside.
+func (n *Network) Send(from, to host.NodeID, payload []byte) error {
+	dst := n.w.nodes[to]
+	if dst == nil {
+		n.stats.Sent++
+		n.stats.SentBytes += uint64(len(payload))
+		n.drop(kDropUnknown, from, to, payload)
+		return fmt.Errorf("%w: send %d -> %d", ErrUnknownNode, from, to)
+	}
+	n.send(from, dst, payload)
+	return nil
+}
+
+func (n *Network) send(from host.NodeID, dst *nodeState, p []byte) {
+	w := n.w
+	n.stats.Sent++
+	n.stats.SentBytes += uint64(len(p))
+	w.trace(kSend, from, uint64(dst.id), hashBytes(p))
+	switch {
+	case !dst.alive:
+		n.drop(kDropDown, from, dst.id, p)
+		return
+	case !n.Reachable(from, dst.id):
+		n.drop(kDropCut, from, dst.id, p)
+		return
+	case n.cfg.Loss > 0 && n.rng.Float64() < n.cfg.Loss:
+		n.drop(kDropLoss, from, dst.id, p)
+		return
+	}
+	if n.cfg.CopyPayloads {
+		p = slices.Clone(p)
+	}
+	w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p})
+	if n.cfg.Duplicate > 0 && n.rng.Float64() < n.cfg.Duplicate {
+		n.stats.Duplicated++
+		n.stats.DuplicatedBytes += uint64(len(p))
+		w.trace(kDup, from, uint64(dst.id), hashBytes(p))
+		w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p})
+	}
+}
+
+func (n *Network) latency() time.Duration {
+	c := &n.cfg
+	d := c.Base
+	if c.Jitter > 0 {
+		d += time.Duration(n.rng.Int64N(int64(c.Jitter) + 1))
+	}
+	if c.TailProb > 0 && n.rng.Float64() < c.TailProb && c.Tail > 0 {
+		d += time.Duration(n.rng.Int64N(int64(c.Tail) + 1))
+	}
+	if d < 0 { // overflow of absurd settings
+		d = math.MaxInt64
+	}
+	return d
+}
+
+func (n *Network) drop(k kind, from, to host.NodeID, p []byte) {
+	n.stats.Dropped++
+	n.stats.DroppedBytes += uint64(len(p))
+	// Drops are traced at the receiver, with the sender in aux.
+	n.w.trace(k, to, uint64(from), hashBytes(p))
+}
+
+// deliver runs a delivery event: the receiver must still be the same
+// incarnation and the link must still be open.
+func (n *Network) deliver(e *event) {
+	dst := e.node
+	switch {
+	case !dst.alive || dst.inc != e.inc || dst.proc == nil:
+		n.drop(kDropDown, e.from, dst.id, e.data)
+		return
+	case !n.Reachable(e.from, dst.id):
+		n.drop(kDropCut, e.from, dst.id, e.data)
+		return
+	}
+	n.stats.Delivered++
+	n.stats.DeliveredBytes += uint64(len(e.data))
+	n.w.trace(kDeliver, dst.id, uint64(e.from), hashBytes(e.data))
+	dst.proc.Receive(e.from, e.data)
+}

@@ -1,0 +1,420 @@
+// Package sim is seedkv's deterministic simulation kernel: one World per
+// seed, holding a virtual clock, an event queue ordered by (time, insertion
+// order), named random streams derived from the seed, a simulated network
+// and one simulated disk per node. Every executed event is folded into a
+// 64-bit trace hash (and optionally written as a trace line), so two runs of
+// the same seed can be compared bit for bit.
+//
+// A World is driven by one goroutine and is not safe for concurrent use;
+// run many worlds in parallel instead. Nothing in this package reads the
+// wall clock, the global random source or ranges over a map where the order
+// matters.
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+// Epoch is the virtual time at which every World starts.
+var Epoch = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
+
+// Typed errors returned by the world, its network and its disks.
+var (
+	// ErrUnknownNode: no node (or disk) with that ID was added.
+	ErrUnknownNode = errors.New("sim: unknown node")
+	// ErrNodeExists: AddNode was called twice with one ID.
+	ErrNodeExists = errors.New("sim: node already exists")
+	// ErrBadNodeID: node ID zero is never valid.
+	ErrBadNodeID = errors.New("sim: node ID 0 is invalid")
+	// ErrNodeDown: the node is crashed (Crash on a crashed node, or an
+	// operation that needs it running).
+	ErrNodeDown = errors.New("sim: node is down")
+	// ErrNodeUp: Restart on a node that is running.
+	ErrNodeUp = errors.New("sim: node is running")
+	// ErrBadConfig: a negative latency, a probability outside [0,1], a
+	// non-positive rate or multiplier, and similar.
+	ErrBadConfig = errors.New("sim: bad configuration")
+)
+
+// Config holds the knobs of a World.
+type Config struct {
+	Net  NetConfig
+	Disk DiskConfig
+}
+
+// DefaultConfig gives a LAN-like network (1ms base latency, up to 1ms
+// jitter, one message in a thousand delayed up to 50ms more, no loss or
+// duplication) and an SSD-like disk (fsync 1-3ms, 512-byte sectors, no
+// torn writes, unlimited capacity).
+func DefaultConfig() Config {
+	return Config{
+		Net: NetConfig{
+			Base:         time.Millisecond,
+			Jitter:       time.Millisecond,
+			TailProb:     0.001,
+			Tail:         50 * time.Millisecond,
+			CopyPayloads: true,
+		},
+		Disk: DiskConfig{
+			SyncLatency: time.Millisecond,
+			SyncJitter:  2 * time.Millisecond,
+			SectorSize:  512,
+		},
+	}
+}
+
+// Validate reports the first bad value in c, wrapping ErrBadConfig.
+func (c Config) Validate() error {
+	if err := c.Net.validate(); err != nil {
+		return err
+	}
+	return c.Disk.validate()
+}
+
+// World is one simulated universe: clock, event queue, randomness, network,
+// disks and processes. Create it with NewWorld.
+type World struct {
+	seed uint64
+	cfg  Config
+	now  int64 // nanoseconds since Epoch
+	seq  uint64
+	q    eventQueue
+
+	events uint64
+	hash   uint64
+	tw     io.Writer
+
+	streams map[string]*rand.Rand
+	net     *Network
+	nodes   map[host.NodeID]*nodeState
+	order   []*nodeState // nodes in AddNode order (dense index)
+	disks   map[host.NodeID]*Disk
+}
+
+// NewWorld builds a world from a seed. It panics if cfg fails Validate (a
+// programming error, like regexp.MustCompile); use New to get an error.
+func NewWorld(seed uint64, cfg Config) *World {
+	w, err := New(seed, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// New is NewWorld returning an error for a bad Config.
+func New(seed uint64, cfg Config) (*World, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	w := &World{
+		seed:    seed,
+		cfg:     cfg,
+		hash:    mix64(seed ^ 0x5eedc0de5eedc0de),
+		streams: make(map[string]*rand.Rand),
+		nodes:   make(map[host.NodeID]*nodeState),
+		disks:   make(map[host.NodeID]*Disk),
+	}
+	w.net = newNetwork(w, cfg.Net)
+	return w, nil
+}
+
+// Seed is the seed the world was built from.
+func (w *World) Seed() uint64 { return w.seed }
+
+// Now is the current virtual time.
+func (w *World) Now() time.Time { return Epoch.Add(time.Duration(w.now)) }
+
+// Elapsed is the virtual time since Epoch.
+func (w *World) Elapsed() time.Duration { return time.Duration(w.now) }
+
+// Events is the number of events executed so far.
+func (w *World) Events() uint64 { return w.events }
+
+// Pending is the number of events in the queue, including timers of crashed
+// incarnations that will be discarded when their time comes.
+func (w *World) Pending() int { return len(w.q.ev) }
+
+// Rand returns the random stream called name: seeded from the world's seed
+// and the name, so drawing from one stream never shifts another. Every call
+// with the same name returns the same *rand.Rand.
+func (w *World) Rand(stream string) *rand.Rand {
+	if r, ok := w.streams[stream]; ok {
+		return r
+	}
+	h := hashString(stream)
+	r := rand.New(rand.NewPCG(mix64(w.seed^h), mix64(h+0x9e3779b97f4a7c15)))
+	w.streams[stream] = r
+	return r
+}
+
+// Timer is a pending call set by World.After or by a node's Host.After.
+type Timer struct {
+	idx  int32 // index in the event queue, -1 when not queued
+	w    *World
+	node *nodeState // nil for world-level timers
+	inc  uint64     // the node incarnation that set it
+}
+
+// Stop cancels the timer and reports whether it was still pending. A timer
+// of a crashed incarnation is already cancelled.
+func (t *Timer) Stop() bool {
+	if t.idx < 0 {
+		return false
+	}
+	t.w.q.remove(int(t.idx))
+	t.idx = -1
+	return t.node == nil || t.node.inc == t.inc
+}
+
+// After runs f once d of virtual time has passed (d < 0 counts as 0). The
+// timer belongs to the world, not to a node: crashes do not cancel it.
+func (w *World) After(d time.Duration, f func()) *Timer {
+	t := &Timer{w: w, idx: -1}
+	w.push(event{at: w.at(d), kind: evTimer, fn: f, timer: t})
+	return t
+}
+
+// Schedule is After without a cancellation handle; it allocates nothing.
+func (w *World) Schedule(d time.Duration, f func()) {
+	w.push(event{at: w.at(d), kind: evTimer, fn: f})
+}
+
+// at converts a delay into an absolute queue time, saturating.
+func (w *World) at(d time.Duration) int64 {
+	if d < 0 {
+		d = 0
+	}
+	if int64(d) > math.MaxInt64-w.now {
+		return math.MaxInt64
+	}
+	return w.now + int64(d)
+}
+
+func (w *World) push(e event) {
+	e.seq = w.seq
+	w.seq++
+	w.q.push(e)
+}
+
+// Step runs the next event and reports whether there was one. Events of
+// crashed incarnations (their timers) are discarded without counting.
+func (w *World) Step() bool {
+	for len(w.q.ev) > 0 {
+		e := w.q.pop()
+		if w.run(&e) {
+			return true
+		}
+	}
+	return false
+}
+
+// RunUntil runs every event due at or before t, then sets the clock to t
+// (if t is later than now).
+func (w *World) RunUntil(t time.Time) {
+	end := int64(t.Sub(Epoch))
+	for len(w.q.ev) > 0 && w.q.ev[0].at <= end {
+		e := w.q.pop()
+		w.run(&e)
+	}
+	if end > w.now {
+		w.now = end
+	}
+}
+
+// RunFor runs the world for d of virtual time.
+func (w *World) RunFor(d time.Duration) { w.RunUntil(Epoch.Add(time.Duration(w.at(d)))) }
+
+// RunUntilIdle runs events until the queue is empty (true) or maxEvents
+// have run (false). maxEvents <= 0 means no limit.
+func (w *World) RunUntilIdle(maxEvents int) bool {
+	for n := 0; maxEvents <= 0 || n < maxEvents; n++ {
+		if !w.Step() {
+			return true
+		}
+	}
+	return len(w.q.ev) == 0
+}
+
+// run executes one popped event and reports whether it counted (stale
+// timers of crashed incarnations do not).
+func (w *World) run(e *event) bool {
+	if e.timer != nil {
+		e.timer.idx = -1
+	}
+	switch e.kind {
+	case evTimer:
+		if e.node != nil && (e.node.inc != e.inc || !e.node.alive) {
+			return false
+		}
+		w.now = e.at
+		w.events++
+		w.trace(kTimer, nodeID(e.node), 0, 0)
+		e.fn()
+	case evDeliver:
+		w.now = e.at
+		w.events++
+		w.net.deliver(e)
+	case evSync:
+		w.now = e.at
+		w.events++
+		e.sync.complete()
+	}
+	return true
+}
+
+func nodeID(n *nodeState) host.NodeID {
+	if n == nil {
+		return 0
+	}
+	return n.id
+}
+
+// SetTraceWriter makes the world write one line per traced event to tw
+// (nil turns it off). The hash is computed either way.
+func (w *World) SetTraceWriter(tw io.Writer) { w.tw = tw }
+
+// TraceHash is the running hash of every traced event so far.
+func (w *World) TraceHash() uint64 { return w.hash }
+
+// Record folds an event of the caller's own (a client call or return, a
+// fault injection) into the trace and its hash, at the current time.
+func (w *World) Record(kind string, node host.NodeID, payload []byte) {
+	w.fold(hashString(kind), node, 0, hashBytes(payload))
+	if w.tw != nil {
+		w.writeLine(kind, node, 0, hashBytes(payload))
+	}
+}
+
+// trace folds a built-in event into the hash (allocation-free) and writes
+// its line if a trace writer is set.
+func (w *World) trace(k kind, node host.NodeID, aux uint64, payloadHash uint64) {
+	w.fold(kindHash[k], node, aux, payloadHash)
+	if w.tw != nil {
+		w.writeLine(kindNames[k], node, aux, payloadHash)
+	}
+}
+
+func (w *World) fold(kh uint64, node host.NodeID, aux, ph uint64) {
+	h := w.hash
+	h = mix64(h ^ uint64(w.now))
+	h = mix64(h ^ kh)
+	h = mix64(h ^ uint64(node))
+	h = mix64(h ^ aux)
+	h = mix64(h ^ ph)
+	w.hash = h
+}
+
+func (w *World) writeLine(kind string, node host.NodeID, aux, ph uint64) {
+	// A failing trace writer must not change the run; the error is
+	// deliberately ignored (the hash still covers the event).
+	_, _ = fmt.Fprintf(w.tw, "%d %s node=%d aux=%d h=%016x\n", w.now, kind, node, aux, ph)
+}
+
+// kind names a built-in trace event.
+type kind uint8
+
+const (
+	kTimer kind = iota
+	kSend
+	kDeliver
+	kDropCut
+	kDropLoss
+	kDropDown
+	kDropUnknown
+	kDup
+	kWrite
+	kTruncate
+	kSync
+	kSyncLost
+	kCreate
+	kRemove
+	kRename
+	kCrash
+	kRestart
+	kStart
+	kCorrupt
+	kDiskCrash
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	kTimer:       "timer",
+	kSend:        "send",
+	kDeliver:     "deliver",
+	kDropCut:     "drop-cut",
+	kDropLoss:    "drop-loss",
+	kDropDown:    "drop-down",
+	kDropUnknown: "drop-unknown",
+	kDup:         "dup",
+	kWrite:       "write",
+	kTruncate:    "truncate",
+	kSync:        "sync",
+	kSyncLost:    "sync-lost",
+	kCreate:      "create",
+	kRemove:      "remove",
+	kRename:      "rename",
+	kCrash:       "crash",
+	kRestart:     "restart",
+	kStart:       "start",
+	kCorrupt:     "corrupt",
+	kDiskCrash:   "disk-crash",
+}
+
+var kindHash = func() (h [numKinds]uint64) {
+	for i, n := range kindNames {
+		h[i] = hashString(n)
+	}
+	return h
+}()
+
+// mix64 is the splitmix64 finalizer: a cheap, well-spread 64-bit mix.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// hashBytes is a fixed (seed-independent, process-independent) 64-bit hash
+// of b, 8 bytes at a time.
+func hashBytes(b []byte) uint64 {
+	h := uint64(len(b)) ^ 0x243f6a8885a308d3
+	for len(b) >= 8 {
+		v := uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+			uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+		h = (h ^ v) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+		b = b[8:]
+	}
+	var v uint64
+	for i, c := range b {
+		v |= uint64(c) << (8 * i)
+	}
+	return mix64(h ^ v)
+}
+
+// hashString is hashBytes for a string, without converting (no allocation).
+func hashString(s string) uint64 {
+	h := uint64(len(s)) ^ 0x243f6a8885a308d3
+	for len(s) >= 8 {
+		v := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = (h ^ v) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+		s = s[8:]
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		v |= uint64(s[i]) << (8 * i)
+	}
+	return mix64(h ^ v)
+}
