@@ -1,0 +1,798 @@
+package api
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+// headerSize is envelope, version, class and op.
+const headerSize = 4
+
+// Encode encodes a client message as a complete network payload
+// (envelope included). It fails with an error wrapping ErrInvalid if the
+// message is incomplete (a nil body, a TxnOp with no op) or breaks a limit,
+// so that what Encode produces always decodes.
+func Encode(m Message) ([]byte, error) {
+	e := &encoder{b: make([]byte, 0, 64)}
+	e.b = append(e.b, byte(EnvelopeClient), Version, byte(m.class()))
+	switch m := m.(type) {
+	case *Request:
+		if m.Body == nil {
+			return nil, fmt.Errorf("%w: request %d has no body", ErrInvalid, m.ID)
+		}
+		e.b = append(e.b, byte(m.Body.Op()))
+		e.uvarint(uint64(m.ID))
+		e.requestBody(m.Body)
+	case *Response:
+		e.b = append(e.b, byte(m.Op))
+		e.uvarint(uint64(m.ID))
+		e.response(m)
+	case *WatchEvents:
+		e.b = append(e.b, byte(OpWatchCreate))
+		e.uvarint(uint64(m.ID))
+		e.watchEvents(m)
+	default:
+		return nil, fmt.Errorf("%w: unknown message type %T", ErrInvalid, m)
+	}
+	if e.err == nil && len(e.b) > MaxMessageSize {
+		e.fail("message", MaxMessageSize)
+	}
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.b, nil
+}
+
+// MustEncode is Encode for messages the caller built itself and knows to
+// be valid; it panics otherwise (a programming error, not bad input).
+func MustEncode(m Message) []byte {
+	b, err := Encode(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// WrapPeer prefixes a raft message with EnvelopePeer.
+func WrapPeer(raftMsg []byte) []byte {
+	b := make([]byte, 0, len(raftMsg)+1)
+	b = append(b, byte(EnvelopePeer))
+	return append(b, raftMsg...)
+}
+
+// SplitEnvelope returns a payload's envelope and the bytes after it (for
+// EnvelopeClient: the whole payload, which Decode takes).
+func SplitEnvelope(payload []byte) (Envelope, []byte, error) {
+	if len(payload) == 0 {
+		return 0, nil, &DecodeError{Field: "envelope", Reason: ErrTruncated}
+	}
+	switch env := Envelope(payload[0]); env {
+	case EnvelopePeer:
+		return env, payload[1:], nil
+	case EnvelopeClient:
+		return env, payload, nil
+	}
+	return 0, nil, &DecodeError{Field: "envelope", Reason: ErrEnvelope}
+}
+
+// Decode decodes a client payload (starting with EnvelopeClient) into a
+// *Request, *Response or *WatchEvents. Bad input gets a *DecodeError.
+func Decode(payload []byte) (Message, error) {
+	d := &decoder{b: payload}
+	if len(payload) > MaxMessageSize {
+		return nil, d.failAt("message", ErrTooLarge)
+	}
+	if len(payload) < headerSize {
+		return nil, d.failAt("header", ErrTruncated)
+	}
+	if Envelope(payload[0]) != EnvelopeClient {
+		return nil, d.failAt("envelope", ErrEnvelope)
+	}
+	if payload[1] != Version {
+		d.off = 1
+		return nil, d.failAt("version", ErrVersion)
+	}
+	class, op := Class(payload[2]), Op(payload[3])
+	d.off = headerSize
+	if op == 0 || op >= opEnd {
+		d.off = 3
+		return nil, d.failAt("op", ErrUnknownKind)
+	}
+	id := RequestID(d.uvarint("id"))
+	var m Message
+	switch class {
+	case ClassRequest:
+		m = &Request{ID: id, Body: d.requestBody(op)}
+	case ClassResponse:
+		r := &Response{ID: id, Op: op}
+		d.response(r)
+		m = r
+	case ClassWatchEvents:
+		if op != OpWatchCreate {
+			d.off = 3
+			return nil, d.failAt("op", ErrUnknownKind)
+		}
+		w := &WatchEvents{ID: id}
+		d.watchEvents(w)
+		m = w
+	default:
+		d.off = 2
+		return nil, d.failAt("class", ErrUnknownKind)
+	}
+	if d.err == nil && d.off != len(d.b) {
+		d.failAt("end", ErrTrailing)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return m, nil
+}
+
+// ---- encoder ----
+
+type encoder struct {
+	b   []byte
+	err error
+}
+
+func (e *encoder) fail(field string, limit int) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%w: %s past its limit %d", ErrInvalid, field, limit)
+	}
+}
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+
+func (e *encoder) bytes(field string, p []byte, limit int) {
+	if len(p) > limit {
+		e.fail(field, limit)
+		return
+	}
+	e.uvarint(uint64(len(p)))
+	e.b = append(e.b, p...)
+}
+
+func (e *encoder) count(field string, n, limit int) {
+	if n > limit {
+		e.fail(field, limit)
+	}
+	e.uvarint(uint64(n))
+}
+
+func (e *encoder) flags(bits ...bool) {
+	var f byte
+	for i, b := range bits {
+		if b {
+			f |= 1 << i
+		}
+	}
+	e.b = append(e.b, f)
+}
+
+func (e *encoder) header(h Header) {
+	e.varint(h.Revision)
+	e.uvarint(uint64(h.Member))
+	e.uvarint(h.RaftTerm)
+}
+
+func (e *encoder) kv(kv *KeyValue) {
+	e.bytes("key", kv.Key, MaxKeySize)
+	e.varint(kv.CreateRevision)
+	e.varint(kv.ModRevision)
+	e.varint(kv.Version)
+	e.bytes("value", kv.Value, MaxValueSize)
+	e.varint(kv.Lease)
+}
+
+func (e *encoder) optKV(kv *KeyValue) {
+	if kv == nil {
+		e.b = append(e.b, 0)
+		return
+	}
+	e.b = append(e.b, 1)
+	e.kv(kv)
+}
+
+func (e *encoder) kvs(kvs []KeyValue) {
+	e.count("kvs", len(kvs), MaxMessageSize)
+	for i := range kvs {
+		e.kv(&kvs[i])
+	}
+}
+
+func (e *encoder) requestBody(body RequestBody) {
+	switch r := body.(type) {
+	case *PutRequest:
+		e.put(r)
+	case *RangeRequest:
+		e.rangeReq(r)
+	case *DeleteRangeRequest:
+		e.deleteRange(r)
+	case *TxnRequest:
+		e.txn(r)
+	case *CompactRequest:
+		e.varint(r.Revision)
+	case *LeaseGrantRequest:
+		e.varint(r.TTL)
+		e.varint(r.ID)
+	case *LeaseRevokeRequest:
+		e.varint(r.ID)
+	case *LeaseKeepAliveRequest:
+		e.varint(r.ID)
+	case *WatchCreateRequest:
+		e.varint(r.WatchID)
+		e.bytes("key", r.Key, MaxKeySize)
+		e.bytes("end", r.End, MaxKeySize)
+		e.varint(r.StartRevision)
+		e.flags(r.PrevKV)
+	case *WatchCancelRequest:
+		e.varint(r.WatchID)
+	case *MemberAddRequest:
+		e.uvarint(uint64(r.ID))
+		e.flags(r.Learner)
+	case *MemberRemoveRequest:
+		e.uvarint(uint64(r.ID))
+	case *MemberListRequest:
+	default:
+		e.err = fmt.Errorf("%w: unknown request body %T", ErrInvalid, body)
+	}
+}
+
+func (e *encoder) put(r *PutRequest) {
+	e.bytes("key", r.Key, MaxKeySize)
+	e.bytes("value", r.Value, MaxValueSize)
+	e.varint(r.Lease)
+	e.flags(r.PrevKV)
+}
+
+func (e *encoder) rangeReq(r *RangeRequest) {
+	e.bytes("key", r.Key, MaxKeySize)
+	e.bytes("end", r.End, MaxKeySize)
+	e.varint(r.Revision)
+	e.varint(r.Limit)
+	e.flags(r.CountOnly, r.KeysOnly, r.Serializable)
+}
+
+func (e *encoder) deleteRange(r *DeleteRangeRequest) {
+	e.bytes("key", r.Key, MaxKeySize)
+	e.bytes("end", r.End, MaxKeySize)
+	e.flags(r.PrevKV)
+}
+
+func (e *encoder) txn(r *TxnRequest) {
+	e.count("compares", len(r.Compares), MaxTxnOps)
+	for i := range r.Compares {
+		c := &r.Compares[i]
+		e.b = append(e.b, byte(c.Result), byte(c.Target))
+		e.bytes("key", c.Key, MaxKeySize)
+		e.bytes("end", c.End, MaxKeySize)
+		e.varint(c.Version)
+		e.varint(c.CreateRevision)
+		e.varint(c.ModRevision)
+		e.bytes("value", c.Value, MaxValueSize)
+		e.varint(c.Lease)
+		if c.Result >= compareEnd || c.Target >= targetEnd {
+			e.fail("compare enum", 0)
+		}
+	}
+	e.txnOps(r.Success)
+	e.txnOps(r.Failure)
+}
+
+func (e *encoder) txnOps(ops []TxnOp) {
+	e.count("txn ops", len(ops), MaxTxnOps)
+	for _, op := range ops {
+		switch {
+		case op.Range != nil && op.Put == nil && op.DeleteRange == nil:
+			e.b = append(e.b, byte(OpRange))
+			e.rangeReq(op.Range)
+		case op.Put != nil && op.Range == nil && op.DeleteRange == nil:
+			e.b = append(e.b, byte(OpPut))
+			e.put(op.Put)
+		case op.DeleteRange != nil && op.Range == nil && op.Put == nil:
+			e.b = append(e.b, byte(OpDeleteRange))
+			e.deleteRange(op.DeleteRange)
+		default:
+			e.fail("txn op (exactly one of Range/Put/DeleteRange)", 1)
+		}
+	}
+}
+
+func (e *encoder) response(r *Response) {
+	e.header(r.Header)
+	e.b = append(e.b, byte(r.Err))
+	e.uvarint(uint64(r.Leader))
+	e.bytes("detail", []byte(r.Detail), MaxDetailSize)
+	if r.Err >= codeEnd {
+		e.fail("error code", int(codeEnd)-1)
+	}
+	if r.Body == nil {
+		e.b = append(e.b, 0)
+		return
+	}
+	if r.Body.Op() != r.Op {
+		e.err = fmt.Errorf("%w: response op %v with body %T", ErrInvalid, r.Op, r.Body)
+		return
+	}
+	e.b = append(e.b, 1)
+	e.responseBody(r.Body)
+}
+
+func (e *encoder) responseBody(body ResponseBody) {
+	switch r := body.(type) {
+	case *PutResponse:
+		e.optKV(r.PrevKV)
+	case *RangeResponse:
+		e.rangeResp(r)
+	case *DeleteRangeResponse:
+		e.varint(r.Deleted)
+		e.kvs(r.PrevKVs)
+	case *TxnResponse:
+		e.txnResp(r)
+	case *CompactResponse, *LeaseRevokeResponse:
+	case *LeaseGrantResponse:
+		e.varint(r.ID)
+		e.varint(r.TTL)
+	case *LeaseKeepAliveResponse:
+		e.varint(r.ID)
+		e.varint(r.TTL)
+	case *WatchCreateResponse:
+		e.varint(r.WatchID)
+		e.varint(r.CompactRevision)
+	case *WatchCancelResponse:
+		e.varint(r.WatchID)
+	case *MemberResponse:
+		e.count("members", len(r.Members), MaxMembers)
+		for _, m := range r.Members {
+			e.uvarint(uint64(m.ID))
+			e.flags(m.Learner)
+		}
+	default:
+		e.err = fmt.Errorf("%w: unknown response body %T", ErrInvalid, body)
+	}
+}
+
+func (e *encoder) rangeResp(r *RangeResponse) {
+	e.kvs(r.KVs)
+	e.flags(r.More)
+	e.varint(r.Count)
+}
+
+func (e *encoder) txnResp(r *TxnResponse) {
+	e.flags(r.Succeeded)
+	e.count("txn responses", len(r.Responses), MaxTxnOps)
+	for _, op := range r.Responses {
+		switch {
+		case op.Range != nil && op.Put == nil && op.DeleteRange == nil:
+			e.b = append(e.b, byte(OpRange))
+			e.rangeResp(op.Range)
+		case op.Put != nil && op.Range == nil && op.DeleteRange == nil:
+			e.b = append(e.b, byte(OpPut))
+			e.optKV(op.Put.PrevKV)
+		case op.DeleteRange != nil && op.Range == nil && op.Put == nil:
+			e.b = append(e.b, byte(OpDeleteRange))
+			e.varint(op.DeleteRange.Deleted)
+			e.kvs(op.DeleteRange.PrevKVs)
+		default:
+			e.fail("txn response (exactly one of Range/Put/DeleteRange)", 1)
+		}
+	}
+}
+
+func (e *encoder) watchEvents(w *WatchEvents) {
+	e.header(w.Header)
+	e.varint(w.WatchID)
+	e.uvarint(w.Seq)
+	e.flags(w.Canceled)
+	e.b = append(e.b, byte(w.Err))
+	e.varint(w.CompactRevision)
+	if w.Err >= codeEnd {
+		e.fail("error code", int(codeEnd)-1)
+	}
+	e.count("events", len(w.Events), MaxMessageSize)
+	for i := range w.Events {
+		ev := &w.Events[i]
+		if ev.Type >= eventEnd {
+			e.fail("event type", int(eventEnd)-1)
+		}
+		e.b = append(e.b, byte(ev.Type))
+		e.kv(&ev.KV)
+		e.optKV(ev.PrevKV)
+	}
+}
+
+// ---- decoder ----
+
+type decoder struct {
+	b   []byte
+	off int
+	err *DecodeError
+}
+
+// failAt records the first failure and returns it.
+func (d *decoder) failAt(field string, reason error) error {
+	if d.err == nil {
+		d.err = &DecodeError{Offset: d.off, Field: field, Reason: reason}
+	}
+	return d.err
+}
+
+func (d *decoder) uvarint(field string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		if n == 0 {
+			d.failAt(field, ErrTruncated)
+		} else {
+			d.failAt(field, ErrMalformed)
+		}
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint(field string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		if n == 0 {
+			d.failAt(field, ErrTruncated)
+		} else {
+			d.failAt(field, ErrMalformed)
+		}
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) byte1(field string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if d.off >= len(d.b) {
+		d.failAt(field, ErrTruncated)
+		return 0
+	}
+	c := d.b[d.off]
+	d.off++
+	return c
+}
+
+// flags reads a flag byte with n defined bits; any other bit is malformed.
+func (d *decoder) flags(field string, n int) []bool {
+	f := d.byte1(field)
+	if f>>n != 0 {
+		d.off--
+		d.failAt(field, ErrMalformed)
+	}
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = f&(1<<i) != 0
+	}
+	return out
+}
+
+// bytes reads a length-prefixed byte string; empty decodes as nil. The
+// result is a copy, so the message does not pin the payload.
+func (d *decoder) bytes(field string, limit int) []byte {
+	n := d.uvarint(field)
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(limit) {
+		d.failAt(field, ErrTooLarge)
+		return nil
+	}
+	if n > uint64(len(d.b)-d.off) {
+		d.failAt(field, ErrTruncated)
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	p := make([]byte, n)
+	copy(p, d.b[d.off:])
+	d.off += int(n)
+	return p
+}
+
+// count reads a list length. Every element takes at least one byte, so a
+// count past the remaining bytes is truncated input (and is refused before
+// anything is allocated for it).
+func (d *decoder) count(field string, limit int) int {
+	n := d.uvarint(field)
+	if d.err != nil {
+		return 0
+	}
+	if n > uint64(limit) {
+		d.failAt(field, ErrTooLarge)
+		return 0
+	}
+	if n > uint64(len(d.b)-d.off) {
+		d.failAt(field, ErrTruncated)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) header() Header {
+	return Header{
+		Revision: d.varint("header.revision"),
+		Member:   d.nodeID("header.member"),
+		RaftTerm: d.uvarint("header.term"),
+	}
+}
+
+func (d *decoder) nodeID(field string) host.NodeID {
+	return host.NodeID(d.uvarint(field))
+}
+
+func (d *decoder) kv() KeyValue {
+	return KeyValue{
+		Key:            d.bytes("kv.key", MaxKeySize),
+		CreateRevision: d.varint("kv.create"),
+		ModRevision:    d.varint("kv.mod"),
+		Version:        d.varint("kv.version"),
+		Value:          d.bytes("kv.value", MaxValueSize),
+		Lease:          d.varint("kv.lease"),
+	}
+}
+
+func (d *decoder) optKV() *KeyValue {
+	switch d.byte1("optkv") {
+	case 0:
+		return nil
+	case 1:
+		kv := d.kv()
+		return &kv
+	}
+	d.off--
+	d.failAt("optkv", ErrMalformed)
+	return nil
+}
+
+func (d *decoder) kvs() []KeyValue {
+	n := d.count("kvs", MaxMessageSize)
+	if n == 0 {
+		return nil
+	}
+	out := make([]KeyValue, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, d.kv())
+	}
+	return out
+}
+
+func (d *decoder) requestBody(op Op) RequestBody {
+	switch op {
+	case OpPut:
+		return d.put()
+	case OpRange:
+		return d.rangeReq()
+	case OpDeleteRange:
+		return d.deleteRange()
+	case OpTxn:
+		return d.txn()
+	case OpCompact:
+		return &CompactRequest{Revision: d.varint("revision")}
+	case OpLeaseGrant:
+		return &LeaseGrantRequest{TTL: d.varint("ttl"), ID: d.varint("lease")}
+	case OpLeaseRevoke:
+		return &LeaseRevokeRequest{ID: d.varint("lease")}
+	case OpLeaseKeepAlive:
+		return &LeaseKeepAliveRequest{ID: d.varint("lease")}
+	case OpWatchCreate:
+		r := &WatchCreateRequest{WatchID: d.varint("watch")}
+		r.Key = d.bytes("key", MaxKeySize)
+		r.End = d.bytes("end", MaxKeySize)
+		r.StartRevision = d.varint("start")
+		r.PrevKV = d.flags("flags", 1)[0]
+		return r
+	case OpWatchCancel:
+		return &WatchCancelRequest{WatchID: d.varint("watch")}
+	case OpMemberAdd:
+		r := &MemberAddRequest{ID: d.nodeID("member")}
+		r.Learner = d.flags("flags", 1)[0]
+		return r
+	case OpMemberRemove:
+		return &MemberRemoveRequest{ID: d.nodeID("member")}
+	case OpMemberList:
+		return &MemberListRequest{}
+	}
+	d.failAt("op", ErrUnknownKind)
+	return nil
+}
+
+func (d *decoder) put() *PutRequest {
+	r := &PutRequest{Key: d.bytes("key", MaxKeySize)}
+	r.Value = d.bytes("value", MaxValueSize)
+	r.Lease = d.varint("lease")
+	r.PrevKV = d.flags("flags", 1)[0]
+	return r
+}
+
+func (d *decoder) rangeReq() *RangeRequest {
+	r := &RangeRequest{Key: d.bytes("key", MaxKeySize)}
+	r.End = d.bytes("end", MaxKeySize)
+	r.Revision = d.varint("revision")
+	r.Limit = d.varint("limit")
+	f := d.flags("flags", 3)
+	r.CountOnly, r.KeysOnly, r.Serializable = f[0], f[1], f[2]
+	return r
+}
+
+func (d *decoder) deleteRange() *DeleteRangeRequest {
+	r := &DeleteRangeRequest{Key: d.bytes("key", MaxKeySize)}
+	r.End = d.bytes("end", MaxKeySize)
+	r.PrevKV = d.flags("flags", 1)[0]
+	return r
+}
+
+func (d *decoder) txn() *TxnRequest {
+	r := &TxnRequest{}
+	n := d.count("compares", MaxTxnOps)
+	for i := 0; i < n && d.err == nil; i++ {
+		var c Compare
+		c.Result = CompareResult(d.byte1("compare.result"))
+		c.Target = CompareTarget(d.byte1("compare.target"))
+		if d.err == nil && (c.Result >= compareEnd || c.Target >= targetEnd) {
+			d.off -= 2
+			d.failAt("compare enum", ErrUnknownKind)
+		}
+		c.Key = d.bytes("compare.key", MaxKeySize)
+		c.End = d.bytes("compare.end", MaxKeySize)
+		c.Version = d.varint("compare.version")
+		c.CreateRevision = d.varint("compare.create")
+		c.ModRevision = d.varint("compare.mod")
+		c.Value = d.bytes("compare.value", MaxValueSize)
+		c.Lease = d.varint("compare.lease")
+		r.Compares = append(r.Compares, c)
+	}
+	r.Success = d.txnOps()
+	r.Failure = d.txnOps()
+	return r
+}
+
+func (d *decoder) txnOps() []TxnOp {
+	n := d.count("txn ops", MaxTxnOps)
+	var ops []TxnOp
+	for i := 0; i < n && d.err == nil; i++ {
+		switch Op(d.byte1("txn op")) {
+		case OpRange:
+			ops = append(ops, TxnOp{Range: d.rangeReq()})
+		case OpPut:
+			ops = append(ops, TxnOp{Put: d.put()})
+		case OpDeleteRange:
+			ops = append(ops, TxnOp{DeleteRange: d.deleteRange()})
+		default:
+			if d.err == nil {
+				d.off--
+				d.failAt("txn op", ErrUnknownKind)
+			}
+		}
+	}
+	return ops
+}
+
+func (d *decoder) response(r *Response) {
+	r.Header = d.header()
+	r.Err = ErrorCode(d.byte1("code"))
+	if d.err == nil && r.Err >= codeEnd {
+		d.off--
+		d.failAt("code", ErrUnknownKind)
+	}
+	r.Leader = d.nodeID("leader")
+	r.Detail = string(d.bytes("detail", MaxDetailSize))
+	switch d.byte1("has body") {
+	case 0:
+		return
+	case 1:
+		r.Body = d.responseBody(r.Op)
+	default:
+		if d.err == nil {
+			d.off--
+			d.failAt("has body", ErrMalformed)
+		}
+	}
+}
+
+func (d *decoder) responseBody(op Op) ResponseBody {
+	switch op {
+	case OpPut:
+		return &PutResponse{PrevKV: d.optKV()}
+	case OpRange:
+		return d.rangeResp()
+	case OpDeleteRange:
+		return &DeleteRangeResponse{Deleted: d.varint("deleted"), PrevKVs: d.kvs()}
+	case OpTxn:
+		return d.txnResp()
+	case OpCompact:
+		return &CompactResponse{}
+	case OpLeaseGrant:
+		return &LeaseGrantResponse{ID: d.varint("lease"), TTL: d.varint("ttl")}
+	case OpLeaseRevoke:
+		return &LeaseRevokeResponse{}
+	case OpLeaseKeepAlive:
+		return &LeaseKeepAliveResponse{ID: d.varint("lease"), TTL: d.varint("ttl")}
+	case OpWatchCreate:
+		return &WatchCreateResponse{WatchID: d.varint("watch"), CompactRevision: d.varint("compact")}
+	case OpWatchCancel:
+		return &WatchCancelResponse{WatchID: d.varint("watch")}
+	case OpMemberAdd, OpMemberRemove, OpMemberList:
+		r := &MemberResponse{ForOp: op}
+		n := d.count("members", MaxMembers)
+		for i := 0; i < n && d.err == nil; i++ {
+			m := Member{ID: d.nodeID("member")}
+			m.Learner = d.flags("flags", 1)[0]
+			r.Members = append(r.Members, m)
+		}
+		return r
+	}
+	d.failAt("op", ErrUnknownKind)
+	return nil
+}
+
+func (d *decoder) rangeResp() *RangeResponse {
+	r := &RangeResponse{KVs: d.kvs()}
+	r.More = d.flags("flags", 1)[0]
+	r.Count = d.varint("count")
+	return r
+}
+
+func (d *decoder) txnResp() *TxnResponse {
+	r := &TxnResponse{Succeeded: d.flags("flags", 1)[0]}
+	n := d.count("txn responses", MaxTxnOps)
+	for i := 0; i < n && d.err == nil; i++ {
+		switch Op(d.byte1("txn response")) {
+		case OpRange:
+			r.Responses = append(r.Responses, TxnOpResponse{Range: d.rangeResp()})
+		case OpPut:
+			r.Responses = append(r.Responses, TxnOpResponse{Put: &PutResponse{PrevKV: d.optKV()}})
+		case OpDeleteRange:
+			r.Responses = append(r.Responses, TxnOpResponse{DeleteRange: &DeleteRangeResponse{
+				Deleted: d.varint("deleted"), PrevKVs: d.kvs()}})
+		default:
+			if d.err == nil {
+				d.off--
+				d.failAt("txn response", ErrUnknownKind)
+			}
+		}
+	}
+	return r
+}
+
+func (d *decoder) watchEvents(w *WatchEvents) {
+	w.Header = d.header()
+	w.WatchID = d.varint("watch")
+	w.Seq = d.uvarint("seq")
+	w.Canceled = d.flags("flags", 1)[0]
+	w.Err = ErrorCode(d.byte1("code"))
+	if d.err == nil && w.Err >= codeEnd {
+		d.off--
+		d.failAt("code", ErrUnknownKind)
+	}
+	w.CompactRevision = d.varint("compact")
+	n := d.count("events", MaxMessageSize)
+	if n > 0 {
+		w.Events = make([]Event, 0, min(n, 1024))
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		t := EventType(d.byte1("event type"))
+		if d.err == nil && t >= eventEnd {
+			d.off--
+			d.failAt("event type", ErrUnknownKind)
+		}
+		ev := Event{Type: t, KV: d.kv()}
+		ev.PrevKV = d.optKV()
+		w.Events = append(w.Events, ev)
+	}
+}
