@@ -1,0 +1,111 @@
+package mvcc
+
+// record is one revision of one key: a put or, with version 0, a
+// tombstone. Records live in the revLog in revision order; a keyIndex
+// refers to them by position. The record holds no key or value bytes of
+// its own: the key is its keyIndex's, the value lives in the arena.
+type record struct {
+	ki      *keyIndex
+	main    int64  // revision of the write transaction
+	sub     uint32 // order of this change within the transaction
+	vlen    uint32 // value length
+	vref    uint64 // value position in the arena (chunk<<32 | offset)
+	create  int64  // CreateRevision; 0 for a tombstone
+	version int64  // Version; 0 marks a tombstone
+	lease   int64
+}
+
+// tombstone reports whether r ends its key's generation.
+func (r *record) tombstone() bool { return r.version == 0 }
+
+// before reports whether r's revision (main, sub) is below (main, sub).
+func (r *record) before(main int64, sub uint32) bool {
+	return r.main < main || (r.main == main && r.sub < sub)
+}
+
+const (
+	pageBits = 12
+	pageSize = 1 << pageBits
+	// MaxRecords bounds the stored revisions (positions are uint32). In
+	// practice the quota binds long before.
+	MaxRecords = 1<<32 - 1
+)
+
+// revLog is the revision-ordered sequence of records, in fixed-size pages
+// so that growing it never copies and never leaves half an array unused.
+type revLog struct {
+	pages [][]record
+	n     int
+}
+
+func (l *revLog) at(p uint32) *record { return &l.pages[p>>pageBits][p&(pageSize-1)] }
+
+func (l *revLog) append(r record) uint32 {
+	if l.n&(pageSize-1) == 0 {
+		l.pages = append(l.pages, make([]record, 0, pageSize))
+	}
+	pg := &l.pages[len(l.pages)-1]
+	*pg = append(*pg, r)
+	l.n++
+	return uint32(l.n - 1)
+}
+
+// search returns the position of the first record at or after (main, sub).
+func (l *revLog) search(main int64, sub uint32) int {
+	lo, hi := 0, l.n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if l.at(uint32(mid)).before(main, sub) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+const (
+	minChunk = 64 << 10
+	maxChunk = 4 << 20
+)
+
+// arena holds value bytes in large chunks: one allocation per chunk
+// instead of one per value, and no pointers for the garbage collector to
+// scan. Chunks are never written twice, so slices handed out stay valid
+// (the garbage collector keeps a chunk alive while a slice points in).
+type arena struct {
+	chunks [][]byte
+	bytes  int64 // bytes stored (live or not), for deciding to rebuild
+}
+
+func (a *arena) add(b []byte) uint64 {
+	if len(b) == 0 {
+		return 0
+	}
+	last := len(a.chunks) - 1
+	if last < 0 || cap(a.chunks[last])-len(a.chunks[last]) < len(b) {
+		size := minChunk
+		if last >= 0 {
+			size = min(2*cap(a.chunks[last]), maxChunk)
+		}
+		size = max(size, len(b))
+		a.chunks = append(a.chunks, make([]byte, 0, size))
+		last++
+	}
+	c := &a.chunks[last]
+	off := len(*c)
+	*c = append(*c, b...)
+	a.bytes += int64(len(b))
+	return uint64(last)<<32 | uint64(off)
+}
+
+// get returns the n bytes at ref, capped so that an append by a caller
+// cannot write into the arena.
+func (a *arena) get(ref uint64, n uint32) []byte {
+	if n == 0 {
+		return nil
+	}
+	c := a.chunks[ref>>32]
+	off := uint32(ref)
+	return c[off : off+n : off+n]
+}

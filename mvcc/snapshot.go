@@ -1,0 +1,266 @@
+package mvcc
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"slices"
+	"time"
+)
+
+// Snapshot format, version 1. All integers are varints (signed) or
+// uvarints, in Go's canonical minimal encoding:
+//
+//	magic "SEEDMVCC" | uvarint version | varint rev | varint compactRev
+//	uvarint nLeases, then per lease by ascending ID:
+//	    varint id | varint ttl (ns) | varint expiry (Unix ns)
+//	uvarint nRecords, then per record in revision order:
+//	    varint main | uvarint sub | varint create | varint version |
+//	    varint lease | uvarint keyLen | key | uvarint valLen | value
+//	4-byte little-endian CRC-32C of everything before it
+//
+// The key index, lease attachments and size are rebuilt from the records.
+const (
+	snapMagic   = "SEEDMVCC"
+	snapVersion = 1
+	// MaxSnapshotLeases bounds the leases a snapshot may declare.
+	MaxSnapshotLeases = 1 << 24
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot encodes the whole state (keys with their history since the
+// compaction, revisions, leases) deterministically: stores that applied
+// the same calls give the same bytes.
+func (s *Store) Snapshot() []byte {
+	b := make([]byte, 0, 64+s.size)
+	b = append(b, snapMagic...)
+	b = binary.AppendUvarint(b, snapVersion)
+	b = binary.AppendVarint(b, s.rev)
+	b = binary.AppendVarint(b, s.compactRev)
+	ids := s.Leases()
+	b = binary.AppendUvarint(b, uint64(len(ids)))
+	for _, id := range ids {
+		l := s.leases[id]
+		b = binary.AppendVarint(b, id)
+		b = binary.AppendVarint(b, int64(l.ttl))
+		b = binary.AppendVarint(b, l.expiry)
+	}
+	b = binary.AppendUvarint(b, uint64(s.log.n))
+	for p := range s.log.n {
+		r := s.log.at(uint32(p))
+		b = binary.AppendVarint(b, r.main)
+		b = binary.AppendUvarint(b, uint64(r.sub))
+		b = binary.AppendVarint(b, r.create)
+		b = binary.AppendVarint(b, r.version)
+		b = binary.AppendVarint(b, r.lease)
+		b = binary.AppendUvarint(b, uint64(len(r.ki.key)))
+		b = append(b, r.ki.key...)
+		b = binary.AppendUvarint(b, uint64(r.vlen))
+		b = append(b, s.vals.get(r.vref, r.vlen)...)
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// decoder reads a snapshot, remembering the first error.
+type decoder struct {
+	b   []byte
+	off int
+	err *SnapshotError
+}
+
+func (d *decoder) fail(reason string) {
+	if d.err == nil {
+		d.err = &SnapshotError{Offset: d.off, Reason: reason}
+	}
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.off:])
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.off += n
+	return v
+}
+
+// bytes reads a length-prefixed byte string of at most limit bytes.
+func (d *decoder) bytes(limit int) []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(limit) || n > uint64(len(d.b)-d.off) {
+		d.fail("bad length")
+		return nil
+	}
+	v := d.b[d.off : d.off+int(n)]
+	d.off += int(n)
+	return v
+}
+
+// Restore decodes a Snapshot into a new Store with cfg. Bad input gets a
+// *SnapshotError wrapping ErrCorruptSnapshot, never a panic. The quota of
+// cfg does not apply to the restored history (it was accepted once).
+func Restore(b []byte, cfg Config) (*Store, error) {
+	if len(b) < len(snapMagic)+4 || string(b[:len(snapMagic)]) != snapMagic {
+		return nil, &SnapshotError{Reason: "bad magic"}
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, &SnapshotError{Offset: len(body), Reason: "checksum mismatch"}
+	}
+	d := &decoder{b: body, off: len(snapMagic)}
+	s := New(cfg)
+	if v := d.uvarint(); d.err == nil && v != snapVersion {
+		d.fail("unknown version")
+	}
+	s.rev, s.compactRev = d.varint(), d.varint()
+	if d.err == nil && (s.rev < 1 || s.compactRev < 0 || s.compactRev > s.rev) {
+		d.fail("bad revisions")
+	}
+	d.leases(s)
+	d.records(s)
+	if d.err == nil && d.off != len(body) {
+		d.fail("trailing bytes")
+	}
+	if d.err == nil {
+		d.checkKeys(s)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return s, nil
+}
+
+func (d *decoder) leases(s *Store) {
+	n := d.uvarint()
+	if n > MaxSnapshotLeases {
+		d.fail("too many leases")
+	}
+	prev := int64(0)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		id, ttl, exp := d.varint(), d.varint(), d.varint()
+		if d.err != nil {
+			return
+		}
+		if id <= prev || ttl <= 0 || ttl > int64(MaxLeaseTTL) {
+			d.fail("bad lease")
+			return
+		}
+		prev = id
+		s.leases[id] = &lease{id: id, ttl: time.Duration(ttl), expiry: exp, keys: make(map[*keyIndex]struct{})}
+		s.size += LeaseOverheadBytes
+	}
+}
+
+// records decodes the revision log and rebuilds the key index, checking
+// each record against the rules the store itself keeps.
+func (d *decoder) records(s *Store) {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)-d.off)/6 { // a record takes >= 6 bytes
+		d.fail("too many records")
+	}
+	lastMain, lastSub := int64(0), uint32(0)
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		main, sub := d.varint(), d.uvarint()
+		create, version, leaseID := d.varint(), d.varint(), d.varint()
+		key, val := d.bytes(MaxKeyBytes), d.bytes(MaxValueBytes)
+		if d.err != nil {
+			return
+		}
+		if main < 1 || main > s.rev || sub > 1<<31 || (i > 0 && !(main > lastMain || (main == lastMain && uint32(sub) > lastSub))) {
+			d.fail("record revision out of order")
+			return
+		}
+		lastMain, lastSub = main, uint32(sub)
+		if len(key) == 0 {
+			d.fail("empty key")
+			return
+		}
+		if !d.addRecord(s, key, val, record{main: main, sub: uint32(sub), create: create, version: version, lease: leaseID}) {
+			return
+		}
+	}
+}
+
+// addRecord appends one decoded record after checking it continues its
+// key's history the way putAt and deleteAt would have written it.
+func (d *decoder) addRecord(s *Store, key, val []byte, r record) bool {
+	ki := s.keys[string(key)]
+	var last *record
+	if ki != nil {
+		last = s.latest(ki)
+	}
+	switch {
+	case r.version == 0: // tombstone
+		// A key's first kept record may be a tombstone (its put was
+		// compacted away); checkKeys checks it is recent enough.
+		if r.create != 0 || r.lease != 0 || len(val) != 0 || (last != nil && (last.tombstone() || last.main == r.main)) {
+			d.fail("bad tombstone")
+			return false
+		}
+	case last != nil && !last.tombstone():
+		if r.create != last.create || r.version != last.version+1 || r.lease < 0 || last.main == r.main {
+			d.fail("bad version chain")
+			return false
+		}
+	case last != nil: // a new generation after a tombstone
+		if r.create != r.main || r.version != 1 || r.lease < 0 || last.main == r.main {
+			d.fail("bad new generation")
+			return false
+		}
+	default: // the first record kept for this key
+		if r.version < 1 || r.create < 1 || r.create > r.main || r.lease < 0 || (r.version == 1 && r.create != r.main) {
+			d.fail("bad first record")
+			return false
+		}
+	}
+	if ki == nil {
+		ki = &keyIndex{key: string(key)}
+		s.keys[ki.key] = ki
+		s.tree.ReplaceOrInsert(ki)
+	}
+	r.ki = ki
+	r.vlen = uint32(len(val))
+	r.vref = s.vals.add(val)
+	ki.revs = append(ki.revs, s.log.append(r))
+	s.size += recordCost(len(key), len(val))
+	return true
+}
+
+// checkKeys checks what only the whole picture shows: leases of live keys
+// exist, and history before the compaction revision is what Compact keeps.
+func (d *decoder) checkKeys(s *Store) {
+	s.tree.Ascend(func(ki *keyIndex) bool {
+		if last := s.latest(ki); !last.tombstone() && last.lease != 0 {
+			l := s.leases[last.lease]
+			if l == nil {
+				d.fail("live key attached to a missing lease")
+				return false
+			}
+			l.keys[ki] = struct{}{}
+		}
+		if !slices.Equal(s.keptRevs(slices.Clone(ki.revs), s.compactRev), ki.revs) {
+			d.fail("history before the compaction revision")
+			return false
+		}
+		return true
+	})
+}

@@ -1,0 +1,359 @@
+package mvcc
+
+import (
+	"bytes"
+	"slices"
+)
+
+// Put sets key to value, attached to lease (0 for none), at a new
+// revision, which it returns. With prevKV it also returns the key's
+// previous key-value, if the key existed.
+func (s *Store) Put(key, value []byte, lease int64, prevKV bool) (rev int64, prev *KeyValue, err error) {
+	if err := s.checkPut(key, value, lease); err != nil {
+		return 0, nil, err
+	}
+	if err := s.checkSpace(recordCost(len(key), len(value)), 1); err != nil {
+		return 0, nil, err
+	}
+	main := s.rev + 1
+	prev = s.putAt(key, value, lease, main, 0, prevKV)
+	s.rev = main
+	return s.rev, prev, nil
+}
+
+// checkPut validates a put's arguments against the current state.
+func (s *Store) checkPut(key, value []byte, lease int64) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > MaxValueBytes {
+		return ErrValueTooLarge
+	}
+	if lease < 0 {
+		return ErrInvalidArgument
+	}
+	if lease != 0 && s.leases[lease] == nil {
+		return ErrLeaseNotFound
+	}
+	return nil
+}
+
+// checkSpace fails with ErrNoSpace if adding cost quota units and records
+// new records would take the store past its limits.
+func (s *Store) checkSpace(cost int64, records int) error {
+	if s.size+cost > s.quota || s.log.n+records > MaxRecords {
+		return ErrNoSpace
+	}
+	return nil
+}
+
+// putAt appends a put of key at (main, sub). The caller has validated it.
+func (s *Store) putAt(key, value []byte, lease, main int64, sub uint32, prevKV bool) *KeyValue {
+	ki := s.keys[string(key)]
+	if ki == nil {
+		ki = &keyIndex{key: string(key)}
+		s.keys[ki.key] = ki
+		s.tree.ReplaceOrInsert(ki)
+	}
+	r := record{ki: ki, main: main, sub: sub, create: main, version: 1, lease: lease}
+	var prev *KeyValue
+	if len(ki.revs) > 0 {
+		if last := s.latest(ki); !last.tombstone() {
+			r.create, r.version = last.create, last.version+1
+			if prevKV {
+				kv := s.kv(last, false)
+				prev = &kv
+			}
+			if last.lease != lease {
+				s.detach(last.lease, ki)
+			}
+		}
+	}
+	s.attach(lease, ki)
+	r.vlen = uint32(len(value))
+	r.vref = s.vals.add(value)
+	ki.revs = append(ki.revs, s.log.append(r))
+	s.size += recordCost(len(key), len(value))
+	return prev
+}
+
+// deleteAt appends a tombstone for ki's live version at (main, sub) and
+// returns the deleted key-value.
+func (s *Store) deleteAt(ki *keyIndex, main int64, sub uint32) KeyValue {
+	last := s.latest(ki)
+	prev := s.kv(last, false)
+	s.detach(last.lease, ki)
+	ki.revs = append(ki.revs, s.log.append(record{ki: ki, main: main, sub: sub}))
+	s.size += recordCost(len(ki.key), 0)
+	return prev
+}
+
+// liveKeys returns the keys in [key, end) live at the current revision.
+func (s *Store) liveKeys(key, end []byte) []*keyIndex {
+	var kis []*keyIndex
+	s.ascend(key, end, func(ki *keyIndex) bool {
+		if !s.latest(ki).tombstone() {
+			kis = append(kis, ki)
+		}
+		return true
+	})
+	return kis
+}
+
+// DeleteRange deletes the keys in [key, end) (end as for Range) at one new
+// revision and returns how many it deleted and the store's revision after
+// (unchanged if nothing was deleted). With prevKV it returns the deleted
+// key-values. Deletes work past the quota.
+func (s *Store) DeleteRange(key, end []byte, prevKV bool) (deleted, rev int64, prevs []KeyValue, err error) {
+	if err := checkKey(key); err != nil {
+		return 0, 0, nil, err
+	}
+	kis := s.liveKeys(key, end)
+	if len(kis) == 0 {
+		return 0, s.rev, nil, nil
+	}
+	if s.log.n+len(kis) > MaxRecords {
+		return 0, 0, nil, ErrNoSpace
+	}
+	prevs = s.deleteKeys(kis, s.rev+1, 0, prevKV)
+	s.rev++
+	return int64(len(kis)), s.rev, prevs, nil
+}
+
+// deleteKeys deletes kis at main with subs from sub on.
+func (s *Store) deleteKeys(kis []*keyIndex, main int64, sub uint32, prevKV bool) []KeyValue {
+	var prevs []KeyValue
+	for i, ki := range kis {
+		kv := s.deleteAt(ki, main, sub+uint32(i))
+		if prevKV {
+			prevs = append(prevs, kv)
+		}
+	}
+	return prevs
+}
+
+// Txn runs a transaction: if every compare holds at the current revision
+// it runs t.Success, otherwise t.Failure. The writes of the branch share
+// one new revision (sub-revisions order them); a Range op sees the writes
+// of the ops before it. A Txn that writes nothing leaves the revision
+// unchanged. On error nothing is applied.
+func (s *Store) Txn(t TxnRequest) (TxnResponse, error) {
+	if err := checkTxn(t); err != nil {
+		return TxnResponse{}, err
+	}
+	ok := true
+	for i := range t.Compares {
+		if !s.compare(&t.Compares[i]) {
+			ok = false
+			break
+		}
+	}
+	ops := t.Failure
+	if ok {
+		ops = t.Success
+	}
+	if err := s.checkOps(ops); err != nil {
+		return TxnResponse{}, err
+	}
+	resp := TxnResponse{Succeeded: ok, Responses: make([]OpResponse, len(ops))}
+	main, sub := s.rev+1, uint32(0)
+	for i := range ops {
+		resp.Responses[i] = s.applyOp(&ops[i], main, &sub)
+	}
+	if sub > 0 {
+		s.rev = main
+	}
+	for i := range resp.Responses {
+		if resp.Responses[i].Kind == OpRange {
+			resp.Responses[i].Range.Revision = s.rev
+		}
+	}
+	resp.Revision = s.rev
+	return resp, nil
+}
+
+// applyOp applies one validated op of a Txn at main, counting sub-revisions.
+func (s *Store) applyOp(op *Op, main int64, sub *uint32) OpResponse {
+	out := OpResponse{Kind: op.Kind}
+	switch op.Kind {
+	case OpRange:
+		rev := op.Range.Revision
+		if rev == 0 {
+			rev = main // the latest, including this Txn's earlier writes
+		}
+		out.Range = s.rangeAt(op.Key, op.End, rev, op.Range)
+	case OpPut:
+		out.Prev = s.putAt(op.Key, op.Value, op.Lease, main, *sub, op.PrevKV)
+		*sub++
+	case OpDeleteRange:
+		kis := s.liveKeys(op.Key, op.End)
+		out.Prevs = s.deleteKeys(kis, main, *sub, op.PrevKV)
+		out.Deleted = int64(len(kis))
+		*sub += uint32(len(kis))
+	}
+	return out
+}
+
+// checkTxn validates a Txn's shape: sizes, kinds, keys and, as etcd does
+// for both branches, that no branch writes a key twice.
+func checkTxn(t TxnRequest) error {
+	if len(t.Compares) > MaxTxnOps || len(t.Success) > MaxTxnOps || len(t.Failure) > MaxTxnOps {
+		return ErrTooManyOps
+	}
+	for i := range t.Compares {
+		c := &t.Compares[i]
+		if err := checkKey(c.Key); err != nil {
+			return err
+		}
+		if c.Target < CompareVersion || c.Target > CompareLease || c.Result < Equal || c.Result > Greater {
+			return ErrInvalidArgument
+		}
+	}
+	for _, ops := range [][]Op{t.Success, t.Failure} {
+		if err := checkOpShapes(ops); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOpShapes validates ops without looking at the store.
+func checkOpShapes(ops []Op) error {
+	var puts [][]byte
+	var dels []Op
+	for i := range ops {
+		op := &ops[i]
+		if err := checkKey(op.Key); err != nil {
+			return err
+		}
+		switch op.Kind {
+		case OpRange:
+			if op.Range.Limit < 0 || op.Range.Revision < 0 {
+				return ErrInvalidArgument
+			}
+		case OpPut:
+			if len(op.Value) > MaxValueBytes {
+				return ErrValueTooLarge
+			}
+			if op.Lease < 0 {
+				return ErrInvalidArgument
+			}
+			puts = append(puts, op.Key)
+		case OpDeleteRange:
+			dels = append(dels, *op)
+		default:
+			return ErrInvalidArgument
+		}
+	}
+	slices.SortFunc(puts, bytes.Compare)
+	for i := 1; i < len(puts); i++ {
+		if bytes.Equal(puts[i-1], puts[i]) {
+			return ErrDuplicateKey
+		}
+	}
+	for _, d := range dels {
+		for _, p := range puts {
+			if inRange(string(p), d.Key, d.End) {
+				return ErrDuplicateKey
+			}
+		}
+	}
+	return nil
+}
+
+// checkOps validates the branch that will run against the current state:
+// leases exist, read revisions are readable, the writes fit the quota.
+func (s *Store) checkOps(ops []Op) error {
+	var cost int64
+	records := 0
+	for i := range ops {
+		op := &ops[i]
+		switch op.Kind {
+		case OpRange:
+			if _, err := s.checkReadRev(op.Range.Revision); err != nil {
+				return err
+			}
+		case OpPut:
+			if op.Lease != 0 && s.leases[op.Lease] == nil {
+				return ErrLeaseNotFound
+			}
+			cost += recordCost(len(op.Key), len(op.Value))
+			records++
+		case OpDeleteRange:
+			// Deletes are allowed past the quota; bound only the records.
+			records += len(s.liveKeys(op.Key, op.End))
+		}
+	}
+	if cost > 0 {
+		return s.checkSpace(cost, records)
+	}
+	if s.log.n+records > MaxRecords {
+		return ErrNoSpace
+	}
+	return nil
+}
+
+// compare evaluates one Compare at the current revision, as etcd does: a
+// range compare holds if it holds for every key; a missing key compares
+// as a zero KeyValue, except that a value compare on it fails.
+func (s *Store) compare(c *Compare) bool {
+	found, holds := false, true
+	s.ascend(c.Key, c.RangeEnd, func(ki *keyIndex) bool {
+		r := s.latest(ki)
+		if r.tombstone() {
+			return true
+		}
+		found = true
+		if !s.compareRecord(c, r) {
+			holds = false
+			return false
+		}
+		return true
+	})
+	if !found {
+		if c.Target == CompareValue {
+			return false
+		}
+		return compareInt(c.Result, 0, c.Number)
+	}
+	return holds
+}
+
+func (s *Store) compareRecord(c *Compare, r *record) bool {
+	switch c.Target {
+	case CompareValue:
+		return compareOrder(c.Result, bytes.Compare(s.vals.get(r.vref, r.vlen), c.Value))
+	case CompareVersion:
+		return compareInt(c.Result, r.version, c.Number)
+	case CompareCreateRevision:
+		return compareInt(c.Result, r.create, c.Number)
+	case CompareModRevision:
+		return compareInt(c.Result, r.main, c.Number)
+	default: // CompareLease; checkTxn admits no other target
+		return compareInt(c.Result, r.lease, c.Number)
+	}
+}
+
+func compareInt(res CompareResult, a, b int64) bool {
+	switch {
+	case a < b:
+		return compareOrder(res, -1)
+	case a > b:
+		return compareOrder(res, 1)
+	}
+	return compareOrder(res, 0)
+}
+
+// compareOrder says whether an ordering (-1, 0, 1) satisfies res.
+func compareOrder(res CompareResult, order int) bool {
+	switch res {
+	case Equal:
+		return order == 0
+	case NotEqual:
+		return order != 0
+	case Less:
+		return order < 0
+	default: // Greater
+		return order > 0
+	}
+}
