@@ -24,6 +24,7 @@ func Encode(m Message) ([]byte, error) {
 		}
 		e.b = append(e.b, byte(m.Body.Op()))
 		e.uvarint(uint64(m.ID))
+		e.uvarint(uint64(m.FinishedBelow))
 		e.requestBody(m.Body)
 	case *Response:
 		e.b = append(e.b, byte(m.Op))
@@ -104,7 +105,9 @@ func Decode(payload []byte) (Message, error) {
 	var m Message
 	switch class {
 	case ClassRequest:
-		m = &Request{ID: id, Body: d.requestBody(op)}
+		r := &Request{ID: id, FinishedBelow: RequestID(d.uvarint("finished below"))}
+		r.Body = d.requestBody(op)
+		m = r
 	case ClassResponse:
 		r := &Response{ID: id, Op: op}
 		d.response(r)

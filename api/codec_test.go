@@ -184,7 +184,7 @@ func messageGen() *rapid.Generator[Message] {
 		id := RequestID(rapid.Uint64().Draw(t, "id"))
 		switch rapid.IntRange(0, 2).Draw(t, "class") {
 		case 0:
-			return &Request{ID: id, Body: requestBody(t)}
+			return &Request{ID: id, FinishedBelow: RequestID(rapid.Uint64().Draw(t, "fb")), Body: requestBody(t)}
 		case 1:
 			op := Op(rapid.IntRange(1, int(opEnd)-1).Draw(t, "op"))
 			r := &Response{ID: id, Op: op, Header: header(t),
@@ -257,7 +257,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"trailing", mod(func(b []byte) []byte { return append(b, 0) }), ErrTrailing},
 		{"bad flags", mod(func(b []byte) []byte { b[len(b)-1] = 0x80; return b }), ErrMalformed},
 		{"huge key length", mod(func(b []byte) []byte {
-			return append(b[:5], 0xff, 0xff, 0x7f)
+			return append(b[:6], 0xff, 0xff, 0x7f)
 		}), ErrTooLarge},
 		{"varint overflow", mod(func(b []byte) []byte {
 			return append(b[:4], bytes.Repeat([]byte{0xff}, 11)...)

@@ -127,8 +127,16 @@ type Message interface {
 
 // Request is one client request.
 type Request struct {
-	// ID is chosen by the client and echoed in the response.
+	// ID is chosen by the client and echoed in the response. A client
+	// numbers its requests in increasing order.
 	ID RequestID
+	// FinishedBelow tells the server that the client is done (answered or
+	// abandoned after a timeout) with every request whose ID is below it.
+	// Writes carry it into the log so every replica can forget those IDs
+	// and refuse to apply a late duplicate of one of them; together with
+	// per-client dedup of IDs above it, a write the network duplicates is
+	// applied at most once.
+	FinishedBelow RequestID
 	// Body is one of *PutRequest, *RangeRequest, ... (see Op).
 	Body RequestBody
 }
