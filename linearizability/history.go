@@ -1,0 +1,258 @@
+// Package linearizability checks client histories of seedkv against
+// sequential models of its etcd-style KV API, using porcupine.
+//
+// The harness records every client operation in a History (Call, then
+// Return, Fail or Timeout), then checks it with Check under one of two
+// models:
+//
+//   - PerKeyModel: Get, Put, Delete, single-key Txn (compare-and-swap) and
+//     prefix Range (projected onto each key). The history is partitioned by
+//     key, so long histories check fast. It cannot see cross-key anomalies
+//     or header revisions.
+//   - StoreModel: the whole key space with revisions (mod/create revision,
+//     version, store revision), prefix Range, multi-key Txn. Slower, stronger.
+//
+// Operations whose outcome is unknown (timeout, lost response) are kept
+// pending forever, as porcupine intends: their effect may or may not appear.
+// Checking is bounded by a wall-clock timeout; running out of time is the
+// verdict Unknown, never Pass. Pass and Fail never depend on wall time.
+//
+// CheckWatch verifies watch streams against the committed write log.
+//
+// This package imports porcupine and the standard library only; the harness
+// converts its records into these types.
+package linearizability
+
+import (
+	"fmt"
+	"math"
+)
+
+// UnknownReturn is the Return time of an operation whose outcome is unknown:
+// it may take effect at any point after its call, or never.
+const UnknownReturn int64 = math.MaxInt64
+
+// MaxOps bounds the length of a history accepted by Check. Porcupine's
+// search is exponential in concurrency, not length, but memory is linear.
+const MaxOps = 1 << 20
+
+// Kind is the kind of a client operation.
+type Kind uint8
+
+// Operation kinds.
+const (
+	KindGet    Kind = iota + 1 // read one key
+	KindPut                    // write one key
+	KindDelete                 // delete one key
+	KindRange                  // read every key with a prefix
+	KindTxn                    // compares, then Then or Else ops, at one revision
+)
+
+// String names the kind.
+func (k Kind) String() string {
+	switch k {
+	case KindGet:
+		return "get"
+	case KindPut:
+		return "put"
+	case KindDelete:
+		return "delete"
+	case KindRange:
+		return "range"
+	case KindTxn:
+		return "txn"
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Target is what a Compare looks at.
+type Target uint8
+
+// Compare targets, as in etcd.
+const (
+	TargetValue Target = iota + 1
+	TargetVersion
+	TargetModRevision
+	TargetCreateRevision
+)
+
+// CmpOp is a comparison operator.
+type CmpOp uint8
+
+// Comparison operators, as in etcd.
+const (
+	CmpEqual CmpOp = iota + 1
+	CmpNotEqual
+	CmpLess
+	CmpGreater
+)
+
+// Compare is one guard of a Txn: Target(Key) Op (Value or Num).
+// As in etcd, a value compare on a missing key is false; the numeric targets
+// of a missing key are 0.
+type Compare struct {
+	Key    string
+	Target Target
+	Op     CmpOp
+	Value  string // for TargetValue
+	Num    int64  // for the numeric targets
+}
+
+// TxnOp is one operation inside a Txn branch: a Get, Put or Delete of one key.
+type TxnOp struct {
+	Kind  Kind // KindGet, KindPut or KindDelete
+	Key   string
+	Value string // for KindPut
+}
+
+// Input is what a client asked for.
+type Input struct {
+	Kind  Kind
+	Key   string // Get, Put, Delete; the prefix for Range
+	Value string // Put
+	// Txn only.
+	Compares []Compare
+	Then     []TxnOp
+	Else     []TxnOp
+}
+
+// KV is one key as read from the store.
+type KV struct {
+	Key            string
+	Value          string
+	ModRevision    int64
+	CreateRevision int64
+	Version        int64
+}
+
+// Output is what the store answered. Fields that a kind does not produce are
+// left zero. A zero revision field means "not reported" and is not checked.
+type Output struct {
+	// KVs is the result of a Get (0 or 1 entries) or a Range (sorted by key).
+	KVs []KV
+	// TxnKVs holds, for each op of the executed Txn branch, the KVs a Get
+	// returned (nil for Put and Delete).
+	TxnKVs [][]KV
+	// Revision is the store (header) revision after the operation: the new
+	// revision for a write that created one, the current one otherwise.
+	Revision int64
+	// Succeeded reports whether a Txn took its Then branch.
+	Succeeded bool
+	// Deleted is the number of keys a Delete removed (0 or 1).
+	Deleted int64
+	// Err is the error the client saw; non-empty only for Fail-ed ops.
+	Err string
+}
+
+// Op is one client operation in a history.
+type Op struct {
+	ClientID int
+	Call     int64 // virtual nanoseconds
+	Return   int64 // virtual nanoseconds; UnknownReturn if Unknown
+	Input    Input
+	Output   Output
+	// Unknown marks an operation whose outcome is unknown (timeout, lost
+	// response): it may or may not have taken effect; Output is ignored.
+	Unknown bool
+	// Failed marks an operation that definitely had no effect (the store
+	// refused it). Such ops are left out of the check.
+	Failed bool
+}
+
+// IsWrite reports whether the operation may change the store.
+func (in *Input) IsWrite() bool {
+	switch in.Kind {
+	case KindPut, KindDelete:
+		return true
+	case KindTxn:
+		for _, br := range [][]TxnOp{in.Then, in.Else} {
+			for _, op := range br {
+				if op.Kind != KindGet {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Get builds a Get input.
+func Get(key string) Input { return Input{Kind: KindGet, Key: key} }
+
+// Put builds a Put input.
+func Put(key, value string) Input { return Input{Kind: KindPut, Key: key, Value: value} }
+
+// Delete builds a Delete input.
+func Delete(key string) Input { return Input{Kind: KindDelete, Key: key} }
+
+// Range builds a prefix Range input.
+func Range(prefix string) Input { return Input{Kind: KindRange, Key: prefix} }
+
+// CAS builds a compare-and-swap Txn: if cmp holds, put key=value, else get key.
+func CAS(cmp Compare, value string) Input {
+	return Input{
+		Kind:     KindTxn,
+		Key:      cmp.Key,
+		Compares: []Compare{cmp},
+		Then:     []TxnOp{{Kind: KindPut, Key: cmp.Key, Value: value}},
+		Else:     []TxnOp{{Kind: KindGet, Key: cmp.Key}},
+	}
+}
+
+// History records client operations as they are called and return. It is
+// not safe for concurrent use (the simulation is single-threaded).
+type History struct {
+	ops      []Op
+	returned []bool
+}
+
+// Call records the invocation of in by client at virtual time at and
+// returns the operation's id.
+func (h *History) Call(client int, at int64, in Input) int {
+	h.ops = append(h.ops, Op{ClientID: client, Call: at, Return: UnknownReturn, Input: in})
+	h.returned = append(h.returned, false)
+	return len(h.ops) - 1
+}
+
+// Return records the response of operation id at virtual time at.
+func (h *History) Return(id int, at int64, out Output) {
+	op := h.finish(id)
+	op.Return, op.Output = at, out
+}
+
+// Fail records that operation id definitely had no effect (the store
+// refused it with err). It is left out of the check.
+func (h *History) Fail(id int, at int64, err string) {
+	op := h.finish(id)
+	op.Return, op.Failed, op.Output = at, true, Output{Err: err}
+}
+
+// Timeout records that the outcome of operation id is unknown.
+func (h *History) Timeout(id int) {
+	op := h.finish(id)
+	op.Return, op.Unknown = UnknownReturn, true
+}
+
+func (h *History) finish(id int) *Op {
+	if id < 0 || id >= len(h.ops) || h.returned[id] {
+		panic(fmt.Sprintf("linearizability: operation %d returned twice or never called", id))
+	}
+	h.returned[id] = true
+	return &h.ops[id]
+}
+
+// Len is the number of recorded operations.
+func (h *History) Len() int { return len(h.ops) }
+
+// Ops returns a copy of the history. Operations that never returned are
+// marked Unknown.
+func (h *History) Ops() []Op {
+	out := make([]Op, len(h.ops))
+	copy(out, h.ops)
+	for i := range out {
+		if !h.returned[i] {
+			out[i].Unknown, out[i].Return = true, UnknownReturn
+		}
+	}
+	return out
+}
