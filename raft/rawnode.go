@@ -1,0 +1,368 @@
+package raft
+
+import (
+	"fmt"
+	"math/rand/v2"
+)
+
+// Defaults for zero Config fields.
+const (
+	// DefaultMaxSizePerMsg bounds the entry bytes of one MsgApp when
+	// Config.MaxSizePerMsg is zero.
+	DefaultMaxSizePerMsg = 1 << 20
+	// DefaultMaxInflightMsgs bounds the unacknowledged MsgApps to one
+	// follower when Config.MaxInflightMsgs is zero.
+	DefaultMaxInflightMsgs = 256
+	// DefaultMaxCommittedSizePerReady bounds the committed entry bytes of
+	// one Ready when Config.MaxCommittedSizePerReady is zero.
+	DefaultMaxCommittedSizePerReady = 16 << 20
+)
+
+// Config configures a RawNode.
+type Config struct {
+	// ID is this node's identity; never zero.
+	ID uint64
+	// ElectionTick is the election timeout in ticks. A follower that hears
+	// nothing from a leader for a randomized timeout in
+	// [ElectionTick, 2*ElectionTick) campaigns. Must exceed HeartbeatTick
+	// (10x is the usual ratio).
+	ElectionTick int
+	// HeartbeatTick is the leader's heartbeat interval in ticks.
+	HeartbeatTick int
+	// Storage holds the durable log; raft reads it, the node writes it.
+	Storage Storage
+	// Applied is the last index already applied to the state machine on
+	// restart (0 for a fresh state machine; raft then starts applying from
+	// the first index after the storage's snapshot).
+	Applied uint64
+	// MaxSizePerMsg bounds the entry bytes of one MsgApp (at least one
+	// entry is always sent). 0 means DefaultMaxSizePerMsg.
+	MaxSizePerMsg uint64
+	// MaxCommittedSizePerReady bounds Ready.CommittedEntries' bytes (at
+	// least one entry). 0 means DefaultMaxCommittedSizePerReady.
+	MaxCommittedSizePerReady uint64
+	// MaxInflightMsgs bounds the MsgApps in flight to one follower in
+	// replicate state. 0 means DefaultMaxInflightMsgs.
+	MaxInflightMsgs int
+	// PreVote makes a node first check, without bumping its term, that it
+	// could win an election: a rejoining partitioned node cannot then
+	// disrupt a working leader.
+	PreVote bool
+	// CheckQuorum makes a leader step down when it has not heard from a
+	// quorum within an election timeout, and makes followers that heard
+	// from a leader within an election timeout ignore vote requests.
+	CheckQuorum bool
+	// DisableProposalForwarding makes followers drop proposals (returning
+	// ErrProposalDropped) instead of forwarding them to the leader.
+	DisableProposalForwarding bool
+	// Rand draws the randomized election timeouts. Required: the caller
+	// seeds it, so that runs are reproducible.
+	Rand *rand.Rand
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.ID == None:
+		return fmt.Errorf("%w: ID must not be zero", ErrInvalidConfig)
+	case c.HeartbeatTick <= 0:
+		return fmt.Errorf("%w: HeartbeatTick must be > 0", ErrInvalidConfig)
+	case c.ElectionTick <= c.HeartbeatTick:
+		return fmt.Errorf("%w: ElectionTick must exceed HeartbeatTick", ErrInvalidConfig)
+	case c.Storage == nil:
+		return fmt.Errorf("%w: Storage is required", ErrInvalidConfig)
+	case c.Rand == nil:
+		return fmt.Errorf("%w: Rand is required", ErrInvalidConfig)
+	case c.MaxInflightMsgs < 0:
+		return fmt.Errorf("%w: MaxInflightMsgs must be >= 0", ErrInvalidConfig)
+	}
+	if c.MaxSizePerMsg == 0 {
+		c.MaxSizePerMsg = DefaultMaxSizePerMsg
+	}
+	if c.MaxCommittedSizePerReady == 0 {
+		c.MaxCommittedSizePerReady = DefaultMaxCommittedSizePerReady
+	}
+	if c.MaxInflightMsgs == 0 {
+		c.MaxInflightMsgs = DefaultMaxInflightMsgs
+	}
+	return nil
+}
+
+// Ready is what the node must do next. Handle it in this order:
+//
+//  1. Messages may be sent at once (before or while persisting).
+//  2. Persist, durably: Snapshot if non-empty (and restore the state
+//     machine from it), then Entries (overwriting any stored suffix from
+//     Entries[0].Index on), then HardState if non-empty. MustSync says
+//     whether an fsync is needed for this.
+//  3. Then send MessagesAfterPersist (votes and append acknowledgements
+//     promise durability of what was just persisted).
+//  4. Apply CommittedEntries in order; for an EntryConfChange call
+//     RawNode.ApplyConfChange. Serve ReadStates once applied up to their
+//     Index.
+//  5. Call Advance.
+//
+// Only one Ready may be outstanding: after Ready, HasReady reports false
+// and Ready must not be called again until Advance. Step, Tick, Propose
+// and the other inputs may be called meanwhile (e.g. while an fsync is in
+// flight); what they produce comes in the next Ready.
+type Ready struct {
+	// SoftState is non-nil when the leader or the role changed.
+	SoftState *SoftState
+	// HardState is the state to persist; zero if unchanged.
+	HardState HardState
+	// Entries are to be appended to stable storage.
+	Entries []Entry
+	// Snapshot is to be persisted and applied, if non-empty.
+	Snapshot Snapshot
+	// CommittedEntries are committed and to be applied, in order. They
+	// are durable locally by the time the Ready's persistence is done.
+	CommittedEntries []Entry
+	// Messages may be sent immediately.
+	Messages []Message
+	// MessagesAfterPersist may only be sent once HardState, Entries and
+	// Snapshot of this Ready are durable: vote requests and responses and
+	// append/snapshot acknowledgements.
+	MessagesAfterPersist []Message
+	// ReadStates answer ReadIndex requests.
+	ReadStates []ReadState
+	// MustSync reports whether persisting this Ready needs an fsync
+	// (term, vote, entries or snapshot changed; a commit index alone
+	// does not).
+	MustSync bool
+}
+
+// RawNode is one raft replica as a pure state machine: it takes ticks,
+// messages and proposals and hands back, through Ready, what to persist,
+// send and apply. It performs no I/O, reads no clock, starts no goroutine
+// and is not safe for concurrent use.
+type RawNode struct {
+	r        *raft
+	prevSoft SoftState
+	prevHard HardState
+
+	// Bookkeeping of the outstanding Ready, acknowledged by Advance.
+	readyOut    bool
+	outHard     HardState
+	outLastIdx  uint64 // last of Ready.Entries (0 if none)
+	outLastTerm uint64
+	outSnapIdx  uint64 // Ready.Snapshot index (0 if none)
+	outApplied  uint64 // last of Ready.CommittedEntries (0 if none)
+}
+
+// NewRawNode returns a node restored from c.Storage (a fresh node if the
+// storage is empty).
+func NewRawNode(c Config) (*RawNode, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	r, err := newRaft(&c)
+	if err != nil {
+		return nil, err
+	}
+	rn := &RawNode{r: r}
+	rn.prevSoft = r.softState()
+	rn.prevHard = r.hardState()
+	return rn, nil
+}
+
+// Tick advances the node's logical clock by one tick.
+func (rn *RawNode) Tick() { rn.r.tick() }
+
+// Campaign makes the node start an election now (pre-vote first if
+// configured). It is a no-op for a leader or a non-voter.
+func (rn *RawNode) Campaign() error { return rn.r.Step(Message{Type: MsgHup}) }
+
+// Propose proposes data to be appended to the log. ErrProposalDropped if
+// the node cannot accept it now.
+func (rn *RawNode) Propose(data []byte) error {
+	return rn.r.Step(Message{Type: MsgProp, From: rn.r.id,
+		Entries: []Entry{{Type: EntryNormal, Data: data}}})
+}
+
+// ProposeConfChange proposes a membership change. Only one may be pending
+// (proposed but not yet applied) at a time, and not before the leader has
+// applied an entry of its own term; otherwise ErrProposalDropped. Invalid
+// changes (demoting a voter, removing the last voter, removing a
+// non-member) get ErrInvalidConfChange.
+func (rn *RawNode) ProposeConfChange(cc ConfChange) error {
+	return rn.r.Step(Message{Type: MsgProp, From: rn.r.id,
+		Entries: []Entry{{Type: EntryConfChange, Data: cc.Marshal()}}})
+}
+
+// ApplyConfChange applies a committed conf change to the node's view of
+// the configuration and returns the new configuration. The node calls it
+// for each committed EntryConfChange, in log order, before Advance. An
+// invalid change is ignored (the same on every replica).
+func (rn *RawNode) ApplyConfChange(cc ConfChange) ConfState {
+	return rn.r.applyConfChange(cc)
+}
+
+// Step feeds a message received from a peer. Messages for an older term
+// are ignored; malformed ones get ErrInvalidMessage.
+func (rn *RawNode) Step(m Message) error {
+	if m.Type.isLocal() {
+		return ErrStepLocalMsg
+	}
+	if err := validateMessage(&m); err != nil {
+		return err
+	}
+	if m.Type.isResponse() && !rn.r.trk.isMember(m.From) {
+		return ErrStepPeerNotFound
+	}
+	return rn.r.Step(m)
+}
+
+// ReadIndex requests a linearizable read point. The answer arrives as a
+// ReadState carrying ctx in a later Ready; ctx must be unique among the
+// pending requests. The request is silently dropped if leadership is lost
+// (or there is no leader): the caller must time out and retry.
+func (rn *RawNode) ReadIndex(ctx []byte) {
+	_ = rn.r.Step(Message{Type: MsgReadIndex, Context: ctx})
+}
+
+// TransferLeadership asks the leader to hand leadership to the voter to.
+// The transfer aborts if it does not complete within an election timeout.
+// to == None aborts a transfer in progress. Proposals are dropped while a
+// transfer is in progress.
+func (rn *RawNode) TransferLeadership(to uint64) {
+	if to == None {
+		rn.r.abortLeaderTransfer()
+		return
+	}
+	_ = rn.r.Step(Message{Type: MsgTransferLeader, From: to})
+}
+
+// ReportUnreachable tells raft that the last message to id could not be
+// delivered: replication to it falls back to probing.
+func (rn *RawNode) ReportUnreachable(id uint64) {
+	_ = rn.r.Step(Message{Type: MsgUnreachable, From: id})
+}
+
+// ReportSnapshot tells raft whether the snapshot last sent to id was
+// delivered (ok) or failed.
+func (rn *RawNode) ReportSnapshot(id uint64, ok bool) {
+	_ = rn.r.Step(Message{Type: MsgSnapStatus, From: id, Reject: !ok})
+}
+
+// HasReady reports whether Ready would return something to do. It is
+// false while a Ready is outstanding (until Advance).
+func (rn *RawNode) HasReady() bool {
+	if rn.readyOut {
+		return false
+	}
+	r := rn.r
+	if ss := r.softState(); ss != rn.prevSoft {
+		return true
+	}
+	if hs := r.hardState(); hs != rn.prevHard {
+		return true
+	}
+	return len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || len(r.readStates) > 0 ||
+		r.log.hasPendingSnapshot() || len(r.log.unstableEntries()) > 0 ||
+		r.log.hasNextCommittedEnts()
+}
+
+// Ready returns what the node must do next (see Ready). Calling it again
+// before Advance panics: that would hand out the same work twice.
+func (rn *RawNode) Ready() Ready {
+	if rn.readyOut {
+		panic("raft: Ready called before Advance of the previous Ready")
+	}
+	r := rn.r
+	rd := Ready{
+		Entries:              r.log.unstableEntries(),
+		CommittedEntries:     r.log.nextCommittedEnts(r.maxCommittedSize),
+		Messages:             r.msgs,
+		MessagesAfterPersist: r.msgsAfterAppend,
+		ReadStates:           r.readStates,
+	}
+	r.msgs, r.msgsAfterAppend, r.readStates = nil, nil, nil
+	if ss := r.softState(); ss != rn.prevSoft {
+		rn.prevSoft = ss
+		rd.SoftState = &ss
+	}
+	hs := r.hardState()
+	if hs != rn.prevHard {
+		rd.HardState = hs
+	}
+	if s := r.log.unstable.snapshot; s != nil {
+		rd.Snapshot = *s
+	}
+	rd.MustSync = hs.Term != rn.prevHard.Term || hs.Vote != rn.prevHard.Vote ||
+		len(rd.Entries) > 0 || !rd.Snapshot.IsEmpty()
+
+	rn.readyOut = true
+	rn.outHard = hs
+	rn.outLastIdx, rn.outLastTerm, rn.outSnapIdx, rn.outApplied = 0, 0, 0, 0
+	if n := len(rd.Entries); n > 0 {
+		rn.outLastIdx, rn.outLastTerm = rd.Entries[n-1].Index, rd.Entries[n-1].Term
+	}
+	rn.outSnapIdx = rd.Snapshot.Meta.Index
+	if n := len(rd.CommittedEntries); n > 0 {
+		rn.outApplied = rd.CommittedEntries[n-1].Index
+	}
+	return rd
+}
+
+// Advance acknowledges that the last Ready was fully handled: its state
+// persisted, its messages sent, its committed entries applied.
+//
+// Persistence acknowledgement is also how a leader counts its own log
+// toward commitment: the leader's own Match only advances here, to the
+// entries just made durable, so an entry is committed only once a quorum,
+// the leader included, holds it on disk.
+func (rn *RawNode) Advance() {
+	if !rn.readyOut {
+		return
+	}
+	rn.readyOut = false
+	rn.prevHard = rn.outHard
+	r := rn.r
+	if rn.outSnapIdx != 0 {
+		r.log.stableSnapTo(rn.outSnapIdx)
+		r.log.appliedTo(rn.outSnapIdx)
+	}
+	if rn.outLastIdx != 0 {
+		r.log.stableTo(rn.outLastIdx, rn.outLastTerm)
+	}
+	if rn.outApplied != 0 {
+		r.log.appliedTo(rn.outApplied)
+	}
+	r.onPersisted()
+}
+
+// Status is a snapshot of the node's state for monitoring and tests.
+type Status struct {
+	ID uint64
+	HardState
+	SoftState
+	Applied        uint64
+	LeadTransferee uint64
+	ConfState      ConfState
+	// Progress of each member, as seen by a leader (nil otherwise).
+	Progress map[uint64]ProgressStatus
+}
+
+// ProgressStatus is a leader's view of one member's replication.
+type ProgressStatus struct {
+	Match, Next  uint64
+	State        ProgressState
+	IsLearner    bool
+	RecentActive bool
+}
+
+// Status returns the node's current status.
+func (rn *RawNode) Status() Status {
+	r := rn.r
+	st := Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
+		Applied: r.log.applied, LeadTransferee: r.leadTransferee, ConfState: r.trk.confState()}
+	if r.state == RoleLeader {
+		st.Progress = make(map[uint64]ProgressStatus, len(r.trk.ids))
+		for _, id := range r.trk.ids {
+			pr := r.trk.progress[id]
+			st.Progress[id] = ProgressStatus{Match: pr.Match, Next: pr.Next, State: pr.State,
+				IsLearner: pr.IsLearner, RecentActive: pr.RecentActive}
+		}
+	}
+	return st
+}

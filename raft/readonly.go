@@ -1,0 +1,110 @@
+package raft
+
+// readIndexStatus is one ReadIndex request waiting for a heartbeat quorum.
+type readIndexStatus struct {
+	req   Message // the MsgReadIndex (From None or self for a local request)
+	index uint64  // the commit index when the request arrived
+	acks  map[uint64]bool
+}
+
+// readOnly tracks ReadIndex requests in arrival order. A heartbeat
+// response acknowledging request k also confirms every earlier request.
+type readOnly struct {
+	pending map[string]*readIndexStatus
+	queue   []string
+}
+
+func (ro *readOnly) reset() {
+	clear(ro.pending)
+	ro.queue = ro.queue[:0]
+}
+
+func (ro *readOnly) lastPendingCtx() []byte {
+	if len(ro.queue) == 0 {
+		return nil
+	}
+	return []byte(ro.queue[len(ro.queue)-1])
+}
+
+// handleReadIndex serves a ReadIndex request on the leader.
+func (r *raft) handleReadIndex(m Message) {
+	if len(r.trk.voters) == 1 && r.trk.isVoter(r.id) {
+		// Sole voter: no one else can lead; answer once our term has a
+		// committed entry.
+		if r.committedEntryInCurrentTerm() {
+			r.respondRead(m, r.log.committed)
+		} else {
+			r.pendingReadIndex = append(r.pendingReadIndex, m)
+		}
+		return
+	}
+	if !r.committedEntryInCurrentTerm() {
+		// Our commit index may lag the previous leader's: wait until the
+		// empty entry of our term commits.
+		r.pendingReadIndex = append(r.pendingReadIndex, m)
+		return
+	}
+	key := string(m.Context)
+	if _, dup := r.readOnly.pending[key]; dup {
+		return
+	}
+	r.readOnly.pending[key] = &readIndexStatus{req: m, index: r.log.committed,
+		acks: map[uint64]bool{r.id: true}}
+	r.readOnly.queue = append(r.readOnly.queue, key)
+	r.bcastHeartbeat()
+}
+
+func (r *raft) committedEntryInCurrentTerm() bool {
+	t, err := r.log.term(r.log.committed)
+	return err == nil && t == r.term
+}
+
+// releasePendingReadIndex re-serves the reads that waited for the first
+// commit of this leader's term.
+func (r *raft) releasePendingReadIndex() {
+	if len(r.pendingReadIndex) == 0 || !r.committedEntryInCurrentTerm() {
+		return
+	}
+	msgs := r.pendingReadIndex
+	r.pendingReadIndex = nil
+	for _, m := range msgs {
+		r.handleReadIndex(m)
+	}
+}
+
+// handleReadAck counts a heartbeat response toward the read it carries;
+// once a quorum confirmed our leadership, that read and all earlier ones
+// are answered.
+func (r *raft) handleReadAck(m Message) {
+	ro := &r.readOnly
+	rs := ro.pending[string(m.Context)]
+	if rs == nil {
+		return
+	}
+	rs.acks[m.From] = true
+	if !r.trk.hasQuorum(rs.acks) {
+		return
+	}
+	n := 0
+	for i, key := range ro.queue {
+		n = i + 1
+		if key == string(m.Context) {
+			break
+		}
+	}
+	done := ro.queue[:n]
+	for _, key := range done {
+		st := ro.pending[key]
+		delete(ro.pending, key)
+		r.respondRead(st.req, st.index)
+	}
+	ro.queue = append(ro.queue[:0], ro.queue[n:]...)
+}
+
+func (r *raft) respondRead(m Message, index uint64) {
+	if m.From == None || m.From == r.id {
+		r.readStates = append(r.readStates, ReadState{Index: index, RequestCtx: m.Context})
+		return
+	}
+	r.send(Message{Type: MsgReadIndexResp, To: m.From, Index: index, Context: m.Context})
+}
