@@ -188,8 +188,8 @@ func TestCompactedAndFutureRevisions(t *testing.T) {
 
 func TestCompactKeepsLatestAndDropsDeleted(t *testing.T) {
 	s := New(Config{})
-	put(t, s, "live", "1") // 2
-	put(t, s, "dead", "1") // 3
+	put(t, s, "live", "1")                                    // 2
+	put(t, s, "dead", "1")                                    // 3
 	_, _, _, err := s.DeleteRange([]byte("dead"), nil, false) // 4
 	require.NoError(t, err)
 	put(t, s, "x", "1") // 5
@@ -344,9 +344,9 @@ func TestWatch(t *testing.T) {
 	put(t, s, "a", "1") // 2
 	w, err := s.Watch([]byte("a"), []byte("c"), 2, true)
 	require.NoError(t, err)
-	put(t, s, "b", "1")  // 3
-	put(t, s, "z", "1")  // 4 (outside)
-	put(t, s, "a", "2")  // 5
+	put(t, s, "b", "1")                                           // 3
+	put(t, s, "z", "1")                                           // 4 (outside)
+	put(t, s, "a", "2")                                           // 5
 	_, _, _, err = s.DeleteRange([]byte("a"), []byte("c"), false) // 6
 	require.NoError(t, err)
 
