@@ -1,0 +1,380 @@
+package linearizability
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// EventType is the type of a watch event or of a change in the write log.
+type EventType uint8
+
+// Event types.
+const (
+	EventPut EventType = iota + 1
+	EventDelete
+)
+
+// String names the type.
+func (t EventType) String() string {
+	switch t {
+	case EventPut:
+		return "put"
+	case EventDelete:
+		return "delete"
+	}
+	return fmt.Sprintf("event(%d)", uint8(t))
+}
+
+// Change is one key changed at a revision of the committed write log.
+type Change struct {
+	Key   string
+	Type  EventType
+	Value string // for EventPut
+}
+
+// LogEntry is every change committed at one revision, in apply order.
+type LogEntry struct {
+	Revision int64
+	Changes  []Change
+}
+
+// WatchEvent is one event as a watcher received it.
+type WatchEvent struct {
+	Revision int64 // the event's mod revision
+	Type     EventType
+	Key      string
+	Value    string // for EventPut
+	// PrevKV is the key before this change, if the watch asked for it
+	// (nil: the key did not exist). Its CreateRevision and Version are
+	// checked only when non-zero.
+	PrevKV *KV
+	// Batch numbers the watch response that carried the event: the events
+	// of one revision must come in one response.
+	Batch int
+}
+
+// WatchStream is one watch subscription as the harness saw it.
+type WatchStream struct {
+	Key    string
+	Prefix bool // watch every key with prefix Key
+	// StartRevision is the revision the watch was created from. 0 means
+	// "from now": the check then starts at the first event received.
+	StartRevision int64
+	PrevKV        bool // the watch asked for previous key-values
+	Events        []WatchEvent
+}
+
+// Watch-check failures; a *WatchError wraps one of these (errors.Is).
+var (
+	ErrWatchOrder       = errors.New("watch: events out of revision order")
+	ErrWatchDuplicate   = errors.New("watch: duplicate event")
+	ErrWatchGap         = errors.New("watch: missed event")
+	ErrWatchSplit       = errors.New("watch: revision not delivered atomically")
+	ErrWatchPrevKV      = errors.New("watch: wrong prev_kv")
+	ErrWatchContent     = errors.New("watch: event differs from the committed change")
+	ErrWatchBeforeStart = errors.New("watch: event before the start revision")
+	ErrWatchNotInLog    = errors.New("watch: event not in the committed log")
+	ErrWatchResume      = errors.New("watch: resumed stream leaves a hole")
+	ErrBadLog           = errors.New("watch: malformed write log")
+)
+
+// WatchError describes a watch-check failure: which sentinel, where, what.
+type WatchError struct {
+	Err      error // one of the ErrWatch* sentinels
+	Revision int64
+	Key      string
+	Detail   string
+}
+
+func (e *WatchError) Error() string {
+	return fmt.Sprintf("%v at revision %d key %q: %s", e.Err, e.Revision, e.Key, e.Detail)
+}
+
+// Unwrap returns the sentinel, for errors.Is.
+func (e *WatchError) Unwrap() error { return e.Err }
+
+// expected is the event a watcher of Key must see at a revision.
+type expected struct {
+	Change
+	prev *KV
+}
+
+// WriteLog is the committed write log, replayed once so that every watch
+// stream can be checked against it.
+type WriteLog struct {
+	revs   []int64      // ascending
+	events [][]expected // per revision, in apply order
+}
+
+// NewWriteLog validates entries (strictly ascending revisions, each key at
+// most once per revision, known change types) and replays them to compute
+// each change's previous key-value. The log must start from an empty store
+// or from the first revision; keys changed before its first entry are
+// unknown to it.
+func NewWriteLog(entries []LogEntry) (*WriteLog, error) {
+	l := &WriteLog{}
+	state := map[string]KV{}
+	for i, e := range entries {
+		if e.Revision <= 0 || (i > 0 && e.Revision <= entries[i-1].Revision) {
+			return nil, fmt.Errorf("%w: revision %d after %d", ErrBadLog, e.Revision, lastRev(entries[:i]))
+		}
+		seen := map[string]bool{}
+		evs := make([]expected, 0, len(e.Changes))
+		for _, c := range e.Changes {
+			if seen[c.Key] {
+				return nil, fmt.Errorf("%w: key %q twice at revision %d", ErrBadLog, c.Key, e.Revision)
+			}
+			seen[c.Key] = true
+			ev := expected{Change: c}
+			if old, ok := state[c.Key]; ok {
+				ev.prev = &old
+			}
+			switch c.Type {
+			case EventPut:
+				kv := KV{Key: c.Key, Value: c.Value, ModRevision: e.Revision, CreateRevision: e.Revision, Version: 1}
+				if ev.prev != nil {
+					kv.CreateRevision, kv.Version = ev.prev.CreateRevision, ev.prev.Version+1
+				}
+				state[c.Key] = kv
+			case EventDelete:
+				delete(state, c.Key)
+			default:
+				return nil, fmt.Errorf("%w: change type %d at revision %d", ErrBadLog, c.Type, e.Revision)
+			}
+			evs = append(evs, ev)
+		}
+		l.revs = append(l.revs, e.Revision)
+		l.events = append(l.events, evs)
+	}
+	return l, nil
+}
+
+func lastRev(entries []LogEntry) int64 {
+	if len(entries) == 0 {
+		return 0
+	}
+	return entries[len(entries)-1].Revision
+}
+
+// Last is the newest revision in the log (0 if empty).
+func (l *WriteLog) Last() int64 {
+	if len(l.revs) == 0 {
+		return 0
+	}
+	return l.revs[len(l.revs)-1]
+}
+
+// at returns the changes at rev (nil if none).
+func (l *WriteLog) at(rev int64) []expected {
+	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i] >= rev })
+	if i < len(l.revs) && l.revs[i] == rev {
+		return l.events[i]
+	}
+	return nil
+}
+
+// matching returns the changes to keys s watches at each revision in
+// [from, to], in order.
+func (l *WriteLog) matching(s *WatchStream, from, to int64) []struct {
+	rev int64
+	evs []expected
+} {
+	var out []struct {
+		rev int64
+		evs []expected
+	}
+	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i] >= from })
+	for ; i < len(l.revs) && l.revs[i] <= to; i++ {
+		if evs := s.filter(l.events[i]); len(evs) > 0 {
+			out = append(out, struct {
+				rev int64
+				evs []expected
+			}{l.revs[i], evs})
+		}
+	}
+	return out
+}
+
+func (s *WatchStream) watches(key string) bool {
+	if s.Prefix {
+		return strings.HasPrefix(key, s.Key)
+	}
+	return key == s.Key
+}
+
+func (s *WatchStream) filter(evs []expected) []expected {
+	var out []expected
+	for _, e := range evs {
+		if s.watches(e.Key) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// CheckWatch checks one watch stream against the committed write log:
+// events in revision order, none duplicated, none before the start
+// revision, none missing for a watched key between the start and the last
+// revision received, each revision's events complete and in one response,
+// contents and prev_kv as committed. It returns nil or a *WatchError.
+func CheckWatch(s *WatchStream, log *WriteLog) error {
+	if len(s.Events) == 0 {
+		return nil
+	}
+	start := s.StartRevision
+	if start == 0 {
+		start = s.Events[0].Revision
+	}
+	last := s.Events[len(s.Events)-1].Revision
+	if err := checkEventsOrder(s, start); err != nil {
+		return err
+	}
+	// Events are now ascending: walk them against the expected changes.
+	want := log.matching(s, start, last)
+	evs := s.Events
+	for _, w := range want {
+		group, rest := takeRevision(evs, w.rev)
+		if len(group) > 0 && group[0].Revision != w.rev {
+			return &WatchError{Err: ErrWatchNotInLog, Revision: group[0].Revision, Key: group[0].Key,
+				Detail: "no watched key changed at this revision"}
+		}
+		if err := checkGroup(s, w.rev, group, w.evs); err != nil {
+			return err
+		}
+		evs = rest
+	}
+	if len(evs) > 0 {
+		return &WatchError{Err: ErrWatchNotInLog, Revision: evs[0].Revision, Key: evs[0].Key,
+			Detail: fmt.Sprintf("no watched key changed at this revision (log ends at %d)", log.Last())}
+	}
+	return nil
+}
+
+// takeRevision splits off the leading events at revisions <= rev.
+func takeRevision(evs []WatchEvent, rev int64) (group, rest []WatchEvent) {
+	n := 0
+	for n < len(evs) && evs[n].Revision <= rev {
+		n++
+	}
+	return evs[:n], evs[n:]
+}
+
+func checkEventsOrder(s *WatchStream, start int64) error {
+	type rk struct {
+		rev int64
+		key string
+	}
+	seen := map[rk]bool{}
+	for i, e := range s.Events {
+		if e.Revision < start {
+			return &WatchError{Err: ErrWatchBeforeStart, Revision: e.Revision, Key: e.Key,
+				Detail: fmt.Sprintf("watch starts at revision %d", start)}
+		}
+		if seen[rk{e.Revision, e.Key}] {
+			return &WatchError{Err: ErrWatchDuplicate, Revision: e.Revision, Key: e.Key,
+				Detail: fmt.Sprintf("event %d repeats an earlier one", i)}
+		}
+		seen[rk{e.Revision, e.Key}] = true
+		if i == 0 {
+			continue
+		}
+		prev := s.Events[i-1]
+		if e.Revision < prev.Revision {
+			return &WatchError{Err: ErrWatchOrder, Revision: e.Revision, Key: e.Key,
+				Detail: fmt.Sprintf("event %d comes after revision %d", i, prev.Revision)}
+		}
+		if e.Revision == prev.Revision && e.Batch != prev.Batch {
+			return &WatchError{Err: ErrWatchSplit, Revision: e.Revision, Key: e.Key,
+				Detail: fmt.Sprintf("revision spread over responses %d and %d", prev.Batch, e.Batch)}
+		}
+	}
+	return nil
+}
+
+// checkGroup compares the events received for revision rev with the
+// changes committed there to watched keys.
+func checkGroup(s *WatchStream, rev int64, got []WatchEvent, want []expected) error {
+	if len(got) == 0 {
+		return &WatchError{Err: ErrWatchGap, Revision: rev, Key: want[0].Key,
+			Detail: fmt.Sprintf("%s of a watched key never delivered", want[0].Type)}
+	}
+	byKey := map[string]*WatchEvent{}
+	for i := range got {
+		byKey[got[i].Key] = &got[i]
+	}
+	for _, w := range want {
+		g, ok := byKey[w.Key]
+		if !ok {
+			return &WatchError{Err: ErrWatchSplit, Revision: rev, Key: w.Key,
+				Detail: fmt.Sprintf("%d of the revision's %d watched changes delivered; this one missing", len(got), len(want))}
+		}
+		delete(byKey, w.Key)
+		if g.Type != w.Type || (w.Type == EventPut && g.Value != w.Value) {
+			return &WatchError{Err: ErrWatchContent, Revision: rev, Key: w.Key,
+				Detail: fmt.Sprintf("got %s %q, committed %s %q", g.Type, g.Value, w.Type, w.Value)}
+		}
+		if err := checkPrev(s, rev, g, w.prev); err != nil {
+			return err
+		}
+	}
+	if len(byKey) > 0 {
+		k := sortedKeys(byKey)[0]
+		return &WatchError{Err: ErrWatchNotInLog, Revision: rev, Key: k, Detail: "key not changed at this revision"}
+	}
+	return nil
+}
+
+func checkPrev(s *WatchStream, rev int64, g *WatchEvent, want *KV) error {
+	if !s.PrevKV {
+		if g.PrevKV != nil {
+			return &WatchError{Err: ErrWatchPrevKV, Revision: rev, Key: g.Key, Detail: "prev_kv sent but not asked for"}
+		}
+		return nil
+	}
+	bad := func(detail string) error {
+		return &WatchError{Err: ErrWatchPrevKV, Revision: rev, Key: g.Key, Detail: detail}
+	}
+	switch {
+	case want == nil && g.PrevKV == nil:
+		return nil
+	case want == nil:
+		return bad(fmt.Sprintf("got %v, key did not exist", *g.PrevKV))
+	case g.PrevKV == nil:
+		return bad(fmt.Sprintf("got none, want %v", *want))
+	}
+	p := g.PrevKV
+	if p.Key != want.Key || p.Value != want.Value || p.ModRevision != want.ModRevision ||
+		(p.CreateRevision != 0 && p.CreateRevision != want.CreateRevision) ||
+		(p.Version != 0 && p.Version != want.Version) {
+		return bad(fmt.Sprintf("got %v (create %d, v%d), want %v (create %d, v%d)",
+			*p, p.CreateRevision, p.Version, *want, want.CreateRevision, want.Version))
+	}
+	return nil
+}
+
+// CheckWatchResumed checks a watch that was resumed after disconnections:
+// segments[i+1] must restart from a revision no later than one past the
+// last revision segments[i] received (so nothing falls between them), and
+// each segment must pass CheckWatch (its events at or after its start).
+func CheckWatchResumed(segments []WatchStream, log *WriteLog) error {
+	for i := range segments {
+		if err := CheckWatch(&segments[i], log); err != nil {
+			return fmt.Errorf("segment %d: %w", i, err)
+		}
+		if i == 0 {
+			continue
+		}
+		prev, cur := &segments[i-1], &segments[i]
+		resumeAt := prev.StartRevision
+		if n := len(prev.Events); n > 0 {
+			resumeAt = prev.Events[n-1].Revision + 1
+		}
+		if cur.StartRevision == 0 || cur.StartRevision > resumeAt {
+			return &WatchError{Err: ErrWatchResume, Revision: cur.StartRevision, Key: cur.Key,
+				Detail: fmt.Sprintf("segment %d resumed at %d, must be in [1, %d]", i, cur.StartRevision, resumeAt)}
+		}
+	}
+	return nil
+}
