@@ -109,6 +109,7 @@ type segmentResult struct {
 	records int   // valid records
 	end     int64 // end of the last valid record
 	repair  *RepairReport
+	zeros   bool // the dropped tail (if any) is all zero bytes
 }
 
 // readSegment decodes one segment's bytes into r. In the last segment a
@@ -145,7 +146,7 @@ func tailOrCorrupt(name string, buf []byte, off, records int, last bool, err err
 	if at, ok := validRecordAfter(buf, off+1); ok {
 		return segmentResult{}, corrupt(name, int64(off), fmt.Sprintf("%v, followed by a valid record at %d", err, at))
 	}
-	return segmentResult{records: records, end: int64(off), repair: &RepairReport{
+	return segmentResult{records: records, end: int64(off), zeros: allZero(buf[off:]), repair: &RepairReport{
 		File:    name,
 		Offset:  int64(off),
 		Dropped: int64(len(buf) - off),
@@ -166,4 +167,13 @@ func validRecordAfter(buf []byte, from int) (int, bool) {
 
 func corrupt(name string, off int64, reason string) error {
 	return &CorruptionError{File: name, Offset: off, Reason: reason}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -146,7 +146,12 @@ func (w *WAL) adoptTail(f host.File, res segmentResult) error {
 	if res.records == 0 {
 		f.Close()
 		if len(w.segs) == 1 {
-			return ErrNoWAL // a Create that never synced
+			if res.repair == nil || res.zeros {
+				return ErrNoWAL // a Create whose first write never landed
+			}
+			// A torn first write keeps whole sectors, and the metadata
+			// record fits in the first: damage here is not a crash.
+			return corrupt(last.name, 0, "the WAL's first record is damaged: "+res.repair.Reason)
 		}
 		if err := w.fs.Remove(last.name); err != nil {
 			return err

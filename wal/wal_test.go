@@ -121,9 +121,20 @@ func TestCreateOpenErrors(t *testing.T) {
 	require.NoError(t, w.Save(HardState{Term: 1}, nil))
 	w.Sync(func(error) {})
 	require.NoError(t, w.Close())
-	require.NoError(t, os.Truncate(filepath.Join(dir, w.Segments()[0]), 5))
+	seg0 := filepath.Join(dir, w.Segments()[0])
+	for _, size := range []int64{0, 5, 300} { // empty, or extended with zeros
+		require.NoError(t, os.Truncate(seg0, 0))
+		require.NoError(t, os.Truncate(seg0, size))
+		_, _, err = Open(fs, Options{})
+		require.ErrorIs(t, err, ErrNoWAL)
+	}
+	// Damage that is not zeros is not a crash: corruption.
+	require.NoError(t, os.WriteFile(seg0, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 0o644))
 	_, _, err = Open(fs, Options{})
-	require.ErrorIs(t, err, ErrNoWAL)
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = Create(fs, testMeta, Options{})
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.NoError(t, os.Truncate(seg0, 0))
 	w, err = Create(fs, testMeta, Options{})
 	require.NoError(t, err)
 	syncNow(t, w)
