@@ -363,4 +363,3 @@ func TestRapidBitFlips(t *testing.T) {
 	})
 	t.Logf("flips=%d repairs=%d corruptions=%d", flips, repairs, corruptions)
 }
-
