@@ -630,9 +630,11 @@ func (h *handle) Size() int64 { return int64(len(h.f.data)) }
 func (h *handle) Sync(done func(error)) {
 	d := h.d
 	r := &syncReq{d: d, f: h.f, upTo: h.f.nextSeq, inc: d.inc, done: done}
-	delay := d.syncDelay()
+	var delay time.Duration
 	if err := h.check(); err != nil {
-		r.err, delay = err, 0
+		r.err = err
+	} else {
+		delay = d.syncDelay()
 	}
 	d.w.push(event{at: d.w.at(delay), kind: evSync, sync: r})
 }

@@ -189,32 +189,33 @@ func (n *Network) Stats() NetStats { return n.stats }
 // as dropped and traced). from need not be a node: tests may inject
 // messages from outside.
 func (n *Network) Send(from, to host.NodeID, payload []byte) error {
-	dst := n.w.nodes[to]
-	if dst == nil {
-		n.stats.Sent++
-		n.stats.SentBytes += uint64(len(payload))
-		n.drop(kDropUnknown, from, to, payload)
+	if !n.send(from, to, payload) {
 		return fmt.Errorf("%w: send %d -> %d", ErrUnknownNode, from, to)
 	}
-	n.send(from, dst, payload)
 	return nil
 }
 
-func (n *Network) send(from host.NodeID, dst *nodeState, p []byte) {
+// send counts and traces a message and queues its delivery (or drops it).
+// It reports false if to is not a node.
+func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	w := n.w
 	n.stats.Sent++
 	n.stats.SentBytes += uint64(len(p))
-	w.trace(kSend, from, uint64(dst.id), hashBytes(p))
+	w.trace(kSend, from, uint64(to), hashBytes(p))
+	dst := w.nodes[to]
 	switch {
+	case dst == nil:
+		n.drop(kDropUnknown, from, to, p)
+		return false
 	case !dst.alive:
-		n.drop(kDropDown, from, dst.id, p)
-		return
-	case !n.Reachable(from, dst.id):
-		n.drop(kDropCut, from, dst.id, p)
-		return
+		n.drop(kDropDown, from, to, p)
+		return true
+	case !n.Reachable(from, to):
+		n.drop(kDropCut, from, to, p)
+		return true
 	case n.cfg.Loss > 0 && n.rng.Float64() < n.cfg.Loss:
-		n.drop(kDropLoss, from, dst.id, p)
-		return
+		n.drop(kDropLoss, from, to, p)
+		return true
 	}
 	if n.cfg.CopyPayloads {
 		p = slices.Clone(p)
@@ -226,6 +227,7 @@ func (n *Network) send(from host.NodeID, dst *nodeState, p []byte) {
 		w.trace(kDup, from, uint64(dst.id), hashBytes(p))
 		w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p})
 	}
+	return true
 }
 
 func (n *Network) latency() time.Duration {
