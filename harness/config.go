@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/seedkv/seedkv/host"
 )
 
 // Explicit limits on a configuration.
@@ -117,6 +119,10 @@ type Config struct {
 	// TraceWriter, if not nil, receives the world's event trace as text,
 	// one event per line, as the run goes.
 	TraceWriter io.Writer
+	// Cluster, if not nil, is called once per run for the function that
+	// starts that run's replicas; nil means the real node. Tests of the
+	// harness itself put fake or deliberately broken replicas here.
+	Cluster func() ReplicaFunc
 }
 
 // DefaultConfig is the configuration `simrun` and `go test ./harness` use
@@ -159,3 +165,7 @@ func (c Config) Validate() error {
 	}
 	return ValidateFaults(c.Faults)
 }
+
+// ReplicaFunc builds the process of a replica on host h, in a cluster of
+// peers (h.ID() among them). It is called again on every restart.
+type ReplicaFunc func(h host.Host, peers []host.NodeID) host.Process

@@ -1,10 +1,38 @@
 package harness
 
 import (
+	"bytes"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"time"
+
+	"github.com/seedkv/seedkv/host"
+	lin "github.com/seedkv/seedkv/linearizability"
+	"github.com/seedkv/seedkv/sim"
 )
+
+// Node ID layout of a world: replicas first, then clients.
+const (
+	firstReplica host.NodeID = 1
+	firstClient  host.NodeID = 1001
+	probeClient  host.NodeID = 2001 // the liveness probe after heal
+)
+
+// seedRun is the state of one seed's run.
+type seedRun struct {
+	cfg      Config
+	seed     uint64
+	w        *sim.World
+	replicas []host.NodeID
+	clients  []*workClient
+	hist     lin.History
+	watches  []*watchStream
+	ops      int
+	stopAt   time.Duration // end of the workload phase
+	failure  string        // a harness-level failure, first one wins
+	notes    bytes.Buffer  // the run's account, for the summary artifact
+}
 
 // Run runs one seed end to end and returns its result. It never panics: a
 // panic anywhere in the world, the cluster or the checks becomes a Fail
@@ -12,10 +40,14 @@ import (
 func Run(cfg Config, seed uint64) (res Result) {
 	start := time.Now()
 	res = Result{Seed: seed, Verdict: Fail}
+	var r *seedRun
 	defer func() {
 		if p := recover(); p != nil {
 			res.Verdict = Fail
 			res.Reason = fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
+			if r != nil && r.w != nil {
+				res.TraceHash, res.Virtual, res.Ops = r.w.TraceHash(), r.w.Elapsed(), r.ops
+			}
 		}
 		res.Wall = time.Since(start)
 	}()
@@ -23,13 +55,81 @@ func Run(cfg Config, seed uint64) (res Result) {
 		res.Reason = err.Error()
 		return res
 	}
-	return runSeed(cfg, seed, res)
-}
-
-// runSeed is the body of Run; a placeholder until the world exists.
-func runSeed(cfg Config, seed uint64, res Result) Result {
-	res.Verdict = Pass
-	res.TraceHash = seed * 0x9e3779b97f4a7c15
-	res.Virtual = cfg.Duration
+	r = &seedRun{cfg: cfg, seed: seed}
+	r.run(&res)
 	return res
 }
+
+// now is the virtual time in nanoseconds, as the history records it.
+func (r *seedRun) now() int64 { return int64(r.w.Elapsed()) }
+
+func (r *seedRun) workloadOver() bool { return r.w.Elapsed() >= r.stopAt }
+
+// run is the body of Run.
+func (r *seedRun) run(res *Result) {
+	r.build()
+	r.stopAt = r.cfg.Duration
+	r.w.RunFor(r.cfg.Duration)
+	r.heal()
+	// Let every operation still in flight finish or time out.
+	r.w.RunFor(r.cfg.RequestTimeout + time.Millisecond)
+	res.Ops = r.ops
+	r.check(res)
+	res.TraceHash = r.w.TraceHash()
+	res.Virtual = r.w.Elapsed()
+}
+
+// build creates the world, the replicas and the clients.
+func (r *seedRun) build() {
+	r.w = sim.NewWorld(r.seed, sim.DefaultConfig())
+	if r.cfg.TraceWriter != nil {
+		r.w.SetTraceWriter(r.cfg.TraceWriter)
+	}
+	for i := range r.cfg.Nodes {
+		r.replicas = append(r.replicas, firstReplica+host.NodeID(i))
+	}
+	start := ReplicaFunc(defaultReplica)
+	if r.cfg.Cluster != nil {
+		start = r.cfg.Cluster()
+	}
+	for _, id := range r.replicas {
+		peers := append([]host.NodeID(nil), r.replicas...)
+		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
+	}
+	for i := range r.cfg.Nodes * r.cfg.ClientsPerNode {
+		r.addClient(i, r.replicas[i%len(r.replicas)])
+	}
+}
+
+// addClient adds workload client i, homed on replica home.
+func (r *seedRun) addClient(i int, home host.NodeID) {
+	nid := firstClient + host.NodeID(i)
+	c := &workClient{r: r, id: i, nid: nid, target: home,
+		rng: r.w.Rand("client/" + strconv.Itoa(i))}
+	c.gen = newGen(i, r.w.Rand("gen/"+strconv.Itoa(i)), &r.cfg)
+	r.clients = append(r.clients, c)
+	must(r.w.AddNode(nid, func(h host.Host) host.Process {
+		c.proc = newClientProc(h, func(kind string, p []byte) { r.w.Record(kind, nid, p) })
+		c.proc.watch = c.onWatch
+		return c.proc
+	}))
+	c.start()
+}
+
+// heal ends every fault. (Until the nemesis exists there is nothing to
+// heal; crashed replicas are restarted all the same.)
+func (r *seedRun) heal() {
+	r.w.Net().Heal()
+	for _, id := range r.replicas {
+		if !r.w.Alive(id) {
+			must(r.w.Restart(id))
+		}
+	}
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+

@@ -1,0 +1,71 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// check runs every post-run check and sets the verdict: the first failing
+// check decides the reason; a check that ran out of time makes the verdict
+// unknown unless another one failed.
+func (r *seedRun) check(res *Result) {
+	start := time.Now()
+	defer func() { res.CheckTime = time.Since(start) }()
+	res.Verdict = Pass
+	fail := func(reason string) {
+		if res.Verdict != Fail {
+			res.Verdict, res.Reason = Fail, reason
+		}
+	}
+	if r.failure != "" {
+		fail(r.failure)
+	}
+	ops := r.hist.Ops()
+	lr := r.checkLinearizable(ops)
+	switch lr.Verdict {
+	case lin.Fail:
+		fail("linearizability: " + lr.Reason)
+	case lin.Unknown:
+		if res.Verdict == Pass {
+			res.Verdict, res.Reason = Unknown, "linearizability: "+lr.Reason
+		}
+	}
+	if r.cfg.KeepArtifacts {
+		res.Artifacts = r.artifacts(ops, &lr)
+	}
+}
+
+// checkLinearizable checks the client history against the whole-store
+// model (it holds multi-key transactions and checks revisions).
+func (r *seedRun) checkLinearizable(ops []lin.Op) lin.Result {
+	if r.cfg.KeepArtifacts {
+		return lin.CheckVerbose(lin.StoreModel(), ops, r.cfg.CheckTimeout)
+	}
+	return lin.Result{Verdict: lin.Check(lin.StoreModel(), ops, r.cfg.CheckTimeout)}
+}
+
+// artifacts collects what a failure report needs.
+func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
+	a := &Artifacts{Summary: r.notes.Bytes()}
+	var h bytes.Buffer
+	for i, op := range ops {
+		ret := "unknown"
+		switch {
+		case op.Failed:
+			ret = fmt.Sprintf("%v failed: %s", time.Duration(op.Return), op.Output.Err)
+		case !op.Unknown:
+			ret = fmt.Sprintf("%v rev=%d kvs=%v txn=%v ok=%v deleted=%d", time.Duration(op.Return),
+				op.Output.Revision, op.Output.KVs, op.Output.TxnKVs, op.Output.Succeeded, op.Output.Deleted)
+		}
+		fmt.Fprintf(&h, "%d client=%d call=%v %s -> %s\n", i, op.ClientID, time.Duration(op.Call), op.Input, ret)
+	}
+	a.History = h.Bytes()
+	var v bytes.Buffer
+	if err := lr.Visualize(&v, nil); err == nil {
+		a.Visualization = v.Bytes()
+	}
+	return a
+}

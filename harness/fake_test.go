@@ -1,0 +1,218 @@
+package harness
+
+import (
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/mvcc"
+)
+
+// fakeCluster is a test double for a cluster: every replica serves every
+// request at once from one shared mvcc.Store, so the cluster is trivially
+// linearizable. With stale set, serializable reads are answered from an
+// older revision, which the checker must catch.
+type fakeCluster struct {
+	s        *mvcc.Store
+	stale    bool
+	nextID   int64
+	watchers []*fakeWatch
+}
+
+type fakeWatch struct {
+	r      *fakeReplica
+	client host.NodeID
+	reqID  api.RequestID
+	id     int64
+	w      *mvcc.Watcher
+	seq    uint64
+}
+
+type fakeReplica struct {
+	c    *fakeCluster
+	h    host.Host
+	down bool
+}
+
+func newFakeCluster(stale bool) *fakeCluster {
+	return &fakeCluster{s: mvcc.New(mvcc.Config{}), stale: stale}
+}
+
+// fakeConfig returns cfg running a fresh fake cluster in every run.
+func fakeConfig(cfg Config, stale bool) Config {
+	cfg.Cluster = func() ReplicaFunc {
+		c := newFakeCluster(stale)
+		return func(h host.Host, _ []host.NodeID) host.Process { return &fakeReplica{c: c, h: h} }
+	}
+	return cfg
+}
+
+func (r *fakeReplica) Receive(from host.NodeID, payload []byte) {
+	msg, err := api.Decode(payload)
+	if err != nil {
+		return
+	}
+	req, ok := msg.(*api.Request)
+	if !ok {
+		return
+	}
+	resp := r.serve(from, req)
+	resp.ID, resp.Op = req.ID, req.Body.Op()
+	resp.Header.Member = r.h.ID()
+	r.h.Send(from, api.MustEncode(resp))
+	r.c.notify()
+}
+
+func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
+	s := r.c.s
+	resp := &api.Response{Header: api.Header{Revision: s.CurrentRevision()}}
+	fail := func(err error) *api.Response {
+		resp.Err, resp.Body = api.CodeInternal, nil
+		switch {
+		case err == mvcc.ErrLeaseNotFound:
+			resp.Err = api.CodeLeaseNotFound
+		case err == mvcc.ErrCompacted:
+			resp.Err = api.CodeCompacted
+		}
+		return resp
+	}
+	switch b := req.Body.(type) {
+	case *api.PutRequest:
+		rev, _, err := s.Put(b.Key, b.Value, b.Lease, false)
+		if err != nil {
+			return fail(err)
+		}
+		resp.Header.Revision, resp.Body = rev, &api.PutResponse{}
+	case *api.RangeRequest:
+		rev := int64(0)
+		if b.Serializable && r.c.stale {
+			rev = max(1, s.CurrentRevision()-int64(r.h.Rand().IntN(3)))
+		}
+		rr, err := s.Range(b.Key, b.End, mvcc.RangeOptions{Revision: rev})
+		if err != nil {
+			return fail(err)
+		}
+		if rev != 0 {
+			resp.Header.Revision = rev
+		}
+		resp.Body = &api.RangeResponse{KVs: fromMVCC(rr.KVs), Count: rr.Count}
+	case *api.DeleteRangeRequest:
+		n, rev, _, err := s.DeleteRange(b.Key, b.End, false)
+		if err != nil {
+			return fail(err)
+		}
+		resp.Header.Revision, resp.Body = rev, &api.DeleteRangeResponse{Deleted: n}
+	case *api.TxnRequest:
+		tr, err := s.Txn(toMVCCTxn(b))
+		if err != nil {
+			return fail(err)
+		}
+		body := &api.TxnResponse{Succeeded: tr.Succeeded}
+		for _, or := range tr.Responses {
+			var o api.TxnOpResponse
+			switch or.Kind {
+			case mvcc.OpRange:
+				o.Range = &api.RangeResponse{KVs: fromMVCC(or.Range.KVs), Count: or.Range.Count}
+			case mvcc.OpPut:
+				o.Put = &api.PutResponse{}
+			case mvcc.OpDeleteRange:
+				o.DeleteRange = &api.DeleteRangeResponse{Deleted: or.Deleted}
+			}
+			body.Responses = append(body.Responses, o)
+		}
+		resp.Header.Revision, resp.Body = tr.Revision, body
+	case *api.LeaseGrantRequest:
+		r.c.nextID++
+		if err := s.LeaseGrant(r.c.nextID, time.Duration(b.TTL)*time.Second, r.h.Now()); err != nil {
+			return fail(err)
+		}
+		resp.Body = &api.LeaseGrantResponse{ID: r.c.nextID, TTL: b.TTL}
+	case *api.LeaseRevokeRequest:
+		rev, err := s.LeaseRevoke(b.ID)
+		if err != nil {
+			return fail(err)
+		}
+		resp.Header.Revision, resp.Body = rev, &api.LeaseRevokeResponse{}
+	case *api.WatchCreateRequest:
+		w, err := s.Watch(b.Key, b.End, b.StartRevision, b.PrevKV)
+		if err != nil {
+			return fail(err)
+		}
+		r.c.watchers = append(r.c.watchers, &fakeWatch{r: r, client: from, reqID: req.ID, id: b.WatchID, w: w})
+		resp.Body = &api.WatchCreateResponse{WatchID: b.WatchID}
+	default:
+		resp.Err = api.CodeInvalid
+	}
+	return resp
+}
+
+// notify sends every watcher its new events.
+func (c *fakeCluster) notify() {
+	for _, fw := range c.watchers {
+		evs, err := fw.w.Events(100)
+		if err != nil || len(evs) == 0 {
+			continue
+		}
+		fw.seq++
+		msg := &api.WatchEvents{ID: fw.reqID, WatchID: fw.id, Seq: fw.seq,
+			Header: api.Header{Revision: c.s.CurrentRevision(), Member: fw.r.h.ID()}}
+		for _, e := range evs {
+			ev := api.Event{Type: api.EventPut, KV: fromMVCC([]mvcc.KeyValue{e.KV})[0]}
+			if e.Type == mvcc.EventDelete {
+				ev.Type = api.EventDelete
+			}
+			if e.PrevKV != nil {
+				p := fromMVCC([]mvcc.KeyValue{*e.PrevKV})[0]
+				ev.PrevKV = &p
+			}
+			msg.Events = append(msg.Events, ev)
+		}
+		fw.r.h.Send(fw.client, api.MustEncode(msg))
+	}
+}
+
+func fromMVCC(in []mvcc.KeyValue) []api.KeyValue {
+	out := make([]api.KeyValue, len(in))
+	for i, kv := range in {
+		out[i] = api.KeyValue{Key: kv.Key, Value: kv.Value, CreateRevision: kv.CreateRevision,
+			ModRevision: kv.ModRevision, Version: kv.Version, Lease: kv.Lease}
+	}
+	return out
+}
+
+func toMVCCOps(ops []api.TxnOp) []mvcc.Op {
+	out := make([]mvcc.Op, len(ops))
+	for i, o := range ops {
+		switch {
+		case o.Range != nil:
+			out[i] = mvcc.OpGet(o.Range.Key, o.Range.End, mvcc.RangeOptions{})
+		case o.Put != nil:
+			out[i] = mvcc.OpPutKV(o.Put.Key, o.Put.Value, o.Put.Lease, false)
+		case o.DeleteRange != nil:
+			out[i] = mvcc.OpDelete(o.DeleteRange.Key, o.DeleteRange.End, false)
+		}
+	}
+	return out
+}
+
+func toMVCCTxn(t *api.TxnRequest) mvcc.TxnRequest {
+	out := mvcc.TxnRequest{Success: toMVCCOps(t.Success), Failure: toMVCCOps(t.Failure)}
+	for _, c := range t.Compares {
+		mc := mvcc.Compare{Key: c.Key, RangeEnd: c.End, Value: c.Value}
+		switch c.Target {
+		case api.TargetVersion:
+			mc.Target, mc.Number = mvcc.CompareVersion, c.Version
+		case api.TargetCreate:
+			mc.Target, mc.Number = mvcc.CompareCreateRevision, c.CreateRevision
+		case api.TargetMod:
+			mc.Target, mc.Number = mvcc.CompareModRevision, c.ModRevision
+		case api.TargetValue:
+			mc.Target = mvcc.CompareValue
+		case api.TargetLease:
+			mc.Target, mc.Number = mvcc.CompareLease, c.Lease
+		}
+		mc.Result = [...]mvcc.CompareResult{mvcc.Equal, mvcc.Greater, mvcc.Less, mvcc.NotEqual}[c.Result]
+		out.Compares = append(out.Compares, mc)
+	}
+	return out
+}

@@ -1,0 +1,51 @@
+package harness
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFakeClusterPasses(t *testing.T) {
+	cfg := fakeConfig(DefaultConfig(), false)
+	cfg.Faults = "none"
+	res := Run(cfg, 1)
+	require.Equal(t, Pass, res.Verdict, res.Reason)
+	require.Greater(t, res.Ops, 500)
+	t.Logf("%+v", res)
+}
+
+func TestFakeStaleReadsAreCaught(t *testing.T) {
+	cfg := fakeConfig(DefaultConfig(), true)
+	cfg.Faults = "none"
+	cfg.Reads = ReadsSerializable
+	cfg.KeepArtifacts = true
+	res := Run(cfg, 1)
+	require.Equal(t, Fail, res.Verdict, res.Reason)
+	t.Log(res.Reason)
+	require.NotEmpty(t, res.Artifacts.Visualization)
+}
+
+func TestFakeManySeeds(t *testing.T) {
+	cfg := fakeConfig(DefaultConfig(), false)
+	cfg.Faults = "none"
+	var wall, check time.Duration
+	n := 0
+	RunMany(cfg, seedRange(1, 40), 2, func(r Result) bool {
+		require.Equal(t, Pass, r.Verdict, "seed %d: %s", r.Seed, r.Reason)
+		wall += r.Wall
+		check += r.CheckTime
+		n++
+		return true
+	})
+	t.Logf("mean wall %v, check %v", wall/time.Duration(n), check/time.Duration(n))
+}
+
+func seedRange(first uint64, n int) []uint64 {
+	s := make([]uint64, n)
+	for i := range s {
+		s[i] = first + uint64(i)
+	}
+	return s
+}

@@ -1,0 +1,343 @@
+package harness
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/seedkv/seedkv/api"
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// Key layout of the workload. Every checked key lives under keyRoot, so a
+// Range over keyRoot sees the whole checked key space.
+const (
+	keyRoot     = "/"
+	kvPrefix    = "/k/" // contended keys: /k/0 ... /k/<Keys-1>
+	leasePrefix = "/l/" // one fresh key per lease: /l/<client>.<seq>
+	// leaseTTL is long enough that no lease expires during a run, so a
+	// lease key disappears only through a revoke that the history records
+	// (as a delete); an early expiry is then a visible violation.
+	leaseTTL = 3600
+	// maxLeases bounds the leases a client holds at once.
+	maxLeases = 4
+)
+
+// opKind is a kind of workload operation.
+type opKind uint8
+
+const (
+	opGet opKind = iota
+	opPut
+	opDelete
+	opCAS
+	opRange
+	opTxn
+	opLeasePut
+	opLeaseRevoke
+	opWatch
+	numOpKinds
+)
+
+var opKindNames = [numOpKinds]string{"get", "put", "delete", "cas", "range", "txn", "lease-put", "lease-revoke", "watch"}
+
+func (k opKind) String() string { return opKindNames[k] }
+
+// weights lists the mix weights in opKind order.
+func (m Mix) weights() [numOpKinds]int {
+	return [numOpKinds]int{m.Get, m.Put, m.Delete, m.CAS, m.Range, m.Txn, m.LeasePut, m.LeaseRevoke, m.Watch}
+}
+
+// lease is a lease a client holds and the one key it put under it.
+type lease struct {
+	id  int64
+	key string
+}
+
+// gen generates one client's operations. It remembers what the client last
+// saw of each key, so that compare-and-swaps are often (not always) right.
+type gen struct {
+	client   int
+	rng      *rand.Rand
+	keys     int
+	mix      [numOpKinds]int
+	total    int
+	serial   bool // serializable reads
+	seq      int  // for unique values and lease keys
+	lastSeen []string
+	seen     []bool // lastSeen[i] is a value read or written (else: absent or unknown)
+	leases   []lease
+}
+
+func newGen(client int, rng *rand.Rand, cfg *Config) *gen {
+	g := &gen{client: client, rng: rng, keys: cfg.Keys, mix: cfg.Mix.weights(),
+		serial: cfg.Reads == ReadsSerializable,
+		lastSeen: make([]string, cfg.Keys), seen: make([]bool, cfg.Keys)}
+	for _, w := range g.mix {
+		g.total += w
+	}
+	return g
+}
+
+func kvKey(i int) string { return kvPrefix + strconv.Itoa(i) }
+
+// value returns a value no other write of the run carries.
+func (g *gen) value() string {
+	g.seq++
+	return "c" + strconv.Itoa(g.client) + "." + strconv.Itoa(g.seq)
+}
+
+func (g *gen) pickKind() opKind {
+	n := g.rng.IntN(g.total)
+	for k, w := range g.mix {
+		if n < w {
+			return opKind(k)
+		}
+		n -= w
+	}
+	return opGet
+}
+
+// prefixEnd is etcd's range end for "every key with this prefix".
+func prefixEnd(prefix string) []byte {
+	end := []byte(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return []byte{0}
+}
+
+// step is one request of a workload operation: what to send, and how the
+// history sees it (checked false: not part of the linearizability check).
+type step struct {
+	kind    opKind
+	body    api.RequestBody
+	checked bool
+	input   lin.Input
+	lease   *lease // opLeasePut: the lease being put under; opLeaseRevoke: the one revoked
+}
+
+// next picks the client's next operation. Lease puts need a grant first:
+// next returns the grant, and putUnder the put once the grant succeeded.
+func (g *gen) next() step {
+	kind := g.pickKind()
+	if kind == opLeaseRevoke && len(g.leases) == 0 || kind == opLeasePut && len(g.leases) >= maxLeases {
+		kind = opPut
+	}
+	switch kind {
+	case opGet:
+		k := kvKey(g.rng.IntN(g.keys))
+		return step{kind: kind, checked: true, input: lin.Get(k),
+			body: &api.RangeRequest{Key: []byte(k), Serializable: g.serial}}
+	case opPut:
+		k, v := kvKey(g.rng.IntN(g.keys)), g.value()
+		return step{kind: kind, checked: true, input: lin.Put(k, v),
+			body: &api.PutRequest{Key: []byte(k), Value: []byte(v)}}
+	case opDelete:
+		k := kvKey(g.rng.IntN(g.keys))
+		return step{kind: kind, checked: true, input: lin.Delete(k),
+			body: &api.DeleteRangeRequest{Key: []byte(k)}}
+	case opCAS:
+		return g.cas()
+	case opRange:
+		p := g.rangePrefix()
+		return step{kind: kind, checked: true, input: lin.Range(p),
+			body: &api.RangeRequest{Key: []byte(p), End: prefixEnd(p), Serializable: g.serial}}
+	case opTxn:
+		return g.txn()
+	case opLeasePut:
+		return step{kind: kind, body: &api.LeaseGrantRequest{TTL: leaseTTL}}
+	case opLeaseRevoke:
+		i := g.rng.IntN(len(g.leases))
+		l := g.leases[i]
+		g.leases = append(g.leases[:i], g.leases[i+1:]...)
+		// Revoking deletes the lease's one key: the history sees a delete
+		// (as a Txn, whose answer carries no deleted count).
+		in := lin.Input{Kind: lin.KindTxn, Key: l.key, Then: []lin.TxnOp{{Kind: lin.KindDelete, Key: l.key}}}
+		return step{kind: kind, checked: true, input: in, lease: &l,
+			body: &api.LeaseRevokeRequest{ID: l.id}}
+	}
+	return step{kind: opWatch}
+}
+
+// putUnder is the put that follows a successful lease grant.
+func (g *gen) putUnder(id int64) step {
+	l := lease{id: id, key: leasePrefix + "c" + strconv.Itoa(g.client) + "." + strconv.Itoa(g.seq+1)}
+	v := g.value()
+	g.leases = append(g.leases, l)
+	return step{kind: opLeasePut, checked: true, input: lin.Put(l.key, v), lease: &l,
+		body: &api.PutRequest{Key: []byte(l.key), Value: []byte(v), Lease: id}}
+}
+
+func (g *gen) rangePrefix() string {
+	switch g.rng.IntN(4) {
+	case 0:
+		return keyRoot
+	case 1:
+		return kvPrefix + strconv.Itoa(g.rng.IntN(min(g.keys, 10)))
+	}
+	return kvPrefix
+}
+
+// guard is a compare that holds if key i is as this client last saw it.
+func (g *gen) guard(i int) (lin.Compare, api.Compare) {
+	k := kvKey(i)
+	if g.seen[i] {
+		return lin.Compare{Key: k, Target: lin.TargetValue, Op: lin.CmpEqual, Value: g.lastSeen[i]},
+			api.Compare{Key: []byte(k), Target: api.TargetValue, Result: api.CompareEqual, Value: []byte(g.lastSeen[i])}
+	}
+	return lin.Compare{Key: k, Target: lin.TargetVersion, Op: lin.CmpEqual, Num: 0},
+		api.Compare{Key: []byte(k), Target: api.TargetVersion, Result: api.CompareEqual, Version: 0}
+}
+
+// cas is a single-key compare-and-swap: if the key is as last seen, put a
+// new value, else read it.
+func (g *gen) cas() step {
+	i := g.rng.IntN(g.keys)
+	k, v := kvKey(i), g.value()
+	lc, ac := g.guard(i)
+	in := lin.CAS(lc, v)
+	body := &api.TxnRequest{
+		Compares: []api.Compare{ac},
+		Success:  []api.TxnOp{{Put: &api.PutRequest{Key: []byte(k), Value: []byte(v)}}},
+		Failure:  []api.TxnOp{{Range: &api.RangeRequest{Key: []byte(k)}}},
+	}
+	return step{kind: opCAS, checked: true, input: in, body: body}
+}
+
+// txn is a multi-key transaction: guarded by one key, it writes two keys
+// (a put and a put or delete) or else reads both.
+func (g *gen) txn() step {
+	a := g.rng.IntN(g.keys)
+	b := (a + 1 + g.rng.IntN(max(g.keys-1, 1))) % g.keys
+	ka, kb := kvKey(a), kvKey(b)
+	lc, ac := g.guard(a)
+	va := g.value()
+	in := lin.Input{Kind: lin.KindTxn, Key: ka, Compares: []lin.Compare{lc},
+		Then: []lin.TxnOp{{Kind: lin.KindPut, Key: ka, Value: va}},
+		Else: []lin.TxnOp{{Kind: lin.KindGet, Key: ka}, {Kind: lin.KindGet, Key: kb}}}
+	body := &api.TxnRequest{
+		Compares: []api.Compare{ac},
+		Success:  []api.TxnOp{{Put: &api.PutRequest{Key: []byte(ka), Value: []byte(va)}}},
+		Failure:  []api.TxnOp{{Range: &api.RangeRequest{Key: []byte(ka)}}, {Range: &api.RangeRequest{Key: []byte(kb)}}},
+	}
+	if b != a && g.rng.IntN(3) == 0 {
+		in.Then = append(in.Then, lin.TxnOp{Kind: lin.KindDelete, Key: kb})
+		body.Success = append(body.Success, api.TxnOp{DeleteRange: &api.DeleteRangeRequest{Key: []byte(kb)}})
+	} else if b != a {
+		vb := g.value()
+		in.Then = append(in.Then, lin.TxnOp{Kind: lin.KindPut, Key: kb, Value: vb})
+		body.Success = append(body.Success, api.TxnOp{Put: &api.PutRequest{Key: []byte(kb), Value: []byte(vb)}})
+	}
+	return step{kind: opTxn, checked: true, input: in, body: body}
+}
+
+// learn updates what the client knows of the keys from a step's answer;
+// unknown outcomes forget what the step could have changed.
+func (g *gen) learn(s *step, out *lin.Output, ok bool) {
+	for _, k := range touched(&s.input) {
+		if i, isKV := kvIndex(k); isKV {
+			g.seen[i] = false
+		}
+	}
+	if !ok {
+		return
+	}
+	note := func(kvs []lin.KV) {
+		for _, kv := range kvs {
+			if i, isKV := kvIndex(kv.Key); isKV {
+				g.lastSeen[i], g.seen[i] = kv.Value, true
+			}
+		}
+	}
+	note(out.KVs)
+	for _, kvs := range out.TxnKVs {
+		note(kvs)
+	}
+	if s.input.Kind == lin.KindPut {
+		if i, isKV := kvIndex(s.input.Key); isKV {
+			g.lastSeen[i], g.seen[i] = s.input.Value, true
+		}
+	}
+}
+
+// touched lists the keys a step may write.
+func touched(in *lin.Input) []string {
+	switch in.Kind {
+	case lin.KindPut, lin.KindDelete:
+		return []string{in.Key}
+	case lin.KindTxn:
+		var ks []string
+		for _, br := range [][]lin.TxnOp{in.Then, in.Else} {
+			for _, t := range br {
+				if t.Kind != lin.KindGet {
+					ks = append(ks, t.Key)
+				}
+			}
+		}
+		return ks
+	}
+	return nil
+}
+
+func kvIndex(key string) (int, bool) {
+	if len(key) <= len(kvPrefix) || key[:len(kvPrefix)] != kvPrefix {
+		return 0, false
+	}
+	i, err := strconv.Atoi(key[len(kvPrefix):])
+	return i, err == nil
+}
+
+// revBase is the revision of an empty store: mvcc (like etcd) starts at
+// revision 1, the checker's model at 0, so the history records revisions
+// less revBase.
+const revBase = 1
+
+// modelRev converts a store revision into the model's (0 stays "not
+// reported").
+func modelRev(rev int64) int64 {
+	if rev <= 0 {
+		return rev
+	}
+	return rev - revBase
+}
+
+// output converts a replica's answer to a step into the history's terms.
+func output(s *step, resp *api.Response) (lin.Output, error) {
+	out := lin.Output{Revision: modelRev(resp.Header.Revision)}
+	switch body := resp.Body.(type) {
+	case *api.RangeResponse:
+		out.KVs = kvs(body.KVs)
+	case *api.PutResponse:
+	case *api.DeleteRangeResponse:
+		out.Deleted = body.Deleted
+	case *api.TxnResponse:
+		out.Succeeded = body.Succeeded
+		out.TxnKVs = make([][]lin.KV, len(body.Responses))
+		for i, r := range body.Responses {
+			if r.Range != nil {
+				out.TxnKVs[i] = kvs(r.Range.KVs)
+			}
+		}
+	case *api.LeaseRevokeResponse:
+		out.Succeeded = true // the revoke's delete has no guard
+	default:
+		return out, fmt.Errorf("%s: unexpected response body %T", s.kind, resp.Body)
+	}
+	return out, nil
+}
+
+func kvs(in []api.KeyValue) []lin.KV {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]lin.KV, len(in))
+	for i, kv := range in {
+		out[i] = lin.KV{Key: string(kv.Key), Value: string(kv.Value), ModRevision: modelRev(kv.ModRevision),
+			CreateRevision: modelRev(kv.CreateRevision), Version: kv.Version}
+	}
+	return out
+}
