@@ -20,13 +20,13 @@ const maxWatchesPerClient = 2
 // workClient drives one client process: one operation at a time, a random
 // think time between operations, until the workload phase ends.
 type workClient struct {
-	r      *seedRun
-	id     int // the history's client ID
-	nid    host.NodeID
-	proc   *clientProc
-	gen    *gen
-	rng    *rand.Rand
-	target host.NodeID // the replica it talks to
+	r         *seedRun
+	id        int // the history's client ID
+	nid       host.NodeID
+	proc      *clientProc
+	gen       *gen
+	rng       *rand.Rand
+	target    host.NodeID // the replica it talks to
 	nextWatch int64
 	watches   int
 	lastRev   int64 // highest header revision seen

@@ -132,4 +132,3 @@ func must(err error) {
 		panic(err)
 	}
 }
-

@@ -71,7 +71,7 @@ type gen struct {
 
 func newGen(client int, rng *rand.Rand, cfg *Config) *gen {
 	g := &gen{client: client, rng: rng, keys: cfg.Keys, mix: cfg.Mix.weights(),
-		serial: cfg.Reads == ReadsSerializable,
+		serial:   cfg.Reads == ReadsSerializable,
 		lastSeen: make([]string, cfg.Keys), seen: make([]bool, cfg.Keys)}
 	for _, w := range g.mix {
 		g.total += w
