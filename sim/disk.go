@@ -36,6 +36,8 @@ var (
 	ErrBadBit = errors.New("sim: bit index out of range")
 	// ErrNothingToCorrupt: CorruptRandom found no durable byte.
 	ErrNothingToCorrupt = errors.New("sim: no durable bytes to corrupt")
+	// ErrNothingToLose: LoseSynced found no durable byte.
+	ErrNothingToLose = errors.New("sim: no durable bytes to lose")
 )
 
 // DiskConfig holds the knobs of every disk in a world.
@@ -385,6 +387,39 @@ func (d *Disk) CorruptRandom(r *rand.Rand) (Corruption, error) {
 	c.Off = r.Int64N(int64(len(d.files[c.Name].durable)))
 	c.Bit = uint(r.IntN(8))
 	return c, d.Corrupt(c.Name, c.Off, c.Bit)
+}
+
+// Loss says what LoseSynced took away: the durable size of Name went from
+// From to To bytes.
+type Loss struct {
+	Name     string
+	From, To int64
+}
+
+// LoseSynced is a beyond-the-model fault: it cuts the durable contents of
+// a random non-empty file back to a random sector boundary below its size,
+// losing data that a completed Sync promised to keep. The volatile view is
+// cut too if it is longer. Use it on a crashed node's disk.
+func (d *Disk) LoseSynced(r *rand.Rand) (Loss, error) {
+	var candidates []string
+	for _, n := range d.names() {
+		if len(d.files[n].durable) > 0 {
+			candidates = append(candidates, n)
+		}
+	}
+	if len(candidates) == 0 {
+		return Loss{}, fmt.Errorf("%w: disk %d", ErrNothingToLose, d.id)
+	}
+	f := d.files[candidates[r.IntN(len(candidates))]]
+	l := Loss{Name: f.name, From: int64(len(f.durable))}
+	l.To = r.Int64N(l.From) / d.sector * d.sector
+	f.durable = f.durable[:l.To]
+	if int64(len(f.data)) > l.To {
+		d.used -= int64(len(f.data)) - l.To
+		f.data = f.data[:l.To]
+	}
+	d.w.trace(kLoseSynced, d.id, uint64(l.To), hashString(f.name))
+	return l, nil
 }
 
 // SetCapacity limits the total volatile size of the files (0 = unlimited).

@@ -169,3 +169,22 @@ func TestDiskRenameRemove(t *testing.T) {
 	require.Empty(t, names)
 	require.Equal(t, int64(0), d.Used())
 }
+
+func TestDiskLoseSynced(t *testing.T) {
+	w, d := newTestDisk(t)
+	_, err := d.LoseSynced(w.Rand("t"))
+	require.ErrorIs(t, err, ErrNothingToLose)
+	f, _ := d.Create("a")
+	_, _ = f.WriteAt(make([]byte, 2000), 0)
+	f.Sync(nil)
+	w.RunUntilIdle(0)
+	l, err := d.LoseSynced(w.Rand("t"))
+	require.NoError(t, err)
+	require.Equal(t, Loss{Name: "a", From: 2000, To: l.To}, l)
+	require.Less(t, l.To, int64(2000))
+	require.Zero(t, l.To%512)
+	got, _ := d.DurableBytes("a")
+	require.Len(t, got, int(l.To))
+	require.Equal(t, l.To, f.Size())
+	require.Equal(t, l.To, d.Used())
+}

@@ -341,6 +341,7 @@ const (
 	kStart
 	kCorrupt
 	kDiskCrash
+	kLoseSynced
 	numKinds
 )
 
@@ -365,6 +366,7 @@ var kindNames = [numKinds]string{
 	kStart:       "start",
 	kCorrupt:     "corrupt",
 	kDiskCrash:   "disk-crash",
+	kLoseSynced:  "lose-synced",
 }
 
 var kindHash = func() (h [numKinds]uint64) {
