@@ -1,0 +1,351 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+// simNode is a replica in the randomized safety test. A Ready goes through
+// two separate steps (take: send Messages; persist: write, send
+// MessagesAfterPersist, apply, Advance) so that a crash can fall between
+// them and lose whatever was not persisted.
+type simNode struct {
+	id      uint64
+	rn      *RawNode
+	storage *MemoryStorage // the durable state: survives crashes
+	pending *Ready
+	lastApp uint64
+	cs      ConfState
+	applied []Entry
+	seq     uint64 // restarts, for fresh randomness
+}
+
+type entryKey struct{ index, term uint64 }
+
+// safetyWorld drives simNodes through a network of encoded messages and
+// checks Raft's safety properties after every step.
+type safetyWorld struct {
+	t        *rapid.T
+	nodes    []*simNode
+	net      [][]byte // in flight, encoded
+	preVote  bool
+	checkQ   bool
+	nextData int
+	// rng draws the schedule: rapid's integer draws lean heavily toward
+	// small values, which would starve most actions. The seed itself is
+	// drawn by rapid, so failures still replay.
+	rng *rand.Rand
+
+	leaderOfTerm map[uint64]uint64   // at most one leader per term
+	leaderLog    map[uint64][]uint64 // node -> terms of its log as last seen while leader (1-based: [i] is index i)
+	leaderTerm   map[uint64]uint64   // node -> term in which leaderLog was recorded
+	committed    map[entryKey]uint64 // committed entry -> lowest observer term when seen committed
+	appliedAt    map[uint64]Entry    // index -> the entry applied there (by anyone)
+	entryData    map[entryKey]string // (index, term) -> data: one entry per index and term
+}
+
+func (w *safetyWorld) config(n *simNode) Config {
+	return Config{ID: n.id, ElectionTick: 4, HeartbeatTick: 1, Storage: n.storage,
+		MaxSizePerMsg: 256, MaxInflightMsgs: 4, PreVote: w.preVote, CheckQuorum: w.checkQ,
+		Applied: n.lastApp, Rand: rand.New(rand.NewPCG(n.id, n.seq))}
+}
+
+func (w *safetyWorld) start(n *simNode) {
+	snap, err := n.storage.Snapshot()
+	require.NoError(w.t, err)
+	n.lastApp = snap.Meta.Index
+	n.cs = snap.Meta.ConfState
+	n.applied = decodeSM(snap.Data)
+	n.pending = nil
+	n.seq++
+	rn, err := NewRawNode(w.config(n))
+	require.NoError(w.t, err)
+	n.rn = rn
+}
+
+func (w *safetyWorld) node() *simNode { return w.nodes[w.rng.IntN(len(w.nodes))] }
+
+func (w *safetyWorld) take(n *simNode) {
+	if n.pending != nil || !n.rn.HasReady() {
+		return
+	}
+	rd := n.rn.Ready()
+	n.pending = &rd
+	w.sendAll(n, rd.Messages)
+}
+
+func (w *safetyWorld) sendAll(n *simNode, msgs []Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		w.net = append(w.net, m.Marshal())
+		if m.Type == MsgSnap {
+			// The transport accepted it; whether it arrives is up to the
+			// network. Raft probes again after that.
+			n.rn.ReportSnapshot(m.To, true)
+		}
+	}
+}
+
+func (w *safetyWorld) persist(n *simNode) {
+	rd := n.pending
+	if rd == nil {
+		return
+	}
+	n.pending = nil
+	if !rd.Snapshot.IsEmpty() {
+		require.NoError(w.t, n.storage.ApplySnapshot(rd.Snapshot))
+		n.lastApp = rd.Snapshot.Meta.Index
+		n.cs = rd.Snapshot.Meta.ConfState
+		n.applied = decodeSM(rd.Snapshot.Data)
+	}
+	require.NoError(w.t, n.storage.Append(rd.Entries))
+	if !rd.HardState.IsEmpty() {
+		require.NoError(w.t, n.storage.SetHardState(rd.HardState))
+	}
+	w.sendAll(n, rd.MessagesAfterPersist)
+	for _, e := range rd.CommittedEntries {
+		require.Equal(w.t, n.lastApp+1, e.Index, "node %d applies out of order", n.id)
+		n.lastApp = e.Index
+		if prev, ok := w.appliedAt[e.Index]; ok {
+			require.True(w.t, prev.Term == e.Term && string(prev.Data) == string(e.Data),
+				"state machine safety: node %d applies %+v at index %d, another applied %+v",
+				n.id, e, e.Index, prev)
+		} else {
+			w.appliedAt[e.Index] = Entry{Index: e.Index, Term: e.Term, Data: cloneBytes(e.Data)}
+		}
+		if e.Type == EntryNormal && len(e.Data) > 0 {
+			n.applied = append(n.applied, e)
+		}
+	}
+	n.rn.Advance()
+}
+
+func (w *safetyWorld) deliver(dup bool) {
+	if len(w.net) == 0 {
+		return
+	}
+	i := w.rng.IntN(len(w.net))
+	b := w.net[i]
+	if !dup {
+		w.net = slices.Delete(w.net, i, i+1)
+	}
+	var m Message
+	require.NoError(w.t, m.Unmarshal(b))
+	for _, n := range w.nodes {
+		if n.id == m.To {
+			err := n.rn.Step(m)
+			if err != nil && !errors.Is(err, ErrProposalDropped) && !errors.Is(err, ErrStepPeerNotFound) {
+				w.t.Fatalf("step %v: %v", m.Type, err)
+			}
+		}
+	}
+}
+
+// logTerms returns the terms of node n's log, indexed by log index (0 where
+// compacted or absent).
+func logTerms(n *simNode) []uint64 {
+	l := n.rn.r.log
+	last := l.lastIndex()
+	terms := make([]uint64, last+1)
+	for i := l.firstIndex() - 1; i <= last; i++ {
+		if t, err := l.term(i); err == nil {
+			terms[i] = t
+		}
+	}
+	return terms
+}
+
+func (w *safetyWorld) check() {
+	logs := make([][]uint64, len(w.nodes))
+	for k, n := range w.nodes {
+		logs[k] = logTerms(n)
+		r := n.rn.r
+		// Entries are unique per (index, term).
+		for i, term := range logs[k] {
+			if term == 0 {
+				continue
+			}
+			ents, err := r.log.slice(uint64(i), uint64(i)+1, 1<<30)
+			if err != nil {
+				continue
+			}
+			key := entryKey{uint64(i), term}
+			if d, ok := w.entryData[key]; ok {
+				require.Equal(w.t, d, string(ents[0].Data), "two different entries at index %d term %d", i, term)
+			} else {
+				w.entryData[key] = string(ents[0].Data)
+			}
+		}
+		// Committed entries, as claimed by this node.
+		for i := r.log.firstIndex(); i <= r.log.committed; i++ {
+			key := entryKey{i, logs[k][i]}
+			if ot, ok := w.committed[key]; !ok || r.term < ot {
+				w.committed[key] = r.term
+			}
+		}
+	}
+	for k, n := range w.nodes {
+		r := n.rn.r
+		if r.state != RoleLeader {
+			continue
+		}
+		// Election safety: at most one leader per term.
+		if l, ok := w.leaderOfTerm[r.term]; ok {
+			require.Equal(w.t, l, n.id, "two leaders in term %d", r.term)
+		}
+		w.leaderOfTerm[r.term] = n.id
+		// Leader append-only: what it held as leader of this term, it
+		// still holds.
+		if w.leaderTerm[n.id] == r.term {
+			for i, term := range w.leaderLog[n.id] {
+				if term != 0 && i < len(logs[k]) && logs[k][i] != 0 {
+					require.Equal(w.t, term, logs[k][i], "leader %d rewrote index %d", n.id, i)
+				}
+				require.GreaterOrEqual(w.t, len(logs[k]), len(w.leaderLog[n.id]), "leader %d truncated its log", n.id)
+			}
+		}
+		w.leaderTerm[n.id] = r.term
+		w.leaderLog[n.id] = logs[k]
+		// Leader completeness: every entry committed in an earlier term
+		// is in the leader's log.
+		for key, ct := range w.committed {
+			if ct < r.term && key.index < uint64(len(logs[k])) && logs[k][key.index] != 0 {
+				require.Equal(w.t, key.term, logs[k][key.index],
+					"leader %d of term %d lacks committed entry %+v", n.id, r.term, key)
+			}
+			if ct < r.term {
+				require.Less(w.t, key.index, uint64(len(logs[k]))+0, "leader %d of term %d lacks committed index %d", n.id, r.term, key.index)
+			}
+		}
+	}
+	// Log matching: if two logs hold the same (index, term), they agree
+	// on every earlier index both still hold.
+	for a := range logs {
+		for b := a + 1; b < len(logs); b++ {
+			la, lb := logs[a], logs[b]
+			n := min(len(la), len(lb))
+			matched := false
+			for i := n - 1; i >= 1; i-- {
+				if la[i] == 0 || lb[i] == 0 {
+					if matched {
+						break // compacted below here
+					}
+					continue
+				}
+				if la[i] == lb[i] {
+					matched = true
+				} else {
+					require.False(w.t, matched, "log matching: nodes %d and %d agree at a later index but differ at %d",
+						w.nodes[a].id, w.nodes[b].id, i)
+				}
+			}
+		}
+	}
+}
+
+var rapidStats struct{ runs, applied, terms int }
+
+func TestRapidSafety(t *testing.T) {
+	defer func() {
+		t.Logf("runs %d, applied entries %d, leader terms %d", rapidStats.runs, rapidStats.applied, rapidStats.terms)
+	}()
+	rapid.Check(t, func(t *rapid.T) {
+		size := rapid.IntRange(3, 5).Draw(t, "nodes")
+		w := &safetyWorld{t: t,
+			preVote:      rapid.Bool().Draw(t, "preVote"),
+			checkQ:       rapid.Bool().Draw(t, "checkQuorum"),
+			rng:          rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 1)),
+			leaderOfTerm: map[uint64]uint64{}, leaderLog: map[uint64][]uint64{},
+			leaderTerm: map[uint64]uint64{}, committed: map[entryKey]uint64{},
+			appliedAt: map[uint64]Entry{}, entryData: map[entryKey]string{}}
+		var voters []uint64
+		for i := 1; i <= size; i++ {
+			voters = append(voters, uint64(i))
+		}
+		for _, id := range voters {
+			n := &simNode{id: id, storage: NewMemoryStorage()}
+			require.NoError(t, n.storage.ApplySnapshot(BootstrapSnapshot(voters, nil)))
+			w.start(n)
+			w.nodes = append(w.nodes, n)
+		}
+		defer func() {
+			rapidStats.applied += len(w.appliedAt)
+			rapidStats.runs++
+			rapidStats.terms += len(w.leaderOfTerm)
+		}()
+		steps := 200 + w.rng.IntN(1500)
+		for range steps {
+			switch w.rng.IntN(12) {
+			case 0:
+				w.node().rn.Tick()
+			case 1:
+				for _, n := range w.nodes {
+					n.rn.Tick()
+				}
+			case 2, 3, 4, 10, 11:
+				w.deliver(false)
+			case 5:
+				w.deliver(w.rng.IntN(2) == 0) // maybe duplicate
+				if len(w.net) > 0 && w.rng.IntN(3) == 0 {
+					i := w.rng.IntN(len(w.net))
+					w.net = slices.Delete(w.net, i, i+1) // drop
+				}
+			case 6:
+				w.take(w.node())
+			case 7:
+				w.persist(w.node())
+			case 8:
+				n := w.node()
+				w.nextData++
+				_ = n.rn.Propose(fmt.Appendf(nil, "v%d", w.nextData))
+			case 9:
+				switch w.rng.IntN(10) {
+				case 0, 1:
+					w.start(w.node()) // crash and restart from storage
+				case 2:
+					w.compact(w.node())
+				case 3:
+					w.node().rn.ReadIndex(fmt.Appendf(nil, "r%d", w.nextData))
+				case 4:
+					n := w.node()
+					n.rn.TransferLeadership(uint64(1 + w.rng.IntN(size)))
+				default:
+					for _, n := range w.nodes {
+						n.rn.Tick()
+						w.take(n)
+						w.persist(n)
+					}
+				}
+			}
+			// Nodes work through their Readies at their own pace.
+			for _, n := range w.nodes {
+				if w.rng.IntN(3) != 0 {
+					w.persist(n)
+					w.take(n)
+				}
+			}
+			w.check()
+		}
+	})
+}
+
+// compact snapshots node n's state machine and compacts its storage.
+func (w *safetyWorld) compact(n *simNode) {
+	snap, _ := n.storage.Snapshot()
+	if n.lastApp <= snap.Meta.Index {
+		return
+	}
+	last, _ := n.storage.LastIndex()
+	if n.lastApp > last {
+		return
+	}
+	_, err := n.storage.CreateSnapshot(n.lastApp, n.cs, encodeSM(n.applied))
+	require.NoError(w.t, err)
+	require.NoError(w.t, n.storage.Compact(n.lastApp))
+}
