@@ -87,7 +87,10 @@ func (d *decoder) uvarint(what string) uint64 {
 		d.fail(what, ErrTruncated)
 		return 0
 	}
-	if n < 0 {
+	if n < 0 || (n > 1 && d.b[d.off+n-1] == 0) {
+		// Overflow, or a non-minimal encoding (a trailing zero group):
+		// only minimal encodings are accepted, so that the encoding of
+		// a value is canonical.
 		d.fail(what, ErrMalformed)
 		return 0
 	}

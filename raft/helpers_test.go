@@ -25,17 +25,17 @@ type testNode struct {
 // cluster wires testNodes together through a message queue the test
 // controls.
 type cluster struct {
-	t      testing.TB
-	nodes  map[uint64]*testNode
-	ids    []uint64
-	queue  []Message
-	cut    map[uint64]bool          // isolated nodes
-	drop   func(m Message) bool     // extra drop filter
-	rewrite func(m *Message)        // in-flight tampering (tests of specific schedules)
-	onSend func(m Message)          // observer
-	snaps  map[uint64]int           // MsgSnap count per receiver
-	mutate func(cfg *Config)        // config tweaks
-	seed   uint64
+	t       testing.TB
+	nodes   map[uint64]*testNode
+	ids     []uint64
+	queue   []Message
+	cut     map[uint64]bool      // isolated nodes
+	drop    func(m Message) bool // extra drop filter
+	rewrite func(m *Message)     // in-flight tampering (tests of specific schedules)
+	onSend  func(m Message)      // observer
+	snaps   map[uint64]int       // MsgSnap count per receiver
+	mutate  func(cfg *Config)    // config tweaks
+	seed    uint64
 }
 
 func newCluster(t testing.TB, n int, mutate func(cfg *Config)) *cluster {
@@ -267,3 +267,5 @@ func (c *cluster) dump() {
 			id, st.Term, st.Vote, st.Commit, st.Role, st.Lead, li, c.appliedData(id), c.cut[id])
 	}
 }
+
+func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
