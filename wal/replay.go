@@ -96,8 +96,26 @@ func (r *replayer) applyMarker(m SnapshotMarker) {
 	r.rep.Entries = ents[i:]
 }
 
-// finish checks what can only be checked at the end.
-func (r *replayer) finish() error {
+// lastIndex is the index the log ends at: its last entry, or the
+// snapshot's index when it holds none.
+func (r *replayer) lastIndex() uint64 {
+	if n := len(r.rep.Entries); n > 0 {
+		return r.rep.Entries[n-1].Index
+	}
+	if r.rep.Snapshot != nil {
+		return r.marker.Index
+	}
+	return 0
+}
+
+// finish checks what can only be checked at the end. first is the oldest
+// segment left.
+func (r *replayer) finish(first segment) error {
+	if first.seq > 0 && (r.rep.Snapshot == nil || r.marker.Index+1 < first.first) {
+		// Segments were released on the strength of a snapshot marker
+		// that is gone (damage in the tail took it): the log has a hole.
+		return fmt.Errorf("segments before %s were released but no snapshot marker covers them", first.name)
+	}
 	if r.rep.Snapshot != nil && len(r.rep.Entries) > 0 && r.rep.Entries[0].Index != r.marker.Index+1 {
 		return fmt.Errorf("entries start at %d, after snapshot %d", r.rep.Entries[0].Index, r.marker.Index)
 	}
@@ -108,6 +126,7 @@ func (r *replayer) finish() error {
 type segmentResult struct {
 	records int   // valid records
 	end     int64 // end of the last valid record
+	size    int64 // the segment's size
 	repair  *RepairReport
 	zeros   bool // the dropped tail (if any) is all zero bytes
 }
@@ -120,8 +139,15 @@ func readSegment(name string, buf []byte, last bool, r *replayer) (segmentResult
 	records := 0
 	for off < len(buf) {
 		rec, n, err := decodeRecord(buf[off:])
+		if err != nil && allZero(buf[off:]) {
+			// Preallocated space, or a write whose data never landed:
+			// the end of the segment, nothing damaged.
+			break
+		}
 		if err != nil {
-			return tailOrCorrupt(name, buf, off, records, last, err)
+			res, err := tailOrCorrupt(name, buf, off, records, last, err)
+			res.size = int64(len(buf))
+			return res, err
 		}
 		if records == 0 && rec.typ != TypeMetadata {
 			return segmentResult{}, corrupt(name, int64(off), "segment does not begin with metadata")
@@ -132,7 +158,7 @@ func readSegment(name string, buf []byte, last bool, r *replayer) (segmentResult
 		records++
 		off += n
 	}
-	return segmentResult{records: records, end: int64(off)}, nil
+	return segmentResult{records: records, end: int64(off), size: int64(len(buf))}, nil
 }
 
 func tailOrCorrupt(name string, buf []byte, off, records int, last bool, err error) (segmentResult, error) {

@@ -111,7 +111,10 @@ func newWALMachine(t *rapid.T, flips bool) *walMachine {
 	seed := rapid.Uint64().Draw(t, "seed")
 	m := &walMachine{
 		world: sim.NewWorld(seed, sim.DefaultConfig()),
-		opts:  Options{SegmentSize: rapid.Int64Range(128, 4096).Draw(t, "segmentSize")},
+		opts: Options{
+			SegmentSize: rapid.Int64Range(128, 4096).Draw(t, "segmentSize"),
+			Preallocate: rapid.SampledFrom([]int64{0, 0, 100, 1000}).Draw(t, "preallocate"),
+		},
 		flips: flips,
 	}
 	m.freshDisk(t)
@@ -245,6 +248,9 @@ func (m *walMachine) reopen(t *rapid.T, crashed bool) {
 		lo = 0 // a flip in a synced last record looks like a torn tail
 	}
 	k := m.matchPrefix(rep, lo)
+	if k < 0 {
+		m.describe(t, rep)
+	}
 	require.GreaterOrEqual(t, k, 0, "replay matches no prefix of the records from %d of %d (repaired %+v)", lo, len(m.recs), rep.Repaired)
 	if rep.Repaired != nil {
 		m.repairs++
@@ -362,4 +368,23 @@ func TestRapidBitFlips(t *testing.T) {
 		corruptions += m.corruptions
 	})
 	t.Logf("flips=%d repairs=%d corruptions=%d", flips, repairs, corruptions)
+}
+
+// describe logs a replay and the model's records, to debug a mismatch.
+func (m *walMachine) describe(t *rapid.T, rep Replay) {
+	var idx []uint64
+	for _, e := range rep.Entries {
+		idx = append(idx, e.Index)
+	}
+	t.Logf("replay: hs=%+v snap=%v entries=%v", rep.HardState, rep.Snapshot, idx)
+	for i, r := range m.recs {
+		switch {
+		case r.ent != nil:
+			t.Logf("rec %d: entry %d/%d", i, r.ent.Index, r.ent.Term)
+		case r.hs != nil:
+			t.Logf("rec %d: hs %+v", i, *r.hs)
+		default:
+			t.Logf("rec %d: snapshot %d", i, r.marker.Index)
+		}
+	}
 }

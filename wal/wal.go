@@ -18,6 +18,13 @@ type Options struct {
 	// SegmentSize is the size at which a new segment is started; zero
 	// means DefaultSegmentSize. A segment may exceed it by one write.
 	SegmentSize int64
+	// Preallocate, when positive, keeps the active segment zero-filled
+	// this many bytes ahead of the write offset (up to SegmentSize). The
+	// zeros go out with the data in the same write, once per that many
+	// bytes; the other syncs then overwrite allocated blocks and an
+	// fdatasync need not update the file's size, which on ext4 roughly
+	// halves its cost. Replay treats a zero tail as the end of a segment.
+	Preallocate int64
 }
 
 func (o Options) withDefaults() Options {
@@ -37,6 +44,7 @@ type WAL struct {
 	segs    []segment // in sequence order; the last is the active one
 	f       host.File // active segment; nil until the next roll
 	off     int64     // write offset in f
+	alloc   int64     // size of f: zeros from off to alloc
 	head    []byte    // a new segment's head records, not yet written
 	sealing bool      // start a new segment at the next write
 
@@ -114,6 +122,10 @@ func Open(fs host.FS, opts Options) (*WAL, Replay, error) {
 			return nil, Replay{}, err
 		}
 		buf, err := readAll(f)
+		if err == nil && i > 0 && r.lastIndex() != s.first-1 {
+			// A segment starts right after the log written before it.
+			err = corrupt(s.name, 0, fmt.Sprintf("segment starts at index %d but the log before it ends at %d", s.first, r.lastIndex()))
+		}
 		if err == nil {
 			lastRes, err = readSegment(s.name, buf, isLast, &r)
 		}
@@ -125,7 +137,7 @@ func Open(fs host.FS, opts Options) (*WAL, Replay, error) {
 		}
 		lastFile = f
 	}
-	if err := r.finish(); err != nil {
+	if err := r.finish(segs[0]); err != nil {
 		lastFile.Close()
 		return nil, Replay{}, corrupt(segs[len(segs)-1].name, lastRes.end, err.Error())
 	}
@@ -169,7 +181,10 @@ func (w *WAL) adoptTail(f host.File, res segmentResult) error {
 			return err
 		}
 	}
-	w.f, w.off = f, res.end
+	w.f, w.off, w.alloc = f, res.end, res.size
+	if res.repair != nil {
+		w.alloc = res.end
+	}
 	return nil
 }
 
@@ -355,6 +370,7 @@ func (w *WAL) write() error {
 	if len(w.head) > 0 {
 		data = append(w.head, w.buf...)
 	}
+	data = w.preallocate(data)
 	if len(data) > 0 {
 		n, err := w.f.WriteAt(data, w.off)
 		if err != nil {
@@ -364,10 +380,22 @@ func (w *WAL) write() error {
 			return fmt.Errorf("wal: short write to %s: %d of %d bytes", w.f.Name(), n, len(data))
 		}
 	}
-	w.off += int64(len(data))
+	w.alloc = max(w.alloc, w.off+int64(len(data)))
+	w.off += int64(len(w.head) + len(w.buf))
 	w.head, w.buf = nil, w.buf[:0]
 	w.writtenHS, w.writtenMarker, w.writtenLast = w.hs, w.marker, w.last
 	return nil
+}
+
+// preallocate appends zeros to data when writing it would pass the
+// zero-filled end of the segment.
+func (w *WAL) preallocate(data []byte) []byte {
+	end := w.off + int64(len(data))
+	if w.opts.Preallocate <= 0 || len(data) == 0 || end <= w.alloc {
+		return data
+	}
+	target := max(end, min(end+w.opts.Preallocate, w.opts.SegmentSize))
+	return append(data, make([]byte, target-end)...)
 }
 
 // roll seals the active segment (everything in it is durable: no flush is
@@ -398,7 +426,7 @@ func (w *WAL) roll() error {
 		head = appendRecord(head, TypeSnapshot, appendMarker(nil, *w.writtenMarker))
 	}
 	w.segs = append(w.segs, s)
-	w.f, w.off, w.head = f, 0, head
+	w.f, w.off, w.alloc, w.head = f, 0, 0, head
 	w.sealing, w.headSynced = false, false
 	return nil
 }

@@ -224,7 +224,7 @@ func TestTornTailRepaired(t *testing.T) {
 		tail func([]byte) []byte
 	}{
 		{"cut mid-record", func(b []byte) []byte { return b[:len(b)-3] }},
-		{"zero tail", func(b []byte) []byte { return append(b, make([]byte, 700)...) }},
+		{"partial record then zeros", func(b []byte) []byte { return append(b[:len(b)-20], make([]byte, 700)...) }},
 		{"garbage partial header", func(b []byte) []byte { return append(b, 1, 2, 3) }},
 		{"impossible length", func(b []byte) []byte { return append(b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 2, 9) }},
 	} {
@@ -246,6 +246,59 @@ func TestTornTailRepaired(t *testing.T) {
 			require.NoError(t, w.Close())
 		})
 	}
+}
+
+func TestZeroTailIsCleanEnd(t *testing.T) {
+	fs, dir, segs := writeSome(t)
+	for _, name := range []string{segs[0], segs[len(segs)-1]} { // sealed and last
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_WRONLY, 0)
+		require.NoError(t, err)
+		_, err = f.Write(make([]byte, 1000))
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}
+	w, rep := reopen(t, fs, Options{SegmentSize: 200})
+	require.Nil(t, rep.Repaired)
+	require.Equal(t, ents(1, 24, 1), rep.Entries)
+	require.NoError(t, w.Save(HardState{}, ents(25, 25, 1)))
+	syncNow(t, w)
+	require.NoError(t, w.Close())
+	w, rep = reopen(t, fs, Options{SegmentSize: 200})
+	require.Equal(t, ents(1, 25, 1), rep.Entries)
+	require.NoError(t, w.Close())
+}
+
+func TestPreallocate(t *testing.T) {
+	fs, dir := tempFS(t)
+	opts := Options{SegmentSize: 1024, Preallocate: 300}
+	w, err := Create(fs, testMeta, opts)
+	require.NoError(t, err)
+	for i := uint64(1); i <= 100; i += 5 {
+		require.NoError(t, w.Save(HardState{Term: 1, Commit: i}, ents(i, i+4, 1)))
+		syncNow(t, w)
+	}
+	segs := w.Segments()
+	require.NoError(t, w.Close())
+	require.Greater(t, len(segs), 1)
+	for _, name := range segs {
+		st, err := os.Stat(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.LessOrEqual(t, st.Size(), opts.SegmentSize+200, "zero-filled up to the segment size")
+	}
+	st, err := os.Stat(filepath.Join(dir, segs[len(segs)-1]))
+	require.NoError(t, err)
+	w, rep := reopen(t, fs, opts)
+	require.Nil(t, rep.Repaired)
+	require.Equal(t, ents(1, 100, 1), rep.Entries)
+	require.NoError(t, w.Save(HardState{}, ents(101, 101, 1)))
+	syncNow(t, w)
+	require.NoError(t, w.Close())
+	st2, err := os.Stat(filepath.Join(dir, segs[len(segs)-1]))
+	require.NoError(t, err)
+	require.Equal(t, st.Size(), st2.Size(), "appends overwrite preallocated zeros")
+	w, rep = reopen(t, fs, opts)
+	require.Equal(t, ents(1, 101, 1), rep.Entries)
+	require.NoError(t, w.Close())
 }
 
 func TestCorruptionDetected(t *testing.T) {
