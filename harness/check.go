@@ -23,6 +23,9 @@ func (r *seedRun) check(res *Result) {
 	if r.failure != "" {
 		fail(r.failure)
 	}
+	if err := r.checkWatches(); err != nil {
+		fail(err.Error())
+	}
 	ops := r.hist.Ops()
 	lr := r.checkLinearizable(ops)
 	switch lr.Verdict {
@@ -39,12 +42,18 @@ func (r *seedRun) check(res *Result) {
 }
 
 // checkLinearizable checks the client history against the whole-store
-// model (it holds multi-key transactions and checks revisions).
+// model (it holds multi-key transactions and checks revisions). The fast
+// check runs first; a failure is checked again verbosely, for its reason
+// and visualisation.
 func (r *seedRun) checkLinearizable(ops []lin.Op) lin.Result {
-	if r.cfg.KeepArtifacts {
-		return lin.CheckVerbose(lin.StoreModel(), ops, r.cfg.CheckTimeout)
+	m := lin.StoreModel()
+	if !r.cfg.KeepArtifacts {
+		v := lin.Check(m, ops, r.cfg.CheckTimeout)
+		if v != lin.Fail {
+			return lin.Result{Verdict: v, Reason: fmt.Sprintf("check timed out after %v", r.cfg.CheckTimeout)}
+		}
 	}
-	return lin.Result{Verdict: lin.Check(lin.StoreModel(), ops, r.cfg.CheckTimeout)}
+	return lin.CheckVerbose(m, ops, r.cfg.CheckTimeout)
 }
 
 // artifacts collects what a failure report needs.

@@ -1,18 +1,15 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
-	lin "github.com/seedkv/seedkv/linearizability"
 )
-
-// maxRedirects bounds how often one operation follows a not-leader hint
-// before giving up (each hop had no effect, so the retry is safe).
-const maxRedirects = 3
 
 // maxWatchesPerClient bounds the watch streams one client opens.
 const maxWatchesPerClient = 2
@@ -20,20 +17,15 @@ const maxWatchesPerClient = 2
 // workClient drives one client process: one operation at a time, a random
 // think time between operations, until the workload phase ends.
 type workClient struct {
-	r         *seedRun
-	id        int // the history's client ID
-	nid       host.NodeID
-	proc      *clientProc
-	gen       *gen
-	rng       *rand.Rand
-	target    host.NodeID // the replica it talks to
-	nextWatch int64
-	watches   int
-	lastRev   int64 // highest header revision seen
+	r       *seedRun
+	id      int // the history's client ID
+	nid     host.NodeID
+	c       *client.Client
+	gen     *gen
+	rng     *rand.Rand
+	watches int
+	lastRev int64 // highest header revision seen
 }
-
-// start schedules the client's first operation.
-func (c *workClient) start() { c.think() }
 
 // think waits a random pause (mean ThinkTime), then runs the next op.
 func (c *workClient) think() {
@@ -41,11 +33,11 @@ func (c *workClient) think() {
 	if t := c.r.cfg.ThinkTime; t > 0 {
 		d = time.Duration(c.rng.Int64N(2*int64(t) + 1))
 	}
-	c.proc.h.After(d, c.next)
+	c.r.w.Schedule(d, c.next)
 }
 
 func (c *workClient) next() {
-	if c.r.workloadOver() {
+	if c.r.workloadOver() || !c.r.w.Alive(c.nid) {
 		return
 	}
 	s := c.gen.next()
@@ -54,52 +46,52 @@ func (c *workClient) next() {
 		c.think()
 		return
 	}
+	c.issue(s)
+}
+
+// issue sends step s, recording it in the history if it is checked.
+func (c *workClient) issue(s step) {
 	hid := -1
 	if s.checked {
 		hid = c.r.hist.Call(c.id, c.r.now(), s.input)
 		c.r.ops++
 	}
-	c.send(s, hid, 0)
-}
-
-// send sends step s (history op hid, -1 if unchecked) to the current
-// target and handles the answer.
-func (c *workClient) send(s step, hid, attempt int) {
-	c.proc.do(c.target, s.body, c.r.cfg.RequestTimeout, func(resp *api.Response, err error) {
-		switch {
-		case err != nil:
-			// Timeout: the outcome is unknown; the target may be down or
-			// cut off, so try another replica next time.
-			c.unknown(s, hid)
-			c.retarget(0)
-			c.think()
-		case resp.Err == api.CodeNotLeader && attempt < maxRedirects:
-			c.retarget(resp.Leader)
-			c.send(s, hid, attempt+1)
-		case resp.Err != api.CodeOK:
-			if noEffect(resp.Err) {
-				if hid >= 0 {
-					c.r.hist.Fail(hid, c.r.now(), resp.Err.String())
-				}
-				c.gen.learn(&s, nil, false)
-			} else {
-				c.unknown(s, hid)
-			}
-			if resp.Err == api.CodeNotLeader || resp.Err == api.CodeUnavailable {
-				c.retarget(resp.Leader)
-			}
-			c.think()
-		default:
-			c.answered(s, hid, resp)
-		}
+	c.r.record("call", c.nid, &api.Request{Body: s.body})
+	c.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
+		c.done(s, hid, resp, err)
 	})
 }
 
-func (c *workClient) unknown(s step, hid int) {
-	if hid >= 0 {
-		c.r.hist.Timeout(hid)
+// done handles the outcome of step s (history op hid, -1 if unchecked).
+func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
+	if resp != nil {
+		c.r.record("return", c.nid, resp)
+	} else {
+		c.r.w.Record("timeout", c.nid, nil)
 	}
-	c.gen.learn(&s, nil, false)
+	switch {
+	case err == nil:
+		c.answered(s, hid, resp)
+		return
+	case resp != nil && noEffect(resp.Err):
+		if hid >= 0 {
+			c.r.hist.Fail(hid, c.r.now(), resp.Err.String())
+		}
+		c.gen.learn(&s, nil, false)
+	case errors.Is(err, client.ErrTimeout) || resp != nil:
+		// No answer in time, or an answer that does not say the request
+		// did nothing: the outcome is unknown.
+		if hid >= 0 {
+			c.r.hist.Timeout(hid)
+		}
+		c.gen.learn(&s, nil, false)
+	default:
+		c.r.failf("client %d: %s: %v", c.id, s.kind, err)
+		if hid >= 0 {
+			c.r.hist.Timeout(hid)
+		}
+	}
+	c.think()
 }
 
 // answered handles a successful answer.
@@ -111,10 +103,7 @@ func (c *workClient) answered(s step, hid int, resp *api.Response) {
 			c.r.failf("client %d: lease grant answered with %T", c.id, resp.Body)
 			return
 		}
-		next := c.gen.putUnder(g.ID)
-		hid := c.r.hist.Call(c.id, c.r.now(), next.input)
-		c.r.ops++
-		c.send(next, hid, 0)
+		c.issue(c.gen.putUnder(g.ID))
 		return
 	}
 	if hid >= 0 {
@@ -130,16 +119,6 @@ func (c *workClient) answered(s step, hid int, resp *api.Response) {
 	c.think()
 }
 
-// retarget picks the replica for the next request: the hinted leader if
-// there is one, else a random replica.
-func (c *workClient) retarget(hint host.NodeID) {
-	if hint != 0 {
-		c.target = hint
-		return
-	}
-	c.target = c.r.replicas[c.rng.IntN(len(c.r.replicas))]
-}
-
 // noEffect reports whether an error code guarantees the request did
 // nothing (api documents these as refusals); anything else is unknown.
 func noEffect(code api.ErrorCode) bool {
@@ -152,62 +131,49 @@ func noEffect(code api.ErrorCode) bool {
 	return false
 }
 
-// openWatch opens a watch stream from a revision the client has seen (so
-// that part of it replays history) on the contended keys or everything.
+// watchStream is one watch as its client saw it: every event delivered,
+// in order, and how it ended.
+type watchStream struct {
+	client   int
+	key, end string
+	start    int64
+	prevKV   bool
+	opened   int64
+	events   []api.Event
+	batches  []int // batches[i]: which delivery carried events[i]
+	updates  int
+	err      error
+}
+
+// openWatch opens a watch from a revision the client has seen (so that
+// part of it replays history) on the contended keys or on everything.
 func (c *workClient) openWatch() {
 	if c.watches >= maxWatchesPerClient {
 		return
 	}
 	c.watches++
-	c.nextWatch++
 	prefix := kvPrefix
 	if c.rng.IntN(2) == 0 {
 		prefix = keyRoot
 	}
 	start := int64(0)
-	if c.lastRev > 0 {
-		start = 1 + c.rng.Int64N(c.lastRev)
+	if c.lastRev > 1 {
+		start = 2 + c.rng.Int64N(c.lastRev-1) // revision 1 is the empty store
 	}
-	ws := &watchStream{client: c.id, replica: c.target, watchID: c.nextWatch,
-		key: prefix, end: string(prefixEnd(prefix)), start: start, prevKV: c.rng.IntN(2) == 0, opened: c.r.now()}
+	ws := &watchStream{client: c.id, key: prefix, end: string(prefixEnd(prefix)), start: start,
+		prevKV: c.rng.IntN(2) == 0, opened: c.r.now()}
 	c.r.watches = append(c.r.watches, ws)
-	body := &api.WatchCreateRequest{WatchID: ws.watchID, Key: []byte(ws.key), End: []byte(ws.end),
-		StartRevision: start, PrevKV: ws.prevKV}
-	c.proc.do(c.target, body, c.r.cfg.RequestTimeout, func(resp *api.Response, err error) {
-		switch {
-		case err != nil:
-			ws.state = "timeout"
-		case resp.Err != api.CodeOK:
-			ws.state = "refused: " + resp.Err.String()
-		default:
-			ws.state = "open"
-			ws.createRev = resp.Header.Revision
-		}
-	})
-}
-
-// watchStream is one watch as the client saw it.
-type watchStream struct {
-	client    int
-	replica   host.NodeID
-	watchID   int64
-	key, end  string
-	start     int64
-	prevKV    bool
-	opened    int64
-	state     string // "", "open", "timeout", "refused: ..."
-	createRev int64
-	msgs      []*api.WatchEvents
-}
-
-// onWatch routes a watch message to its stream.
-func (c *workClient) onWatch(from host.NodeID, ev *api.WatchEvents) {
-	for _, ws := range c.r.watches {
-		if ws.client == c.id && ws.watchID == ev.WatchID && ws.replica == from {
-			ws.msgs = append(ws.msgs, ev)
-			return
-		}
-	}
+	c.c.Watch([]byte(ws.key), client.WatchOptions{End: []byte(ws.end), StartRevision: start, PrevKV: ws.prevKV},
+		func(u client.WatchUpdate) {
+			ws.updates++
+			for range u.Events {
+				ws.batches = append(ws.batches, ws.updates)
+			}
+			ws.events = append(ws.events, u.Events...)
+			if u.Err != nil {
+				ws.err = u.Err
+			}
+		})
 }
 
 // failf records a harness-level failure (the first one wins).
@@ -217,4 +183,11 @@ func (r *seedRun) failf(format string, args ...any) {
 	}
 }
 
-var _ = lin.Pass
+// record folds a client message into the trace.
+func (r *seedRun) record(kind string, node host.NodeID, m api.Message) {
+	b, err := api.Encode(m)
+	if err != nil {
+		b = []byte(err.Error())
+	}
+	r.w.Record(kind, node, b)
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
+	lin "github.com/seedkv/seedkv/linearizability"
 	"github.com/seedkv/seedkv/mvcc"
 )
 
@@ -15,6 +16,7 @@ import (
 type fakeCluster struct {
 	s        *mvcc.Store
 	stale    bool
+	bug      fakeBug
 	nextID   int64
 	watchers []*fakeWatch
 }
@@ -34,14 +36,30 @@ type fakeReplica struct {
 	down bool
 }
 
+// fakeBug is a deliberate defect of a fake cluster, to show that the
+// harness catches it.
+type fakeBug int
+
+const (
+	bugNone       fakeBug = iota
+	bugLoseWrite          // acknowledge a put without applying it
+	bugPanic              // panic while serving a request
+	bugDiverge            // one replica reports a different hash
+	bugDropEvents         // a watch stream skips an event
+)
+
 func newFakeCluster(stale bool) *fakeCluster {
 	return &fakeCluster{s: mvcc.New(mvcc.Config{}), stale: stale}
 }
 
 // fakeConfig returns cfg running a fresh fake cluster in every run.
-func fakeConfig(cfg Config, stale bool) Config {
+func fakeConfig(cfg Config, stale bool) Config { return buggyConfig(cfg, stale, bugNone) }
+
+// buggyConfig is fakeConfig with a deliberate defect.
+func buggyConfig(cfg Config, stale bool, bug fakeBug) Config {
 	cfg.Cluster = func() ReplicaFunc {
 		c := newFakeCluster(stale)
+		c.bug = bug
 		return func(h host.Host, _ []host.NodeID) host.Process { return &fakeReplica{c: c, h: h} }
 	}
 	return cfg
@@ -78,6 +96,13 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 	}
 	switch b := req.Body.(type) {
 	case *api.PutRequest:
+		if r.c.bug == bugLoseWrite && r.h.Rand().IntN(100) == 0 {
+			resp.Header.Revision, resp.Body = s.CurrentRevision()+1, &api.PutResponse{}
+			return resp
+		}
+		if r.c.bug == bugPanic && s.CurrentRevision() > 300 {
+			panic("fake replica: deliberate panic")
+		}
 		rev, _, err := s.Put(b.Key, b.Value, b.Lease, false)
 		if err != nil {
 			return fail(err)
@@ -149,9 +174,12 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 // notify sends every watcher its new events.
 func (c *fakeCluster) notify() {
 	for _, fw := range c.watchers {
-		evs, err := fw.w.Events(100)
+		evs, err := fw.w.Events(1 << 20)
 		if err != nil || len(evs) == 0 {
 			continue
+		}
+		if c.bug == bugDropEvents && len(evs) > 1 {
+			evs = evs[1:]
 		}
 		fw.seq++
 		msg := &api.WatchEvents{ID: fw.reqID, WatchID: fw.id, Seq: fw.seq,
@@ -216,3 +244,17 @@ func toMVCCTxn(t *api.TxnRequest) mvcc.TxnRequest {
 	}
 	return out
 }
+
+// The fake implements Inspector over the shared store.
+
+func (r *fakeReplica) AppliedIndex() uint64 { return uint64(r.c.s.CurrentRevision()) }
+
+func (r *fakeReplica) KVHash() (int64, uint64, error) {
+	h, err := r.c.s.Hash(0)
+	if r.c.bug == bugDiverge && r.h.ID() == 3 {
+		h++
+	}
+	return r.c.s.CurrentRevision(), h, err
+}
+
+func (r *fakeReplica) WriteLog() ([]lin.LogEntry, error) { return writeLogOf(r.c.s) }

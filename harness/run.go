@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
 	"github.com/seedkv/seedkv/sim"
@@ -26,12 +27,14 @@ type seedRun struct {
 	w        *sim.World
 	replicas []host.NodeID
 	clients  []*workClient
+	probe    *probe
 	hist     lin.History
 	watches  []*watchStream
 	ops      int
 	stopAt   time.Duration // end of the workload phase
-	failure  string        // a harness-level failure, first one wins
-	notes    bytes.Buffer  // the run's account, for the summary artifact
+	healedAt time.Duration
+	failure  string       // a harness-level failure, first one wins
+	notes    bytes.Buffer // the run's account, for the summary artifact
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -65,18 +68,39 @@ func (r *seedRun) now() int64 { return int64(r.w.Elapsed()) }
 
 func (r *seedRun) workloadOver() bool { return r.w.Elapsed() >= r.stopAt }
 
-// run is the body of Run.
+func (r *seedRun) notef(format string, args ...any) {
+	fmt.Fprintf(&r.notes, "%v ", r.w.Elapsed())
+	fmt.Fprintf(&r.notes, format, args...)
+	r.notes.WriteByte('\n')
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// run is the body of Run: workload and faults, heal, liveness, the end of
+// the operations in flight, convergence, then the checks.
 func (r *seedRun) run(res *Result) {
 	r.build()
 	r.stopAt = r.cfg.Duration
 	r.w.RunFor(r.cfg.Duration)
 	r.heal()
-	// Let every operation still in flight finish or time out.
-	r.w.RunFor(r.cfg.RequestTimeout + time.Millisecond)
+	r.healedAt = r.w.Elapsed()
+	r.notef("workload over, %d ops; faults healed", r.ops)
+	if err := r.awaitLiveness(); err != nil {
+		r.failf("%v", err)
+	}
+	// Every workload operation has either ended or timed out by now.
+	if rest := r.stopAt + r.cfg.RequestTimeout - r.w.Elapsed(); rest > 0 {
+		r.w.RunFor(rest + time.Millisecond)
+	}
+	if r.failure == "" {
+		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
+			r.failf("%v", err)
+		}
+	}
 	res.Ops = r.ops
-	r.check(res)
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
+	r.check(res)
 }
 
 // build creates the world, the replicas and the clients.
@@ -97,23 +121,22 @@ func (r *seedRun) build() {
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
 	}
 	for i := range r.cfg.Nodes * r.cfg.ClientsPerNode {
-		r.addClient(i, r.replicas[i%len(r.replicas)])
+		r.addClient(i)
 	}
+	r.addProbe()
 }
 
-// addClient adds workload client i, homed on replica home.
-func (r *seedRun) addClient(i int, home host.NodeID) {
+// addClient adds workload client i. Its process is a client.Client.
+func (r *seedRun) addClient(i int) {
 	nid := firstClient + host.NodeID(i)
-	c := &workClient{r: r, id: i, nid: nid, target: home,
-		rng: r.w.Rand("client/" + strconv.Itoa(i))}
+	c := &workClient{r: r, id: i, nid: nid, rng: r.w.Rand("client/" + strconv.Itoa(i))}
 	c.gen = newGen(i, r.w.Rand("gen/"+strconv.Itoa(i)), &r.cfg)
 	r.clients = append(r.clients, c)
 	must(r.w.AddNode(nid, func(h host.Host) host.Process {
-		c.proc = newClientProc(h, func(kind string, p []byte) { r.w.Record(kind, nid, p) })
-		c.proc.watch = c.onWatch
-		return c.proc
+		c.c = client.New(h, r.replicas, client.Options{RequestTimeout: r.cfg.RequestTimeout})
+		return c.c
 	}))
-	c.start()
+	c.think()
 }
 
 // heal ends every fault. (Until the nemesis exists there is nothing to

@@ -37,6 +37,9 @@ func TestFakeManySeeds(t *testing.T) {
 		wall += r.Wall
 		check += r.CheckTime
 		n++
+		if r.Wall > 300*time.Millisecond {
+			t.Logf("seed %d: wall %v check %v ops %d", r.Seed, r.Wall, r.CheckTime, r.Ops)
+		}
 		return true
 	})
 	t.Logf("mean wall %v, check %v", wall/time.Duration(n), check/time.Duration(n))
@@ -48,4 +51,42 @@ func seedRange(first uint64, n int) []uint64 {
 		s[i] = first + uint64(i)
 	}
 	return s
+}
+
+func TestHarnessCatchesBrokenReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bug    fakeBug
+		reason string
+	}{
+		{"lost write", bugLoseWrite, "linearizability"},
+		{"panic", bugPanic, "panic: fake replica: deliberate panic"},
+		{"divergent replica", bugDiverge, "convergence"},
+		{"dropped watch event", bugDropEvents, "watch"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := buggyConfig(DefaultConfig(), false, tc.bug)
+			cfg.Faults = "none"
+			res := Run(cfg, 1)
+			require.Equal(t, Fail, res.Verdict)
+			require.Contains(t, res.Reason, tc.reason)
+			t.Log(firstLine(res.Reason))
+		})
+	}
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func requireNode(tb testing.TB) {
+	tb.Helper()
+	if !haveNode {
+		tb.Skip("package node is not wired in yet")
+	}
 }

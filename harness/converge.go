@@ -1,0 +1,132 @@
+package harness
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// Inspector is what the harness reads from a replica process after a run
+// to check convergence, log agreement and watch streams. The default
+// replica (package node) is adapted to it; test replicas implement it.
+type Inspector interface {
+	// AppliedIndex is the index of the last log entry applied.
+	AppliedIndex() uint64
+	// KVHash is the hash of the key space and the revision it is at.
+	KVHash() (rev int64, hash uint64, err error)
+	// WriteLog is every change applied since the empty store, grouped by
+	// revision (store revisions, ascending).
+	WriteLog() ([]lin.LogEntry, error)
+}
+
+// inspectors returns the inspector of every running replica, in ID order.
+func (r *seedRun) inspectors() (ids []host.NodeID, ins []Inspector) {
+	for _, id := range r.replicas {
+		if p, ok := r.w.Process(id).(Inspector); ok {
+			ids = append(ids, id)
+			ins = append(ins, p)
+		}
+	}
+	return ids, ins
+}
+
+// awaitConvergence runs the world until every running replica has applied
+// the same index (bounded by deadline), then requires equal key-space
+// hashes at one revision.
+func (r *seedRun) awaitConvergence(deadline time.Duration) error {
+	for {
+		ids, ins := r.inspectors()
+		if len(ins) == 0 {
+			r.notef("convergence: no inspectable replica, not checked")
+			return nil
+		}
+		lo, hi := ins[0].AppliedIndex(), ins[0].AppliedIndex()
+		for _, in := range ins[1:] {
+			lo, hi = min(lo, in.AppliedIndex()), max(hi, in.AppliedIndex())
+		}
+		if lo == hi && len(ins) == len(r.replicas) {
+			return r.compareHashes(ids, ins)
+		}
+		if r.w.Elapsed() >= deadline {
+			var b []byte
+			for i, in := range ins {
+				b = fmt.Appendf(b, " %d:%d", ids[i], in.AppliedIndex())
+			}
+			return fmt.Errorf("convergence: replicas did not catch up within %v after heal (%d of %d running; applied index%s)",
+				r.cfg.HealTimeout, len(ins), len(r.replicas), b)
+		}
+		r.w.RunFor(10 * time.Millisecond)
+	}
+}
+
+// compareHashes requires every replica at the same revision with the same
+// key-space hash.
+func (r *seedRun) compareHashes(ids []host.NodeID, ins []Inspector) error {
+	rev0, h0, err := ins[0].KVHash()
+	if err != nil {
+		return fmt.Errorf("convergence: replica %d: %v", ids[0], err)
+	}
+	for i, in := range ins[1:] {
+		rev, h, err := in.KVHash()
+		switch {
+		case err != nil:
+			return fmt.Errorf("convergence: replica %d: %v", ids[i+1], err)
+		case rev != rev0 || h != h0:
+			return fmt.Errorf("convergence: replica %d at revision %d hash %016x, replica %d at revision %d hash %016x",
+				ids[0], rev0, h0, ids[i+1], rev, h)
+		}
+	}
+	r.notef("convergence: %d replicas at revision %d, hash %016x, applied index %d", len(ins), rev0, h0, ins[0].AppliedIndex())
+	return nil
+}
+
+// checkWatches checks every watch stream against the committed write log
+// of one replica (all replicas agree on it once converged).
+func (r *seedRun) checkWatches() error {
+	_, ins := r.inspectors()
+	if len(ins) == 0 || len(r.watches) == 0 {
+		return nil
+	}
+	entries, err := ins[0].WriteLog()
+	if err != nil {
+		return fmt.Errorf("watch: write log: %v", err)
+	}
+	log, err := lin.NewWriteLog(entries)
+	if err != nil {
+		return fmt.Errorf("watch: write log: %v", err)
+	}
+	events := 0
+	for i, ws := range r.watches {
+		s := ws.stream()
+		events += len(s.Events)
+		if err := lin.CheckWatch(&s, log); err != nil {
+			return fmt.Errorf("watch %d (client %d, %q from revision %d): %v", i, ws.client, ws.key, ws.start, err)
+		}
+	}
+	r.notef("watches: %d streams, %d events checked against %d log revisions", len(r.watches), events, len(entries))
+	return nil
+}
+
+// stream converts a watch as the client saw it into the checker's terms.
+func (ws *watchStream) stream() lin.WatchStream {
+	s := lin.WatchStream{Key: ws.key, Prefix: true, StartRevision: ws.start, PrevKV: ws.prevKV}
+	for i := range ws.events {
+		e := &ws.events[i]
+		we := lin.WatchEvent{Revision: e.KV.ModRevision, Type: lin.EventPut, Key: string(e.KV.Key),
+			Value: string(e.KV.Value), Batch: ws.batches[i]}
+		if e.Type == api.EventDelete {
+			we.Type = lin.EventDelete
+			we.Value = ""
+		}
+		if e.PrevKV != nil {
+			p := e.PrevKV
+			we.PrevKV = &lin.KV{Key: string(p.Key), Value: string(p.Value), ModRevision: p.ModRevision,
+				CreateRevision: p.CreateRevision, Version: p.Version}
+		}
+		s.Events = append(s.Events, we)
+	}
+	return s
+}

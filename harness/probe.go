@@ -1,0 +1,108 @@
+package harness
+
+import (
+	"errors"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/host"
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// probe is the liveness check after heal: a client that must get one write
+// and then one linearizable read through, retrying on timeouts, within
+// Config.HealTimeout. Its operations go into the history like any other.
+type probe struct {
+	r        *seedRun
+	id       int // history client ID
+	c        *client.Client
+	seq      int
+	wrote    bool // the write succeeded
+	read     bool // the read after it succeeded
+	attempts int
+	lastErr  error
+}
+
+// addProbe adds the probe's client process (idle until start).
+func (r *seedRun) addProbe() {
+	p := &probe{r: r, id: len(r.clients)}
+	r.probe = p
+	must(r.w.AddNode(probeClient, func(h host.Host) host.Process {
+		p.c = client.New(h, r.replicas, client.Options{RequestTimeout: r.cfg.RequestTimeout})
+		return p.c
+	}))
+}
+
+func (p *probe) done() bool { return p.wrote && p.read }
+
+// start issues the next probe request.
+func (p *probe) start() {
+	if p.done() {
+		return
+	}
+	p.attempts++
+	p.seq++
+	var s step
+	if !p.wrote {
+		k, v := kvKey(0), "probe."+itoa(p.seq)
+		s = step{kind: opPut, checked: true, input: lin.Put(k, v), body: &api.PutRequest{Key: []byte(k), Value: []byte(v)}}
+	} else {
+		k := kvKey(0)
+		s = step{kind: opGet, checked: true, input: lin.Get(k), body: &api.RangeRequest{Key: []byte(k)}}
+	}
+	hid := p.r.hist.Call(p.id, p.r.now(), s.input)
+	p.r.record("call", probeClient, &api.Request{Body: s.body})
+	p.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
+		if resp != nil {
+			p.r.record("return", probeClient, resp)
+		}
+		switch {
+		case err == nil:
+			out, oerr := output(&s, resp)
+			if oerr != nil {
+				p.r.failf("liveness probe: %v", oerr)
+				p.r.hist.Timeout(hid)
+				return
+			}
+			p.r.hist.Return(hid, p.r.now(), out)
+			if s.kind == opPut {
+				p.wrote = true
+			} else {
+				p.read = true
+			}
+		case resp != nil && noEffect(resp.Err):
+			p.r.hist.Fail(hid, p.r.now(), resp.Err.String())
+			p.lastErr = err
+		default:
+			p.r.hist.Timeout(hid)
+			p.lastErr = err
+		}
+		// Retry after a short pause, so a cluster still electing is not
+		// flooded.
+		p.r.w.Schedule(10*time.Millisecond, p.start)
+	})
+}
+
+// awaitLiveness runs the world until the probe is done or HealTimeout has
+// passed; it reports the failure, if any.
+func (r *seedRun) awaitLiveness() error {
+	deadline := r.w.Elapsed() + r.cfg.HealTimeout
+	r.probe.start()
+	for !r.probe.done() && r.w.Elapsed() < deadline {
+		r.w.RunFor(10 * time.Millisecond)
+	}
+	if r.probe.done() {
+		r.notef("liveness: write and read succeeded %v after heal (%d attempts)", r.w.Elapsed()-r.healedAt, r.probe.attempts)
+		return nil
+	}
+	what := "write"
+	if r.probe.wrote {
+		what = "linearizable read"
+	}
+	err := r.probe.lastErr
+	if err == nil {
+		err = errors.New("no answer")
+	}
+	return errors.New("liveness: no " + what + " succeeded within " + r.cfg.HealTimeout.String() + " after heal (" + itoa(r.probe.attempts) + " attempts, last: " + err.Error() + ")")
+}
