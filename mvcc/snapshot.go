@@ -22,6 +22,9 @@ import (
 const (
 	snapMagic   = "SEEDMVCC"
 	snapVersion = 1
+	// MaxRevision bounds the revision of a restored snapshot, far beyond
+	// any real history, so that later writes cannot overflow.
+	MaxRevision = 1 << 62
 	// MaxSnapshotLeases bounds the leases a snapshot may declare.
 	MaxSnapshotLeases = 1 << 24
 )
@@ -132,7 +135,7 @@ func Restore(b []byte, cfg Config) (*Store, error) {
 		d.fail("unknown version")
 	}
 	s.rev, s.compactRev = d.varint(), d.varint()
-	if d.err == nil && (s.rev < 1 || s.compactRev < 0 || s.compactRev > s.rev) {
+	if d.err == nil && (s.rev < 1 || s.rev > MaxRevision || s.compactRev < 0 || s.compactRev > s.rev) {
 		d.fail("bad revisions")
 	}
 	d.leases(s)
