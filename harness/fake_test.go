@@ -31,9 +31,8 @@ type fakeWatch struct {
 }
 
 type fakeReplica struct {
-	c    *fakeCluster
-	h    host.Host
-	down bool
+	c *fakeCluster
+	h host.Host
 }
 
 // fakeBug is a deliberate defect of a fake cluster, to show that the
