@@ -5,6 +5,10 @@ import (
 	"fmt"
 )
 
+// unstableChunk is the minimum growth, in entries, of the unstable log's
+// backing array.
+const unstableChunk = 64
+
 // unstable holds what raft has accepted but the node has not yet
 // acknowledged as durable (via Advance): at most one snapshot and a run of
 // entries starting at offset.
@@ -48,9 +52,8 @@ func (u *unstable) stableTo(i, t uint64) {
 	}
 	u.entries = u.entries[i+1-u.offset:]
 	u.offset = i + 1
-	if len(u.entries) == 0 {
-		// Drop the reference to the old backing array.
-		u.entries = nil
+	if len(u.entries) == 0 && cap(u.entries) == 0 {
+		u.entries = nil // drop the exhausted backing array
 	}
 }
 
@@ -58,6 +61,13 @@ func (u *unstable) truncateAndAppend(ents []Entry) {
 	from := ents[0].Index
 	switch {
 	case from == u.offset+uint64(len(u.entries)):
+		if cap(u.entries)-len(u.entries) < len(ents) {
+			// Grow in chunks: stableTo keeps slicing the front off, so
+			// plain append would reallocate on nearly every call.
+			grown := make([]Entry, len(u.entries), len(u.entries)+max(len(ents), unstableChunk))
+			copy(grown, u.entries)
+			u.entries = grown
+		}
 		u.entries = append(u.entries, ents...)
 	case from <= u.offset:
 		// Replace everything unstable; the storage suffix from `from`

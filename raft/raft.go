@@ -715,6 +715,8 @@ func (r *raft) stepFollower(m Message) error {
 			return fmt.Errorf("%w: not the leader (forwarding disabled)", ErrProposalDropped)
 		}
 		m.To = r.lead
+		// The caller's entries slice may be reused (RawNode.Propose).
+		m.Entries = append([]Entry(nil), m.Entries...)
 		r.send(m)
 	case MsgApp:
 		r.electionElapsed = 0

@@ -102,7 +102,9 @@ func (c *Config) validate() error {
 //  5. Call Advance.
 //
 // Only one Ready may be outstanding: after Ready, HasReady reports false
-// and Ready must not be called again until Advance. Step, Tick, Propose
+// and Ready must not be called again until Advance. The slices of a Ready
+// (Messages, Entries, ...) must not be retained after Advance: raft
+// reuses the message slices (copying a Message value out is fine). Step, Tick, Propose
 // and the other inputs may be called meanwhile (e.g. while an fsync is in
 // flight); what they produce comes in the next Ready.
 type Ready struct {
@@ -147,6 +149,11 @@ type RawNode struct {
 	outLastTerm uint64
 	outSnapIdx  uint64 // Ready.Snapshot index (0 if none)
 	outApplied  uint64 // last of Ready.CommittedEntries (0 if none)
+	// The message slices of the outstanding Ready, reused after Advance.
+	msgBuf, afterBuf []Message
+	// propBuf carries Propose's entry into Step without an allocation
+	// (the log copies entries; forwarding copies them too).
+	propBuf [1]Entry
 }
 
 // NewRawNode returns a node restored from c.Storage (a fresh node if the
@@ -175,8 +182,10 @@ func (rn *RawNode) Campaign() error { return rn.r.Step(Message{Type: MsgHup}) }
 // Propose proposes data to be appended to the log. ErrProposalDropped if
 // the node cannot accept it now.
 func (rn *RawNode) Propose(data []byte) error {
-	return rn.r.Step(Message{Type: MsgProp, From: rn.r.id,
-		Entries: []Entry{{Type: EntryNormal, Data: data}}})
+	rn.propBuf[0] = Entry{Type: EntryNormal, Data: data}
+	err := rn.r.Step(Message{Type: MsgProp, From: rn.r.id, Entries: rn.propBuf[:]})
+	rn.propBuf[0] = Entry{}
+	return err
 }
 
 // ProposeConfChange proposes a membership change. Only one may be pending
@@ -279,8 +288,10 @@ func (rn *RawNode) Ready() Ready {
 	r.msgs, r.msgsAfterAppend, r.readStates = nil, nil, nil
 	if ss := r.softState(); ss != rn.prevSoft {
 		rn.prevSoft = ss
-		rd.SoftState = &ss
+		changed := ss // only this copy escapes, and only on a change
+		rd.SoftState = &changed
 	}
+	rn.msgBuf, rn.afterBuf = rd.Messages, rd.MessagesAfterPersist
 	hs := r.hardState()
 	if hs != rn.prevHard {
 		rd.HardState = hs
@@ -329,6 +340,19 @@ func (rn *RawNode) Advance() {
 		r.log.appliedTo(rn.outApplied)
 	}
 	r.onPersisted()
+	r.msgs = reuse(r.msgs, rn.msgBuf)
+	r.msgsAfterAppend = reuse(r.msgsAfterAppend, rn.afterBuf)
+	rn.msgBuf, rn.afterBuf = nil, nil
+}
+
+// reuse returns buf, emptied, as the new queue if the queue is still
+// unallocated: the caller is done with the Ready's slices at Advance.
+func reuse(queue, buf []Message) []Message {
+	if cap(queue) > 0 || cap(buf) == 0 {
+		return queue
+	}
+	clear(buf) // drop references to entries and contexts
+	return buf[:0]
 }
 
 // Status is a snapshot of the node's state for monitoring and tests.
