@@ -152,6 +152,32 @@ func (n *Nemesis) snapshot() {
 	}
 }
 
+// SetReplicas replaces the replica set (after a membership change made by
+// the harness): budgets are computed over the new set, and HealAll
+// restores the new replicas' disks and clocks to what they are now. All
+// IDs must be nodes of the world.
+func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
+	if len(replicas) == 0 {
+		return fmt.Errorf("%w: no replicas", ErrNoReplicas)
+	}
+	known := n.w.Nodes()
+	for _, id := range replicas {
+		if !slices.Contains(known, id) {
+			return fmt.Errorf("%w: %d is not a node of the world", ErrNoReplicas, id)
+		}
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(replicas)))
+	for _, id := range ids {
+		if _, ok := n.origCap[id]; !ok {
+			d := n.w.Disk(id)
+			n.origCap[id], n.origTorn[id], n.origSlow[id] = d.Capacity(), d.TornWrites(), d.Slow()
+			n.origClock[id] = n.w.ClockRate(id)
+		}
+	}
+	n.ids = ids
+	return nil
+}
+
 // SetTiming replaces DefaultTiming; call it before Start.
 func (n *Nemesis) SetTiming(t Timing) error {
 	if err := t.validate(); err != nil {

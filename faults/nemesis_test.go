@@ -215,3 +215,19 @@ func TestNewBadInput(t *testing.T) {
 	require.NoError(t, n.Start(time.Second))
 	require.ErrorIs(t, n.Start(time.Second), ErrRunning)
 }
+
+func TestSetReplicas(t *testing.T) {
+	w, ids := newCluster(t, 2, 5)
+	n, err := New(w, ids[:3], All, w.Rand("nemesis"))
+	require.NoError(t, err)
+	require.ErrorIs(t, n.SetReplicas(nil), ErrNoReplicas)
+	require.ErrorIs(t, n.SetReplicas([]host.NodeID{1, 42}), ErrNoReplicas)
+	require.NoError(t, n.SetReplicas([]host.NodeID{5, 4, 3, 2, 1, 1}))
+	require.NoError(t, n.Start(3*time.Second))
+	w.RunFor(2 * time.Second)
+	n.HealAll()
+	for _, id := range ids {
+		require.True(t, w.Alive(id))
+		require.Zero(t, w.Disk(id).Capacity())
+	}
+}

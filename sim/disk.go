@@ -267,7 +267,9 @@ func (d *Disk) names() []string {
 // Crash applies crash semantics now: every unsynced operation is lost and
 // pending syncs never complete, except that with torn writes enabled a
 // sector-granular prefix (possibly empty, possibly all) of the last
-// unsynced WriteAt on the disk becomes durable. Open handles die.
+// unsynced WriteAt on the disk becomes durable. Open handles die. For a
+// node's disk use World.Crash, which also stops the node; Disk.Crash is for
+// disks without a process (AddDisk).
 func (d *Disk) Crash() {
 	d.inc++
 	if d.torn {
