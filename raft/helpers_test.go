@@ -259,13 +259,5 @@ func (c *cluster) checkApplied() {
 // was persisted survives.
 func (c *cluster) restart(id uint64) { c.addNode(id, c.nodes[id].storage) }
 
-func (c *cluster) dump() {
-	for _, id := range c.ids {
-		st := c.status(id)
-		li, _ := c.nodes[id].storage.LastIndex()
-		c.t.Logf("node %d: term %d vote %d commit %d role %v lead %d last %d applied %q cut %v",
-			id, st.Term, st.Vote, st.Commit, st.Role, st.Lead, li, c.appliedData(id), c.cut[id])
-	}
-}
 
 func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
