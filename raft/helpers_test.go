@@ -259,5 +259,4 @@ func (c *cluster) checkApplied() {
 // was persisted survives.
 func (c *cluster) restart(id uint64) { c.addNode(id, c.nodes[id].storage) }
 
-
 func newTestRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
