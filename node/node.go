@@ -1,0 +1,463 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+	"github.com/seedkv/seedkv/wal"
+)
+
+// reqKey names a client request: clients number their own requests.
+type reqKey struct {
+	client host.NodeID
+	id     api.RequestID
+}
+
+// proposal is a write this node proposed and must answer once applied.
+type proposal struct {
+	op    api.Op
+	since time.Time
+}
+
+// bufferedProp is a write accepted but not yet handed to raft: proposals
+// are batched into one MsgProp while a Ready is being persisted.
+type bufferedProp struct {
+	key  reqKey
+	data []byte
+}
+
+// Node is one replica. Its methods other than Receive are for the harness
+// and tests; they only read.
+type Node struct {
+	h   host.Host
+	cfg Config
+	id  host.NodeID
+
+	stopped    bool
+	stopReason string
+	booting    bool // waiting for the bootstrap state to be durable
+
+	rn    *raft.RawNode
+	ms    *raft.MemoryStorage
+	wal   *wal.WAL
+	snaps *snapFiles
+	sm    *stateMachine
+
+	applied      uint64
+	confState    raft.ConfState
+	snapIndex    uint64 // latest durable snapshot
+	snapshotting bool
+	readyBusy    bool
+
+	lead uint64
+	role raft.Role
+	term uint64
+
+	pending map[reqKey]*proposal
+	props   []bufferedProp
+
+	reads reads
+
+	watches   []*stream // in creation order (deterministic iteration)
+	watchByID map[watchKey]*stream
+
+	revoking map[int64]time.Time // lease -> when its expiry was proposed
+	alarm    bool
+	tick     host.Timer
+}
+
+// Start builds a replica on host h and returns it as the process the world
+// drives. It recovers everything from h's disk: the latest snapshot and the
+// WAL. If the disk holds state it cannot trust, the replica stays down (see
+// Stopped) and ignores all traffic.
+func Start(h host.Host, cfg Config) host.Process {
+	n := &Node{
+		h:         h,
+		cfg:       cfg.withDefaults(),
+		id:        h.ID(),
+		snaps:     &snapFiles{fs: h.FS()},
+		pending:   make(map[reqKey]*proposal),
+		watchByID: make(map[watchKey]*stream),
+		revoking:  make(map[int64]time.Time),
+	}
+	n.reads.init()
+	if err := n.boot(); err != nil {
+		n.stop(err.Error())
+		return n
+	}
+	n.scheduleTick()
+	return n
+}
+
+// stop makes the replica inert for good: it answers nothing, votes for
+// nobody and sets no timers. Equivalent to a crashed node.
+func (n *Node) stop(reason string) {
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	n.stopReason = reason
+	if n.tick != nil {
+		n.tick.Stop()
+	}
+	if n.wal != nil {
+		_ = n.wal.Close()
+	}
+}
+
+// Stopped reports whether the replica has stopped for good, and why.
+func (n *Node) Stopped() (bool, string) { return n.stopped, n.stopReason }
+
+// Receive handles one payload from the network: a raft message from a
+// peer or a client request.
+func (n *Node) Receive(from host.NodeID, payload []byte) {
+	if n.stopped || n.booting {
+		return
+	}
+	env, body, err := api.SplitEnvelope(payload)
+	if err != nil {
+		return
+	}
+	switch env {
+	case api.EnvelopePeer:
+		var m raft.Message
+		if m.Unmarshal(body) != nil || m.From != uint64(from) {
+			return // garbage, or a sender lying about who it is
+		}
+		_ = n.rn.Step(m)
+	case api.EnvelopeClient:
+		n.onClient(from, body)
+	}
+	n.process()
+}
+
+func (n *Node) scheduleTick() {
+	n.tick = n.h.After(n.cfg.TickInterval, n.onTick)
+}
+
+func (n *Node) onTick() {
+	if n.stopped {
+		return
+	}
+	n.scheduleTick()
+	if n.booting {
+		return
+	}
+	n.rn.Tick()
+	now := n.h.Now()
+	n.expireLeases(now)
+	n.reads.expire(n, now)
+	n.expirePending(now)
+	n.watchProgress(now)
+	n.process()
+}
+
+// process hands buffered proposals and reads to raft and runs Readys until
+// one is in flight or there is nothing to do.
+func (n *Node) process() {
+	for !n.stopped && !n.readyBusy {
+		n.flushProposals()
+		n.reads.issue(n)
+		if !n.rn.HasReady() {
+			return
+		}
+		n.handleReady(n.rn.Ready())
+	}
+}
+
+// flushProposals proposes every buffered write in one MsgProp, so that a
+// burst of client writes becomes one append for raft, the WAL and the
+// followers.
+func (n *Node) flushProposals() {
+	if len(n.props) == 0 {
+		return
+	}
+	props := n.props
+	n.props = nil
+	ents := make([]raft.Entry, len(props))
+	for i := range props {
+		ents[i] = raft.Entry{Type: raft.EntryNormal, Data: props[i].data}
+	}
+	err := n.rn.Step(raft.Message{Type: raft.MsgProp, From: uint64(n.id), Entries: ents})
+	if err == nil {
+		return
+	}
+	// Dropped: nothing was appended, so the clients may safely retry.
+	for _, p := range props {
+		if pr := n.pending[p.key]; pr != nil {
+			delete(n.pending, p.key)
+			n.replyErr(p.key, pr.op, api.CodeNotLeader, "proposal dropped: "+err.Error())
+		}
+	}
+}
+
+// handleReady starts handling one Ready: messages out, then persistence;
+// the rest happens once it is durable (persisted).
+func (n *Node) handleReady(rd raft.Ready) {
+	n.readyBusy = true
+	if rd.SoftState != nil {
+		n.onSoftState(*rd.SoftState)
+	}
+	n.term = max(n.term, rd.HardState.Term)
+	n.sendAll(rd.Messages)
+	for _, rs := range rd.ReadStates {
+		n.reads.onReadState(rs)
+	}
+	if !rd.Snapshot.IsEmpty() {
+		n.persistSnapshotFile(rd)
+		return
+	}
+	n.persistWAL(rd)
+}
+
+// persistSnapshotFile makes a received snapshot durable before the WAL
+// records it (a WAL marker must never name a snapshot that is not on disk).
+func (n *Node) persistSnapshotFile(rd raft.Ready) {
+	n.snaps.save(rd.Snapshot, func(err error) {
+		if n.stopped {
+			return
+		}
+		if err != nil {
+			n.diskError("save snapshot", err, func() { n.persistSnapshotFile(rd) })
+			return
+		}
+		n.persistWAL(rd)
+	})
+}
+
+// persistWAL saves the Ready's snapshot marker, entries and hard state and
+// syncs them if raft says so.
+func (n *Node) persistWAL(rd raft.Ready) {
+	if !rd.Snapshot.IsEmpty() {
+		if err := n.wal.SaveSnapshot(walMarker(rd.Snapshot.Meta)); err != nil {
+			n.stop("wal: save snapshot marker: " + err.Error())
+			return
+		}
+	}
+	if err := n.wal.Save(walHardState(rd.HardState), walEntries(rd.Entries)); err != nil {
+		n.stop("wal: save: " + err.Error())
+		return
+	}
+	if !rd.MustSync {
+		n.persisted(rd)
+		return
+	}
+	n.syncWAL(func() {
+		n.persisted(rd)
+		n.process()
+	})
+}
+
+// syncWAL syncs the WAL, retrying while the disk is full.
+func (n *Node) syncWAL(then func()) {
+	n.wal.Sync(func(err error) {
+		if n.stopped {
+			return
+		}
+		if err != nil {
+			n.diskError("wal sync", err, func() { n.syncWAL(then) })
+			return
+		}
+		then()
+	})
+}
+
+// diskError retries after a full disk (nothing changed, nothing was
+// acknowledged) and stops the node on any other error: after a failed
+// fsync the state on disk is unknown.
+func (n *Node) diskError(what string, err error, retry func()) {
+	if errors.Is(err, host.ErrNoSpace) {
+		n.h.After(n.cfg.DiskRetry, func() {
+			if !n.stopped {
+				retry()
+			}
+		})
+		return
+	}
+	n.stop(what + ": " + err.Error())
+}
+
+// persisted finishes a Ready whose state is durable: acknowledgements and
+// votes go out, committed entries are applied, reads answered, Advance.
+func (n *Node) persisted(rd raft.Ready) {
+	if !rd.Snapshot.IsEmpty() {
+		if err := n.installSnapshot(rd.Snapshot); err != nil {
+			n.stop("install snapshot: " + err.Error())
+			return
+		}
+	}
+	if !rd.HardState.IsEmpty() {
+		_ = n.ms.SetHardState(rd.HardState)
+	}
+	if err := n.ms.Append(rd.Entries); err != nil {
+		n.stop("memory storage append: " + err.Error())
+		return
+	}
+	n.sendAll(rd.MessagesAfterPersist)
+	if !n.apply(rd.CommittedEntries) {
+		return
+	}
+	n.rn.Advance()
+	n.readyBusy = false
+	n.reads.serve(n)
+	n.drainWatches()
+	n.maybeSnapshot()
+}
+
+// onSoftState tracks leadership. A new leader extends every lease by its
+// TTL from now (etcd's lessor Promote): leases must not expire merely
+// because there was no leader to take their keep-alives.
+func (n *Node) onSoftState(ss raft.SoftState) {
+	wasLeader := n.role == raft.RoleLeader
+	n.lead, n.role = ss.Lead, ss.Role
+	if n.role == raft.RoleLeader && !wasLeader {
+		n.sm.store.LeasePromote(n.h.Now())
+		clear(n.revoking)
+	}
+	if wasLeader && n.role != raft.RoleLeader {
+		// Buffered writes were never handed to raft: they had no effect.
+		for _, p := range n.props {
+			if pr := n.pending[p.key]; pr != nil {
+				delete(n.pending, p.key)
+				n.replyErr(p.key, pr.op, api.CodeNotLeader, "leadership lost")
+			}
+		}
+		n.props = nil
+	}
+}
+
+// sendAll sends raft messages to peers.
+func (n *Node) sendAll(msgs []raft.Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		b := make([]byte, 1, 64+len(m.Context))
+		b[0] = byte(api.EnvelopePeer)
+		n.h.Send(host.NodeID(m.To), m.MarshalAppend(b))
+		if m.Type == raft.MsgSnap {
+			// The network gives no delivery report; say it went out, and
+			// let the follower's answer (or silence) drive raft.
+			n.rn.ReportSnapshot(m.To, true)
+		}
+	}
+}
+
+// expirePending forgets proposals so old their clients gave up long ago
+// (their entries were lost in a leader change).
+func (n *Node) expirePending(now time.Time) {
+	if len(n.pending) == 0 {
+		return
+	}
+	for k, p := range n.pending {
+		if now.Sub(p.since) > n.cfg.PendingTimeout {
+			delete(n.pending, k)
+		}
+	}
+}
+
+// ---- conversions to the WAL's types ----
+
+func walHardState(hs raft.HardState) wal.HardState {
+	return wal.HardState{Term: hs.Term, Vote: hs.Vote, Commit: hs.Commit}
+}
+
+func walEntries(ents []raft.Entry) []wal.Entry {
+	if len(ents) == 0 {
+		return nil
+	}
+	out := make([]wal.Entry, len(ents))
+	for i, e := range ents {
+		out[i] = wal.Entry{Index: e.Index, Term: e.Term, Type: uint8(e.Type), Data: e.Data}
+	}
+	return out
+}
+
+func walMarker(m raft.SnapshotMeta) wal.SnapshotMarker {
+	return wal.SnapshotMarker{Index: m.Index, Term: m.Term, ConfState: m.ConfState.Marshal()}
+}
+
+// ---- inspection for the harness and tests ----
+
+// Status is a replica's raft view.
+type Status struct {
+	ID      host.NodeID
+	Role    raft.Role
+	Term    uint64
+	Leader  host.NodeID
+	Commit  uint64
+	Applied uint64
+	// Revision is the mvcc revision applied.
+	Revision int64
+	Alarm    bool
+	Stopped  bool
+	Reason   string
+}
+
+// Status returns the replica's current status.
+func (n *Node) Status() Status {
+	st := Status{ID: n.id, Stopped: n.stopped, Reason: n.stopReason, Applied: n.applied, Alarm: n.alarm}
+	if n.rn != nil {
+		rs := n.rn.Status()
+		st.Role, st.Term, st.Leader, st.Commit = rs.Role, rs.Term, host.NodeID(rs.Lead), rs.Commit
+	}
+	if n.sm != nil {
+		st.Revision = n.sm.store.CurrentRevision()
+	}
+	return st
+}
+
+// Hash returns the mvcc revision applied and the hash of the key space at
+// it. Replicas at the same revision must have the same hash.
+func (n *Node) Hash() (rev int64, hash uint64) {
+	if n.sm == nil {
+		return 0, 0
+	}
+	rev = n.sm.store.CurrentRevision()
+	h, err := n.sm.store.Hash(rev)
+	if err != nil {
+		return rev, 0
+	}
+	return rev, h
+}
+
+// HashAt returns the hash of the key space at rev, if still in history.
+func (n *Node) HashAt(rev int64) (uint64, error) {
+	if n.sm == nil {
+		return 0, fmt.Errorf("node %d: no state", n.id)
+	}
+	return n.sm.store.Hash(rev)
+}
+
+// AppliedIndex is the index of the last log entry applied.
+func (n *Node) AppliedIndex() uint64 { return n.applied }
+
+// Alarm reports whether the store hit its quota (writes refused).
+func (n *Node) Alarm() bool { return n.alarm }
+
+// CommittedLog returns the committed entries still held in the in-memory
+// log (older ones are covered by a snapshot): first is the index of
+// ents[0]. Replicas must agree on every index they both hold.
+func (n *Node) CommittedLog() (first uint64, ents []raft.Entry) {
+	if n.rn == nil {
+		return 0, nil
+	}
+	commit := n.rn.Status().Commit
+	first, _ = n.ms.FirstIndex()
+	last, _ := n.ms.LastIndex()
+	hi := min(commit, last)
+	if hi < first {
+		return first, nil
+	}
+	ents, err := n.ms.Entries(first, hi+1, 1<<62)
+	if err != nil {
+		return first, nil
+	}
+	return first, ents
+}
+
+// ctxBytes encodes a read batch number as a ReadIndex context.
+func ctxBytes(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }

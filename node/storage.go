@@ -1,0 +1,221 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/seedkv/seedkv/raft"
+	"github.com/seedkv/seedkv/wal"
+)
+
+// boot rebuilds the replica from disk, or bootstraps a new one.
+//
+// Restart: the WAL's latest snapshot marker names a snapshot file, which
+// restores the state machine (mvcc + sessions + lease deadlines) as of the
+// marker's index; raft's MemoryStorage gets that snapshot, the WAL's hard
+// state and the entries after it. raft is told Applied = the snapshot
+// index, so it hands back, in order, exactly the committed entries after
+// it: the in-memory state machine is rebuilt with nothing applied twice or
+// skipped.
+func (n *Node) boot() error {
+	fs := n.h.FS()
+	w, rep, err := wal.Open(fs, wal.Options{SegmentSize: n.cfg.SegmentSize})
+	if errors.Is(err, wal.ErrNoWAL) {
+		return n.bootstrap()
+	}
+	if err != nil {
+		return fmt.Errorf("wal open: %w", err)
+	}
+	n.wal = w
+	if r := rep.Repaired; r != nil && !n.tornTail(r) {
+		return fmt.Errorf("wal: damaged final record is not a torn write (%s at %d: %s): "+
+			"it may hold acknowledged state", r.File, r.Offset, r.Reason)
+	}
+	n.ms = raft.NewMemoryStorage()
+	n.sm = newStateMachine(n.cfg.QuotaBytes)
+	hs := raft.HardState{Term: rep.HardState.Term, Vote: rep.HardState.Vote, Commit: rep.HardState.Commit}
+	if m := rep.Snapshot; m != nil {
+		snap, err := n.snaps.load(m.Term, m.Index)
+		if err != nil {
+			return err
+		}
+		var cs raft.ConfState
+		if err := cs.Unmarshal(m.ConfState); err != nil || !cs.Equal(snap.Meta.ConfState) {
+			return fmt.Errorf("%w: snapshot %d: configuration differs from the WAL marker", ErrSnapCorrupt, m.Index)
+		}
+		sm, err := decodeState(snap.Data, n.cfg.QuotaBytes)
+		if err != nil {
+			return fmt.Errorf("snapshot %d: %w", m.Index, err)
+		}
+		if err := n.ms.ApplySnapshot(snap); err != nil {
+			return fmt.Errorf("snapshot %d: %w", m.Index, err)
+		}
+		n.sm, n.applied, n.snapIndex, n.confState = sm, m.Index, m.Index, snap.Meta.ConfState
+		hs.Commit = max(hs.Commit, m.Index)
+		hs.Term = max(hs.Term, m.Term)
+	}
+	_ = n.ms.SetHardState(hs)
+	ents := make([]raft.Entry, len(rep.Entries))
+	for i, e := range rep.Entries {
+		ents[i] = raft.Entry{Index: e.Index, Term: e.Term, Type: raft.EntryType(e.Type), Data: e.Data}
+	}
+	if err := n.ms.Append(ents); err != nil {
+		return fmt.Errorf("wal replay: %w", err)
+	}
+	// Until one ReadIndex round shows this replica caught up with the
+	// cluster, its state may be older than what it served before the
+	// crash: serializable reads wait for that.
+	n.reads.needCatchUp = true
+	return n.startRaft()
+}
+
+// tornTail tells a torn write (benign: the lost bytes were never synced,
+// so never acknowledged) from damage to a complete record. A crash tears
+// only the last unsynced write, on a sector boundary, so a torn tail is a
+// record cut short at a sector-aligned end of file. A complete final
+// record with a bad checksum, or a short one ending off a sector boundary,
+// is corruption of synced data.
+func (n *Node) tornTail(r *wal.RepairReport) bool {
+	short := strings.Contains(r.Reason, "extends past the end")
+	return short && (r.Offset+r.Dropped)%n.cfg.SectorSize == 0
+}
+
+// bootstrap initialises a new member: an empty WAL and, for a founding
+// member, the bootstrap snapshot of the initial membership, made durable
+// before raft starts (so a restart finds the same cluster).
+func (n *Node) bootstrap() error {
+	w, err := wal.Create(n.h.FS(), wal.Metadata{NodeID: uint64(n.id), ClusterID: n.cfg.ClusterID},
+		wal.Options{SegmentSize: n.cfg.SegmentSize})
+	if err != nil {
+		return fmt.Errorf("wal create: %w", err)
+	}
+	n.wal = w
+	n.ms = raft.NewMemoryStorage()
+	n.sm = newStateMachine(n.cfg.QuotaBytes)
+	if n.cfg.Join {
+		return n.startRaft()
+	}
+	if len(n.cfg.Members) == 0 {
+		return errors.New("config: no members to bootstrap")
+	}
+	voters := make([]uint64, len(n.cfg.Members))
+	for i, m := range n.cfg.Members {
+		voters[i] = uint64(m)
+	}
+	snap := raft.BootstrapSnapshot(voters, nil)
+	snap.Data = n.sm.encode()
+	if err := n.ms.ApplySnapshot(snap); err != nil {
+		return err
+	}
+	n.applied, n.snapIndex, n.confState = snap.Meta.Index, snap.Meta.Index, snap.Meta.ConfState
+	if err := n.startRaft(); err != nil {
+		return err
+	}
+	n.booting = true
+	n.saveBootstrap(snap)
+	return nil
+}
+
+func (n *Node) saveBootstrap(snap raft.Snapshot) {
+	n.snaps.save(snap, func(err error) {
+		if n.stopped {
+			return
+		}
+		if err != nil {
+			n.diskError("bootstrap snapshot", err, func() { n.saveBootstrap(snap) })
+			return
+		}
+		if err := n.wal.SaveSnapshot(walMarker(snap.Meta)); err != nil {
+			n.stop("wal: bootstrap marker: " + err.Error())
+			return
+		}
+		n.syncWAL(func() {
+			n.booting = false
+			n.process()
+		})
+	})
+}
+
+func (n *Node) startRaft() error {
+	rn, err := raft.NewRawNode(raft.Config{
+		ID:                        uint64(n.id),
+		ElectionTick:              n.cfg.ElectionTicks,
+		HeartbeatTick:             n.cfg.HeartbeatTicks,
+		Storage:                   n.ms,
+		Applied:                   n.applied,
+		PreVote:                   !n.cfg.DisablePreVote,
+		CheckQuorum:               !n.cfg.DisableCheckQuorum,
+		DisableProposalForwarding: true,
+		Rand:                      n.h.Rand(),
+	})
+	if err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	n.rn = rn
+	return nil
+}
+
+// installSnapshot replaces the state machine with a snapshot received from
+// the leader (already durable).
+func (n *Node) installSnapshot(snap raft.Snapshot) error {
+	sm, err := decodeState(snap.Data, n.cfg.QuotaBytes)
+	if err != nil {
+		return err
+	}
+	if err := n.ms.ApplySnapshot(snap); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+		return err
+	}
+	n.sm = sm
+	n.applied = snap.Meta.Index
+	n.confState = snap.Meta.ConfState
+	n.snapIndex = max(n.snapIndex, snap.Meta.Index)
+	n.alarm = false
+	n.rebindWatches()
+	_ = n.wal.ReleaseTo(snap.Meta.Index)
+	n.snaps.releaseBelow(snap.Meta.Index)
+	return nil
+}
+
+// maybeSnapshot takes a snapshot once enough entries were applied since the
+// last one: the state is encoded now (at the applied index), written
+// durably, then recorded in the WAL; only then is the in-memory log
+// compacted and are old WAL segments and snapshot files released.
+func (n *Node) maybeSnapshot() {
+	if n.snapshotting || n.applied < n.snapIndex+n.cfg.SnapshotEntries {
+		return
+	}
+	snap, err := n.ms.CreateSnapshot(n.applied, n.confState, n.sm.encode())
+	if err != nil {
+		return // a newer snapshot arrived from the leader meanwhile
+	}
+	n.snapshotting = true
+	n.saveOwnSnapshot(snap)
+}
+
+func (n *Node) saveOwnSnapshot(snap raft.Snapshot) {
+	n.snaps.save(snap, func(err error) {
+		if n.stopped {
+			return
+		}
+		if err != nil {
+			n.diskError("save snapshot", err, func() { n.saveOwnSnapshot(snap) })
+			return
+		}
+		if err := n.wal.SaveSnapshot(walMarker(snap.Meta)); err != nil {
+			// A newer snapshot from the leader was recorded meanwhile.
+			n.snapshotting = false
+			return
+		}
+		n.syncWAL(func() {
+			n.snapshotting = false
+			idx := snap.Meta.Index
+			n.snapIndex = max(n.snapIndex, idx)
+			if idx > n.cfg.CatchUpEntries {
+				_ = n.ms.Compact(idx - n.cfg.CatchUpEntries)
+			}
+			_ = n.wal.ReleaseTo(idx)
+			n.snaps.releaseBelow(idx)
+		})
+	})
+}
