@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
 )
 
 func TestClusterWritesAndReads(t *testing.T) {
@@ -30,4 +29,3 @@ func TestClusterWritesAndReads(t *testing.T) {
 		})
 	}
 }
-
