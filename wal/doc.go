@@ -12,6 +12,9 @@
 // without losing state. A new segment is started when the current one
 // reaches Options.SegmentSize.
 //
+// With Options.Preallocate the active segment is zero-filled ahead of the
+// writes, so most fdatasyncs need not change the file's size.
+//
 // Each record is framed as crc(4) | length(4) | type(1) | payload, where crc
 // is the CRC-32C (Castagnoli) of length, type and payload; see record.go.
 // Type zero is invalid, so zero-filled bytes never decode as a record.
@@ -32,13 +35,21 @@
 //
 // # Recovery
 //
-// Open reads every segment. A record that does not decode (short, bad
+// Open reads every segment. Zero bytes after the last record of a segment
+// are its end (preallocated space, or a write whose data never reached the
+// disk); nothing is reported. A record that does not decode (short, bad
 // checksum, impossible length) at the very end of the last segment, with no
 // valid record anywhere after it, is treated as a torn write: the tail is
 // cut away (File.Truncate) and reported in Replay.Repaired. The same damage
 // followed by a valid record, or anywhere in a sealed segment, cannot be a
 // torn write and fails Open with a *CorruptionError naming the file and
-// offset (errors.Is(err, ErrCorrupt)).
+// offset (errors.Is(err, ErrCorrupt)). So do a missing segment, a segment
+// that does not start where the log before it ended, entries with a gap,
+// disagreeing metadata, a damaged first record of the only segment, and
+// released segments whose covering snapshot marker did not survive.
+//
+// Scanning for a valid record after damage costs up to a CRC per byte of
+// the tail; it only runs when a tail is damaged.
 //
 // What a damaged last record means. The simulated disk (and this package's
 // own discipline above) only ever tears the last unsynced write, so a bad
