@@ -388,3 +388,70 @@ func (m *walMachine) describe(t *rapid.T, rep Replay) {
 		}
 	}
 }
+
+// TestNoSpace: a full disk fails the Sync cleanly, keeps the records
+// buffered, and a later Sync (with space again) makes them durable. A
+// write failing for another reason makes the WAL unusable.
+func TestNoSpace(t *testing.T) {
+	world := sim.NewWorld(1, sim.DefaultConfig())
+	d := world.AddDisk(1)
+	w, err := Create(d, testMeta, Options{})
+	require.NoError(t, err)
+	require.NoError(t, w.Save(HardState{Term: 1}, ents(1, 3, 1)))
+	var got []error
+	record := func(err error) { got = append(got, err) }
+	w.Sync(record)
+	world.RunUntilIdle(0)
+	require.NoError(t, d.SetCapacity(d.Used()+10))
+	require.NoError(t, w.Save(HardState{Term: 2}, ents(4, 6, 2)))
+	w.Sync(record)
+	world.RunUntilIdle(0)
+	require.NoError(t, d.SetCapacity(0))
+	w.Sync(record)
+	world.RunUntilIdle(0)
+	require.Len(t, got, 3)
+	require.NoError(t, got[0])
+	require.ErrorIs(t, got[1], host.ErrNoSpace)
+	require.NoError(t, got[2])
+
+	d.Crash()
+	_, rep, err := Open(d, Options{})
+	require.NoError(t, err)
+	require.Equal(t, append(ents(1, 3, 1), ents(4, 6, 2)...), rep.Entries)
+	require.Equal(t, HardState{Term: 2}, rep.HardState)
+
+	// The old handle died in the crash: its WAL fails for good.
+	require.NoError(t, w.Save(HardState{}, ents(7, 7, 2)))
+	w.Sync(record)
+	require.ErrorIs(t, got[3], host.ErrClosed)
+	require.ErrorIs(t, w.Save(HardState{}, ents(8, 8, 2)), host.ErrClosed)
+}
+
+// TestGroupCommit: Saves and Syncs while a sync is in flight are allowed;
+// the waiting Syncs share one write and fsync and complete in order, and a
+// completed Sync covers everything saved before it.
+func TestGroupCommit(t *testing.T) {
+	world := sim.NewWorld(2, sim.DefaultConfig())
+	d := world.AddDisk(1)
+	w, err := Create(d, testMeta, Options{})
+	require.NoError(t, err)
+	var order []int
+	for i := range 4 {
+		require.NoError(t, w.Save(HardState{Term: 1, Commit: uint64(i)}, ents(uint64(i)*2+1, uint64(i)*2+2, 1)))
+		w.Sync(func(err error) {
+			require.NoError(t, err)
+			order = append(order, i)
+		})
+	}
+	require.True(t, w.syncing)
+	require.Len(t, w.waiting, 3, "later Syncs wait for the one in flight")
+	world.RunUntilIdle(0)
+	require.Equal(t, []int{0, 1, 2, 3}, order)
+	require.Empty(t, w.waiting)
+
+	d.Crash()
+	_, rep, err := Open(d, Options{})
+	require.NoError(t, err)
+	require.Equal(t, ents(1, 8, 1), rep.Entries)
+	require.Equal(t, HardState{Term: 1, Commit: 3}, rep.HardState)
+}
