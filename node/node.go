@@ -67,6 +67,7 @@ type Node struct {
 	watchByID map[watchKey]*stream
 
 	revoking map[int64]time.Time // lease -> when its expiry was proposed
+	repaired *wal.RepairReport   // the torn WAL tail cut at boot, if any
 	alarm    bool
 	tick     host.Timer
 }

@@ -32,6 +32,7 @@ func (n *Node) boot() error {
 		return fmt.Errorf("wal: damaged final record is not a torn write (%s at %d: %s): "+
 			"it may hold acknowledged state", r.File, r.Offset, r.Reason)
 	}
+	n.repaired = rep.Repaired
 	n.ms = raft.NewMemoryStorage()
 	n.sm = newStateMachine(n.cfg.QuotaBytes)
 	hs := raft.HardState{Term: rep.HardState.Term, Vote: rep.HardState.Vote, Commit: rep.HardState.Commit}

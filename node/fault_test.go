@@ -1,0 +1,271 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+	"github.com/seedkv/seedkv/sim"
+)
+
+// writeMany writes n keys prefix0..prefix(n-1) and returns the acknowledged
+// values.
+func (c *cluster) writeMany(prefix string, n int) map[string]string {
+	acked := map[string]string{}
+	for i := range n {
+		k, v := fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("v%d", i)
+		if _, err := c.put(k, v); err == nil {
+			acked[k] = v
+		}
+	}
+	return acked
+}
+
+func (c *cluster) checkAcked(acked map[string]string) {
+	for k, v := range acked {
+		require.Equal(c.t, v, c.mustGet(k), "acknowledged write %s lost", k)
+	}
+}
+
+func followerOf(c *cluster, leader host.NodeID) host.NodeID {
+	for _, id := range c.ids {
+		if id != leader {
+			return id
+		}
+	}
+	return 0
+}
+
+func lastSegment(t *testing.T, disk *sim.Disk) string {
+	names, err := disk.List()
+	require.NoError(t, err)
+	var seg string
+	for _, n := range names {
+		if strings.HasSuffix(n, ".wal") {
+			seg = n
+		}
+	}
+	require.NotEmpty(t, seg)
+	return seg
+}
+
+func TestRestartFollowerRecoversFromDisk(t *testing.T) {
+	c := newCluster(t, 3, 11, Config{SnapshotEntries: 40, CatchUpEntries: 5})
+	l := c.waitLeader(5 * time.Second)
+	require.NotZero(t, l)
+	acked := c.writeMany("a", 60) // past one snapshot
+	f := followerOf(c, l)
+	require.NoError(t, c.w.Crash(f))
+	for k, v := range c.writeMany("b", 30) {
+		acked[k] = v
+	}
+	require.NoError(t, c.w.Restart(f))
+	n := c.nodes[f]
+	stopped, why := n.Stopped()
+	require.False(t, stopped, why)
+	require.NotZero(t, n.snapIndex, "restarted from a snapshot")
+	c.converged(10 * time.Second)
+	c.checkAcked(acked)
+	require.Len(t, acked, 90)
+}
+
+func TestRestartLeaderLosesNoAckedWrite(t *testing.T) {
+	c := newCluster(t, 3, 12, Config{SnapshotEntries: 25, CatchUpEntries: 5})
+	l := c.waitLeader(5 * time.Second)
+	acked := c.writeMany("a", 40)
+	require.NoError(t, c.w.Crash(l))
+	l2 := c.waitLeader(5 * time.Second)
+	require.NotZero(t, l2)
+	require.NotEqual(t, l, l2)
+	for k, v := range c.writeMany("b", 20) {
+		acked[k] = v
+	}
+	require.NoError(t, c.w.Restart(l))
+	c.converged(10 * time.Second)
+	c.checkAcked(acked)
+	// Every replica crashes at once and comes back: everything acked is
+	// still there (durable on a quorum before it was acknowledged).
+	for _, id := range c.ids {
+		require.NoError(t, c.w.Crash(id))
+	}
+	for _, id := range c.ids {
+		require.NoError(t, c.w.Restart(id))
+	}
+	require.NotZero(t, c.waitLeader(5*time.Second))
+	c.checkAcked(acked)
+	c.converged(10 * time.Second)
+}
+
+// TestCrashAtRandomInstants crashes a replica at many instants while
+// writes are in flight: whatever was acknowledged survives.
+func TestCrashAtRandomInstants(t *testing.T) {
+	c := newCluster(t, 3, 13, Config{SnapshotEntries: 30, CatchUpEntries: 5})
+	c.waitLeader(5 * time.Second)
+	acked := map[string]string{}
+	r := c.w.Rand("test")
+	for round := range 8 {
+		// Fire off writes without waiting, then crash someone mid-flight.
+		for i := range 10 {
+			k, v := fmt.Sprintf("r%d-%d", round, i), "x"
+			c.cl.Put([]byte(k), []byte(v), putOpts(), func(_ *putResp, _ hdr, err error) {
+				if err == nil {
+					acked[k] = v
+				}
+			})
+		}
+		c.w.RunFor(time.Duration(r.IntN(8)) * time.Millisecond)
+		victim := c.ids[r.IntN(len(c.ids))]
+		require.NoError(t, c.w.Crash(victim))
+		c.w.RunFor(time.Duration(r.IntN(300)) * time.Millisecond)
+		require.NoError(t, c.w.Restart(victim))
+		c.w.RunFor(3 * time.Second)
+	}
+	require.NotZero(t, c.waitLeader(5*time.Second))
+	c.checkAcked(acked)
+	c.converged(10 * time.Second)
+	require.NotEmpty(t, acked)
+}
+
+func TestNewLeaderWithinBoundAfterLeaderCrash(t *testing.T) {
+	for seed := uint64(20); seed < 25; seed++ {
+		c := newCluster(t, 5, seed, Config{})
+		l := c.waitLeader(5 * time.Second)
+		c.mustPut("k", "v")
+		require.NoError(t, c.w.Crash(l))
+		start := c.w.Elapsed()
+		l2 := c.waitLeader(10 * time.Second)
+		require.NotZero(t, l2)
+		took := c.w.Elapsed() - start
+		// Election timeout is 10 ticks of 100ms, randomized up to 2x;
+		// with PreVote one more round trip. 3s is a generous bound.
+		require.Less(t, took, 3*time.Second, "seed %d: new leader took %v", seed, took)
+		c.mustPut("k", "v2")
+		require.Equal(t, "v2", c.mustGet("k"))
+	}
+}
+
+func TestPartitionedFollowerCatchesUpBySnapshot(t *testing.T) {
+	c := newCluster(t, 3, 14, Config{SnapshotEntries: 20, CatchUpEntries: 5})
+	l := c.waitLeader(5 * time.Second)
+	f := followerOf(c, l)
+	c.w.Net().Isolate(f)
+	// Keep the client talking to the majority.
+	c.w.Net().Connect(c.clID, f)
+	c.w.Net().Connect(f, c.clID)
+	acked := c.writeMany("p", 100)
+	require.Len(t, acked, 100)
+	first, _ := c.nodes[l].ms.FirstIndex()
+	require.Greater(t, first, c.nodes[f].applied+1, "the leader compacted past the follower")
+	before := c.nodes[f].snapIndex
+	c.w.Net().Heal()
+	c.converged(10 * time.Second)
+	require.Greater(t, c.nodes[f].snapIndex, before, "caught up by snapshot")
+	c.checkAcked(acked)
+}
+
+func TestCorruptWALStopsAndNeverVotes(t *testing.T) {
+	c := newCluster(t, 3, 15, Config{})
+	l := c.waitLeader(5 * time.Second)
+	acked := c.writeMany("c", 20)
+	victim := followerOf(c, l)
+	// Flip a bit in the middle of a synced WAL segment.
+	disk := c.w.Disk(victim)
+	seg := lastSegment(t, disk)
+	require.NoError(t, c.w.Crash(victim))
+	data, err := disk.DurableBytes(seg)
+	require.NoError(t, err)
+	require.NoError(t, disk.Corrupt(seg, int64(len(data)/2), 3))
+	require.NoError(t, c.w.Restart(victim))
+	stopped, why := c.nodes[victim].Stopped()
+	require.True(t, stopped)
+	require.Contains(t, why, "corrupt")
+	// The cluster keeps working with the other two.
+	c.mustPut("after", "x")
+	// Crash one of the two healthy replicas: the survivor cannot win an
+	// election, because the stopped replica never votes.
+	other := followerOf(c, victim)
+	if other == l {
+		for _, id := range c.ids {
+			if id != victim && id != l {
+				other = id
+			}
+		}
+	}
+	require.NoError(t, c.w.Crash(l))
+	c.w.RunFor(5 * time.Second)
+	require.Zero(t, c.leader(), "a leader was elected with the vote of a stopped replica: %s", c.describe())
+	require.NotEqual(t, raft.RoleLeader, c.nodes[other].Status().Role)
+	require.NoError(t, c.w.Restart(l))
+	require.NotZero(t, c.waitLeader(5*time.Second))
+	c.checkAcked(acked)
+}
+
+func TestTornTailIsBenignButCompleteBadRecordIsNot(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		damage  func(data []byte) (off int64, ok bool)
+		stopped bool
+	}{
+		{"bit flip in the last complete record", func(data []byte) (int64, bool) {
+			return int64(len(data) - 2), true
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 3, 16, Config{})
+			l := c.waitLeader(5 * time.Second)
+			c.writeMany("t", 10)
+			victim := followerOf(c, l)
+			disk := c.w.Disk(victim)
+			seg := lastSegment(t, disk)
+			require.NoError(t, c.w.Crash(victim))
+			data, err := disk.DurableBytes(seg)
+			require.NoError(t, err)
+			off, _ := tc.damage(data)
+			require.NoError(t, disk.Corrupt(seg, off, 0))
+			require.NoError(t, c.w.Restart(victim))
+			stopped, why := c.nodes[victim].Stopped()
+			require.Equal(t, tc.stopped, stopped, why)
+			t.Log(why)
+		})
+	}
+}
+
+func TestTornWritesRecover(t *testing.T) {
+	c := newCluster(t, 3, 17, Config{SnapshotEntries: 30, CatchUpEntries: 5})
+	for _, id := range c.ids {
+		c.w.Disk(id).SetTornWrites(true)
+	}
+	c.waitLeader(5 * time.Second)
+	acked := map[string]string{}
+	r := c.w.Rand("torn")
+	repairs := 0
+	for round := range 10 {
+		for i := range 10 {
+			k := fmt.Sprintf("t%d-%d", round, i)
+			c.cl.Put([]byte(k), []byte("v"), putOpts(), func(_ *putResp, _ hdr, err error) {
+				if err == nil {
+					acked[k] = "v"
+				}
+			})
+		}
+		c.w.RunFor(time.Duration(r.IntN(6)) * time.Millisecond)
+		victim := c.ids[r.IntN(len(c.ids))]
+		require.NoError(t, c.w.Crash(victim))
+		require.NoError(t, c.w.Restart(victim))
+		stopped, why := c.nodes[victim].Stopped()
+		require.False(t, stopped, "a torn write must not stop a replica: %s", why)
+		if c.nodes[victim].repaired != nil {
+			repairs++
+		}
+		c.w.RunFor(2 * time.Second)
+	}
+	require.NotZero(t, c.waitLeader(5*time.Second))
+	c.checkAcked(acked)
+	c.converged(10 * time.Second)
+	t.Logf("%d of 10 restarts cut a torn tail", repairs)
+}
