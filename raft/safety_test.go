@@ -48,6 +48,9 @@ type safetyWorld struct {
 	committed    map[entryKey]uint64 // committed entry -> lowest observer term when seen committed
 	appliedAt    map[uint64]Entry    // index -> the entry applied there (by anyone)
 	entryData    map[entryKey]string // (index, term) -> data: one entry per index and term
+	maxCommit    uint64              // highest commit index any node ever had
+	readReq      map[string]uint64   // read ctx -> maxCommit when requested
+	reads        int
 }
 
 func (w *safetyWorld) config(n *simNode) Config {
@@ -109,6 +112,12 @@ func (w *safetyWorld) persist(n *simNode) {
 		require.NoError(w.t, n.storage.SetHardState(rd.HardState))
 	}
 	w.sendAll(n, rd.MessagesAfterPersist)
+	for _, rs := range rd.ReadStates {
+		// Linearizable reads: the read index covers everything committed
+		// anywhere before the request was made.
+		require.GreaterOrEqual(w.t, rs.Index, w.readReq[string(rs.RequestCtx)],
+			"node %d served read %q at index %d, below the commit index at request time", n.id, rs.RequestCtx, rs.Index)
+	}
 	for _, e := range rd.CommittedEntries {
 		require.Equal(w.t, n.lastApp+1, e.Index, "node %d applies out of order", n.id)
 		n.lastApp = e.Index
@@ -118,6 +127,11 @@ func (w *safetyWorld) persist(n *simNode) {
 				n.id, e, e.Index, prev)
 		} else {
 			w.appliedAt[e.Index] = Entry{Index: e.Index, Term: e.Term, Data: cloneBytes(e.Data)}
+		}
+		if e.Type == EntryConfChange {
+			var cc ConfChange
+			require.NoError(w.t, cc.Unmarshal(e.Data))
+			n.cs = n.rn.ApplyConfChange(cc)
 		}
 		if e.Type == EntryNormal && len(e.Data) > 0 {
 			n.applied = append(n.applied, e)
@@ -140,7 +154,7 @@ func (w *safetyWorld) deliver(dup bool) {
 	for _, n := range w.nodes {
 		if n.id == m.To {
 			err := n.rn.Step(m)
-			if err != nil && !errors.Is(err, ErrProposalDropped) && !errors.Is(err, ErrStepPeerNotFound) {
+			if err != nil && !errors.Is(err, ErrProposalDropped) && !errors.Is(err, ErrStepPeerNotFound) && !errors.Is(err, ErrInvalidConfChange) {
 				w.t.Fatalf("step %v: %v", m.Type, err)
 			}
 		}
@@ -182,6 +196,7 @@ func (w *safetyWorld) check() {
 				w.entryData[key] = string(ents[0].Data)
 			}
 		}
+		w.maxCommit = max(w.maxCommit, r.log.committed)
 		// Committed entries, as claimed by this node.
 		for i := r.log.firstIndex(); i <= r.log.committed; i++ {
 			key := entryKey{i, logs[k][i]}
@@ -263,7 +278,11 @@ func TestRapidSafety(t *testing.T) {
 			rng:          rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 1)),
 			leaderOfTerm: map[uint64]uint64{}, leaderLog: map[uint64][]uint64{},
 			leaderTerm: map[uint64]uint64{}, committed: map[entryKey]uint64{},
-			appliedAt: map[uint64]Entry{}, entryData: map[entryKey]string{}}
+			appliedAt: map[uint64]Entry{}, entryData: map[entryKey]string{},
+			readReq: map[string]uint64{}}
+		// With membership changes, two more nodes start outside the
+		// cluster (empty storage) and may be added.
+		membership := rapid.Bool().Draw(t, "membership")
 		var voters []uint64
 		for i := 1; i <= size; i++ {
 			voters = append(voters, uint64(i))
@@ -273,6 +292,13 @@ func TestRapidSafety(t *testing.T) {
 			require.NoError(t, n.storage.ApplySnapshot(BootstrapSnapshot(voters, nil)))
 			w.start(n)
 			w.nodes = append(w.nodes, n)
+		}
+		if membership {
+			for id := uint64(size + 1); id <= uint64(size+2); id++ {
+				n := &simNode{id: id, storage: NewMemoryStorage()}
+				w.start(n)
+				w.nodes = append(w.nodes, n)
+			}
 		}
 		defer func() {
 			rapidStats.applied += len(w.appliedAt)
@@ -311,7 +337,15 @@ func TestRapidSafety(t *testing.T) {
 				case 2:
 					w.compact(w.node())
 				case 3:
-					w.node().rn.ReadIndex(fmt.Appendf(nil, "r%d", w.nextData))
+					w.reads++
+					ctx := fmt.Sprintf("r%d", w.reads)
+					w.readReq[ctx] = w.maxCommit
+					w.node().rn.ReadIndex([]byte(ctx))
+				case 5:
+					if membership {
+						cc := ConfChange{Type: ConfChangeType(w.rng.IntN(3)), NodeID: uint64(1 + w.rng.IntN(len(w.nodes)))}
+						_ = w.node().rn.ProposeConfChange(cc)
+					}
 				case 4:
 					n := w.node()
 					n.rn.TransferLeadership(uint64(1 + w.rng.IntN(size)))
