@@ -395,11 +395,12 @@ func (m *walMachine) describe(t *rapid.T, rep Replay) {
 func TestNoSpace(t *testing.T) {
 	world := sim.NewWorld(1, sim.DefaultConfig())
 	d := world.AddDisk(1)
-	w, err := Create(d, testMeta, Options{})
+	w, err := Create(d, testMeta, Options{Preallocate: 1 << 20})
 	require.NoError(t, err)
 	require.NoError(t, w.Save(HardState{Term: 1}, ents(1, 3, 1)))
 	var got []error
 	record := func(err error) { got = append(got, err) }
+	require.NoError(t, d.SetCapacity(300)) // room for the records, not the zeros
 	w.Sync(record)
 	world.RunUntilIdle(0)
 	require.NoError(t, d.SetCapacity(d.Used()+10))

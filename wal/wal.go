@@ -74,8 +74,9 @@ func Create(fs host.FS, meta Metadata, opts Options) (*WAL, error) {
 		return nil, err
 	}
 	if len(segs) > 0 {
-		if _, _, err := Open(fs, opts); !errors.Is(err, ErrNoWAL) {
+		if old, _, err := Open(fs, opts); !errors.Is(err, ErrNoWAL) {
 			if err == nil {
+				old.Close()
 				err = ErrExist
 			}
 			return nil, fmt.Errorf("wal: create: %w", err)
@@ -370,9 +371,15 @@ func (w *WAL) write() error {
 	if len(w.head) > 0 {
 		data = append(w.head, w.buf...)
 	}
+	records := len(data)
 	data = w.preallocate(data)
 	if len(data) > 0 {
 		n, err := w.f.WriteAt(data, w.off)
+		if errors.Is(err, host.ErrNoSpace) && len(data) > records {
+			// No room for the zeros; there may be for the records.
+			data = data[:records]
+			n, err = w.f.WriteAt(data, w.off)
+		}
 		if err != nil {
 			return fmt.Errorf("wal: write %s: %w", w.f.Name(), err)
 		}
