@@ -11,7 +11,7 @@ const (
 	DefaultTickInterval     = 100 * time.Millisecond
 	DefaultElectionTicks    = 10
 	DefaultHeartbeatTicks   = 1
-	DefaultSnapshotEntries  = 10000
+	DefaultSnapshotEntries  = 100000
 	DefaultCatchUpEntries   = 5000
 	DefaultSegmentSize      = 4 << 20
 	DefaultSectorSize       = 512

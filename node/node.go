@@ -336,7 +336,7 @@ func (n *Node) onSoftState(ss raft.SoftState) {
 func (n *Node) sendAll(msgs []raft.Message) {
 	for i := range msgs {
 		m := &msgs[i]
-		b := make([]byte, 1, 64+len(m.Context))
+		b := make([]byte, 1, msgSize(m))
 		b[0] = byte(api.EnvelopePeer)
 		n.h.Send(host.NodeID(m.To), m.MarshalAppend(b))
 		if m.Type == raft.MsgSnap {
@@ -462,3 +462,16 @@ func (n *Node) CommittedLog() (first uint64, ents []raft.Entry) {
 
 // ctxBytes encodes a read batch number as a ReadIndex context.
 func ctxBytes(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// msgSize estimates a raft message's encoded size, so that marshaling
+// allocates once.
+func msgSize(m *raft.Message) int {
+	size := 80 + len(m.Context)
+	for i := range m.Entries {
+		size += len(m.Entries[i].Data) + 32
+	}
+	if m.Snapshot != nil {
+		size += len(m.Snapshot.Data) + 64 + 10*(len(m.Snapshot.Meta.ConfState.Voters)+len(m.Snapshot.Meta.ConfState.Learners))
+	}
+	return size
+}
