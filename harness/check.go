@@ -23,10 +23,16 @@ func (r *seedRun) check(res *Result) {
 	if r.failure != "" {
 		fail(r.failure)
 	}
-	if err := r.checkWatches(); err != nil {
-		fail(err.Error())
-	}
 	ops := r.hist.Ops()
+	if entries, err := r.writeLog(); err != nil {
+		fail(err.Error())
+	} else if entries != nil {
+		if err := r.checkWatches(entries); err != nil {
+			fail(err.Error())
+		}
+		n := resolveUnknown(ops, entries)
+		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
+	}
 	lr := r.checkLinearizable(ops)
 	switch lr.Verdict {
 	case lin.Fail:

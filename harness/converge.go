@@ -83,16 +83,24 @@ func (r *seedRun) compareHashes(ids []host.NodeID, ins []Inspector) error {
 	return nil
 }
 
-// checkWatches checks every watch stream against the committed write log
-// of one replica (all replicas agree on it once converged).
-func (r *seedRun) checkWatches() error {
-	_, ins := r.inspectors()
-	if len(ins) == 0 || len(r.watches) == 0 {
-		return nil
+// writeLog is the committed write log as one running replica holds it
+// (all agree once converged); nil if no replica can be inspected.
+func (r *seedRun) writeLog() ([]lin.LogEntry, error) {
+	ids, ins := r.inspectors()
+	if len(ins) == 0 {
+		return nil, nil
 	}
 	entries, err := ins[0].WriteLog()
 	if err != nil {
-		return fmt.Errorf("watch: write log: %v", err)
+		return nil, fmt.Errorf("write log of replica %d: %v", ids[0], err)
+	}
+	return entries, nil
+}
+
+// checkWatches checks every watch stream against the committed write log.
+func (r *seedRun) checkWatches(entries []lin.LogEntry) error {
+	if len(r.watches) == 0 {
+		return nil
 	}
 	log, err := lin.NewWriteLog(entries)
 	if err != nil {

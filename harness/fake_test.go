@@ -45,6 +45,7 @@ const (
 	bugPanic              // panic while serving a request
 	bugDiverge            // one replica reports a different hash
 	bugDropEvents         // a watch stream skips an event
+	lossy                 // not a bug: drop a tenth of requests or answers
 )
 
 func newFakeCluster(stale bool) *fakeCluster {
@@ -73,7 +74,14 @@ func (r *fakeReplica) Receive(from host.NodeID, payload []byte) {
 	if !ok {
 		return
 	}
+	if r.c.bug == lossy && r.h.Rand().IntN(20) == 0 {
+		return // request lost
+	}
 	resp := r.serve(from, req)
+	if r.c.bug == lossy && r.h.Rand().IntN(20) == 0 {
+		r.c.notify()
+		return // answer lost
+	}
 	resp.ID, resp.Op = req.ID, req.Body.Op()
 	resp.Header.Member = r.h.ID()
 	r.h.Send(from, api.MustEncode(resp))

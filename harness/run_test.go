@@ -90,3 +90,16 @@ func requireNode(tb testing.TB) {
 		tb.Skip("package node is not wired in yet")
 	}
 }
+
+func TestFakeLossyClusterPasses(t *testing.T) {
+	cfg := buggyConfig(DefaultConfig(), false, lossy)
+	cfg.Faults = "none"
+	var check time.Duration
+	unknown := 0
+	RunMany(cfg, seedRange(1, 40), 2, func(r Result) bool {
+		require.Equal(t, Pass, r.Verdict, "seed %d: %s", r.Seed, r.Reason)
+		check += r.CheckTime
+		return true
+	})
+	t.Logf("mean check %v %d", check/40, unknown)
+}
