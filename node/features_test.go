@@ -246,7 +246,7 @@ func TestDuplicatedWriteAppliesOnce(t *testing.T) {
 	send(2, 2, "b")
 	c.w.RunFor(200 * time.Millisecond)
 	c.writeMany("filler", 30) // snapshots carry the sessions
-	send(1, 3, "a") // below the watermark: refused
+	send(1, 3, "a")           // below the watermark: refused
 	send(2, 3, "b")
 	c.w.RunFor(200 * time.Millisecond)
 	res, _, err := c.get("dup", client.RangeOptions{})
