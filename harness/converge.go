@@ -10,25 +10,39 @@ import (
 )
 
 // Inspector is what the harness reads from a replica process after a run
-// to check convergence, log agreement and watch streams. The default
-// replica (package node) is adapted to it; test replicas implement it.
+// to check convergence. The default replica (package node) is adapted to
+// it; test replicas implement it. A replica may also offer its committed
+// raft log (for the agreement check), its write log (else the harness
+// reads it with a watch) and whether it stopped for good.
 type Inspector interface {
 	// AppliedIndex is the index of the last log entry applied.
 	AppliedIndex() uint64
 	// KVHash is the hash of the key space and the revision it is at.
 	KVHash() (rev int64, hash uint64, err error)
-	// WriteLog is every change applied since the empty store, grouped by
-	// revision (store revisions, ascending).
+}
+
+// writeLogger is implemented by replicas that can list every change
+// applied since the empty store, grouped by revision (store revisions,
+// ascending).
+type writeLogger interface {
 	WriteLog() ([]lin.LogEntry, error)
 }
 
-// inspectors returns the inspector of every running replica, in ID order.
+// inspectors returns the inspector of every running replica that has not
+// stopped for good, in ID order, and how many replicas stopped.
 func (r *seedRun) inspectors() (ids []host.NodeID, ins []Inspector) {
 	for _, id := range r.replicas {
-		if p, ok := r.w.Process(id).(Inspector); ok {
-			ids = append(ids, id)
-			ins = append(ins, p)
+		in := inspectorOf(r.w.Process(id))
+		if in == nil {
+			continue
 		}
+		if s, ok := in.(stopper); ok {
+			if stopped, _ := s.Stopped(); stopped {
+				continue
+			}
+		}
+		ids = append(ids, id)
+		ins = append(ins, in)
 	}
 	return ids, ins
 }
@@ -47,8 +61,13 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 		for _, in := range ins[1:] {
 			lo, hi = min(lo, in.AppliedIndex()), max(hi, in.AppliedIndex())
 		}
-		if lo == hi && len(ins) == len(r.replicas) {
-			return r.compareHashes(ids, ins)
+		if lo == hi && len(ins) == len(r.replicas)-r.stoppedReplicas() {
+			if err := r.compareHashes(ids, ins); err != nil {
+				return err
+			}
+			n, err := checkLogAgreement(ids, ins)
+			r.notef("log agreement: %d entries compared", n)
+			return err
 		}
 		if r.w.Elapsed() >= deadline {
 			var b []byte
@@ -83,18 +102,40 @@ func (r *seedRun) compareHashes(ids []host.NodeID, ins []Inspector) error {
 	return nil
 }
 
+// stoppedReplicas counts the replicas that stopped for good (they hold
+// data they cannot trust; within the fault model that is a minority).
+func (r *seedRun) stoppedReplicas() int {
+	n := 0
+	for _, id := range r.replicas {
+		if s, ok := inspectorOf(r.w.Process(id)).(stopper); ok {
+			if stopped, _ := s.Stopped(); stopped {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // writeLog is the committed write log as one running replica holds it
-// (all agree once converged); nil if no replica can be inspected.
+// (all agree once converged), or else as a watch from the first revision
+// reads it; nil if no replica can be inspected.
 func (r *seedRun) writeLog() ([]lin.LogEntry, error) {
 	ids, ins := r.inspectors()
 	if len(ins) == 0 {
 		return nil, nil
 	}
-	entries, err := ins[0].WriteLog()
+	if wl, ok := ins[0].(writeLogger); ok {
+		entries, err := wl.WriteLog()
+		if err != nil {
+			return nil, fmt.Errorf("write log of replica %d: %v", ids[0], err)
+		}
+		return entries, nil
+	}
+	rev, _, err := ins[0].KVHash()
 	if err != nil {
 		return nil, fmt.Errorf("write log of replica %d: %v", ids[0], err)
 	}
-	return entries, nil
+	return r.readWriteLog(ids[0], rev)
 }
 
 // checkWatches checks every watch stream against the committed write log.

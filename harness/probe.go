@@ -2,6 +2,7 @@ package harness
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
@@ -105,4 +106,47 @@ func (r *seedRun) awaitLiveness() error {
 		err = errors.New("no answer")
 	}
 	return errors.New("liveness: no " + what + " succeeded within " + r.cfg.HealTimeout.String() + " after heal (" + itoa(r.probe.attempts) + " attempts, last: " + err.Error() + ")")
+}
+
+// readWriteLog reads the write log of replica member, up to store revision
+// rev, with a watch of the whole key space from the first write. (Used
+// when the replica cannot list its changes itself.)
+func (r *seedRun) readWriteLog(member host.NodeID, rev int64) ([]lin.LogEntry, error) {
+	if rev < 2 {
+		return nil, nil // revision 1 is the empty store
+	}
+	var log []lin.LogEntry
+	var werr error
+	last := int64(0)
+	all := []byte{0}
+	w := r.probe.c.Watch(all, client.WatchOptions{End: all, StartRevision: 2, Member: member}, func(u client.WatchUpdate) {
+		if u.Err != nil {
+			werr = u.Err
+		}
+		for _, e := range u.Events {
+			rev := e.Revision()
+			if n := len(log); n == 0 || log[n-1].Revision != rev {
+				log = append(log, lin.LogEntry{Revision: rev})
+			}
+			c := lin.Change{Key: string(e.KV.Key), Type: lin.EventPut, Value: string(e.KV.Value)}
+			if e.Type == api.EventDelete {
+				c.Type, c.Value = lin.EventDelete, ""
+			}
+			l := &log[len(log)-1]
+			l.Changes = append(l.Changes, c)
+			last = rev
+		}
+	})
+	defer w.Cancel()
+	deadline := r.w.Elapsed() + r.cfg.HealTimeout
+	for last < rev && werr == nil && r.w.Elapsed() < deadline {
+		r.w.RunFor(5 * time.Millisecond)
+	}
+	switch {
+	case werr != nil:
+		return nil, fmt.Errorf("write log: watch of replica %d: %v", member, werr)
+	case last < rev:
+		return nil, fmt.Errorf("write log: watch of replica %d reached revision %d of %d within %v", member, last, rev, r.cfg.HealTimeout)
+	}
+	return log, nil
 }
