@@ -269,3 +269,64 @@ func TestTornWritesRecover(t *testing.T) {
 	c.converged(10 * time.Second)
 	t.Logf("%d of 10 restarts cut a torn tail", repairs)
 }
+
+func TestCorruptSnapshotStops(t *testing.T) {
+	c := newCluster(t, 3, 18, Config{SnapshotEntries: 20, CatchUpEntries: 5})
+	l := c.waitLeader(5 * time.Second)
+	c.writeMany("s", 50)
+	victim := followerOf(c, l)
+	require.NotZero(t, c.nodes[victim].snapIndex)
+	disk := c.w.Disk(victim)
+	names, err := disk.List()
+	require.NoError(t, err)
+	var snapFile string
+	for _, n := range names {
+		if strings.HasSuffix(n, ".snap") {
+			snapFile = n
+		}
+	}
+	require.NotEmpty(t, snapFile)
+	require.NoError(t, c.w.Crash(victim))
+	data, err := disk.DurableBytes(snapFile)
+	require.NoError(t, err)
+	require.NoError(t, disk.Corrupt(snapFile, int64(len(data)/2), 5))
+	require.NoError(t, c.w.Restart(victim))
+	stopped, why := c.nodes[victim].Stopped()
+	require.True(t, stopped)
+	require.Contains(t, why, "snapshot")
+	c.mustPut("still", "works")
+}
+
+func TestFullDiskFailsCleanlyAndRecovers(t *testing.T) {
+	c := newCluster(t, 3, 19, Config{})
+	l := c.waitLeader(5 * time.Second)
+	acked := c.writeMany("d", 10)
+	// Fill every disk: nothing can commit, nothing is acknowledged.
+	for _, id := range c.ids {
+		d := c.w.Disk(id)
+		require.NoError(t, d.SetCapacity(d.Used()))
+	}
+	var outcomes []error
+	for i := range 5 {
+		c.cl.Put(fmt.Appendf(nil, "full%d", i), []byte("v"), putOpts(), func(_ *putResp, _ hdr, err error) {
+			outcomes = append(outcomes, err)
+		})
+	}
+	c.w.RunFor(3 * time.Second)
+	for _, err := range outcomes {
+		require.Error(t, err, "nothing is acknowledged while no disk can write")
+	}
+	for _, id := range c.ids {
+		stopped, why := c.nodes[id].Stopped()
+		require.False(t, stopped, "a full disk must not stop a replica: %s", why)
+	}
+	// Free space: the cluster recovers and loses nothing acknowledged.
+	for _, id := range c.ids {
+		require.NoError(t, c.w.Disk(id).SetCapacity(1<<40))
+	}
+	_ = l
+	require.NotZero(t, c.waitLeader(10*time.Second))
+	c.mustPut("after", "full")
+	c.checkAcked(acked)
+	c.converged(10 * time.Second)
+}

@@ -268,3 +268,32 @@ func TestMemberList(t *testing.T) {
 	_, err = c.do(&api.MemberAddRequest{ID: 2}, client.CallOptions{})
 	require.ErrorIs(t, err, api.ErrMemberExists)
 }
+
+func TestMemberAddJoinAndRemove(t *testing.T) {
+	c := newCluster(t, 3, 39, Config{SnapshotEntries: 20, CatchUpEntries: 5})
+	c.waitLeader(5 * time.Second)
+	acked := c.writeMany("m", 30)
+	resp, err := c.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
+	require.NoError(t, err)
+	require.Len(t, resp.Body.(*api.MemberResponse).Members, 4)
+	joinCfg := c.cfg
+	joinCfg.Join = true
+	require.NoError(t, c.w.AddNode(4, func(h host.Host) host.Process {
+		n := Start(h, joinCfg).(*Node)
+		c.nodes[4] = n
+		return n
+	}))
+	c.ids = append(c.ids, 4)
+	c.converged(10 * time.Second)
+	require.Len(t, c.nodes[4].confState.Voters, 4)
+	// Remove a founding member; the four-member cluster shrinks to three.
+	resp, err = c.do(&api.MemberRemoveRequest{ID: 1}, client.CallOptions{})
+	require.NoError(t, err)
+	require.Len(t, resp.Body.(*api.MemberResponse).Members, 3)
+	require.NoError(t, c.w.Crash(1))
+	c.ids = c.ids[1:]
+	require.NotZero(t, c.waitLeader(5*time.Second))
+	c.mustPut("after", "remove")
+	c.checkAcked(acked)
+	c.converged(10 * time.Second)
+}

@@ -199,6 +199,10 @@ func (n *Node) saveOwnSnapshot(snap raft.Snapshot) {
 		if n.stopped {
 			return
 		}
+		if err != nil && n.snapIndex >= snap.Meta.Index {
+			n.snapshotting = false // superseded by a snapshot from the leader
+			return
+		}
 		if err != nil {
 			n.diskError("save snapshot", err, func() { n.saveOwnSnapshot(snap) })
 			return

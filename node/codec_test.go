@@ -1,0 +1,102 @@
+package node
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+)
+
+func TestCommandRoundTrip(t *testing.T) {
+	req := &api.Request{ID: 7, FinishedBelow: 3, Body: &api.PutRequest{Key: []byte("k"), Value: []byte("v")}}
+	b := appendClientCmd(nil, 1, 100, -5, api.MustEncode(req))
+	c, err := decodeCommand(b)
+	require.NoError(t, err)
+	require.Equal(t, kindClient, c.kind)
+	require.Equal(t, host.NodeID(1), c.proposer)
+	require.Equal(t, host.NodeID(100), c.client)
+	require.Equal(t, int64(-5), c.stamp)
+	require.Equal(t, req, c.req)
+
+	b = appendExpireCmd(nil, 42, []int64{1, 2, 3})
+	c, err = decodeCommand(b)
+	require.NoError(t, err)
+	require.Equal(t, kindExpire, c.kind)
+	require.Equal(t, []int64{1, 2, 3}, c.leases)
+	require.Equal(t, int64(42), c.stamp)
+
+	for _, bad := range [][]byte{nil, {cmdVersion}, {9, kindClient}, {cmdVersion, 77},
+		b[:len(b)-1], append(append([]byte(nil), b...), 0), appendClientCmd(nil, 1, 2, 3, []byte{1, 2, 3})} {
+		_, err := decodeCommand(bad)
+		require.ErrorIs(t, err, ErrBadCommand, "%x", bad)
+	}
+	p, cl, id, ok := decodeConfContext(appendConfContext(3, 100, 9))
+	require.True(t, ok)
+	require.Equal(t, []any{host.NodeID(3), host.NodeID(100), api.RequestID(9)}, []any{p, cl, id})
+	_, _, _, ok = decodeConfContext([]byte{0x80})
+	require.False(t, ok)
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	sm := newStateMachine(0)
+	_, _, err := sm.store.Put([]byte("a"), []byte("b"), 0, false)
+	require.NoError(t, err)
+	s := sm.session(100)
+	require.True(t, s.admit(5, 2))
+	require.False(t, s.admit(5, 2), "duplicate")
+	require.False(t, s.admit(1, 2), "below the watermark")
+	sm.leaseDeadline[9] = 1234
+	b := sm.encode()
+	got, err := decodeState(b, 0)
+	require.NoError(t, err)
+	require.Equal(t, sm.leaseDeadline, got.leaseDeadline)
+	require.Equal(t, sm.sessions[100].finishedBelow, got.sessions[100].finishedBelow)
+	require.Equal(t, sm.sessions[100].applied, got.sessions[100].applied)
+	h1, _ := sm.store.Hash(0)
+	h2, _ := got.store.Hash(0)
+	require.Equal(t, h1, h2)
+	require.Equal(t, b, got.encode(), "deterministic")
+	b[len(b)/2] ^= 1
+	_, err = decodeState(b, 0)
+	require.ErrorIs(t, err, ErrBadState)
+}
+
+func FuzzDecodeCommand(f *testing.F) {
+	f.Add(appendClientCmd(nil, 1, 100, 5, api.MustEncode(&api.Request{ID: 1,
+		Body: &api.PutRequest{Key: []byte("k")}})))
+	f.Add(appendExpireCmd(nil, 1, []int64{4, 5}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := decodeCommand(b)
+		if err != nil {
+			require.ErrorIs(t, err, ErrBadCommand)
+			return
+		}
+		if c.kind == kindClient {
+			require.NotNil(t, c.req)
+		}
+	})
+}
+
+func FuzzDecodeState(f *testing.F) {
+	sm := newStateMachine(0)
+	_, _, _ = sm.store.Put([]byte("a"), []byte("b"), 0, false)
+	sm.session(7).admit(3, 1)
+	sm.leaseDeadline[1] = 2
+	enc := sm.encode()
+	f.Add(enc[:len(enc)-4])
+	f.Fuzz(func(t *testing.T, body []byte) {
+		// Fuzz the body behind a valid checksum, or the fuzzer never gets
+		// past the CRC.
+		b := binary.LittleEndian.AppendUint32(append([]byte(nil), body...), crc32.Checksum(body, castagnoli))
+		got, err := decodeState(b, 0)
+		if err != nil {
+			require.ErrorIs(t, err, ErrBadState)
+			return
+		}
+		require.NotNil(t, got.store)
+	})
+}
