@@ -154,7 +154,6 @@ func (c *Client) Outstanding() int { return len(c.pending) }
 // call is one request in flight.
 type call struct {
 	req      *api.Request
-	payload  []byte
 	write    bool
 	pinned   host.NodeID
 	target   host.NodeID
