@@ -79,7 +79,7 @@ func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
 	}
 	a.History = h.Bytes()
 	var v bytes.Buffer
-	if err := lr.Visualize(&v, nil); err == nil {
+	if err := lr.Visualize(&v, r.timeline.faults(r.now())); err == nil {
 		a.Visualization = v.Bytes()
 	}
 	return a

@@ -17,6 +17,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 )
 
@@ -163,7 +164,10 @@ func (c Config) Validate() error {
 	if _, err := ParseReadMode(string(c.Reads)); err != nil {
 		return err
 	}
-	return ValidateFaults(c.Faults)
+	if _, err := faults.Parse(c.Faults); err != nil {
+		return fmt.Errorf("%w: -faults: %v", ErrBadConfig, err)
+	}
+	return nil
 }
 
 // ReplicaFunc builds the process of a replica on host h, in a cluster of

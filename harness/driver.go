@@ -56,6 +56,7 @@ func (c *workClient) issue(s step) {
 		hid = c.r.hist.Call(c.id, c.r.now(), s.input)
 		c.r.ops++
 	}
+	c.r.timeline.sample(c.r)
 	c.r.record("call", c.nid, &api.Request{Body: s.body})
 	c.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
 		c.done(s, hid, resp, err)
@@ -69,6 +70,7 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 	} else {
 		c.r.w.Record("timeout", c.nid, nil)
 	}
+	c.r.timeline.sample(c.r)
 	switch {
 	case err == nil:
 		c.answered(s, hid, resp)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
 	"github.com/seedkv/seedkv/sim"
@@ -28,6 +29,8 @@ type seedRun struct {
 	replicas []host.NodeID
 	clients  []*workClient
 	probe    *probe
+	nemesis  *faults.Nemesis
+	timeline faultTimeline // kept only for artifacts
 	hist     lin.History
 	watches  []*watchStream
 	ops      int
@@ -98,6 +101,7 @@ func (r *seedRun) run(res *Result) {
 		}
 	}
 	res.Ops = r.ops
+	res.Faults = r.nemesis.Set().Names()
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
 	r.check(res)
@@ -124,6 +128,20 @@ func (r *seedRun) build() {
 		r.addClient(i)
 	}
 	r.addProbe()
+	r.startNemesis()
+}
+
+// startNemesis draws this seed's faults (a swarm is resolved per seed) and
+// schedules them over the workload phase.
+func (r *seedRun) startNemesis() {
+	set, err := faults.Parse(r.cfg.Faults)
+	must(err) // Validate parsed it already
+	set = set.Resolve(r.w.Rand("faults/swarm"))
+	n, err := faults.New(r.w, r.replicas, set, r.w.Rand("faults/nemesis"))
+	must(err)
+	must(n.Start(r.cfg.Duration))
+	r.nemesis = n
+	r.notef("faults: %s", set)
 }
 
 // addClient adds workload client i. Its process is a client.Client.
@@ -139,15 +157,11 @@ func (r *seedRun) addClient(i int) {
 	c.think()
 }
 
-// heal ends every fault. (Until the nemesis exists there is nothing to
-// heal; crashed replicas are restarted all the same.)
+// heal ends every fault: crashed replicas restart, the network and disks
+// are restored.
 func (r *seedRun) heal() {
-	r.w.Net().Heal()
-	for _, id := range r.replicas {
-		if !r.w.Alive(id) {
-			must(r.w.Restart(id))
-		}
-	}
+	r.nemesis.HealAll()
+	r.timeline.sample(r)
 }
 
 func must(err error) {
