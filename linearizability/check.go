@@ -66,7 +66,7 @@ func StoreModel() Model {
 				return storeStep(state.(*storeState), input.(*storeOp))
 			},
 			Equal: func(a, b interface{}) bool { return storeEqual(a.(*storeState), b.(*storeState)) },
-			Hash:  func(state interface{}) uint64 { return state.(*storeState).hash },
+			Hash:  func(state interface{}) uint64 { return storeHash(state.(*storeState)) },
 			DescribeOperation: func(input, _ interface{}) string {
 				op := input.(*storeOp).op
 				return describeOp(&op.Input, &op.Output, op.Unknown)
@@ -94,7 +94,8 @@ func PerKeyModel() Model {
 			},
 			Hash: func(state interface{}) uint64 {
 				s := state.(keyState)
-				return hashKV(&KV{Value: s.value, Version: s.version, ModRevision: s.modRev, CreateRevision: s.createRev}) ^ uint64(boolInt(s.exists))
+				return hashKV(&KV{Value: s.value, Version: s.version, ModRevision: s.modRev, CreateRevision: s.createRev}) ^
+					uint64(boolInt(s.exists)) ^ mixRev(s.rev) ^ mixRev(int64(s.done)+1<<40)
 			},
 			DescribeOperation: describeKeyOp,
 			DescribeState:     func(state interface{}) string { return describeKey(state.(keyState)) },
@@ -170,7 +171,7 @@ func toPorcupine(op *Op, input interface{}) porcupine.Operation {
 }
 
 func prepareStore(ops []Op) ([]porcupine.Operation, error) {
-	claimed := claimedRevisions(ops)
+	hist := newStoreHist(ops)
 	out := make([]porcupine.Operation, 0, len(ops))
 	for i := range ops {
 		op := &ops[i]
@@ -178,7 +179,7 @@ func prepareStore(ops []Op) ([]porcupine.Operation, error) {
 			return nil, err
 		}
 		if checked(op) {
-			out = append(out, toPorcupine(op, &storeOp{op: op, claimed: claimed}))
+			out = append(out, toPorcupine(op, &storeOp{op: op, hist: hist}))
 		}
 	}
 	return out, nil
@@ -223,6 +224,7 @@ func preparePerKey(ops []Op) ([]porcupine.Operation, error) {
 		}
 	}
 	universe := sortedKeys(written)
+	hist := newKeyHist(ops)
 	out := make([]porcupine.Operation, 0, len(ops))
 	for i := range ops {
 		op := &ops[i]
@@ -235,6 +237,7 @@ func preparePerKey(ops []Op) ([]porcupine.Operation, error) {
 		switch op.Input.Kind {
 		case KindRange:
 			for _, k := range projectRange(op, universe) {
+				k.hist = hist
 				out = append(out, toPorcupine(op, k))
 			}
 		case KindTxn:
@@ -245,9 +248,14 @@ func preparePerKey(ops []Op) ([]porcupine.Operation, error) {
 			if op.Unknown && hasRevCompare(&op.Input) {
 				return nil, fmt.Errorf("%w: per-key model, unknown-outcome revision compare %s", ErrUnsupported, op.Input)
 			}
-			out = append(out, toPorcupine(op, &keyOp{op: op, key: key}))
+			out = append(out, toPorcupine(op, &keyOp{op: op, key: key, hist: hist}))
 		default:
-			out = append(out, toPorcupine(op, &keyOp{op: op, key: op.Input.Key}))
+			out = append(out, toPorcupine(op, &keyOp{op: op, key: op.Input.Key, hist: hist}))
+		}
+	}
+	for _, o := range out {
+		if k := o.Input.(*keyOp); !k.op.Unknown {
+			hist.known[k.key]++
 		}
 	}
 	return out, nil
@@ -333,7 +341,7 @@ func check(m Model, history []Op, timeout time.Duration, verbose bool) Result {
 	if len(history) > MaxOps {
 		return Result{Verdict: Unknown, Err: ErrTooLong, Reason: ErrTooLong.Error(), model: m}
 	}
-	ops, err := m.prepare(boundUnknownWrites(history))
+	ops, err := m.prepare(dropInvisibleWrites(boundUnknownWrites(history)))
 	if err != nil {
 		return Result{Verdict: Unknown, Err: err, Reason: err.Error(), model: m}
 	}
@@ -396,6 +404,57 @@ func boundUnknownWrites(history []Op) []Op {
 					out[w].Return = r.Return
 				}
 			}
+		}
+	}
+	return out
+}
+
+// dropInvisibleWrites removes unknown-outcome writes that provably took
+// effect, if at all, after every completed operation, where nothing saw
+// them. Kept pending, porcupine would try every subset of them before each
+// trailing read.
+//
+// The argument rests on revisions, which every completed operation reports:
+// a write that changes anything creates a
+// revision; the revisions completed writes surely created are claimed; the
+// others up to the highest revision any completed op reports, R, are gaps,
+// and only a write called before some op reported a revision >= the gap
+// can have filled it. An unknown write called after that, or any unknown
+// write if there is no gap, either changed nothing or created a revision
+// above R, after every completed op. A write whose value was read is never
+// dropped. Dropping an unknown write only removes a possibility, so it can
+// never turn a violation into a pass.
+func dropInvisibleWrites(history []Op) []Op {
+	var maxRev int64
+	for i := range history {
+		if op := &history[i]; !op.Failed && !op.Unknown {
+			maxRev = max(maxRev, op.Output.Revision)
+		}
+	}
+	claimed := claimedRevisions(history)
+	var lastGap int64
+	for r := maxRev; r >= 1; r-- {
+		if !claimed[r] {
+			lastGap = r
+			break
+		}
+	}
+	bound := int64(-1) // calls after bound cannot have filled a gap
+	if lastGap > 0 {
+		bound = UnknownReturn
+		for i := range history {
+			op := &history[i]
+			if !op.Failed && !op.Unknown && op.Output.Revision >= lastGap {
+				bound = min(bound, op.Return)
+			}
+		}
+	}
+	out := history[:0:0]
+	for i := range history {
+		op := &history[i]
+		invisible := op.Unknown && op.Input.IsWrite() && op.Return == UnknownReturn && op.Call > bound
+		if !invisible {
+			out = append(out, *op)
 		}
 	}
 	return out

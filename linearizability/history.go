@@ -126,7 +126,8 @@ type KV struct {
 }
 
 // Output is what the store answered. Fields that a kind does not produce are
-// left zero. A zero revision field means "not reported" and is not checked.
+// left zero. Revision must always be filled (etcd's response header has it):
+// the models check it and the checker relies on it to prune unknown writes.
 type Output struct {
 	// KVs is the result of a Get (0 or 1 entries) or a Range (sorted by key).
 	KVs []KV

@@ -11,14 +11,85 @@ type keyState struct {
 	version   int64
 	modRev    int64 // 0: unknown
 	createRev int64 // 0: unknown
+	// rev is a lower bound on the store revision: the revision the last
+	// known op of this key reported, or the least revision an unknown write
+	// since then can have created. done counts the known ops linearized.
+	rev  int64
+	done int
 }
 
 // keyOp is one operation as seen by one key's partition. For a Range it is
 // the projection onto key: the Range observed kv (nil: key absent).
 type keyOp struct {
-	op  *Op
-	key string
-	kv  *KV // Range projection only
+	op   *Op
+	key  string
+	kv   *KV // Range projection only
+	hist *keyHist
+}
+
+// keyHist holds facts about the whole history that prune the search among
+// unknown writes, as storeHist does for the store model.
+type keyHist struct {
+	// nextFree[r] is the least revision above r that no known write
+	// claimed, for r < len(nextFree); above, every revision is free.
+	nextFree []int64
+	maxRev   int64
+	known    map[string]int // known ops per key partition
+}
+
+func newKeyHist(ops []Op) *keyHist {
+	h := &keyHist{known: map[string]int{}}
+	for i := range ops {
+		if op := &ops[i]; !op.Unknown && !op.Failed {
+			h.maxRev = max(h.maxRev, op.Output.Revision)
+		}
+	}
+	claimed := claimedRevisions(ops)
+	h.nextFree = make([]int64, h.maxRev+1)
+	free := h.maxRev + 1
+	for r := h.maxRev; r >= 0; r-- {
+		h.nextFree[r] = free
+		if !claimed[r] {
+			free = r
+		}
+	}
+	return h
+}
+
+func (h *keyHist) next(rev int64) int64 {
+	if rev < int64(len(h.nextFree)) {
+		return h.nextFree[rev]
+	}
+	return rev + 1
+}
+
+// keyStep steps one key's state and keeps its revision bound: a known op's
+// revision never goes back, and a known op that changes the key creates a
+// newer one; an unknown write that changes the key takes the least free
+// revision, and only before the highest known revision while known ops of
+// this key remain.
+func keyStep(s keyState, k *keyOp) (bool, keyState) {
+	ok, next := keyExec(s, k)
+	if !ok {
+		return false, s
+	}
+	if !k.op.Unknown {
+		r := k.op.Output.Revision
+		if r < s.rev || (changed(s, next) && r == s.rev) {
+			return false, s
+		}
+		next.rev, next.done = r, s.done+1
+		return true, next
+	}
+	if !changed(s, next) {
+		return true, s
+	}
+	g := k.hist.next(s.rev)
+	if g > k.hist.maxRev && s.done < k.hist.known[k.key] {
+		return false, s
+	}
+	next.rev = g
+	return true, next
 }
 
 // observe checks that reading s could have returned kv (nil: absent), and
@@ -50,7 +121,7 @@ func (s keyState) put(value string, rev int64) (bool, keyState) {
 	if s.exists {
 		s.version++
 	} else {
-		s = keyState{exists: true, version: 1, createRev: rev}
+		s = keyState{exists: true, version: 1, createRev: rev, rev: s.rev, done: s.done}
 	}
 	s.value, s.modRev = value, rev
 	return ok, s
@@ -66,7 +137,7 @@ func oneKV(kvs []KV) (*KV, bool) {
 	return nil, false
 }
 
-func keyStep(s keyState, k *keyOp) (bool, keyState) {
+func keyExec(s keyState, k *keyOp) (bool, keyState) {
 	op := k.op
 	in, out := &op.Input, &op.Output
 	switch in.Kind {
@@ -92,11 +163,25 @@ func keyStep(s keyState, k *keyOp) (bool, keyState) {
 		return s.put(in.Value, rev)
 	case KindDelete:
 		ok := op.Unknown || out.Deleted == boolInt(s.exists)
-		return ok, keyState{}
+		return ok, s.deleted()
 	case KindTxn:
 		return keyTxn(s, op)
 	}
 	return false, s
+}
+
+// changed reports whether a write changed the key (a read may only learn
+// revisions).
+func changed(a, b keyState) bool {
+	return a.exists != b.exists || a.value != b.value || a.version != b.version
+}
+
+// deleted is s after a delete: absent, keeping the bookkeeping fields.
+func (s keyState) deleted() keyState {
+	if !s.exists {
+		return s
+	}
+	return keyState{rev: s.rev, done: s.done}
 }
 
 func boolInt(b bool) int64 {
@@ -146,7 +231,7 @@ func keyTxn(s keyState, op *Op) (bool, keyState) {
 		case KindPut:
 			stepOK, s = s.put(t.Value, rev)
 		case KindDelete:
-			stepOK, s = true, keyState{}
+			stepOK, s = true, s.deleted()
 		}
 		ok = ok && stepOK
 	}

@@ -14,6 +14,10 @@ type storeState struct {
 	rev  int64
 	kvs  []KV // existing keys, sorted by key
 	hash uint64
+	// done counts the known-outcome ops linearized so far. Once the state
+	// passes the highest revision any of them reported, none of the rest
+	// can follow, so unknown writes may go there only when done is total.
+	done int
 }
 
 // fnv-1a 64 over the fields of a KV.
@@ -64,7 +68,7 @@ func storeEqual(a, b *storeState) bool {
 	if a == b {
 		return true
 	}
-	if a.rev != b.rev || a.hash != b.hash || len(a.kvs) != len(b.kvs) {
+	if a.rev != b.rev || a.hash != b.hash || a.done != b.done || len(a.kvs) != len(b.kvs) {
 		return false
 	}
 	for i := range a.kvs {
@@ -93,7 +97,7 @@ func (w *writer) own() *storeState {
 	if w.next == nil {
 		kvs := make([]KV, len(w.base.kvs), len(w.base.kvs)+1)
 		copy(kvs, w.base.kvs)
-		w.next = &storeState{rev: w.base.rev, kvs: kvs, hash: w.base.hash ^ mixRev(w.base.rev)}
+		w.next = &storeState{rev: w.base.rev, kvs: kvs, hash: w.base.hash ^ mixRev(w.base.rev), done: w.base.done}
 	}
 	return w.next
 }
@@ -183,25 +187,55 @@ func cmpOrdered(sign int, op CmpOp) bool {
 	return false
 }
 
-// storeOp is an operation as the store model sees it. claimed holds the
-// revisions that known-outcome writes of the history created: a revision is
-// created by exactly one write, so a write whose outcome is unknown cannot
-// have created one of those. This keeps porcupine from trying every order of
-// the pending unknown writes at every point of the history.
+// storeOp is an operation as the store model sees it, with facts about the
+// whole history that prune porcupine's search among unknown writes.
 type storeOp struct {
-	op      *Op
+	op   *Op
+	hist *storeHist
+}
+
+// storeHist holds facts about one history. claimed: the revisions that
+// known-outcome writes created; a revision is created by exactly one write,
+// so an unknown write cannot have created one of those. maxRev: the highest
+// revision a known op reported; known: how many known ops there are.
+// Without these, porcupine tries every order of the pending unknown writes
+// at every point of the history.
+type storeHist struct {
 	claimed map[int64]bool
+	maxRev  int64
+	known   int
+}
+
+func newStoreHist(ops []Op) *storeHist {
+	h := &storeHist{claimed: claimedRevisions(ops)}
+	for i := range ops {
+		if op := &ops[i]; !op.Unknown && !op.Failed {
+			h.known++
+			h.maxRev = max(h.maxRev, op.Output.Revision)
+		}
+	}
+	return h
 }
 
 // storeStep executes op against s; ok is false if the store could not have
 // answered op's output from state s.
 func storeStep(s *storeState, so *storeOp) (bool, *storeState) {
 	ok, next := storeExec(s, so.op)
-	if ok && so.op.Unknown && next.rev != s.rev && so.claimed[next.rev] {
+	if !ok {
 		return false, s
 	}
-	return ok, next
+	if !so.op.Unknown {
+		n := *next
+		n.done++
+		return true, &n
+	}
+	if next.rev != s.rev && (so.hist.claimed[next.rev] || (next.rev > so.hist.maxRev && s.done < so.hist.known)) {
+		return false, s
+	}
+	return true, next
 }
+
+func storeHash(s *storeState) uint64 { return s.hash ^ mixRev(int64(s.done)+1<<40) }
 
 // claimedRevisions collects the revisions known-outcome ops surely created.
 // A Txn whose branch only deletes may have created none, so it claims none.
@@ -243,9 +277,9 @@ func storeExec(s *storeState, op *Op) (bool, *storeState) {
 		if kv := s.get(in.Key); kv != nil {
 			kvs = []KV{*kv}
 		}
-		return !known || (kvsEqual(kvs, out.KVs) && revOK(out.Revision, s.rev)), s
+		return !known || (kvsEqual(kvs, out.KVs) && out.Revision == s.rev), s
 	case KindRange:
-		return !known || (kvsEqual(s.prefix(in.Key), out.KVs) && revOK(out.Revision, s.rev)), s
+		return !known || (kvsEqual(s.prefix(in.Key), out.KVs) && out.Revision == s.rev), s
 	case KindPut:
 		w := writer{base: s}
 		w.put(in.Key, in.Value)
@@ -258,7 +292,7 @@ func storeExec(s *storeState, op *Op) (bool, *storeState) {
 			deleted = 1
 		}
 		next := w.done()
-		return !known || (out.Deleted == deleted && revOK(out.Revision, next.rev)), next
+		return !known || (out.Deleted == deleted && out.Revision == next.rev), next
 	case KindTxn:
 		return storeTxn(s, op)
 	}
@@ -297,11 +331,9 @@ func storeTxn(s *storeState, op *Op) (bool, *storeState) {
 		}
 	}
 	next := w.done()
-	return ok && (op.Unknown || revOK(out.Revision, next.rev)), next
+	return ok && (op.Unknown || out.Revision == next.rev), next
 }
 
-// revOK: a zero reported revision means "not reported".
-func revOK(reported, want int64) bool { return reported == 0 || reported == want }
 
 func (s *storeState) prefix(p string) []KV {
 	i := sort.Search(len(s.kvs), func(i int) bool { return s.kvs[i].Key >= p })
