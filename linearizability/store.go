@@ -334,7 +334,6 @@ func storeTxn(s *storeState, op *Op) (bool, *storeState) {
 	return ok && (op.Unknown || out.Revision == next.rev), next
 }
 
-
 func (s *storeState) prefix(p string) []KV {
 	i := sort.Search(len(s.kvs), func(i int) bool { return s.kvs[i].Key >= p })
 	j := i
