@@ -51,6 +51,7 @@ type safetyWorld struct {
 	maxCommit    uint64              // highest commit index any node ever had
 	readReq      map[string]uint64   // read ctx -> maxCommit when requested
 	reads        int
+	isolated     map[uint64]bool // partitioned away: its messages are lost
 }
 
 func (w *safetyWorld) config(n *simNode) Config {
@@ -112,6 +113,7 @@ func (w *safetyWorld) persist(n *simNode) {
 		require.NoError(w.t, n.storage.SetHardState(rd.HardState))
 	}
 	w.sendAll(n, rd.MessagesAfterPersist)
+	rapidStats.served += len(rd.ReadStates)
 	for _, rs := range rd.ReadStates {
 		// Linearizable reads: the read index covers everything committed
 		// anywhere before the request was made.
@@ -151,6 +153,9 @@ func (w *safetyWorld) deliver(dup bool) {
 	}
 	var m Message
 	require.NoError(w.t, m.Unmarshal(b))
+	if w.isolated[m.From] || w.isolated[m.To] {
+		return
+	}
 	for _, n := range w.nodes {
 		if n.id == m.To {
 			err := n.rn.Step(m)
@@ -264,11 +269,12 @@ func (w *safetyWorld) check() {
 	}
 }
 
-var rapidStats struct{ runs, applied, terms int }
+var rapidStats struct{ runs, applied, terms, served int }
 
 func TestRapidSafety(t *testing.T) {
 	defer func() {
-		t.Logf("runs %d, applied entries %d, leader terms %d", rapidStats.runs, rapidStats.applied, rapidStats.terms)
+		t.Logf("runs %d, applied entries %d, leader terms %d, reads served %d",
+			rapidStats.runs, rapidStats.applied, rapidStats.terms, rapidStats.served)
 	}()
 	rapid.Check(t, func(t *rapid.T) {
 		size := rapid.IntRange(3, 5).Draw(t, "nodes")
@@ -279,7 +285,7 @@ func TestRapidSafety(t *testing.T) {
 			leaderOfTerm: map[uint64]uint64{}, leaderLog: map[uint64][]uint64{},
 			leaderTerm: map[uint64]uint64{}, committed: map[entryKey]uint64{},
 			appliedAt: map[uint64]Entry{}, entryData: map[entryKey]string{},
-			readReq: map[string]uint64{}}
+			readReq: map[string]uint64{}, isolated: map[uint64]bool{}}
 		// With membership changes, two more nodes start outside the
 		// cluster (empty storage) and may be added.
 		membership := rapid.Bool().Draw(t, "membership")
@@ -307,15 +313,24 @@ func TestRapidSafety(t *testing.T) {
 		}()
 		steps := 200 + w.rng.IntN(1500)
 		for range steps {
-			switch w.rng.IntN(12) {
+			switch w.rng.IntN(14) {
 			case 0:
 				w.node().rn.Tick()
 			case 1:
 				for _, n := range w.nodes {
 					n.rn.Tick()
 				}
+			case 13:
+				w.start(w.node()) // crash and restart from storage
+			case 12:
+				w.reads++
+				ctx := fmt.Sprintf("r%d", w.reads)
+				w.readReq[ctx] = w.maxCommit
+				w.node().rn.ReadIndex([]byte(ctx))
 			case 2, 3, 4, 10, 11:
-				w.deliver(false)
+				for range 1 + w.rng.IntN(4) {
+					w.deliver(false)
+				}
 			case 5:
 				w.deliver(w.rng.IntN(2) == 0) // maybe duplicate
 				if len(w.net) > 0 && w.rng.IntN(3) == 0 {
@@ -337,10 +352,11 @@ func TestRapidSafety(t *testing.T) {
 				case 2:
 					w.compact(w.node())
 				case 3:
-					w.reads++
-					ctx := fmt.Sprintf("r%d", w.reads)
-					w.readReq[ctx] = w.maxCommit
-					w.node().rn.ReadIndex([]byte(ctx))
+					if w.rng.IntN(2) == 0 {
+						clear(w.isolated)
+					} else {
+						w.isolated[w.node().id] = true
+					}
 				case 5:
 					if membership {
 						cc := ConfChange{Type: ConfChangeType(w.rng.IntN(3)), NodeID: uint64(1 + w.rng.IntN(len(w.nodes)))}
