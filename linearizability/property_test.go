@@ -94,12 +94,17 @@ func benchCheck(b *testing.B, m Model, cfg genConfig) {
 }
 
 // BenchmarkCheck1000Ops5Clients checks 1,000-operation histories of 5
-// clients over 5 keys with 5% unknown outcomes.
+// clients over 5 keys, 5% of outcomes unknown (half of those applied),
+// or none.
 func BenchmarkCheck1000Ops5Clients(b *testing.B) {
 	single := genConfig{clients: 5, ops: 1000, keys: 5, unknown: 0.05}
 	multi := single
 	multi.multiKey = true
+	none := single
+	none.unknown = 0
 	b.Run("per-key", func(b *testing.B) { benchCheck(b, PerKeyModel(), single) })
 	b.Run("store", func(b *testing.B) { benchCheck(b, StoreModel(), single) })
 	b.Run("store-multikey-txn", func(b *testing.B) { benchCheck(b, StoreModel(), multi) })
+	b.Run("per-key-no-unknown", func(b *testing.B) { benchCheck(b, PerKeyModel(), none) })
+	b.Run("store-no-unknown", func(b *testing.B) { benchCheck(b, StoreModel(), none) })
 }

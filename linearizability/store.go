@@ -220,6 +220,9 @@ func newStoreHist(ops []Op) *storeHist {
 // storeStep executes op against s; ok is false if the store could not have
 // answered op's output from state s.
 func storeStep(s *storeState, so *storeOp) (bool, *storeState) {
+	if so.op.Unknown && surelyWrites(s, &so.op.Input) && !so.hist.freeAfter(s) {
+		return false, s // rejected before copying the state
+	}
 	ok, next := storeExec(s, so.op)
 	if !ok {
 		return false, s
@@ -229,10 +232,40 @@ func storeStep(s *storeState, so *storeOp) (bool, *storeState) {
 		n.done++
 		return true, &n
 	}
-	if next.rev != s.rev && (so.hist.claimed[next.rev] || (next.rev > so.hist.maxRev && s.done < so.hist.known)) {
+	if next.rev != s.rev && !so.hist.freeAfter(s) {
 		return false, s
 	}
 	return true, next
+}
+
+// freeAfter reports whether an unknown write may create the revision after
+// s: one no known write claimed, and past the known ones only at the end.
+func (h *storeHist) freeAfter(s *storeState) bool {
+	r := s.rev + 1
+	return !h.claimed[r] && (r <= h.maxRev || s.done == h.known)
+}
+
+// surelyWrites reports whether in, executed on s, puts a key (and so
+// creates a revision), without copying s.
+func surelyWrites(s *storeState, in *Input) bool {
+	switch in.Kind {
+	case KindPut:
+		return true
+	case KindTxn:
+		branch := in.Then
+		for i := range in.Compares {
+			if !compareHolds(&in.Compares[i], s.get(in.Compares[i].Key)) {
+				branch = in.Else
+				break
+			}
+		}
+		for _, t := range branch {
+			if t.Kind == KindPut {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func storeHash(s *storeState) uint64 { return s.hash ^ mixRev(int64(s.done)+1<<40) }
