@@ -159,6 +159,7 @@ type call struct {
 	target   host.NodeID
 	deadline host.Timer
 	retry    host.Timer // attempt timeout (reads) or backoff
+	hops     int        // retries after a refusal
 	done     func(*api.Response, error)
 }
 
@@ -345,7 +346,11 @@ func (c *Client) retryElsewhere(cl *call, from host.NodeID, r *api.Response) {
 	c.stopRetry(cl)
 	c.stats.Retries++
 	hint := r.Leader
-	if r.Err == api.CodeNotLeader && hint != 0 && hint != from && c.isServer(hint) {
+	cl.hops++
+	// Follow a leader hint at once, but only a few times per request:
+	// two members with stale views could otherwise bounce it between them.
+	if r.Err == api.CodeNotLeader && hint != 0 && hint != from && c.isServer(hint) &&
+		cl.hops <= len(c.servers) {
 		c.leader = hint
 		cl.target = hint
 		c.send(cl)

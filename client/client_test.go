@@ -21,6 +21,8 @@ type fakeServer struct {
 	rev    *int64
 	silent bool
 	got    []*api.Request // every request received
+	// leaderHint overrides the hint given with NotLeader.
+	leaderHint host.NodeID
 	// watches: watchID -> (client, seq, requestID)
 	watches map[int64]*fakeWatch
 }
@@ -56,6 +58,9 @@ func (s *fakeServer) Receive(from host.NodeID, payload []byte) {
 	default:
 		if *s.leader != s.h.ID() {
 			resp.Err, resp.Leader = api.CodeNotLeader, *s.leader
+			if s.leaderHint != 0 {
+				resp.Leader = s.leaderHint
+			}
 			break
 		}
 		switch b := req.Body.(type) {
@@ -307,4 +312,22 @@ func TestWatchResumesAfterSilence(t *testing.T) {
 		}
 	}
 	require.True(t, created, "the silent stream moved to member 2")
+}
+
+func TestStaleHintsDoNotPingPong(t *testing.T) {
+	f := newFixture(t, 3, Options{RequestTimeout: time.Second})
+	f.leader = 0 // nobody leads
+	// Server 1 and 2 point at each other.
+	f.servers[1].leaderHint, f.servers[2].leaderHint = 2, 1
+	f.c.leader = 1
+	var res result
+	f.put("a", "1", &res)
+	f.w.RunFor(2 * time.Second)
+	require.ErrorIs(t, res.err, ErrTimeout)
+	total := 0
+	for _, s := range f.servers {
+		total += len(s.got)
+	}
+	// With a 25ms backoff after the first few hops, about 40 tries a second.
+	require.Less(t, total, 100, "requests bounced %d times", total)
 }
