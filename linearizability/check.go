@@ -539,8 +539,10 @@ type Fault struct {
 }
 
 // Visualize writes porcupine's HTML visualisation of the checked history to
-// w, with faults as annotations on their own timeline rows. It needs a
-// Result from CheckVerbose.
+// w, with faults as annotations on their own timeline rows and the reason
+// on a "verdict" row. It needs a Result from CheckVerbose. Operations the
+// check left out (refused ops, reads with lost answers, unknown writes that
+// provably nobody saw) do not appear.
 func (r *Result) Visualize(w io.Writer, faults []Fault) error {
 	if !r.hasInfo {
 		return errors.New("linearizability: Visualize needs a Result from CheckVerbose")

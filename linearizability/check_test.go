@@ -102,6 +102,12 @@ func TestLinearizableConcurrentAndUnknownPass(t *testing.T) {
 			op(0, 10, 20, Put("/j", "v6"), wrote(1)),
 			op(1, 30, 40, Get("/k"), got(1)),
 		},
+		"unknown write seen only through its revision": {
+			unknown(3, 0, Put("/k", "v5")),
+			op(0, 10, 20, Put("/j", "v6"), wrote(2)),
+			op(1, 30, 40, Range("/j"), got(2, kv("/j", "v6", 2, 2, 1))),
+			unknown(2, 50, Put("/k", "v7")), // called after every gap: dropped
+		},
 		"refused ops are ignored": {
 			{ClientID: 0, Call: 0, Return: 5, Input: Put("/k", "v7"), Failed: true, Output: Output{Err: "no space"}},
 			op(1, 10, 20, Get("/k"), got(0)),
@@ -206,10 +212,10 @@ func TestHistoryRecorder(t *testing.T) {
 	b := h.Call(1, 5, Get("/k"))
 	c := h.Call(2, 6, Put("/k", "v2"))
 	d := h.Call(3, 7, Put("/k", "v3"))
-	h.Return(a, 10, wrote(1))
-	h.Return(b, 12, got(1, kv("/k", "v1", 1, 1, 1)))
-	h.Timeout(c)
-	h.Fail(d, 9, "no space")
+	require.NoError(t, h.Return(a, 10, wrote(1)))
+	require.NoError(t, h.Return(b, 12, got(1, kv("/k", "v1", 1, 1, 1))))
+	require.NoError(t, h.Timeout(c))
+	require.NoError(t, h.Fail(d, 9, "no space"))
 	e := h.Call(4, 20, Put("/k", "v4")) // never returns: unknown
 	ops := h.Ops()
 	require.Len(t, ops, 5)
@@ -217,7 +223,9 @@ func TestHistoryRecorder(t *testing.T) {
 	require.Equal(t, UnknownReturn, ops[c].Return)
 	require.True(t, ops[d].Failed)
 	require.True(t, ops[e].Unknown)
-	require.Panics(t, func() { h.Return(a, 11, Output{}) })
+	require.ErrorIs(t, h.Return(a, 11, Output{}), ErrBadOpID)
+	require.ErrorIs(t, h.Timeout(99), ErrBadOpID)
+	require.ErrorIs(t, h.Fail(-1, 0, ""), ErrBadOpID)
 	for _, m := range models {
 		require.Equal(t, Pass, Check(m, ops, 10*time.Second))
 	}

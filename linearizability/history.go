@@ -14,6 +14,11 @@
 //
 // Operations whose outcome is unknown (timeout, lost response) are kept
 // pending forever, as porcupine intends: their effect may or may not appear.
+// Because every write creates a revision and every response reports one, the
+// checker prunes them soundly before and during the search: an unknown write
+// whose unique value was read must have happened before that read returned;
+// one that no gap in the known revisions can hold happened after everything
+// and is dropped; none can take a revision a known write created.
 // Checking is bounded by a wall-clock timeout; running out of time is the
 // verdict Unknown, never Pass. Pass and Fail never depend on wall time.
 //
@@ -24,6 +29,7 @@
 package linearizability
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -215,31 +221,45 @@ func (h *History) Call(client int, at int64, in Input) int {
 	return len(h.ops) - 1
 }
 
+// ErrBadOpID is returned when Return, Fail or Timeout names an operation
+// that was never called or has already returned: a harness bug.
+var ErrBadOpID = errors.New("linearizability: operation never called or already returned")
+
 // Return records the response of operation id at virtual time at.
-func (h *History) Return(id int, at int64, out Output) {
-	op := h.finish(id)
-	op.Return, op.Output = at, out
+func (h *History) Return(id int, at int64, out Output) error {
+	op, err := h.finish(id)
+	if err == nil {
+		op.Return, op.Output = at, out
+	}
+	return err
 }
 
 // Fail records that operation id definitely had no effect (the store
 // refused it with err). It is left out of the check.
-func (h *History) Fail(id int, at int64, err string) {
-	op := h.finish(id)
-	op.Return, op.Failed, op.Output = at, true, Output{Err: err}
+func (h *History) Fail(id int, at int64, reason string) error {
+	op, err := h.finish(id)
+	if err == nil {
+		op.Return, op.Failed, op.Output = at, true, Output{Err: reason}
+	}
+	return err
 }
 
-// Timeout records that the outcome of operation id is unknown.
-func (h *History) Timeout(id int) {
-	op := h.finish(id)
-	op.Return, op.Unknown = UnknownReturn, true
+// Timeout records that the outcome of operation id is unknown (the client
+// gave up or the response was lost): it may or may not have taken effect.
+func (h *History) Timeout(id int) error {
+	op, err := h.finish(id)
+	if err == nil {
+		op.Return, op.Unknown = UnknownReturn, true
+	}
+	return err
 }
 
-func (h *History) finish(id int) *Op {
+func (h *History) finish(id int) (*Op, error) {
 	if id < 0 || id >= len(h.ops) || h.returned[id] {
-		panic(fmt.Sprintf("linearizability: operation %d returned twice or never called", id))
+		return nil, fmt.Errorf("%w: id %d", ErrBadOpID, id)
 	}
 	h.returned[id] = true
-	return &h.ops[id]
+	return &h.ops[id], nil
 }
 
 // Len is the number of recorded operations.

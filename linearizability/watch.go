@@ -166,15 +166,6 @@ func (l *WriteLog) Last() int64 {
 	return l.revs[len(l.revs)-1]
 }
 
-// at returns the changes at rev (nil if none).
-func (l *WriteLog) at(rev int64) []expected {
-	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i] >= rev })
-	if i < len(l.revs) && l.revs[i] == rev {
-		return l.events[i]
-	}
-	return nil
-}
-
 // matching returns the changes to keys s watches at each revision in
 // [from, to], in order.
 func (l *WriteLog) matching(s *WatchStream, from, to int64) []struct {
