@@ -64,7 +64,8 @@ func (r *seedRun) checkLinearizable(ops []lin.Op) lin.Result {
 
 // artifacts collects what a failure report needs.
 func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
-	a := &Artifacts{Summary: r.notes.Bytes()}
+	r.describeReplicas()
+	a := &Artifacts{Summary: r.notes.Bytes(), Trace: r.trace.Bytes()}
 	var h bytes.Buffer
 	for i, op := range ops {
 		ret := "unknown"

@@ -70,7 +70,7 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 			r.notef("log agreement: %d entries compared", n)
 			return err
 		}
-		if r.w.Elapsed() >= deadline {
+		if r.w.Elapsed() >= deadline || r.overBudget {
 			var b []byte
 			for i, in := range ins {
 				b = fmt.Appendf(b, " %d:%d", ids[i], in.AppliedIndex())
@@ -78,7 +78,9 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 			return fmt.Errorf("convergence: replicas did not catch up within %v after heal (%d of %d running; applied index%s)",
 				r.cfg.HealTimeout, len(ins), len(r.replicas), b)
 		}
-		r.w.RunFor(10 * time.Millisecond)
+		if !r.runFor(10 * time.Millisecond) {
+			return nil // the livelock is the failure
+		}
 	}
 }
 

@@ -90,8 +90,7 @@ func (p *probe) start() {
 func (r *seedRun) awaitLiveness() error {
 	deadline := r.w.Elapsed() + r.cfg.HealTimeout
 	r.probe.start()
-	for !r.probe.done() && r.w.Elapsed() < deadline {
-		r.w.RunFor(10 * time.Millisecond)
+	for !r.probe.done() && r.w.Elapsed() < deadline && r.runFor(10*time.Millisecond) {
 	}
 	if r.probe.done() {
 		r.notef("liveness: write and read succeeded %v after heal (%d attempts)", r.w.Elapsed()-r.healedAt, r.probe.attempts)
@@ -139,8 +138,7 @@ func (r *seedRun) readWriteLog(member host.NodeID, rev int64) ([]lin.LogEntry, e
 	})
 	defer w.Cancel()
 	deadline := r.w.Elapsed() + r.cfg.HealTimeout
-	for last < rev && werr == nil && r.w.Elapsed() < deadline {
-		r.w.RunFor(5 * time.Millisecond)
+	for last < rev && werr == nil && r.w.Elapsed() < deadline && r.runFor(5*time.Millisecond) {
 	}
 	switch {
 	case werr != nil:

@@ -100,3 +100,17 @@ func checkLogAgreement(ids []host.NodeID, ins []Inspector) (int, error) {
 	}
 	return compared, nil
 }
+
+// describeReplicas notes every replica's final state in the account.
+func (r *seedRun) describeReplicas() {
+	for _, id := range r.replicas {
+		switch p := r.w.Process(id).(type) {
+		case nil:
+			r.notef("replica %d: down", id)
+		case *node.Node:
+			st := p.Status()
+			r.notef("replica %d: role %v term %d leader %d commit %d applied %d revision %d stopped %v %s",
+				id, st.Role, st.Term, st.Leader, st.Commit, st.Applied, st.Revision, st.Stopped, st.Reason)
+		}
+	}
+}

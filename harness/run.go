@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -23,21 +24,23 @@ const (
 
 // seedRun is the state of one seed's run.
 type seedRun struct {
-	cfg      Config
-	seed     uint64
-	w        *sim.World
-	replicas []host.NodeID
-	clients  []*workClient
-	probe    *probe
-	nemesis  *faults.Nemesis
-	timeline faultTimeline // kept only for artifacts
-	hist     lin.History
-	watches  []*watchStream
-	ops      int
-	stopAt   time.Duration // end of the workload phase
-	healedAt time.Duration
-	failure  string       // a harness-level failure, first one wins
-	notes    bytes.Buffer // the run's account, for the summary artifact
+	cfg        Config
+	seed       uint64
+	w          *sim.World
+	replicas   []host.NodeID
+	clients    []*workClient
+	probe      *probe
+	nemesis    *faults.Nemesis
+	timeline   faultTimeline // kept only for artifacts
+	hist       lin.History
+	watches    []*watchStream
+	ops        int
+	stopAt     time.Duration // end of the workload phase
+	healedAt   time.Duration
+	failure    string       // a harness-level failure, first one wins
+	notes      bytes.Buffer // the run's account, for the summary artifact
+	trace      bytes.Buffer // the trace, if kept for artifacts
+	overBudget bool         // the world ran past MaxEventsPerSecond
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -79,12 +82,47 @@ func (r *seedRun) notef(format string, args ...any) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// Budgets of a run, per virtual second on average (over at least one
+// second): a normal seed runs at most a few thousand events and a few
+// hundred kilobytes of messages per second; far more means a message storm
+// (a livelock), which fails the seed instead of running for minutes.
+const (
+	MaxEventsPerSecond = 20_000
+	MaxBytesPerSecond  = 8 << 20
+)
+
+// errLivelock is the failure of a run past its event budget.
+var errLivelock = errors.New("livelock")
+
+// runFor runs the world for d of virtual time, in slices, and stops early
+// (failing the run) once it is past its event budget. It reports whether
+// the world is still within budget.
+func (r *seedRun) runFor(d time.Duration) bool {
+	end := r.w.Elapsed() + d
+	for r.w.Elapsed() < end {
+		if r.overBudget {
+			return false
+		}
+		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
+		secs := max(r.w.Elapsed(), time.Second).Seconds()
+		events, bytes := r.w.Events(), r.w.Net().Stats().SentBytes
+		if events > uint64(secs*MaxEventsPerSecond) || bytes > uint64(secs*MaxBytesPerSecond) {
+			r.overBudget = true
+			r.failf("%v: %d events and %d bytes sent in %v of virtual time (budget %d events and %d bytes per second): a message storm",
+				errLivelock, events, bytes, r.w.Elapsed(), MaxEventsPerSecond, MaxBytesPerSecond)
+			return false
+		}
+	}
+	return true
+}
+
 // run is the body of Run: workload and faults, heal, liveness, the end of
 // the operations in flight, convergence, then the checks.
 func (r *seedRun) run(res *Result) {
 	r.build()
 	r.stopAt = r.cfg.Duration
-	r.w.RunFor(r.cfg.Duration)
+	r.runFor(r.cfg.Duration)
+	r.notef("workload phase: %d events", r.w.Events())
 	r.heal()
 	r.healedAt = r.w.Elapsed()
 	r.notef("workload over, %d ops; faults healed", r.ops)
@@ -93,7 +131,7 @@ func (r *seedRun) run(res *Result) {
 	}
 	// Every workload operation has either ended or timed out by now.
 	if rest := r.stopAt + r.cfg.RequestTimeout - r.w.Elapsed(); rest > 0 {
-		r.w.RunFor(rest + time.Millisecond)
+		r.runFor(rest + time.Millisecond)
 	}
 	if r.failure == "" {
 		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
@@ -110,8 +148,11 @@ func (r *seedRun) run(res *Result) {
 // build creates the world, the replicas and the clients.
 func (r *seedRun) build() {
 	r.w = sim.NewWorld(r.seed, sim.DefaultConfig())
-	if r.cfg.TraceWriter != nil {
+	switch {
+	case r.cfg.TraceWriter != nil:
 		r.w.SetTraceWriter(r.cfg.TraceWriter)
+	case r.cfg.KeepArtifacts:
+		r.w.SetTraceWriter(&r.trace)
 	}
 	for i := range r.cfg.Nodes {
 		r.replicas = append(r.replicas, firstReplica+host.NodeID(i))
