@@ -324,7 +324,8 @@ type Result struct {
 }
 
 // Check checks history against m, giving up after timeout of wall time
-// (0: no bound). Wall time only decides whether the verdict is Unknown:
+// (0: no bound). The history must start from an empty store (record any
+// preloading as operations) and hold every write that created a revision. Wall time only decides whether the verdict is Unknown:
 // porcupine reports Illegal only for a partition it finished exploring, so
 // Pass and Fail are the same on any machine.
 func Check(m Model, history []Op, timeout time.Duration) Verdict {

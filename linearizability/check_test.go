@@ -186,6 +186,8 @@ func TestVisualizeWithFaults(t *testing.T) {
 		op(0, 0, 10, Put("/k", "v1"), wrote(1)),
 		op(0, 20, 30, Put("/k", "v2"), wrote(2)),
 		op(1, 40, 50, Get("/k"), got(1, kv("/k", "v1", 1, 1, 1))),
+		unknown(2, 5, Put("/k", "v3")),
+		op(3, 1, 60, Range("/"), got(2, kv("/k", "v2", 2, 1, 2))),
 	}
 	faults := []Fault{{Name: "partition", Detail: "{1,2} | {3,4,5}", Start: 15, End: 60}}
 	for _, m := range models {
