@@ -71,6 +71,13 @@ func (in *inflights) freeLE(to uint64) {
 	}
 }
 
+// freeFirstOne frees the oldest inflight message.
+func (in *inflights) freeFirstOne() {
+	if in.count > 0 {
+		in.freeLE(in.buffer[in.start])
+	}
+}
+
 func (in *inflights) reset() { in.start, in.count = 0, 0 }
 
 // progress is a leader's view of one member.

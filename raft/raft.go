@@ -42,6 +42,11 @@ type raft struct {
 	maxMsgSize       uint64
 	maxCommittedSize uint64
 
+	// uncommittedSize is the data bytes a leader appended that are not
+	// yet known applied; proposals past maxUncommittedSize are dropped.
+	uncommittedSize    uint64
+	maxUncommittedSize uint64
+
 	// leadTransferee is the target of a leadership transfer in progress.
 	leadTransferee uint64
 	// pendingConfIndex: a conf change may be proposed only once applied
@@ -73,18 +78,19 @@ func newRaft(c *Config) (*raft, error) {
 		return nil, err
 	}
 	r := &raft{
-		id:                c.ID,
-		log:               l,
-		trk:               newTracker(c.MaxInflightMsgs),
-		maxMsgSize:        c.MaxSizePerMsg,
-		maxCommittedSize:  c.MaxCommittedSizePerReady,
-		checkQuorum:       c.CheckQuorum,
-		preVote:           c.PreVote,
-		disableForwarding: c.DisableProposalForwarding,
-		heartbeatTimeout:  c.HeartbeatTick,
-		electionTimeout:   c.ElectionTick,
-		rand:              c.Rand,
-		readOnly:          readOnly{pending: map[string]*readIndexStatus{}},
+		id:                 c.ID,
+		log:                l,
+		trk:                newTracker(c.MaxInflightMsgs),
+		maxMsgSize:         c.MaxSizePerMsg,
+		maxCommittedSize:   c.MaxCommittedSizePerReady,
+		maxUncommittedSize: c.MaxUncommittedEntriesSize,
+		checkQuorum:        c.CheckQuorum,
+		preVote:            c.PreVote,
+		disableForwarding:  c.DisableProposalForwarding,
+		heartbeatTimeout:   c.HeartbeatTick,
+		electionTimeout:    c.ElectionTick,
+		rand:               c.Rand,
+		readOnly:           readOnly{pending: map[string]*readIndexStatus{}},
 	}
 	r.trk.reset(cs, l.lastIndex()+1)
 	if !hs.IsEmpty() {
@@ -168,6 +174,7 @@ func (r *raft) reset(term uint64) {
 		}
 	}
 	r.pendingConfIndex = 0
+	r.uncommittedSize = 0
 	r.readOnly.reset()
 	r.pendingReadIndex = nil
 }
@@ -426,6 +433,11 @@ func (r *raft) stepLeader(m Message) error {
 	case MsgHeartbeatResp:
 		pr.RecentActive = true
 		pr.probeSent = false
+		if pr.State == StateReplicate && pr.inflights.full() {
+			// Appends may have been lost: free one slot so the stream
+			// moves on; a gap is then rejected and we fall back to probing.
+			pr.inflights.freeFirstOne()
+		}
 		if pr.Match < r.log.lastIndex() {
 			r.sendAppend(m.From)
 		}
@@ -462,6 +474,14 @@ func (r *raft) propose(m Message) error {
 	if r.leadTransferee != None {
 		return fmt.Errorf("%w: leadership transfer to %d in progress", ErrProposalDropped, r.leadTransferee)
 	}
+	var size uint64
+	for i := range m.Entries {
+		size += uint64(len(m.Entries[i].Data))
+	}
+	if r.uncommittedSize > 0 && size > 0 && r.uncommittedSize+size > r.maxUncommittedSize {
+		return fmt.Errorf("%w: %d bytes uncommitted (limit %d)", ErrProposalDropped,
+			r.uncommittedSize, r.maxUncommittedSize)
+	}
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		if e.Type != EntryConfChange {
@@ -481,8 +501,17 @@ func (r *raft) propose(m Message) error {
 		r.pendingConfIndex = r.log.lastIndex() + uint64(i) + 1
 	}
 	r.appendEntry(m.Entries...)
+	r.uncommittedSize += size
 	r.bcastAppend()
 	return nil
+}
+
+// reduceUncommittedSize accounts for applied entries (called at Advance).
+func (r *raft) reduceUncommittedSize(applied uint64) {
+	if r.state != RoleLeader {
+		return
+	}
+	r.uncommittedSize -= min(applied, r.uncommittedSize)
 }
 
 // appendEntry appends entries of the current term to the leader's log.

@@ -13,6 +13,10 @@ const (
 	// DefaultMaxInflightMsgs bounds the unacknowledged MsgApps to one
 	// follower when Config.MaxInflightMsgs is zero.
 	DefaultMaxInflightMsgs = 256
+	// DefaultMaxUncommittedEntriesSize bounds the data bytes a leader
+	// holds uncommitted before it drops proposals, when
+	// Config.MaxUncommittedEntriesSize is zero.
+	DefaultMaxUncommittedEntriesSize = 64 << 20
 	// DefaultMaxCommittedSizePerReady bounds the committed entry bytes of
 	// one Ready when Config.MaxCommittedSizePerReady is zero.
 	DefaultMaxCommittedSizePerReady = 16 << 20
@@ -41,6 +45,11 @@ type Config struct {
 	// MaxCommittedSizePerReady bounds Ready.CommittedEntries' bytes (at
 	// least one entry). 0 means DefaultMaxCommittedSizePerReady.
 	MaxCommittedSizePerReady uint64
+	// MaxUncommittedEntriesSize bounds the entry data bytes a leader
+	// holds appended but not yet committed; beyond it proposals get
+	// ErrProposalDropped (one proposal is always admitted when nothing is
+	// uncommitted). 0 means DefaultMaxUncommittedEntriesSize.
+	MaxUncommittedEntriesSize uint64
 	// MaxInflightMsgs bounds the MsgApps in flight to one follower in
 	// replicate state. 0 means DefaultMaxInflightMsgs.
 	MaxInflightMsgs int
@@ -77,6 +86,14 @@ func (c *Config) validate() error {
 	}
 	if c.MaxSizePerMsg == 0 {
 		c.MaxSizePerMsg = DefaultMaxSizePerMsg
+	}
+	if c.MaxSizePerMsg > MaxMessageSize/2 {
+		// One MsgApp holds up to MaxSizePerMsg bytes plus one entry of
+		// up to MaxEntryDataSize: it must stay decodable.
+		return fmt.Errorf("%w: MaxSizePerMsg above %d", ErrInvalidConfig, MaxMessageSize/2)
+	}
+	if c.MaxUncommittedEntriesSize == 0 {
+		c.MaxUncommittedEntriesSize = DefaultMaxUncommittedEntriesSize
 	}
 	if c.MaxCommittedSizePerReady == 0 {
 		c.MaxCommittedSizePerReady = DefaultMaxCommittedSizePerReady
@@ -143,12 +160,13 @@ type RawNode struct {
 	prevHard HardState
 
 	// Bookkeeping of the outstanding Ready, acknowledged by Advance.
-	readyOut    bool
-	outHard     HardState
-	outLastIdx  uint64 // last of Ready.Entries (0 if none)
-	outLastTerm uint64
-	outSnapIdx  uint64 // Ready.Snapshot index (0 if none)
-	outApplied  uint64 // last of Ready.CommittedEntries (0 if none)
+	readyOut         bool
+	outHard          HardState
+	outLastIdx       uint64 // last of Ready.Entries (0 if none)
+	outLastTerm      uint64
+	outSnapIdx       uint64 // Ready.Snapshot index (0 if none)
+	outApplied       uint64 // last of Ready.CommittedEntries (0 if none)
+	outCommittedSize uint64 // data bytes of Ready.CommittedEntries
 	// The message slices of the outstanding Ready, reused after Advance.
 	msgBuf, afterBuf []Message
 	// propBuf carries Propose's entry into Step without an allocation
@@ -182,6 +200,9 @@ func (rn *RawNode) Campaign() error { return rn.r.Step(Message{Type: MsgHup}) }
 // Propose proposes data to be appended to the log. ErrProposalDropped if
 // the node cannot accept it now.
 func (rn *RawNode) Propose(data []byte) error {
+	if len(data) > MaxEntryDataSize {
+		return fmt.Errorf("%w: %d bytes > %d", ErrProposalTooLarge, len(data), MaxEntryDataSize)
+	}
 	rn.propBuf[0] = Entry{Type: EntryNormal, Data: data}
 	err := rn.r.Step(Message{Type: MsgProp, From: rn.r.id, Entries: rn.propBuf[:]})
 	rn.propBuf[0] = Entry{}
@@ -194,6 +215,9 @@ func (rn *RawNode) Propose(data []byte) error {
 // changes (demoting a voter, removing the last voter, removing a
 // non-member) get ErrInvalidConfChange.
 func (rn *RawNode) ProposeConfChange(cc ConfChange) error {
+	if len(cc.Context) > MaxContextSize {
+		return fmt.Errorf("%w: context %d bytes > %d", ErrProposalTooLarge, len(cc.Context), MaxContextSize)
+	}
 	return rn.r.Step(Message{Type: MsgProp, From: rn.r.id,
 		Entries: []Entry{{Type: EntryConfChange, Data: cc.Marshal()}}})
 }
@@ -224,9 +248,14 @@ func (rn *RawNode) Step(m Message) error {
 // ReadIndex requests a linearizable read point. The answer arrives as a
 // ReadState carrying ctx in a later Ready; ctx must be unique among the
 // pending requests. The request is silently dropped if leadership is lost
-// (or there is no leader): the caller must time out and retry.
-func (rn *RawNode) ReadIndex(ctx []byte) {
+// (or there is no leader): the caller must time out and retry. The only
+// error is ErrReadContextTooLarge.
+func (rn *RawNode) ReadIndex(ctx []byte) error {
+	if len(ctx) > MaxContextSize {
+		return fmt.Errorf("%w: %d bytes > %d", ErrReadContextTooLarge, len(ctx), MaxContextSize)
+	}
 	_ = rn.r.Step(Message{Type: MsgReadIndex, Context: ctx})
+	return nil
 }
 
 // TransferLeadership asks the leader to hand leadership to the voter to.
@@ -309,8 +338,12 @@ func (rn *RawNode) Ready() Ready {
 		rn.outLastIdx, rn.outLastTerm = rd.Entries[n-1].Index, rd.Entries[n-1].Term
 	}
 	rn.outSnapIdx = rd.Snapshot.Meta.Index
+	rn.outCommittedSize = 0
 	if n := len(rd.CommittedEntries); n > 0 {
 		rn.outApplied = rd.CommittedEntries[n-1].Index
+		for i := range rd.CommittedEntries {
+			rn.outCommittedSize += uint64(len(rd.CommittedEntries[i].Data))
+		}
 	}
 	return rd
 }
@@ -338,6 +371,7 @@ func (rn *RawNode) Advance() {
 	}
 	if rn.outApplied != 0 {
 		r.log.appliedTo(rn.outApplied)
+		r.reduceUncommittedSize(rn.outCommittedSize)
 	}
 	r.onPersisted()
 	r.msgs = reuse(r.msgs, rn.msgBuf)

@@ -273,6 +273,12 @@ var (
 	// ErrSnapshotTemporarilyUnavailable: the storage cannot produce a
 	// snapshot right now; raft retries later.
 	ErrSnapshotTemporarilyUnavailable = errors.New("raft: snapshot is temporarily unavailable")
+	// ErrProposalTooLarge: an entry's data exceeds MaxEntryDataSize (or a
+	// ConfChange's context exceeds MaxContextSize): it could never be
+	// delivered. Retrying will not help.
+	ErrProposalTooLarge = errors.New("raft: proposal too large")
+	// ErrReadContextTooLarge: a ReadIndex context exceeds MaxContextSize.
+	ErrReadContextTooLarge = errors.New("raft: read index context too large")
 	// ErrInvalidConfig: the Config is unusable.
 	ErrInvalidConfig = errors.New("raft: invalid config")
 )
