@@ -142,7 +142,8 @@ type watchStream struct {
 	prevKV   bool
 	opened   int64
 	events   []api.Event
-	batches  []int // batches[i]: which delivery carried events[i]
+	batches  []int         // batches[i]: which delivery carried events[i]
+	members  []host.NodeID // members[j-1]: which replica sent delivery j
 	updates  int
 	err      error
 }
@@ -168,6 +169,7 @@ func (c *workClient) openWatch() {
 	c.c.Watch([]byte(ws.key), client.WatchOptions{End: []byte(ws.end), StartRevision: start, PrevKV: ws.prevKV},
 		func(u client.WatchUpdate) {
 			ws.updates++
+			ws.members = append(ws.members, u.Member)
 			for range u.Events {
 				ws.batches = append(ws.batches, ws.updates)
 			}
