@@ -231,6 +231,13 @@ func TestTornTailIsBenignButCompleteBadRecordIsNot(t *testing.T) {
 			stopped, why := c.nodes[victim].Stopped()
 			require.Equal(t, tc.stopped, stopped, why)
 			t.Log(why)
+			// wal.Open already cut the damaged tail; a second restart
+			// must not take the now clean-looking WAL at its word.
+			c.w.RunFor(100 * time.Millisecond) // the cut is synced
+			require.NoError(t, c.w.Crash(victim))
+			require.NoError(t, c.w.Restart(victim))
+			stopped, why = c.nodes[victim].Stopped()
+			require.Equal(t, tc.stopped, stopped, why)
 		})
 	}
 }

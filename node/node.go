@@ -87,6 +87,10 @@ func Start(h host.Host, cfg Config) host.Process {
 		revoking:  make(map[int64]time.Time),
 	}
 	n.reads.init()
+	if reason, ok := n.readStopFile(); ok {
+		n.stopped, n.stopReason = true, "stopped in an earlier run: "+reason
+		return n
+	}
 	if err := n.boot(); err != nil {
 		n.stop(err.Error())
 		return n
@@ -103,6 +107,7 @@ func (n *Node) stop(reason string) {
 	}
 	n.stopped = true
 	n.stopReason = reason
+	n.writeStopFile(reason)
 	if n.tick != nil {
 		n.tick.Stop()
 	}
@@ -474,4 +479,56 @@ func msgSize(m *raft.Message) int {
 		size += len(m.Snapshot.Data) + 64 + 10*(len(m.Snapshot.Meta.ConfState.Voters)+len(m.Snapshot.Meta.ConfState.Learners))
 	}
 	return size
+}
+
+// DebugString describes internal state for debugging.
+func (n *Node) DebugString() string {
+	s := fmt.Sprintf("readyBusy=%v snapshotting=%v snapIndex=%d pending=%d props=%d booting=%v",
+		n.readyBusy, n.snapshotting, n.snapIndex, len(n.pending), len(n.props), n.booting)
+	if n.rn != nil {
+		st := n.rn.Status()
+		s += fmt.Sprintf(" conf=%v", st.ConfState)
+		for id, p := range st.Progress {
+			s += fmt.Sprintf(" [%d match=%d next=%d state=%v active=%v]", id, p.Match, p.Next, p.State, p.RecentActive)
+		}
+	}
+	if n.ms != nil {
+		fi, _ := n.ms.FirstIndex()
+		li, _ := n.ms.LastIndex()
+		s += fmt.Sprintf(" ms=[%d,%d]", fi, li)
+	}
+	return s
+}
+
+// StopFile is the file a replica leaves on its disk when it stops for
+// good. Its presence keeps the replica stopped on every later restart:
+// wal.Open cuts a damaged WAL tail (durably) before the replica can judge
+// it, so without this mark a second restart would find a clean, shorter
+// WAL and silently forget the acknowledged state the damage took away.
+const StopFile = "node.stopped"
+
+// writeStopFile records the stop durably (metadata operations on host.FS
+// are durable when they return). Best effort: if it fails the disk is
+// failing too.
+func (n *Node) writeStopFile(reason string) {
+	fs := n.h.FS()
+	f, err := fs.Create(StopFile)
+	if err != nil {
+		return
+	}
+	_, _ = f.WriteAt([]byte(truncate(reason, 4096)), 0)
+	f.Sync(func(error) {})
+	_ = f.Close()
+}
+
+// readStopFile reports whether an earlier incarnation stopped for good.
+func (n *Node) readStopFile() (string, bool) {
+	f, err := n.h.FS().Open(StopFile)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	b := make([]byte, min(f.Size(), 4096))
+	k, _ := f.ReadAt(b, 0)
+	return string(b[:k]), true
 }

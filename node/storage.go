@@ -33,6 +33,14 @@ func (n *Node) boot() error {
 			"it may hold acknowledged state", r.File, r.Offset, r.Reason)
 	}
 	n.repaired = rep.Repaired
+	if rep.Snapshot == nil && !n.cfg.Join {
+		if !rep.HardState.IsEmpty() || len(rep.Entries) > 0 {
+			return fmt.Errorf("wal: raft state without the bootstrap snapshot marker")
+		}
+		// A crash tore the bootstrap write before it was durable: nothing
+		// was sent before it was, so bootstrapping again is safe.
+		return n.bootstrapOn(w)
+	}
 	n.ms = raft.NewMemoryStorage()
 	n.sm = newStateMachine(n.cfg.QuotaBytes)
 	hs := raft.HardState{Term: rep.HardState.Term, Vote: rep.HardState.Vote, Commit: rep.HardState.Commit}
@@ -91,6 +99,11 @@ func (n *Node) bootstrap() error {
 	if err != nil {
 		return fmt.Errorf("wal create: %w", err)
 	}
+	return n.bootstrapOn(w)
+}
+
+// bootstrapOn bootstraps on a WAL that holds nothing yet.
+func (n *Node) bootstrapOn(w *wal.WAL) error {
 	n.wal = w
 	n.ms = raft.NewMemoryStorage()
 	n.sm = newStateMachine(n.cfg.QuotaBytes)
