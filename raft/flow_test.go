@@ -101,12 +101,13 @@ func TestInputLimitsAndErrors(t *testing.T) {
 		ErrProposalTooLarge)
 	require.ErrorIs(t, rn.Propose([]byte("x")), ErrProposalDropped, "no leader yet")
 	require.ErrorIs(t, rn.Step(Message{Type: MsgHup}), ErrStepLocalMsg)
-	require.ErrorIs(t, rn.Step(Message{Type: MsgAppResp, From: 9, Term: 1}), ErrStepPeerNotFound)
-	require.ErrorIs(t, rn.Step(Message{Type: MsgApp, From: 2, Term: 3, Index: 1, LogTerm: 1,
+	require.ErrorIs(t, rn.Step(Message{Type: MsgAppResp, To: 1, From: 9, Term: 1}), ErrStepPeerNotFound)
+	require.ErrorIs(t, rn.Step(Message{Type: MsgHeartbeat, To: 2, From: 3, Term: 1}), ErrInvalidMessage, "misrouted")
+	require.ErrorIs(t, rn.Step(Message{Type: MsgApp, To: 1, From: 2, Term: 3, Index: 1, LogTerm: 1,
 		Entries: []Entry{{Index: 3, Term: 3}}}), ErrInvalidMessage, "gap in entries")
-	require.ErrorIs(t, rn.Step(Message{Type: MsgApp, From: 2, Term: 3, Index: 1, LogTerm: 1,
+	require.ErrorIs(t, rn.Step(Message{Type: MsgApp, To: 1, From: 2, Term: 3, Index: 1, LogTerm: 1,
 		Entries: []Entry{{Index: 2, Term: 4}}}), ErrInvalidMessage, "entry term above message term")
-	require.ErrorIs(t, rn.Step(Message{Type: MsgSnap, From: 2, Term: 3}), ErrInvalidMessage)
+	require.ErrorIs(t, rn.Step(Message{Type: MsgSnap, To: 1, From: 2, Term: 3}), ErrInvalidMessage)
 
 	_, err := NewRawNode(Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: NewMemoryStorage()})
 	require.ErrorIs(t, err, ErrInvalidConfig, "Rand is required")

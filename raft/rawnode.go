@@ -239,6 +239,9 @@ func (rn *RawNode) Step(m Message) error {
 	if err := validateMessage(&m); err != nil {
 		return err
 	}
+	if m.To != rn.r.id {
+		return fmt.Errorf("%w: %s addressed to %d, this is %d", ErrInvalidMessage, m.Type, m.To, rn.r.id)
+	}
 	if m.Type.isResponse() && !rn.r.trk.isMember(m.From) {
 		return ErrStepPeerNotFound
 	}
