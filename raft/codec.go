@@ -44,6 +44,7 @@ type DecodeError struct {
 	Err    error  // ErrTruncated, ErrMalformed or ErrTooLarge
 }
 
+// Error describes the failure.
 func (e *DecodeError) Error() string {
 	return fmt.Sprintf("%v: %s at offset %d", e.Err, e.What, e.Offset)
 }
