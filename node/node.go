@@ -189,7 +189,7 @@ func (n *Node) flushProposals() {
 	for i := range props {
 		ents[i] = raft.Entry{Type: raft.EntryNormal, Data: props[i].data}
 	}
-	err := n.rn.Step(raft.Message{Type: raft.MsgProp, From: uint64(n.id), Entries: ents})
+	err := n.rn.Step(raft.Message{Type: raft.MsgProp, From: uint64(n.id), To: uint64(n.id), Entries: ents})
 	if err == nil {
 		return
 	}

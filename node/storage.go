@@ -20,6 +20,9 @@ import (
 // skipped.
 func (n *Node) boot() error {
 	fs := n.h.FS()
+	// No wal.Options.Preallocate: tornTail relies on a torn write leaving
+	// a short final record at the end of the file, which zero-filled
+	// preallocation would hide.
 	w, rep, err := wal.Open(fs, wal.Options{SegmentSize: n.cfg.SegmentSize})
 	if errors.Is(err, wal.ErrNoWAL) {
 		return n.bootstrap()
@@ -65,6 +68,7 @@ func (n *Node) boot() error {
 		hs.Term = max(hs.Term, m.Term)
 	}
 	_ = n.ms.SetHardState(hs)
+	n.term = hs.Term
 	ents := make([]raft.Entry, len(rep.Entries))
 	for i, e := range rep.Entries {
 		ents[i] = raft.Entry{Index: e.Index, Term: e.Term, Type: raft.EntryType(e.Type), Data: e.Data}
