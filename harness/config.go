@@ -29,6 +29,8 @@ const (
 	MaxDuration = time.Hour
 	// MaxClientsPerNode bounds the number of clients attached to a replica.
 	MaxClientsPerNode = 64
+	// MaxWatches bounds the watch streams of one run.
+	MaxWatches = 256
 	// MaxKeys bounds the workload's key space.
 	MaxKeys = 1 << 16
 )
@@ -101,6 +103,10 @@ type Config struct {
 	Keys int
 	// Mix weights the operation kinds.
 	Mix Mix
+	// Watches bounds the watch streams the workload opens in a run:
+	// every stream sees most writes, so each costs the replicas, the
+	// clients and the watch check about as much as the writes themselves.
+	Watches int
 	// ThinkTime is the mean virtual pause of a client between the end of
 	// one operation and the start of the next.
 	ThinkTime time.Duration
@@ -138,6 +144,7 @@ func DefaultConfig() Config {
 		ClientsPerNode: 3,
 		Keys:           8,
 		Mix:            DefaultMix(),
+		Watches:        6,
 		ThinkTime:      60 * time.Millisecond,
 		RequestTimeout: 500 * time.Millisecond,
 		HealTimeout:    10 * time.Second,
@@ -154,6 +161,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: duration %v not in (0, %v]", ErrBadConfig, c.Duration, MaxDuration)
 	case c.ClientsPerNode < 1 || c.ClientsPerNode > MaxClientsPerNode:
 		return fmt.Errorf("%w: clients per node %d not in [1, %d]", ErrBadConfig, c.ClientsPerNode, MaxClientsPerNode)
+	case c.Watches < 0 || c.Watches > MaxWatches:
+		return fmt.Errorf("%w: watches %d not in [0, %d]", ErrBadConfig, c.Watches, MaxWatches)
 	case c.Keys < 1 || c.Keys > MaxKeys:
 		return fmt.Errorf("%w: keys %d not in [1, %d]", ErrBadConfig, c.Keys, MaxKeys)
 	case c.Mix.total() <= 0:

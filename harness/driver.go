@@ -151,7 +151,7 @@ type watchStream struct {
 // openWatch opens a watch from a revision the client has seen (so that
 // part of it replays history) on the contended keys or on everything.
 func (c *workClient) openWatch() {
-	if c.watches >= maxWatchesPerClient {
+	if c.watches >= maxWatchesPerClient || len(c.r.watches) >= c.r.cfg.Watches {
 		return
 	}
 	c.watches++
