@@ -139,6 +139,7 @@ func BenchmarkSeed(b *testing.B) {
 	var check, virtual time.Duration
 	ops := 0
 	seed := uint64(1)
+	cpu0, cpuOK := processCPU()
 	for b.Loop() {
 		r := Run(cfg, seed)
 		seed++
@@ -151,6 +152,11 @@ func BenchmarkSeed(b *testing.B) {
 	}
 	n := float64(seed - 1)
 	el := b.Elapsed().Seconds()
+	if cpu1, ok := processCPU(); ok && cpuOK {
+		// CPU time is steadier than wall time on a shared machine; it
+		// includes the GC and porcupine's own worker goroutines.
+		b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/n, "cpu-ms/seed")
+	}
 	b.ReportMetric(n/el, "seeds/s")
 	b.ReportMetric(1000*el/n, "ms/seed")
 	b.ReportMetric(virtual.Seconds()/el, "speedup")
