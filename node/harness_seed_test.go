@@ -37,5 +37,18 @@ func TestHarnessSeed(t *testing.T) {
 		}
 		st := n.Status()
 		fmt.Printf("%d: %+v %s\n", id, st, n.DebugString())
+		if from := os.Getenv("WATCHFROM"); from != "" {
+			rev, _ := strconv.ParseInt(from, 10, 64)
+			w, err := n.StoreForTest().Watch([]byte("/k/"), []byte("/k0"), rev, false)
+			if err != nil {
+				fmt.Println(err)
+				continue
+			}
+			evs, _ := w.Events(12)
+			for _, e := range evs {
+				fmt.Printf(" %d:%s", e.KV.ModRevision, e.KV.Key)
+			}
+			fmt.Println()
+		}
 	}
 }
