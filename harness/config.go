@@ -180,5 +180,7 @@ func (c Config) Validate() error {
 }
 
 // ReplicaFunc builds the process of a replica on host h, in a cluster of
-// peers (h.ID() among them). It is called again on every restart.
+// peers (h.ID() among them), or, with peers nil, a replica that joins an
+// existing cluster (after a membership change added it). It is called again
+// on every restart.
 type ReplicaFunc func(h host.Host, peers []host.NodeID) host.Process

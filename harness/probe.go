@@ -30,7 +30,7 @@ func (r *seedRun) addProbe() {
 	p := &probe{r: r, id: len(r.clients)}
 	r.probe = p
 	must(r.w.AddNode(probeClient, func(h host.Host) host.Process {
-		p.c = client.New(h, r.replicas, client.Options{RequestTimeout: r.cfg.RequestTimeout})
+		p.c = client.New(h, r.servers(), client.Options{RequestTimeout: r.cfg.RequestTimeout})
 		return p.c
 	}))
 }

@@ -9,9 +9,18 @@ import (
 )
 
 // defaultReplica starts the real replica, package node, with its default
-// configuration.
+// configuration; with no peers it joins an existing cluster.
 func defaultReplica(h host.Host, peers []host.NodeID) host.Process {
-	return node.Start(h, node.Config{Members: peers})
+	return node.Start(h, node.Config{Members: peers, Join: peers == nil})
+}
+
+// stopped reports whether replica id has stopped for good.
+func (r *seedRun) stopped(id host.NodeID) bool {
+	if s, ok := inspectorOf(r.w.Process(id)).(stopper); ok {
+		stopped, _ := s.Stopped()
+		return stopped
+	}
+	return false
 }
 
 // haveNode says whether defaultReplica is the real node.

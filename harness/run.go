@@ -24,23 +24,26 @@ const (
 
 // seedRun is the state of one seed's run.
 type seedRun struct {
-	cfg        Config
-	seed       uint64
-	w          *sim.World
-	replicas   []host.NodeID
-	clients    []*workClient
-	probe      *probe
-	nemesis    *faults.Nemesis
-	timeline   faultTimeline // kept only for artifacts
-	hist       lin.History
-	watches    []*watchStream
-	ops        int
-	stopAt     time.Duration // end of the workload phase
-	healedAt   time.Duration
-	failure    string       // a harness-level failure, first one wins
-	notes      bytes.Buffer // the run's account, for the summary artifact
-	trace      bytes.Buffer // the trace, if kept for artifacts
-	overBudget bool         // the world ran past MaxEventsPerSecond
+	cfg          Config
+	seed         uint64
+	w            *sim.World
+	replicas     []host.NodeID
+	clients      []*workClient
+	probe        *probe
+	nemesis      *faults.Nemesis
+	faultSet     faults.Set
+	operator     *operator // membership changes, if that fault is on
+	startReplica ReplicaFunc
+	timeline     faultTimeline // kept only for artifacts
+	hist         lin.History
+	watches      []*watchStream
+	ops          int
+	stopAt       time.Duration // end of the workload phase
+	healedAt     time.Duration
+	failure      string       // a harness-level failure, first one wins
+	notes        bytes.Buffer // the run's account, for the summary artifact
+	trace        bytes.Buffer // the trace, if kept for artifacts
+	overBudget   bool         // the world ran past MaxEventsPerSecond
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -133,13 +136,18 @@ func (r *seedRun) run(res *Result) {
 	if rest := r.stopAt + r.cfg.RequestTimeout - r.w.Elapsed(); rest > 0 {
 		r.runFor(rest + time.Millisecond)
 	}
+	if r.failure == "" && r.operator != nil {
+		if err := r.operator.settle(r.healedAt + r.cfg.HealTimeout); err != nil {
+			r.failf("%v", err)
+		}
+	}
 	if r.failure == "" {
 		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
 			r.failf("%v", err)
 		}
 	}
 	res.Ops = r.ops
-	res.Faults = r.nemesis.Set().Names()
+	res.Faults = r.faultSet.Names()
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
 	r.check(res)
@@ -165,24 +173,29 @@ func (r *seedRun) build() {
 		peers := append([]host.NodeID(nil), r.replicas...)
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
 	}
+	r.drawFaults()
 	for i := range r.cfg.Nodes * r.cfg.ClientsPerNode {
 		r.addClient(i)
 	}
 	r.addProbe()
 	r.startNemesis()
+	r.startOperator(start)
 }
 
-// startNemesis draws this seed's faults (a swarm is resolved per seed) and
-// schedules them over the workload phase.
-func (r *seedRun) startNemesis() {
+// drawFaults draws this seed's faults (a swarm is resolved per seed).
+func (r *seedRun) drawFaults() {
 	set, err := faults.Parse(r.cfg.Faults)
 	must(err) // Validate parsed it already
-	set = set.Resolve(r.w.Rand("faults/swarm"))
-	n, err := faults.New(r.w, r.replicas, set, r.w.Rand("faults/nemesis"))
+	r.faultSet = set.Resolve(r.w.Rand("faults/swarm"))
+	r.notef("faults: %s", r.faultSet)
+}
+
+// startNemesis schedules this seed's faults over the workload phase.
+func (r *seedRun) startNemesis() {
+	n, err := faults.New(r.w, r.replicas, r.faultSet, r.w.Rand("faults/nemesis"))
 	must(err)
 	must(n.Start(r.cfg.Duration))
 	r.nemesis = n
-	r.notef("faults: %s", set)
 }
 
 // addClient adds workload client i. Its process is a client.Client.
@@ -192,7 +205,7 @@ func (r *seedRun) addClient(i int) {
 	c.gen = newGen(i, r.w.Rand("gen/"+strconv.Itoa(i)), &r.cfg)
 	r.clients = append(r.clients, c)
 	must(r.w.AddNode(nid, func(h host.Host) host.Process {
-		c.c = client.New(h, r.replicas, client.Options{RequestTimeout: r.cfg.RequestTimeout})
+		c.c = client.New(h, r.servers(), client.Options{RequestTimeout: r.cfg.RequestTimeout})
 		return c.c
 	}))
 	c.think()
