@@ -195,8 +195,8 @@ func (w *Watcher) onCreated(from host.NodeID, r *api.Response) {
 }
 
 func (w *Watcher) onEvents(from host.NodeID, m *api.WatchEvents) {
-	if w.closed || from != w.member {
-		return
+	if w.closed || from != w.member || m.ID != w.createID {
+		return // not the current stream
 	}
 	if m.Seq != w.seq+1 {
 		w.resume() // a lost or reordered message: the stream has a gap

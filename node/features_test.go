@@ -217,16 +217,45 @@ func TestQuotaRefusesWritesButNotReadsDeletesCompaction(t *testing.T) {
 // rawClient sends hand-made payloads, to test the servers' duplicate
 // handling without the client library's discipline.
 type rawClient struct {
-	h    host.Host
-	resp []*api.Response
+	h      host.Host
+	resp   []*api.Response
+	events []*api.WatchEvents
 }
 
 func (r *rawClient) Receive(_ host.NodeID, p []byte) {
 	if m, err := api.Decode(p); err == nil {
-		if resp, ok := m.(*api.Response); ok {
-			r.resp = append(r.resp, resp)
+		switch m := m.(type) {
+		case *api.Response:
+			r.resp = append(r.resp, m)
+		case *api.WatchEvents:
+			r.events = append(r.events, m)
 		}
 	}
+}
+
+func TestDuplicatedWatchCreateDoesNotRestartTheStream(t *testing.T) {
+	c := newCluster(t, 3, 40, Config{})
+	c.waitLeader(5 * time.Second)
+	c.mustPut("w", "0")
+	raw := &rawClient{}
+	require.NoError(t, c.w.AddNode(300, func(h host.Host) host.Process { raw.h = h; return raw }))
+	create := api.MustEncode(&api.Request{ID: 5, Body: &api.WatchCreateRequest{WatchID: 1, Key: []byte("w"), StartRevision: 2}})
+	raw.h.Send(1, create)
+	c.w.RunFor(50 * time.Millisecond)
+	c.mustPut("w", "1")
+	c.w.RunFor(50 * time.Millisecond)
+	raw.h.Send(1, create) // a late duplicate
+	c.w.RunFor(50 * time.Millisecond)
+	c.mustPut("w", "2")
+	c.w.RunFor(50 * time.Millisecond)
+	var revs []int64
+	for i, m := range raw.events {
+		require.Equal(t, uint64(i+1), m.Seq)
+		for _, e := range m.Events {
+			revs = append(revs, e.Revision())
+		}
+	}
+	require.Equal(t, []int64{2, 3, 4}, revs, "each event once, in order")
 }
 
 func TestDuplicatedWriteAppliesOnce(t *testing.T) {

@@ -39,7 +39,7 @@ func TestHarnessSeed(t *testing.T) {
 		fmt.Printf("%d: %+v %s\n", id, st, n.DebugString())
 		if from := os.Getenv("WATCHFROM"); from != "" {
 			rev, _ := strconv.ParseInt(from, 10, 64)
-			w, err := n.StoreForTest().Watch([]byte("/k/"), []byte("/k0"), rev, false)
+			w, err := n.StoreForTest().Watch([]byte("/"), []byte("0"), rev, false)
 			if err != nil {
 				fmt.Println(err)
 				continue

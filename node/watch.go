@@ -37,6 +37,14 @@ type stream struct {
 func (n *Node) onWatchCreate(key reqKey, r *api.WatchCreateRequest) {
 	wk := watchKey{key.client, r.WatchID}
 	if old := n.watchByID[wk]; old != nil {
+		if old.reqID == key.id {
+			// The network duplicated the create: the stream exists and
+			// must not restart (its sequence numbers would start over).
+			// Answer again in case the first answer was the one lost.
+			n.reply(key, &api.Response{ID: key.id, Op: api.OpWatchCreate, Header: n.header(),
+				Body: &api.WatchCreateResponse{WatchID: r.WatchID}})
+			return
+		}
 		n.removeStream(old)
 	}
 	if len(n.watchByID) >= MaxWatchStreams {
