@@ -52,6 +52,8 @@ type safetyWorld struct {
 	readReq      map[string]uint64   // read ctx -> maxCommit when requested
 	reads        int
 	isolated     map[uint64]bool // partitioned away: its messages are lost
+	// leaderCommit: a leader's commit index when first seen leading a term.
+	leaderCommit map[[2]uint64]uint64
 }
 
 func (w *safetyWorld) config(n *simNode) Config {
@@ -236,6 +238,15 @@ func (w *safetyWorld) check() {
 		}
 		w.leaderTerm[n.id] = r.term
 		w.leaderLog[n.id] = logs[k]
+		// The commit rule (Figure 8): a leader moves its commit index only
+		// onto an entry of its own term.
+		lt := [2]uint64{n.id, r.term}
+		if c0, ok := w.leaderCommit[lt]; !ok {
+			w.leaderCommit[lt] = r.log.committed
+		} else if r.log.committed > c0 {
+			require.Equal(w.t, r.term, logs[k][r.log.committed],
+				"leader %d of term %d committed index %d of an older term by counting", n.id, r.term, r.log.committed)
+		}
 		// Leader completeness: every entry committed in an earlier term
 		// is in the leader's log.
 		for key, ct := range w.committed {
@@ -289,7 +300,7 @@ func TestRapidSafety(t *testing.T) {
 			leaderOfTerm: map[uint64]uint64{}, leaderLog: map[uint64][]uint64{},
 			leaderTerm: map[uint64]uint64{}, committed: map[entryKey]uint64{},
 			appliedAt: map[uint64]Entry{}, entryData: map[entryKey]string{},
-			readReq: map[string]uint64{}, isolated: map[uint64]bool{}}
+			readReq: map[string]uint64{}, isolated: map[uint64]bool{}, leaderCommit: map[[2]uint64]uint64{}}
 		// With membership changes, two more nodes start outside the
 		// cluster (empty storage) and may be added.
 		membership := rapid.Bool().Draw(t, "membership")
