@@ -23,14 +23,14 @@ func TestHarnessSeed(t *testing.T) {
 	cfg := harness.DefaultConfig()
 	cfg.Cluster = func() harness.ReplicaFunc {
 		return func(h host.Host, peers []host.NodeID) host.Process {
-			n := node.Start(h, node.Config{Members: peers}).(*node.Node)
+			n := node.Start(h, node.Config{Members: peers, Join: peers == nil}).(*node.Node)
 			nodes[h.ID()] = n
 			return n
 		}
 	}
 	res := harness.Run(cfg, seed)
 	t.Logf("verdict %v: %s", res.Verdict, res.Reason)
-	for id := host.NodeID(1); id <= 5; id++ {
+	for id := host.NodeID(1); id <= 10; id++ {
 		n := nodes[id]
 		if n == nil {
 			continue
