@@ -16,8 +16,9 @@ import (
 // Membership changes are the harness's part of the fault model (it owns the
 // cluster): with the membership fault on, an operator client replaces
 // replicas during the workload, one single-server change at a time: add a
-// fresh replica, then remove an old one (a stopped one if there is, which
-// is how a replica that found its data corrupt is replaced).
+// fresh replica as a learner, promote it once caught up, then remove an old
+// one (a stopped one if there is, which is how a replica that found its
+// data corrupt is replaced).
 const (
 	// maxMembershipChanges bounds the replacements in one run; the
 	// replica IDs they may use are reserved from the start, so that
@@ -34,9 +35,9 @@ type operator struct {
 	c       *client.Client
 	rng     *rand.Rand
 	spare   []host.NodeID // reserved IDs not used yet
-	adding  host.NodeID   // added, its old counterpart not yet removed
+	learner host.NodeID   // added as a learner, not yet promoted
+	voter   host.NodeID   // promoted, its old counterpart not yet removed
 	started map[host.NodeID]bool
-	removed []host.NodeID
 	changes int
 }
 
@@ -75,55 +76,103 @@ func (o *operator) schedule() {
 	o.r.w.Schedule(gap, o.step)
 }
 
-// step makes the next change: add a fresh replica, or remove an old one
-// after an add.
+// step makes the next move of a replacement, as an operator should: add
+// the fresh replica as a learner, promote it once it has caught up, then
+// remove an old replica. Each step is one single-server change.
 func (o *operator) step() {
-	if o.r.workloadOver() {
-		return
-	}
-	if o.adding != 0 {
+	switch {
+	case o.r.workloadOver():
+	case o.voter != 0:
 		o.remove()
-		return
+	case o.learner != 0:
+		o.promote()
+	case o.changes < maxMembershipChanges && len(o.spare) > 0:
+		o.add()
 	}
-	if o.changes >= maxMembershipChanges || len(o.spare) == 0 {
-		return
-	}
-	o.add()
 }
 
+// add adds the next spare ID as a learner and starts its replica.
 func (o *operator) add() {
 	id := o.spare[0]
 	o.spare = o.spare[1:]
 	o.changes++
-	o.r.notef("membership: adding %d", id)
-	o.c.MemberAdd(id, false, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+	o.r.notef("membership: adding learner %d", id)
+	o.c.MemberAdd(id, true, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
 		if err != nil && !errors.Is(err, client.ErrTimeout) {
 			o.r.notef("membership: add %d refused: %v", id, err)
 			o.schedule()
 			return
 		}
 		// Added, or perhaps added (unknown outcome): start it either way;
-		// the final member list settles it.
+		// the promotion or the final member list settles it.
 		o.startNode(id)
-		o.adding = id
+		o.learner = id
 		o.schedule()
 	})
 }
 
+// promote makes the learner a voter once it has caught up with the
+// cluster (the operator looks at the replicas, as etcd's learner-readiness
+// check looks at the leader's view of its progress).
+func (o *operator) promote() {
+	id := o.learner
+	if !o.caughtUp(id) {
+		o.schedule()
+		return
+	}
+	o.r.notef("membership: promoting %d", id)
+	o.c.MemberAdd(id, false, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+		switch {
+		case err == nil:
+			o.learner, o.voter = 0, id
+		case errors.Is(err, client.ErrTimeout):
+			// Try again: promoting a voter is refused, which tells.
+		case errors.Is(err, api.ErrMemberExists):
+			o.learner, o.voter = 0, id // an earlier promotion took effect
+		default:
+			o.r.notef("membership: promote %d: %v", id, err)
+			if errors.Is(err, api.ErrMemberNotFound) {
+				o.learner = 0 // the add never happened
+				o.retire(id)
+			}
+		}
+		o.schedule()
+	})
+}
+
+// caughtUp reports whether replica id has applied about as much as the
+// most advanced replica.
+func (o *operator) caughtUp(id host.NodeID) bool {
+	in := inspectorOf(o.r.w.Process(id))
+	if in == nil {
+		return false
+	}
+	best := uint64(0)
+	_, ins := o.r.inspectors()
+	for _, other := range ins {
+		best = max(best, other.AppliedIndex())
+	}
+	return in.AppliedIndex()+catchUpSlack >= best
+}
+
+// catchUpSlack is how far behind the most advanced replica a learner may be
+// and still be promoted.
+const catchUpSlack = 50
+
 // remove removes a stopped replica if there is one, else a random old
-// replica other than the one just added.
+// replica other than the one just promoted.
 func (o *operator) remove() {
-	added := o.adding
-	o.adding = 0
+	promoted := o.voter
+	o.voter = 0
 	var cands []host.NodeID
 	for _, id := range o.r.replicas {
-		if id != added && o.r.stopped(id) {
+		if id != promoted && o.r.stopped(id) {
 			cands = append(cands, id)
 		}
 	}
 	if len(cands) == 0 {
 		for _, id := range o.r.replicas {
-			if id != added {
+			if id != promoted {
 				cands = append(cands, id)
 			}
 		}
@@ -161,7 +210,6 @@ func (o *operator) retire(id host.NodeID) {
 		return
 	}
 	o.r.replicas = slices.Delete(o.r.replicas, i, i+1)
-	o.removed = append(o.removed, id)
 	must(o.r.nemesis.SetReplicas(o.r.replicas))
 	if o.r.w.Alive(id) {
 		must(o.r.w.Crash(id))
@@ -175,9 +223,11 @@ func (o *operator) retire(id host.NodeID) {
 func (o *operator) settle(deadline time.Duration) error {
 	var members []api.Member
 	var lastErr error
-	for members == nil && o.r.w.Elapsed() < deadline {
+	for len(members) == 0 && o.r.w.Elapsed() < deadline {
+		// Ask the most advanced replica: the list is served from local
+		// state, and a replica still joining has none.
 		done := false
-		o.c.MemberList(client.CallOptions{}, func(m *api.MemberResponse, _ api.Header, err error) {
+		o.c.MemberList(client.CallOptions{Member: o.r.mostAdvanced()}, func(m *api.MemberResponse, _ api.Header, err error) {
 			done, lastErr = true, err
 			if err == nil && m != nil {
 				members = m.Members
@@ -188,15 +238,16 @@ func (o *operator) settle(deadline time.Duration) error {
 		if !done {
 			break
 		}
+		if len(members) == 0 && !o.r.runFor(50*time.Millisecond) {
+			break
+		}
 	}
-	if members == nil {
+	if len(members) == 0 {
 		return fmt.Errorf("membership: no member list within %v after heal (last: %v)", o.r.cfg.HealTimeout, lastErr)
 	}
-	var final []host.NodeID
+	var final []host.NodeID // voters and learners: all hold the data
 	for _, m := range members {
-		if !m.Learner {
-			final = append(final, m.ID)
-		}
+		final = append(final, m.ID)
 	}
 	for _, id := range slices.Clone(o.r.replicas) {
 		if !slices.Contains(final, id) {
@@ -208,6 +259,18 @@ func (o *operator) settle(deadline time.Duration) error {
 			return fmt.Errorf("membership: member %d was never started (members %v)", id, final)
 		}
 	}
-	o.r.notef("membership: %d changes, final voters %v", o.changes, final)
+	o.r.notef("membership: %d changes, final members %v", o.changes, members)
 	return nil
+}
+
+// mostAdvanced is the running replica that has applied the most (0: none).
+func (r *seedRun) mostAdvanced() host.NodeID {
+	ids, ins := r.inspectors()
+	best, bestID := uint64(0), host.NodeID(0)
+	for i, in := range ins {
+		if a := in.AppliedIndex(); bestID == 0 || a > best {
+			best, bestID = a, ids[i]
+		}
+	}
+	return bestID
 }
