@@ -18,6 +18,7 @@ func (s *Store) Compact(rev int64) error {
 	keep := s.markKept(rev)
 	remap := s.rebuildLog(keep)
 	s.remapIndex(remap)
+	s.rebuildTable()
 	return nil
 }
 
@@ -27,7 +28,7 @@ func (s *Store) Compact(rev int64) error {
 func (s *Store) markKept(rev int64) []bool {
 	keep := make([]bool, s.log.n)
 	var gone []*keyIndex
-	s.tree.Ascend(func(ki *keyIndex) bool {
+	s.tree.each(func(ki *keyIndex) bool {
 		ki.revs = s.keptRevs(ki.revs, rev)
 		for _, p := range ki.revs {
 			keep[p] = true
@@ -38,8 +39,7 @@ func (s *Store) markKept(rev int64) []bool {
 		return true
 	})
 	for _, ki := range gone {
-		s.tree.Delete(ki)
-		delete(s.keys, ki.key)
+		s.tree.delete(ki)
 	}
 	return keep
 }
@@ -104,7 +104,7 @@ func (s *Store) rebuildLog(keep []bool) []uint32 {
 
 // remapIndex moves every keyIndex to the new log positions.
 func (s *Store) remapIndex(remap []uint32) {
-	s.tree.Ascend(func(ki *keyIndex) bool {
+	s.tree.each(func(ki *keyIndex) bool {
 		for i, p := range ki.revs {
 			ki.revs[i] = remap[p]
 		}

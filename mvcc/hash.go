@@ -18,7 +18,7 @@ func (s *Store) Hash(rev int64) (uint64, error) {
 	}
 	var h uint64
 	var buf []byte
-	s.tree.Ascend(func(ki *keyIndex) bool {
+	s.tree.each(func(ki *keyIndex) bool {
 		r := s.liveAt(ki, rev)
 		if r == nil {
 			return true

@@ -206,7 +206,7 @@ func (d *decoder) records(s *Store) {
 // addRecord appends one decoded record after checking it continues its
 // key's history the way putAt and deleteAt would have written it.
 func (d *decoder) addRecord(s *Store, key, val []byte, r record) bool {
-	ki := s.keys[string(key)]
+	slot, fp, ki := s.slotFor(key)
 	var last *record
 	if ki != nil {
 		last = s.latest(ki)
@@ -236,14 +236,15 @@ func (d *decoder) addRecord(s *Store, key, val []byte, r record) bool {
 		}
 	}
 	if ki == nil {
-		ki = &keyIndex{key: string(key)}
-		s.keys[ki.key] = ki
-		s.tree.ReplaceOrInsert(ki)
+		ki = newKeyIndex(key)
+		s.tree.insert(ki)
 	}
 	r.ki = ki
 	r.vlen = uint32(len(val))
 	r.vref = s.vals.add(val)
-	ki.revs = append(ki.revs, s.log.append(r))
+	pos := s.log.append(r)
+	ki.revs = append(ki.revs, pos)
+	s.table.set(slot, fp, pos)
 	s.size += recordCost(len(key), len(val))
 	return true
 }
@@ -251,7 +252,7 @@ func (d *decoder) addRecord(s *Store, key, val []byte, r record) bool {
 // checkKeys checks what only the whole picture shows: leases of live keys
 // exist, and history before the compaction revision is what Compact keeps.
 func (d *decoder) checkKeys(s *Store) {
-	s.tree.Ascend(func(ki *keyIndex) bool {
+	s.tree.each(func(ki *keyIndex) bool {
 		if last := s.latest(ki); !last.tombstone() && last.lease != 0 {
 			l := s.leases[last.lease]
 			if l == nil {

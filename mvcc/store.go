@@ -1,33 +1,33 @@
 package mvcc
 
-import (
-	"github.com/google/btree"
-)
-
 // keyIndex is one key's entry in the index: the positions in the revLog of
 // the key's revisions, oldest first. A tombstone record ends a generation;
 // the next put starts a new one.
 type keyIndex struct {
 	key  string
 	revs []uint32
+	// first backs revs while the key has one revision, the common case,
+	// sparing an allocation and a cache miss.
+	first [1]uint32
 }
 
-func lessKeyIndex(a, b *keyIndex) bool { return a.key < b.key }
-
-// btreeDegree is the key index's B-tree degree (etcd uses 32 too).
-const btreeDegree = 32
+func newKeyIndex(key []byte) *keyIndex {
+	ki := &keyIndex{key: string(key)}
+	ki.revs = ki.first[:0]
+	return ki
+}
 
 // Store is a multi-version key space. See the package documentation.
 type Store struct {
 	quota int64
 	size  int64 // quota units in use, see Size
 
-	// tree orders the keys for ranges; keys finds one key without the
-	// pointer chase of a B-tree descent. Both hold the same keyIndexes.
-	tree *btree.BTreeG[*keyIndex]
-	keys map[string]*keyIndex
-	log  revLog
-	vals arena
+	// tree orders the keys for ranges; table finds one key without the
+	// pointer chase of a B-tree descent. Both hold every keyIndex.
+	tree  keyTree
+	table keyTable
+	log   revLog
+	vals  arena
 
 	rev        int64 // current revision
 	compactRev int64 // revision of the last compaction, 0 if none
@@ -43,8 +43,7 @@ func New(cfg Config) *Store {
 	}
 	return &Store{
 		quota:  q,
-		tree:   btree.NewG(btreeDegree, lessKeyIndex),
-		keys:   make(map[string]*keyIndex),
+		tree:   newKeyTree(),
 		rev:    1,
 		leases: make(map[int64]*lease),
 	}
@@ -67,7 +66,7 @@ func (s *Store) Size() int64 { return s.size }
 func (s *Store) Quota() int64 { return s.quota }
 
 // KeyCount is the number of keys in the index, live or with history only.
-func (s *Store) KeyCount() int { return len(s.keys) }
+func (s *Store) KeyCount() int { return s.tree.len() }
 
 func recordCost(keyLen, valLen int) int64 {
 	return int64(keyLen) + int64(valLen) + RevisionOverheadBytes
@@ -115,7 +114,7 @@ func isAllFrom(end []byte) bool { return len(end) == 1 && end[0] == 0 }
 // until f returns false.
 func (s *Store) ascend(key, end []byte, f func(ki *keyIndex) bool) {
 	if len(end) == 0 {
-		if ki := s.keys[string(key)]; ki != nil {
+		if ki := s.lookup(key); ki != nil {
 			f(ki)
 		}
 		return
@@ -124,8 +123,7 @@ func (s *Store) ascend(key, end []byte, f func(ki *keyIndex) bool) {
 	if !all && string(end) <= string(key) {
 		return // an empty range, as in etcd
 	}
-	pivot := &keyIndex{key: string(key)}
-	s.tree.AscendGreaterOrEqual(pivot, func(ki *keyIndex) bool {
+	s.tree.from(string(key), func(ki *keyIndex) bool {
 		if !all && ki.key >= string(end) {
 			return false
 		}

@@ -49,11 +49,10 @@ func (s *Store) checkSpace(cost int64, records int) error {
 
 // putAt appends a put of key at (main, sub). The caller has validated it.
 func (s *Store) putAt(key, value []byte, lease, main int64, sub uint32, prevKV bool) *KeyValue {
-	ki := s.keys[string(key)]
+	slot, fp, ki := s.slotFor(key)
 	if ki == nil {
-		ki = &keyIndex{key: string(key)}
-		s.keys[ki.key] = ki
-		s.tree.ReplaceOrInsert(ki)
+		ki = newKeyIndex(key)
+		s.tree.insert(ki)
 	}
 	r := record{ki: ki, main: main, sub: sub, create: main, version: 1, lease: lease}
 	var prev *KeyValue
@@ -72,7 +71,9 @@ func (s *Store) putAt(key, value []byte, lease, main int64, sub uint32, prevKV b
 	s.attach(lease, ki)
 	r.vlen = uint32(len(value))
 	r.vref = s.vals.add(value)
-	ki.revs = append(ki.revs, s.log.append(r))
+	pos := s.log.append(r)
+	ki.revs = append(ki.revs, pos)
+	s.table.set(slot, fp, pos)
 	s.size += recordCost(len(key), len(value))
 	return prev
 }

@@ -1,0 +1,166 @@
+package mvcc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// The benchmarks use etcd-like Kubernetes keys and 128-byte values. Those
+// with 1M keys run only with -bench (they are benchmarks, not tests):
+//
+//	go test -run='^$' -bench=. -benchtime=1000000x ./mvcc
+
+const (
+	benchKeys     = 1_000_000
+	benchValueLen = 128
+)
+
+func benchKey(i int) []byte { return fmt.Appendf(nil, "/registry/pods/default/pod-%08d", i) }
+
+var benchValue = func() []byte {
+	v := make([]byte, benchValueLen)
+	for i := range v {
+		v[i] = byte('a' + i%26)
+	}
+	return v
+}()
+
+// shuffledKeys returns the keys of 0..n-1 in a seeded random order.
+func shuffledKeys(n int) [][]byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	keys := make([][]byte, n)
+	for i, j := range r.Perm(n) {
+		keys[i] = benchKey(j)
+	}
+	return keys
+}
+
+// loadedStore returns a store holding keys, one version each.
+func loadedStore(b *testing.B, keys [][]byte) *Store {
+	s := New(Config{})
+	for _, k := range keys {
+		if _, _, err := s.Put(k, benchValue, 0, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
+// BenchmarkPut inserts b.N new keys in random order into an empty store.
+func BenchmarkPut(b *testing.B) {
+	keys := shuffledKeys(b.N)
+	s := New(Config{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := s.Put(keys[i], benchValue, 0, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkPutUpdate overwrites random keys of a store with 1M keys.
+func BenchmarkPutUpdate(b *testing.B) {
+	keys := shuffledKeys(benchKeys)
+	s := loadedStore(b, keys)
+	r := rand.New(rand.NewPCG(3, 4))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, err := s.Put(keys[r.IntN(len(keys))], benchValue, 0, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+}
+
+// BenchmarkGet reads random single keys of a store with 1M keys.
+func BenchmarkGet(b *testing.B) {
+	keys := shuffledKeys(benchKeys)
+	s := loadedStore(b, keys)
+	r := rand.New(rand.NewPCG(5, 6))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, err := s.Range(keys[r.IntN(len(keys))], nil, RangeOptions{})
+		if err != nil || len(res.KVs) != 1 {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "gets/s")
+}
+
+// BenchmarkRangePrefix reads 100 keys by prefix from a store with 1M keys.
+func BenchmarkRangePrefix(b *testing.B) {
+	keys := shuffledKeys(benchKeys)
+	s := loadedStore(b, keys)
+	r := rand.New(rand.NewPCG(7, 8))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := fmt.Appendf(nil, "/registry/pods/default/pod-%06d", r.IntN(benchKeys/100))
+		res, err := s.Range(p, PrefixEnd(p), RangeOptions{})
+		if err != nil || len(res.KVs) != 100 {
+			b.Fatal(err, len(res.KVs))
+		}
+	}
+	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "keys/s")
+}
+
+// BenchmarkMemoryPerKey measures the Go heap a store of 1M keys takes
+// beyond the bytes of its keys and values. Run with -benchtime=1x.
+func BenchmarkMemoryPerKey(b *testing.B) {
+	keys := shuffledKeys(benchKeys)
+	var own int64
+	for _, k := range keys {
+		own += int64(len(k) + benchValueLen)
+	}
+	for i := 0; i < b.N; i++ {
+		before := heapInUse()
+		s := loadedStore(b, keys)
+		after := heapInUse()
+		b.ReportMetric(float64(after-before-own)/benchKeys, "bytes/key")
+		b.ReportMetric(float64(after-before)/benchKeys, "heap-bytes/key")
+		runtime.KeepAlive(s)
+	}
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// BenchmarkCompact compacts a store of 1M keys with two versions each:
+// half its records go.
+func BenchmarkCompact(b *testing.B) {
+	keys := shuffledKeys(benchKeys)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := loadedStore(b, keys)
+		for _, k := range keys {
+			if _, _, err := s.Put(k, benchValue, 0, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		if err := s.Compact(s.CurrentRevision()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/compaction")
+}
+
+// BenchmarkSnapshot encodes a store of 1M keys.
+func BenchmarkSnapshot(b *testing.B) {
+	s := loadedStore(b, shuffledKeys(benchKeys))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.SetBytes(int64(len(s.Snapshot())))
+	}
+}

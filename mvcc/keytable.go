@@ -1,0 +1,126 @@
+package mvcc
+
+import "math/bits"
+
+// keyTable finds a key's keyIndex without the pointer chase of a B-tree
+// descent: an open-addressing hash table with linear probing whose 8-byte
+// slots hold a 32-bit hash fingerprint and the log position of one of the
+// key's records (its newest put, or any record of it); the record leads to
+// the keyIndex. The slot's position of the home is taken from the
+// fingerprint, so growing never touches the keys. 0 marks an empty slot.
+type keyTable struct {
+	slots []uint64
+	n     int
+}
+
+const minTableSlots = 16
+
+// hashKey is a deterministic 64-bit hash (xxhash-style rounds and a
+// murmur3 finalizer). Determinism keeps memory layout, and so performance,
+// reproducible from run to run.
+func hashKey[T ~string | ~[]byte](k T) uint64 {
+	const (
+		p1 = 0x9E3779B185EBCA87
+		p2 = 0xC2B2AE3D27D4EB4F
+	)
+	h := uint64(len(k)) * p1
+	i := 0
+	for ; i+8 <= len(k); i += 8 {
+		w := uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
+			uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
+		h = bits.RotateLeft64(h^(w*p2), 31) * p1
+	}
+	for ; i < len(k); i++ {
+		h = bits.RotateLeft64(h^(uint64(k[i])*p2), 11) * p1
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// fingerprint of a hash: never zero, so a slot holding it is never empty.
+func fingerprint(h uint64) uint32 { return uint32(h>>32) | 1 }
+
+func (t *keyTable) home(fp uint32) int { return int(fp>>1) & (len(t.slots) - 1) }
+
+// find returns the slot of key and its keyIndex, or the empty slot where
+// it would go and nil. The table must not be empty.
+func find[T ~string | ~[]byte](s *Store, key T, fp uint32) (int, *keyIndex) {
+	t := &s.table
+	mask := len(t.slots) - 1
+	for i := t.home(fp); ; i = (i + 1) & mask {
+		v := t.slots[i]
+		if v == 0 {
+			return i, nil
+		}
+		if uint32(v>>32) == fp {
+			if ki := s.log.at(uint32(v)).ki; ki.key == string(key) {
+				return i, ki
+			}
+		}
+	}
+}
+
+// lookup returns key's keyIndex, or nil.
+func (s *Store) lookup(key []byte) *keyIndex {
+	if s.table.n == 0 {
+		return nil
+	}
+	_, ki := find(s, key, fingerprint(hashKey(key)))
+	return ki
+}
+
+// slotFor returns key's slot, fingerprint and keyIndex (nil if new),
+// growing the table first so that a new key fits.
+func (s *Store) slotFor(key []byte) (int, uint32, *keyIndex) {
+	t := &s.table
+	if (t.n+1)*8 > len(t.slots)*7 {
+		t.grow()
+	}
+	fp := fingerprint(hashKey(key))
+	i, ki := find(s, key, fp)
+	return i, fp, ki
+}
+
+// set points slot i at position pos.
+func (t *keyTable) set(i int, fp uint32, pos uint32) {
+	if t.slots[i] == 0 {
+		t.n++
+	}
+	t.slots[i] = uint64(fp)<<32 | uint64(pos)
+}
+
+func (t *keyTable) grow() {
+	old := t.slots
+	t.slots = make([]uint64, max(2*len(old), minTableSlots))
+	mask := len(t.slots) - 1
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		i := t.home(uint32(v >> 32))
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = v
+	}
+}
+
+// rebuildTable indexes every key of the tree afresh (after compaction
+// moved records and dropped keys).
+func (s *Store) rebuildTable() {
+	size := minTableSlots
+	for size*7 < s.tree.len()*8 {
+		size *= 2
+	}
+	s.table = keyTable{slots: make([]uint64, size)}
+	s.tree.each(func(ki *keyIndex) bool {
+		fp := fingerprint(hashKey(ki.key))
+		i, _ := find(s, ki.key, fp)
+		s.table.set(i, fp, ki.revs[len(ki.revs)-1])
+		return true
+	})
+}
