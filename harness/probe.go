@@ -53,10 +53,10 @@ func (p *probe) start() {
 		s = step{kind: opGet, checked: true, input: lin.Get(k), body: &api.RangeRequest{Key: []byte(k)}}
 	}
 	hid := p.r.hist.Call(p.id, p.r.now(), s.input)
-	p.r.record("call", probeClient, &api.Request{Body: s.body})
+	p.r.record("call", probeClient, s.body.Op(), int64(hid), 0)
 	p.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
 		if resp != nil {
-			p.r.record("return", probeClient, resp)
+			p.r.record("return", probeClient, resp.Op, int64(hid), resp.Header.Revision<<8|int64(resp.Err))
 		}
 		switch {
 		case err == nil:
