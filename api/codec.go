@@ -63,6 +63,13 @@ func WrapPeer(raftMsg []byte) []byte {
 	return append(b, raftMsg...)
 }
 
+// Wrap prefixes a message body with an envelope byte.
+func Wrap(env Envelope, body []byte) []byte {
+	b := make([]byte, 0, len(body)+1)
+	b = append(b, byte(env))
+	return append(b, body...)
+}
+
 // SplitEnvelope returns a payload's envelope and the bytes after it (for
 // EnvelopeClient: the whole payload, which Decode takes).
 func SplitEnvelope(payload []byte) (Envelope, []byte, error) {
@@ -70,7 +77,7 @@ func SplitEnvelope(payload []byte) (Envelope, []byte, error) {
 		return 0, nil, &DecodeError{Field: "envelope", Reason: ErrTruncated}
 	}
 	switch env := Envelope(payload[0]); env {
-	case EnvelopePeer:
+	case EnvelopePeer, EnvelopeControl:
 		return env, payload[1:], nil
 	case EnvelopeClient:
 		return env, payload, nil

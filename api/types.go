@@ -59,6 +59,9 @@ const (
 	EnvelopePeer Envelope = 0x01
 	// EnvelopeClient: the rest is client traffic encoded by this package.
 	EnvelopeClient Envelope = 0x02
+	// EnvelopeControl: the rest is a replica-to-replica control message
+	// outside raft (package node's own encoding, opaque here).
+	EnvelopeControl Envelope = 0x03
 )
 
 // Class says what kind of client message a payload is.

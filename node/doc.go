@@ -84,17 +84,28 @@
 //
 // If the WAL is corrupt (wal.CorruptionError), the snapshot file the WAL
 // names is missing or fails its checksum, or the WAL's repair report shows
-// a damaged final record that a crash cannot explain, the replica stops:
-// it stays up as an inert process that ignores all traffic, sets no timer,
-// never votes and never acknowledges, and Stopped reports why. This is
-// safe because an inert replica is indistinguishable, to the others, from
-// a crashed one, which raft tolerates for any minority: it cannot cast a
-// second vote in a term it already voted in (its vote record may be what
-// was lost) nor acknowledge entries it no longer holds. The cost is
-// availability: it stays out until an operator replaces it (MemberRemove,
-// then MemberAdd of a fresh member). Rejoining automatically as a
-// non-voting learner that re-fetches its state (protocol-aware recovery)
-// is not implemented.
+// a damaged final record that a crash cannot explain, the replica cannot
+// trust its state: it may have lost a vote it cast or entries it
+// acknowledged. It then recovers from its peers (recovery.go): a second,
+// independently checksummed copy of raft's term and vote (HardStateFile,
+// synced with every term or vote change before the votes go out) gives a
+// bound T_old on every term it may have voted in; it drops its damaged
+// WAL and snapshots, records T_old (RecoveringFile) and rejoins on an
+// empty log, granting no vote, never campaigning and refusing clients,
+// while its truthful append acknowledgements keep helping commits. It
+// votes again only once it has caught up with a leader of a term at or
+// above T_old, and never at or below T_old. A leader that is told (or
+// sees from a rejected append) that a follower holds less than it once
+// acknowledged hands leadership to another caught-up voter, because raft
+// never backs a follower's progress off below its acknowledged match.
+//
+// If the second copy is damaged too, the replica stops for good: an inert
+// process that ignores all traffic, sets no timer, never votes and never
+// acknowledges; Stopped says why, and a StopFile on its disk keeps it so
+// across restarts (wal.Open cuts a damaged tail before the replica can
+// judge it, so a later restart would otherwise find a clean-looking WAL).
+// That is safe because an inert replica is, to the others, a crashed one,
+// which raft tolerates for any minority.
 //
 // Telling a torn write from corruption: the WAL cuts a record that does
 // not decode at the very end of its last segment and reports it. A crash

@@ -68,8 +68,21 @@ type Node struct {
 
 	revoking map[int64]time.Time // lease -> when its expiry was proposed
 	repaired *wal.RepairReport   // the torn WAL tail cut at boot, if any
-	alarm    bool
-	tick     host.Timer
+
+	hs           *hsCopy   // second copy of term and vote (recovery.go)
+	commit       uint64    // raft's commit index, from the hard state
+	recovering   bool      // recovering from corrupt storage
+	voteFloor    uint64    // T_old: never vote at or below it (recovery.go)
+	floorKnown   bool      // voteFloor is set
+	leaderTerm   uint64    // while recovering: the leader's term and
+	leaderCommit uint64    // the commit index it last reported
+	ending       bool      // recovery's end being recorded
+	recoverCause string    // why the replica is recovering
+	recovered    int       // recoveries completed by this incarnation
+	lastTransfer time.Time // leader: last handover for a peer's lost log
+	lastLostLog  time.Time // recovering: last lost-log notice sent
+	alarm        bool
+	tick         host.Timer
 }
 
 // Start builds a replica on host h and returns it as the process the world
@@ -91,11 +104,23 @@ func Start(h host.Host, cfg Config) host.Process {
 		n.stopped, n.stopReason = true, "stopped in an earlier run: "+reason
 		return n
 	}
-	if err := n.boot(); err != nil {
-		n.stop(err.Error())
-		return n
-	}
 	n.scheduleTick()
+	if mark, present, ok := readRecovering(h.FS()); present {
+		if !ok {
+			n.startRecovery(errors.New("recovery marker damaged"))
+			return n
+		}
+		n.voteFloor, n.floorKnown = mark.tOld, true
+		if !mark.done {
+			n.recovering = true
+			n.recoverCause = "recovery in progress at restart"
+		}
+	}
+	if err := n.boot(); err != nil {
+		// Storage that cannot be trusted: recover from the peers (or stop
+		// for good if that cannot be done safely).
+		n.startRecovery(err)
+	}
 	return n
 }
 
@@ -135,9 +160,18 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 		if m.Unmarshal(body) != nil || m.From != uint64(from) {
 			return // garbage, or a sender lying about who it is
 		}
+		if n.dropVote(&m) {
+			return
+		}
+		if m.Type == raft.MsgAppResp && m.Reject {
+			n.checkLostLog(&m)
+		}
 		_ = n.rn.Step(m)
+		n.noteLeader(&m)
 	case api.EnvelopeClient:
 		n.onClient(from, body)
+	case api.EnvelopeControl:
+		n.onControl(from, body)
 	}
 	n.process()
 }
@@ -154,7 +188,9 @@ func (n *Node) onTick() {
 	if n.booting {
 		return
 	}
-	n.rn.Tick()
+	if !n.recovering { // a recovering replica must not campaign
+		n.rn.Tick()
+	}
 	now := n.h.Now()
 	n.expireLeases(now)
 	n.reads.expire(n, now)
@@ -210,6 +246,7 @@ func (n *Node) handleReady(rd raft.Ready) {
 		n.onSoftState(*rd.SoftState)
 	}
 	n.term = max(n.term, rd.HardState.Term)
+	n.commit = max(n.commit, rd.HardState.Commit)
 	n.sendAll(rd.Messages)
 	for _, rs := range rd.ReadStates {
 		n.reads.onReadState(rs)
@@ -249,13 +286,40 @@ func (n *Node) persistWAL(rd raft.Ready) {
 		n.stop("wal: save: " + err.Error())
 		return
 	}
-	if !rd.MustSync {
+	hs := rd.HardState
+	copyHS := !hs.IsEmpty() && (hs.Term != n.hs.term || hs.Vote != n.hs.vote)
+	if !rd.MustSync && !copyHS {
 		n.persisted(rd)
 		return
 	}
-	n.syncWAL(func() {
-		n.persisted(rd)
-		n.process()
+	// The WAL and, on a term or vote change, the second copy of the hard
+	// state must both be durable before the Ready's votes go out.
+	waiting := 1
+	done := func() {
+		if waiting--; waiting == 0 {
+			n.persisted(rd)
+			n.process()
+		}
+	}
+	if copyHS {
+		waiting++
+		n.writeHSCopy(hs.Term, hs.Vote, done)
+	}
+	n.syncWAL(done)
+}
+
+// writeHSCopy writes the second copy of term and vote, retrying on a full
+// disk.
+func (n *Node) writeHSCopy(term, vote uint64, then func()) {
+	n.hs.write(term, vote, func(err error) {
+		if n.stopped {
+			return
+		}
+		if err != nil {
+			n.diskError("hard state copy", err, func() { n.writeHSCopy(term, vote, then) })
+			return
+		}
+		then()
 	})
 }
 
@@ -308,6 +372,7 @@ func (n *Node) persisted(rd raft.Ready) {
 	if !n.apply(rd.CommittedEntries) {
 		return
 	}
+	n.checkRecovered()
 	n.rn.Advance()
 	n.readyBusy = false
 	n.reads.serve(n)
@@ -401,11 +466,14 @@ type Status struct {
 	Alarm    bool
 	Stopped  bool
 	Reason   string
+	// Recovering: rebuilding from the peers after corrupt storage.
+	Recovering bool
 }
 
 // Status returns the replica's current status.
 func (n *Node) Status() Status {
-	st := Status{ID: n.id, Stopped: n.stopped, Reason: n.stopReason, Applied: n.applied, Alarm: n.alarm}
+	st := Status{ID: n.id, Stopped: n.stopped, Reason: n.stopReason, Applied: n.applied, Alarm: n.alarm,
+		Recovering: n.recovering}
 	if n.rn != nil {
 		rs := n.rn.Status()
 		st.Role, st.Term, st.Leader, st.Commit = rs.Role, rs.Term, host.NodeID(rs.Lead), rs.Commit

@@ -20,6 +20,10 @@ func (n *Node) onClient(from host.NodeID, payload []byte) {
 	}
 	op := req.Body.Op()
 	key := reqKey{from, req.ID}
+	if n.recovering {
+		n.replyErr(key, op, api.CodeUnavailable, "replica recovering from corrupt storage")
+		return
+	}
 	switch body := req.Body.(type) {
 	case *api.RangeRequest:
 		n.onRange(key, body)

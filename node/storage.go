@@ -23,8 +23,16 @@ func (n *Node) boot() error {
 	// No wal.Options.Preallocate: tornTail relies on a torn write leaving
 	// a short final record at the end of the file, which zero-filled
 	// preallocation would hide.
+	hsc, err := openHSCopy(fs)
+	if err != nil {
+		return fmt.Errorf("hard state copy: %w", err)
+	}
+	n.hs = hsc
 	w, rep, err := wal.Open(fs, wal.Options{SegmentSize: n.cfg.SegmentSize})
 	if errors.Is(err, wal.ErrNoWAL) {
+		if n.recovering { // crashed while wiping: start the empty log
+			return n.wipeAndJoin(n.voteFloor)
+		}
 		return n.bootstrap()
 	}
 	if err != nil {
@@ -36,7 +44,7 @@ func (n *Node) boot() error {
 			"it may hold acknowledged state", r.File, r.Offset, r.Reason)
 	}
 	n.repaired = rep.Repaired
-	if rep.Snapshot == nil && !n.cfg.Join {
+	if rep.Snapshot == nil && !n.cfg.Join && !n.recovering {
 		if !rep.HardState.IsEmpty() || len(rep.Entries) > 0 {
 			return fmt.Errorf("wal: raft state without the bootstrap snapshot marker")
 		}
@@ -68,7 +76,11 @@ func (n *Node) boot() error {
 		hs.Term = max(hs.Term, m.Term)
 	}
 	_ = n.ms.SetHardState(hs)
-	n.term = hs.Term
+	n.term, n.commit = hs.Term, hs.Commit
+	if hs.Term != n.hs.term || hs.Vote != n.hs.vote {
+		// Bring the copy up to date (it may be damaged, or older).
+		n.hs.write(hs.Term, hs.Vote, func(error) {})
+	}
 	ents := make([]raft.Entry, len(rep.Entries))
 	for i, e := range rep.Entries {
 		ents[i] = raft.Entry{Index: e.Index, Term: e.Term, Type: raft.EntryType(e.Type), Data: e.Data}

@@ -1,0 +1,392 @@
+package node
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+	"github.com/seedkv/seedkv/wal"
+)
+
+// Recovery from corrupt storage (protocol-aware recovery).
+//
+// What corruption can take away from a replica is a promise it made: a
+// vote in some term, or an acknowledgement of entries that a leader then
+// counted toward a commit quorum. A replica that forgot them could vote
+// twice in one term, or vote for a candidate lacking an entry committed
+// with its help. Both are safe again once the replica knows a term T_old at
+// or above every term it ever voted in, and has caught up with the cluster
+// past that term:
+//
+//   - T_old comes from a second copy of raft's term and vote, kept in
+//     HardStateFile and written (and synced) with every term or vote change
+//     before the messages that depend on it go out. One damaged file cannot
+//     take both copies; if the copy is unreadable too, the replica stops
+//     for good instead (Stopped).
+//   - The replica then drops its damaged WAL and snapshots, records T_old
+//     durably in RecoveringFile, and restarts raft on an empty log as a
+//     joining member. While recovering it grants no vote (vote and
+//     pre-vote requests are dropped unanswered), never campaigns (raft is
+//     not ticked) and answers clients CodeUnavailable. Its append
+//     acknowledgements are truthful (for entries it stored anew), so it
+//     helps commits like any follower.
+//   - It leaves recovery once it has caught up with a leader of a term
+//     at or above T_old: its commit index has reached the commit index the
+//     leader last reported, points at an entry of the leader's (and its
+//     own current) term, and is applied. That leader holds every entry
+//     committed before the damage (committed in earlier terms, or by
+//     itself in its term, and so at or below what it reports as committed
+//     now), and the replica's log matches the leader's up to there: its
+//     vote checks protect those entries again.
+//   - It never again grants a vote in a term up to T_old (the vote floor,
+//     kept in RecoveringFile after recovery ends), so it cannot vote twice
+//     in a term in which it may already have voted.
+//
+// A replica whose damage is found while a majority is also recovering
+// waits for a leader to catch up from; safety comes first.
+const (
+	// HardStateFile holds the second copy of raft's term and vote.
+	HardStateFile = "node.hardstate"
+	// RecoveringFile marks a replica recovering from corrupt storage and
+	// holds T_old.
+	RecoveringFile = "node.recovering"
+)
+
+const (
+	hsMagic    = "SKVHS001"
+	hsSlotSize = 64
+	hsRecSize  = len(hsMagic) + 24 + 4
+)
+
+// hsCopy is the open HardStateFile. Records alternate between two slots,
+// each stamped with a sequence number and checksummed, so a torn write of
+// one slot leaves the other intact.
+type hsCopy struct {
+	f          host.File
+	seq        uint64
+	term, vote uint64
+}
+
+// openHSCopy opens (creating if needed) the hard state file.
+func openHSCopy(fs host.FS) (*hsCopy, error) {
+	f, err := fs.Open(HardStateFile)
+	if errors.Is(err, host.ErrNotExist) {
+		f, err = fs.Create(HardStateFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &hsCopy{f: f}
+	if seq, term, vote, ok := readHSSlots(f); ok {
+		c.seq, c.term, c.vote = seq, term, vote
+	}
+	return c, nil
+}
+
+// write stores (term, vote) in the next slot and syncs it.
+func (c *hsCopy) write(term, vote uint64, done func(error)) {
+	c.seq++
+	b := make([]byte, 0, hsRecSize)
+	b = append(b, hsMagic...)
+	b = binary.LittleEndian.AppendUint64(b, c.seq)
+	b = binary.LittleEndian.AppendUint64(b, term)
+	b = binary.LittleEndian.AppendUint64(b, vote)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	if _, err := c.f.WriteAt(b, int64(c.seq%2)*hsSlotSize); err != nil {
+		c.seq--
+		done(err)
+		return
+	}
+	c.term, c.vote = term, vote
+	c.f.Sync(done)
+}
+
+// readHSSlots returns the newest intact slot.
+func readHSSlots(f host.File) (seq, term, vote uint64, ok bool) {
+	buf := make([]byte, 2*hsSlotSize)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, 0, 0, false
+	}
+	buf = buf[:n]
+	for slot := range 2 {
+		off := slot * hsSlotSize
+		if off+hsRecSize > len(buf) {
+			continue
+		}
+		r := buf[off : off+hsRecSize]
+		body := r[:hsRecSize-4]
+		if string(r[:len(hsMagic)]) != hsMagic ||
+			crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(r[hsRecSize-4:]) {
+			continue
+		}
+		s := binary.LittleEndian.Uint64(r[len(hsMagic):])
+		if !ok || s > seq {
+			seq = s
+			term = binary.LittleEndian.Uint64(r[len(hsMagic)+8:])
+			vote = binary.LittleEndian.Uint64(r[len(hsMagic)+16:])
+			ok = true
+		}
+	}
+	return seq, term, vote, ok
+}
+
+// recoveryMark is the content of RecoveringFile.
+type recoveryMark struct {
+	tOld uint64 // the vote floor
+	done bool   // recovery finished; the floor stays
+}
+
+const recMagic = "SKVREC02"
+
+// readRecovering reads RecoveringFile. present is false if there is none;
+// ok is false if it is damaged (then the floor is unknown).
+func readRecovering(fs host.FS) (mark recoveryMark, present, ok bool) {
+	f, err := fs.Open(RecoveringFile)
+	if err != nil {
+		return recoveryMark{}, false, false
+	}
+	defer f.Close()
+	b := make([]byte, 21)
+	n, _ := f.ReadAt(b, 0)
+	if n != 21 || string(b[:8]) != recMagic || b[16] > 1 ||
+		crc32.Checksum(b[:17], castagnoli) != binary.LittleEndian.Uint32(b[17:]) {
+		return recoveryMark{}, true, false
+	}
+	return recoveryMark{tOld: binary.LittleEndian.Uint64(b[8:]), done: b[16] == 1}, true, true
+}
+
+// writeRecovering durably records the mark: written to a temp name,
+// synced, renamed into place.
+func writeRecovering(fs host.FS, m recoveryMark, done func(error)) {
+	const tmp = RecoveringFile + ".tmp"
+	_ = fs.Remove(tmp)
+	f, err := fs.Create(tmp)
+	if err != nil {
+		done(err)
+		return
+	}
+	b := append([]byte(recMagic), make([]byte, 9)...)
+	binary.LittleEndian.PutUint64(b[8:], m.tOld)
+	if m.done {
+		b[16] = 1
+	}
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	if _, err := f.WriteAt(b, 0); err != nil {
+		f.Close()
+		done(err)
+		return
+	}
+	f.Sync(func(err error) {
+		f.Close()
+		if err == nil {
+			err = fs.Rename(tmp, RecoveringFile)
+		}
+		done(err)
+	})
+}
+
+// startRecovery handles storage that cannot be trusted: recover from the
+// peers if the second copy of the hard state bounds the old votes, else
+// stop for good.
+func (n *Node) startRecovery(cause error) {
+	fs := n.h.FS()
+	if n.wal != nil {
+		_ = n.wal.Close()
+		n.wal = nil
+	}
+	tOld, ok := n.voteFloor, n.floorKnown
+	if n.hs == nil {
+		if c, err := openHSCopy(fs); err == nil {
+			n.hs = c
+		}
+	}
+	if n.hs != nil {
+		if _, term, _, good := readHSSlots(n.hs.f); good {
+			tOld, ok = max(tOld, term), true
+		}
+	}
+	if !ok {
+		n.stop(cause.Error() + "; no intact copy of the hard state to recover with")
+		return
+	}
+	n.recoverCause = cause.Error()
+	n.booting = true
+	n.rn, n.ms, n.sm = nil, nil, nil
+	writeRecovering(fs, recoveryMark{tOld: tOld}, func(err error) {
+		if n.stopped {
+			return
+		}
+		if err != nil {
+			n.stop(cause.Error() + "; recovery: " + err.Error())
+			return
+		}
+		if err := n.wipeAndJoin(tOld); err != nil {
+			n.stop(cause.Error() + "; recovery: " + err.Error())
+			return
+		}
+		n.booting = false
+		n.process()
+	})
+}
+
+// wipeAndJoin drops the damaged WAL and snapshots and restarts raft on an
+// empty log, as a joining member in recovery.
+func (n *Node) wipeAndJoin(tOld uint64) error {
+	fs := n.h.FS()
+	names, err := fs.List()
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if strings.HasSuffix(name, ".wal") || strings.Contains(name, ".snap") {
+			if err := fs.Remove(name); err != nil {
+				return err
+			}
+		}
+	}
+	w, err := wal.Create(fs, wal.Metadata{NodeID: uint64(n.id), ClusterID: n.cfg.ClusterID},
+		wal.Options{SegmentSize: n.cfg.SegmentSize})
+	if err != nil {
+		return err
+	}
+	n.wal = w
+	n.ms = raft.NewMemoryStorage()
+	n.sm = newStateMachine(n.cfg.QuotaBytes)
+	n.applied, n.snapIndex, n.confState = 0, 0, raft.ConfState{}
+	n.recovering, n.voteFloor, n.floorKnown = true, tOld, true
+	n.leaderCommit = 0
+	return n.startRaft()
+}
+
+// noteLeader records, while recovering, the commit index the leader
+// reports (in the replica's current term), and tells a leader that
+// believes this replica holds more than it does (see checkLostLog).
+func (n *Node) noteLeader(m *raft.Message) {
+	if !n.recovering || (m.Type != raft.MsgApp && m.Type != raft.MsgHeartbeat) {
+		return
+	}
+	st := n.rn.Status()
+	if m.Term != st.Term || m.From != st.Lead {
+		return
+	}
+	if m.Term != n.leaderTerm {
+		n.leaderTerm, n.leaderCommit = m.Term, 0
+	}
+	n.leaderCommit = max(n.leaderCommit, m.Commit)
+	last, _ := n.ms.LastIndex()
+	now := n.h.Now()
+	if m.Type == raft.MsgHeartbeat && m.Commit > last && now.Sub(n.lastLostLog) >= n.cfg.TickInterval*5 {
+		// A heartbeat carries the commit index only up to what the leader
+		// thinks we match: it thinks we hold entries we lost.
+		n.lastLostLog = now
+		n.h.Send(host.NodeID(m.From), api.Wrap(api.EnvelopeControl, appendLostLog(nil, m.Term, last)))
+	}
+}
+
+// Control messages between replicas (outside raft), EnvelopeControl:
+//
+//	kind(1) body; kindLostLog: uvarint term | uvarint lastIndex
+const ctlLostLog byte = 1
+
+func appendLostLog(b []byte, term, last uint64) []byte {
+	b = append(b, ctlLostLog)
+	b = binary.AppendUvarint(b, term)
+	return binary.AppendUvarint(b, last)
+}
+
+// onControl handles a control message from a peer.
+func (n *Node) onControl(from host.NodeID, b []byte) {
+	if len(b) < 1 || b[0] != ctlLostLog {
+		return
+	}
+	term, k := binary.Uvarint(b[1:])
+	if k <= 0 {
+		return
+	}
+	last, k2 := binary.Uvarint(b[1+k:])
+	if k2 <= 0 || 1+k+k2 != len(b) || term != n.term {
+		return
+	}
+	n.checkLostLog(&raft.Message{From: uint64(from), RejectHint: last})
+}
+
+// checkRecovered ends recovery once the replica has provably caught up
+// with a leader of a term at or above the vote floor.
+func (n *Node) checkRecovered() {
+	if !n.recovering || n.ending || n.commit == 0 || n.applied < n.commit ||
+		n.leaderTerm < n.voteFloor || n.commit < n.leaderCommit {
+		return
+	}
+	if t, err := n.ms.Term(n.commit); err != nil || t != n.leaderTerm {
+		return
+	}
+	n.ending = true
+	writeRecovering(n.h.FS(), recoveryMark{tOld: n.voteFloor, done: true}, func(err error) {
+		n.ending = false
+		if n.stopped || err != nil {
+			return // retried after the next apply
+		}
+		n.recovering = false
+		n.recovered++
+	})
+}
+
+// checkLostLog is the leader's side of a peer's recovery. A follower that
+// lost entries it once acknowledged (it is recovering from corrupt
+// storage) rejects appends below what the leader knows it matched; raft
+// takes such a rejection for a stale message and never backs off below
+// that match, so the follower could never catch up. The leader hands
+// leadership to the best caught-up voter instead: a new leader starts the
+// follower's progress afresh, and its new term lets the follower leave
+// recovery.
+func (n *Node) checkLostLog(m *raft.Message) {
+	if n.role != raft.RoleLeader {
+		return
+	}
+	now := n.h.Now()
+	if now.Sub(n.lastTransfer) < n.cfg.TickInterval*time.Duration(2*n.cfg.ElectionTicks) {
+		return
+	}
+	st := n.rn.Status()
+	pr, ok := st.Progress[m.From]
+	if !ok || m.RejectHint >= pr.Match {
+		return
+	}
+	var target, best uint64
+	for _, id := range st.ConfState.Voters {
+		p := st.Progress[id]
+		if id == st.ID || id == m.From || !p.RecentActive {
+			continue
+		}
+		if target == 0 || p.Match > best || (p.Match == best && id < target) {
+			target, best = id, p.Match
+		}
+	}
+	if target == 0 {
+		return
+	}
+	n.lastTransfer = now
+	n.rn.TransferLeadership(target)
+}
+
+// dropVote reports whether a peer message must be ignored: a recovering
+// replica grants no vote and is not talked into campaigning, and a
+// recovered one never votes at or below its vote floor.
+func (n *Node) dropVote(m *raft.Message) bool {
+	switch m.Type {
+	case raft.MsgVote, raft.MsgPreVote, raft.MsgTimeoutNow:
+		return n.recovering || (n.floorKnown && m.Term <= n.voteFloor)
+	}
+	return false
+}
+
+// Recovering reports whether the replica is recovering from corrupt
+// storage, and what the damage was.
+func (n *Node) Recovering() (bool, string) { return n.recovering, n.recoverCause }
