@@ -25,8 +25,16 @@
 // usage.
 package main
 
-import "os"
+import (
+	"os"
+	"runtime/debug"
+
+	"github.com/seedkv/seedkv/harness"
+)
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(harness.GCPercent)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
