@@ -17,6 +17,7 @@ type fakeCluster struct {
 	s        *mvcc.Store
 	stale    bool
 	bug      fakeBug
+	storming bool
 	nextID   int64
 	watchers []*fakeWatch
 }
@@ -46,6 +47,7 @@ const (
 	bugDiverge            // one replica reports a different hash
 	bugDropEvents         // a watch stream skips an event
 	lossy                 // not a bug: drop a tenth of requests or answers
+	bugStorm              // two replicas bounce messages forever
 )
 
 func newFakeCluster(stale bool) *fakeCluster {
@@ -66,6 +68,16 @@ func buggyConfig(cfg Config, stale bool, bug fakeBug) Config {
 }
 
 func (r *fakeReplica) Receive(from host.NodeID, payload []byte) {
+	if r.c.bug == bugStorm {
+		if len(payload) > 0 && payload[0] == 0xEE {
+			r.h.Send(from, payload) // bounce it back at once
+			return
+		}
+		if r.c.s.CurrentRevision() >= 50 && !r.c.storming {
+			r.c.storming = true
+			r.h.Send(r.h.ID()%5+1, append([]byte{0xEE}, make([]byte, 32<<10)...))
+		}
+	}
 	msg, err := api.Decode(payload)
 	if err != nil {
 		return

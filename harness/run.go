@@ -43,7 +43,7 @@ type seedRun struct {
 	failure      string       // a harness-level failure, first one wins
 	notes        bytes.Buffer // the run's account, for the summary artifact
 	trace        bytes.Buffer // the trace, if kept for artifacts
-	overBudget   bool         // the world ran past MaxEventsPerSecond
+	overBudget   bool         // the world ran past its event or byte budget
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -85,13 +85,14 @@ func (r *seedRun) notef(format string, args ...any) {
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
-// Budgets of a run, per virtual second on average (over at least one
-// second): a normal seed runs at most a few thousand events and a few
-// hundred kilobytes of messages per second; far more means a message storm
-// (a livelock), which fails the seed instead of running for minutes.
+// Budgets of a run, per process (replica or client) and virtual second, on
+// average over the run (and at least one second): a normal seed runs a
+// couple of hundred events and a few kilobytes of messages per process and
+// second; far more means a message storm (a livelock), which fails the
+// seed instead of running for minutes.
 const (
-	MaxEventsPerSecond = 20_000
-	MaxBytesPerSecond  = 8 << 20
+	MaxEventsPerSecond = 1000
+	MaxBytesPerSecond  = 256 << 10
 )
 
 // errLivelock is the failure of a run past its event budget.
@@ -107,12 +108,13 @@ func (r *seedRun) runFor(d time.Duration) bool {
 			return false
 		}
 		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
+		procs := float64(len(r.w.Nodes()))
 		secs := max(r.w.Elapsed(), time.Second).Seconds()
 		events, bytes := r.w.Events(), r.w.Net().Stats().SentBytes
-		if events > uint64(secs*MaxEventsPerSecond) || bytes > uint64(secs*MaxBytesPerSecond) {
+		if events > uint64(procs*secs*MaxEventsPerSecond) || bytes > uint64(procs*secs*MaxBytesPerSecond) {
 			r.overBudget = true
-			r.failf("%v: %d events and %d bytes sent in %v of virtual time (budget %d events and %d bytes per second): a message storm",
-				errLivelock, events, bytes, r.w.Elapsed(), MaxEventsPerSecond, MaxBytesPerSecond)
+			r.failf("%v: %d events and %d bytes sent by %d processes in %v of virtual time (budget %d events and %d bytes per process and second): a message storm",
+				errLivelock, events, bytes, len(r.w.Nodes()), r.w.Elapsed(), MaxEventsPerSecond, MaxBytesPerSecond)
 			return false
 		}
 	}

@@ -63,6 +63,7 @@ func TestHarnessCatchesBrokenReplicas(t *testing.T) {
 		{"panic", bugPanic, "panic: fake replica: deliberate panic"},
 		{"divergent replica", bugDiverge, "convergence"},
 		{"dropped watch event", bugDropEvents, "watch"},
+		{"message storm", bugStorm, "livelock"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := buggyConfig(DefaultConfig(), false, tc.bug)
