@@ -37,6 +37,7 @@ type operator struct {
 	spare     []host.NodeID // reserved IDs not used yet
 	learner   host.NodeID   // added as a learner, not yet promoted
 	voter     host.NodeID   // promoted, its old counterpart not yet removed
+	victim    host.NodeID   // being removed (a timed-out remove is retried)
 	started   map[host.NodeID]bool
 	requested map[host.NodeID]bool // MemberAdd sent
 	changes   int
@@ -83,6 +84,8 @@ func (o *operator) schedule() {
 func (o *operator) step() {
 	switch {
 	case o.r.workloadOver():
+	case o.victim != 0:
+		o.removeVictim()
 	case o.voter != 0:
 		o.remove()
 	case o.learner != 0:
@@ -154,12 +157,13 @@ func (o *operator) caughtUp(id host.NodeID) bool {
 	for _, other := range ins {
 		best = max(best, other.AppliedIndex())
 	}
-	return in.AppliedIndex()+catchUpSlack >= best
+	a := in.AppliedIndex()
+	return a > 0 && a+catchUpSlack >= best
 }
 
 // catchUpSlack is how far behind the most advanced replica a learner may be
-// and still be promoted.
-const catchUpSlack = 50
+// and still be promoted (it has its snapshot and is receiving the log).
+const catchUpSlack = 10
 
 // remove removes a stopped replica if there is one, else a random old
 // replica other than the one just promoted.
@@ -179,12 +183,24 @@ func (o *operator) remove() {
 			}
 		}
 	}
-	victim := cands[o.rng.IntN(len(cands))]
+	o.victim = cands[o.rng.IntN(len(cands))]
+	o.removeVictim()
+}
+
+// removeVictim removes o.victim; a remove whose outcome is unknown is
+// tried again (removing a non-member is refused, which tells).
+func (o *operator) removeVictim() {
+	victim := o.victim
 	o.r.notef("membership: removing %d", victim)
 	o.c.MemberRemove(victim, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
-		if err == nil {
+		switch {
+		case err == nil || errors.Is(err, api.ErrMemberNotFound):
+			o.victim = 0
 			o.retire(victim)
-		} else {
+		case errors.Is(err, client.ErrTimeout):
+			o.r.notef("membership: remove %d: %v", victim, err)
+		default:
+			o.victim = 0
 			o.r.notef("membership: remove %d: %v", victim, err)
 		}
 		o.schedule()
