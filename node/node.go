@@ -81,6 +81,8 @@ type Node struct {
 	recovered    int       // recoveries completed by this incarnation
 	lastTransfer time.Time // leader: last handover for a peer's lost log
 	lastLostLog  time.Time // recovering: last lost-log notice sent
+	lastProbe    [2]uint64 // recovering: (term, index) of the last probe
+	lastProbeAt  time.Time // answered, and when
 	alarm        bool
 	tick         host.Timer
 }
@@ -160,7 +162,7 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 		if m.Unmarshal(body) != nil || m.From != uint64(from) {
 			return // garbage, or a sender lying about who it is
 		}
-		if n.dropVote(&m) {
+		if n.dropVote(&m) || n.dropRepeatedProbe(&m) {
 			return
 		}
 		if m.Type == raft.MsgAppResp && m.Reject {

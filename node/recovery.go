@@ -376,6 +376,26 @@ func (n *Node) checkLostLog(m *raft.Message) {
 	n.rn.TransferLeadership(target)
 }
 
+// dropRepeatedProbe rate-limits a recovering replica's answers to a
+// leader that probes it again and again at one index above its log: raft
+// takes the rejection for stale (the index is at or below what we once
+// acknowledged) and re-sends at once, a message storm until the leader
+// hands over (checkLostLog). One answer per tick is enough.
+func (n *Node) dropRepeatedProbe(m *raft.Message) bool {
+	if !n.recovering || m.Type != raft.MsgApp {
+		return false
+	}
+	if last, _ := n.ms.LastIndex(); m.Index <= last {
+		return false
+	}
+	now, key := n.h.Now(), [2]uint64{m.Term, m.Index}
+	if key == n.lastProbe && now.Sub(n.lastProbeAt) < n.cfg.TickInterval {
+		return true
+	}
+	n.lastProbe, n.lastProbeAt = key, now
+	return false
+}
+
 // dropVote reports whether a peer message must be ignored: a recovering
 // replica grants no vote and is not talked into campaigning, and a
 // recovered one never votes at or below its vote floor.
