@@ -38,4 +38,5 @@ func TestRealStaleReadLeavesArtifacts(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(html), "fault: partition", "the visualisation shows the faults")
 	require.Contains(t, out, `"replay":"go run ./cmd/simrun -seeds 1 -seed `)
+	require.NotContains(t, out, "NONDETERMINISM", "the artifact run must replay the failing run exactly")
 }
