@@ -66,22 +66,30 @@ type Mix struct {
 	Get         int // single-key linearizable (or serializable) read
 	Put         int // single-key write with a unique value
 	Delete      int // single-key delete
-	CAS         int // compare-and-swap Txn on one key's mod revision
+	CAS         int // compare-and-swap Txn on one key's value (or absence)
 	Range       int // prefix range read
-	Txn         int // multi-key Txn (compare on several keys, write several)
+	Txn         int // multi-key Txn (compare one key, write two, or read both)
 	LeasePut    int // grant a lease and put a key attached to it
 	LeaseRevoke int // revoke a lease granted earlier
 	Watch       int // open a watch on a key or prefix from a revision
 }
 
 // DefaultMix is the default operation mix: mostly single-key reads and
-// writes, which the per-key checker handles fast, with some of everything.
+// writes, with some of everything.
 func DefaultMix() Mix {
 	return Mix{Get: 30, Put: 25, Delete: 5, CAS: 10, Range: 10, Txn: 8, LeasePut: 5, LeaseRevoke: 3, Watch: 4}
 }
 
+// total is the sum of the weights, or -1 if one is negative.
 func (m Mix) total() int {
-	return m.Get + m.Put + m.Delete + m.CAS + m.Range + m.Txn + m.LeasePut + m.LeaseRevoke + m.Watch
+	t := 0
+	for _, w := range m.weights() {
+		if w < 0 {
+			return -1
+		}
+		t += w
+	}
+	return t
 }
 
 // Config is one seed's setup. The zero value is not valid; start from
@@ -97,7 +105,8 @@ type Config struct {
 	Faults string
 	// Reads is how reads are served.
 	Reads ReadMode
-	// ClientsPerNode is how many client processes talk to each replica.
+	// ClientsPerNode sets the number of client processes: this many per
+	// replica (each client talks to whichever replica serves it).
 	ClientsPerNode int
 	// Keys is the size of the key space; small so that clients contend.
 	Keys int
@@ -166,7 +175,7 @@ func (c Config) Validate() error {
 	case c.Keys < 1 || c.Keys > MaxKeys:
 		return fmt.Errorf("%w: keys %d not in [1, %d]", ErrBadConfig, c.Keys, MaxKeys)
 	case c.Mix.total() <= 0:
-		return fmt.Errorf("%w: operation mix has no positive weight", ErrBadConfig)
+		return fmt.Errorf("%w: operation mix needs weights >= 0, one of them positive", ErrBadConfig)
 	case c.ThinkTime < 0 || c.RequestTimeout <= 0 || c.HealTimeout <= 0 || c.CheckTimeout <= 0:
 		return fmt.Errorf("%w: think time, request, heal and check timeouts must be positive", ErrBadConfig)
 	}
