@@ -421,3 +421,9 @@ func TestSnapshotRoundTripAndCorruption(t *testing.T) {
 	_, err = Restore(b[:len(b)-1], Config{})
 	require.ErrorIs(t, err, ErrCorruptSnapshot)
 }
+
+func TestHashStringMatchesHashKey(t *testing.T) {
+	for _, k := range []string{"", "a", "abcdefgh", "abcdefghi", "/registry/pods/default/pod-00000001"} {
+		require.Equal(t, hashKey([]byte(k)), hashString(k), k)
+	}
+}

@@ -1,12 +1,15 @@
 package mvcc
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
-// keyTable finds a key's keyIndex without the pointer chase of a B-tree
-// descent: an open-addressing hash table with linear probing whose 8-byte
-// slots hold a 32-bit hash fingerprint and the log position of one of the
-// key's records (its newest put, or any record of it); the record leads to
-// the keyIndex. The slot's position of the home is taken from the
+// keyTable finds a key without the pointer chase of a B-tree descent: an
+// open-addressing hash table with linear probing whose 8-byte slots hold a
+// 32-bit hash fingerprint and the log position of the key's newest record,
+// which leads to its keyIndex. A read at the current revision needs only
+// the slot and that record. The slot's position of the home is taken from the
 // fingerprint, so growing never touches the keys. 0 marks an empty slot.
 type keyTable struct {
 	slots []uint64
@@ -18,21 +21,37 @@ const minTableSlots = 16
 // hashKey is a deterministic 64-bit hash (xxhash-style rounds and a
 // murmur3 finalizer). Determinism keeps memory layout, and so performance,
 // reproducible from run to run.
-func hashKey[T ~string | ~[]byte](k T) uint64 {
-	const (
-		p1 = 0x9E3779B185EBCA87
-		p2 = 0xC2B2AE3D27D4EB4F
-	)
-	h := uint64(len(k)) * p1
-	i := 0
-	for ; i+8 <= len(k); i += 8 {
-		w := uint64(k[i]) | uint64(k[i+1])<<8 | uint64(k[i+2])<<16 | uint64(k[i+3])<<24 |
-			uint64(k[i+4])<<32 | uint64(k[i+5])<<40 | uint64(k[i+6])<<48 | uint64(k[i+7])<<56
-		h = bits.RotateLeft64(h^(w*p2), 31) * p1
+func hashKey(k []byte) uint64 {
+	h := uint64(len(k)) * hashP1
+	for ; len(k) >= 8; k = k[8:] {
+		h = bits.RotateLeft64(h^(binary.LittleEndian.Uint64(k)*hashP2), 31) * hashP1
 	}
-	for ; i < len(k); i++ {
-		h = bits.RotateLeft64(h^(uint64(k[i])*p2), 11) * p1
+	for _, c := range k {
+		h = bits.RotateLeft64(h^(uint64(c)*hashP2), 11) * hashP1
 	}
+	return hashFinal(h)
+}
+
+// hashString is hashKey of a string, without converting it.
+func hashString(k string) uint64 {
+	h := uint64(len(k)) * hashP1
+	for ; len(k) >= 8; k = k[8:] {
+		w := uint64(k[0]) | uint64(k[1])<<8 | uint64(k[2])<<16 | uint64(k[3])<<24 |
+			uint64(k[4])<<32 | uint64(k[5])<<40 | uint64(k[6])<<48 | uint64(k[7])<<56
+		h = bits.RotateLeft64(h^(w*hashP2), 31) * hashP1
+	}
+	for i := 0; i < len(k); i++ {
+		h = bits.RotateLeft64(h^(uint64(k[i])*hashP2), 11) * hashP1
+	}
+	return hashFinal(h)
+}
+
+const (
+	hashP1 = 0x9E3779B185EBCA87
+	hashP2 = 0xC2B2AE3D27D4EB4F
+)
+
+func hashFinal(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -57,11 +76,23 @@ func find[T ~string | ~[]byte](s *Store, key T, fp uint32) (int, *keyIndex) {
 			return i, nil
 		}
 		if uint32(v>>32) == fp {
-			if ki := s.log.at(uint32(v)).ki; ki.key == string(key) {
-				return i, ki
+			if r := s.log.at(uint32(v)); r.key == string(key) {
+				return i, r.ki
 			}
 		}
 	}
+}
+
+// newest returns key's newest record, or nil.
+func (s *Store) newest(key []byte) *record {
+	if s.table.n == 0 {
+		return nil
+	}
+	i, ki := find(s, key, fingerprint(hashKey(key)))
+	if ki == nil {
+		return nil
+	}
+	return s.log.at(uint32(s.table.slots[i]))
 }
 
 // lookup returns key's keyIndex, or nil.
@@ -118,7 +149,7 @@ func (s *Store) rebuildTable() {
 	}
 	s.table = keyTable{slots: make([]uint64, size)}
 	s.tree.each(func(ki *keyIndex) bool {
-		fp := fingerprint(hashKey(ki.key))
+		fp := fingerprint(hashString(ki.key))
 		i, _ := find(s, ki.key, fp)
 		s.table.set(i, fp, ki.revs[len(ki.revs)-1])
 		return true

@@ -5,7 +5,11 @@ package mvcc
 // refers to them by position. The record holds no key or value bytes of
 // its own: the key is its keyIndex's, the value lives in the arena.
 type record struct {
-	ki      *keyIndex
+	ki *keyIndex
+	// key is ki.key (the same bytes, no copy), here so that a point
+	// lookup reads the key next to the record instead of via ki: one
+	// cache miss less on the hottest path.
+	key     string
 	main    int64  // revision of the write transaction
 	sub     uint32 // order of this change within the transaction
 	vlen    uint32 // value length

@@ -18,9 +18,27 @@ func (s *Store) Range(key, end []byte, o RangeOptions) (RangeResult, error) {
 	if err != nil {
 		return RangeResult{}, err
 	}
-	res := s.rangeAt(key, end, rev, o)
+	var res RangeResult
+	if len(end) == 0 && rev == s.rev {
+		res = s.getLatest(key, o)
+	} else {
+		res = s.rangeAt(key, end, rev, o)
+	}
 	res.Revision = s.rev
 	return res, nil
+}
+
+// getLatest reads one key at the current revision: the fast path, which
+// touches the hash slot, the newest record and the key bytes.
+func (s *Store) getLatest(key []byte, o RangeOptions) RangeResult {
+	r := s.newest(key)
+	if r == nil || r.tombstone() {
+		return RangeResult{}
+	}
+	if o.CountOnly {
+		return RangeResult{Count: 1}
+	}
+	return RangeResult{KVs: []KeyValue{s.kv(r, o.KeysOnly)}, Count: 1}
 }
 
 // rangeAt reads a validated range at rev. Like etcd it counts every key

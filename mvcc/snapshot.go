@@ -239,7 +239,7 @@ func (d *decoder) addRecord(s *Store, key, val []byte, r record) bool {
 		ki = newKeyIndex(key)
 		s.tree.insert(ki)
 	}
-	r.ki = ki
+	r.ki, r.key = ki, ki.key
 	r.vlen = uint32(len(val))
 	r.vref = s.vals.add(val)
 	pos := s.log.append(r)

@@ -95,7 +95,7 @@ func (s *Store) liveAt(ki *keyIndex, rev int64) *record {
 // kv builds the KeyValue of a put record.
 func (s *Store) kv(r *record, keysOnly bool) KeyValue {
 	kv := KeyValue{
-		Key:            []byte(r.ki.key),
+		Key:            []byte(r.key),
 		CreateRevision: r.create,
 		ModRevision:    r.main,
 		Version:        r.version,

@@ -54,7 +54,7 @@ func (s *Store) putAt(key, value []byte, lease, main int64, sub uint32, prevKV b
 		ki = newKeyIndex(key)
 		s.tree.insert(ki)
 	}
-	r := record{ki: ki, main: main, sub: sub, create: main, version: 1, lease: lease}
+	r := record{ki: ki, key: ki.key, main: main, sub: sub, create: main, version: 1, lease: lease}
 	var prev *KeyValue
 	if len(ki.revs) > 0 {
 		if last := s.latest(ki); !last.tombstone() {
@@ -84,7 +84,11 @@ func (s *Store) deleteAt(ki *keyIndex, main int64, sub uint32) KeyValue {
 	last := s.latest(ki)
 	prev := s.kv(last, false)
 	s.detach(last.lease, ki)
-	ki.revs = append(ki.revs, s.log.append(record{ki: ki, main: main, sub: sub}))
+	pos := s.log.append(record{ki: ki, key: ki.key, main: main, sub: sub})
+	ki.revs = append(ki.revs, pos)
+	fp := fingerprint(hashString(ki.key))
+	slot, _ := find(s, ki.key, fp)
+	s.table.set(slot, fp, pos)
 	s.size += recordCost(len(ki.key), 0)
 	return prev
 }
