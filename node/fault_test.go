@@ -146,6 +146,7 @@ func TestNewLeaderWithinBoundAfterLeaderCrash(t *testing.T) {
 		require.Less(t, took, 3*time.Second, "seed %d: new leader took %v", seed, took)
 		c.mustPut("k", "v2")
 		require.Equal(t, "v2", c.mustGet("k"))
+		c.converged(5 * time.Second)
 	}
 }
 
@@ -293,6 +294,7 @@ func TestNoIntactHardStateCopyStopsForGood(t *testing.T) {
 	stopped, _ = c.nodes[victim].Stopped()
 	require.True(t, stopped)
 	c.mustPut("still", "works")
+	c.converged(5 * time.Second)
 }
 
 func TestTornWritesRecover(t *testing.T) {

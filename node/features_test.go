@@ -256,6 +256,7 @@ func TestDuplicatedWatchCreateDoesNotRestartTheStream(t *testing.T) {
 		}
 	}
 	require.Equal(t, []int64{2, 3, 4}, revs, "each event once, in order")
+	c.converged(5 * time.Second)
 }
 
 func TestDuplicatedWriteAppliesOnce(t *testing.T) {
@@ -296,6 +297,7 @@ func TestMemberList(t *testing.T) {
 	require.ErrorIs(t, err, api.ErrMemberNotFound)
 	_, err = c.do(&api.MemberAddRequest{ID: 2}, client.CallOptions{})
 	require.ErrorIs(t, err, api.ErrMemberExists)
+	c.converged(5 * time.Second)
 }
 
 func TestMemberAddJoinAndRemove(t *testing.T) {
