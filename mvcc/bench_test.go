@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // The benchmarks use etcd-like Kubernetes keys and 128-byte values. Those
@@ -70,6 +71,15 @@ func loadedStore(b *testing.B, keys [][]byte) *Store {
 	return s
 }
 
+// rate reports n operations per wall second and per CPU second since
+// cpu0 as unit and "cpu-"+unit.
+func rate(b *testing.B, n int, cpu0 time.Duration, unit string) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), unit)
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(n)/cpu.Seconds(), "cpu-"+unit)
+	}
+}
+
 // BenchmarkPut inserts b.N new keys in random order into an empty store.
 func BenchmarkPut(b *testing.B) {
 	order := benchOrder(b.N)
@@ -77,13 +87,14 @@ func BenchmarkPut(b *testing.B) {
 	var key []byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		key = appendBenchKey(key, int(order[i]))
 		if _, _, err := s.Put(key, benchValue, 0, false); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+	rate(b, b.N, cpu0, "puts/s")
 }
 
 // BenchmarkPutUpdate overwrites random keys of a store with 1M keys.
@@ -94,13 +105,14 @@ func BenchmarkPutUpdate(b *testing.B) {
 	var key []byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		key = appendBenchKey(key, r.IntN(len(keys)))
 		if _, _, err := s.Put(key, benchValue, 0, false); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "puts/s")
+	rate(b, b.N, cpu0, "puts/s")
 }
 
 // BenchmarkGet reads random single keys of a store with 1M keys.
@@ -111,6 +123,7 @@ func BenchmarkGet(b *testing.B) {
 	var key []byte
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		key = appendBenchKey(key, r.IntN(len(keys)))
 		res, err := s.Range(key, nil, RangeOptions{})
@@ -118,7 +131,7 @@ func BenchmarkGet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "gets/s")
+	rate(b, b.N, cpu0, "gets/s")
 }
 
 // BenchmarkRangePrefix reads 100 keys by prefix from a store with 1M keys.
@@ -128,6 +141,7 @@ func BenchmarkRangePrefix(b *testing.B) {
 	r := rand.New(rand.NewPCG(7, 8))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		p := fmt.Appendf(nil, "/registry/pods/default/pod-%06d", r.IntN(benchKeys/100))
 		res, err := s.Range(p, PrefixEnd(p), RangeOptions{})
@@ -135,7 +149,7 @@ func BenchmarkRangePrefix(b *testing.B) {
 			b.Fatal(err, len(res.KVs))
 		}
 	}
-	b.ReportMetric(float64(100*b.N)/b.Elapsed().Seconds(), "keys/s")
+	rate(b, 100*b.N, cpu0, "keys/s")
 }
 
 // BenchmarkMemoryPerKey measures the Go heap a store of 1M keys takes
