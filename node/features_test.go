@@ -99,6 +99,7 @@ func TestWatchDeliversEveryEventInOrder(t *testing.T) {
 		require.Equal(t, got[60].Revision(), e.Revision())
 	}
 	require.Positive(t, watcher.Stats().WatchResumes)
+	c.converged(5 * time.Second)
 }
 
 func TestWatchFromCompactedRevisionFails(t *testing.T) {
