@@ -29,3 +29,20 @@ func TestClusterWritesAndReads(t *testing.T) {
 		})
 	}
 }
+
+// TestDeterministic runs the same faulty scenario twice: the world's trace
+// hash (every event, message and disk operation) must be the same.
+func TestDeterministic(t *testing.T) {
+	run := func() uint64 {
+		c := newCluster(t, 3, 77, Config{SnapshotEntries: 20, CatchUpEntries: 5})
+		c.w.Net().SetDuplicate(0.05)
+		c.waitLeader(5 * time.Second)
+		c.writeMany("d", 30)
+		require.NoError(t, c.w.Crash(2))
+		c.writeMany("e", 30)
+		require.NoError(t, c.w.Restart(2))
+		c.converged(5 * time.Second)
+		return c.w.TraceHash()
+	}
+	require.Equal(t, run(), run())
+}
