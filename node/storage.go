@@ -143,6 +143,9 @@ func (n *Node) bootstrapOn(w *wal.WAL) error {
 		return err
 	}
 	n.booting = true
+	// Seed the hard state copy, so that damage found before the first
+	// election can still be recovered from.
+	n.hs.write(snap.Meta.Term, 0, func(error) {})
 	n.saveBootstrap(snap)
 	return nil
 }
