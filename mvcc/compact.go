@@ -18,7 +18,7 @@ func (s *Store) Compact(rev int64) error {
 	keep := s.markKept(rev)
 	remap := s.rebuildLog(keep)
 	s.remapIndex(remap)
-	s.rebuildTable()
+	s.remapTable(keep, remap)
 	return nil
 }
 

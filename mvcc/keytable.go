@@ -140,18 +140,26 @@ func (t *keyTable) grow() {
 	}
 }
 
-// rebuildTable indexes every key of the tree afresh (after compaction
-// moved records and dropped keys).
-func (s *Store) rebuildTable() {
+// remapTable moves the table to the log rebuilt by a compaction: a slot's
+// newest record survives unless its key left the index. The fingerprints
+// give the homes, so neither keys nor records are read.
+func (s *Store) remapTable(keep []bool, remap []uint32) {
 	size := minTableSlots
 	for size*7 < s.tree.len()*8 {
 		size *= 2
 	}
+	old := s.table.slots
 	s.table = keyTable{slots: make([]uint64, size)}
-	s.tree.each(func(ki *keyIndex) bool {
-		fp := fingerprint(hashString(ki.key))
-		i, _ := find(s, ki.key, fp)
-		s.table.set(i, fp, ki.revs[len(ki.revs)-1])
-		return true
-	})
+	mask := size - 1
+	for _, v := range old {
+		if v == 0 || !keep[uint32(v)] {
+			continue
+		}
+		fp := uint32(v >> 32)
+		i := s.table.home(fp)
+		for s.table.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		s.table.set(i, fp, remap[uint32(v)])
+	}
 }

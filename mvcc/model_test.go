@@ -13,15 +13,14 @@ import (
 // compacted (compaction only changes which revisions may be read).
 
 type mver struct {
-	main          int64
-	sub           uint32
-	val           string
-	create, ver   int64
-	lease         int64
-	del           bool
-	prev          *mver // the key's version before this one, if live
-	key           string
-	visibleToRead bool
+	main        int64
+	sub         uint32
+	val         string
+	create, ver int64
+	lease       int64
+	del         bool
+	prev        *mver // the key's version before this one, if live
+	key         string
 }
 
 type model struct {
