@@ -165,9 +165,6 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 		if n.dropVote(&m) || n.dropRepeatedProbe(&m) {
 			return
 		}
-		if m.Type == raft.MsgAppResp && m.Reject {
-			n.checkLostLog(&m)
-		}
 		_ = n.rn.Step(m)
 		n.noteLeader(&m)
 	case api.EnvelopeClient:

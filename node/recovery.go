@@ -340,12 +340,13 @@ func (n *Node) checkRecovered() {
 
 // checkLostLog is the leader's side of a peer's recovery. A follower that
 // lost entries it once acknowledged (it is recovering from corrupt
-// storage) rejects appends below what the leader knows it matched; raft
-// takes such a rejection for a stale message and never backs off below
-// that match, so the follower could never catch up. The leader hands
-// leadership to the best caught-up voter instead: a new leader starts the
-// follower's progress afresh, and its new term lets the follower leave
-// recovery.
+// storage) tells the leader so (a lost-log control message, see
+// noteLeader): raft would take its rejections for stale messages and
+// never back off below what it knows the follower matched, so the
+// follower could never catch up. The leader hands leadership to the best
+// caught-up voter instead: a new leader starts the follower's progress
+// afresh, and its new term lets the follower leave recovery. (A raw
+// rejection is not evidence enough: a delayed old one looks the same.)
 func (n *Node) checkLostLog(m *raft.Message) {
 	if n.role != raft.RoleLeader {
 		return
