@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
@@ -98,5 +99,30 @@ func FuzzDecodeState(f *testing.F) {
 			return
 		}
 		require.NotNil(t, got.store)
+	})
+}
+
+// TestSessionModel checks session dedup against a model: a request takes
+// effect iff its ID is at or above every watermark seen so far and was
+// never admitted before.
+func TestSessionModel(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := &session{applied: map[api.RequestID]struct{}{}}
+		admitted := map[api.RequestID]bool{}
+		var mark api.RequestID
+		for range rapid.IntRange(1, 200).Draw(t, "n") {
+			id := api.RequestID(rapid.IntRange(0, 60).Draw(t, "id"))
+			fb := api.RequestID(rapid.IntRange(0, 60).Draw(t, "fb"))
+			mark = max(mark, fb)
+			want := id >= mark && !admitted[id]
+			got := s.admit(id, fb)
+			require.Equal(t, want, got, "id %d fb %d mark %d", id, fb, mark)
+			if got {
+				admitted[id] = true
+			}
+			for a := range s.applied {
+				require.GreaterOrEqual(t, a, s.finishedBelow, "forgotten below the watermark")
+			}
+		}
 	})
 }
