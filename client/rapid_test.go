@@ -76,7 +76,8 @@ func TestClientProperties(t *testing.T) {
 			}))
 		}
 		require.NoError(rt, w.AddNode(100, func(h host.Host) host.Process {
-			c = New(h, ids, Options{RequestTimeout: 300 * time.Millisecond, RetryBackoff: 5 * time.Millisecond})
+			c = New(h, ids, Options{RequestTimeout: time.Second, ReadAttemptTimeout: 100 * time.Millisecond,
+				RetryBackoff: 5 * time.Millisecond})
 			return c
 		}))
 		outcomes := map[int]int{}
@@ -87,7 +88,7 @@ func TestClientProperties(t *testing.T) {
 			})
 			w.RunFor(time.Duration(rapid.IntRange(0, 50).Draw(rt, "gap")) * time.Millisecond)
 		}
-		w.RunFor(time.Second)
+		w.RunFor(2 * time.Second)
 		require.Len(rt, outcomes, n)
 		for i, k := range outcomes {
 			require.Equal(rt, 1, k, "write %d outcomes", i)
