@@ -119,26 +119,28 @@ func (r *seedRun) stoppedReplicas() int {
 	return n
 }
 
-// writeLog is the committed write log as one running replica holds it
-// (all agree once converged), or else as a watch from the first revision
-// reads it; nil if no replica can be inspected.
+// writeLog is the committed write log as the most advanced running
+// replica holds it (all agree once converged), read from the replica if it
+// can list it, else with a watch from the first revision; nil if no replica
+// can be inspected.
 func (r *seedRun) writeLog() ([]lin.LogEntry, error) {
-	ids, ins := r.inspectors()
-	if len(ins) == 0 {
+	id := r.mostAdvanced()
+	if id == 0 {
 		return nil, nil
 	}
-	if wl, ok := ins[0].(writeLogger); ok {
+	in := inspectorOf(r.w.Process(id))
+	if wl, ok := in.(writeLogger); ok {
 		entries, err := wl.WriteLog()
 		if err != nil {
-			return nil, fmt.Errorf("write log of replica %d: %v", ids[0], err)
+			return nil, fmt.Errorf("write log of replica %d: %v", id, err)
 		}
 		return entries, nil
 	}
-	rev, _, err := ins[0].KVHash()
+	rev, _, err := in.KVHash()
 	if err != nil {
-		return nil, fmt.Errorf("write log of replica %d: %v", ids[0], err)
+		return nil, fmt.Errorf("write log of replica %d: %v", id, err)
 	}
-	return r.readWriteLog(ids[0], rev)
+	return r.readWriteLog(id, rev)
 }
 
 // checkWatches checks every watch stream against the committed write log.
