@@ -80,6 +80,7 @@ type Node struct {
 	recoverCause string    // why the replica is recovering
 	recovered    int       // recoveries completed by this incarnation
 	lastTransfer time.Time // leader: last handover for a peer's lost log
+	lastTarget   uint64    // and to whom
 	lastLostLog  time.Time // recovering: last lost-log notice sent
 	lastProbe    [2]uint64 // recovering: (term, index) of the last probe
 	lastProbeAt  time.Time // answered, and when

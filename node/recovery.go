@@ -360,10 +360,12 @@ func (n *Node) checkLostLog(m *raft.Message) {
 	if !ok || m.RejectHint >= pr.Match {
 		return
 	}
+	// The best caught-up voter, but not the one a handover just failed
+	// to (it may be unable to campaign) if there is another.
 	var target, best uint64
 	for _, id := range st.ConfState.Voters {
 		p := st.Progress[id]
-		if id == st.ID || id == m.From || !p.RecentActive {
+		if id == st.ID || id == m.From || !p.RecentActive || id == n.lastTarget {
 			continue
 		}
 		if target == 0 || p.Match > best || (p.Match == best && id < target) {
@@ -371,9 +373,12 @@ func (n *Node) checkLostLog(m *raft.Message) {
 		}
 	}
 	if target == 0 {
+		target = n.lastTarget
+	}
+	if target == 0 {
 		return
 	}
-	n.lastTransfer = now
+	n.lastTransfer, n.lastTarget = now, target
 	n.rn.TransferLeadership(target)
 }
 
@@ -402,8 +407,12 @@ func (n *Node) dropRepeatedProbe(m *raft.Message) bool {
 // recovered one never votes at or below its vote floor.
 func (n *Node) dropVote(m *raft.Message) bool {
 	switch m.Type {
-	case raft.MsgVote, raft.MsgPreVote, raft.MsgTimeoutNow:
+	case raft.MsgVote, raft.MsgPreVote:
 		return n.recovering || (n.floorKnown && m.Term <= n.voteFloor)
+	case raft.MsgTimeoutNow:
+		// Campaigning votes for itself in a new term: above the floor
+		// once recovered, but not with a log that may lack entries.
+		return n.recovering
 	}
 	return false
 }
