@@ -200,3 +200,10 @@ func TestNondeterministicReplayIsReported(t *testing.T) {
 	_, out, _ := runArgs("-seeds", "1", "-out", t.TempDir())
 	require.Contains(t, out, "NONDETERMINISM")
 }
+
+func TestEmptyShardRunsNothing(t *testing.T) {
+	fakeSeeds(t, nil, nil)
+	code, out, _ := runArgs("-seeds", "1", "-shard", "2/3")
+	require.Equal(t, exitPass, code)
+	require.True(t, strings.HasPrefix(out, "seeds=0 passed=0 "), out)
+}
