@@ -21,8 +21,11 @@
 // order, so replicas that apply the same sequence of calls end in the same
 // state, byte for byte (see Snapshot and Hash).
 //
-// Internals: a key index (google/btree) maps each key to the positions of
-// its revisions in a revision-ordered log of fixed-size records; key and
-// value bytes live in large shared chunks, so a key costs a few small
-// allocations rather than one per field.
+// Internals: a key index maps each key to the positions of its revisions
+// in a revision-ordered log of fixed-size records kept in pages. A B-tree
+// (google/btree) orders the keys for ranges; a hash table of log positions
+// serves point reads and writes without a tree descent. Value bytes live
+// in large shared chunks, so a key with one version costs two small
+// allocations (its index entry and its key string). Watchers read the log
+// from their position; compaction rewrites it.
 package mvcc
