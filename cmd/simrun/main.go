@@ -15,8 +15,8 @@
 //	-nodes N       cluster size (default 5)
 //	-duration D    virtual time per seed (default 10s)
 //	-faults LIST   swarm (default), none, all, or a comma list of fault names
-//	-trace         print the event trace of each seed run
-//	-json          one JSON object per seed on stdout
+//	-trace         print the event trace of each seed run (stderr with -json)
+//	-json          one JSON object per seed on stdout (summary on stderr)
 //	-out DIR       failing seeds leave trace, history, visualisation there
 //	-shard i/n     run only share i (1-based) of n of the seeds
 //	-reads MODE    linearizable (default) or serializable

@@ -289,8 +289,8 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -nodes N       cluster size (default 5)
   -duration D    virtual time per seed, a Go duration (default 10s)
   -faults LIST   swarm (default), none, all, or a comma list of fault names
-  -trace         print the event trace of each seed run
-  -json          one JSON object per seed on stdout (summary goes to stderr)
+  -trace         print the event trace of each seed run (stderr with -json)
+  -json          one JSON object per seed on stdout (summary on stderr)
   -out DIR       failing seeds leave trace, history, visualisation, summary
   -shard i/n     run only share i of n (1-based) of the seeds
   -reads MODE    linearizable (default) or serializable
