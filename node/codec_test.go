@@ -2,6 +2,7 @@ package node
 
 import (
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/sim"
 )
 
 func TestCommandRoundTrip(t *testing.T) {
@@ -125,4 +127,34 @@ func TestSessionModel(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestHardStateCopy(t *testing.T) {
+	w := sim.NewWorld(1, sim.DefaultConfig())
+	disk := w.AddDisk(1)
+	c, err := openHSCopy(disk)
+	require.NoError(t, err)
+	_, _, _, ok := readHSSlots(c.f)
+	require.False(t, ok, "empty file")
+	sync := func(term, vote uint64) {
+		var got error = errors.New("pending")
+		c.write(term, vote, func(err error) { got = err })
+		w.RunUntilIdle(0)
+		require.NoError(t, got)
+	}
+	sync(3, 1)
+	sync(4, 2)
+	_, term, vote, ok := readHSSlots(c.f)
+	require.True(t, ok)
+	require.Equal(t, []uint64{4, 2}, []uint64{term, vote})
+	require.False(t, c.needs(2, 0), "the copy never goes down")
+	sync(2, 0)
+	_, term, _, _ = readHSSlots(c.f)
+	require.Equal(t, uint64(4), term)
+	// Damage the newest slot: the other one still bounds the votes.
+	newest := int64(c.seq%2) * hsSlotSize
+	require.NoError(t, disk.Corrupt(HardStateFile, newest+12, 0))
+	_, term, _, ok = readHSSlots(c.f)
+	require.True(t, ok)
+	require.Equal(t, uint64(4), term)
 }

@@ -287,7 +287,7 @@ func (n *Node) persistWAL(rd raft.Ready) {
 		return
 	}
 	hs := rd.HardState
-	copyHS := !hs.IsEmpty() && (hs.Term != n.hs.term || hs.Vote != n.hs.vote)
+	copyHS := !hs.IsEmpty() && n.hs.needs(hs.Term, hs.Vote)
 	if !rd.MustSync && !copyHS {
 		n.persisted(rd)
 		return

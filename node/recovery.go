@@ -89,8 +89,20 @@ func openHSCopy(fs host.FS) (*hsCopy, error) {
 	return c, nil
 }
 
-// write stores (term, vote) in the next slot and syncs it.
+// needs reports whether (term, vote) must be written: the copy keeps the
+// highest term seen (it bounds every term voted in, so it never goes
+// down, even while a recovering replica follows a lower-term leader) and
+// the vote cast in it.
+func (c *hsCopy) needs(term, vote uint64) bool {
+	return term > c.term || (term == c.term && vote != c.vote)
+}
+
+// write stores (term, vote) in the next slot and syncs it; a term below
+// the copy's is raised to it.
 func (c *hsCopy) write(term, vote uint64, done func(error)) {
+	if term < c.term {
+		term, vote = c.term, c.vote
+	}
 	c.seq++
 	b := make([]byte, 0, hsRecSize)
 	b = append(b, hsMagic...)

@@ -77,7 +77,7 @@ func (n *Node) boot() error {
 	}
 	_ = n.ms.SetHardState(hs)
 	n.term, n.commit = hs.Term, hs.Commit
-	if hs.Term != n.hs.term || hs.Vote != n.hs.vote {
+	if n.hs.needs(hs.Term, hs.Vote) {
 		// Bring the copy up to date (it may be damaged, or older).
 		n.hs.write(hs.Term, hs.Vote, func(error) {})
 	}
