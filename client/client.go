@@ -11,9 +11,10 @@
 //     outcome is unknown. The client never guesses it and never re-sends a
 //     write whose attempt went unanswered.
 //   - A write is retried only when a server said it did not act on it:
-//     CodeNotLeader (retry at the hinted leader, or the next server),
-//     CodeUnavailable or CodeTooManyRequests (retry at the next server
-//     after Options.RetryBackoff). A retry reuses the request ID, so even
+//     CodeNotLeader (retry at the hinted leader at once, at most once per
+//     server per request, else at the next server), CodeUnavailable or
+//     CodeTooManyRequests (retry at the next server after
+//     Options.RetryBackoff). A retry reuses the request ID, so even
 //     a stray duplicate is deduplicated by the replicas (see
 //     api.Request.FinishedBelow).
 //   - A read may be re-sent to the next server when an attempt stays
@@ -25,7 +26,9 @@
 // per-stream sequence numbers and a silence timeout, and on a gap, a
 // silent or canceled stream it re-creates the watch on another member from
 // the last delivered revision + 1, dropping any event it already
-// delivered. The callback sees every event once, in revision order.
+// delivered. The callback sees every event once, in revision order. Each
+// stream has its own watch ID and create request ID, and messages of any
+// other (older, duplicated) stream are ignored.
 package client
 
 import (
