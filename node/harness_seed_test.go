@@ -52,3 +52,32 @@ func TestHarnessSeed(t *testing.T) {
 		}
 	}
 }
+
+// TestHarnessSeedsSmallSnapshots runs SNAPSEEDS seeds (from SNAPSEED,
+// default 1) of the harness with replicas that snapshot every 50 entries
+// and keep 10 behind, so that snapshots, compaction of the raft log and
+// catch-up by snapshot happen under every fault (the harness's default
+// replicas rarely reach a snapshot).
+func TestHarnessSeedsSmallSnapshots(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("SNAPSEEDS"))
+	if n <= 0 {
+		t.Skip("SNAPSEEDS not set")
+	}
+	first, _ := strconv.ParseUint(os.Getenv("SNAPSEED"), 10, 64)
+	first = max(first, 1)
+	cfg := harness.DefaultConfig()
+	cfg.Cluster = func() harness.ReplicaFunc {
+		return func(h host.Host, peers []host.NodeID) host.Process {
+			return node.Start(h, node.Config{Members: peers, Join: peers == nil,
+				SnapshotEntries: 50, CatchUpEntries: 10})
+		}
+	}
+	failed := 0
+	for seed := first; seed < first+uint64(n); seed++ {
+		if res := harness.Run(cfg, seed); res.Verdict != harness.Pass {
+			failed++
+			t.Errorf("seed %d: %v: %s", seed, res.Verdict, res.Reason)
+		}
+	}
+	t.Logf("%d seeds, %d failed", n, failed)
+}
