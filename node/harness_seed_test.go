@@ -23,7 +23,9 @@ func TestHarnessSeed(t *testing.T) {
 	cfg := harness.DefaultConfig()
 	cfg.Cluster = func() harness.ReplicaFunc {
 		return func(h host.Host, peers []host.NodeID) host.Process {
-			n := node.Start(h, node.Config{Members: peers, Join: peers == nil}).(*node.Node)
+			snapEvery, _ := strconv.ParseUint(os.Getenv("SNAPENTRIES"), 10, 64)
+			n := node.Start(h, node.Config{Members: peers, Join: peers == nil,
+				SnapshotEntries: snapEvery, CatchUpEntries: snapEvery / 5}).(*node.Node)
 			nodes[h.ID()] = n
 			return n
 		}
