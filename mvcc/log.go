@@ -35,8 +35,17 @@ const (
 	MaxRecords = 1<<32 - 1
 )
 
+// firstPageRecords is the capacity the first page starts with: a page
+// holds 4096 records of 72 bytes (about 288 KiB), far more than a small
+// store (a simulated replica, a test) ever writes, and every fresh store
+// (each restart, each compaction) would pay for zeroing it. The first
+// page grows by doubling up to pageSize; later pages are full size.
+const firstPageRecords = 32
+
 // revLog is the revision-ordered sequence of records, in fixed-size pages
-// so that growing it never copies and never leaves half an array unused.
+// so that growing a large log never copies and never leaves half an array
+// unused. Only the first page grows by copying (amortised, while small);
+// a *record from at() must not be kept across an append.
 type revLog struct {
 	pages [][]record
 	n     int
@@ -46,9 +55,20 @@ func (l *revLog) at(p uint32) *record { return &l.pages[p>>pageBits][p&(pageSize
 
 func (l *revLog) append(r record) uint32 {
 	if l.n&(pageSize-1) == 0 {
-		l.pages = append(l.pages, make([]record, 0, pageSize))
+		c := pageSize
+		if l.n == 0 {
+			c = firstPageRecords
+		}
+		l.pages = append(l.pages, make([]record, 0, c))
 	}
 	pg := &l.pages[len(l.pages)-1]
+	if len(*pg) == cap(*pg) {
+		// Only the first page is ever short: double it, capped at
+		// pageSize so that positions keep mapping to (page, slot).
+		grown := make([]record, len(*pg), min(2*cap(*pg), pageSize))
+		copy(grown, *pg)
+		*pg = grown
+	}
 	*pg = append(*pg, r)
 	l.n++
 	return uint32(l.n - 1)
@@ -68,8 +88,10 @@ func (l *revLog) search(main int64, sub uint32) int {
 	return lo
 }
 
+// Arena chunk sizes: the first chunk is small (a small store holds a few
+// KiB of values) and each next one doubles, up to maxChunk.
 const (
-	minChunk = 64 << 10
+	minChunk = 4 << 10
 	maxChunk = 4 << 20
 )
 
