@@ -129,6 +129,9 @@ type Config struct {
 	// CheckTimeout bounds the wall time of the linearizability check;
 	// running out of it gives the verdict unknown.
 	CheckTimeout time.Duration
+	// SnapshotEntries is how many applied entries a replica takes a
+	// snapshot after; 0 draws it per seed (see snapshotChoices).
+	SnapshotEntries uint64
 	// KeepArtifacts keeps the trace text and the client history in the
 	// Result, for writing failure artifacts. It costs time and memory.
 	KeepArtifacts bool

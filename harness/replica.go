@@ -8,10 +8,20 @@ import (
 	"github.com/seedkv/seedkv/node"
 )
 
-// defaultReplica starts the real replica, package node, with its default
-// configuration; with no peers it joins an existing cluster.
-func defaultReplica(h host.Host, peers []host.NodeID) host.Process {
-	return node.Start(h, node.Config{Members: peers, Join: peers == nil})
+// nodeReplica returns the start function of the real replica, package node,
+// taking a snapshot every snapshotEntries applied entries (0: the node's
+// default), keeping as many entries behind it for slow followers, so a
+// follower further behind catches up by snapshot; with no peers a replica
+// joins an existing cluster.
+func nodeReplica(snapshotEntries uint64) ReplicaFunc {
+	var catchUp uint64 // the node's default
+	if snapshotEntries < node.DefaultCatchUpEntries {
+		catchUp = snapshotEntries
+	}
+	return func(h host.Host, peers []host.NodeID) host.Process {
+		return node.Start(h, node.Config{Members: peers, Join: peers == nil,
+			SnapshotEntries: snapshotEntries, CatchUpEntries: catchUp})
+	}
 }
 
 // stopped reports whether replica id has stopped for good.
@@ -23,7 +33,7 @@ func (r *seedRun) stopped(id host.NodeID) bool {
 	return false
 }
 
-// haveNode says whether defaultReplica is the real node.
+// haveNode says whether nodeReplica is the real node.
 const haveNode = true
 
 // nodeInspector adapts a *node.Node to Inspector.
@@ -118,8 +128,15 @@ func (r *seedRun) describeReplicas() {
 			r.notef("replica %d: down", id)
 		case *node.Node:
 			st := p.Status()
-			r.notef("replica %d: role %v term %d leader %d commit %d applied %d revision %d stopped %v %s",
-				id, st.Role, st.Term, st.Leader, st.Commit, st.Applied, st.Revision, st.Stopped, st.Reason)
+			r.notef("replica %d: role %v term %d leader %d commit %d applied %d revision %d log-first %d stopped %v %s",
+				id, st.Role, st.Term, st.Leader, st.Commit, st.Applied, st.Revision, logFirst(p), st.Stopped, st.Reason)
 		}
 	}
+}
+
+// logFirst is the first index of the replica's in-memory raft log: above
+// the bootstrap entries only once a snapshot compacted the log.
+func logFirst(n *node.Node) uint64 {
+	first, _ := n.CommittedLog()
+	return first
 }

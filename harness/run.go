@@ -12,6 +12,7 @@ import (
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
+	"github.com/seedkv/seedkv/node"
 	"github.com/seedkv/seedkv/sim"
 )
 
@@ -167,7 +168,7 @@ func (r *seedRun) build() {
 	for i := range r.cfg.Nodes {
 		r.replicas = append(r.replicas, firstReplica+host.NodeID(i))
 	}
-	start := ReplicaFunc(defaultReplica)
+	start := nodeReplica(r.snapshotEntries())
 	if r.cfg.Cluster != nil {
 		start = r.cfg.Cluster()
 	}
@@ -224,4 +225,19 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
+}
+
+// snapshotChoices are the snapshot intervals a seed draws from when
+// Config.SnapshotEntries is 0: most seeds snapshot often enough that
+// snapshots, log compaction and catch-up by snapshot run under faults;
+// some keep etcd's default (no snapshot within a run).
+var snapshotChoices = []uint64{32, 128, 512, node.DefaultSnapshotEntries}
+
+// snapshotEntries is the replicas' snapshot interval for this seed.
+func (r *seedRun) snapshotEntries() uint64 {
+	if r.cfg.SnapshotEntries != 0 {
+		return r.cfg.SnapshotEntries
+	}
+	rng := r.w.Rand("snapshot")
+	return snapshotChoices[rng.IntN(len(snapshotChoices))]
 }

@@ -1,0 +1,32 @@
+package harness
+
+import (
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSeedsTakeSnapshots shows that a small snapshot interval makes the
+// replicas snapshot (and so compact their logs) during a seeded run with
+// faults, and that such runs still pass every check.
+func TestSeedsTakeSnapshots(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SnapshotEntries = 32
+	cfg.KeepArtifacts = true
+	first := regexp.MustCompile(`log-first (\d+)`)
+	for seed := uint64(1); seed <= 5; seed++ {
+		res := Run(cfg, seed)
+		require.Equal(t, Pass, res.Verdict, "seed %d: %s", seed, res.Reason)
+		compacted := 0
+		for _, m := range first.FindAllSubmatch(res.Artifacts.Summary, -1) {
+			n, err := strconv.Atoi(string(m[1]))
+			require.NoError(t, err)
+			if n > 2*int(cfg.SnapshotEntries) {
+				compacted++
+			}
+		}
+		require.Positive(t, compacted, "seed %d: no replica compacted its log by a snapshot:\n%s", seed, res.Artifacts.Summary)
+	}
+}
