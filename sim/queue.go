@@ -11,8 +11,10 @@ const (
 	evSync                  // complete a disk sync
 )
 
-// event is one entry of the queue. It is stored by value in a hand-written
-// binary heap, so queuing and running an event allocates nothing.
+// event is one queued event. Events live in the queue's slab, each in a
+// slot that stays put while the event is queued; the heap orders small
+// pointer-free keys instead, so sifting moves 24 bytes with no GC write
+// barriers rather than a whole event.
 type event struct {
 	at    int64  // virtual nanoseconds since Epoch
 	seq   uint64 // insertion order: breaks ties deterministically
@@ -21,86 +23,139 @@ type event struct {
 	node  *nodeState // the node the event belongs to (timer owner, receiver)
 	from  host.NodeID
 	fn    func()
-	timer *Timer // non-nil for cancellable timers; keeps Timer.idx current
+	timer *Timer // non-nil for cancellable timers; Timer.slot is the event's slot
 	data  []byte
+	hash  uint64 // evDeliver: hash of data when it was sent
 	sync  *syncReq
 }
 
-func (a *event) before(b *event) bool {
+// qkey is the heap's view of one event: its order and its slot.
+type qkey struct {
+	at   int64
+	seq  uint64
+	slot int32
+}
+
+func (a qkey) before(b qkey) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
-// eventQueue is a binary min-heap of events ordered by (at, seq).
+// heapArity is the fan-out of the heap: a 4-ary heap is half as deep as a
+// binary one, and its four children share a cache line or two.
+const heapArity = 4
+
+// eventQueue is a priority queue of events ordered by (at, seq). As seq is
+// unique the order is total, so the pop order does not depend on how the
+// heap is laid out. Queuing and running an event allocates nothing once
+// the slab has grown to the queue's high-water mark.
 type eventQueue struct {
-	ev []event
+	h    []qkey  // 4-ary min-heap
+	slab []event // events by slot
+	pos  []int32 // heap index of the event in each used slot
+	free []int32 // unused slots
 }
 
-func (q *eventQueue) set(i int, e event) {
-	q.ev[i] = e
-	if e.timer != nil {
-		e.timer.idx = int32(i)
-	}
-}
+// len is the number of queued events.
+func (q *eventQueue) len() int { return len(q.h) }
+
+// nextAt is the time of the earliest event. The queue must not be empty.
+func (q *eventQueue) nextAt() int64 { return q.h[0].at }
 
 func (q *eventQueue) push(e event) {
-	q.ev = append(q.ev, event{})
-	q.up(len(q.ev)-1, e)
+	var s int32
+	if n := len(q.free); n > 0 {
+		s = q.free[n-1]
+		q.free = q.free[:n-1]
+		q.slab[s] = e
+	} else {
+		s = int32(len(q.slab))
+		q.slab = append(q.slab, e)
+		q.pos = append(q.pos, 0)
+	}
+	if e.timer != nil {
+		e.timer.slot = s
+	}
+	q.h = append(q.h, qkey{})
+	q.up(len(q.h)-1, qkey{at: e.at, seq: e.seq, slot: s})
 }
 
 // pop removes and returns the earliest event. The queue must not be empty.
 func (q *eventQueue) pop() event {
-	top := q.ev[0]
+	s := q.h[0].slot
 	q.removeAt(0)
-	return top
+	return q.release(s)
 }
 
-// remove deletes the event at index i.
-func (q *eventQueue) remove(i int) { q.removeAt(i) }
+// removeSlot deletes the queued event in slot s.
+func (q *eventQueue) removeSlot(s int32) {
+	q.removeAt(int(q.pos[s]))
+	q.release(s)
+}
 
+// release frees slot s and returns the event it held, no longer linked to
+// its timer.
+func (q *eventQueue) release(s int32) event {
+	e := q.slab[s]
+	q.slab[s] = event{} // drop references for the GC
+	q.free = append(q.free, s)
+	if e.timer != nil {
+		e.timer.slot = -1
+	}
+	return e
+}
+
+// removeAt deletes heap entry i (its slot stays in use).
 func (q *eventQueue) removeAt(i int) {
-	last := len(q.ev) - 1
-	e := q.ev[last]
-	q.ev[last] = event{} // drop references for the GC
-	q.ev = q.ev[:last]
+	last := len(q.h) - 1
+	k := q.h[last]
+	q.h = q.h[:last]
 	if i == last {
 		return
 	}
-	if i > 0 && e.before(&q.ev[(i-1)/2]) {
-		q.up(i, e)
+	if i > 0 && k.before(q.h[(i-1)/heapArity]) {
+		q.up(i, k)
 	} else {
-		q.down(i, e)
+		q.down(i, k)
 	}
 }
 
-// up places e at the hole i and sifts it towards the root.
-func (q *eventQueue) up(i int, e event) {
+func (q *eventQueue) set(i int, k qkey) {
+	q.h[i] = k
+	q.pos[k.slot] = int32(i)
+}
+
+// up places k at the hole i and sifts it towards the root.
+func (q *eventQueue) up(i int, k qkey) {
 	for i > 0 {
-		p := (i - 1) / 2
-		if !e.before(&q.ev[p]) {
+		p := (i - 1) / heapArity
+		if !k.before(q.h[p]) {
 			break
 		}
-		q.set(i, q.ev[p])
+		q.set(i, q.h[p])
 		i = p
 	}
-	q.set(i, e)
+	q.set(i, k)
 }
 
-// down places e at the hole i and sifts it towards the leaves.
-func (q *eventQueue) down(i int, e event) {
-	n := len(q.ev)
+// down places k at the hole i and sifts it towards the leaves.
+func (q *eventQueue) down(i int, k qkey) {
+	n := len(q.h)
 	for {
-		c := 2*i + 1
+		c := heapArity*i + 1
 		if c >= n {
 			break
 		}
-		if r := c + 1; r < n && q.ev[r].before(&q.ev[c]) {
-			c = r
+		best := c
+		for j := c + 1; j < min(c+heapArity, n); j++ {
+			if q.h[j].before(q.h[best]) {
+				best = j
+			}
 		}
-		if !q.ev[c].before(&e) {
+		if !q.h[best].before(k) {
 			break
 		}
-		q.set(i, q.ev[c])
-		i = c
+		q.set(i, q.h[best])
+		i = best
 	}
-	q.set(i, e)
+	q.set(i, k)
 }

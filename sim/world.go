@@ -139,7 +139,7 @@ func (w *World) Events() uint64 { return w.events }
 
 // Pending is the number of events in the queue, including timers of crashed
 // incarnations that will be discarded when their time comes.
-func (w *World) Pending() int { return len(w.q.ev) }
+func (w *World) Pending() int { return w.q.len() }
 
 // Rand returns the random stream called name: seeded from the world's seed
 // and the name, so drawing from one stream never shifts another. Every call
@@ -156,7 +156,7 @@ func (w *World) Rand(stream string) *rand.Rand {
 
 // Timer is a pending call set by World.After or by a node's Host.After.
 type Timer struct {
-	idx  int32 // index in the event queue, -1 when not queued
+	slot int32 // the event's slot in the queue, -1 when not queued
 	w    *World
 	node *nodeState // nil for world-level timers
 	inc  uint64     // the node incarnation that set it
@@ -165,18 +165,17 @@ type Timer struct {
 // Stop cancels the timer and reports whether it was still pending. A timer
 // of a crashed incarnation is already cancelled.
 func (t *Timer) Stop() bool {
-	if t.idx < 0 {
+	if t.slot < 0 {
 		return false
 	}
-	t.w.q.remove(int(t.idx))
-	t.idx = -1
+	t.w.q.removeSlot(t.slot)
 	return t.node == nil || t.node.inc == t.inc
 }
 
 // After runs f once d of virtual time has passed (d < 0 counts as 0). The
 // timer belongs to the world, not to a node: crashes do not cancel it.
 func (w *World) After(d time.Duration, f func()) *Timer {
-	t := &Timer{w: w, idx: -1}
+	t := &Timer{w: w, slot: -1}
 	w.push(event{at: w.at(d), kind: evTimer, fn: f, timer: t})
 	return t
 }
@@ -206,7 +205,7 @@ func (w *World) push(e event) {
 // Step runs the next event and reports whether there was one. Events of
 // crashed incarnations (their timers) are discarded without counting.
 func (w *World) Step() bool {
-	for len(w.q.ev) > 0 {
+	for w.q.len() > 0 {
 		e := w.q.pop()
 		if w.run(&e) {
 			return true
@@ -219,7 +218,7 @@ func (w *World) Step() bool {
 // (if t is later than now).
 func (w *World) RunUntil(t time.Time) {
 	end := int64(t.Sub(Epoch))
-	for len(w.q.ev) > 0 && w.q.ev[0].at <= end {
+	for w.q.len() > 0 && w.q.nextAt() <= end {
 		e := w.q.pop()
 		w.run(&e)
 	}
@@ -239,15 +238,12 @@ func (w *World) RunUntilIdle(maxEvents int) bool {
 			return true
 		}
 	}
-	return len(w.q.ev) == 0
+	return w.q.len() == 0
 }
 
 // run executes one popped event and reports whether it counted (stale
 // timers of crashed incarnations do not).
 func (w *World) run(e *event) bool {
-	if e.timer != nil {
-		e.timer.idx = -1
-	}
 	switch e.kind {
 	case evTimer:
 		if e.node != nil && (e.node.inc != e.inc || !e.node.alive) {
