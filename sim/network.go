@@ -22,6 +22,10 @@ type NetConfig struct {
 	// CopyPayloads makes Send copy the payload, so a sender that breaks
 	// the contract and reuses its buffer cannot change a message in
 	// flight. Receivers must treat payloads as read-only either way.
+	// Without it a message in flight shares the sender's bytes; the
+	// network still catches a sender (or a receiver of a duplicate) that
+	// changes them: every delivery compares the payload's hash with its
+	// hash at send time and panics with ErrPayloadModified on a mismatch.
 	CopyPayloads bool
 }
 
@@ -201,31 +205,32 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	w := n.w
 	n.stats.Sent++
 	n.stats.SentBytes += uint64(len(p))
-	w.trace(kSend, from, uint64(to), hashBytes(p))
+	ph := hashBytes(p)
+	w.trace(kSend, from, uint64(to), ph)
 	dst := w.nodes[to]
 	switch {
 	case dst == nil:
-		n.drop(kDropUnknown, from, to, p)
+		n.drop(kDropUnknown, from, to, len(p), ph)
 		return false
 	case !dst.alive:
-		n.drop(kDropDown, from, to, p)
+		n.drop(kDropDown, from, to, len(p), ph)
 		return true
 	case !n.Reachable(from, to):
-		n.drop(kDropCut, from, to, p)
+		n.drop(kDropCut, from, to, len(p), ph)
 		return true
 	case n.cfg.Loss > 0 && n.rng.Float64() < n.cfg.Loss:
-		n.drop(kDropLoss, from, to, p)
+		n.drop(kDropLoss, from, to, len(p), ph)
 		return true
 	}
 	if n.cfg.CopyPayloads {
 		p = slices.Clone(p)
 	}
-	w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p})
+	w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p, hash: ph})
 	if n.cfg.Duplicate > 0 && n.rng.Float64() < n.cfg.Duplicate {
 		n.stats.Duplicated++
 		n.stats.DuplicatedBytes += uint64(len(p))
-		w.trace(kDup, from, uint64(dst.id), hashBytes(p))
-		w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p})
+		w.trace(kDup, from, uint64(dst.id), ph)
+		w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p, hash: ph})
 	}
 	return true
 }
@@ -245,27 +250,33 @@ func (n *Network) latency() time.Duration {
 	return d
 }
 
-func (n *Network) drop(k kind, from, to host.NodeID, p []byte) {
+func (n *Network) drop(k kind, from, to host.NodeID, size int, ph uint64) {
 	n.stats.Dropped++
-	n.stats.DroppedBytes += uint64(len(p))
+	n.stats.DroppedBytes += uint64(size)
 	// Drops are traced at the receiver, with the sender in aux.
-	n.w.trace(k, to, uint64(from), hashBytes(p))
+	n.w.trace(k, to, uint64(from), ph)
 }
 
 // deliver runs a delivery event: the receiver must still be the same
 // incarnation and the link must still be open.
 func (n *Network) deliver(e *event) {
 	dst := e.node
+	ph := hashBytes(e.data)
+	if ph != e.hash {
+		// The run would depend on what the sender did after Send (or on
+		// a receiver's scribbles): stop it rather than trace it.
+		panic(fmt.Errorf("%w: %d -> %d, %d bytes", ErrPayloadModified, e.from, dst.id, len(e.data)))
+	}
 	switch {
 	case !dst.alive || dst.inc != e.inc || dst.proc == nil:
-		n.drop(kDropDown, e.from, dst.id, e.data)
+		n.drop(kDropDown, e.from, dst.id, len(e.data), ph)
 		return
 	case !n.Reachable(e.from, dst.id):
-		n.drop(kDropCut, e.from, dst.id, e.data)
+		n.drop(kDropCut, e.from, dst.id, len(e.data), ph)
 		return
 	}
 	n.stats.Delivered++
 	n.stats.DeliveredBytes += uint64(len(e.data))
-	n.w.trace(kDeliver, dst.id, uint64(e.from), hashBytes(e.data))
+	n.w.trace(kDeliver, dst.id, uint64(e.from), ph)
 	dst.proc.Receive(e.from, e.data)
 }

@@ -178,3 +178,26 @@ func TestNetworkBadInput(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadConfig)
 	require.Panics(t, func() { NewWorld(1, cfg) })
 }
+
+// TestPayloadModifiedInFlight: without CopyPayloads a sender that reuses
+// its buffer is caught at delivery; with it the original bytes arrive.
+func TestPayloadModifiedInFlight(t *testing.T) {
+	for _, copyPayloads := range []bool{false, true} {
+		cfg := DefaultConfig()
+		cfg.Net.CopyPayloads = copyPayloads
+		w := NewWorld(1, cfg)
+		var got []byte
+		require.NoError(t, w.AddNode(1, func(host.Host) host.Process {
+			return procFunc(func(_ host.NodeID, p []byte) { got = append([]byte(nil), p...) })
+		}))
+		buf := []byte("hello")
+		require.NoError(t, w.Net().Send(2, 1, buf))
+		buf[0] = 'j' // breaks the Send contract
+		if !copyPayloads {
+			require.PanicsWithError(t, ErrPayloadModified.Error()+": 2 -> 1, 5 bytes", func() { w.RunUntilIdle(0) })
+			continue
+		}
+		require.True(t, w.RunUntilIdle(0))
+		require.Equal(t, "hello", string(got))
+	}
+}

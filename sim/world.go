@@ -41,6 +41,11 @@ var (
 	// ErrBadConfig: a negative latency, a probability outside [0,1], a
 	// non-positive rate or multiplier, and similar.
 	ErrBadConfig = errors.New("sim: bad configuration")
+	// ErrPayloadModified: a message's bytes changed between Send and
+	// delivery (the sender reused its buffer, or a receiver of a
+	// duplicate wrote into it). Delivery panics with it: the run can no
+	// longer be trusted, and the harness turns the panic into a verdict.
+	ErrPayloadModified = errors.New("sim: message payload modified in flight")
 )
 
 // Config holds the knobs of a World.
@@ -51,16 +56,16 @@ type Config struct {
 
 // DefaultConfig gives a LAN-like network (1ms base latency, up to 1ms
 // jitter, one message in a thousand delayed up to 50ms more, no loss or
-// duplication) and an SSD-like disk (fsync 1-3ms, 512-byte sectors, no
-// torn writes, unlimited capacity).
+// duplication, payloads not copied but checked at delivery) and an
+// SSD-like disk (fsync 1-3ms, 512-byte sectors, no torn writes,
+// unlimited capacity).
 func DefaultConfig() Config {
 	return Config{
 		Net: NetConfig{
-			Base:         time.Millisecond,
-			Jitter:       time.Millisecond,
-			TailProb:     0.001,
-			Tail:         50 * time.Millisecond,
-			CopyPayloads: true,
+			Base:     time.Millisecond,
+			Jitter:   time.Millisecond,
+			TailProb: 0.001,
+			Tail:     50 * time.Millisecond,
 		},
 		Disk: DiskConfig{
 			SyncLatency: time.Millisecond,
