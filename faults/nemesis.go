@@ -80,6 +80,7 @@ type Nemesis struct {
 	end    time.Duration // schedule end (world Elapsed)
 	run    bool
 
+	learners   map[host.NodeID]bool          // replicas that do not vote (SetLearners)
 	down       map[host.NodeID]bool          // crashed by the nemesis
 	recovering map[host.NodeID]time.Duration // corrupted: counts as down until
 	tainted    map[host.NodeID]bool          // durable data corrupted or lost
@@ -121,6 +122,7 @@ func New(w *sim.World, replicas []host.NodeID, set Set, r *rand.Rand) (*Nemesis,
 	n := &Nemesis{
 		w: w, set: set, timing: DefaultTiming(),
 		ids:        slices.Sorted(slices.Values(replicas)),
+		learners:   map[host.NodeID]bool{},
 		down:       map[host.NodeID]bool{},
 		recovering: map[host.NodeID]time.Duration{},
 		tainted:    map[host.NodeID]bool{},
@@ -175,6 +177,30 @@ func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 		}
 	}
 	n.ids = ids
+	for id := range n.learners {
+		if !slices.Contains(ids, id) {
+			delete(n.learners, id)
+		}
+	}
+	return nil
+}
+
+// SetLearners names the replicas (of the current replica set) that are
+// learners: they may be faulted like any replica, but they do not count
+// toward the cluster size the minority budget is computed from, since
+// they are no part of any quorum. Without this, a 4-voter cluster with one
+// learner got a budget of 2 crashed or corrupted replicas, beyond its
+// tolerance of 1. Replaces the previous learner set; nil clears it.
+func (n *Nemesis) SetLearners(learners []host.NodeID) error {
+	for _, id := range learners {
+		if !slices.Contains(n.ids, id) {
+			return fmt.Errorf("%w: learner %d is not a replica", ErrNoReplicas, id)
+		}
+	}
+	clear(n.learners)
+	for _, id := range learners {
+		n.learners[id] = true
+	}
 	return nil
 }
 
@@ -296,8 +322,12 @@ func (n *Nemesis) filter(keep func(host.NodeID) bool) []host.NodeID {
 	return out
 }
 
-// minority is the most replicas that may be faulty at once: (n-1)/2.
-func (n *Nemesis) minority() int { return (len(n.ids) - 1) / 2 }
+// minority is the most replicas that may be faulty at once: (v-1)/2 for v
+// voters. Faulty learners count against it too (conservative).
+func (n *Nemesis) minority() int {
+	voters := len(n.ids) - len(n.learners)
+	return max(0, (voters-1)/2)
+}
 
 // HealAll stops the schedule and undoes every fault: crashed replicas are
 // restarted, the network healed and its configuration restored, disk

@@ -231,3 +231,41 @@ func TestSetReplicas(t *testing.T) {
 		require.Zero(t, w.Disk(id).Capacity())
 	}
 }
+
+// TestLearnersDoNotWidenTheBudget: a learner added to a 4-voter cluster
+// must not raise the budget to 2 faulty replicas (4 voters tolerate 1).
+// Regression for `simrun -nodes 4 -faults disk-corrupt,membership -seed 1`,
+// which lost its quorum for good.
+func TestLearnersDoNotWidenTheBudget(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		w, ids := newCluster(t, seed, 5)
+		voters, learner := ids[:4], ids[4]
+		n, err := New(w, ids, All, w.Rand("nemesis"))
+		require.NoError(t, err)
+		require.ErrorIs(t, n.SetLearners([]host.NodeID{42}), ErrNoReplicas)
+		require.NoError(t, n.SetLearners([]host.NodeID{learner}))
+		require.NoError(t, n.Start(6*time.Second))
+		var probe func()
+		probe = func() {
+			down := 0
+			for _, id := range voters {
+				if !w.Alive(id) {
+					down++
+				}
+			}
+			require.LessOrEqual(t, down, 1, "seed %d at %v", seed, w.Elapsed())
+			require.LessOrEqual(t, len(n.Unavailable()), 1)
+			require.LessOrEqual(t, len(n.Tainted()), 1)
+			w.Schedule(time.Millisecond, probe)
+		}
+		w.Schedule(0, probe)
+		w.RunFor(6 * time.Second)
+		// Once promoted, 5 voters tolerate 2 again; a removed learner is
+		// forgotten.
+		require.NoError(t, n.SetLearners(nil))
+		require.Equal(t, 2, n.minority())
+		require.NoError(t, n.SetLearners([]host.NodeID{learner}))
+		require.NoError(t, n.SetReplicas(voters))
+		require.Empty(t, n.learners)
+	}
+}
