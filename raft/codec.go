@@ -58,6 +58,10 @@ type decoder struct {
 	b   []byte
 	off int
 	err error
+	// private, when copyBytes is set, is a copy of b made at the first
+	// non-empty byte field; byte fields then alias it instead of b.
+	copyBytes bool
+	private   []byte
 }
 
 func (d *decoder) fail(what string, err error) {
@@ -117,7 +121,14 @@ func (d *decoder) bytes(what string, limit uint64) []byte {
 	if n == 0 {
 		return nil
 	}
-	v := d.b[d.off : d.off+int(n) : d.off+int(n)]
+	src := d.b
+	if d.copyBytes {
+		if d.private == nil {
+			d.private = cloneBytes(d.b)
+		}
+		src = d.private
+	}
+	v := src[d.off : d.off+int(n) : d.off+int(n)]
 	d.off += int(n)
 	return v
 }
@@ -406,9 +417,12 @@ func (m *Message) Unmarshal(b []byte) error {
 	if len(b) > MaxMessageSize {
 		return &DecodeError{What: "Message", Err: ErrTooLarge}
 	}
-	// Decode from a private copy so that the byte fields can alias it:
-	// one allocation instead of one per field, and b stays the caller's.
-	d := decoder{b: cloneBytes(b)}
+	// The byte fields alias a private copy of b, made only when the
+	// first of them is decoded: one allocation for a message with byte
+	// fields instead of one per field, none for a message without (most
+	// of them: heartbeats, votes, acknowledgements), and b stays the
+	// caller's.
+	d := decoder{b: b, copyBytes: true}
 	d.format("Message")
 	var v Message
 	t := d.byte1("Message.Type")
