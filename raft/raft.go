@@ -871,6 +871,18 @@ func (r *raft) applyConfChange(cc ConfChange) ConfState {
 	}
 	if !r.trk.isVoter(r.id) {
 		// The leader was removed: step down; the others elect a new one.
+		// They switch to the new configuration only once they know its
+		// entry is committed, and until then they need a quorum of the old
+		// one, which counts us: if we go away (a removed member shuts
+		// down), one more fault could leave them unable to elect anyone.
+		// So tell them first. A heartbeat carries the commit index up to
+		// what each follower is known to hold, which an append may fail to
+		// do (its previous index can be past the follower's log).
+		for _, id := range r.trk.ids {
+			if id != r.id {
+				r.sendHeartbeat(id, nil)
+			}
+		}
 		r.becomeFollower(r.term, None)
 		return r.trk.confState()
 	}

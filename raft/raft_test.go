@@ -468,3 +468,35 @@ func TestLeaderCountsOwnEntriesOnlyWhenPersisted(t *testing.T) {
 	c.stabilize()
 	require.Equal(t, []string{"a"}, c.appliedData(1))
 }
+
+// A leader that removes itself tells the others the removal is committed
+// before it steps down: otherwise they keep the old configuration, which
+// counts the departed leader, and one more fault leaves them without a
+// quorum for good. Regression for `simrun -nodes 3 -seed 40398` (swarm):
+// voters {1,2,3,4}, 3 recovering from corruption, leader 1 applied its own
+// removal and was shut down; 2 and 4 never learned the removal was
+// committed (the commit broadcast was an append they rejected) and stayed
+// pre-candidates needing 3 of {1,2,3,4} forever.
+func TestRemovedLeaderTellsCommitBeforeSteppingDown(t *testing.T) {
+	c := newCluster(t, 4, nil)
+	c.campaign(1)
+	require.NoError(t, c.propose(1, "a"))
+	ccIndex := c.nodes[1].storage.lastIndex() + 1
+	// Appends that would carry the commit of the removal are lost.
+	c.drop = func(m Message) bool {
+		return m.From == 1 && m.Type == MsgApp && m.Commit >= ccIndex
+	}
+	require.NoError(t, c.confChange(1, ConfChangeRemoveNode, 1))
+	require.NotEqual(t, RoleLeader, c.status(1).Role)
+	// The removed leader shuts down; 3 is down too. 2 and 4 are a quorum
+	// of the new configuration {2,3,4}, not of the old one.
+	c.heal()
+	c.isolate(1)
+	c.isolate(3)
+	c.tickAll(60)
+	lead := c.leader()
+	require.Contains(t, []uint64{2, 4}, lead)
+	require.Equal(t, []uint64{2, 3, 4}, c.status(lead).ConfState.Voters)
+	require.NoError(t, c.propose(lead, "b"))
+	require.Equal(t, []string{"a", "b"}, c.appliedData(lead))
+}
