@@ -99,6 +99,10 @@ type file struct {
 	data    []byte // volatile view: what reads see
 	durable []byte
 	ops     []diskOp // unsynced operations, oldest first
+	// pend holds the bytes of the unsynced writes, one after another:
+	// one growing buffer instead of a copy per write, emptied (and
+	// reused) whenever no write is pending.
+	pend    []byte
 	nextSeq uint64
 	removed bool
 }
@@ -280,6 +284,7 @@ func (d *Disk) Crash() {
 		d.used -= int64(len(f.data))
 		f.data = slices.Clone(f.durable)
 		f.ops = nil
+		f.pend = nil
 		d.used += int64(len(f.data))
 	}
 	d.lastFile = nil
@@ -494,7 +499,18 @@ func (d *Disk) syncDelay() time.Duration {
 	return lat
 }
 
-// syncReq is a Sync in flight.
+// newSyncReq returns a zero syncReq, reusing a finished one if it can.
+func (w *World) newSyncReq() *syncReq {
+	if n := len(w.syncs); n > 0 {
+		r := w.syncs[n-1]
+		w.syncs = w.syncs[:n-1]
+		return r
+	}
+	return new(syncReq)
+}
+
+// syncReq is a Sync in flight. Only its queued event refers to it; once
+// the event ran, the world reuses it.
 type syncReq struct {
 	d    *Disk
 	f    *file
@@ -524,15 +540,53 @@ func (r *syncReq) complete() {
 		f.apply(f.ops[n])
 		n++
 	}
-	if n > 0 {
-		clear(f.ops[:n])
-		f.ops = f.ops[n:]
-	}
+	f.dropSynced(n)
 	d.w.trace(kSync, d.id, uint64(len(f.durable)), hashString(f.name))
 	if r.done != nil {
 		r.done(nil)
 	}
 }
+
+// dropSynced forgets the first n pending operations, which are durable.
+func (f *file) dropSynced(n int) {
+	switch {
+	case n == 0:
+	case n == len(f.ops):
+		// Nothing refers to the pending bytes any more: reuse both.
+		clear(f.ops)
+		f.ops = f.ops[:0]
+		f.pend = f.pend[:0]
+	default:
+		clear(f.ops[:n])
+		f.ops = f.ops[n:]
+		f.compactPend()
+	}
+}
+
+// compactPend moves the bytes of the writes still pending into a fresh
+// buffer once most of pend belongs to synced writes, so that a file that
+// never catches up with its syncs does not keep every byte ever written.
+func (f *file) compactPend() {
+	live := 0
+	for i := range f.ops {
+		live += len(f.ops[i].data)
+	}
+	if len(f.pend) < minPendCompact || live > len(f.pend)/2 {
+		return
+	}
+	nb := make([]byte, 0, 2*live)
+	for i := range f.ops {
+		if op := &f.ops[i]; !op.trunc {
+			start := len(nb)
+			nb = append(nb, op.data...)
+			op.data = nb[start:len(nb):len(nb)]
+		}
+	}
+	f.pend = nb
+}
+
+// minPendCompact is the size below which pend is never compacted.
+const minPendCompact = 64 << 10
 
 // apply makes one operation durable.
 func (f *file) apply(op diskOp) {
@@ -588,7 +642,11 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 		f.data = resize(f.data, end)
 	}
 	copy(f.data[off:], p)
-	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: off, data: slices.Clone(p)})
+	// A capped slice of pend: a later append may move pend to a new
+	// array, but never writes into this one while the op is pending.
+	start := len(f.pend)
+	f.pend = append(f.pend, p...)
+	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: off, data: f.pend[start:len(f.pend):len(f.pend)]})
 	d.lastFile, d.lastSeq = f, f.nextSeq
 	f.nextSeq++
 	d.w.trace(kWrite, d.id, uint64(off), hashBytes(p))
@@ -666,7 +724,8 @@ func (h *handle) Size() int64 { return int64(len(h.f.data)) }
 // sync on a closed or stale handle completes with host.ErrClosed.
 func (h *handle) Sync(done func(error)) {
 	d := h.d
-	r := &syncReq{d: d, f: h.f, upTo: h.f.nextSeq, inc: d.inc, done: done}
+	r := d.w.newSyncReq()
+	*r = syncReq{d: d, f: h.f, upTo: h.f.nextSeq, inc: d.inc, done: done}
 	var delay time.Duration
 	if err := h.check(); err != nil {
 		r.err = err

@@ -170,7 +170,8 @@ func (h *nodeHost) Now() time.Time { return Epoch.Add(time.Duration(h.n.localNow
 
 // After runs f once d has passed on the node's clock.
 func (h *nodeHost) After(d time.Duration, f func()) host.Timer {
-	t := &Timer{w: h.w, slot: -1, node: h.n, inc: h.inc}
+	t := h.w.newTimer()
+	*t = Timer{w: h.w, slot: -1, node: h.n, inc: h.inc}
 	if !h.live() {
 		return t // never fires
 	}

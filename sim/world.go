@@ -96,6 +96,9 @@ type World struct {
 	hash   uint64
 	tw     io.Writer
 
+	timers []Timer    // a chunk of fresh timers: one allocation per timerChunk
+	syncs  []*syncReq // finished sync requests, for reuse
+
 	streams map[string]*rand.Rand
 	net     *Network
 	nodes   map[host.NodeID]*nodeState
@@ -180,8 +183,24 @@ func (t *Timer) Stop() bool {
 // After runs f once d of virtual time has passed (d < 0 counts as 0). The
 // timer belongs to the world, not to a node: crashes do not cancel it.
 func (w *World) After(d time.Duration, f func()) *Timer {
-	t := &Timer{w: w, slot: -1}
+	t := w.newTimer()
+	*t = Timer{w: w, slot: -1}
 	w.push(event{at: w.at(d), kind: evTimer, fn: f, timer: t})
+	return t
+}
+
+// timerChunk is how many timers newTimer allocates at once. A chunk stays
+// in memory while any of its timers is referenced: a few KiB at most.
+const timerChunk = 64
+
+// newTimer returns a zero Timer, carved out of a chunk: timers are made by
+// the thousand (every request timeout, every tick) and mostly die young.
+func (w *World) newTimer() *Timer {
+	if len(w.timers) == 0 {
+		w.timers = make([]Timer, timerChunk)
+	}
+	t := &w.timers[0]
+	w.timers = w.timers[1:]
 	return t
 }
 
@@ -266,6 +285,9 @@ func (w *World) run(e *event) bool {
 		w.now = e.at
 		w.events++
 		e.sync.complete()
+		// Only the event referred to the request: reuse it.
+		*e.sync = syncReq{}
+		w.syncs = append(w.syncs, e.sync)
 	}
 	return true
 }
