@@ -150,7 +150,16 @@ func (pr *progress) maybeDecrTo(rejected, matchHint uint64) bool {
 	if pr.Next-1 != rejected {
 		return false // not the probe we are waiting for
 	}
-	pr.Next = max(min(rejected, matchHint+1), pr.Match+1)
+	next := max(min(rejected, matchHint+1), pr.Match+1)
+	if next == pr.Next {
+		// The follower rejects the entry at Match, which it once
+		// acknowledged: it lost it (recovering from damaged storage, or
+		// beyond the fault model), or the answer is stale. Probing the
+		// same index again at once would be a message storm; the next
+		// heartbeat response probes again.
+		return false
+	}
+	pr.Next = next
 	pr.probeSent = false
 	return true
 }
