@@ -57,6 +57,10 @@ type WAL struct {
 
 	syncing    bool          // a write+fsync is in flight
 	waiting    []func(error) // Syncs requested meanwhile
+	inflight   flushing      // the write+fsync in flight
+	onSynced   func(error)   // w.synced, made once: no closure per fsync
+	spare      []func(error) // an emptied waiting list, for reuse
+	scratch    []byte        // for encoding a payload before framing it
 	headSynced bool          // the active segment's head is durable
 	syncedSnap uint64        // index of the latest durable snapshot marker
 
@@ -235,7 +239,8 @@ func (w *WAL) Save(hs HardState, ents []Entry) error {
 		w.last = ents[n-1].Index
 	}
 	if !hs.IsEmpty() && hs != w.hs {
-		w.buf = appendRecord(w.buf, TypeHardState, appendHardState(nil, hs))
+		w.scratch = appendHardState(w.scratch[:0], hs)
+		w.buf = appendRecord(w.buf, TypeHardState, w.scratch)
 		w.hs = hs
 	}
 	return nil
@@ -311,7 +316,7 @@ func (w *WAL) Sync(done func(error)) {
 // Sync. Only one flush is ever in flight.
 func (w *WAL) flush() {
 	dones := w.waiting
-	w.waiting = nil
+	w.waiting, w.spare = w.spare[:0], nil
 	if err := w.write(); err != nil {
 		if !errors.Is(err, host.ErrNoSpace) {
 			w.err = err
@@ -327,20 +332,39 @@ func (w *WAL) flush() {
 		snap = w.writtenMarker.Index
 	}
 	w.syncing = true
-	f.Sync(func(err error) {
-		w.syncing = false
-		if err != nil && w.err == nil {
-			w.err = fmt.Errorf("wal: sync %s: %w", f.Name(), err)
-		}
-		if err == nil && f == w.f {
-			w.headSynced = true
-			w.syncedSnap = snap
-		}
-		for _, d := range dones {
-			d(err)
-		}
-		w.next()
-	})
+	w.inflight = flushing{f: f, snap: snap, dones: dones}
+	if w.onSynced == nil {
+		w.onSynced = w.synced
+	}
+	f.Sync(w.onSynced)
+}
+
+// flushing is what the fsync in flight completes: its file, the snapshot
+// marker it makes durable and the Syncs it answers.
+type flushing struct {
+	f     host.File
+	snap  uint64
+	dones []func(error)
+}
+
+// synced completes the fsync in flight.
+func (w *WAL) synced(err error) {
+	fl := w.inflight
+	w.inflight = flushing{}
+	w.syncing = false
+	if err != nil && w.err == nil {
+		w.err = fmt.Errorf("wal: sync %s: %w", fl.f.Name(), err)
+	}
+	if err == nil && fl.f == w.f {
+		w.headSynced = true
+		w.syncedSnap = fl.snap
+	}
+	for _, d := range fl.dones {
+		d(err)
+	}
+	clear(fl.dones)
+	w.spare = fl.dones[:0]
+	w.next()
 }
 
 // next starts the flush for Syncs that waited, or fails them.
