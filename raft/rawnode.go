@@ -167,8 +167,12 @@ type RawNode struct {
 	outSnapIdx       uint64 // Ready.Snapshot index (0 if none)
 	outApplied       uint64 // last of Ready.CommittedEntries (0 if none)
 	outCommittedSize uint64 // data bytes of Ready.CommittedEntries
-	// The message slices of the outstanding Ready, reused after Advance.
-	msgBuf, afterBuf []Message
+	// The message slices of the outstanding Ready, reused after Advance,
+	// and the emptied ones raft queues into while a Ready is out: the
+	// two pairs take turns, so a node that keeps stepping messages while
+	// a Ready is being persisted does not allocate new queues each time.
+	msgBuf, afterBuf   []Message
+	msgFree, afterFree []Message
 	// propBuf carries Propose's entry into Step without an allocation
 	// (the log copies entries; forwarding copies them too).
 	propBuf [1]Entry
@@ -317,7 +321,8 @@ func (rn *RawNode) Ready() Ready {
 		MessagesAfterPersist: r.msgsAfterAppend,
 		ReadStates:           r.readStates,
 	}
-	r.msgs, r.msgsAfterAppend, r.readStates = nil, nil, nil
+	r.msgs, r.msgsAfterAppend, r.readStates = rn.msgFree, rn.afterFree, nil
+	rn.msgFree, rn.afterFree = nil, nil
 	if ss := r.softState(); ss != rn.prevSoft {
 		rn.prevSoft = ss
 		changed := ss // only this copy escapes, and only on a change
@@ -377,18 +382,14 @@ func (rn *RawNode) Advance() {
 		r.reduceUncommittedSize(rn.outCommittedSize)
 	}
 	r.onPersisted()
-	r.msgs = reuse(r.msgs, rn.msgBuf)
-	r.msgsAfterAppend = reuse(r.msgsAfterAppend, rn.afterBuf)
+	rn.msgFree, rn.afterFree = emptied(rn.msgBuf), emptied(rn.afterBuf)
 	rn.msgBuf, rn.afterBuf = nil, nil
 }
 
-// reuse returns buf, emptied, as the new queue if the queue is still
-// unallocated: the caller is done with the Ready's slices at Advance.
-func reuse(queue, buf []Message) []Message {
-	if cap(queue) > 0 || cap(buf) == 0 {
-		return queue
-	}
-	clear(buf) // drop references to entries and contexts
+// emptied returns buf with length 0 and no references to entries and
+// contexts: the caller is done with the Ready's slices at Advance.
+func emptied(buf []Message) []Message {
+	clear(buf)
 	return buf[:0]
 }
 
