@@ -151,10 +151,29 @@ func TestHardStateCopy(t *testing.T) {
 	sync(2, 0)
 	_, term, _, _ = readHSSlots(c.f)
 	require.Equal(t, uint64(4), term)
-	// Damage the newest slot: the other one still bounds the votes.
-	newest := int64(c.seq%2) * hsSlotSize
-	require.NoError(t, disk.Corrupt(HardStateFile, newest+12, 0))
-	_, term, _, ok = readHSSlots(c.f)
-	require.True(t, ok)
-	require.Equal(t, uint64(4), term)
+	require.False(t, c.needs(4, 2))
+	sync(5, 3)
+	// Damage any slot: the others hold the newest record, so they still
+	// bound the votes (an older slot would say term 4).
+	for slot := range int64(hsSlots) {
+		require.NoError(t, disk.Corrupt(HardStateFile, slot*hsSlotSize+12, 0))
+		_, term, vote, ok = readHSSlots(c.f)
+		require.True(t, ok, "slot %d", slot)
+		require.Equal(t, []uint64{5, 3}, []uint64{term, vote}, "slot %d", slot)
+		// Reopened, the copy knows a slot is damaged and asks to be
+		// written again.
+		c2, err := openHSCopy(disk)
+		require.NoError(t, err)
+		require.True(t, c2.needs(5, 3))
+		require.NoError(t, disk.Corrupt(HardStateFile, slot*hsSlotSize+12, 0)) // undo
+	}
+	// A single write already fills every slot.
+	disk2 := w.AddDisk(2)
+	c, err = openHSCopy(disk2)
+	require.NoError(t, err)
+	var got error = errors.New("pending")
+	c.write(1, 0, func(err error) { got = err })
+	w.RunUntilIdle(0)
+	require.NoError(t, got)
+	require.True(t, hsSlotsWhole(c.f))
 }

@@ -88,8 +88,10 @@
 // trust its state: it may have lost a vote it cast or entries it
 // acknowledged. It then recovers from its peers (recovery.go): a second,
 // independently checksummed copy of raft's term and vote (HardStateFile,
-// synced with every term or vote change before the votes go out) gives a
-// bound T_old on every term it may have voted in; it drops its damaged
+// its record held in several slots, seeded before raft starts and synced
+// with every term or vote change before the votes go out; an empty one
+// proves nothing was promised) gives a bound T_old on every term it may
+// have voted in; it drops its damaged
 // WAL and snapshots, records T_old (RecoveringFile) and rejoins on an
 // empty log, granting no vote, never campaigning and refusing clients,
 // while its truthful append acknowledgements keep helping commits. It

@@ -279,9 +279,10 @@ func TestNoIntactHardStateCopyStopsForGood(t *testing.T) {
 	seg := lastSegment(t, disk)
 	require.NoError(t, c.w.Crash(victim))
 	corruptFile(t, disk, seg, 0.5)
-	// Damage both slots of the hard state copy.
-	require.NoError(t, disk.Corrupt(HardStateFile, 10, 1))
-	require.NoError(t, disk.Corrupt(HardStateFile, hsSlotSize+10, 1))
+	// Damage every slot of the hard state copy.
+	for slot := range int64(hsSlots) {
+		require.NoError(t, disk.Corrupt(HardStateFile, slot*hsSlotSize+10, 1))
+	}
 	require.NoError(t, c.w.Restart(victim))
 	stopped, why := c.nodes[victim].Stopped()
 	require.True(t, stopped)
@@ -390,5 +391,68 @@ func TestFullDiskFailsCleanlyAndRecovers(t *testing.T) {
 	require.NotZero(t, c.waitLeader(10*time.Second))
 	c.mustPut("after", "full")
 	c.checkAcked(acked)
+	c.converged(10 * time.Second)
+}
+
+// damageBeforeFirstElection crashes replica 1 of a fresh cluster once its
+// bootstrap is durable but before any election, corrupts its bootstrap
+// snapshot, lets before (replica up) and after (down) do what they like
+// to the hard state copy, and restarts it.
+func damageBeforeFirstElection(t *testing.T, seed uint64, before, after func(disk *sim.Disk)) *cluster {
+	c := newCluster(t, 3, seed, Config{})
+	const victim = host.NodeID(1)
+	require.True(t, c.runUntil(time.Second, func() bool { return !c.nodes[victim].booting }))
+	require.Zero(t, c.nodes[victim].Status().Term-1, "an election already happened")
+	disk := c.w.Disk(victim)
+	names, err := disk.List()
+	require.NoError(t, err)
+	before(disk)
+	require.NoError(t, c.w.Crash(victim))
+	for _, name := range names {
+		if strings.HasSuffix(name, ".snap") {
+			corruptFile(t, disk, name, 0.5)
+		}
+	}
+	after(disk)
+	require.NoError(t, c.w.Restart(victim))
+	c.w.RunFor(10 * time.Millisecond)
+	stopped, why := c.nodes[victim].Stopped()
+	require.False(t, stopped, why)
+	_, cause := c.nodes[victim].Recovering()
+	require.Contains(t, cause, "snapshot")
+	return c
+}
+
+func nothing(*sim.Disk) {}
+
+// TestDamageBeforeFirstElectionRecovers (BUG-2): a replica damaged before
+// it ever changed its term or vote recovers from its peers even if a bit
+// of its hard state copy flipped too (the copy holds its record twice),
+// instead of stopping for good.
+func TestDamageBeforeFirstElectionRecovers(t *testing.T) {
+	for slot := range 2 {
+		c := damageBeforeFirstElection(t, 23, nothing, func(disk *sim.Disk) {
+			require.NoError(t, disk.Corrupt(HardStateFile, int64(slot*hsSlotSize+20), 2))
+		})
+		c.waitRecovered(1)
+		c.mustPut("k", "v")
+		c.converged(10 * time.Second)
+	}
+}
+
+// TestEmptyHardStateCopyMeansNoPromise (BUG-2): an empty copy (never
+// written; every vote and acknowledgement waits for a synced copy) lets a
+// damaged replica recover with a vote floor of 0.
+func TestEmptyHardStateCopyMeansNoPromise(t *testing.T) {
+	c := damageBeforeFirstElection(t, 24, func(disk *sim.Disk) {
+		// Under the replica, which does not write it before the crash.
+		require.NoError(t, disk.Remove(HardStateFile))
+		f, err := disk.Create(HardStateFile)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+	}, nothing)
+	c.waitRecovered(1)
+	require.Zero(t, c.nodes[1].voteFloor)
+	c.mustPut("k", "v")
 	c.converged(10 * time.Second)
 }

@@ -28,7 +28,11 @@ import (
 //     HardStateFile and written (and synced) with every term or vote change
 //     before the messages that depend on it go out. One damaged file cannot
 //     take both copies; if the copy is unreadable too, the replica stops
-//     for good instead (Stopped).
+//     for good instead (Stopped). The copy holds its record in several
+//     slots, so a few flipped bits in it cannot take it either. An empty
+//     copy proves that nothing was ever promised (every vote and
+//     acknowledgement waits for a synced copy holding its term), so T_old
+//     is then 0.
 //   - The replica then drops its damaged WAL and snapshots, records T_old
 //     durably in RecoveringFile, and restarts raft on an empty log as a
 //     joining member. While recovering it grants no vote (vote and
@@ -61,16 +65,26 @@ const (
 const (
 	hsMagic    = "SKVHS001"
 	hsSlotSize = 64
-	hsRecSize  = len(hsMagic) + 24 + 4
+	// hsSlots is how many copies of its record the hard state file
+	// holds: one corruption fault flips up to 3 bits of a replica's
+	// files, and the small file is hit as often as the WAL.
+	hsSlots   = 4
+	hsRecSize = len(hsMagic) + 24 + 4
 )
 
-// hsCopy is the open HardStateFile. Records alternate between two slots,
-// each stamped with a sequence number and checksummed, so a torn write of
-// one slot leaves the other intact.
+// hsCopy is the open HardStateFile. Each write stores the same record,
+// stamped with a sequence number and checksummed, in every one of hsSlots
+// slots, in one write at offset 0: bit flips in some slots leave the
+// newest record in the others (with records alternating between two
+// slots, damage to the newest one fell back to an older, lower term: not
+// a bound on the votes any more), and a torn write, a prefix, damages at
+// most one slot and leaves the others as they were, new or old (an
+// unsynced record promised nothing).
 type hsCopy struct {
 	f          host.File
 	seq        uint64
 	term, vote uint64
+	whole      bool // every slot holds (term, vote), as far as we know
 }
 
 // openHSCopy opens (creating if needed) the hard state file.
@@ -85,6 +99,7 @@ func openHSCopy(fs host.FS) (*hsCopy, error) {
 	c := &hsCopy{f: f}
 	if seq, term, vote, ok := readHSSlots(f); ok {
 		c.seq, c.term, c.vote = seq, term, vote
+		c.whole = hsSlotsWhole(f)
 	}
 	return c, nil
 }
@@ -93,41 +108,75 @@ func openHSCopy(fs host.FS) (*hsCopy, error) {
 // highest term seen (it bounds every term voted in, so it never goes
 // down, even while a recovering replica follows a lower-term leader) and
 // the vote cast in it.
+// A copy with a damaged or stale slot is written again too.
 func (c *hsCopy) needs(term, vote uint64) bool {
-	return term > c.term || (term == c.term && vote != c.vote)
+	return !c.whole || term > c.term || (term == c.term && vote != c.vote)
 }
 
-// write stores (term, vote) in the next slot and syncs it; a term below
+// write stores (term, vote) in every slot and syncs them; a term below
 // the copy's is raised to it.
 func (c *hsCopy) write(term, vote uint64, done func(error)) {
 	if term < c.term {
 		term, vote = c.term, c.vote
 	}
 	c.seq++
-	b := make([]byte, 0, hsRecSize)
+	b := make([]byte, 0, (hsSlots-1)*hsSlotSize+hsRecSize)
 	b = append(b, hsMagic...)
 	b = binary.LittleEndian.AppendUint64(b, c.seq)
 	b = binary.LittleEndian.AppendUint64(b, term)
 	b = binary.LittleEndian.AppendUint64(b, vote)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
-	if _, err := c.f.WriteAt(b, int64(c.seq%2)*hsSlotSize); err != nil {
+	for range hsSlots - 1 {
+		b = append(b, make([]byte, hsSlotSize-hsRecSize)...)
+		b = append(b, b[:hsRecSize]...)
+	}
+	if _, err := c.f.WriteAt(b, 0); err != nil {
 		c.seq--
 		done(err)
 		return
 	}
-	c.term, c.vote = term, vote
+	c.term, c.vote, c.whole = term, vote, true
 	c.f.Sync(done)
 }
 
 // readHSSlots returns the newest intact slot.
 func readHSSlots(f host.File) (seq, term, vote uint64, ok bool) {
-	buf := make([]byte, 2*hsSlotSize)
+	for _, r := range readHSRecords(f) {
+		if r.ok && (!ok || r.seq > seq) {
+			seq, term, vote, ok = r.seq, r.term, r.vote, true
+		}
+	}
+	return seq, term, vote, ok
+}
+
+// hsSlotsWhole reports whether every slot is intact and all hold one
+// record.
+func hsSlotsWhole(f host.File) bool {
+	s := readHSRecords(f)
+	for _, r := range s {
+		if !r.ok || r != s[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// hsRecord is one decoded slot of the hard state copy.
+type hsRecord struct {
+	ok              bool // intact
+	seq, term, vote uint64
+}
+
+// readHSRecords decodes every slot.
+func readHSRecords(f host.File) [hsSlots]hsRecord {
+	var out [hsSlots]hsRecord
+	buf := make([]byte, hsSlots*hsSlotSize)
 	n, err := f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, 0, 0, false
+		return out
 	}
 	buf = buf[:n]
-	for slot := range 2 {
+	for slot := range hsSlots {
 		off := slot * hsSlotSize
 		if off+hsRecSize > len(buf) {
 			continue
@@ -138,15 +187,13 @@ func readHSSlots(f host.File) (seq, term, vote uint64, ok bool) {
 			crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(r[hsRecSize-4:]) {
 			continue
 		}
-		s := binary.LittleEndian.Uint64(r[len(hsMagic):])
-		if !ok || s > seq {
-			seq = s
-			term = binary.LittleEndian.Uint64(r[len(hsMagic)+8:])
-			vote = binary.LittleEndian.Uint64(r[len(hsMagic)+16:])
-			ok = true
+		out[slot] = hsRecord{ok: true,
+			seq:  binary.LittleEndian.Uint64(r[len(hsMagic):]),
+			term: binary.LittleEndian.Uint64(r[len(hsMagic)+8:]),
+			vote: binary.LittleEndian.Uint64(r[len(hsMagic)+16:]),
 		}
 	}
-	return seq, term, vote, ok
+	return out
 }
 
 // recoveryMark is the content of RecoveringFile.
@@ -222,6 +269,11 @@ func (n *Node) startRecovery(cause error) {
 	if n.hs != nil {
 		if _, term, _, good := readHSSlots(n.hs.f); good {
 			tOld, ok = max(tOld, term), true
+		} else if n.hs.f.Size() == 0 {
+			// Never written: no vote or acknowledgement was ever sent,
+			// since each waits for a synced copy of its term (BUG-2: a
+			// replica damaged before its first election stopped).
+			ok = true
 		}
 	}
 	if !ok {

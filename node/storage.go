@@ -77,10 +77,6 @@ func (n *Node) boot() error {
 	}
 	_ = n.ms.SetHardState(hs)
 	n.term, n.commit = hs.Term, hs.Commit
-	if n.hs.needs(hs.Term, hs.Vote) {
-		// Bring the copy up to date (it may be damaged, or older).
-		n.hs.write(hs.Term, hs.Vote, func(error) {})
-	}
 	ents := make([]raft.Entry, len(rep.Entries))
 	for i, e := range rep.Entries {
 		ents[i] = raft.Entry{Index: e.Index, Term: e.Term, Type: raft.EntryType(e.Type), Data: e.Data}
@@ -92,7 +88,22 @@ func (n *Node) boot() error {
 	// cluster, its state may be older than what it served before the
 	// crash: serializable reads wait for that.
 	n.reads.needCatchUp = true
-	return n.startRaft()
+	if err := n.startRaft(); err != nil {
+		return err
+	}
+	if n.hs.needs(hs.Term, hs.Vote) {
+		// Bring the copy up to date (a slot may be damaged, or it may be
+		// older) before raft says anything.
+		n.booting = true
+		n.writeHSCopy(hs.Term, hs.Vote, n.booted)
+	}
+	return nil
+}
+
+// booted ends booting once the bootstrap state is durable.
+func (n *Node) booted() {
+	n.booting = false
+	n.process()
 }
 
 // tornTail tells a torn write (benign: the lost bytes were never synced,
@@ -124,7 +135,14 @@ func (n *Node) bootstrapOn(w *wal.WAL) error {
 	n.ms = raft.NewMemoryStorage()
 	n.sm = newStateMachine(n.cfg.QuotaBytes)
 	if n.cfg.Join {
-		return n.startRaft()
+		if err := n.startRaft(); err != nil {
+			return err
+		}
+		// Seed the hard state copy before anything can be promised, so
+		// that a torn first write of it can only damage one slot.
+		n.booting = true
+		n.writeHSCopy(0, 0, n.booted)
+		return nil
 	}
 	if len(n.cfg.Members) == 0 {
 		return errors.New("config: no members to bootstrap")
@@ -143,10 +161,10 @@ func (n *Node) bootstrapOn(w *wal.WAL) error {
 		return err
 	}
 	n.booting = true
-	// Seed the hard state copy, so that damage found before the first
-	// election can still be recovered from.
-	n.hs.write(snap.Meta.Term, 0, func(error) {})
-	n.saveBootstrap(snap)
+	// Seed the hard state copy before the bootstrap marker: once the WAL
+	// holds it, a whole copy exists, so damage found later (even before
+	// the first election) can be recovered from (BUG-2).
+	n.writeHSCopy(snap.Meta.Term, 0, func() { n.saveBootstrap(snap) })
 	return nil
 }
 
@@ -163,10 +181,7 @@ func (n *Node) saveBootstrap(snap raft.Snapshot) {
 			n.stop("wal: bootstrap marker: " + err.Error())
 			return
 		}
-		n.syncWAL(func() {
-			n.booting = false
-			n.process()
-		})
+		n.syncWAL(n.booted)
 	})
 }
 
