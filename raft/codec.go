@@ -414,15 +414,25 @@ func (m *Message) Marshal() []byte { return m.MarshalAppend(nil) }
 // may be reused by the caller. Local message types are rejected: they
 // never travel on the wire.
 func (m *Message) Unmarshal(b []byte) error {
-	if len(b) > MaxMessageSize {
-		return &DecodeError{What: "Message", Err: ErrTooLarge}
-	}
 	// The byte fields alias a private copy of b, made only when the
 	// first of them is decoded: one allocation for a message with byte
 	// fields instead of one per field, none for a message without (most
 	// of them: heartbeats, votes, acknowledgements), and b stays the
 	// caller's.
-	d := decoder{b: b, copyBytes: true}
+	return m.unmarshal(b, true)
+}
+
+// UnmarshalShared is Unmarshal without the copy: the byte fields of m
+// (entry data, context, snapshot data) alias b. The caller must never
+// modify b afterwards, nor let anyone else; a payload delivered by the
+// network (host.Send's contract: read-only once sent) qualifies.
+func (m *Message) UnmarshalShared(b []byte) error { return m.unmarshal(b, false) }
+
+func (m *Message) unmarshal(b []byte, copyBytes bool) error {
+	if len(b) > MaxMessageSize {
+		return &DecodeError{What: "Message", Err: ErrTooLarge}
+	}
+	d := decoder{b: b, copyBytes: copyBytes}
 	d.format("Message")
 	var v Message
 	t := d.byte1("Message.Type")

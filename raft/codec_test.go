@@ -34,6 +34,24 @@ func TestMessageRoundTrip(t *testing.T) {
 	}
 }
 
+func TestMessageUnmarshalShared(t *testing.T) {
+	for _, m := range sampleMessages() {
+		b := m.Marshal()
+		var got Message
+		require.NoError(t, got.UnmarshalShared(b))
+		require.Equal(t, m, got)
+	}
+	// The byte fields alias the input: no copy was made.
+	m := sampleMessages()[0]
+	b := m.Marshal()
+	var got Message
+	require.NoError(t, got.UnmarshalShared(b))
+	for i := range b {
+		b[i] = 0
+	}
+	require.Equal(t, []byte{0}, got.Entries[0].Data)
+}
+
 func TestOtherRoundTrips(t *testing.T) {
 	e := Entry{Term: 3, Index: 4, Type: EntryConfChange, Data: []byte("d")}
 	var e2 Entry
@@ -102,10 +120,13 @@ func FuzzMessageUnmarshal(f *testing.F) {
 		f.Add(m.Marshal())
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m Message
-		if err := m.Unmarshal(b); err != nil {
+		var m, shared Message
+		err := m.Unmarshal(b)
+		require.Equal(t, err, shared.UnmarshalShared(b), "both decoders agree")
+		if err != nil {
 			return
 		}
+		require.Equal(t, m, shared)
 		// Whatever decodes re-encodes to the same bytes (the encoding is
 		// canonical), and decodes again to the same message.
 		b2 := m.Marshal()
