@@ -154,13 +154,8 @@ func (o *operator) caughtUp(id host.NodeID) bool {
 	if in == nil {
 		return false
 	}
-	best := uint64(0)
-	_, ins := o.r.inspectors()
-	for _, other := range ins {
-		best = max(best, other.AppliedIndex())
-	}
 	a := in.AppliedIndex()
-	return a > 0 && a+catchUpSlack >= best
+	return a > 0 && a+catchUpSlack >= o.r.appliedMax()
 }
 
 // catchUpSlack is how far behind the most advanced replica a learner may be
@@ -254,19 +249,90 @@ func (o *operator) tellNemesis() {
 	must(o.r.nemesis.SetLearners(notVoters))
 }
 
+// Shutting down a removed replica waits, like etcd's stopWithDelay, until
+// a majority of the remaining replicas have applied as far as the most
+// advanced replica had when the removal was answered, so that they know
+// the removal committed and use the new configuration (until then they
+// need a quorum of the old one, which counts the removed replica: BUG-3),
+// but no longer than maxRetireDelay.
+const (
+	retirePoll     = 10 * time.Millisecond
+	maxRetireDelay = time.Second
+)
+
 // retire takes a removed replica out of the cluster's view and stops it
-// for good (a removed etcd member shuts itself down).
+// for good (a removed etcd member shuts itself down), after a delay.
 func (o *operator) retire(id host.NodeID) {
 	i := slices.Index(o.r.replicas, id)
 	if i < 0 {
 		return
 	}
+	target := o.r.appliedMax()
 	o.r.replicas = slices.Delete(o.r.replicas, i, i+1)
+	o.r.retired[id] = true
 	o.tellNemesis()
-	if o.r.w.Alive(id) {
-		must(o.r.w.Crash(id))
+	o.shutDown(id, target, o.r.w.Elapsed()+maxRetireDelay)
+}
+
+// shutDown crashes the retired replica id once a majority of the voters
+// applied target or the deadline passed. If it is down already it stays
+// down: retired replicas restart inert (unlessRetired).
+func (o *operator) shutDown(id host.NodeID, target uint64, deadline time.Duration) {
+	if !o.r.w.Alive(id) {
+		return
+	}
+	applied := o.majorityApplied(target)
+	if o.r.w.Elapsed() < deadline && !applied {
+		o.r.w.Schedule(retirePoll, func() { o.shutDown(id, target, deadline) })
+		return
+	}
+	o.r.notef("membership: shutting %d down (a majority applied %d: %v)", id, target, applied)
+	must(o.r.w.Crash(id))
+}
+
+// majorityApplied reports whether a majority of the voters (the replicas
+// but the learner) have applied index.
+func (o *operator) majorityApplied(index uint64) bool {
+	voters, applied := 0, 0
+	for _, id := range o.r.replicas {
+		if id == o.learner {
+			continue
+		}
+		voters++
+		if in := inspectorOf(o.r.w.Process(id)); in != nil && in.AppliedIndex() >= index {
+			applied++
+		}
+	}
+	return applied > voters/2
+}
+
+// appliedMax is the most any running replica has applied.
+func (r *seedRun) appliedMax() uint64 {
+	best := uint64(0)
+	_, ins := r.inspectors()
+	for _, in := range ins {
+		best = max(best, in.AppliedIndex())
+	}
+	return best
+}
+
+// unlessRetired wraps start so that a retired replica that is restarted
+// (a crash episode that began before its removal restarts it when it
+// heals) comes back inert, as a removed etcd member stays shut down.
+func (r *seedRun) unlessRetired(start ReplicaFunc) ReplicaFunc {
+	return func(h host.Host, peers []host.NodeID) host.Process {
+		if r.retired[h.ID()] {
+			r.notef("membership: retired replica %d restarted inert", h.ID())
+			return inert{}
+		}
+		return start(h, peers)
 	}
 }
+
+// inert is a retired replica's process: it ignores everything.
+type inert struct{}
+
+func (inert) Receive(host.NodeID, []byte) {}
 
 // settle asks the cluster for its final member list after heal and makes
 // the harness's view agree: members it did not know of (an add whose

@@ -1,8 +1,11 @@
 package harness
 
 import (
+	"regexp"
+	"slices"
 	"testing"
 
+	"github.com/seedkv/seedkv/host"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,4 +32,43 @@ func TestMembershipKeepsQuorum(t *testing.T) {
 		res := Run(cfg, c.seed)
 		require.Equal(t, Pass, res.Verdict, "-nodes %d -faults %s -seed %d: %s", c.nodes, c.faults, c.seed, res.Reason)
 	}
+}
+
+// TestRetiredReplicasStayDown: a replica removed from the cluster stays
+// shut down, like a removed etcd member, even when a crash episode that
+// began before its removal heals and restarts it, and it is shut down
+// only once a majority of the rest applied its removal (BUG-3 follow-up).
+func TestRetiredReplicasStayDown(t *testing.T) {
+	requireNode(t)
+	cases := []struct {
+		nodes int
+		seed  uint64
+	}{{3, 64}, {3, 75}, {5, 62}}
+	shutDown := 0
+	for _, c := range cases {
+		cfg := DefaultConfig()
+		cfg.Nodes, cfg.Faults, cfg.KeepArtifacts = c.nodes, "crash,membership,disk-corrupt", true
+		r := &seedRun{cfg: cfg, seed: c.seed}
+		var res Result
+		r.run(&res)
+		require.Equal(t, Pass, res.Verdict, "-nodes %d -seed %d: %s", c.nodes, c.seed, res.Reason)
+		retired := 0
+		for i := range c.nodes + maxMembershipChanges {
+			id := firstReplica + host.NodeID(i)
+			if slices.Contains(r.replicas, id) || !slices.Contains(r.w.Nodes(), id) {
+				continue
+			}
+			retired++
+			require.Nil(t, inspectorOf(r.w.Process(id)), "-nodes %d -seed %d: retired replica %d runs a replica:\n%s",
+				c.nodes, c.seed, id, r.notes.String())
+		}
+		require.Positive(t, retired, "-nodes %d -seed %d retired no replica", c.nodes, c.seed)
+		// Each was shut down once a majority of the rest applied its removal.
+		shut := regexp.MustCompile(`shutting \d+ down \(a majority applied \d+: (true|false)\)`).FindAllStringSubmatch(r.notes.String(), -1)
+		shutDown += len(shut)
+		for _, m := range shut {
+			require.Equal(t, "true", m[1], "-nodes %d -seed %d: %s", c.nodes, c.seed, m[0])
+		}
+	}
+	require.Positive(t, shutDown, "no running replica was shut down")
 }

@@ -33,7 +33,8 @@ type seedRun struct {
 	probe        *probe
 	nemesis      *faults.Nemesis
 	faultSet     faults.Set
-	operator     *operator // membership changes, if that fault is on
+	operator     *operator            // membership changes, if that fault is on
+	retired      map[host.NodeID]bool // removed from the cluster for good
 	startReplica ReplicaFunc
 	timeline     faultTimeline // kept only for artifacts
 	hist         lin.History
@@ -172,6 +173,8 @@ func (r *seedRun) build() {
 	if r.cfg.Cluster != nil {
 		start = r.cfg.Cluster()
 	}
+	r.retired = map[host.NodeID]bool{}
+	start = r.unlessRetired(start)
 	for _, id := range r.replicas {
 		peers := append([]host.NodeID(nil), r.replicas...)
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
