@@ -166,7 +166,8 @@ func (r *seedRun) checkWatches(entries []lin.LogEntry) error {
 
 // stream converts a watch as the client saw it into the checker's terms.
 func (ws *watchStream) stream() lin.WatchStream {
-	s := lin.WatchStream{Key: ws.key, Prefix: true, StartRevision: ws.start, PrevKV: ws.prevKV}
+	s := lin.WatchStream{Key: ws.key, Prefix: true, StartRevision: ws.start, PrevKV: ws.prevKV,
+		Events: make([]lin.WatchEvent, 0, len(ws.events))}
 	for i := range ws.events {
 		e := &ws.events[i]
 		we := lin.WatchEvent{Revision: e.KV.ModRevision, Type: lin.EventPut, Key: string(e.KV.Key),
