@@ -342,7 +342,7 @@ func check(m Model, history []Op, timeout time.Duration, verbose bool) Result {
 	if len(history) > MaxOps {
 		return Result{Verdict: Unknown, Err: ErrTooLong, Reason: ErrTooLong.Error(), model: m}
 	}
-	ops, err := m.prepare(dropInvisibleWrites(boundUnknownWrites(history)))
+	ops, err := m.prepare(dropInvisibleWrites(boundSettledWrites(boundUnknownWrites(history))))
 	if err != nil {
 		return Result{Verdict: Unknown, Err: err, Reason: err.Error(), model: m}
 	}
@@ -405,6 +405,53 @@ func boundUnknownWrites(history []Op) []Op {
 					out[w].Return = r.Return
 				}
 			}
+		}
+	}
+	return out
+}
+
+// boundSettledWrites returns history (a copy if anything changes) in which
+// a write whose effect is known but whose answer was lost (not Unknown,
+// Return UnknownReturn, Output.Revision R: a harness settled it from the
+// committed log) gets a return time: every completed operation reports the
+// store revision at its linearization point, so one that reported R or
+// more was linearized after the write, which had taken effect by that
+// operation's return. Left open to the end, each such write is tried at
+// every later point of the search; with many clients (simrun -nodes 15)
+// histories of a few thousand operations then timed out as unknown.
+func boundSettledWrites(history []Op) []Op {
+	type done struct{ rev, ret int64 }
+	var ds []done
+	settled := false
+	for i := range history {
+		op := &history[i]
+		switch {
+		case op.Failed || op.Unknown || op.Output.Revision <= 0:
+		case op.Return != UnknownReturn:
+			ds = append(ds, done{op.Output.Revision, op.Return})
+		case op.Input.IsWrite():
+			settled = true
+		}
+	}
+	if !settled || len(ds) == 0 {
+		return history
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i].rev < ds[j].rev })
+	for j := len(ds) - 2; j >= 0; j-- { // suffix minimum of the returns
+		ds[j].ret = min(ds[j].ret, ds[j+1].ret)
+	}
+	out := make([]Op, len(history))
+	copy(out, history)
+	for i := range out {
+		op := &out[i]
+		if op.Failed || op.Unknown || op.Return != UnknownReturn || op.Output.Revision <= 0 || !op.Input.IsWrite() {
+			continue
+		}
+		j := sort.Search(len(ds), func(j int) bool { return ds[j].rev >= op.Output.Revision })
+		// A bound before the call is a contradiction: leave it for the
+		// search to report.
+		if j < len(ds) && ds[j].ret > op.Call {
+			op.Return = ds[j].ret
 		}
 	}
 	return out
