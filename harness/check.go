@@ -58,19 +58,51 @@ func (r *seedRun) check(res *Result) {
 	}
 }
 
+// checkRetryFactor: a check that ran out of time is run once more with
+// this many times the budget before the verdict is unknown. The budget is
+// wall time, so on a loaded machine a seed near it flipped between pass
+// and unknown (BUG-4: simrun -nodes 7 -seed 1381); the retry makes that
+// far rarer, though not impossible (porcupine has no deterministic budget).
+const checkRetryFactor = 4
+
 // checkLinearizable checks the client history against the whole-store
 // model (it holds multi-key transactions and checks revisions). The fast
 // check runs first; a failure is checked again verbosely, for its reason
 // and visualisation.
 func (r *seedRun) checkLinearizable(ops []lin.Op) lin.Result {
 	m := lin.StoreModel()
+	check, verbose := r.checkers()
+	long := checkRetryFactor * r.cfg.CheckTimeout
 	if !r.cfg.KeepArtifacts {
-		v := lin.Check(m, ops, r.cfg.CheckTimeout)
+		v := check(m, ops, r.cfg.CheckTimeout)
+		if v == lin.Unknown {
+			r.notef("linearizability: check timed out after %v, again with %v", r.cfg.CheckTimeout, long)
+			v = check(m, ops, long)
+		}
 		if v != lin.Fail {
-			return lin.Result{Verdict: v, Reason: fmt.Sprintf("check timed out after %v", r.cfg.CheckTimeout)}
+			return lin.Result{Verdict: v, Reason: fmt.Sprintf("check timed out after %v and again after %v", r.cfg.CheckTimeout, long)}
 		}
 	}
-	return lin.CheckVerbose(m, ops, r.cfg.CheckTimeout)
+	res := verbose(m, ops, r.cfg.CheckTimeout)
+	if res.Verdict == lin.Unknown {
+		r.notef("linearizability: check timed out after %v, again with %v", r.cfg.CheckTimeout, long)
+		res = verbose(m, ops, long)
+	}
+	return res
+}
+
+// checkers are the linearizability checks (replaced by tests).
+func (r *seedRun) checkers() (func(lin.Model, []lin.Op, time.Duration) lin.Verdict, func(lin.Model, []lin.Op, time.Duration) lin.Result) {
+	if r.checkFns != nil {
+		return r.checkFns.check, r.checkFns.verbose
+	}
+	return lin.Check, lin.CheckVerbose
+}
+
+// checkFns replaces the linearizability checks in tests.
+type checkFns struct {
+	check   func(lin.Model, []lin.Op, time.Duration) lin.Verdict
+	verbose func(lin.Model, []lin.Op, time.Duration) lin.Result
 }
 
 // artifacts collects what a failure report needs.

@@ -35,6 +35,7 @@ type seedRun struct {
 	faultSet     faults.Set
 	operator     *operator            // membership changes, if that fault is on
 	retired      map[host.NodeID]bool // removed from the cluster for good
+	checkFns     *checkFns            // tests: replaces the linearizability checks
 	startReplica ReplicaFunc
 	timeline     faultTimeline // kept only for artifacts
 	hist         lin.History
