@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
@@ -584,19 +585,30 @@ func (n *Node) writeStopFile(reason string) {
 	if err != nil {
 		return
 	}
-	_, _ = f.WriteAt([]byte(truncate(reason, 4096)), 0)
+	b := []byte(truncate(reason, maxStopReason))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	_, _ = f.WriteAt(b, 0)
 	f.Sync(func(error) {})
 	_ = f.Close()
 }
 
-// readStopFile reports whether an earlier incarnation stopped for good.
+// maxStopReason bounds the reason kept in StopFile.
+const maxStopReason = 4096
+
+// readStopFile reports whether an earlier incarnation stopped for good,
+// and why. The file's presence decides; its reason is checksummed, so
+// that a later bit flip in it is reported instead of shown garbled.
 func (n *Node) readStopFile() (string, bool) {
 	f, err := n.h.FS().Open(StopFile)
 	if err != nil {
 		return "", false
 	}
 	defer f.Close()
-	b := make([]byte, min(f.Size(), 4096))
+	b := make([]byte, min(f.Size(), maxStopReason+4))
 	k, _ := f.ReadAt(b, 0)
-	return string(b[:k]), true
+	b = b[:k]
+	if len(b) < 4 || crc32.Checksum(b[:len(b)-4], castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return "(reason damaged on disk)", true
+	}
+	return string(b[:len(b)-4]), true
 }
