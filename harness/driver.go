@@ -25,7 +25,8 @@ type workClient struct {
 	gen     *gen
 	rng     *rand.Rand
 	watches int
-	lastRev int64 // highest header revision seen
+	lastRev int64  // highest header revision seen
+	nextFn  func() // c.next, made once: think runs once per operation
 }
 
 // think waits a random pause (mean ThinkTime), then runs the next op.
@@ -34,7 +35,10 @@ func (c *workClient) think() {
 	if t := c.r.cfg.ThinkTime; t > 0 {
 		d = time.Duration(c.rng.Int64N(2*int64(t) + 1))
 	}
-	c.r.w.Schedule(d, c.next)
+	if c.nextFn == nil {
+		c.nextFn = c.next
+	}
+	c.r.w.Schedule(d, c.nextFn)
 }
 
 func (c *workClient) next() {
