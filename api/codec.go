@@ -420,6 +420,10 @@ type decoder struct {
 	b   []byte
 	off int
 	err *DecodeError
+	// private is a copy of b made at the first non-empty byte field;
+	// every byte field is a capped slice of it: one allocation per
+	// message instead of one per field.
+	private []byte
 }
 
 // failAt records the first failure and returns it.
@@ -509,8 +513,10 @@ func (d *decoder) bytes(field string, limit int) []byte {
 	if n == 0 {
 		return nil
 	}
-	p := make([]byte, n)
-	copy(p, d.b[d.off:])
+	if d.private == nil {
+		d.private = append([]byte(nil), d.b...)
+	}
+	p := d.private[d.off : d.off+int(n) : d.off+int(n)]
 	d.off += int(n)
 	return p
 }
