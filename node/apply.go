@@ -48,13 +48,17 @@ func (n *Node) applyCommand(e *raft.Entry) {
 		if !n.sm.session(c.client).admit(c.req.ID, c.req.FinishedBelow) {
 			return // a duplicate: it already took effect, or never will
 		}
-		resp := n.execute(c, e.Index)
 		key := reqKey{c.client, c.req.ID}
+		// Only the proposer answers, and only while its client waits:
+		// every other replica applies without building a response.
+		var p *proposal
 		if c.proposer == n.id {
-			if p := n.pending[key]; p != nil {
-				delete(n.pending, key)
-				n.h.Send(c.client, api.MustEncode(resp))
-			}
+			p = n.pending[key]
+		}
+		resp := n.execute(c, e.Index, p != nil)
+		if p != nil {
+			delete(n.pending, key)
+			n.h.Send(c.client, api.MustEncode(resp))
 		}
 	}
 }
@@ -77,31 +81,39 @@ func (n *Node) applyExpire(c command) {
 	n.checkAlarm()
 }
 
-// execute applies one client write to the state machine and builds its
-// response (the same on every replica; only the proposer sends it).
-func (n *Node) execute(c command, index uint64) *api.Response {
+// execute applies one client write to the state machine and, if build,
+// builds its response. The state changes are the same on every replica;
+// only the proposer answers, so only it needs the response (the rest skip
+// converting the results to api types).
+func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 	op := c.req.Body.Op()
-	resp := &api.Response{ID: c.req.ID, Op: op}
+	var body api.ResponseBody
 	st := n.sm.store
 	now := time.Unix(0, c.stamp)
 	var err error
 	switch r := c.req.Body.(type) {
 	case *api.PutRequest:
 		var prev *mvcc.KeyValue
-		_, prev, err = st.Put(r.Key, r.Value, r.Lease, r.PrevKV)
-		resp.Body = &api.PutResponse{PrevKV: apiKVPtr(prev)}
+		_, prev, err = st.Put(r.Key, r.Value, r.Lease, r.PrevKV && build)
+		if build {
+			body = &api.PutResponse{PrevKV: apiKVPtr(prev)}
+		}
 	case *api.DeleteRangeRequest:
 		var deleted int64
 		var prevs []mvcc.KeyValue
-		deleted, _, prevs, err = st.DeleteRange(r.Key, r.End, r.PrevKV)
-		resp.Body = &api.DeleteRangeResponse{Deleted: deleted, PrevKVs: apiKVs(prevs)}
+		deleted, _, prevs, err = st.DeleteRange(r.Key, r.End, r.PrevKV && build)
+		if build {
+			body = &api.DeleteRangeResponse{Deleted: deleted, PrevKVs: apiKVs(prevs)}
+		}
 	case *api.TxnRequest:
 		var tr mvcc.TxnResponse
 		tr, err = st.Txn(mvccTxn(r))
-		resp.Body = apiTxnResponse(tr)
+		if build {
+			body = apiTxnResponse(tr)
+		}
 	case *api.CompactRequest:
 		err = st.Compact(r.Revision)
-		resp.Body = &api.CompactResponse{}
+		body = &api.CompactResponse{}
 	case *api.LeaseGrantRequest:
 		id := r.ID
 		if id == 0 {
@@ -114,21 +126,26 @@ func (n *Node) execute(c command, index uint64) *api.Response {
 		if err = st.LeaseGrant(id, ttl, now); err == nil {
 			n.sm.leaseDeadline[id] = c.stamp + int64(ttl)
 		}
-		resp.Body = &api.LeaseGrantResponse{ID: id, TTL: r.TTL}
+		body = &api.LeaseGrantResponse{ID: id, TTL: r.TTL}
 	case *api.LeaseRevokeRequest:
 		if _, err = st.LeaseRevoke(r.ID); err == nil {
 			delete(n.sm.leaseDeadline, r.ID)
 		}
-		resp.Body = &api.LeaseRevokeResponse{}
+		body = &api.LeaseRevokeResponse{}
 	case *api.LeaseKeepAliveRequest:
 		var ttl time.Duration
 		if ttl, err = st.LeaseKeepAlive(r.ID, now); err == nil {
 			n.sm.leaseDeadline[r.ID] = c.stamp + int64(ttl)
 		}
-		resp.Body = &api.LeaseKeepAliveResponse{ID: r.ID, TTL: int64(ttl / time.Second)}
+		body = &api.LeaseKeepAliveResponse{ID: r.ID, TTL: int64(ttl / time.Second)}
 	default:
 		err = fmt.Errorf("%w: %v is not a logged operation", api.ErrInvalid, op)
 	}
+	if !build {
+		n.noteResult(err)
+		return nil
+	}
+	resp := &api.Response{ID: c.req.ID, Op: op, Body: body}
 	n.finishResponse(resp, err)
 	return resp
 }
@@ -136,16 +153,24 @@ func (n *Node) execute(c command, index uint64) *api.Response {
 // finishResponse fills the header and maps an mvcc error to a code.
 func (n *Node) finishResponse(resp *api.Response, err error) {
 	resp.Header = n.header()
+	n.noteResult(err)
 	if err == nil {
-		if n.alarm {
-			n.checkAlarm()
-		}
 		return
 	}
 	resp.Body = nil
 	resp.Err = codeOf(err)
 	resp.Detail = truncate(err.Error(), api.MaxDetailSize)
-	if resp.Err == api.CodeNoSpace {
+}
+
+// noteResult updates the quota alarm from the outcome of an operation:
+// a no-space refusal raises it, a success checks whether room was made.
+func (n *Node) noteResult(err error) {
+	switch {
+	case err == nil:
+		if n.alarm {
+			n.checkAlarm()
+		}
+	case codeOf(err) == api.CodeNoSpace:
 		n.alarm = true
 	}
 }

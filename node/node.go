@@ -54,6 +54,13 @@ type Node struct {
 	snapIndex    uint64 // latest durable snapshot
 	snapshotting bool
 	readyBusy    bool
+	// inflight is the Ready whose persistence is under way, persistWait
+	// how many durability callbacks it still waits for, persistDone the
+	// callback (made once: no closure per Ready).
+	inflight    raft.Ready
+	persistWait int
+	persistDone func()
+	walSynced   func(error) // onWALSynced, made once
 
 	lead uint64
 	role raft.Role
@@ -161,7 +168,7 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 	switch env {
 	case api.EnvelopePeer:
 		var m raft.Message
-		if m.Unmarshal(body) != nil || m.From != uint64(from) {
+		if m.UnmarshalShared(body) != nil || m.From != uint64(from) {
 			return // garbage, or a sender lying about who it is
 		}
 		if n.dropVote(&m) || n.dropRepeatedProbe(&m) {
@@ -295,18 +302,41 @@ func (n *Node) persistWAL(rd raft.Ready) {
 	}
 	// The WAL and, on a term or vote change, the second copy of the hard
 	// state must both be durable before the Ready's votes go out.
-	waiting := 1
-	done := func() {
-		if waiting--; waiting == 0 {
-			n.persisted(rd)
-			n.process()
-		}
+	n.inflight = rd
+	n.persistWait = 1
+	if n.persistDone == nil {
+		n.persistDone = n.onPersisted
 	}
 	if copyHS {
-		waiting++
-		n.writeHSCopy(hs.Term, hs.Vote, done)
+		n.persistWait++
+		n.writeHSCopy(hs.Term, hs.Vote, n.persistDone)
 	}
-	n.syncWAL(done)
+	if n.walSynced == nil {
+		n.walSynced = n.onWALSynced
+	}
+	n.wal.Sync(n.walSynced)
+}
+
+// onWALSynced is syncWAL(n.persistDone) without a closure per Ready.
+func (n *Node) onWALSynced(err error) {
+	if n.stopped {
+		return
+	}
+	if err != nil {
+		n.diskError("wal sync", err, func() { n.syncWAL(n.persistDone) })
+		return
+	}
+	n.persistDone()
+}
+
+// onPersisted counts one durability callback of the in-flight Ready.
+func (n *Node) onPersisted() {
+	if n.persistWait--; n.persistWait == 0 {
+		rd := n.inflight
+		n.inflight = raft.Ready{}
+		n.persisted(rd)
+		n.process()
+	}
 }
 
 // writeHSCopy writes the second copy of term and vote, retrying on a full
@@ -405,11 +435,19 @@ func (n *Node) onSoftState(ss raft.SoftState) {
 
 // sendAll sends raft messages to peers.
 func (n *Node) sendAll(msgs []raft.Message) {
+	// One buffer for the whole batch: each message is a capped slice of
+	// it, never written again once sent (the host owns it).
+	size := 0
+	for i := range msgs {
+		size += msgSize(&msgs[i])
+	}
+	buf := make([]byte, 0, size)
 	for i := range msgs {
 		m := &msgs[i]
-		b := make([]byte, 1, msgSize(m))
-		b[0] = byte(api.EnvelopePeer)
-		n.h.Send(host.NodeID(m.To), m.MarshalAppend(b))
+		start := len(buf)
+		buf = append(buf, byte(api.EnvelopePeer))
+		buf = m.MarshalAppend(buf)
+		n.h.Send(host.NodeID(m.To), buf[start:len(buf):len(buf)])
 		if m.Type == raft.MsgSnap {
 			// The network gives no delivery report; say it went out, and
 			// let the follower's answer (or silence) drive raft.
