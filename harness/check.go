@@ -12,8 +12,8 @@ import (
 // check decides the reason; a check that ran out of time makes the verdict
 // unknown unless another one failed.
 func (r *seedRun) check(res *Result) {
-	start := time.Now()
-	defer func() { res.CheckTime = time.Since(start) }()
+	start := time.Now()                                  // deliberate: check time is reported, not simulated
+	defer func() { res.CheckTime = time.Since(start) }() // deliberate: reporting only
 	res.Verdict = Pass
 	fail := func(reason string) {
 		if res.Verdict != Fail {

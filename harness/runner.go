@@ -32,14 +32,14 @@ func RunManyWith(run func(seed uint64) Result, seeds []uint64, parallel int, eac
 	var wg sync.WaitGroup
 	for range parallel {
 		wg.Add(1)
-		go func() {
+		go func() { // deliberate: one worker goroutine per world, never inside a world; results are reordered by seed below
 			defer wg.Done()
 			for i := range jobs {
 				results <- done{i, run(seeds[i])}
 			}
 		}()
 	}
-	go func() {
+	go func() { // deliberate: feeds seed indices to the workers, outside every world
 		defer close(jobs)
 		for i := range seeds {
 			select {
@@ -49,7 +49,7 @@ func RunManyWith(run func(seed uint64) Result, seeds []uint64, parallel int, eac
 			}
 		}
 	}()
-	go func() { wg.Wait(); close(results) }()
+	go func() { wg.Wait(); close(results) }() // deliberate: closes results once all workers are done
 
 	// Reorder: hold results that finished early until their turn.
 	pending := make(map[int]Result)
