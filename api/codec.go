@@ -439,15 +439,9 @@ func (d *decoder) uvarint(field string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		if n == 0 {
-			d.failAt(field, ErrTruncated)
-		} else {
-			d.failAt(field, ErrMalformed)
-		}
+	if !d.advance(field, n) {
 		return 0
 	}
-	d.off += n
 	return v
 }
 
@@ -456,16 +450,25 @@ func (d *decoder) varint(field string) int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		if n == 0 {
-			d.failAt(field, ErrTruncated)
-		} else {
-			d.failAt(field, ErrMalformed)
-		}
+	if !d.advance(field, n) {
 		return 0
 	}
-	d.off += n
 	return v
+}
+
+// advance moves past a varint of n bytes as encoding/binary reports it:
+// n == 0 means the input ended inside it, n < 0 that it overflows 64 bits.
+func (d *decoder) advance(field string, n int) bool {
+	switch {
+	case n == 0:
+		d.failAt(field, ErrTruncated)
+		return false
+	case n < 0:
+		d.failAt(field, ErrMalformed)
+		return false
+	}
+	d.off += n
+	return true
 }
 
 func (d *decoder) byte1(field string) byte {
