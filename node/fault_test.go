@@ -271,28 +271,14 @@ func TestMajorityCorruptedOneAtATimeStaysAvailable(t *testing.T) {
 }
 
 func TestNoIntactHardStateCopyStopsForGood(t *testing.T) {
-	c := newCluster(t, 3, 22, Config{})
-	l := c.waitLeader(5 * time.Second)
-	c.writeMany("h", 10)
-	victim := followerOf(c, l)
-	disk := c.w.Disk(victim)
-	seg := lastSegment(t, disk)
-	require.NoError(t, c.w.Crash(victim))
-	corruptFile(t, disk, seg, 0.5)
-	// Damage every slot of the hard state copy.
-	for slot := range int64(hsSlots) {
-		require.NoError(t, disk.Corrupt(HardStateFile, slot*hsSlotSize+10, 1))
-	}
-	require.NoError(t, c.w.Restart(victim))
-	stopped, why := c.nodes[victim].Stopped()
-	require.True(t, stopped)
+	c, victim, why := stopFollowerForGood(t, 22)
 	require.Contains(t, why, "no intact copy")
 	// wal.Open already cut or refused the damage; a later restart must
 	// not take the WAL at its word.
 	c.w.RunFor(100 * time.Millisecond)
 	require.NoError(t, c.w.Crash(victim))
 	require.NoError(t, c.w.Restart(victim))
-	stopped, _ = c.nodes[victim].Stopped()
+	stopped, _ := c.nodes[victim].Stopped()
 	require.True(t, stopped)
 	c.mustPut("still", "works")
 	c.converged(5 * time.Second)
@@ -461,7 +447,29 @@ func TestEmptyHardStateCopyMeansNoPromise(t *testing.T) {
 // survives restarts intact, and a bit flip in it is reported as damage
 // instead of shown garbled; the replica stays stopped either way.
 func TestStopReasonIsChecksummed(t *testing.T) {
-	c := newCluster(t, 3, 25, Config{})
+	c, victim, why := stopFollowerForGood(t, 25)
+	disk := c.w.Disk(victim)
+	c.w.RunFor(100 * time.Millisecond) // the stop file is synced
+	require.NoError(t, c.w.Crash(victim))
+	require.NoError(t, c.w.Restart(victim))
+	stopped, again := c.nodes[victim].Stopped()
+	require.True(t, stopped)
+	require.Equal(t, "stopped in an earlier run: "+why, again)
+	require.NoError(t, c.w.Crash(victim))
+	require.NoError(t, disk.Corrupt(StopFile, 3, 2))
+	require.NoError(t, c.w.Restart(victim))
+	stopped, damaged := c.nodes[victim].Stopped()
+	require.True(t, stopped)
+	require.Contains(t, damaged, "reason damaged")
+}
+
+// stopFollowerForGood builds a 3-node cluster from seed, damages a
+// follower's WAL and every slot of its hard state copy while it is down,
+// restarts it and requires that it stopped; it returns the cluster, the
+// follower and the reason it gave.
+func stopFollowerForGood(t *testing.T, seed uint64) (*cluster, host.NodeID, string) {
+	t.Helper()
+	c := newCluster(t, 3, seed, Config{})
 	l := c.waitLeader(5 * time.Second)
 	c.writeMany("h", 10)
 	victim := followerOf(c, l)
@@ -475,16 +483,5 @@ func TestStopReasonIsChecksummed(t *testing.T) {
 	require.NoError(t, c.w.Restart(victim))
 	stopped, why := c.nodes[victim].Stopped()
 	require.True(t, stopped)
-	c.w.RunFor(100 * time.Millisecond) // the stop file is synced
-	require.NoError(t, c.w.Crash(victim))
-	require.NoError(t, c.w.Restart(victim))
-	stopped, again := c.nodes[victim].Stopped()
-	require.True(t, stopped)
-	require.Equal(t, "stopped in an earlier run: "+why, again)
-	require.NoError(t, c.w.Crash(victim))
-	require.NoError(t, disk.Corrupt(StopFile, 3, 2))
-	require.NoError(t, c.w.Restart(victim))
-	stopped, damaged := c.nodes[victim].Stopped()
-	require.True(t, stopped)
-	require.Contains(t, damaged, "reason damaged")
+	return c, victim, why
 }
