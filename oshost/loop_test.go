@@ -58,9 +58,7 @@ func TestTimerStop(t *testing.T) {
 	var late bool
 	ch := make(chan struct{})
 	l.Do(func() {
-		var tm interface{ Stop() bool }
-		tm = l.After(0, func() { fired.Add(10); close(ch) })
-		_ = tm
+		tm := l.After(0, func() { fired.Add(10); close(ch) })
 		go func() {
 			<-ch
 			l.Post(func() { late = tm.Stop() })
