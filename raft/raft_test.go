@@ -500,3 +500,51 @@ func TestRemovedLeaderTellsCommitBeforeSteppingDown(t *testing.T) {
 	require.NoError(t, c.propose(lead, "b"))
 	require.Equal(t, []string{"a", "b"}, c.appliedData(lead))
 }
+
+// A Ready whose committed entries hold a configuration change must be
+// synced even when only the commit index changed: the replica applies the
+// change (and acts on it) right after, so after a restart it must not fall
+// back to the configuration before. Regression for `simrun -nodes 3
+// -faults all -seed 728`: 1, 2 and 4 applied the removal of 3 (and 3 was
+// shut down), restarted with the unsynced commit index lost, so with the
+// old voters {1,2,3,4}; 1 then recovered from corruption (it grants no
+// vote) and 2 and 4 stayed pre-candidates for good. A commit index
+// covering normal entries only still needs no sync.
+func TestCommittingConfChangeMustSync(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cc   bool
+	}{{"conf change", true}, {"normal entry", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, 3, nil)
+			c.campaign(1)
+			next := c.nodes[1].storage.lastIndex() + 1
+			// 2 gets the entry but not (yet) word that it committed.
+			c.drop = func(m Message) bool { return m.To == 2 && m.Commit >= next }
+			if tc.cc {
+				require.NoError(t, c.confChange(1, ConfChangeAddLearner, 4))
+			} else {
+				require.NoError(t, c.propose(1, "a"))
+			}
+			require.Equal(t, next, c.nodes[2].storage.lastIndex())
+			require.Less(t, c.status(2).Commit, next)
+			c.drop = nil
+
+			c.nodes[1].rn.Tick() // a heartbeat carries the commit index
+			c.handle(1)
+			n2 := c.nodes[2]
+			for _, m := range c.queue {
+				if m.To == 2 && m.Type == MsgHeartbeat {
+					require.NoError(t, n2.rn.Step(m))
+				}
+			}
+			c.queue = nil
+			require.True(t, n2.rn.HasReady())
+			rd := n2.rn.Ready()
+			require.Empty(t, rd.Entries)
+			require.Equal(t, next, rd.HardState.Commit)
+			require.NotEmpty(t, rd.CommittedEntries)
+			require.Equal(t, tc.cc, rd.MustSync)
+		})
+	}
+}

@@ -146,8 +146,28 @@ type Ready struct {
 	ReadStates []ReadState
 	// MustSync reports whether persisting this Ready needs an fsync
 	// (term, vote, entries or snapshot changed; a commit index alone
-	// does not).
+	// does not, unless it commits a configuration change: see
+	// hasConfChange).
 	MustSync bool
+}
+
+// hasConfChange reports whether ents hold a configuration change. The
+// commit index covering one must be durable before the change is applied:
+// a replica acts on the configuration it applied (it counts quorums with
+// it, and a removed member is shut down once a majority of the remaining
+// voters applied its removal), so after a restart it must not fall back to
+// the configuration before. Otherwise, with the commit index unsynced,
+// the survivors of a removal restart with the old configuration, which
+// still counts the removed member, and one more fault (a replica
+// recovering from corruption) leaves them without a quorum for good
+// (`simrun -nodes 3 -faults all -seed 728`).
+func hasConfChange(ents []Entry) bool {
+	for i := range ents {
+		if ents[i].Type == EntryConfChange {
+			return true
+		}
+	}
+	return false
 }
 
 // RawNode is one raft replica as a pure state machine: it takes ticks,
@@ -337,7 +357,7 @@ func (rn *RawNode) Ready() Ready {
 		rd.Snapshot = *s
 	}
 	rd.MustSync = hs.Term != rn.prevHard.Term || hs.Vote != rn.prevHard.Vote ||
-		len(rd.Entries) > 0 || !rd.Snapshot.IsEmpty()
+		len(rd.Entries) > 0 || !rd.Snapshot.IsEmpty() || hasConfChange(rd.CommittedEntries)
 
 	rn.readyOut = true
 	rn.outHard = hs

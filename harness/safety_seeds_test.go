@@ -1,0 +1,31 @@
+package harness
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// regressionSeeds are seeds that once failed, with the setup they failed
+// in; each names the fix that made it pass.
+var regressionSeeds = []struct {
+	seed   uint64
+	nodes  int
+	faults string
+	why    string
+}{
+	{728, 3, "all", "liveness: the survivors of a removal restarted with the old configuration " +
+		"(raft: a commit covering a conf change is synced before it is applied)"},
+	{40398, 3, "swarm", "liveness: a leader that removed itself stepped down before telling the commit"},
+}
+
+// TestRegressionSeeds replays seeds that once failed.
+func TestRegressionSeeds(t *testing.T) {
+	requireNode(t)
+	for _, s := range regressionSeeds {
+		cfg := testConfig()
+		cfg.Nodes, cfg.Faults = s.nodes, s.faults
+		r := Run(cfg, s.seed)
+		require.Equal(t, Pass, r.Verdict, "seed %d -nodes %d -faults %s (%s): %s", s.seed, s.nodes, s.faults, s.why, r.Reason)
+	}
+}
