@@ -44,7 +44,7 @@ func (r *seedRun) check(res *Result) {
 		}
 		return
 	}
-	lr := r.checkLinearizable(ops)
+	lr := r.checkHistory(ops)
 	switch lr.Verdict {
 	case lin.Fail:
 		fail("linearizability: " + lr.Reason)

@@ -126,9 +126,15 @@ type Config struct {
 	// within which a write and a linearizable read must succeed and all
 	// live replicas must catch up.
 	HealTimeout time.Duration
-	// CheckTimeout bounds the wall time of the linearizability check;
-	// running out of it gives the verdict unknown.
+	// CheckTimeout bounds the wall time of porcupine's linearizability
+	// check (Checker porcupine or both); running out of it gives the
+	// verdict unknown.
 	CheckTimeout time.Duration
+	// Checker chooses the linearizability checker.
+	Checker Checker
+	// CheckSteps bounds the revision checker's search (0: its default);
+	// running out of steps gives the verdict unknown.
+	CheckSteps int64
 	// SnapshotEntries is how many applied entries a replica takes a
 	// snapshot after; 0 draws it per seed (see snapshotChoices).
 	SnapshotEntries uint64
@@ -161,6 +167,7 @@ func DefaultConfig() Config {
 		RequestTimeout: 500 * time.Millisecond,
 		HealTimeout:    10 * time.Second,
 		CheckTimeout:   5 * time.Second,
+		Checker:        CheckRevision,
 	}
 }
 
@@ -183,6 +190,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: think time, request, heal and check timeouts must be positive", ErrBadConfig)
 	}
 	if _, err := ParseReadMode(string(c.Reads)); err != nil {
+		return err
+	}
+	if _, err := ParseChecker(string(c.Checker)); err != nil {
 		return err
 	}
 	if _, err := faults.Parse(c.Faults); err != nil {

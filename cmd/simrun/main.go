@@ -20,6 +20,7 @@
 //	-out DIR       failing seeds leave trace, history, visualisation there
 //	-shard i/n     run only share i (1-based) of n of the seeds
 //	-reads MODE    linearizable (default) or serializable
+//	-checker C     revision (default), porcupine, or both
 //
 // Exit status: 0 all seeds passed, 1 a seed failed or was unknown, 2 bad
 // usage.

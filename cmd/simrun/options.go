@@ -67,6 +67,7 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "", "directory for the artifacts of failing seeds")
 	shard := fs.String("shard", "1/1", "run only share i of n of the seeds (i/n, 1-based)")
 	reads := fs.String("reads", string(def.Reads), "linearizable or serializable")
+	checker := fs.String("checker", string(def.Checker), "linearizability checker: revision, porcupine or both")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -80,6 +81,9 @@ func parseArgs(args []string) (options, error) {
 	if o.cfg.Reads, err = harness.ParseReadMode(*reads); err != nil {
 		return o, usagef("-reads: %v", err)
 	}
+	if o.cfg.Checker, err = harness.ParseChecker(*checker); err != nil {
+		return o, usagef("-checker: %v", err)
+	}
 	if o.shardI, o.shardN, err = parseShard(*shard); err != nil {
 		return o, usagef("-shard: %v", err)
 	}
@@ -88,7 +92,7 @@ func parseArgs(args []string) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"nodes", "duration", "faults", "reads"} {
+	for _, name := range []string{"nodes", "duration", "faults", "reads", "checker"} {
 		if set[name] {
 			o.replayFlags = append(o.replayFlags, "-"+name, fs.Lookup(name).Value.String())
 		}

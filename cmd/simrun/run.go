@@ -294,6 +294,7 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -out DIR       failing seeds leave trace, history, visualisation, summary
   -shard i/n     run only share i of n (1-based) of the seeds
   -reads MODE    linearizable (default) or serializable
+  -checker C     revision (default), porcupine, or both (fail if they disagree)
 
 Exit status: 0 all passed, 1 a seed failed or was unknown, 2 bad usage.
 `

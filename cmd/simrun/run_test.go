@@ -60,6 +60,7 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		{"-faults", "crash,bogus"},
 		{"-faults", ""},
 		{"-reads", "stale"},
+		{"-checker", "z3"},
 		{"-shard", "0/2"},
 		{"-shard", "3/2"},
 		{"-shard", "1"},

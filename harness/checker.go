@@ -1,0 +1,64 @@
+package harness
+
+import (
+	"fmt"
+
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// Checker names the linearizability checker of a run, as `-checker` takes it.
+type Checker string
+
+// The checkers.
+const (
+	// CheckRevision places every operation at the revision it reported
+	// and checks real time with a sweep (lin.CheckRevisions): near-linear,
+	// bounded by a step budget, so its verdict is a function of seed and
+	// code alone. The default.
+	CheckRevision Checker = "revision"
+	// CheckPorcupine searches for a linearization with porcupine, bounded
+	// by wall time (Config.CheckTimeout): the reference.
+	CheckPorcupine Checker = "porcupine"
+	// CheckBoth runs both and fails the seed if they disagree (unless
+	// porcupine ran out of time).
+	CheckBoth Checker = "both"
+)
+
+// ParseChecker parses a `-checker` value.
+func ParseChecker(s string) (Checker, error) {
+	switch Checker(s) {
+	case CheckRevision, CheckPorcupine, CheckBoth:
+		return Checker(s), nil
+	}
+	return "", fmt.Errorf("%w: checker %q (want revision, porcupine or both)", ErrBadConfig, s)
+}
+
+// checkHistory checks the (settled) client history with the configured
+// checker.
+func (r *seedRun) checkHistory(ops []lin.Op) lin.Result {
+	switch r.cfg.Checker {
+	case CheckPorcupine:
+		return r.checkLinearizable(ops)
+	case CheckBoth:
+		rev := r.checkRevisions(ops)
+		por := r.checkLinearizable(ops)
+		if por.Verdict != lin.Unknown && rev.Verdict != por.Verdict {
+			return lin.Result{Verdict: lin.Fail, Reason: fmt.Sprintf(
+				"checkers disagree: revision says %v (%s), porcupine says %v (%s)", rev.Verdict, rev.Reason, por.Verdict, por.Reason)}
+		}
+		if por.Verdict == lin.Fail {
+			return por // it carries the visualisation
+		}
+		return rev
+	}
+	return r.checkRevisions(ops)
+}
+
+// checkRevisions runs the revision checker; a failing history kept for
+// artifacts also gets porcupine's visualisation.
+func (r *seedRun) checkRevisions(ops []lin.Op) lin.Result {
+	if r.cfg.KeepArtifacts {
+		return lin.CheckRevisionsVerbose(ops, r.cfg.CheckSteps, r.cfg.CheckTimeout)
+	}
+	return lin.CheckRevisions(ops, r.cfg.CheckSteps)
+}

@@ -1,0 +1,699 @@
+package linearizability
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/btree"
+)
+
+// DefaultRevisionSteps is the step budget CheckRevisions uses when given 0:
+// one step is one operation executed or checked against a store state, so
+// a history without gaps costs about one step per operation, and the budget
+// only bites on a search among many unknown writes.
+const DefaultRevisionSteps = 1 << 26
+
+// CheckRevisions checks history against the whole-store model (the model
+// StoreModel checks with porcupine) without searching for the order of the
+// writes: every write that changed the store created exactly one revision
+// and reported it, so the revisions put the known writes in order, and each
+// read sits at the revision it reported. What is left to check is:
+//
+//   - real time, by a sweep over the operations sorted by return: an
+//     operation that returned before another was called must not sit at a
+//     higher revision, and the write that created revision R must not have
+//     been called after an operation that saw R had returned;
+//   - the states: replaying the writes in revision order from the empty
+//     store, every operation's answer must be the one the store gives at
+//     its revision.
+//
+// A revision no known write created (a gap) must have been created by a
+// write of unknown outcome, or by a transaction that only deletes (whose
+// answer does not say whether it deleted anything). Gaps are the only
+// search: a depth-first choice among such writes, bounded by maxSteps
+// (DefaultRevisionSteps if 0). Running out of steps is Unknown, so the
+// verdict depends on the history and the budget, never on wall time.
+//
+// A failure's Reason names the operations that contradict each other.
+// The result carries no visualisation (see CheckVerbose).
+func CheckRevisions(history []Op, maxSteps int64) Result {
+	if maxSteps <= 0 {
+		maxSteps = DefaultRevisionSteps
+	}
+	for i := range history {
+		if err := validKind(&history[i]); err != nil && !history[i].Failed {
+			return Result{Verdict: Unknown, Err: err, Reason: fmt.Sprintf("%v (op %d)", err, i), model: StoreModel()}
+		}
+	}
+	c := &revChecker{h: history, maxSteps: maxSteps}
+	v, reason := c.run()
+	return Result{Verdict: v, Reason: reason, model: StoreModel()}
+}
+
+// Roles of a known operation at its revision.
+const (
+	roleReader  = iota // changed nothing: sits after the write of its revision
+	roleCreator        // surely created its revision
+	roleMaybe          // a transaction that only deletes: created its revision or changed nothing
+)
+
+// revChecker is the state of one CheckRevisions call.
+type revChecker struct {
+	h        []Op
+	maxSteps int64
+	steps    int64
+
+	maxRev  int64
+	role    []uint8 // per op of h, for known ops
+	creator []int32 // per revision: the op that surely created it, or -1
+	level   []int32 // known ops grouped by revision: ops of R are level[start[R]:start[R+1]]
+	start   []int32
+	unknown []int32 // unknown-outcome writes, by call time
+	used    []bool  // per op of h: chose to create a gap's revision
+
+	byReturn []int32 // known ops with a return time, by return
+	prefMax  []int64 // prefMax[i]: highest revision among byReturn[:i+1]
+
+	st       revState
+	usedHash uint64 // xor of mixRev(op index) over the ops used to fill gaps
+	// dead holds the configurations (gap, state, used writes) whose every
+	// continuation failed: the rest of a replay depends only on them, so
+	// the search never explores one twice (as porcupine's cache does).
+	dead map[deadKey]bool
+	best struct { // the failure found at the highest revision
+		rev    int64
+		reason string
+	}
+}
+
+// run decides the verdict.
+func (c *revChecker) run() (Verdict, string) {
+	if reason := c.index(); reason != "" {
+		return Fail, reason
+	}
+	if reason := c.sweep(); reason != "" {
+		return Fail, reason
+	}
+	return c.search()
+}
+
+// index classifies the operations and groups the known ones by revision.
+func (c *revChecker) index() string {
+	c.role = make([]uint8, len(c.h))
+	c.used = make([]bool, len(c.h))
+	writes := 0
+	for i := range c.h {
+		op := &c.h[i]
+		switch {
+		case op.Failed:
+			continue
+		case op.Unknown:
+			if op.Input.IsWrite() {
+				c.unknown = append(c.unknown, int32(i))
+				writes++
+			}
+			continue
+		case op.Output.Revision < 0:
+			return fmt.Sprintf("%s reported a negative revision", c.describe(i))
+		}
+		c.role[i] = knownRole(op)
+		if c.role[i] != roleReader {
+			writes++
+		}
+		c.maxRev = max(c.maxRev, op.Output.Revision)
+	}
+	if c.maxRev > int64(writes) {
+		i := slices.IndexFunc(c.h, func(o Op) bool { return !o.Failed && !o.Unknown && o.Output.Revision == c.maxRev })
+		return fmt.Sprintf("%s reported revision %d, but the history holds only %d writes", c.describe(i), c.maxRev, writes)
+	}
+	slices.SortStableFunc(c.unknown, func(a, b int32) int { return cmp.Compare(c.h[a].Call, c.h[b].Call) })
+	return c.group()
+}
+
+// knownRole says what a known operation did at its revision.
+func knownRole(op *Op) uint8 {
+	in := &op.Input
+	switch in.Kind {
+	case KindPut:
+		return roleCreator
+	case KindDelete:
+		if op.Output.Deleted != 0 {
+			return roleCreator
+		}
+	case KindTxn:
+		branch := in.Else
+		if op.Output.Succeeded {
+			branch = in.Then
+		}
+		role := uint8(roleReader)
+		for _, t := range branch {
+			switch t.Kind {
+			case KindPut:
+				return roleCreator
+			case KindDelete:
+				role = roleMaybe
+			}
+		}
+		return role
+	}
+	return roleReader
+}
+
+// group buckets the known operations by revision (a counting sort) and
+// finds each revision's sure creator; two sure creators of one revision
+// contradict each other.
+func (c *revChecker) group() string {
+	n := c.maxRev + 1
+	c.start = make([]int32, n+1)
+	c.creator = make([]int32, n)
+	for r := range c.creator {
+		c.creator[r] = -1
+	}
+	for i := range c.h {
+		if c.isKnown(i) {
+			c.start[c.h[i].Output.Revision+1]++
+		}
+	}
+	for r := int64(1); r <= n; r++ {
+		c.start[r] += c.start[r-1]
+	}
+	c.level = make([]int32, c.start[n])
+	fill := slices.Clone(c.start[:n])
+	for i := range c.h {
+		if !c.isKnown(i) {
+			continue
+		}
+		r := c.h[i].Output.Revision
+		c.level[fill[r]] = int32(i)
+		fill[r]++
+		if c.role[i] != roleCreator {
+			continue
+		}
+		switch {
+		case r == 0:
+			return fmt.Sprintf("%s is a write that reported revision 0", c.describe(i))
+		case c.creator[r] >= 0:
+			return fmt.Sprintf("%s and %s both created revision %d", c.describe(int(c.creator[r])), c.describe(i), r)
+		}
+		c.creator[r] = int32(i)
+	}
+	return ""
+}
+
+func (c *revChecker) isKnown(i int) bool { return !c.h[i].Failed && !c.h[i].Unknown }
+
+// sweep checks real time between known operations, in O(n log n): sorted
+// by return, with the running highest revision, each operation's call
+// finds the highest revision of everything that returned before it.
+func (c *revChecker) sweep() string {
+	for i := range c.h {
+		if c.isKnown(i) && c.h[i].Return != UnknownReturn {
+			c.byReturn = append(c.byReturn, int32(i))
+		}
+	}
+	slices.SortStableFunc(c.byReturn, func(a, b int32) int { return cmp.Compare(c.h[a].Return, c.h[b].Return) })
+	c.prefMax = make([]int64, len(c.byReturn))
+	argMax := make([]int32, len(c.byReturn))
+	for k, i := range c.byReturn {
+		c.prefMax[k], argMax[k] = c.h[i].Output.Revision, i
+		if k > 0 && c.prefMax[k-1] >= c.prefMax[k] {
+			c.prefMax[k], argMax[k] = c.prefMax[k-1], argMax[k-1]
+		}
+	}
+	for i := range c.h {
+		if !c.isKnown(i) {
+			continue
+		}
+		k := c.returnedBefore(c.h[i].Call)
+		if k > 0 && c.prefMax[k-1] > c.h[i].Output.Revision {
+			a := int(argMax[k-1])
+			return fmt.Sprintf("%s returned at %v, before %s was called at %v, yet saw a later revision (%d > %d)",
+				c.describe(a), time.Duration(c.h[a].Return), c.describe(i), time.Duration(c.h[i].Call),
+				c.h[a].Output.Revision, c.h[i].Output.Revision)
+		}
+	}
+	return ""
+}
+
+// returnedBefore counts the known operations that returned before t.
+func (c *revChecker) returnedBefore(t int64) int {
+	return sort.Search(len(c.byReturn), func(k int) bool { return c.h[c.byReturn[k]].Return >= t })
+}
+
+// highestBefore is the highest revision a known operation returned
+// before t reported, or -1.
+func (c *revChecker) highestBefore(t int64) int64 {
+	if k := c.returnedBefore(t); k > 0 {
+		return c.prefMax[k-1]
+	}
+	return -1
+}
+
+// deadKey identifies a configuration at a gap by hashes (64-bit each; a
+// collision could only make the search skip a configuration).
+type deadKey struct {
+	rev         int64
+	state, used uint64
+}
+
+// choice is a gap's revision and the writes that may have created it.
+type choice struct {
+	rev   int64
+	cands []int32 // known maybe-creators of rev first, then unknown writes
+	next  int     // the next candidate to try
+	cur   int32   // the candidate in place, or -1
+	mark  int     // undo-log length before rev
+	key   deadKey // the configuration the choice starts from
+}
+
+// search replays the writes in revision order, choosing a creator for each
+// gap, depth first.
+func (c *revChecker) search() (Verdict, string) {
+	c.st.init()
+	c.dead = map[deadKey]bool{}
+	if !c.checkLevel(0, -1) {
+		return Fail, c.best.reason
+	}
+	var stack []choice
+	for rev := int64(1); rev <= c.maxRev; {
+		if c.steps > c.maxSteps {
+			return Unknown, fmt.Sprintf("revision check ran out of its budget of %d steps at revision %d", c.maxSteps, rev)
+		}
+		var ok bool
+		creator := c.creator[rev]
+		if creator >= 0 {
+			ok = c.applyKnown(int(creator), rev)
+		} else {
+			if n := len(stack); n == 0 || stack[n-1].rev != rev {
+				key := deadKey{rev, c.st.hash, c.usedHash}
+				var cands []int32
+				if !c.dead[key] {
+					cands = c.candidates(rev)
+				}
+				stack = append(stack, choice{rev: rev, cands: cands, cur: -1, mark: len(c.st.undo), key: key})
+			}
+			ok = c.advance(&stack[len(stack)-1])
+			creator = stack[len(stack)-1].cur
+		}
+		if ok && c.checkLevel(rev, creator) {
+			rev++
+			if allTried(stack) { // nothing left to go back to
+				stack, c.st.undo = stack[:0], c.st.undo[:0]
+			}
+			continue
+		}
+		for { // back to the latest gap with a candidate left
+			n := len(stack)
+			if n == 0 {
+				return Fail, c.best.reason
+			}
+			if top := &stack[n-1]; top.next < len(top.cands) {
+				rev = top.rev
+				break
+			}
+			c.undoChoice(&stack[n-1])
+			c.dead[stack[n-1].key] = true
+			stack = stack[:n-1]
+		}
+	}
+	return Pass, ""
+}
+
+// allTried reports whether every choice on the stack has tried its last
+// candidate: a later failure is then final.
+func allTried(stack []choice) bool {
+	for i := range stack {
+		if stack[i].next < len(stack[i].cands) {
+			return false
+		}
+	}
+	return true
+}
+
+// candidates lists the writes that may have created gap rev: the known
+// transactions that only delete and reported rev, then the unused unknown
+// writes that no operation that returned before their call rules out (it
+// saw rev or later), one of each input (equal inputs are interchangeable:
+// a write allowed at rev is allowed at every later gap too).
+func (c *revChecker) candidates(rev int64) []int32 {
+	var cands []int32
+	for _, i := range c.level[c.start[rev]:c.start[rev+1]] {
+		if c.role[i] == roleMaybe && c.noneSawBefore(int(i), rev) {
+			cands = append(cands, i)
+		}
+	}
+	seen := map[string]bool{}
+	for _, i := range c.unknown {
+		if c.highestBefore(c.h[i].Call) >= rev {
+			break // sorted by call: every later one is ruled out too
+		}
+		if c.used[i] {
+			continue
+		}
+		if k := c.h[i].Input.String(); !seen[k] {
+			seen[k] = true
+			cands = append(cands, i)
+		}
+	}
+	return cands
+}
+
+// noneSawBefore reports whether no other operation at rev returned before
+// op i, the creator of rev, was called.
+func (c *revChecker) noneSawBefore(i int, rev int64) bool {
+	return c.sawBefore(i, rev) < 0
+}
+
+// sawBefore returns an operation at rev, other than i, that returned
+// before op i was called, or -1.
+func (c *revChecker) sawBefore(i int, rev int64) int {
+	for _, j := range c.level[c.start[rev]:c.start[rev+1]] {
+		if int(j) != i && c.h[j].Return < c.h[i].Call {
+			return int(j)
+		}
+	}
+	return -1
+}
+
+// advance puts the next candidate that changes the store in place as the
+// creator of ch.rev.
+func (c *revChecker) advance(ch *choice) bool {
+	c.undoChoice(ch)
+	for ch.next < len(ch.cands) {
+		i := ch.cands[ch.next]
+		ch.next++
+		c.steps++
+		changed, bad := c.exec(int(i), ch.rev, true)
+		if changed && bad == "" {
+			ch.cur, c.used[i] = i, true
+			c.usedHash ^= mixRev(int64(i))
+			return true
+		}
+		c.st.rollback(ch.mark)
+	}
+	if len(ch.cands) == 0 {
+		c.fail(ch.rev, fmt.Sprintf("revision %d (seen by %s) was created by no write: no write of unknown outcome could have, and no transaction that only deletes reported it",
+			ch.rev, c.describe(c.someAt(ch.rev))))
+	} else {
+		c.fail(ch.rev, fmt.Sprintf("revision %d (seen by %s) was created by no write: none of the %d candidates changes the store at revision %d",
+			ch.rev, c.describe(c.someAt(ch.rev)), len(ch.cands), ch.rev-1))
+	}
+	return false
+}
+
+// undoChoice takes ch's candidate out of place.
+func (c *revChecker) undoChoice(ch *choice) {
+	c.st.rollback(ch.mark)
+	if ch.cur >= 0 {
+		c.used[ch.cur] = false
+		c.usedHash ^= mixRev(int64(ch.cur))
+		ch.cur = -1
+	}
+}
+
+// someAt returns an operation that reported rev or, if none, the first
+// that reported a later revision.
+func (c *revChecker) someAt(rev int64) int {
+	for r := rev; r <= c.maxRev; r++ {
+		if c.start[r] < c.start[r+1] {
+			return int(c.level[c.start[r]])
+		}
+	}
+	return -1
+}
+
+// applyKnown applies op i, the sure creator of rev.
+func (c *revChecker) applyKnown(i int, rev int64) bool {
+	c.steps++
+	if j := c.sawBefore(i, rev); j >= 0 {
+		return c.fail(rev, fmt.Sprintf("%s returned at %v, before %s, which created revision %d, was called at %v",
+			c.describe(j), time.Duration(c.h[j].Return), c.describe(i), rev, time.Duration(c.h[i].Call)))
+	}
+	changed, bad := c.exec(i, rev, true)
+	switch {
+	case bad != "":
+		return c.fail(rev, bad)
+	case !changed:
+		return c.fail(rev, fmt.Sprintf("%s changed nothing at revision %d", c.describe(i), rev-1))
+	}
+	return true
+}
+
+// checkLevel checks every known operation at rev but its creator against
+// the state at rev: each must have read it and changed nothing.
+func (c *revChecker) checkLevel(rev int64, creator int32) bool {
+	for _, i := range c.level[c.start[rev]:c.start[rev+1]] {
+		if i == creator {
+			continue
+		}
+		c.steps++
+		if bad := c.read(int(i), rev); bad != "" {
+			return c.fail(rev, bad)
+		}
+	}
+	return true
+}
+
+// fail records a failure at rev (the one at the highest revision is
+// reported) and returns false.
+func (c *revChecker) fail(rev int64, reason string) bool {
+	if c.best.reason == "" || rev > c.best.rev {
+		c.best.rev, c.best.reason = rev, reason
+	}
+	return false
+}
+
+// describe names op i for a reason.
+func (c *revChecker) describe(i int) string {
+	if i < 0 {
+		return "no operation"
+	}
+	op := &c.h[i]
+	return fmt.Sprintf("op %d (client %d, %s)", i, op.ClientID, describeOp(&op.Input, &op.Output, op.Unknown))
+}
+
+// holds renders what a read returned or the store holds.
+func (c *revChecker) holds(kvs []KV) string {
+	return "[" + describeKVs(kvs) + "]"
+}
+
+// read checks op i, which changed nothing, against the state at rev.
+func (c *revChecker) read(i int, rev int64) string {
+	op := &c.h[i]
+	in, out := &op.Input, &op.Output
+	mismatch := func(what string, want, got []KV) string {
+		return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
+			c.describe(i), what, c.holds(got), rev, c.holds(want))
+	}
+	switch in.Kind {
+	case KindGet:
+		if want := c.st.get(in.Key); !kvsEqual(want, out.KVs) {
+			return mismatch(in.Key, want, out.KVs)
+		}
+	case KindRange:
+		if want := c.st.prefix(in.Key); !kvsEqual(want, out.KVs) {
+			return mismatch("prefix "+in.Key, want, out.KVs)
+		}
+	case KindDelete:
+		if want := c.st.get(in.Key); len(want) > 0 {
+			return fmt.Sprintf("%s deleted nothing, but at revision %d the store holds %s", c.describe(i), rev, c.holds(want))
+		}
+	case KindTxn:
+		if c.st.compares(in) != out.Succeeded {
+			return fmt.Sprintf("%s took the wrong branch: at revision %d the compares are %v", c.describe(i), rev, !out.Succeeded)
+		}
+		branch := c.branch(op)
+		if len(out.TxnKVs) > len(branch) {
+			return fmt.Sprintf("%s answered more reads than its branch has", c.describe(i))
+		}
+		for k, t := range branch {
+			want := c.st.get(t.Key)
+			switch {
+			case t.Kind == KindDelete && len(want) > 0:
+				return fmt.Sprintf("%s changed nothing, but at revision %d it would delete %s", c.describe(i), rev, c.holds(want))
+			case t.Kind == KindGet && k < len(out.TxnKVs) && !kvsEqual(want, out.TxnKVs[k]):
+				return mismatch(t.Key, want, out.TxnKVs[k])
+			}
+		}
+	}
+	return ""
+}
+
+// branch is the branch a known transaction took.
+func (c *revChecker) branch(op *Op) []TxnOp {
+	if op.Output.Succeeded {
+		return op.Input.Then
+	}
+	return op.Input.Else
+}
+
+// exec applies op i as the write that creates rev, checking its answer
+// if known and check is set. It reports whether the store changed and,
+// if the answer does not match, why.
+func (c *revChecker) exec(i int, rev int64, check bool) (changed bool, bad string) {
+	op := &c.h[i]
+	in, out := &op.Input, &op.Output
+	check = check && !op.Unknown
+	switch in.Kind {
+	case KindPut:
+		c.st.put(in.Key, in.Value, rev)
+		return true, ""
+	case KindDelete:
+		changed = c.st.del(in.Key)
+		if check && changed != (out.Deleted > 0) || out.Deleted > 1 {
+			bad = fmt.Sprintf("%s: at revision %d, %s", c.describe(i), rev-1, existence(in.Key, !changed))
+		}
+		return changed, bad
+	case KindGet, KindRange:
+		return false, ""
+	}
+	succeeded := c.st.compares(in)
+	if check && succeeded != out.Succeeded {
+		return false, fmt.Sprintf("%s took the wrong branch: at revision %d the compares are %v", c.describe(i), rev-1, succeeded)
+	}
+	branch := in.Else
+	if succeeded {
+		branch = in.Then
+	}
+	if check && len(out.TxnKVs) > len(branch) {
+		return false, fmt.Sprintf("%s answered more reads than its branch has", c.describe(i))
+	}
+	for k, t := range branch {
+		switch t.Kind {
+		case KindGet:
+			if want := c.st.get(t.Key); check && k < len(out.TxnKVs) && !kvsEqual(want, out.TxnKVs[k]) && bad == "" {
+				bad = fmt.Sprintf("%s: %s read %s, but there the store holds %s (revision %d, before its own writes)",
+					c.describe(i), t.Key, c.holds(out.TxnKVs[k]), c.holds(want), rev-1)
+			}
+		case KindPut:
+			c.st.put(t.Key, t.Value, rev)
+			changed = true
+		case KindDelete:
+			changed = c.st.del(t.Key) || changed
+		}
+	}
+	return changed, bad
+}
+
+func existence(key string, missing bool) string {
+	if missing {
+		return key + " does not exist"
+	}
+	return key + " exists"
+}
+
+// revState is the key space at the revision being replayed: a B-tree by
+// key, with an undo log so a search can go back to an earlier choice.
+type revState struct {
+	kvs  *btree.BTreeG[KV]
+	undo []undoRec
+	hash uint64 // xor of hashKV over the keys: equal states, equal hashes
+}
+
+// undoRec restores one key: prev if had, else absent.
+type undoRec struct {
+	key  string
+	prev KV
+	had  bool
+}
+
+func (s *revState) init() {
+	s.kvs = btree.NewG(32, func(a, b KV) bool { return a.Key < b.Key })
+	s.undo = s.undo[:0]
+	s.hash = 0
+}
+
+// set replaces key's entry (absent if !has), keeping the hash.
+func (s *revState) set(key string, kv KV, has bool) {
+	if old, had := s.kvs.Delete(KV{Key: key}); had {
+		s.hash ^= hashKV(&old)
+	}
+	if has {
+		s.kvs.ReplaceOrInsert(kv)
+		s.hash ^= hashKV(&kv)
+	}
+}
+
+func (s *revState) lookup(key string) (KV, bool) { return s.kvs.Get(KV{Key: key}) }
+
+func (s *revState) get(key string) []KV {
+	if kv, ok := s.lookup(key); ok {
+		return []KV{kv}
+	}
+	return nil
+}
+
+func (s *revState) prefix(p string) []KV {
+	var out []KV
+	s.kvs.AscendGreaterOrEqual(KV{Key: p}, func(kv KV) bool {
+		if !strings.HasPrefix(kv.Key, p) {
+			return false
+		}
+		out = append(out, kv)
+		return true
+	})
+	return out
+}
+
+// put writes key=value at rev, as the store model's writer does: a new key
+// is created at rev with version 1; an existing one keeps its creation.
+func (s *revState) put(key, value string, rev int64) {
+	kv, had := s.lookup(key)
+	s.undo = append(s.undo, undoRec{key: key, prev: kv, had: had})
+	if !had {
+		kv = KV{Key: key, CreateRevision: rev}
+	}
+	kv.Value, kv.ModRevision, kv.Version = value, rev, kv.Version+1
+	s.set(key, kv, true)
+}
+
+// del deletes key and reports whether it existed.
+func (s *revState) del(key string) bool {
+	kv, had := s.lookup(key)
+	if had {
+		s.undo = append(s.undo, undoRec{key: key, prev: kv, had: true})
+		s.set(key, KV{}, false)
+	}
+	return had
+}
+
+// rollback undoes every change after the undo log had length mark.
+func (s *revState) rollback(mark int) {
+	for len(s.undo) > mark {
+		u := s.undo[len(s.undo)-1]
+		s.undo = s.undo[:len(s.undo)-1]
+		s.set(u.key, u.prev, u.had)
+	}
+}
+
+// compares evaluates a transaction's guards on the current state.
+func (s *revState) compares(in *Input) bool {
+	for i := range in.Compares {
+		cm := &in.Compares[i]
+		var kv *KV
+		if got, ok := s.lookup(cm.Key); ok {
+			kv = &got
+		}
+		if !compareHolds(cm, kv) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckRevisionsVerbose is CheckRevisions whose failure also carries
+// porcupine's linearization info, for Result.Visualize: porcupine runs
+// only on a failing history, within timeout of wall time, and only for
+// the picture; the verdict and reason are the revision checker's.
+func CheckRevisionsVerbose(history []Op, maxSteps int64, timeout time.Duration) Result {
+	r := CheckRevisions(history, maxSteps)
+	if r.Verdict == Fail {
+		p := CheckVerbose(StoreModel(), history, timeout)
+		r.info, r.hasInfo = p.info, p.hasInfo
+	}
+	return r
+}
