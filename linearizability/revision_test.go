@@ -3,6 +3,7 @@ package linearizability
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,9 +146,34 @@ func dumpOps(h []Op) string {
 	return s
 }
 
-// mutate breaks one thing about a history the way a buggy store would: a
-// stale or garbled answer, a lost or duplicated effect, a shifted time.
+// mutate is mutateOnce with answers kept well-formed: only reads answer
+// keys, and a transaction's reads answer only its branch's gets (the model ignores the slots of
+// puts and deletes, porcupine's pre-check does not: the two would
+// disagree on answers no store gives).
 func mutate(rng *rand.Rand, h []Op) ([]Op, string) {
+	out, what := mutateOnce(rng, h)
+	for i := range out {
+		o := &out[i]
+		if o.Input.Kind != KindGet && o.Input.Kind != KindRange {
+			o.Output.KVs = nil
+		}
+		branch := o.Input.Else
+		if o.Output.Succeeded {
+			branch = o.Input.Then
+		}
+		for k := range o.Output.TxnKVs {
+			if k >= len(branch) || branch[k].Kind != KindGet {
+				o.Output.TxnKVs = slices.Clone(o.Output.TxnKVs)
+				o.Output.TxnKVs[k] = nil
+			}
+		}
+	}
+	return out, what
+}
+
+// mutateOnce breaks one thing about a history the way a buggy store would: a
+// stale or garbled answer, a lost or duplicated effect, a shifted time.
+func mutateOnce(rng *rand.Rand, h []Op) ([]Op, string) {
 	out := make([]Op, len(h))
 	copy(out, h)
 	if len(out) == 0 {
