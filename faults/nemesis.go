@@ -3,7 +3,6 @@ package faults
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -19,84 +18,67 @@ var (
 	ErrUnresolved = errors.New("faults: swarm set not resolved")
 	// ErrNoReplicas: New was given no replica, or one the world lacks.
 	ErrNoReplicas = errors.New("faults: bad replica list")
-	// ErrBadTiming: a Timing with negative or inverted ranges.
+	// ErrBadTiming: a Timing with a negative recovery time.
 	ErrBadTiming = errors.New("faults: bad timing")
 	// ErrRunning: Start while a schedule is already running.
 	ErrRunning = errors.New("faults: nemesis already running")
+	// ErrOverBudget is the panic value of an in-model injection that left
+	// more than a minority of voters unavailable or corrupted: a bug in a
+	// fault, which the harness reports as a failed seed.
+	ErrOverBudget = errors.New("faults: nemesis over its budget")
 )
 
-// Timing shapes the episodes of a Nemesis.
+// Timing holds what the nemesis needs beyond the specs.
 type Timing struct {
-	// Before each episode of a fault there is a quiet gap drawn from
-	// [MinGap, MaxGap]; the episode then holds for [MinHold, MaxHold].
-	MinGap, MaxGap   time.Duration
-	MinHold, MaxHold time.Duration
 	// Recover is how long a node whose data was corrupted still counts
 	// against the minority budget for crashes after it restarts (time to
 	// detect the corruption and recover from its peers).
 	Recover time.Duration
-	// MaxDrift bounds clock drift: rates are drawn in [1/MaxDrift, MaxDrift].
-	MaxDrift float64
-	// MaxLoss and MaxDuplicate bound packet-fault probabilities.
-	MaxLoss, MaxDuplicate float64
-	// MaxSlow bounds the disk-slow latency multiplier.
-	MaxSlow float64
 }
 
 // DefaultTiming suits runs of a few virtual seconds.
-func DefaultTiming() Timing {
-	return Timing{
-		MinGap: 100 * time.Millisecond, MaxGap: time.Second,
-		MinHold: 100 * time.Millisecond, MaxHold: 1500 * time.Millisecond,
-		Recover:  2 * time.Second,
-		MaxDrift: 1.25,
-		MaxLoss:  0.2, MaxDuplicate: 0.1,
-		MaxSlow: 50,
-	}
+func DefaultTiming() Timing { return Timing{Recover: 2 * time.Second} }
+
+// DefaultSpec is the spec of f used by New: a mean gap of 550ms and a mean
+// hold of 800ms (the episode lengths seedkv used before scenarios were
+// drawn), default parameters.
+func DefaultSpec(f Fault) Spec {
+	return Spec{Name: f.Name(), Gap: Duration(550 * time.Millisecond), Hold: Duration(800 * time.Millisecond)}
 }
 
-func (t Timing) validate() error {
-	switch {
-	case t.MinGap < 0 || t.MaxGap < t.MinGap || t.MinHold <= 0 || t.MaxHold < t.MinHold || t.Recover < 0:
-		return fmt.Errorf("%w: gap [%v,%v] hold [%v,%v] recover %v", ErrBadTiming, t.MinGap, t.MaxGap, t.MinHold, t.MaxHold, t.Recover)
-	case !(t.MaxDrift >= 1) || math.IsInf(t.MaxDrift, 0) || !(t.MaxSlow >= 1) || math.IsInf(t.MaxSlow, 0):
-		return fmt.Errorf("%w: max drift %v and max slow %v must be finite and >= 1", ErrBadTiming, t.MaxDrift, t.MaxSlow)
-	case !(t.MaxLoss >= 0 && t.MaxLoss <= 1) || !(t.MaxDuplicate >= 0 && t.MaxDuplicate <= 1):
-		return fmt.Errorf("%w: max loss %v, max duplicate %v outside [0,1]", ErrBadTiming, t.MaxLoss, t.MaxDuplicate)
-	}
-	return nil
-}
-
-// Nemesis injects the faults of a Set into a world in episodes: for each
-// fault, independently, a quiet gap, then the fault held for a while, then
+// Nemesis injects faults into a world in episodes: for each fault,
+// independently, a quiet gap, then the fault held for a while, then
 // healed, and so on until the schedule ends. It runs entirely on the
 // world's event loop, drawing from its own random streams.
 type Nemesis struct {
-	w      *sim.World
-	ids    []host.NodeID // replicas, sorted
-	set    Set
-	timing Timing
-	eps    []*episode
-	end    time.Duration // schedule end (world Elapsed)
-	run    bool
+	w       *sim.World
+	ids     []host.NodeID // replicas, sorted
+	set     Set
+	timing  Timing
+	eps     []*Episode
+	end     time.Duration // schedule end (world Elapsed)
+	run     bool
+	inModel bool // every fault is in the model: the budget is asserted
 
 	learners   map[host.NodeID]bool          // replicas that do not vote (SetLearners)
-	down       map[host.NodeID]bool          // crashed by the nemesis
+	down       map[host.NodeID]bool          // crashed or paused by the nemesis
 	recovering map[host.NodeID]time.Duration // corrupted: counts as down until
 	tainted    map[host.NodeID]bool          // durable data corrupted or lost
-
-	// What HealAll restores.
-	origNet   sim.NetConfig
-	origCap   map[host.NodeID]int64
-	origTorn  map[host.NodeID]bool
-	origSlow  map[host.NodeID]float64
-	origClock map[host.NodeID]float64
 }
 
-// episode is the schedule of one fault.
-type episode struct {
+// Episode is the schedule of one fault of a nemesis, and what its Inject
+// gets: the nemesis (for the world and the budget), the fault's own random
+// stream and its spec.
+type Episode struct {
+	// N is the nemesis running the episode.
+	N *Nemesis
+	// R is the fault's own random stream: its draws do not shift another
+	// fault's.
+	R *rand.Rand
+	// Spec is the fault's spec (use Spec.Param for its parameters).
+	Spec Spec
+
 	fault  Fault
-	r      *rand.Rand
 	timer  *sim.Timer
 	active bool
 	detail string
@@ -104,12 +86,24 @@ type episode struct {
 }
 
 // New builds a nemesis for the replicas of w (nodes already added) that
-// will inject the faults of set (resolved: not a swarm), drawing from r.
-// Membership is left to the harness.
+// will inject the faults of set (resolved: not a swarm) with their
+// DefaultSpec, drawing from r.
 func New(w *sim.World, replicas []host.NodeID, set Set, r *rand.Rand) (*Nemesis, error) {
 	if set.IsSwarm() {
 		return nil, ErrUnresolved
 	}
+	var specs []Spec
+	for _, f := range set.Faults() {
+		specs = append(specs, DefaultSpec(f))
+	}
+	return NewFromSpecs(w, replicas, specs, r)
+}
+
+// NewFromSpecs builds a nemesis for the replicas of w that injects the
+// faults of specs (validated; each fault at most once), drawing from r.
+// Faults that something else drives (Driven) are carried but never
+// injected.
+func NewFromSpecs(w *sim.World, replicas []host.NodeID, specs []Spec, r *rand.Rand) (*Nemesis, error) {
 	if len(replicas) == 0 {
 		return nil, fmt.Errorf("%w: no replicas", ErrNoReplicas)
 	}
@@ -120,44 +114,43 @@ func New(w *sim.World, replicas []host.NodeID, set Set, r *rand.Rand) (*Nemesis,
 		}
 	}
 	n := &Nemesis{
-		w: w, set: set, timing: DefaultTiming(),
-		ids:        slices.Sorted(slices.Values(replicas)),
+		w: w, timing: DefaultTiming(), inModel: true,
+		ids:        slices.Compact(slices.Sorted(slices.Values(replicas))),
 		learners:   map[host.NodeID]bool{},
 		down:       map[host.NodeID]bool{},
 		recovering: map[host.NodeID]time.Duration{},
 		tainted:    map[host.NodeID]bool{},
 	}
-	n.ids = slices.Compact(n.ids)
-	for _, f := range set.Faults() {
-		if f == Membership {
+	for i, s := range specs {
+		if err := s.Validate(fmt.Sprintf("faults[%d]", i)); err != nil {
+			return nil, err
+		}
+		f, _ := Lookup(s.Name)
+		if n.set.Has(s.Name) {
+			return nil, fmt.Errorf("%w: faults[%d].name: %s given twice", ErrBadSpec, i, s.Name)
+		}
+		n.set = n.set.With(s.Name)
+		n.inModel = n.inModel && f.Class() == InModel
+		if _, driven := f.(Driven); driven {
 			continue
 		}
 		// A stream per fault, so episodes of one fault do not shift
 		// another's draws.
-		n.eps = append(n.eps, &episode{fault: f, r: rand.New(rand.NewPCG(r.Uint64(), r.Uint64()))})
+		e := &Episode{N: n, R: rand.New(rand.NewPCG(r.Uint64(), r.Uint64())), Spec: s, fault: f}
+		n.eps = append(n.eps, e)
 	}
-	n.snapshot()
 	return n, nil
 }
 
-// snapshot records what HealAll restores.
-func (n *Nemesis) snapshot() {
-	n.origNet = n.w.Net().Config()
-	n.origCap = map[host.NodeID]int64{}
-	n.origTorn = map[host.NodeID]bool{}
-	n.origSlow = map[host.NodeID]float64{}
-	n.origClock = map[host.NodeID]float64{}
-	for _, id := range n.ids {
-		d := n.w.Disk(id)
-		n.origCap[id], n.origTorn[id], n.origSlow[id] = d.Capacity(), d.TornWrites(), d.Slow()
-		n.origClock[id] = n.w.ClockRate(id)
-	}
-}
+// World is the world the nemesis works on.
+func (n *Nemesis) World() *sim.World { return n.w }
+
+// Replicas lists the replicas, sorted.
+func (n *Nemesis) Replicas() []host.NodeID { return slices.Clone(n.ids) }
 
 // SetReplicas replaces the replica set (after a membership change made by
-// the harness): budgets are computed over the new set, and HealAll
-// restores the new replicas' disks and clocks to what they are now. All
-// IDs must be nodes of the world.
+// the harness): budgets are computed over the new set. All IDs must be
+// nodes of the world.
 func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 	if len(replicas) == 0 {
 		return fmt.Errorf("%w: no replicas", ErrNoReplicas)
@@ -169,13 +162,6 @@ func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 		}
 	}
 	ids := slices.Compact(slices.Sorted(slices.Values(replicas)))
-	for _, id := range ids {
-		if _, ok := n.origCap[id]; !ok {
-			d := n.w.Disk(id)
-			n.origCap[id], n.origTorn[id], n.origSlow[id] = d.Capacity(), d.TornWrites(), d.Slow()
-			n.origClock[id] = n.w.ClockRate(id)
-		}
-	}
 	n.ids = ids
 	for id := range n.learners {
 		if !slices.Contains(ids, id) {
@@ -206,14 +192,14 @@ func (n *Nemesis) SetLearners(learners []host.NodeID) error {
 
 // SetTiming replaces DefaultTiming; call it before Start.
 func (n *Nemesis) SetTiming(t Timing) error {
-	if err := t.validate(); err != nil {
-		return err
+	if t.Recover < 0 {
+		return fmt.Errorf("%w: recover %v", ErrBadTiming, t.Recover)
 	}
 	n.timing = t
 	return nil
 }
 
-// Set is the set of faults the nemesis injects.
+// Set is the set of faults the nemesis carries.
 func (n *Nemesis) Set() Set { return n.set }
 
 // Start schedules episodes from now for d of virtual time. Holds are cut
@@ -231,38 +217,61 @@ func (n *Nemesis) Start(d time.Duration) error {
 	return nil
 }
 
-// draw picks a duration in [lo, hi].
-func draw(r *rand.Rand, lo, hi time.Duration) time.Duration {
-	return lo + time.Duration(r.Int64N(int64(hi-lo)+1))
+// around draws a duration uniformly in [mean/2, 3*mean/2].
+func around(r *rand.Rand, mean Duration) time.Duration {
+	m := mean.D()
+	return m/2 + time.Duration(r.Int64N(int64(m)+1))
 }
 
 // next schedules e's next episode after a quiet gap, if it fits.
-func (n *Nemesis) next(e *episode) {
-	gap := draw(e.r, n.timing.MinGap, n.timing.MaxGap)
+func (n *Nemesis) next(e *Episode) {
+	gap := around(e.R, e.Spec.Gap)
 	if !n.run || n.w.Elapsed()+gap >= n.end {
 		return
 	}
 	e.timer = n.w.After(gap, func() { n.begin(e) })
 }
 
-func (n *Nemesis) begin(e *episode) {
+func (n *Nemesis) begin(e *Episode) {
 	e.timer = nil
-	hold := min(draw(e.r, n.timing.MinHold, n.timing.MaxHold), n.end-n.w.Elapsed())
-	detail, heal, ok := n.inject(e)
+	hold := min(around(e.R, e.Spec.Hold), n.end-n.w.Elapsed())
+	u0, t0 := len(n.Unavailable()), len(n.Tainted())
+	detail, heal, ok := e.fault.Inject(e)
 	if !ok {
 		n.next(e)
 		return
 	}
+	n.assertBudget(e, u0, t0)
 	e.active, e.detail, e.heal = true, detail, heal
 	e.timer = n.w.After(hold, func() { n.finish(e) })
 }
 
-func (n *Nemesis) finish(e *episode) {
+// assertBudget panics with ErrOverBudget if an injection of an in-model
+// nemesis took the unavailable or tainted replicas past a minority of
+// voters (u0 and t0 are the counts before it). A count already past the
+// budget is not the injection's doing: a membership change can shrink the
+// budget under replicas the nemesis faulted before; then the injection
+// must not add to it.
+//
+// Invariant: with in-model faults only, no injection leaves more than
+// (voters-1)/2 replicas crashed, paused or recovering, nor more than that
+// many with corrupted data (docs: DESIGN.md, "Fault model").
+func (n *Nemesis) assertBudget(e *Episode, u0, t0 int) {
+	if !n.inModel {
+		return
+	}
+	u, t, m := len(n.Unavailable()), len(n.Tainted()), n.minority()
+	if u > m && u > u0 || t > m && t > t0 {
+		panic(fmt.Errorf("%w: after %s: %d unavailable (before: %d), %d tainted (before: %d), budget %d", ErrOverBudget, e.fault.Name(), u, u0, t, t0, m))
+	}
+}
+
+func (n *Nemesis) finish(e *Episode) {
 	e.timer = nil
 	heal := e.heal
 	e.active, e.detail, e.heal = false, "", nil
 	heal()
-	n.w.Record("heal/"+e.fault.String(), 0, nil)
+	n.w.Record("heal/"+e.fault.Name(), 0, nil)
 	n.next(e)
 }
 
@@ -272,7 +281,7 @@ func (n *Nemesis) Active() []string {
 	var out []string
 	for _, e := range n.eps {
 		if e.active {
-			out = append(out, e.fault.String())
+			out = append(out, e.fault.Name())
 		}
 	}
 	return out
@@ -283,13 +292,14 @@ func (n *Nemesis) ActiveDetail() []string {
 	var out []string
 	for _, e := range n.eps {
 		if e.active {
-			out = append(out, e.fault.String()+" "+e.detail)
+			out = append(out, e.fault.Name()+" "+e.detail)
 		}
 	}
 	return out
 }
 
-// Down lists the replicas the nemesis has crashed and not yet restarted.
+// Down lists the replicas the nemesis has crashed or paused and not yet
+// restarted or resumed.
 func (n *Nemesis) Down() []host.NodeID {
 	return n.filter(func(id host.NodeID) bool { return n.down[id] })
 }
@@ -301,7 +311,8 @@ func (n *Nemesis) Tainted() []host.NodeID {
 }
 
 // Unavailable lists the replicas that count against the crash budget now:
-// down, or restarted after corruption less than Timing.Recover ago.
+// down or paused, or restarted after corruption less than Timing.Recover
+// ago.
 func (n *Nemesis) Unavailable() []host.NodeID {
 	now := n.w.Elapsed()
 	return n.filter(func(id host.NodeID) bool { return n.down[id] || n.recovering[id] > now })
@@ -311,6 +322,16 @@ func (n *Nemesis) Unavailable() []host.NodeID {
 // harness checked it), so it no longer counts against the corruption
 // budget.
 func (n *Nemesis) ClearTaint(id host.NodeID) { delete(n.tainted, id) }
+
+// Taint books id's durable data as corrupted or lost (it counts against
+// the corruption budget until HealAll or ClearTaint).
+func (n *Nemesis) Taint(id host.NodeID) { n.tainted[id] = true }
+
+// Recovering books id as still unavailable for Timing.Recover from now
+// (it restarts on corrupted data and must recover from its peers).
+func (n *Nemesis) Recovering(id host.NodeID) {
+	n.recovering[id] = n.w.Elapsed() + n.timing.Recover
+}
 
 func (n *Nemesis) filter(keep func(host.NodeID) bool) []host.NodeID {
 	var out []host.NodeID
@@ -322,17 +343,19 @@ func (n *Nemesis) filter(keep func(host.NodeID) bool) []host.NodeID {
 	return out
 }
 
-// minority is the most replicas that may be faulty at once: (v-1)/2 for v
+// Minority is the most replicas that may be faulty at once: (v-1)/2 for v
 // voters. Faulty learners count against it too (conservative).
+func (n *Nemesis) Minority() int { return n.minority() }
+
 func (n *Nemesis) minority() int {
 	voters := len(n.ids) - len(n.learners)
 	return max(0, (voters-1)/2)
 }
 
-// HealAll stops the schedule and undoes every fault: crashed replicas are
-// restarted, the network healed and its configuration restored, disk
-// capacity, speed and torn-write setting and clock rates restored. Taint
-// is forgotten. Calling it again is harmless.
+// HealAll stops the schedule and undoes every fault: each active episode
+// is healed by its own heal function, then every replica the nemesis
+// crashed is restarted and the network's cuts are removed. Taint is
+// forgotten. Calling it again is harmless.
 func (n *Nemesis) HealAll() {
 	n.run = false
 	for _, e := range n.eps {
@@ -348,28 +371,34 @@ func (n *Nemesis) HealAll() {
 	}
 	for _, id := range n.ids {
 		if !n.w.Alive(id) {
-			n.restart(id)
+			n.RestartNode(id)
 		}
-		d := n.w.Disk(id)
-		_ = d.SetCapacity(n.origCap[id]) // captured from the disk: valid
-		_ = d.SetSlow(n.origSlow[id])
-		d.SetTornWrites(n.origTorn[id])
-		_ = n.w.SetClockRate(id, n.origClock[id])
 	}
-	net := n.w.Net()
-	net.Heal()
-	c := n.origNet
-	_ = net.SetLatency(c.Base, c.Jitter, c.TailProb, c.Tail) // captured: valid
-	_ = net.SetLoss(c.Loss)
-	_ = net.SetDuplicate(c.Duplicate)
+	n.w.Net().Heal()
 	clear(n.down)
 	clear(n.recovering)
 	clear(n.tainted)
 	n.w.Record("heal/all", 0, nil)
 }
 
-// crash crashes id and books it as down.
-func (n *Nemesis) crash(id host.NodeID, why string) bool {
+// Crashable lists the running replicas that may be crashed (or paused)
+// without the unavailable replicas exceeding a minority, and how many of
+// them at most.
+func (n *Nemesis) Crashable() ([]host.NodeID, int) {
+	unavail := n.Unavailable()
+	budget := n.minority() - len(unavail)
+	var c []host.NodeID
+	for _, id := range n.ids {
+		if n.w.Alive(id) && !slices.Contains(unavail, id) {
+			c = append(c, id)
+		}
+	}
+	return c, min(budget, len(c))
+}
+
+// CrashNode crashes id, books it as down and traces "fault/why"; false if
+// it was down already.
+func (n *Nemesis) CrashNode(id host.NodeID, why string) bool {
 	if err := n.w.Crash(id); err != nil {
 		return false // already down: someone else's business
 	}
@@ -378,8 +407,8 @@ func (n *Nemesis) crash(id host.NodeID, why string) bool {
 	return true
 }
 
-// restart restarts id if it is down.
-func (n *Nemesis) restart(id host.NodeID) {
+// RestartNode restarts id if it is down and books it as up.
+func (n *Nemesis) RestartNode(id host.NodeID) {
 	delete(n.down, id)
 	if !n.w.Alive(id) {
 		_ = n.w.Restart(id) // only fails if it is up, which we checked
@@ -387,7 +416,15 @@ func (n *Nemesis) restart(id host.NodeID) {
 	}
 }
 
-func idList(ids []host.NodeID) string {
+// MarkDown books id as unavailable (for faults that freeze a node without
+// crashing it); MarkUp undoes it.
+func (n *Nemesis) MarkDown(id host.NodeID) { n.down[id] = true }
+
+// MarkUp undoes MarkDown.
+func (n *Nemesis) MarkUp(id host.NodeID) { delete(n.down, id) }
+
+// IDList formats ids as "1,2,3" for fault details.
+func IDList(ids []host.NodeID) string {
 	s := make([]string, len(ids))
 	for i, id := range ids {
 		s[i] = fmt.Sprint(id)
@@ -395,8 +432,8 @@ func idList(ids []host.NodeID) string {
 	return strings.Join(s, ",")
 }
 
-// pick draws k distinct elements of ids, returned sorted.
-func pick(r *rand.Rand, ids []host.NodeID, k int) []host.NodeID {
+// Pick draws k distinct elements of ids, returned sorted.
+func Pick(r *rand.Rand, ids []host.NodeID, k int) []host.NodeID {
 	p := slices.Clone(ids)
 	r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
 	out := p[:k]

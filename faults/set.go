@@ -1,14 +1,19 @@
 // Package faults is seedkv's nemesis: it injects faults into a sim.World
-// (crashes, partitions, packet faults, disk faults, clock drift) in
-// episodes drawn from a seeded random stream, and heals them again.
+// (crashes, partitions, packet faults, disk faults, clock drift, pauses,
+// protocol-aimed crashes) in episodes drawn from a seeded random stream,
+// and heals them again.
 //
-// A Set names which faults a run may use; Parse reads the -faults flag and
-// Swarm draws a random subset per seed, in the style of FoundationDB's
-// swarm testing, so that each seed explores a different mix. A Nemesis
-// applies a resolved Set to a world over a span of virtual time while
+// A fault is a value (Fault: name, class, parameters, Inject) registered
+// by name (Register); each built-in fault is one file of this package, and
+// a package outside it can register its own. A Spec is one fault of a
+// scenario as data (name, mean gap, mean hold, parameters). A Set names
+// which faults a run may use; Parse reads the -faults flag and Swarm draws
+// a random subset per seed, in the style of FoundationDB's swarm testing.
+// A Nemesis applies specs to a world over a span of virtual time while
 // keeping in-model faults within the fault model of DESIGN.md: at any
-// instant at most a minority of replicas is crashed (or recovering from
-// corruption), and at most a minority carries corrupted data.
+// instant at most a minority of voters is crashed, paused or recovering
+// from corruption, and at most a minority carries corrupted data; it
+// asserts that budget after every injection.
 package faults
 
 import (
@@ -18,52 +23,20 @@ import (
 	"strings"
 )
 
-// Fault is one kind of fault, named as the -faults flag names it.
-type Fault uint8
-
-// The faults. Membership is driven by the harness (it owns the cluster);
-// the Nemesis only carries it in its Set. LoseSynced and
-// DiskCorruptMajority are beyond the fault model: opt-in only.
+// The names of the built-in faults, as the -faults flag takes them.
 const (
-	Crash Fault = iota
-	Partition
-	Packet
-	DiskTorn
-	DiskCorrupt
-	DiskFull
-	DiskSlow
-	ClockDrift
-	Membership
-	LoseSynced
-	DiskCorruptMajority
-	numFaults
+	Crash               = "crash"
+	Partition           = "partition"
+	Packet              = "packet"
+	DiskTorn            = "disk-torn"
+	DiskCorrupt         = "disk-corrupt"
+	DiskFull            = "disk-full"
+	DiskSlow            = "disk-slow"
+	ClockDrift          = "clock-drift"
+	Membership          = "membership"
+	LoseSynced          = "lose-synced"
+	DiskCorruptMajority = "disk-corrupt-majority"
 )
-
-var faultNames = [numFaults]string{
-	Crash:               "crash",
-	Partition:           "partition",
-	Packet:              "packet",
-	DiskTorn:            "disk-torn",
-	DiskCorrupt:         "disk-corrupt",
-	DiskFull:            "disk-full",
-	DiskSlow:            "disk-slow",
-	ClockDrift:          "clock-drift",
-	Membership:          "membership",
-	LoseSynced:          "lose-synced",
-	DiskCorruptMajority: "disk-corrupt-majority",
-}
-
-// String is the flag name of f.
-func (f Fault) String() string {
-	if f < numFaults {
-		return faultNames[f]
-	}
-	return fmt.Sprintf("fault(%d)", uint8(f))
-}
-
-// InModel reports whether the store must survive f (DESIGN.md's fault
-// model); false for the beyond-model research faults.
-func (f Fault) InModel() bool { return f < LoseSynced }
 
 // ErrUnknownFault: a name Parse does not know.
 var ErrUnknownFault = errors.New("faults: unknown fault")
@@ -71,69 +44,93 @@ var ErrUnknownFault = errors.New("faults: unknown fault")
 // ErrBadFaultList: an empty list, or none/swarm mixed in wrongly.
 var ErrBadFaultList = errors.New("faults: bad fault list")
 
-// Set is a set of faults, possibly still to be drawn per seed (swarm).
+// Set is a set of registered faults, possibly still to be drawn per seed
+// (swarm). It is a mask over the registry's canonical order.
 type Set struct {
-	bits  uint32
+	bits  uint64
 	swarm bool
+	all   bool // "all" was named: every in-model fault registered when resolved
 }
 
 // None is the empty set.
 var None = Set{}
 
-// All is every in-model fault.
-var All = func() Set {
-	var s Set
-	for f := Fault(0); f < numFaults; f++ {
-		if f.InModel() {
-			s = s.With(f)
-		}
-	}
-	return s
-}()
+// All is every in-model fault (resolved against the registry when used,
+// so faults registered by other packages' init functions are in it).
+var All = Set{all: true}
 
 // SwarmSet is the unresolved swarm: Resolve draws its faults per seed.
 var SwarmSet = Set{swarm: true}
 
-// Of builds a set from faults.
-func Of(fs ...Fault) Set {
+// Of builds a set from fault names; unknown names are ignored (use Parse
+// to get an error).
+func Of(names ...string) Set {
 	var s Set
-	for _, f := range fs {
-		s = s.With(f)
+	for _, n := range names {
+		s = s.With(n)
 	}
 	return s
 }
 
-// With returns s plus f.
-func (s Set) With(f Fault) Set { s.bits |= 1 << f; return s }
+// With returns s plus the fault called name (unchanged if unknown).
+func (s Set) With(name string) Set {
+	if i := index(name); i >= 0 {
+		s.bits |= 1 << i
+	}
+	return s
+}
 
-// Without returns s minus f.
-func (s Set) Without(f Fault) Set { s.bits &^= 1 << f; return s }
+// Without returns s minus the fault called name.
+func (s Set) Without(name string) Set {
+	s = s.expand()
+	if i := index(name); i >= 0 {
+		s.bits &^= 1 << i
+	}
+	return s
+}
 
-// Has reports whether f is in s (for a swarm set: whether f was named
-// explicitly beside "swarm").
-func (s Set) Has(f Fault) bool { return s.bits&(1<<f) != 0 }
+// expand turns the "all" marker into the in-model faults' bits.
+func (s Set) expand() Set {
+	if s.all {
+		for i, f := range Registered() {
+			if f.Class() == InModel {
+				s.bits |= 1 << i
+			}
+		}
+		s.all = false
+	}
+	return s
+}
+
+// Has reports whether the fault called name is in s (for a swarm set:
+// whether it was named explicitly beside "swarm").
+func (s Set) Has(name string) bool {
+	i := index(name)
+	return i >= 0 && s.expand().bits&(1<<i) != 0
+}
 
 // IsSwarm reports whether s still has to be drawn per seed by Resolve.
 func (s Set) IsSwarm() bool { return s.swarm }
 
 // Empty reports whether s injects nothing.
-func (s Set) Empty() bool { return s.bits == 0 && !s.swarm }
+func (s Set) Empty() bool { return s.expand().bits == 0 && !s.swarm }
 
 // InModel reports whether every fault in s is within the fault model.
 func (s Set) InModel() bool {
 	for _, f := range s.Faults() {
-		if !f.InModel() {
+		if f.Class() != InModel {
 			return false
 		}
 	}
 	return true
 }
 
-// Faults lists the faults of s in their canonical order.
+// Faults lists the faults of s in canonical order.
 func (s Set) Faults() []Fault {
+	s = s.expand()
 	var out []Fault
-	for f := Fault(0); f < numFaults; f++ {
-		if s.Has(f) {
+	for i, f := range Registered() {
+		if s.bits&(1<<i) != 0 {
 			out = append(out, f)
 		}
 	}
@@ -148,9 +145,15 @@ func (s Set) Names() []string {
 		out = append(out, "swarm")
 	}
 	for _, f := range s.Faults() {
-		out = append(out, f.String())
+		out = append(out, f.Name())
 	}
 	return out
+}
+
+// Equal reports whether s and t hold the same faults and swarm marker.
+func (s Set) Equal(t Set) bool {
+	a, b := s.expand(), t.expand()
+	return a.bits == b.bits && a.swarm == b.swarm
 }
 
 // String is s as Parse reads it: "none" for the empty set, else a comma
@@ -180,27 +183,24 @@ func Parse(list string) (Set, error) {
 			}
 			return None, nil
 		case "all":
-			s.bits |= All.bits
+			s = s.union(All)
 		case "swarm":
 			s.swarm = true
 		default:
-			f, ok := lookup(w)
-			if !ok {
-				return Set{}, fmt.Errorf("%w: %q (known: swarm, none, all, %s)", ErrUnknownFault, w, strings.Join(faultNames[:], ", "))
+			if index(w) < 0 {
+				return Set{}, fmt.Errorf("%w: %q (known: swarm, none, all, %s)", ErrUnknownFault, w, knownNames())
 			}
-			s = s.With(f)
+			s = s.With(w)
 		}
 	}
-	return s, nil
+	return s.expand(), nil
 }
 
-func lookup(name string) (Fault, bool) {
-	for f, n := range faultNames {
-		if n == name {
-			return Fault(f), true
-		}
-	}
-	return 0, false
+func (s Set) union(t Set) Set {
+	a, b := s.expand(), t.expand()
+	a.bits |= b.bits
+	a.swarm = a.swarm || b.swarm
+	return a
 }
 
 // Swarm draws a random subset of the in-model faults: each is in with
@@ -209,7 +209,7 @@ func Swarm(r *rand.Rand) Set {
 	var s Set
 	for _, f := range All.Faults() {
 		if r.IntN(2) == 1 {
-			s = s.With(f)
+			s = s.With(f.Name())
 		}
 	}
 	return s
@@ -220,9 +220,9 @@ func Swarm(r *rand.Rand) Set {
 // is, drawing nothing.
 func (s Set) Resolve(r *rand.Rand) Set {
 	if !s.swarm {
-		return s
+		return s.expand()
 	}
 	d := Swarm(r)
-	d.bits |= s.bits
+	d.bits |= s.expand().bits
 	return d
 }

@@ -61,17 +61,19 @@ func ParseReadMode(s string) (ReadMode, error) {
 }
 
 // Mix is the relative weight of each operation kind in the workload. A zero
-// weight disables the kind. Weights are relative, not percentages.
+// weight disables the kind. Weights are relative, not percentages. A new
+// kind is an int field with a json tag (its name in scenario files); the
+// scenario draws and validates every field by reflection.
 type Mix struct {
-	Get         int // single-key linearizable (or serializable) read
-	Put         int // single-key write with a unique value
-	Delete      int // single-key delete
-	CAS         int // compare-and-swap Txn on one key's value (or absence)
-	Range       int // prefix range read
-	Txn         int // multi-key Txn (compare one key, write two, or read both)
-	LeasePut    int // grant a lease and put a key attached to it
-	LeaseRevoke int // revoke a lease granted earlier
-	Watch       int // open a watch on a key or prefix from a revision
+	Get         int `json:"get"`          // single-key linearizable (or serializable) read
+	Put         int `json:"put"`          // single-key write with a unique value
+	Delete      int `json:"delete"`       // single-key delete
+	CAS         int `json:"cas"`          // compare-and-swap Txn on one key's value (or absence)
+	Range       int `json:"range"`        // prefix range read
+	Txn         int `json:"txn"`          // multi-key Txn (compare one key, write two, or read both)
+	LeasePut    int `json:"lease_put"`    // grant a lease and put a key attached to it
+	LeaseRevoke int `json:"lease_revoke"` // revoke a lease granted earlier
+	Watch       int `json:"watch"`        // open a watch on a key or prefix from a revision
 }
 
 // DefaultMix is the default operation mix: mostly single-key reads and
@@ -106,18 +108,20 @@ type Config struct {
 	// Reads is how reads are served.
 	Reads ReadMode
 	// ClientsPerNode sets the number of client processes: this many per
-	// replica (each client talks to whichever replica serves it).
+	// replica (each client talks to whichever replica serves it); 0
+	// draws it per seed (see Scenario).
 	ClientsPerNode int
-	// Keys is the size of the key space; small so that clients contend.
+	// Keys is the size of the key space, small so that clients contend;
+	// 0 draws it per seed.
 	Keys int
-	// Mix weights the operation kinds.
+	// Mix weights the operation kinds; the zero Mix draws one per seed.
 	Mix Mix
 	// Watches bounds the watch streams the workload opens in a run:
 	// every stream sees most writes, so each costs the replicas, the
 	// clients and the watch check about as much as the writes themselves.
 	Watches int
 	// ThinkTime is the mean virtual pause of a client between the end of
-	// one operation and the start of the next.
+	// one operation and the start of the next; 0 draws it per seed.
 	ThinkTime time.Duration
 	// RequestTimeout is the virtual time after which a client gives up on
 	// a request; its outcome is then unknown.
@@ -138,6 +142,16 @@ type Config struct {
 	// SnapshotEntries is how many applied entries a replica takes a
 	// snapshot after; 0 draws it per seed (see snapshotChoices).
 	SnapshotEntries uint64
+	// Scenario, if not nil, is the exact scenario of every seed (from
+	// `simrun -scenario FILE`): nothing is drawn, and the fields of Config
+	// that the scenario holds (Nodes, ClientsPerNode, Duration, Reads,
+	// Faults, Keys, Mix, ThinkTime, Watches, SnapshotEntries) are ignored.
+	// Nil draws a scenario per seed (DrawScenario).
+	Scenario *Scenario
+	// Adjust, if not nil, may change a seed's drawn scenario before it is
+	// validated and run (tests pin a field this way; for example a test
+	// double that cannot take duplicated messages turns them off).
+	Adjust func(*Scenario)
 	// KeepArtifacts keeps the trace text and the client history in the
 	// Result, for writing failure artifacts. It costs time and memory.
 	KeepArtifacts bool
@@ -152,18 +166,15 @@ type Config struct {
 
 // DefaultConfig is the configuration `simrun` and `go test ./harness` use
 // unless told otherwise: 5 nodes, 10 virtual seconds, the fault swarm,
-// linearizable reads, and about a thousand client operations.
+// linearizable reads; clients, keys, mix, think time and everything else
+// the Scenario holds drawn per seed.
 func DefaultConfig() Config {
 	return Config{
 		Nodes:          5,
 		Duration:       10 * time.Second,
 		Faults:         "swarm",
 		Reads:          ReadsLinearizable,
-		ClientsPerNode: 3,
-		Keys:           8,
-		Mix:            DefaultMix(),
 		Watches:        6,
-		ThinkTime:      60 * time.Millisecond,
 		RequestTimeout: 500 * time.Millisecond,
 		HealTimeout:    10 * time.Second,
 		CheckTimeout:   5 * time.Second,
@@ -174,20 +185,25 @@ func DefaultConfig() Config {
 // Validate reports the first problem with c, wrapping ErrBadConfig.
 func (c Config) Validate() error {
 	switch {
-	case c.Nodes < 1 || c.Nodes > MaxNodes:
-		return fmt.Errorf("%w: nodes %d not in [1, %d]", ErrBadConfig, c.Nodes, MaxNodes)
+	case c.Scenario != nil:
+		if err := c.Scenario.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadConfig, err)
+		}
+		return c.validateRest()
+	case c.Nodes < 0 || c.Nodes > MaxNodes:
+		return fmt.Errorf("%w: nodes %d not in [1, %d] (0: drawn per seed)", ErrBadConfig, c.Nodes, MaxNodes)
 	case c.Duration <= 0 || c.Duration > MaxDuration:
 		return fmt.Errorf("%w: duration %v not in (0, %v]", ErrBadConfig, c.Duration, MaxDuration)
-	case c.ClientsPerNode < 1 || c.ClientsPerNode > MaxClientsPerNode:
-		return fmt.Errorf("%w: clients per node %d not in [1, %d]", ErrBadConfig, c.ClientsPerNode, MaxClientsPerNode)
+	case c.ClientsPerNode < 0 || c.ClientsPerNode > MaxClientsPerNode:
+		return fmt.Errorf("%w: clients per node %d not in [1, %d] (0: drawn per seed)", ErrBadConfig, c.ClientsPerNode, MaxClientsPerNode)
 	case c.Watches < 0 || c.Watches > MaxWatches:
 		return fmt.Errorf("%w: watches %d not in [0, %d]", ErrBadConfig, c.Watches, MaxWatches)
-	case c.Keys < 1 || c.Keys > MaxKeys:
-		return fmt.Errorf("%w: keys %d not in [1, %d]", ErrBadConfig, c.Keys, MaxKeys)
-	case c.Mix.total() <= 0:
-		return fmt.Errorf("%w: operation mix needs weights >= 0, one of them positive", ErrBadConfig)
-	case c.ThinkTime < 0 || c.RequestTimeout <= 0 || c.HealTimeout <= 0 || c.CheckTimeout <= 0:
-		return fmt.Errorf("%w: think time, request, heal and check timeouts must be positive", ErrBadConfig)
+	case c.Keys < 0 || c.Keys > MaxKeys:
+		return fmt.Errorf("%w: keys %d not in [1, %d] (0: drawn per seed)", ErrBadConfig, c.Keys, MaxKeys)
+	case c.Mix.total() < 0:
+		return fmt.Errorf("%w: operation mix needs weights >= 0 (all zero: drawn per seed)", ErrBadConfig)
+	case c.ThinkTime < 0:
+		return fmt.Errorf("%w: negative think time", ErrBadConfig)
 	}
 	if _, err := ParseReadMode(string(c.Reads)); err != nil {
 		return err
@@ -197,6 +213,14 @@ func (c Config) Validate() error {
 	}
 	if _, err := faults.Parse(c.Faults); err != nil {
 		return fmt.Errorf("%w: -faults: %v", ErrBadConfig, err)
+	}
+	return c.validateRest()
+}
+
+// validateRest checks the fields no scenario holds.
+func (c Config) validateRest() error {
+	if c.RequestTimeout <= 0 || c.HealTimeout <= 0 || c.CheckTimeout <= 0 {
+		return fmt.Errorf("%w: request, heal and check timeouts must be positive", ErrBadConfig)
 	}
 	return nil
 }

@@ -9,13 +9,13 @@ import (
 func TestConfigValidate(t *testing.T) {
 	require.NoError(t, DefaultConfig().Validate())
 	for name, mutate := range map[string]func(*Config){
-		"no nodes":         func(c *Config) { c.Nodes = 0 },
+		"negative nodes":   func(c *Config) { c.Nodes = -1 },
 		"too many nodes":   func(c *Config) { c.Nodes = MaxNodes + 1 },
 		"zero duration":    func(c *Config) { c.Duration = 0 },
-		"no clients":       func(c *Config) { c.ClientsPerNode = 0 },
+		"negative clients": func(c *Config) { c.ClientsPerNode = -1 },
 		"negative watches": func(c *Config) { c.Watches = -1 },
-		"no keys":          func(c *Config) { c.Keys = 0 },
-		"empty mix":        func(c *Config) { c.Mix = Mix{} },
+		"negative keys":    func(c *Config) { c.Keys = -1 },
+		"bad scenario":     func(c *Config) { s := DefaultScenario(); s.Nodes = 0; c.Scenario = &s },
 		"negative weight":  func(c *Config) { c.Mix.Get = -100 },
 		"no timeout":       func(c *Config) { c.RequestTimeout = 0 },
 		"bad reads":        func(c *Config) { c.Reads = "stale" },

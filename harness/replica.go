@@ -9,18 +9,14 @@ import (
 )
 
 // nodeReplica returns the start function of the real replica, package node,
-// taking a snapshot every snapshotEntries applied entries (0: the node's
-// default), keeping as many entries behind it for slow followers, so a
-// follower further behind catches up by snapshot; with no peers a replica
-// joins an existing cluster.
-func nodeReplica(snapshotEntries uint64) ReplicaFunc {
-	var catchUp uint64 // the node's default
-	if snapshotEntries < node.DefaultCatchUpEntries {
-		catchUp = snapshotEntries
-	}
+// with the scenario's raft timing, snapshot interval and message limits;
+// with no peers a replica joins an existing cluster.
+func nodeReplica(p RaftParams) ReplicaFunc {
 	return func(h host.Host, peers []host.NodeID) host.Process {
 		return node.Start(h, node.Config{Members: peers, Join: peers == nil,
-			SnapshotEntries: snapshotEntries, CatchUpEntries: catchUp})
+			TickInterval: p.Tick.D(), ElectionTicks: p.ElectionTicks, HeartbeatTicks: p.HeartbeatTicks,
+			SnapshotEntries: p.SnapshotEntries, CatchUpEntries: p.CatchUpEntries,
+			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight})
 	}
 }
 

@@ -36,6 +36,9 @@ type Result struct {
 	CheckTime time.Duration
 	// Faults names the faults that were enabled for this seed.
 	Faults []string
+	// Scenario is the scenario the seed ran (nil only if the
+	// configuration was invalid).
+	Scenario *Scenario
 	// Artifacts holds the material for failure artifacts; nil unless
 	// Config.KeepArtifacts.
 	Artifacts *Artifacts

@@ -12,7 +12,6 @@ import (
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
-	"github.com/seedkv/seedkv/node"
 	"github.com/seedkv/seedkv/sim"
 )
 
@@ -25,7 +24,8 @@ const (
 
 // seedRun is the state of one seed's run.
 type seedRun struct {
-	cfg          Config
+	cfg          Config // with the scenario's fields applied
+	sc           Scenario
 	seed         uint64
 	w            *sim.World
 	replicas     []host.NodeID
@@ -70,9 +70,28 @@ func Run(cfg Config, seed uint64) (res Result) {
 		res.Reason = err.Error()
 		return res
 	}
-	r = &seedRun{cfg: cfg, seed: seed}
+	r, err := newSeedRun(cfg, seed)
+	res.Scenario = &r.sc
+	if err != nil {
+		res.Reason = err.Error()
+		return res
+	}
 	r.run(&res)
 	return res
+}
+
+// newSeedRun prepares the run of seed under cfg (valid): the scenario is
+// cfg.Scenario or drawn from the seed, then adjusted and validated.
+func newSeedRun(cfg Config, seed uint64) (*seedRun, error) {
+	sc := DrawScenario(cfg, seed)
+	if cfg.Scenario != nil {
+		sc = *cfg.Scenario
+	}
+	if cfg.Adjust != nil {
+		cfg.Adjust(&sc)
+	}
+	r := &seedRun{cfg: sc.applyTo(cfg), sc: sc, seed: seed}
+	return r, sc.Validate()
 }
 
 // now is the virtual time in nanoseconds, as the history records it.
@@ -152,7 +171,7 @@ func (r *seedRun) run(res *Result) {
 		}
 	}
 	res.Ops = r.ops
-	res.Faults = r.faultSet.Names()
+	res.Faults = r.sc.FaultNames()
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
 	r.check(res)
@@ -160,7 +179,7 @@ func (r *seedRun) run(res *Result) {
 
 // build creates the world, the replicas and the clients.
 func (r *seedRun) build() {
-	r.w = sim.NewWorld(r.seed, sim.DefaultConfig())
+	r.w = sim.NewWorld(r.seed, r.sc.simConfig())
 	switch {
 	case r.cfg.TraceWriter != nil:
 		r.w.SetTraceWriter(r.cfg.TraceWriter)
@@ -170,7 +189,7 @@ func (r *seedRun) build() {
 	for i := range r.cfg.Nodes {
 		r.replicas = append(r.replicas, firstReplica+host.NodeID(i))
 	}
-	start := nodeReplica(r.snapshotEntries())
+	start := nodeReplica(r.sc.Raft)
 	if r.cfg.Cluster != nil {
 		start = r.cfg.Cluster()
 	}
@@ -189,17 +208,16 @@ func (r *seedRun) build() {
 	r.startOperator(start)
 }
 
-// drawFaults draws this seed's faults (a swarm is resolved per seed).
+// drawFaults notes this seed's faults (the scenario drew them).
 func (r *seedRun) drawFaults() {
-	set, err := faults.Parse(r.cfg.Faults)
-	must(err) // Validate parsed it already
-	r.faultSet = set.Resolve(r.w.Rand("faults/swarm"))
+	r.faultSet = faults.Of(r.sc.FaultNames()...)
 	r.notef("faults: %s", r.faultSet)
+	r.notef("scenario: %s", MarshalScenario(r.sc))
 }
 
 // startNemesis schedules this seed's faults over the workload phase.
 func (r *seedRun) startNemesis() {
-	n, err := faults.New(r.w, r.replicas, r.faultSet, r.w.Rand("faults/nemesis"))
+	n, err := faults.NewFromSpecs(r.w, r.replicas, r.sc.Faults, r.w.Rand("faults/nemesis"))
 	must(err)
 	must(n.Start(r.cfg.Duration))
 	r.nemesis = n
@@ -229,19 +247,4 @@ func must(err error) {
 	if err != nil {
 		panic(err)
 	}
-}
-
-// snapshotChoices are the snapshot intervals a seed draws from when
-// Config.SnapshotEntries is 0: most seeds snapshot often enough that
-// snapshots, log compaction and catch-up by snapshot run under faults;
-// some keep etcd's default (no snapshot within a run).
-var snapshotChoices = []uint64{32, 128, 512, node.DefaultSnapshotEntries}
-
-// snapshotEntries is the replicas' snapshot interval for this seed.
-func (r *seedRun) snapshotEntries() uint64 {
-	if r.cfg.SnapshotEntries != 0 {
-		return r.cfg.SnapshotEntries
-	}
-	rng := r.w.Rand("snapshot")
-	return snapshotChoices[rng.IntN(len(snapshotChoices))]
 }

@@ -40,7 +40,7 @@ func TestKVIndex(t *testing.T) {
 // Every write the generator makes carries a value no other write carries,
 // which settling unknown outcomes from the log relies on.
 func TestGeneratedWritesAreUnique(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := DefaultScenario().applyTo(DefaultConfig()) // fixed keys and mix
 	seen := map[string]bool{}
 	for c := range 4 {
 		g := newGen(c, rand.New(rand.NewPCG(1, uint64(c))), &cfg)
@@ -81,7 +81,7 @@ func writtenValues(in *lin.Input) []string {
 
 // The mix is honoured: a kind with weight zero never comes up.
 func TestMixWeights(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := DefaultScenario().applyTo(DefaultConfig())
 	cfg.Mix = Mix{Get: 1, Put: 1}
 	g := newGen(0, rand.New(rand.NewPCG(2, 3)), &cfg)
 	counts := map[opKind]int{}

@@ -76,6 +76,11 @@ type Config struct {
 	// DiskRetry is the pause before retrying a write refused because
 	// the disk is full.
 	DiskRetry time.Duration
+	// MaxSizePerMsg bounds the entry bytes of one append message and
+	// MaxInflightMsgs the appends in flight to one follower (raft's flow
+	// control); 0 takes raft's defaults.
+	MaxSizePerMsg   uint64
+	MaxInflightMsgs int
 	// DisablePreVote and DisableCheckQuorum turn off raft's PreVote and
 	// CheckQuorum (both on by default).
 	DisablePreVote, DisableCheckQuorum bool

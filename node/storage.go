@@ -190,6 +190,8 @@ func (n *Node) startRaft() error {
 		ID:                        uint64(n.id),
 		ElectionTick:              n.cfg.ElectionTicks,
 		HeartbeatTick:             n.cfg.HeartbeatTicks,
+		MaxSizePerMsg:             n.cfg.MaxSizePerMsg,
+		MaxInflightMsgs:           n.cfg.MaxInflightMsgs,
 		Storage:                   n.ms,
 		Applied:                   n.applied,
 		PreVote:                   !n.cfg.DisablePreVote,

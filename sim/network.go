@@ -19,6 +19,11 @@ type NetConfig struct {
 	Tail         time.Duration
 	// Loss and Duplicate are per-message probabilities.
 	Loss, Duplicate float64
+	// DupDelay delays a duplicate by a further uniform[0, DupDelay] after
+	// its own latency draw, so that duplicates can arrive seconds after
+	// the original (a retransmission from a stale buffer), not only right
+	// beside it. Zero draws nothing extra.
+	DupDelay time.Duration
 	// CopyPayloads makes Send copy the payload, so a sender that breaks
 	// the contract and reuses its buffer cannot change a message in
 	// flight. Receivers must treat payloads as read-only either way.
@@ -30,8 +35,8 @@ type NetConfig struct {
 }
 
 func (c NetConfig) validate() error {
-	if c.Base < 0 || c.Jitter < 0 || c.Tail < 0 {
-		return fmt.Errorf("%w: negative latency (base %v, jitter %v, tail %v)", ErrBadConfig, c.Base, c.Jitter, c.Tail)
+	if c.Base < 0 || c.Jitter < 0 || c.Tail < 0 || c.DupDelay < 0 {
+		return fmt.Errorf("%w: negative latency (base %v, jitter %v, tail %v, duplicate delay %v)", ErrBadConfig, c.Base, c.Jitter, c.Tail, c.DupDelay)
 	}
 	for _, p := range []struct {
 		name string
@@ -105,6 +110,16 @@ func (n *Network) SetDuplicate(p float64) error {
 		return err
 	}
 	n.cfg.Duplicate = p
+	return nil
+}
+
+// SetDuplicateDelay sets how much later than its own latency a duplicate
+// may arrive (uniform in [0, d]); negative fails with ErrBadConfig.
+func (n *Network) SetDuplicateDelay(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("%w: negative duplicate delay %v", ErrBadConfig, d)
+	}
+	n.cfg.DupDelay = d
 	return nil
 }
 
@@ -230,7 +245,11 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 		n.stats.Duplicated++
 		n.stats.DuplicatedBytes += uint64(len(p))
 		w.trace(kDup, from, uint64(dst.id), ph)
-		w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p, hash: ph})
+		d := n.latency()
+		if n.cfg.DupDelay > 0 {
+			d += time.Duration(n.rng.Int64N(int64(n.cfg.DupDelay) + 1))
+		}
+		w.push(event{at: w.at(d), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p, hash: ph})
 	}
 	return true
 }

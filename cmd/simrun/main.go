@@ -21,6 +21,7 @@
 //	-shard i/n     run only share i (1-based) of n of the seeds
 //	-reads MODE    linearizable (default) or serializable
 //	-checker C     revision (default), porcupine, or both
+//	-scenario FILE run this scenario (JSON) instead of drawing one per seed
 //
 // Exit status: 0 all seeds passed, 1 a seed failed or was unknown, 2 bad
 // usage.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -68,6 +69,7 @@ func parseArgs(args []string) (options, error) {
 	shard := fs.String("shard", "1/1", "run only share i of n of the seeds (i/n, 1-based)")
 	reads := fs.String("reads", string(def.Reads), "linearizable or serializable")
 	checker := fs.String("checker", string(def.Checker), "linearizability checker: revision, porcupine or both")
+	scenarioFile := fs.String("scenario", "", "run this scenario (JSON, as -json prints it) instead of drawing one per seed")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -87,17 +89,55 @@ func parseArgs(args []string) (options, error) {
 	if o.shardI, o.shardN, err = parseShard(*shard); err != nil {
 		return o, usagef("-shard: %v", err)
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *scenarioFile != "" {
+		if err := o.loadScenario(*scenarioFile, set); err != nil {
+			return o, err
+		}
+	}
 	if err := o.check(); err != nil {
 		return o, err
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, name := range []string{"nodes", "duration", "faults", "reads", "checker"} {
+	for _, name := range []string{"scenario", "nodes", "duration", "faults", "reads", "checker"} {
 		if set[name] {
 			o.replayFlags = append(o.replayFlags, "-"+name, fs.Lookup(name).Value.String())
 		}
 	}
 	return o, nil
+}
+
+// loadScenario reads -scenario FILE and applies the flags given beside it
+// (each overrides one field of the scenario).
+func (o *options) loadScenario(path string, set map[string]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return usagef("-scenario: %v", err)
+	}
+	defer f.Close()
+	sc, err := harness.DecodeScenario(f, harness.DefaultScenario())
+	if err != nil {
+		return usagef("-scenario %s: %v", path, err)
+	}
+	if set["nodes"] {
+		sc.Nodes = o.cfg.Nodes
+	}
+	if set["duration"] {
+		sc.Duration = harness.Duration(o.cfg.Duration)
+	}
+	if set["reads"] {
+		sc.Reads = o.cfg.Reads
+	}
+	if set["faults"] {
+		if sc.Faults, err = harness.OverrideFaults(sc.Faults, o.cfg.Faults); err != nil {
+			return usagef("-faults: %v", err)
+		}
+	}
+	if err := sc.Validate(); err != nil {
+		return usagef("-scenario %s: %v", path, err)
+	}
+	o.cfg.Scenario = &sc
+	return nil
 }
 
 // check validates the parsed values.

@@ -124,6 +124,9 @@ type seedRecord struct {
 	Faults    []string `json:"faults"`
 	Replay    string   `json:"replay,omitempty"`
 	Artifacts string   `json:"artifacts,omitempty"`
+	// Scenario is every parameter of the seed's run; `-scenario FILE`
+	// with this object in FILE reruns it.
+	Scenario *harness.Scenario `json:"scenario"`
 }
 
 // report handles one seed's result; it always asks for more.
@@ -161,7 +164,7 @@ func (r *reporter) printJSON(res harness.Result, dir string) {
 		Seed: res.Seed, Verdict: string(res.Verdict), Reason: res.Reason,
 		TraceHash: fmt.Sprintf("%016x", res.TraceHash), Ops: res.Ops,
 		VirtualS: res.Virtual.Seconds(), WallMS: ms(res.Wall), CheckMS: ms(res.CheckTime),
-		Faults: res.Faults, Artifacts: dir,
+		Faults: res.Faults, Artifacts: dir, Scenario: res.Scenario,
 	}
 	if rec.Faults == nil {
 		rec.Faults = []string{}
@@ -208,9 +211,9 @@ func (r *reporter) writeArtifacts(res harness.Result) string {
 	}
 	dir := filepath.Join(r.o.out, fmt.Sprintf("seed-%d", res.Seed))
 	a := res.Artifacts
-	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nreplay: %s\n\n%s",
+	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nscenario: %s\nreplay: %s\n\n%s",
 		res.Seed, res.Verdict, res.Reason, res.TraceHash, res.Ops, res.Virtual, res.Wall,
-		faultList(res.Faults), r.o.replayCommand(res.Seed), a.Summary)
+		faultList(res.Faults), scenarioJSON(res.Scenario), r.o.replayCommand(res.Seed), a.Summary)
 	files := []struct {
 		name string
 		data []byte
@@ -270,6 +273,14 @@ func (r *reporter) finish(want int) int {
 	return exitPass
 }
 
+// scenarioJSON is the scenario as one line of JSON ("null" if none).
+func scenarioJSON(s *harness.Scenario) []byte {
+	if s == nil {
+		return []byte("null")
+	}
+	return harness.MarshalScenario(*s)
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func faultList(f []string) string {
@@ -295,6 +306,10 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -shard i/n     run only share i of n (1-based) of the seeds
   -reads MODE    linearizable (default) or serializable
   -checker C     revision (default), porcupine, or both (fail if they disagree)
+  -scenario FILE run this scenario (the JSON object -json prints under
+                 "scenario") instead of drawing one per seed; -nodes,
+                 -duration, -faults and -reads given beside it override
+                 its fields
 
 Exit status: 0 all passed, 1 a seed failed or was unknown, 2 bad usage.
 `

@@ -53,7 +53,7 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		{"-seeds", "x"},
 		{"-seed", "18446744073709551615", "-seeds", "2"},
 		{"-parallel", "0"},
-		{"-nodes", "0"},
+		{"-nodes", "-1"},
 		{"-nodes", "100"},
 		{"-duration", "ten"},
 		{"-duration", "0s"},
