@@ -260,7 +260,10 @@ func (n *Node) startRecovery(cause error) {
 		_ = n.wal.Close()
 		n.wal = nil
 	}
-	tOld, ok := n.voteFloor, n.floorKnown
+	// The floor of an unfinished recovery still bounds every vote (none
+	// is granted while recovering); the floor of a finished one does not
+	// bound the votes cast since: those only the hard state copy bounds.
+	tOld, ok := n.voteFloor, n.floorKnown && n.recovering
 	if n.hs == nil {
 		if c, err := openHSCopy(fs); err == nil {
 			n.hs = c
