@@ -25,6 +25,9 @@ func (r *seedRun) check(res *Result) {
 	}
 	ops := r.hist.Ops()
 	entries, err := r.writeLog()
+	if err == nil {
+		r.checkWorkload(entries, fail)
+	}
 	switch {
 	case err != nil:
 		fail(err.Error())
@@ -34,6 +37,13 @@ func (r *seedRun) check(res *Result) {
 		}
 		n := resolveUnknown(ops, entries)
 		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
+	}
+	if r.workload != nil {
+		r.notef("history: %d probe ops, not checked (the workload's writes are not in it; its checkers ran)", len(ops))
+		if r.cfg.KeepArtifacts {
+			res.Artifacts = r.artifacts(ops, &lin.Result{})
+		}
+		return
 	}
 	if entries == nil && res.Verdict == Fail {
 		// A broken cluster has no log to settle unknown outcomes with,

@@ -158,6 +158,9 @@ type Config struct {
 	// TraceWriter, if not nil, receives the world's event trace as text,
 	// one event per line, as the run goes.
 	TraceWriter io.Writer
+	// Workload, if not nil, replaces the built-in key-value workload
+	// (its clients, its records and its checks): see Workload.
+	Workload Workload
 	// Cluster, if not nil, is called once per run for the function that
 	// starts that run's replicas; nil means the real node. Tests of the
 	// harness itself put fake or deliberately broken replicas here.

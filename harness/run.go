@@ -47,6 +47,7 @@ type seedRun struct {
 	notes        bytes.Buffer // the run's account, for the summary artifact
 	trace        bytes.Buffer // the trace, if kept for artifacts
 	overBudget   bool         // the world ran past its event or byte budget
+	workload     WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -170,7 +171,7 @@ func (r *seedRun) run(res *Result) {
 			r.failf("%v", err)
 		}
 	}
-	res.Ops = r.ops
+	res.Ops = r.ops + r.workloadOps()
 	res.Faults = r.sc.FaultNames()
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
@@ -200,9 +201,7 @@ func (r *seedRun) build() {
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
 	}
 	r.drawFaults()
-	for i := range r.cfg.Nodes * r.cfg.ClientsPerNode {
-		r.addClient(i)
-	}
+	r.startWorkload()
 	r.addProbe()
 	r.startNemesis()
 	r.startOperator(start)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/seedkv/seedkv/harness"
+	"github.com/seedkv/seedkv/workloads"
 )
 
 // MaxSeeds bounds -seeds: the seed list is held in memory.
@@ -70,6 +71,8 @@ func parseArgs(args []string) (options, error) {
 	reads := fs.String("reads", string(def.Reads), "linearizable or serializable")
 	checker := fs.String("checker", string(def.Checker), "linearizability checker: revision, porcupine or both")
 	scenarioFile := fs.String("scenario", "", "run this scenario (JSON, as -json prints it) instead of drawing one per seed")
+	workload := fs.String("workload", "kv", "kv, election, lock, config or kubernetes")
+	fencing := fs.Bool("fencing", workloads.DefaultOptions().Fencing, "lock workload: the resource checks fencing tokens")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -86,6 +89,9 @@ func parseArgs(args []string) (options, error) {
 	if o.cfg.Checker, err = harness.ParseChecker(*checker); err != nil {
 		return o, usagef("-checker: %v", err)
 	}
+	if o.cfg.Workload, err = workloads.New(*workload, workloads.Options{Fencing: *fencing}); err != nil {
+		return o, usagef("-workload: %v", err)
+	}
 	if o.shardI, o.shardN, err = parseShard(*shard); err != nil {
 		return o, usagef("-shard: %v", err)
 	}
@@ -99,7 +105,7 @@ func parseArgs(args []string) (options, error) {
 	if err := o.check(); err != nil {
 		return o, err
 	}
-	for _, name := range []string{"scenario", "nodes", "duration", "faults", "reads", "checker"} {
+	for _, name := range []string{"scenario", "nodes", "duration", "faults", "reads", "checker", "workload", "fencing"} {
 		if set[name] {
 			o.replayFlags = append(o.replayFlags, "-"+name, fs.Lookup(name).Value.String())
 		}

@@ -1,0 +1,175 @@
+package harness
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/host"
+	lin "github.com/seedkv/seedkv/linearizability"
+	"github.com/seedkv/seedkv/sim"
+)
+
+// Workload is the extension point for client workloads: a workload
+// generates the operations of a seed (it adds its own client processes to
+// the world and drives them), records what its clients saw, and names the
+// checkers that judge those records against its model after the run.
+// Config.Workload chooses one; nil is the built-in key-value workload
+// (linearizability of single-key and multi-key operations, checked with
+// porcupine). Package workloads holds the others (election, lock, config,
+// kubernetes); a new workload is one new package implementing this.
+//
+// Whatever the workload, the harness still runs the nemesis, heals, and
+// checks liveness, replica convergence and agreement on the committed log.
+type Workload interface {
+	// Name is the workload's name, as `-workload` takes it.
+	Name() string
+	// Start is called once per seed, after the replicas exist and before
+	// the nemesis starts. It adds the workload's processes through env
+	// and schedules their first steps; it returns the run's state, which
+	// lives as long as the seed. Start must draw all its randomness from
+	// env (named streams of the seed) and run only on the world's event
+	// loop: no goroutines, no wall clock.
+	Start(env *WorkloadEnv) WorkloadRun
+}
+
+// WorkloadRun is one seed's instance of a Workload.
+type WorkloadRun interface {
+	// Ops is the number of client operations the workload invoked.
+	Ops() int
+	// Checkers are the checks of this run's records, run in order after
+	// the run (after heal, liveness and convergence).
+	Checkers() []WorkloadChecker
+}
+
+// WorkloadChecker judges one aspect of a run from its records.
+type WorkloadChecker interface {
+	// Name names the check in failure reasons ("lock: mutual exclusion").
+	Name() string
+	// Check returns the verdict with its witness.
+	Check(rec *Records) CheckResult
+}
+
+// CheckResult is a checker's verdict: Err set means fail, and Err's text
+// is the witness (it must name what broke: clients, revisions, values);
+// Skipped means the records lacked what the check needs, which is never
+// a pass.
+type CheckResult struct {
+	Err     error
+	Skipped string // why it did not run (empty: it ran)
+}
+
+// Records is what the harness hands a WorkloadChecker after the run.
+type Records struct {
+	// WriteLog is every change the cluster committed, grouped by store
+	// revision in ascending order, from the most advanced replica; nil
+	// if no replica could provide it.
+	WriteLog []lin.LogEntry
+	// End is the virtual time at which the checks run.
+	End time.Duration
+}
+
+// WorkloadEnv is what a Workload may use to build its part of a seed.
+type WorkloadEnv struct {
+	r *seedRun
+	// Servers are the replicas clients talk to.
+	Servers []host.NodeID
+	// Clients is how many client processes the configuration asks for
+	// (Nodes × ClientsPerNode); a workload may use fewer or more.
+	Clients int
+	// RequestTimeout is the configured client request timeout.
+	RequestTimeout time.Duration
+	// Stop is the virtual time at which the workload phase ends: no new
+	// operation may start after it.
+	Stop time.Duration
+}
+
+// World is the seed's world (for timers and the clock, via Schedule and
+// Elapsed; processes are added with AddClient and AddProcess).
+func (e *WorkloadEnv) World() *sim.World { return e.r.w }
+
+// Rand returns the seed's random stream of that name, prefixed with
+// "workload/" so that it never shares a stream with the harness.
+func (e *WorkloadEnv) Rand(name string) *rand.Rand { return e.r.w.Rand("workload/" + name) }
+
+// Over reports whether the workload phase has ended.
+func (e *WorkloadEnv) Over() bool { return e.r.workloadOver() }
+
+// ClientID is the node ID of the workload's client i (0-based).
+func ClientID(i int) host.NodeID { return firstClient + host.NodeID(i) }
+
+// AddClient adds client process i (node ClientID(i)). start runs when
+// the process boots and returns the process: usually a client built with
+// NewClient, or a process of the workload's that owns one (it may hand
+// the client a wrapped host, and keep messages from the workload's own
+// processes for itself).
+func (e *WorkloadEnv) AddClient(i int, start func(h host.Host) host.Process) {
+	must(e.r.w.AddNode(ClientID(i), start))
+}
+
+// NewClient builds a client of the replicas on h with the configured
+// options.
+func (e *WorkloadEnv) NewClient(h host.Host) *client.Client {
+	return client.New(h, e.r.servers(), client.Options{RequestTimeout: e.r.cfg.RequestTimeout})
+}
+
+// FirstAuxProcess is the first node ID a workload may give processes of
+// its own (simulated resources and the like) with AddProcess: above the
+// harness's replicas, clients, probe and membership operator.
+const FirstAuxProcess host.NodeID = 5001
+
+// AddProcess adds a process of the workload's own at id (at least
+// FirstAuxProcess) to the world.
+func (e *WorkloadEnv) AddProcess(id host.NodeID, start func(h host.Host) host.Process) {
+	if id < FirstAuxProcess {
+		panic("harness: workload process id " + strconv.FormatUint(uint64(id), 10) + " below FirstAuxProcess")
+	}
+	must(e.r.w.AddNode(id, start))
+}
+
+// Notef adds a line to the run's account (the summary artifact).
+func (e *WorkloadEnv) Notef(format string, args ...any) { e.r.notef(format, args...) }
+
+// startWorkload starts the configured workload, or the built-in one.
+func (r *seedRun) startWorkload() {
+	if r.cfg.Workload == nil {
+		for i := range r.cfg.Nodes * r.cfg.ClientsPerNode {
+			r.addClient(i)
+		}
+		return
+	}
+	env := &WorkloadEnv{r: r, Servers: r.servers(), Clients: r.cfg.Nodes * r.cfg.ClientsPerNode,
+		RequestTimeout: r.cfg.RequestTimeout, Stop: r.cfg.Duration}
+	r.workload = r.cfg.Workload.Start(env)
+}
+
+// checkWorkload runs the configured workload's checkers on the write log
+// (nil if unavailable); each failure is reported through fail.
+func (r *seedRun) checkWorkload(entries []lin.LogEntry, fail func(string)) {
+	if r.workload == nil {
+		return
+	}
+	rec := &Records{WriteLog: entries, End: r.w.Elapsed()}
+	for _, c := range r.workload.Checkers() {
+		res := c.Check(rec)
+		switch {
+		case res.Err != nil:
+			r.notef("%s: fail: %v", c.Name(), res.Err)
+			fail(c.Name() + ": " + res.Err.Error())
+		case res.Skipped != "":
+			r.notef("%s: skipped: %s", c.Name(), res.Skipped)
+		default:
+			r.notef("%s: pass", c.Name())
+		}
+	}
+}
+
+// workloadOps is the operation count of the configured workload (0 for
+// the built-in one, which counts in r.ops).
+func (r *seedRun) workloadOps() int {
+	if r.workload == nil {
+		return 0
+	}
+	return r.workload.Ops()
+}
