@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/server"
+)
+
+// memberFlags are one member's settings, under etcd's flag names.
+type memberFlags struct {
+	name                string
+	dataDir             string
+	listenClientURLs    string
+	advertiseClientURLs string
+	listenPeerURLs      string
+	advertisePeerURLs   string
+	initialCluster      string
+	initialClusterToken string
+	initialClusterState string
+	heartbeatMS         int
+	electionMS          int
+	recoverFromPeers    bool
+}
+
+// errUsage marks errors that are the caller's (exit status 2).
+var errUsage = errors.New("usage")
+
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// parseMember parses a member's flags into a server.MemberConfig.
+func parseMember(args []string, stderr io.Writer) (server.MemberConfig, error) {
+	var f memberFlags
+	fs := flag.NewFlagSet("seedkv", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.name, "name", "default", "human-readable name for this member")
+	fs.StringVar(&f.dataDir, "data-dir", "", "path to the data directory (default ${name}.seedkv)")
+	fs.StringVar(&f.listenClientURLs, "listen-client-urls", "http://localhost:2379", "URL to listen on for client traffic (one)")
+	fs.StringVar(&f.advertiseClientURLs, "advertise-client-urls", "", "client URL to advertise in MemberList (default: the listen URL)")
+	fs.StringVar(&f.listenPeerURLs, "listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic (one)")
+	fs.StringVar(&f.advertisePeerURLs, "initial-advertise-peer-urls", "", "accepted for etcd compatibility; the peer URL is taken from --initial-cluster")
+	fs.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster: name=peerURL,... (default: this member alone)")
+	fs.StringVar(&f.initialClusterToken, "initial-cluster-token", "seedkv-cluster", "initial cluster token (makes the cluster ID)")
+	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "new (joining an existing cluster is not supported)")
+	fs.IntVar(&f.heartbeatMS, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (the raft tick)")
+	fs.IntVar(&f.electionMS, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
+	fs.BoolVar(&f.recoverFromPeers, "recover-from-peers", false, "seedkv: with a corrupt data dir, rebuild from the peers instead of refusing to start")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return server.MemberConfig{}, errHelp
+		}
+		return server.MemberConfig{}, usageErr("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return server.MemberConfig{}, usageErr("unexpected argument %q", fs.Arg(0))
+	}
+	return f.config()
+}
+
+func (f *memberFlags) config() (server.MemberConfig, error) {
+	var cfg server.MemberConfig
+	if f.initialClusterState != "new" {
+		return cfg, usageErr("--initial-cluster-state %q: only \"new\" is supported", f.initialClusterState)
+	}
+	if f.heartbeatMS <= 0 || f.electionMS < 5*f.heartbeatMS {
+		return cfg, usageErr("--election-timeout (%d ms) must be at least 5 heartbeat intervals (%d ms)", f.electionMS, f.heartbeatMS)
+	}
+	listenClient, err := hostPort("--listen-client-urls", f.listenClientURLs)
+	if err != nil {
+		return cfg, err
+	}
+	listenPeer, err := hostPort("--listen-peer-urls", f.listenPeerURLs)
+	if err != nil {
+		return cfg, err
+	}
+	initial := f.initialCluster
+	if initial == "" {
+		initial = f.name + "=" + f.listenPeerURLs
+	}
+	members, err := parseCluster(initial)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Peers = make(map[host.NodeID]string, len(members))
+	for i, m := range members {
+		id := host.NodeID(i + 1)
+		addr, err := hostPort("--initial-cluster", m.url)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Peers[id] = addr
+		info := server.MemberInfo{ID: id, Name: m.name, PeerURLs: []string{m.url}}
+		if m.name == f.name {
+			cfg.ID = id
+			info.ClientURLs = []string{orDefault(f.advertiseClientURLs, f.listenClientURLs)}
+		}
+		cfg.Members = append(cfg.Members, info)
+	}
+	if cfg.ID == 0 {
+		return cfg, usageErr("--initial-cluster has no member named %q (--name)", f.name)
+	}
+	cfg.DataDir = orDefault(f.dataDir, f.name+".seedkv")
+	cfg.ListenPeer, cfg.ListenClient = listenPeer, listenClient
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s|%s", f.initialClusterToken, initial)
+	cfg.ClusterID = h.Sum64()
+	cfg.Node = node.Config{TickInterval: time.Duration(f.heartbeatMS) * time.Millisecond,
+		ElectionTicks: f.electionMS / f.heartbeatMS}
+	cfg.AllowPeerRecovery = f.recoverFromPeers
+	return cfg, nil
+}
+
+type clusterMember struct{ name, url string }
+
+// parseCluster parses name=url,name=url with unique names.
+func parseCluster(s string) ([]clusterMember, error) {
+	var out []clusterMember
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		name, u, ok := strings.Cut(part, "=")
+		if !ok || name == "" || u == "" {
+			return nil, usageErr("--initial-cluster: %q is not name=URL", part)
+		}
+		if seen[name] {
+			return nil, usageErr("--initial-cluster: member %q listed twice", name)
+		}
+		seen[name] = true
+		out = append(out, clusterMember{name, u})
+	}
+	if len(out) >= 1<<16 {
+		return nil, usageErr("--initial-cluster: too many members")
+	}
+	return out, nil
+}
+
+// hostPort takes one http URL and returns its host:port.
+func hostPort(flagName, s string) (string, error) {
+	if strings.Contains(s, ",") {
+		return "", usageErr("%s: only one URL is supported, got %q", flagName, s)
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", usageErr("%s: %q is not a URL like http://127.0.0.1:2379", flagName, s)
+	}
+	if u.Scheme != "http" {
+		return "", usageErr("%s: %q: only http is supported (no TLS)", flagName, s)
+	}
+	if u.Port() == "" {
+		return "", usageErr("%s: %q has no port", flagName, s)
+	}
+	return u.Host, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -1,0 +1,99 @@
+package server
+
+import (
+	"context"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/seedkv/seedkv/node"
+)
+
+type maintenanceServer struct {
+	pb.UnimplementedMaintenanceServer
+	s *Server
+}
+
+// Status implements etcd's Maintenance.Status from the local replica.
+func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	var st node.Status
+	var size int64
+	var hdr *pb.ResponseHeader
+	if err := m.s.onLoop(ctx, func() {
+		hdr = m.s.localHeader()
+		st = m.s.cfg.Node.Status()
+		size, _ = m.s.cfg.Node.StoreSize()
+	}); err != nil {
+		return nil, err
+	}
+	out := &pb.StatusResponse{Header: hdr, Version: APIVersion, StorageVersion: APIVersion,
+		DbSize: size, DbSizeInUse: size, DbSizeQuota: 0,
+		Leader: uint64(st.Leader), RaftIndex: st.Commit, RaftTerm: st.Term, RaftAppliedIndex: st.Applied,
+	}
+	if st.Stopped {
+		out.Errors = append(out.Errors, "stopped: "+st.Reason)
+	}
+	if st.Recovering {
+		out.Errors = append(out.Errors, "recovering from corrupt storage")
+	}
+	if st.Alarm {
+		out.Errors = append(out.Errors, "memberID:"+hexID(uint64(st.ID))+" alarm:NOSPACE ")
+	}
+	return out, nil
+}
+
+// Alarm implements etcd's Maintenance.Alarm. The only alarm is NOSPACE,
+// raised and cleared by the store's quota itself: GET lists it; raising or
+// clearing it by hand is not supported.
+func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	if r.Action != pb.AlarmRequest_GET {
+		return nil, status.Error(codes.Unimplemented, "etcdserver: seedkv raises and clears NOSPACE from the quota; alarms cannot be set by hand")
+	}
+	var st node.Status
+	var hdr *pb.ResponseHeader
+	if err := m.s.onLoop(ctx, func() {
+		hdr = m.s.localHeader()
+		st = m.s.cfg.Node.Status()
+	}); err != nil {
+		return nil, err
+	}
+	out := &pb.AlarmResponse{Header: hdr}
+	if st.Alarm && (r.Alarm == pb.AlarmType_NONE || r.Alarm == pb.AlarmType_NOSPACE) &&
+		(r.MemberID == 0 || r.MemberID == uint64(st.ID)) {
+		out.Alarms = []*pb.AlarmMember{{MemberID: uint64(st.ID), Alarm: pb.AlarmType_NOSPACE}}
+	}
+	return out, nil
+}
+
+func hexID(id uint64) string {
+	const digits = "0123456789abcdef"
+	if id == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; id > 0; id >>= 4 {
+		b = append([]byte{digits[id&15]}, b...)
+	}
+	return string(b)
+}
+
+type clusterServer struct {
+	pb.UnimplementedClusterServer
+	s *Server
+}
+
+// MemberList implements etcd's Cluster.MemberList from the configured
+// members (membership changes through gRPC are not supported).
+func (c *clusterServer) MemberList(ctx context.Context, _ *pb.MemberListRequest) (*pb.MemberListResponse, error) {
+	var hdr *pb.ResponseHeader
+	if err := c.s.onLoop(ctx, func() { hdr = c.s.localHeader() }); err != nil {
+		return nil, err
+	}
+	out := &pb.MemberListResponse{Header: hdr}
+	for _, m := range c.s.cfg.Members {
+		out.Members = append(out.Members, &pb.Member{ID: uint64(m.ID), Name: m.Name,
+			PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
+	}
+	return out, nil
+}

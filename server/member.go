@@ -1,0 +1,144 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/oshost"
+	"github.com/seedkv/seedkv/wal"
+)
+
+// MemberConfig configures one member process: a replica, its peer
+// transport and its gRPC server.
+type MemberConfig struct {
+	// ID is this member's ID; Peers maps every member's ID (this one's
+	// included) to its peer address host:port.
+	ID    host.NodeID
+	Peers map[host.NodeID]string
+	// Members describes the cluster for MemberList.
+	Members []MemberInfo
+	// DataDir holds the WAL and snapshots.
+	DataDir string
+	// ListenPeer and ListenClient are host:port to listen on (port 0
+	// picks a free one).
+	ListenPeer, ListenClient string
+	// ClusterID goes into every response header and the WAL.
+	ClusterID uint64
+	// Node tunes the replica; Members is filled in from Peers.
+	Node node.Config
+	// RequestTimeout: see Config.
+	RequestTimeout time.Duration
+	// AllowPeerRecovery lets a replica whose data dir is corrupt rebuild
+	// from its peers (package node's protocol-aware recovery) instead of
+	// refusing to start.
+	AllowPeerRecovery bool
+}
+
+// Member is a running member.
+type Member struct {
+	loop   *oshost.Loop
+	net    *oshost.Net
+	node   *node.Node
+	grpc   *grpc.Server
+	ln     net.Listener
+	served chan struct{}
+}
+
+// ErrCorruptDataDir: the data directory holds damaged state; the error
+// names the file.
+var ErrCorruptDataDir = errors.New("corrupt data dir")
+
+// StartMember starts a member. It fails with an error wrapping
+// ErrCorruptDataDir, naming the damaged file, if the WAL or its snapshot
+// is damaged and cfg.AllowPeerRecovery is off.
+func StartMember(cfg MemberConfig) (*Member, error) {
+	if err := oshost.CheckMemberID(cfg.ID); err != nil {
+		return nil, err
+	}
+	fs, err := wal.OSDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.AllowPeerRecovery {
+		if err := CheckDataDir(fs); err != nil {
+			return nil, fmt.Errorf("%w %s: %w", ErrCorruptDataDir, cfg.DataDir, err)
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.ListenClient)
+	if err != nil {
+		return nil, fmt.Errorf("listen client: %w", err)
+	}
+	m := &Member{loop: oshost.NewLoop(), ln: ln, served: make(chan struct{})}
+	m.net, err = oshost.NewNet(m.loop, cfg.ID, cfg.ListenPeer)
+	if err != nil {
+		ln.Close()
+		m.loop.Close()
+		return nil, fmt.Errorf("listen peer: %w", err)
+	}
+	ids := make([]host.NodeID, 0, len(cfg.Peers))
+	for id := range cfg.Peers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	ncfg := cfg.Node
+	ncfg.Members, ncfg.ClusterID = ids, cfg.ClusterID
+	var cl *client.Client
+	m.loop.Do(func() {
+		m.node = node.Start(oshost.NewHost(cfg.ID, m.loop, m.net, fs), ncfg).(*node.Node)
+		m.net.Register(cfg.ID, m.node)
+		cid := oshost.ClientID(cfg.ID, uint64(time.Now().UnixNano()))
+		cl = client.New(oshost.NewHost(cid, m.loop, m.net, nil), ids, client.Options{})
+		m.net.Register(cid, cl)
+	})
+	for id, addr := range cfg.Peers {
+		if id != cfg.ID {
+			m.net.SetPeer(id, addr)
+		}
+	}
+	srv := New(Config{Loop: m.loop, Node: m.node, Client: cl, ClusterID: cfg.ClusterID,
+		Members: cfg.Members, RequestTimeout: cfg.RequestTimeout})
+	m.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(16<<20), grpc.MaxSendMsgSize(64<<20))
+	srv.Register(m.grpc)
+	go func() {
+		defer close(m.served)
+		_ = m.grpc.Serve(ln)
+	}()
+	return m, nil
+}
+
+// ClientAddr is the address of the gRPC server.
+func (m *Member) ClientAddr() string { return m.ln.Addr().String() }
+
+// PeerAddr is the address of the peer transport.
+func (m *Member) PeerAddr() string { return m.net.Addr() }
+
+// Status is the replica's status.
+func (m *Member) Status() node.Status {
+	var st node.Status
+	m.loop.Do(func() { st = m.node.Status() })
+	return st
+}
+
+// Stop stops serving clients, then the replica and its transport. What
+// was acknowledged is on disk already (every acknowledgement waits for
+// an fsync), so stopping needs no flush.
+func (m *Member) Stop() {
+	stopped := make(chan struct{})
+	go func() { m.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		m.grpc.Stop() // streams (watches, keep-alives) do not end by themselves
+	}
+	<-m.served
+	m.net.Close()
+	m.loop.Close()
+}
