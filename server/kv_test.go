@@ -1,0 +1,76 @@
+package server
+
+import (
+	"testing"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/api"
+)
+
+// kvs for the range post-processing tables: key order, with create, mod,
+// version and value chosen so each sort target gives a different order.
+var sample = []api.KeyValue{
+	{Key: []byte("a"), CreateRevision: 5, ModRevision: 9, Version: 3, Value: []byte("z")},
+	{Key: []byte("b"), CreateRevision: 2, ModRevision: 2, Version: 1, Value: []byte("x")},
+	{Key: []byte("c"), CreateRevision: 7, ModRevision: 8, Version: 2, Value: []byte("y")},
+	{Key: []byte("d"), CreateRevision: 3, ModRevision: 4, Version: 2, Value: []byte("w")},
+}
+
+func keysOf(r *pb.RangeResponse) string {
+	s := ""
+	for _, kv := range r.Kvs {
+		s += string(kv.Key)
+	}
+	return s
+}
+
+func TestFinishRange(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		req   pb.RangeRequest
+		keys  string
+		more  bool
+		count int64
+	}{
+		{"plain", pb.RangeRequest{}, "abcd", false, 4},
+		{"key descend", pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND}, "dcba", false, 4},
+		{"create ascend", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_CREATE}, "bdac", false, 4},
+		{"target without order means ascend", pb.RangeRequest{SortTarget: pb.RangeRequest_MOD}, "bdca", false, 4},
+		{"mod descend limit 2", pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND, SortTarget: pb.RangeRequest_MOD, Limit: 2}, "ac", true, 4},
+		{"version ascend, ties in key order", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VERSION}, "bcda", false, 4},
+		{"value ascend", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VALUE}, "dbca", false, 4},
+		{"max create (etcd's WithMaxCreateRev)", pb.RangeRequest{MaxCreateRevision: 4}, "bd", false, 4},
+		{"min create", pb.RangeRequest{MinCreateRevision: 5}, "ac", false, 4},
+		{"min and max mod", pb.RangeRequest{MinModRevision: 3, MaxModRevision: 8}, "cd", false, 4},
+		{"last create below a revision (Mutex waitDeletes)", pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND,
+			SortTarget: pb.RangeRequest_CREATE, MaxCreateRevision: 6, Limit: 1}, "a", true, 4},
+		{"first create (Mutex owner)", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND,
+			SortTarget: pb.RangeRequest_CREATE, Limit: 1}, "b", true, 4},
+		{"filters leave fewer than limit", pb.RangeRequest{MinModRevision: 9, Limit: 2}, "a", false, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := &api.RangeResponse{KVs: append([]api.KeyValue(nil), sample...), Count: 4}
+			out := finishRange(&tc.req, body)
+			require.Equal(t, tc.keys, keysOf(out))
+			require.Equal(t, tc.more, out.More)
+			require.Equal(t, tc.count, out.Count)
+		})
+	}
+}
+
+// A sorted or filtered range asks the store for everything; a plain one
+// passes its limit through.
+func TestAPIRangeLimit(t *testing.T) {
+	require.Equal(t, int64(3), apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3}).Limit)
+	require.Zero(t, apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3, SortOrder: pb.RangeRequest_DESCEND}).Limit)
+	require.Zero(t, apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3, MaxCreateRevision: 9}).Limit)
+}
+
+func TestCheckRange(t *testing.T) {
+	require.Error(t, checkRange(&pb.RangeRequest{}))
+	require.Error(t, checkRange(&pb.RangeRequest{Key: []byte("a"), SortOrder: 7}))
+	require.Error(t, checkRange(&pb.RangeRequest{Key: []byte("a"), SortTarget: 9}))
+	require.NoError(t, checkRange(&pb.RangeRequest{Key: []byte("a"), SortTarget: pb.RangeRequest_VALUE}))
+}
