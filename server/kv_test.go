@@ -3,8 +3,8 @@ package server
 import (
 	"testing"
 
-	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
 	"github.com/seedkv/seedkv/api"
 )
@@ -29,30 +29,30 @@ func keysOf(r *pb.RangeResponse) string {
 func TestFinishRange(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		req   pb.RangeRequest
+		req   *pb.RangeRequest
 		keys  string
 		more  bool
 		count int64
 	}{
-		{"plain", pb.RangeRequest{}, "abcd", false, 4},
-		{"key descend", pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND}, "dcba", false, 4},
-		{"create ascend", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_CREATE}, "bdac", false, 4},
-		{"target without order means ascend", pb.RangeRequest{SortTarget: pb.RangeRequest_MOD}, "bdca", false, 4},
-		{"mod descend limit 2", pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND, SortTarget: pb.RangeRequest_MOD, Limit: 2}, "ac", true, 4},
-		{"version ascend, ties in key order", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VERSION}, "bcda", false, 4},
-		{"value ascend", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VALUE}, "dbca", false, 4},
-		{"max create (etcd's WithMaxCreateRev)", pb.RangeRequest{MaxCreateRevision: 4}, "bd", false, 4},
-		{"min create", pb.RangeRequest{MinCreateRevision: 5}, "ac", false, 4},
-		{"min and max mod", pb.RangeRequest{MinModRevision: 3, MaxModRevision: 8}, "cd", false, 4},
-		{"last create below a revision (Mutex waitDeletes)", pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND,
+		{"plain", &pb.RangeRequest{}, "abcd", false, 4},
+		{"key descend", &pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND}, "dcba", false, 4},
+		{"create ascend", &pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_CREATE}, "bdac", false, 4},
+		{"target without order means ascend", &pb.RangeRequest{SortTarget: pb.RangeRequest_MOD}, "bdca", false, 4},
+		{"mod descend limit 2", &pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND, SortTarget: pb.RangeRequest_MOD, Limit: 2}, "ac", true, 4},
+		{"version ascend, ties in key order", &pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VERSION}, "bcda", false, 4},
+		{"value ascend", &pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VALUE}, "dbca", false, 4},
+		{"max create (etcd's WithMaxCreateRev)", &pb.RangeRequest{MaxCreateRevision: 4}, "bd", false, 4},
+		{"min create", &pb.RangeRequest{MinCreateRevision: 5}, "ac", false, 4},
+		{"min and max mod", &pb.RangeRequest{MinModRevision: 3, MaxModRevision: 8}, "cd", false, 4},
+		{"last create below a revision (Mutex waitDeletes)", &pb.RangeRequest{SortOrder: pb.RangeRequest_DESCEND,
 			SortTarget: pb.RangeRequest_CREATE, MaxCreateRevision: 6, Limit: 1}, "a", true, 4},
-		{"first create (Mutex owner)", pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND,
+		{"first create (Mutex owner)", &pb.RangeRequest{SortOrder: pb.RangeRequest_ASCEND,
 			SortTarget: pb.RangeRequest_CREATE, Limit: 1}, "b", true, 4},
-		{"filters leave fewer than limit", pb.RangeRequest{MinModRevision: 9, Limit: 2}, "a", false, 4},
+		{"filters leave fewer than limit", &pb.RangeRequest{MinModRevision: 9, Limit: 2}, "a", false, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := &api.RangeResponse{KVs: append([]api.KeyValue(nil), sample...), Count: 4}
-			out := finishRange(&tc.req, body)
+			out := finishRange(tc.req, body)
 			require.Equal(t, tc.keys, keysOf(out))
 			require.Equal(t, tc.more, out.More)
 			require.Equal(t, tc.count, out.Count)
