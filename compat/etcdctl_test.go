@@ -104,4 +104,3 @@ func TestEtcdctlElect(t *testing.T) {
 		return strings.Contains(out, "alice")
 	}, 10*time.Second, 200*time.Millisecond)
 }
-
