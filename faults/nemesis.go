@@ -64,6 +64,10 @@ type Nemesis struct {
 	down       map[host.NodeID]bool          // crashed or paused by the nemesis
 	recovering map[host.NodeID]time.Duration // corrupted: counts as down until
 	tainted    map[host.NodeID]bool          // durable data corrupted or lost
+
+	proto  Protocol // see SetProtocol
+	hooked bool     // message hooks installed
+	armed  []armed  // triggers of aimed faults
 }
 
 // Episode is the schedule of one fault of a nemesis, and what its Inject
@@ -358,6 +362,7 @@ func (n *Nemesis) minority() int {
 // forgotten. Calling it again is harmless.
 func (n *Nemesis) HealAll() {
 	n.run = false
+	n.armed = nil
 	for _, e := range n.eps {
 		if e.timer != nil {
 			e.timer.Stop()

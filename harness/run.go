@@ -218,6 +218,9 @@ func (r *seedRun) drawFaults() {
 func (r *seedRun) startNemesis() {
 	n, err := faults.NewFromSpecs(r.w, r.replicas, r.sc.Faults, r.w.Rand("faults/nemesis"))
 	must(err)
+	if r.cfg.Cluster == nil {
+		n.SetProtocol(nodeProtocol{r}) // aimed faults know the real node only
+	}
 	must(n.Start(r.cfg.Duration))
 	r.nemesis = n
 }

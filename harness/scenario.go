@@ -70,10 +70,12 @@ type RaftParams struct {
 	HeartbeatTicks int `json:"heartbeat_ticks"`
 	// SnapshotEntries: a replica snapshots after this many applied
 	// entries, [4, 10^6]; draw: Config.SnapshotEntries, or one of 16, 32,
-	// 128, 512 and node's default 100000.
+	// 128, 512 and node's default 100000 (16 or 32 when a fault aims at
+	// snapshots: crash-snapshot, isolate-leader).
 	SnapshotEntries uint64 `json:"snapshot_entries"`
 	// CatchUpEntries are kept behind a snapshot for lagging followers,
-	// [1, 10^6]; draw: min(5000, snapshot_entries/1..8).
+	// [1, 10^6]; draw: min(5000, snapshot_entries/1..8) (2..8 when a
+	// fault aims at snapshots).
 	CatchUpEntries uint64 `json:"catch_up_entries"`
 	// MaxMsgBytes bounds the entry bytes of one append, [256, 16 MiB];
 	// draw one of 1 KiB, 8 KiB, 64 KiB, 1 MiB.
@@ -155,11 +157,11 @@ func DrawScenario(cfg Config, seed uint64) Scenario {
 		Duration:       Duration(cfg.Duration),
 		Reads:          cfg.Reads,
 	}
-	s.Raft = drawRaft(r, cfg)
+	s.Faults = drawFaults(r, cfg.Faults)
+	s.Raft = drawRaft(r, cfg, wantsSnapshots(s.Faults))
 	s.Net = drawNet(r)
 	s.Disk = DiskParams{SyncLatency: logUniform(r, 200*time.Microsecond, 5*time.Millisecond)}
 	s.Disk.SyncJitter = uniformDur(r, 0, 2*s.Disk.SyncLatency.D())
-	s.Faults = drawFaults(r, cfg.Faults)
 	s.Workload = WorkloadParams{
 		Keys:      pick(cfg.Keys, 3+r.IntN(14)),
 		Mix:       cfg.Mix,
@@ -184,7 +186,22 @@ func pick(fixed, drawn int) int {
 
 func oneOf[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
 
-func drawRaft(r *rand.Rand, cfg Config) RaftParams {
+// wantsSnapshots reports whether a fault aims at snapshots shipped to
+// followers (crash-snapshot, isolate-leader): those need small snapshot
+// intervals and short catch-up logs, or no snapshot is ever sent.
+func wantsSnapshots(specs []faults.Spec) bool {
+	for _, s := range specs {
+		if s.Name == faults.CrashSnapshot || s.Name == faults.IsolateLeader {
+			return true
+		}
+	}
+	return false
+}
+
+// drawRaft draws raft's parameters; with smallSnap (see wantsSnapshots)
+// the snapshot interval is 16 or 32 entries and the catch-up log 2..8
+// entries, unless cfg pins the interval.
+func drawRaft(r *rand.Rand, cfg Config, smallSnap bool) RaftParams {
 	p := RaftParams{
 		Tick:            Duration(time.Duration(5+r.IntN(6)) * 10 * time.Millisecond),
 		ElectionTicks:   6 + r.IntN(10),
@@ -193,10 +210,17 @@ func drawRaft(r *rand.Rand, cfg Config) RaftParams {
 		MaxMsgBytes:     oneOf[uint64](r, 1<<10, 8<<10, 64<<10, 1<<20),
 		MaxInflight:     oneOf(r, 1, 4, 16, 256),
 	}
-	if p.SnapshotEntries == 0 {
+	switch {
+	case p.SnapshotEntries != 0:
+	case smallSnap:
+		p.SnapshotEntries = oneOf[uint64](r, 16, 32)
+	default:
 		p.SnapshotEntries = oneOf[uint64](r, 16, 32, 128, 512, node.DefaultSnapshotEntries)
 	}
 	p.CatchUpEntries = min(node.DefaultCatchUpEntries, max(1, p.SnapshotEntries/uint64(1+r.IntN(8))))
+	if smallSnap {
+		p.CatchUpEntries = uint64(2 + r.IntN(7))
+	}
 	return p
 }
 

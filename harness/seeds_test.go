@@ -78,14 +78,22 @@ func replayOne(t *testing.T, seed uint64) {
 }
 
 // TestDeterminism: the same seeds at parallel 1 and 8 give the same trace
-// hashes and results.
+// hashes and results, with the default swarm and with every in-model fault
+// (aimed faults, pauses and duplicate delays included).
 func TestDeterminism(t *testing.T) {
 	requireNode(t)
 	n := 16
 	if testing.Short() {
 		n = 6
 	}
-	cfg := testConfig()
+	for _, faults := range []string{"swarm", "all"} {
+		cfg := testConfig()
+		cfg.Faults = faults
+		requireSameAtParallel(t, cfg, n)
+	}
+}
+
+func requireSameAtParallel(t *testing.T, cfg Config, n int) {
 	collect := func(parallel int) []Result {
 		var out []Result
 		RunMany(cfg, seedRange(100, n), parallel, func(r Result) bool { out = append(out, r); return true })
@@ -100,6 +108,7 @@ func TestDeterminism(t *testing.T) {
 		require.Equal(t, a.Verdict, b.Verdict, "seed %d", a.Seed)
 		require.Equal(t, a.Ops, b.Ops, "seed %d", a.Seed)
 		require.Equal(t, a.Virtual, b.Virtual, "seed %d", a.Seed)
+		require.Equal(t, a.Scenario, b.Scenario, "seed %d", a.Seed)
 	}
 }
 

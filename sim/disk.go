@@ -90,6 +90,8 @@ type Disk struct {
 	syncJit  time.Duration
 	rng      *rand.Rand
 
+	inflight int // syncs issued by this incarnation and not completed
+
 	lastFile *file // file and op seq of the last WriteAt (torn-write candidate)
 	lastSeq  uint64
 }
@@ -276,6 +278,7 @@ func (d *Disk) names() []string {
 // disks without a process (AddDisk).
 func (d *Disk) Crash() {
 	d.inc++
+	d.inflight = 0
 	if d.torn {
 		d.tear()
 	}
@@ -455,6 +458,10 @@ func (d *Disk) SetSlow(m float64) error {
 	return nil
 }
 
+// SyncsInFlight is the number of syncs the running incarnation issued
+// that have not completed yet.
+func (d *Disk) SyncsInFlight() int { return d.inflight }
+
 // Slow is the current sync latency multiplier.
 func (d *Disk) Slow() float64 { return d.slow }
 
@@ -534,6 +541,7 @@ func (r *syncReq) complete() {
 		}
 		return
 	}
+	d.inflight--
 	f := r.f
 	n := 0
 	for n < len(f.ops) && f.ops[n].seq < r.upTo {
@@ -542,9 +550,17 @@ func (r *syncReq) complete() {
 	}
 	f.dropSynced(n)
 	d.w.trace(kSync, d.id, uint64(len(f.durable)), hashString(f.name))
-	if r.done != nil {
-		r.done(nil)
+	if r.done == nil {
+		return
 	}
+	if n := d.w.nodes[d.id]; n != nil && n.paused {
+		// The data is durable (the kernel did it); the frozen process
+		// learns of it when it resumes.
+		done := r.done
+		n.backlog = append(n.backlog, event{kind: evTimer, node: n, inc: r.inc, fn: func() { done(nil) }})
+		return
+	}
+	r.done(nil)
 }
 
 // dropSynced forgets the first n pending operations, which are durable.
@@ -730,6 +746,7 @@ func (h *handle) Sync(done func(error)) {
 	if err := h.check(); err != nil {
 		r.err = err
 	} else {
+		d.inflight++
 		delay = d.syncDelay()
 	}
 	d.w.push(event{at: d.w.at(delay), kind: evSync, sync: r})

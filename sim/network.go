@@ -67,12 +67,29 @@ type NetStats struct {
 // Network is the simulated network of a World: latency, loss, duplication
 // and a directed reachability matrix.
 type Network struct {
-	w     *World
-	cfg   NetConfig
-	rng   *rand.Rand
-	cuts  map[link]struct{} // directed links that carry nothing
-	stats NetStats
+	w         *World
+	cfg       NetConfig
+	rng       *rand.Rand
+	cuts      map[link]struct{} // directed links that carry nothing
+	stats     NetStats
+	onSend    []MessageHook
+	onDeliver []MessageHook
 }
+
+// MessageHook observes one message: its sender, receiver and payload
+// (read-only). It runs on the event loop, inside the sender's Send or just
+// before the receiver's Receive, so it must not run the world; to act (for
+// example crash the sender right after it sent a vote), schedule a
+// zero-delay timer, which runs before any later event.
+type MessageHook func(from, to host.NodeID, payload []byte)
+
+// OnSend adds a hook called for every message a node sends (before loss,
+// cuts or delivery are decided).
+func (n *Network) OnSend(h MessageHook) { n.onSend = append(n.onSend, h) }
+
+// OnDeliver adds a hook called for every message just before it is handed
+// to its receiver.
+func (n *Network) OnDeliver(h MessageHook) { n.onDeliver = append(n.onDeliver, h) }
 
 type link struct{ from, to host.NodeID }
 
@@ -222,6 +239,9 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	n.stats.SentBytes += uint64(len(p))
 	ph := hashBytes(p)
 	w.trace(kSend, from, uint64(to), ph)
+	for _, h := range n.onSend {
+		h(from, to, p)
+	}
 	dst := w.nodes[to]
 	switch {
 	case dst == nil:
@@ -297,5 +317,8 @@ func (n *Network) deliver(e *event) {
 	n.stats.Delivered++
 	n.stats.DeliveredBytes += uint64(len(e.data))
 	n.w.trace(kDeliver, dst.id, uint64(e.from), ph)
+	for _, h := range n.onDeliver {
+		h(e.from, dst.id, e.data)
+	}
 	dst.proc.Receive(e.from, e.data)
 }

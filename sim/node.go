@@ -19,6 +19,11 @@ type nodeState struct {
 	disk  *Disk
 	rng   *rand.Rand
 
+	// Paused: the process is frozen. Its due timers, deliveries and sync
+	// callbacks wait in backlog (in the order they fell due) until Resume.
+	paused  bool
+	backlog []event
+
 	// Local clock: local = anchorLocal + (now - anchorReal) * rate.
 	rate        float64
 	anchorReal  int64
@@ -104,6 +109,9 @@ func (w *World) Crash(id host.NodeID) error {
 	n.alive = false
 	n.inc++
 	n.proc = nil
+	n.paused = false
+	clear(n.backlog)
+	n.backlog = n.backlog[:0]
 	w.trace(kCrash, id, n.inc, 0)
 	n.disk.Crash()
 	n.disk.down = true

@@ -268,6 +268,11 @@ func (w *World) RunUntilIdle(maxEvents int) bool {
 // run executes one popped event and reports whether it counted (stale
 // timers of crashed incarnations do not).
 func (w *World) run(e *event) bool {
+	if e.node != nil && e.node.paused && e.kind != evSync && e.node.inc == e.inc {
+		w.now = e.at
+		e.node.backlog = append(e.node.backlog, *e)
+		return false
+	}
 	switch e.kind {
 	case evTimer:
 		if e.node != nil && (e.node.inc != e.inc || !e.node.alive) {
@@ -365,6 +370,8 @@ const (
 	kCorrupt
 	kDiskCrash
 	kLoseSynced
+	kPause
+	kResume
 	numKinds
 )
 
@@ -390,6 +397,8 @@ var kindNames = [numKinds]string{
 	kCorrupt:     "corrupt",
 	kDiskCrash:   "disk-crash",
 	kLoseSynced:  "lose-synced",
+	kPause:       "pause",
+	kResume:      "resume",
 }
 
 var kindHash = func() (h [numKinds]uint64) {

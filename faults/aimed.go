@@ -1,0 +1,212 @@
+package faults
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+// Aimed faults: within the model, timed at protocol moments that random
+// timing rarely hits. Each needs the nemesis's Protocol (SetProtocol);
+// without one they never inject.
+func init() {
+	MustRegister(crashAckFault{})
+	MustRegister(crashSnapshotFault{})
+	MustRegister(isolateLeaderFault{})
+	MustRegister(crashSlowLeaderFault{})
+}
+
+// Names of the aimed faults.
+const (
+	CrashAck        = "crash-ack"
+	CrashSnapshot   = "crash-snapshot"
+	IsolateLeader   = "isolate-leader"
+	CrashSlowLeader = "crash-slow-leader"
+)
+
+// restartHeal returns the heal of an aimed crash: disarm, then restart
+// whatever the trigger crashed.
+func restartHeal(e *Episode, hit *[]host.NodeID) func() {
+	return func() {
+		e.N.Disarm(e)
+		for _, id := range *hit {
+			e.N.RestartNode(id)
+		}
+	}
+}
+
+// crashAckFault crashes a replica right after it sent a vote or an append
+// acknowledgement while it has a sync in flight: if the replica answered
+// before the data it vouches for was durable, the crash loses it.
+type crashAckFault struct{}
+
+func (crashAckFault) Name() string    { return CrashAck }
+func (crashAckFault) Class() Class    { return InModel }
+func (crashAckFault) Params() []Param { return nil }
+
+func (crashAckFault) Inject(e *Episode) (string, func(), bool) {
+	n := e.N
+	if n.proto == nil {
+		return "", nil, false
+	}
+	var hit []host.NodeID
+	fired := false
+	n.Arm(e, func(o Observed) bool {
+		if fired || o.Delivered || (o.Moment != MomentVoteResponse && o.Moment != MomentAppendResponse) ||
+			n.w.Disk(o.From).SyncsInFlight() == 0 || !n.crashableNow(o.From) {
+			return false
+		}
+		fired = true
+		what := map[Moment]string{MomentVoteResponse: "vote", MomentAppendResponse: "ack"}[o.Moment]
+		n.CrashSoon(e, o.From, CrashAck, func(ok bool) {
+			if ok {
+				hit = append(hit, o.From)
+				e.detail = fmt.Sprintf("%d after %s to %d", o.From, what, o.To)
+			}
+		})
+		return true
+	})
+	return "armed", restartHeal(e, &hit), true
+}
+
+// crashSnapshotFault crashes the sender of a snapshot right after it sent
+// it, or its receiver while it installs it (shortly after delivery, within
+// a few sync latencies).
+type crashSnapshotFault struct{}
+
+func (crashSnapshotFault) Name() string    { return CrashSnapshot }
+func (crashSnapshotFault) Class() Class    { return InModel }
+func (crashSnapshotFault) Params() []Param { return nil }
+
+func (crashSnapshotFault) Inject(e *Episode) (string, func(), bool) {
+	n := e.N
+	if n.proto == nil {
+		return "", nil, false
+	}
+	var hit []host.NodeID
+	receiver := e.R.IntN(2) == 0
+	n.Arm(e, func(o Observed) bool {
+		if o.Moment != MomentSnapshot || o.Delivered != receiver {
+			return false
+		}
+		victim, role := o.From, "sender"
+		if receiver {
+			victim, role = o.To, "receiver"
+		}
+		if !n.crashableNow(victim) {
+			return false
+		}
+		crash := func() {
+			n.CrashSoon(e, victim, CrashSnapshot, func(ok bool) {
+				if ok {
+					hit = append(hit, victim)
+					e.detail = fmt.Sprintf("snapshot %s %d", role, victim)
+				}
+			})
+		}
+		if receiver {
+			// Mid-install: the receiver writes and syncs the snapshot
+			// after delivery; land somewhere in that.
+			n.w.Schedule(time.Duration(e.R.Int64N(int64(5*time.Millisecond))), crash)
+		} else {
+			crash()
+		}
+		return true
+	})
+	return "armed", restartHeal(e, &hit), true
+}
+
+// isolateLeaderFault cuts a leader off from the other replicas right after
+// it sent an append with entries, before they can commit; clients still
+// reach it, so it goes on appending entries it can never commit. A new
+// leader on the other side overwrites them; when healed, the old leader
+// learns its suffix conflicts (and, with small snapshot intervals, gets a
+// snapshot over it).
+type isolateLeaderFault struct{}
+
+func (isolateLeaderFault) Name() string    { return IsolateLeader }
+func (isolateLeaderFault) Class() Class    { return InModel }
+func (isolateLeaderFault) Params() []Param { return nil }
+
+func (isolateLeaderFault) Inject(e *Episode) (string, func(), bool) {
+	n := e.N
+	if n.proto == nil {
+		return "", nil, false
+	}
+	var cut [][2]host.NodeID
+	n.Arm(e, func(o Observed) bool {
+		if o.Moment != MomentAppend || o.Delivered {
+			return false
+		}
+		leader := o.From
+		n.w.Schedule(0, func() {
+			if !n.run {
+				return
+			}
+			for _, id := range n.ids {
+				if id != leader {
+					for _, l := range [][2]host.NodeID{{leader, id}, {id, leader}} {
+						if n.w.Net().Reachable(l[0], l[1]) {
+							n.w.Net().Cut(l[0], l[1])
+							cut = append(cut, l)
+						}
+					}
+				}
+			}
+			e.detail = fmt.Sprintf("leader %d after append", leader)
+			n.w.Record("fault/isolate-leader", leader, nil)
+		})
+		return true
+	})
+	return "armed", func() {
+		n.Disarm(e)
+		for _, l := range cut {
+			n.w.Net().Connect(l[0], l[1])
+		}
+	}, true
+}
+
+// crashSlowLeaderFault slows the leader's disk, then crashes it while its
+// syncs crawl (some entries sent to followers, not yet durable at home).
+type crashSlowLeaderFault struct{}
+
+func (crashSlowLeaderFault) Name() string { return CrashSlowLeader }
+func (crashSlowLeaderFault) Class() Class { return InModel }
+func (crashSlowLeaderFault) Params() []Param {
+	return []Param{{Name: "slow", Min: 1, Max: 1000, Default: 50, DrawMin: 10, DrawMax: 200, Doc: "the leader's sync latency multiplier before the crash"}}
+}
+
+func (crashSlowLeaderFault) Inject(e *Episode) (string, func(), bool) {
+	n := e.N
+	if n.proto == nil {
+		return "", nil, false
+	}
+	leader := n.proto.Leader()
+	if leader == 0 || !n.crashableNow(leader) {
+		return "", nil, false
+	}
+	d := n.w.Disk(leader)
+	prev := d.Slow()
+	m := math.Pow(e.Spec.Param("slow"), 0.5+0.5*e.R.Float64())
+	_ = d.SetSlow(m)
+	var hit []host.NodeID
+	// Crash once a few slowed syncs are under way.
+	wait := time.Duration(e.R.Int64N(int64(200 * time.Millisecond)))
+	timer := n.w.After(wait, func() {
+		n.CrashSoon(e, leader, CrashSlowLeader, func(ok bool) {
+			if ok {
+				hit = append(hit, leader)
+			}
+		})
+	})
+	n.w.Record("fault/crash-slow-leader", leader, nil)
+	return fmt.Sprintf("leader %d x%.0f, crash after %v", leader, m, wait.Round(time.Millisecond)), func() {
+		timer.Stop()
+		_ = d.SetSlow(prev)
+		for _, id := range hit {
+			n.RestartNode(id)
+		}
+	}, true
+}

@@ -1,0 +1,161 @@
+package faults
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/sim"
+)
+
+// chatty is a replica stand-in that speaks a toy protocol: the first byte
+// of a payload is the Moment it marks. Every 5ms it sends each peer a
+// message of each moment in turn; every other time it writes and syncs
+// first.
+type chatty struct {
+	h     host.Host
+	f     host.File
+	peers []host.NodeID
+	k     int
+}
+
+func startChatty(peers []host.NodeID) func(h host.Host) host.Process {
+	return func(h host.Host) host.Process {
+		c := &chatty{h: h, peers: peers}
+		f, err := h.FS().Open("log")
+		if err != nil {
+			f, _ = h.FS().Create("log")
+		}
+		c.f = f
+		var tick func()
+		tick = func() {
+			c.k++
+			if c.k%2 == 0 { // a sync in flight at every other round of sends
+				_, _ = c.f.WriteAt([]byte("x"), c.f.Size())
+				c.f.Sync(func(error) {})
+			}
+			for _, p := range peers {
+				if p != h.ID() {
+					h.Send(p, []byte{byte(1 + c.k%4)})
+				}
+			}
+			h.After(5*time.Millisecond, tick)
+		}
+		h.After(time.Millisecond, tick)
+		return c
+	}
+}
+
+func (c *chatty) Receive(host.NodeID, []byte) {}
+
+// toyProtocol reads the toy moments; replica 1 leads.
+type toyProtocol struct{}
+
+func (toyProtocol) Classify(p []byte) Moment { return Moment(p[0]) }
+func (toyProtocol) Leader() host.NodeID      { return 1 }
+
+func aimedWorld(t *testing.T, fault string, proto bool) (*sim.World, *Nemesis, *[]string) {
+	t.Helper()
+	w := sim.NewWorld(7, sim.DefaultConfig())
+	ids := []host.NodeID{1, 2, 3, 4, 5}
+	for _, id := range ids {
+		require.NoError(t, w.AddNode(id, startChatty(ids)))
+	}
+	var trace []string
+	w.SetTraceWriter(writerFunc(func(p []byte) { trace = append(trace, string(p)) }))
+	f, ok := Lookup(fault)
+	require.True(t, ok)
+	spec := DefaultSpec(f)
+	n, err := NewFromSpecs(w, ids, []Spec{spec}, w.Rand("n"))
+	require.NoError(t, err)
+	if proto {
+		n.SetProtocol(toyProtocol{})
+	}
+	require.NoError(t, n.Start(5*time.Second))
+	return w, n, &trace
+}
+
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
+
+func count(trace []string, word string) int {
+	c := 0
+	for _, l := range trace {
+		if containsWord(l, word) {
+			c++
+		}
+	}
+	return c
+}
+
+func containsWord(l, w string) bool {
+	for i := 0; i+len(w) <= len(l); i++ {
+		if l[i:i+len(w)] == w {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAimedFaultsNeedAProtocol: without a Protocol they never inject.
+func TestAimedFaultsNeedAProtocol(t *testing.T) {
+	for _, f := range []string{CrashAck, CrashSnapshot, IsolateLeader, CrashSlowLeader} {
+		w, _, trace := aimedWorld(t, f, false)
+		w.RunFor(5 * time.Second)
+		require.Zero(t, count(*trace, "fault/"), f)
+	}
+}
+
+// TestAimedFaultsHitTheirMoment: each aimed fault fires at its moment and
+// stays within the budget; after HealAll everyone runs again.
+func TestAimedFaultsHitTheirMoment(t *testing.T) {
+	for _, f := range []string{CrashAck, CrashSnapshot, IsolateLeader, CrashSlowLeader, Pause} {
+		w, n, trace := aimedWorld(t, f, true)
+		var probe func()
+		probe = func() {
+			require.LessOrEqual(t, len(n.Unavailable()), 2, f)
+			w.Schedule(time.Millisecond, probe)
+		}
+		w.Schedule(0, probe)
+		w.RunFor(5 * time.Second)
+		require.Positive(t, count(*trace, "fault/"+f), "%s never fired", f)
+		n.HealAll()
+		for _, id := range w.Nodes() {
+			require.True(t, w.Alive(id) && !w.Paused(id), "%s: %d", f, id)
+		}
+		require.Empty(t, w.Net().Cuts(), f)
+	}
+}
+
+// TestCrashAckCrashesTheSender: the replica crashed by crash-ack sent a
+// message at the very instant of the crash (its ack: nothing ran in
+// between but events of that same instant), with a sync of its own in
+// flight then.
+func TestCrashAckCrashesTheSender(t *testing.T) {
+	w, _, trace := aimedWorld(t, CrashAck, true)
+	inflight := map[string]bool{} // "<time> node=N " of each send -> sync in flight
+	w.Net().OnSend(func(from, _ host.NodeID, p []byte) {
+		if m := Moment(p[0]); m == MomentVoteResponse || m == MomentAppendResponse {
+			key := fmt.Sprintf("%d node=%d ", int64(w.Elapsed()), from)
+			inflight[key] = inflight[key] || w.Disk(from).SyncsInFlight() > 0
+		}
+	})
+	w.RunFor(5 * time.Second)
+	crashes := 0
+	for _, l := range *trace {
+		if !strings.Contains(l, " fault/crash-ack ") {
+			continue
+		}
+		crashes++
+		at := l[:strings.Index(l, " ")]
+		node := l[strings.Index(l, "node="):]
+		node = node[:strings.Index(node, " ")+1]
+		require.True(t, inflight[at+" "+node], "%s: no ack with a sync in flight from %s at %s", l, node, at)
+	}
+	require.Positive(t, crashes)
+}

@@ -1,0 +1,154 @@
+package faults
+
+import (
+	"github.com/seedkv/seedkv/host"
+)
+
+// Moment is the protocol moment a message marks, as far as aimed faults
+// care: a vote or acknowledgement just sent, entries just appended, a
+// snapshot on its way.
+type Moment uint8
+
+// The moments.
+const (
+	// MomentOther is any message aimed faults do not care about (client
+	// traffic, heartbeats, requests for votes).
+	MomentOther Moment = iota
+	// MomentVoteResponse: a vote (or pre-vote) granted or refused.
+	MomentVoteResponse
+	// MomentAppendResponse: an acknowledgement (or rejection) of appended
+	// entries or of a snapshot.
+	MomentAppendResponse
+	// MomentAppend: a leader's append carrying entries.
+	MomentAppend
+	// MomentSnapshot: a snapshot sent to a follower.
+	MomentSnapshot
+)
+
+// Protocol is what the nemesis may know of the system under test without
+// importing it. The package direction (harness -> faults -> sim) forbids
+// faults to import raft or node, so the harness, which knows both, hands
+// the nemesis a Protocol (SetProtocol): Classify reads a payload's moment
+// and Leader names the replica that leads now. Aimed faults (crash-ack,
+// crash-snapshot, isolate-leader, crash-slow-leader) need one; without it
+// they never inject.
+type Protocol interface {
+	// Classify says what moment a message payload marks. It must not
+	// keep or change the payload.
+	Classify(payload []byte) Moment
+	// Leader is the replica that leads in the highest term now, or 0.
+	Leader() host.NodeID
+}
+
+// Observed is a message an armed trigger sees: sent (Delivered false,
+// inside the sender's Send) or about to be received (Delivered true).
+type Observed struct {
+	From, To  host.NodeID
+	Moment    Moment
+	Delivered bool
+}
+
+// Trigger is armed by an aimed fault's Inject: it sees every classified
+// message while armed and reports whether it fired (then it is disarmed).
+// It must not run the world; to act at once, schedule a zero-delay timer.
+type Trigger func(Observed) bool
+
+// SetProtocol hands the nemesis the system's protocol view, for aimed
+// faults; call it before Start.
+func (n *Nemesis) SetProtocol(p Protocol) {
+	n.proto = p
+	if n.hooked {
+		return
+	}
+	n.hooked = true
+	net := n.w.Net()
+	net.OnSend(func(from, to host.NodeID, p []byte) { n.observe(from, to, p, false) })
+	net.OnDeliver(func(from, to host.NodeID, p []byte) { n.observe(from, to, p, true) })
+}
+
+// Protocol is the protocol view set by SetProtocol, or nil.
+func (n *Nemesis) Protocol() Protocol { return n.proto }
+
+// Arm arms a trigger for e's fault until Disarm (or until it fires).
+// Messages are classified only while some trigger is armed, so a run
+// without aimed faults pays nothing for them.
+func (n *Nemesis) Arm(e *Episode, t Trigger) {
+	n.armed = append(n.armed, armed{e, t})
+}
+
+// Disarm removes e's trigger, if it is still armed.
+func (n *Nemesis) Disarm(e *Episode) {
+	for i, a := range n.armed {
+		if a.e == e {
+			n.armed = append(n.armed[:i], n.armed[i+1:]...)
+			return
+		}
+	}
+}
+
+type armed struct {
+	e *Episode
+	t Trigger
+}
+
+// observe classifies one message for the armed triggers. Only messages
+// between replicas matter.
+func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
+	if len(n.armed) == 0 || n.proto == nil || !n.isReplica(from) || !n.isReplica(to) {
+		return
+	}
+	m := n.proto.Classify(p)
+	if m == MomentOther {
+		return
+	}
+	ob := Observed{From: from, To: to, Moment: m, Delivered: delivered}
+	for i := 0; i < len(n.armed); i++ {
+		a := n.armed[i]
+		if a.t(ob) {
+			n.armed = append(n.armed[:i], n.armed[i+1:]...)
+			i--
+		}
+	}
+}
+
+func (n *Nemesis) isReplica(id host.NodeID) bool {
+	for _, r := range n.ids {
+		if r == id {
+			return true
+		}
+	}
+	return false
+}
+
+// CrashSoon crashes id at the next instant of virtual time (a zero-delay
+// timer: after the event now running, before any later one), if it is
+// still running and the crash budget allows, books it as down, asserts the
+// budget and calls done(true); done(false) if it did not crash it.
+func (n *Nemesis) CrashSoon(e *Episode, id host.NodeID, why string, done func(bool)) {
+	n.w.Schedule(0, func() {
+		if !n.run || !n.crashableNow(id) {
+			done(false)
+			return
+		}
+		u0, t0 := len(n.Unavailable()), len(n.Tainted())
+		ok := n.CrashNode(id, why)
+		if ok {
+			n.assertBudget(e, u0, t0)
+		}
+		done(ok)
+	})
+}
+
+// crashableNow reports whether id may be crashed now within the budget.
+func (n *Nemesis) crashableNow(id host.NodeID) bool {
+	cands, budget := n.Crashable()
+	if budget <= 0 {
+		return false
+	}
+	for _, c := range cands {
+		if c == id {
+			return true
+		}
+	}
+	return false
+}

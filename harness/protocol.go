@@ -1,0 +1,57 @@
+package harness
+
+import (
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/faults"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/raft"
+)
+
+// nodeProtocol is the real node's protocol as the nemesis's aimed faults
+// see it (faults.Protocol): faults may not import raft or node, so the
+// harness, which imports both, classifies payloads and names the leader
+// for it.
+type nodeProtocol struct{ r *seedRun }
+
+// Classify decodes a peer payload's raft message type (without copying)
+// into the moment it marks.
+func (p nodeProtocol) Classify(payload []byte) faults.Moment {
+	if len(payload) < 2 || api.Envelope(payload[0]) != api.EnvelopePeer {
+		return faults.MomentOther
+	}
+	var m raft.Message
+	if m.UnmarshalShared(payload[1:]) != nil {
+		return faults.MomentOther
+	}
+	switch m.Type {
+	case raft.MsgVoteResp, raft.MsgPreVoteResp:
+		return faults.MomentVoteResponse
+	case raft.MsgAppResp:
+		return faults.MomentAppendResponse
+	case raft.MsgApp:
+		if len(m.Entries) > 0 {
+			return faults.MomentAppend
+		}
+	case raft.MsgSnap:
+		return faults.MomentSnapshot
+	}
+	return faults.MomentOther
+}
+
+// Leader is the running replica that believes it leads in the highest
+// term, or 0.
+func (p nodeProtocol) Leader() host.NodeID {
+	var best host.NodeID
+	var term uint64
+	for _, id := range p.r.replicas {
+		n, ok := p.r.w.Process(id).(*node.Node)
+		if !ok || p.r.w.Paused(id) {
+			continue
+		}
+		if st := n.Status(); st.Role == raft.RoleLeader && st.Term > term {
+			best, term = id, st.Term
+		}
+	}
+	return best
+}
