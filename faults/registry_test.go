@@ -98,9 +98,9 @@ func TestRegisterRefuses(t *testing.T) {
 
 type named struct{ name string }
 
-func (f named) Name() string                               { return f.name }
-func (named) Class() faults.Class                          { return faults.InModel }
-func (named) Params() []faults.Param                       { return nil }
+func (f named) Name() string                                { return f.name }
+func (named) Class() faults.Class                           { return faults.InModel }
+func (named) Params() []faults.Param                        { return nil }
 func (named) Inject(*faults.Episode) (string, func(), bool) { return "", nil, false }
 
 // TestBudgetAssertedAfterInjection: an in-model fault that crashes a
