@@ -40,36 +40,41 @@ func TestMembershipKeepsQuorum(t *testing.T) {
 // only once a majority of the rest applied its removal (BUG-3 follow-up).
 func TestRetiredReplicasStayDown(t *testing.T) {
 	requireNode(t)
-	cases := []struct {
-		nodes int
-		seed  uint64
-	}{{3, 1}, {3, 2}, {5, 1}} // seeds that retire a replica (they change with the scenario draw)
+	// The seeds that retire a replica change with the scenario draw, so
+	// the test looks for a few among the first seeds of each size.
 	shutDown := 0
-	for _, c := range cases {
-		cfg := DefaultConfig()
-		cfg.Nodes, cfg.Faults, cfg.KeepArtifacts = c.nodes, "crash,membership,disk-corrupt", true
-		r, err := newSeedRun(cfg, c.seed)
-		require.NoError(t, err)
-		var res Result
-		r.run(&res)
-		require.Equal(t, Pass, res.Verdict, "-nodes %d -seed %d: %s", c.nodes, c.seed, res.Reason)
-		retired := 0
-		for i := range c.nodes + maxMembershipChanges {
-			id := firstReplica + host.NodeID(i)
-			if slices.Contains(r.replicas, id) || !slices.Contains(r.w.Nodes(), id) {
+	for _, nodes := range []int{3, 5} {
+		found := 0
+		for seed := uint64(1); seed <= 40 && found < 2; seed++ {
+			cfg := DefaultConfig()
+			cfg.Nodes, cfg.Faults, cfg.KeepArtifacts = nodes, "crash,membership,disk-corrupt", true
+			r, err := newSeedRun(cfg, seed)
+			require.NoError(t, err)
+			var res Result
+			r.run(&res)
+			require.Equal(t, Pass, res.Verdict, "-nodes %d -seed %d: %s", nodes, seed, res.Reason)
+			retired := 0
+			for i := range nodes + maxMembershipChanges {
+				id := firstReplica + host.NodeID(i)
+				if slices.Contains(r.replicas, id) || !slices.Contains(r.w.Nodes(), id) {
+					continue
+				}
+				retired++
+				require.Nil(t, inspectorOf(r.w.Process(id)), "-nodes %d -seed %d: retired replica %d runs a replica:\n%s",
+					nodes, seed, id, r.notes.String())
+			}
+			if retired == 0 {
 				continue
 			}
-			retired++
-			require.Nil(t, inspectorOf(r.w.Process(id)), "-nodes %d -seed %d: retired replica %d runs a replica:\n%s",
-				c.nodes, c.seed, id, r.notes.String())
+			found++
+			// Each was shut down once a majority of the rest applied its removal.
+			shut := regexp.MustCompile(`shutting \d+ down \(a majority applied \d+: (true|false)\)`).FindAllStringSubmatch(r.notes.String(), -1)
+			shutDown += len(shut)
+			for _, m := range shut {
+				require.Equal(t, "true", m[1], "-nodes %d -seed %d: %s", nodes, seed, m[0])
+			}
 		}
-		require.Positive(t, retired, "-nodes %d -seed %d retired no replica", c.nodes, c.seed)
-		// Each was shut down once a majority of the rest applied its removal.
-		shut := regexp.MustCompile(`shutting \d+ down \(a majority applied \d+: (true|false)\)`).FindAllStringSubmatch(r.notes.String(), -1)
-		shutDown += len(shut)
-		for _, m := range shut {
-			require.Equal(t, "true", m[1], "-nodes %d -seed %d: %s", c.nodes, c.seed, m[0])
-		}
+		require.Positive(t, found, "-nodes %d: no seed of 40 retired a replica", nodes)
 	}
 	require.Positive(t, shutDown, "no running replica was shut down")
 }
