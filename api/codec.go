@@ -2,9 +2,11 @@ package api
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/internal/varint"
 )
 
 // headerSize is envelope, version, class and op.
@@ -438,8 +440,8 @@ func (d *decoder) uvarint(field string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if !d.advance(field, n) {
+	v, n, err := varint.Uvarint(d.b[d.off:])
+	if !d.advance(field, n, err) {
 		return 0
 	}
 	return v
@@ -449,21 +451,21 @@ func (d *decoder) varint(field string) int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.off:])
-	if !d.advance(field, n) {
+	v, n, err := varint.Varint(d.b[d.off:])
+	if !d.advance(field, n, err) {
 		return 0
 	}
 	return v
 }
 
-// advance moves past a varint of n bytes as encoding/binary reports it:
-// n == 0 means the input ended inside it, n < 0 that it overflows 64 bits.
-func (d *decoder) advance(field string, n int) bool {
+// advance moves past a varint of n bytes, or records why it could not be
+// decoded (the input ended inside it, or it is not a minimal 64-bit one).
+func (d *decoder) advance(field string, n int, err error) bool {
 	switch {
-	case n == 0:
+	case errors.Is(err, varint.ErrTruncated):
 		d.failAt(field, ErrTruncated)
 		return false
-	case n < 0:
+	case err != nil:
 		d.failAt(field, ErrMalformed)
 		return false
 	}

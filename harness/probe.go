@@ -123,17 +123,8 @@ func (r *seedRun) readWriteLog(member host.NodeID, rev int64) ([]lin.LogEntry, e
 			werr = u.Err
 		}
 		for _, e := range u.Events {
-			rev := e.Revision()
-			if n := len(log); n == 0 || log[n-1].Revision != rev {
-				log = append(log, lin.LogEntry{Revision: rev})
-			}
-			c := lin.Change{Key: string(e.KV.Key), Type: lin.EventPut, Value: string(e.KV.Value)}
-			if e.Type == api.EventDelete {
-				c.Type, c.Value = lin.EventDelete, ""
-			}
-			l := &log[len(log)-1]
-			l.Changes = append(l.Changes, c)
-			last = rev
+			last = e.Revision()
+			log = lin.AppendChange(log, last, e.KV.Key, e.KV.Value, e.Type == api.EventDelete)
 		}
 	})
 	defer w.Cancel()

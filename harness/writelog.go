@@ -28,16 +28,7 @@ func writeLogOf(s *mvcc.Store) ([]lin.LogEntry, error) {
 			return log, nil
 		}
 		for _, e := range evs {
-			rev := e.KV.ModRevision
-			if n := len(log); n == 0 || log[n-1].Revision != rev {
-				log = append(log, lin.LogEntry{Revision: rev})
-			}
-			c := lin.Change{Key: string(e.KV.Key), Type: lin.EventPut, Value: string(e.KV.Value)}
-			if e.Type == mvcc.EventDelete {
-				c.Type, c.Value = lin.EventDelete, ""
-			}
-			last := &log[len(log)-1]
-			last.Changes = append(last.Changes, c)
+			log = lin.AppendChange(log, e.KV.ModRevision, e.KV.Key, e.KV.Value, e.Type == mvcc.EventDelete)
 		}
 	}
 }

@@ -491,11 +491,11 @@ func (c *revChecker) read(i int, rev int64) string {
 	}
 	switch in.Kind {
 	case KindGet:
-		if want := c.st.get(in.Key); !kvsEqual(want, out.KVs) {
+		if want := c.st.get(in.Key); !slices.Equal(want, out.KVs) {
 			return mismatch(in.Key, want, out.KVs)
 		}
 	case KindRange:
-		if want := c.st.prefix(in.Key); !kvsEqual(want, out.KVs) {
+		if want := c.st.prefix(in.Key); !slices.Equal(want, out.KVs) {
 			return mismatch("prefix "+in.Key, want, out.KVs)
 		}
 	case KindDelete:
@@ -515,7 +515,7 @@ func (c *revChecker) read(i int, rev int64) string {
 			switch {
 			case t.Kind == KindDelete && len(want) > 0:
 				return fmt.Sprintf("%s changed nothing, but at revision %d it would delete %s", c.describe(i), rev, c.holds(want))
-			case t.Kind == KindGet && k < len(out.TxnKVs) && !kvsEqual(want, out.TxnKVs[k]):
+			case t.Kind == KindGet && k < len(out.TxnKVs) && !slices.Equal(want, out.TxnKVs[k]):
 				return mismatch(t.Key, want, out.TxnKVs[k])
 			}
 		}
@@ -565,7 +565,7 @@ func (c *revChecker) exec(i int, rev int64, check bool) (changed bool, bad strin
 	for k, t := range branch {
 		switch t.Kind {
 		case KindGet:
-			if want := c.st.get(t.Key); check && k < len(out.TxnKVs) && !kvsEqual(want, out.TxnKVs[k]) && bad == "" {
+			if want := c.st.get(t.Key); check && k < len(out.TxnKVs) && !slices.Equal(want, out.TxnKVs[k]) && bad == "" {
 				bad = fmt.Sprintf("%s: %s read %s, but there the store holds %s (revision %d, before its own writes)",
 					c.describe(i), t.Key, c.holds(out.TxnKVs[k]), c.holds(want), rev-1)
 			}

@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -310,9 +311,9 @@ func storeExec(s *storeState, op *Op) (bool, *storeState) {
 		if kv := s.get(in.Key); kv != nil {
 			kvs = []KV{*kv}
 		}
-		return !known || (kvsEqual(kvs, out.KVs) && out.Revision == s.rev), s
+		return !known || (slices.Equal(kvs, out.KVs) && out.Revision == s.rev), s
 	case KindRange:
-		return !known || (kvsEqual(s.prefix(in.Key), out.KVs) && out.Revision == s.rev), s
+		return !known || (slices.Equal(s.prefix(in.Key), out.KVs) && out.Revision == s.rev), s
 	case KindPut:
 		w := writer{base: s}
 		w.put(in.Key, in.Value)
@@ -355,7 +356,7 @@ func storeTxn(s *storeState, op *Op) (bool, *storeState) {
 				if kv := w.cur().get(t.Key); kv != nil {
 					kvs = []KV{*kv}
 				}
-				ok = kvsEqual(kvs, out.TxnKVs[i])
+				ok = slices.Equal(kvs, out.TxnKVs[i])
 			}
 		case KindPut:
 			w.put(t.Key, t.Value)
@@ -377,18 +378,6 @@ func (s *storeState) prefix(p string) []KV {
 		return nil
 	}
 	return s.kvs[i:j]
-}
-
-func kvsEqual(a, b []KV) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func describeStore(s *storeState) string {

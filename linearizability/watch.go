@@ -40,6 +40,23 @@ type LogEntry struct {
 	Changes  []Change
 }
 
+// AppendChange appends the change of key at revision rev to log, opening
+// a new entry when rev differs from the last one: a watch stream of the
+// whole key space, read in order, turns into the write log this way.
+// deleted says the change is a delete (value is then ignored).
+func AppendChange(log []LogEntry, rev int64, key, value []byte, deleted bool) []LogEntry {
+	if n := len(log); n == 0 || log[n-1].Revision != rev {
+		log = append(log, LogEntry{Revision: rev})
+	}
+	c := Change{Key: string(key), Type: EventPut, Value: string(value)}
+	if deleted {
+		c.Type, c.Value = EventDelete, ""
+	}
+	last := &log[len(log)-1]
+	last.Changes = append(last.Changes, c)
+	return log
+}
+
 // WatchEvent is one event as a watcher received it.
 type WatchEvent struct {
 	Revision int64 // the event's mod revision

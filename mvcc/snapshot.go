@@ -5,6 +5,8 @@ import (
 	"hash/crc32"
 	"slices"
 	"time"
+
+	"github.com/seedkv/seedkv/internal/varint"
 )
 
 // Snapshot format, version 1. All integers are varints (signed) or
@@ -81,9 +83,9 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad uvarint")
+	v, n, err := varint.Uvarint(d.b[d.off:])
+	if err != nil {
+		d.fail("bad uvarint: " + err.Error())
 		return 0
 	}
 	d.off += n
@@ -94,9 +96,9 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.off:])
-	if n <= 0 {
-		d.fail("bad varint")
+	v, n, err := varint.Varint(d.b[d.off:])
+	if err != nil {
+		d.fail("bad varint: " + err.Error())
 		return 0
 	}
 	d.off += n

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/seedkv/seedkv/internal/varint"
 )
 
 // Wire and storage formats. Every top-level encoding starts with a format
@@ -87,15 +89,14 @@ func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.off:])
-	if n == 0 {
+	v, n, err := varint.Uvarint(d.b[d.off:])
+	switch {
+	case errors.Is(err, varint.ErrTruncated):
 		d.fail(what, ErrTruncated)
 		return 0
-	}
-	if n < 0 || (n > 1 && d.b[d.off+n-1] == 0) {
-		// Overflow, or a non-minimal encoding (a trailing zero group):
-		// only minimal encodings are accepted, so that the encoding of
-		// a value is canonical.
+	case err != nil:
+		// Overflow, or a non-minimal encoding: only minimal encodings
+		// are accepted, so that the encoding of a value is canonical.
 		d.fail(what, ErrMalformed)
 		return 0
 	}

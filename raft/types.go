@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // None is the zero node ID: no leader, no vote.
@@ -63,19 +64,7 @@ type ConfState struct {
 
 // Equal reports whether cs and o hold the same members.
 func (cs ConfState) Equal(o ConfState) bool {
-	return equalIDs(cs.Voters, o.Voters) && equalIDs(cs.Learners, o.Learners)
-}
-
-func equalIDs(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(cs.Voters, o.Voters) && slices.Equal(cs.Learners, o.Learners)
 }
 
 // SnapshotMeta says which log prefix a snapshot replaces and the

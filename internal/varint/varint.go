@@ -1,0 +1,48 @@
+// Package varint decodes the varints of seedkv's binary formats (raft
+// messages, the api wire protocol, mvcc snapshots) one way, so that the
+// three decoders agree on what they accept: encoding/binary's encoding,
+// minimal encodings only (a value has one encoding, so equal messages
+// have equal bytes), and a typed reason when the input is not one.
+package varint
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Why a varint could not be decoded.
+var (
+	// ErrTruncated: the input ended inside the varint.
+	ErrTruncated = errors.New("varint: truncated")
+	// ErrOverflow: the varint does not fit in 64 bits.
+	ErrOverflow = errors.New("varint: overflows 64 bits")
+	// ErrNonMinimal: the varint has a trailing zero group, which no
+	// encoder writes.
+	ErrNonMinimal = errors.New("varint: non-minimal encoding")
+)
+
+// Uvarint decodes the unsigned varint at the start of b and returns it
+// with the number of bytes it took.
+func Uvarint(b []byte) (uint64, int, error) {
+	v, n := binary.Uvarint(b)
+	switch {
+	case n == 0:
+		return 0, 0, ErrTruncated
+	case n < 0:
+		return 0, 0, ErrOverflow
+	case n > 1 && b[n-1] == 0:
+		return 0, 0, ErrNonMinimal
+	}
+	return v, n, nil
+}
+
+// Varint decodes the signed (zig-zag) varint at the start of b, as
+// binary.AppendVarint writes it, and returns it with its length.
+func Varint(b []byte) (int64, int, error) {
+	u, n, err := Uvarint(b)
+	x := int64(u >> 1)
+	if u&1 != 0 {
+		x = ^x
+	}
+	return x, n, err
+}
