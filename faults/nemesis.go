@@ -259,7 +259,7 @@ func (n *Nemesis) begin(e *Episode) {
 //
 // Invariant: with in-model faults only, no injection leaves more than
 // (voters-1)/2 replicas crashed, paused or recovering, nor more than that
-// many with corrupted data (docs: DESIGN.md, "Fault model").
+// many with corrupted data (docs/fault-model.md, "The budget").
 func (n *Nemesis) assertBudget(e *Episode, u0, t0 int) {
 	if !n.inModel {
 		return

@@ -11,8 +11,7 @@ import (
 	"time"
 )
 
-// Class places a fault in or beyond the fault model (docs: DESIGN.md,
-// "Fault model").
+// Class places a fault in or beyond the fault model (docs/fault-model.md).
 type Class uint8
 
 // The classes.

@@ -10,10 +10,10 @@
 // which faults a run may use; Parse reads the -faults flag and Swarm draws
 // a random subset per seed, in the style of FoundationDB's swarm testing.
 // A Nemesis applies specs to a world over a span of virtual time while
-// keeping in-model faults within the fault model of DESIGN.md: at any
-// instant at most a minority of voters is crashed, paused or recovering
-// from corruption, and at most a minority carries corrupted data; it
-// asserts that budget after every injection.
+// keeping in-model faults within the fault model (docs/fault-model.md): at
+// any instant at most a minority of voters is crashed, paused or
+// recovering from corruption, and at most a minority carries corrupted
+// data; it asserts that budget after every injection.
 package faults
 
 import (

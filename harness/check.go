@@ -71,7 +71,7 @@ func (r *seedRun) check(res *Result) {
 // checkRetryFactor: a check that ran out of time is run once more with
 // this many times the budget before the verdict is unknown. The budget is
 // wall time, so on a loaded machine a seed near it flipped between pass
-// and unknown (BUG-4: simrun -nodes 7 -seed 1381); the retry makes that
+// and unknown (simrun -nodes 7 -seed 1381); the retry makes that
 // far rarer, though not impossible (porcupine has no deterministic budget).
 const checkRetryFactor = 4
 

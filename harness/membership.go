@@ -233,7 +233,7 @@ func (o *operator) startNode(id host.NodeID) {
 // tellNemesis hands the nemesis the replica set and which of its members
 // do not count as voters, since its minority budget must be computed over
 // voters only (a learner counted as a voter let a 4-voter cluster lose 2
-// replicas, beyond its tolerance of 1: BUG-1). Not voters are the learner
+// replicas, beyond its tolerance of 1). Not voters are the learner
 // not yet promoted and the victim of a removal from the moment it is sent,
 // since the smaller configuration may already be in force. Both err on the
 // safe side: a promotion or removal that did not take effect yet only
@@ -253,7 +253,7 @@ func (o *operator) tellNemesis() {
 // a majority of the remaining replicas have applied as far as the most
 // advanced replica had when the removal was answered, so that they know
 // the removal committed and use the new configuration (until then they
-// need a quorum of the old one, which counts the removed replica: BUG-3),
+// need a quorum of the old one, which counts the removed replica),
 // but no longer than maxRetireDelay.
 const (
 	retirePoll     = 10 * time.Millisecond

@@ -11,7 +11,7 @@ import (
 
 // TestMembershipKeepsQuorum replays seeds where membership changes and
 // disk corruption together used to leave the cluster without a quorum for
-// good (BUG-1): a learner counted as a voter widened the nemesis's
+// good: a learner counted as a voter widened the nemesis's
 // minority budget, and the operator removed a healthy voter while a
 // corrupted or stopped one stayed. Each must pass.
 func TestMembershipKeepsQuorum(t *testing.T) {
@@ -37,7 +37,7 @@ func TestMembershipKeepsQuorum(t *testing.T) {
 // TestRetiredReplicasStayDown: a replica removed from the cluster stays
 // shut down, like a removed etcd member, even when a crash episode that
 // began before its removal heals and restarts it, and it is shut down
-// only once a majority of the rest applied its removal (BUG-3 follow-up).
+// only once a majority of the rest applied its removal.
 func TestRetiredReplicasStayDown(t *testing.T) {
 	requireNode(t)
 	// The seeds that retire a replica change with the scenario draw, so

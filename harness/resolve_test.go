@@ -43,7 +43,7 @@ func TestResolveUnknown(t *testing.T) {
 	require.True(t, ops[6].Unknown)
 }
 
-// TestResolveUnknownDeletes (BUG-4): an unknown delete is settled as
+// TestResolveUnknownDeletes: an unknown delete is settled as
 // having no effect when every unaccounted delete of its key came before
 // its call (an operation answered before the call had reported that
 // revision or a later one), or when a transaction settled from the log
@@ -91,7 +91,7 @@ func TestResolveUnknownDeletes(t *testing.T) {
 	require.True(t, ops[11].Failed)
 }
 
-// TestUnknownCheckIsRetried (BUG-4): a linearizability check that runs out
+// TestUnknownCheckIsRetried: a linearizability check that runs out
 // of its wall-time budget is run again with a longer one before the
 // verdict is unknown.
 func TestUnknownCheckIsRetried(t *testing.T) {

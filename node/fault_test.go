@@ -411,9 +411,9 @@ func damageBeforeFirstElection(t *testing.T, seed uint64, before, after func(dis
 
 func nothing(*sim.Disk) {}
 
-// TestDamageBeforeFirstElectionRecovers (BUG-2): a replica damaged before
-// it ever changed its term or vote recovers from its peers even if a bit
-// of its hard state copy flipped too (the copy holds its record twice),
+// TestDamageBeforeFirstElectionRecovers: a replica damaged before it ever
+// changed its term or vote recovers from its peers even if a bit of its
+// hard state copy flipped too (the copy holds its record in every slot),
 // instead of stopping for good.
 func TestDamageBeforeFirstElectionRecovers(t *testing.T) {
 	for slot := range 2 {
@@ -426,7 +426,7 @@ func TestDamageBeforeFirstElectionRecovers(t *testing.T) {
 	}
 }
 
-// TestEmptyHardStateCopyMeansNoPromise (BUG-2): an empty copy (never
+// TestEmptyHardStateCopyMeansNoPromise: an empty copy (never
 // written; every vote and acknowledgement waits for a synced copy) lets a
 // damaged replica recover with a vote floor of 0.
 func TestEmptyHardStateCopyMeansNoPromise(t *testing.T) {

@@ -274,8 +274,8 @@ func (n *Node) startRecovery(cause error) {
 			tOld, ok = max(tOld, term), true
 		} else if n.hs.f.Size() == 0 {
 			// Never written: no vote or acknowledgement was ever sent,
-			// since each waits for a synced copy of its term (BUG-2: a
-			// replica damaged before its first election stopped).
+			// since each waits for a synced copy of its term (a replica
+			// damaged before its first election used to stop for good).
 			ok = true
 		}
 	}

@@ -163,7 +163,7 @@ func (n *Node) bootstrapOn(w *wal.WAL) error {
 	n.booting = true
 	// Seed the hard state copy before the bootstrap marker: once the WAL
 	// holds it, a whole copy exists, so damage found later (even before
-	// the first election) can be recovered from (BUG-2).
+	// the first election) can be recovered from.
 	n.writeHSCopy(snap.Meta.Term, 0, func() { n.saveBootstrap(snap) })
 	return nil
 }

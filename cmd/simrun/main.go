@@ -7,7 +7,7 @@
 //
 //	go run ./cmd/simrun [flags]
 //
-// Flags (see DESIGN.md, "The command line contract"):
+// Flags (README.md, "Flags"; fault names in docs/fault-model.md):
 //
 //	-seeds N       how many seeds (default 100)
 //	-seed S        first seed (default 1); -seeds 1 -seed S replays seed S
