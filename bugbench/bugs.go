@@ -24,7 +24,7 @@ var raftBugs = []Bug{
 	{
 		Name: "raft-uptodate-index-only", Group: GroupTiming, File: "raft/log.go",
 		Old:         `return term > lt || (term == lt && lasti >= l.lastIndex())`,
-		New:         `return lasti >= l.lastIndex()`,
+		New:         `_ = lt; return lasti >= l.lastIndex()`,
 		Description: "The up-to-date check compares log length only, not the last term first: a long log of stale-term entries beats a shorter one that holds committed entries.",
 		Flags:       []string{"-faults", "partition,crash"},
 	},
@@ -244,8 +244,8 @@ if _, dup := s.applied[id]; dup {
 	{
 		Name: "node-torn-tail-lenient", Group: GroupSymptom, File: "node/storage.go",
 		Old:         `return short && (r.Offset+r.Dropped)%n.cfg.SectorSize == 0`,
-		New:         `return true`,
-		Description: "Any damaged final WAL record is taken for a torn write and cut away: bit rot in a synced record silently loses an acknowledged entry or vote instead of starting recovery.",
+		New:         `return short`,
+		Description: "A final WAL record that looks cut short is taken for a torn write without checking that the cut ends on a sector boundary: bit rot in the length field of a synced record silently drops an acknowledged entry or vote instead of starting recovery.",
 		Flags:       []string{"-faults", "disk-corrupt,crash"},
 	},
 	{

@@ -229,7 +229,7 @@ func Lookup(names []string) ([]Bug, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("bugbench: unknown bug %q", n)
+			return nil, fmt.Errorf("unknown bug %q (see -list)", n)
 		}
 		want[n] = true
 	}
