@@ -20,16 +20,19 @@ import (
 
 // simResult is what one simrun run of a mutant found.
 type simResult struct {
-	Flags     []string `json:"flags"`
-	Caught    bool     `json:"caught"`
-	First     uint64   `json:"first_failing_seed,omitempty"`
-	Failing   []uint64 `json:"failing_seeds"`
-	SeedsRun  int      `json:"seeds_run"`
-	Unknown   int      `json:"unknown"`
-	Reason    string   `json:"reason,omitempty"`
-	TimedOut  bool     `json:"timed_out,omitempty"`
-	WallS     float64  `json:"wall_s"`
-	Replay    string   `json:"replay,omitempty"`
+	Flags    []string `json:"flags"`
+	Caught   bool     `json:"caught"`
+	First    uint64   `json:"first_failing_seed,omitempty"`
+	Failing  []uint64 `json:"failing_seeds"`
+	SeedsRun int      `json:"seeds_run"`
+	Unknown  int      `json:"unknown"`
+	Reason   string   `json:"reason,omitempty"`
+	TimedOut bool     `json:"timed_out,omitempty"`
+	WallS    float64  `json:"wall_s"`
+	// CPUS is simrun's CPU time (user + system): the cost to the first
+	// failure, steadier than wall time on a shared machine.
+	CPUS      float64 `json:"cpu_s"`
+	Replay    string  `json:"replay,omitempty"`
 	errDetail string
 }
 
@@ -179,6 +182,9 @@ func runSim(o *options, bin string, flags []string) *simResult {
 	}
 	_, _ = io.Copy(io.Discard, stdout)
 	err = cmd.Wait()
+	if ps := cmd.ProcessState; ps != nil {
+		r.CPUS = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
 	switch {
 	case stopped:
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):

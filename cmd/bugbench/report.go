@@ -259,6 +259,11 @@ func progressLine(b *bugResult) string {
 	if b.Unit != nil {
 		s += " unit=" + unitWord(b.Unit)
 	}
+	if b.Default.Caught {
+		s += fmt.Sprintf(" cpu=%.0fs reason=%q", b.Default.CPUS, b.Default.Reason)
+	} else {
+		s += fmt.Sprintf(" cpu=%.0fs unknown=%d", b.Default.CPUS, b.Default.Unknown)
+	}
 	return s
 }
 
