@@ -33,9 +33,16 @@ func ParseChecker(s string) (Checker, error) {
 	return "", fmt.Errorf("%w: checker %q (want revision, porcupine or both)", ErrBadConfig, s)
 }
 
+// historyHook, if set (by benchmarks and tests, never concurrently with
+// RunMany), sees every settled history before it is checked.
+var historyHook func(ops []lin.Op)
+
 // checkHistory checks the (settled) client history with the configured
 // checker.
 func (r *seedRun) checkHistory(ops []lin.Op) lin.Result {
+	if historyHook != nil {
+		historyHook(ops)
+	}
 	switch r.cfg.Checker {
 	case CheckPorcupine:
 		return r.checkLinearizable(ops)

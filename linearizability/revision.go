@@ -592,6 +592,8 @@ type revState struct {
 	kvs  *btree.BTreeG[KV]
 	undo []undoRec
 	hash uint64 // xor of hashKV over the keys: equal states, equal hashes
+	// scratch holds the answer of the last get or prefix.
+	scratch []KV
 }
 
 // undoRec restores one key: prev if had, else absent.
@@ -620,15 +622,22 @@ func (s *revState) set(key string, kv KV, has bool) {
 
 func (s *revState) lookup(key string) (KV, bool) { return s.kvs.Get(KV{Key: key}) }
 
+// get returns key's entry as a read answers it. The slice is scratch,
+// valid until the next get or prefix (the replay allocates nothing per
+// read: on a long history, garbage collection would cost more than the
+// check).
 func (s *revState) get(key string) []KV {
 	if kv, ok := s.lookup(key); ok {
-		return []KV{kv}
+		s.scratch = append(s.scratch[:0], kv)
+		return s.scratch
 	}
 	return nil
 }
 
+// prefix returns the entries with prefix p, in key order, in the scratch
+// slice like get.
 func (s *revState) prefix(p string) []KV {
-	var out []KV
+	out := s.scratch[:0]
 	s.kvs.AscendGreaterOrEqual(KV{Key: p}, func(kv KV) bool {
 		if !strings.HasPrefix(kv.Key, p) {
 			return false
@@ -636,6 +645,10 @@ func (s *revState) prefix(p string) []KV {
 		out = append(out, kv)
 		return true
 	})
+	s.scratch = out
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 

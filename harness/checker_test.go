@@ -1,0 +1,195 @@
+package harness
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	lin "github.com/seedkv/seedkv/linearizability"
+	"github.com/stretchr/testify/require"
+)
+
+// realHistories runs seeds and returns their settled client histories,
+// as the checkers see them.
+func realHistories(t testing.TB, cfg Config, seeds ...uint64) [][]lin.Op {
+	var hs [][]lin.Op
+	historyHook = func(ops []lin.Op) { hs = append(hs, slices.Clone(ops)) }
+	defer func() { historyHook = nil }()
+	for _, s := range seeds {
+		res := Run(cfg, s)
+		require.Equal(t, Pass, res.Verdict, "seed %d: %s", s, res.Reason)
+	}
+	require.Len(t, hs, len(seeds))
+	return hs
+}
+
+// tile repeats a history n times, one copy after another in time and in
+// revisions, each copy on its own keys (prefixed "/t<j>") with its own
+// values: a long history with the shape of a real one. Compares on
+// revisions keep their meaning (0 stays "absent").
+func tile(h []lin.Op, n int) []lin.Op {
+	var maxRev, span int64
+	for i := range h {
+		if !h[i].Failed && !h[i].Unknown {
+			maxRev = max(maxRev, h[i].Output.Revision)
+		}
+		span = max(span, h[i].Call)
+		if h[i].Return != lin.UnknownReturn {
+			span = max(span, h[i].Return)
+		}
+	}
+	span++
+	out := make([]lin.Op, 0, n*len(h))
+	for j := 0; j < n; j++ {
+		pre, dr, dt := fmt.Sprintf("/t%d", j), int64(j)*maxRev, int64(j)*span
+		for _, op := range h {
+			out = append(out, shiftOp(op, pre, dr, dt))
+		}
+	}
+	return out
+}
+
+// shiftOp moves one operation into copy (pre, revisions +dr, times +dt).
+func shiftOp(op lin.Op, pre string, dr, dt int64) lin.Op {
+	rev := func(r int64) int64 {
+		if r > 0 {
+			return r + dr
+		}
+		return r
+	}
+	kvs := func(in []lin.KV) []lin.KV {
+		if in == nil {
+			return nil
+		}
+		out := make([]lin.KV, len(in))
+		for i, kv := range in {
+			out[i] = lin.KV{Key: pre + kv.Key, Value: pre + kv.Value, ModRevision: rev(kv.ModRevision), CreateRevision: rev(kv.CreateRevision), Version: kv.Version}
+		}
+		return out
+	}
+	txnOps := func(in []lin.TxnOp) []lin.TxnOp {
+		out := make([]lin.TxnOp, len(in))
+		for i, t := range in {
+			out[i] = lin.TxnOp{Kind: t.Kind, Key: pre + t.Key, Value: pre + t.Value}
+		}
+		return out
+	}
+	in := op.Input
+	in.Key, in.Value = pre+in.Key, pre+in.Value
+	in.Compares = slices.Clone(in.Compares)
+	for i := range in.Compares {
+		c := &in.Compares[i]
+		c.Key = pre + c.Key
+		switch c.Target {
+		case lin.TargetValue:
+			c.Value = pre + c.Value
+		case lin.TargetModRevision, lin.TargetCreateRevision:
+			c.Num = rev(c.Num)
+		}
+	}
+	in.Then, in.Else = txnOps(in.Then), txnOps(in.Else)
+	op.Input = in
+	op.Call += dt
+	if op.Return != lin.UnknownReturn {
+		op.Return += dt
+	}
+	if !op.Failed && !op.Unknown {
+		out := op.Output
+		out.Revision += dr // a header revision: 0 is the empty store, which copy j starts from at dr
+		out.KVs = kvs(out.KVs)
+		out.TxnKVs = make([][]lin.KV, len(op.Output.TxnKVs))
+		for i, k := range op.Output.TxnKVs {
+			out.TxnKVs[i] = kvs(k)
+		}
+		op.Output = out
+	}
+	return op
+}
+
+// The checkers agree on real histories and on mutations of them: a stale
+// or garbled answer, a lost effect, a shifted time.
+func TestCheckersAgreeOnRealHistories(t *testing.T) {
+	hs := realHistories(t, DefaultConfig(), 1, 2, 3, 4)
+	rng := rand.New(rand.NewPCG(7, 7))
+	var fails int
+	for k, h := range hs {
+		require.Equal(t, lin.Pass, lin.CheckRevisions(h, 0).Verdict)
+		for m := 0; m < 40; m++ {
+			bad := mutateReal(rng, h)
+			por := lin.Check(lin.StoreModel(), bad, 20*time.Second)
+			rev := lin.CheckRevisions(bad, 0)
+			if por != lin.Unknown {
+				require.Equal(t, por, rev.Verdict, "seed %d mutation %d: %s", k+1, m, rev.Reason)
+			}
+			if rev.Verdict == lin.Fail {
+				fails++
+			}
+		}
+	}
+	require.Greater(t, fails, 40, "mutations of real histories are mostly caught")
+}
+
+// mutateReal breaks one completed operation's answer or timing.
+func mutateReal(rng *rand.Rand, h []lin.Op) []lin.Op {
+	out := slices.Clone(h)
+	for {
+		o := &out[rng.IntN(len(out))]
+		if o.Failed || o.Unknown {
+			continue
+		}
+		switch rng.IntN(4) {
+		case 0:
+			o.Output.Revision += int64(1 + rng.IntN(3))
+		case 1:
+			o.Output.Revision--
+		case 2:
+			if len(o.Output.KVs) == 0 {
+				continue
+			}
+			o.Output.KVs = slices.Clone(o.Output.KVs)
+			o.Output.KVs[rng.IntN(len(o.Output.KVs))].Value += "x"
+		default:
+			if o.Return == lin.UnknownReturn {
+				continue
+			}
+			d := o.Return - o.Call + 1
+			o.Call, o.Return = o.Call+d*int64(2+rng.IntN(20)), o.Return+d*int64(2+rng.IntN(20))
+		}
+		return out
+	}
+}
+
+// BenchmarkCheckRevisions checks real-run histories tiled to 1k .. 1M
+// operations: the revision checker's ns/op stays flat (target: within 2x
+// from 1k to 1M). porcupine is measured up to 10k for comparison.
+func BenchmarkCheckRevisions(b *testing.B) {
+	base := realHistories(b, DefaultConfig(), 3)[0]
+	for _, n := range []int{1, 10, 100, 1000} {
+		h := tile(base, n)
+		if v := lin.CheckRevisions(h, 0); v.Verdict != lin.Pass {
+			b.Fatalf("%d tiles: %v %s", n, v.Verdict, v.Reason)
+		}
+		name := fmt.Sprintf("ops=%dk", len(h)/1000)
+		b.Run("revision/"+name, func(b *testing.B) {
+			cpu0, _ := processCPU()
+			for b.Loop() {
+				lin.CheckRevisions(h, 0)
+			}
+			cpu1, ok := processCPU()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(h)), "ns/op-checked")
+			if ok {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*len(h)), "cpu-ns/op-checked")
+			}
+		})
+		if n <= 10 {
+			b.Run("porcupine/"+name, func(b *testing.B) {
+				for b.Loop() {
+					lin.Check(lin.StoreModel(), h, time.Minute)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(h)), "ns/op-checked")
+			})
+		}
+	}
+}
