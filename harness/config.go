@@ -23,8 +23,12 @@ import (
 
 // Explicit limits on a configuration.
 const (
-	// MaxNodes bounds the cluster size.
-	MaxNodes = 15
+	// MaxNodes bounds the cluster size (raft's and the API's member
+	// lists hold up to 64; membership changes may add a few).
+	MaxNodes = 51
+	// MaxClients bounds the workload's client processes: their node IDs
+	// lie between firstClient and probeClient.
+	MaxClients = int(probeClient - firstClient)
 	// MaxDuration bounds the virtual time of the fault phase of one seed.
 	MaxDuration = time.Hour
 	// MaxClientsPerNode bounds the number of clients attached to a replica.
@@ -111,6 +115,9 @@ type Config struct {
 	// replica (each client talks to whichever replica serves it); 0
 	// draws it per seed (see Scenario).
 	ClientsPerNode int
+	// Clients, if not 0, is the number of client processes, whatever the
+	// cluster size (`-clients`); 0 means ClientsPerNode per replica.
+	Clients int
 	// Keys is the size of the key space, small so that clients contend;
 	// 0 draws it per seed.
 	Keys int
@@ -199,6 +206,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: duration %v not in (0, %v]", ErrBadConfig, c.Duration, MaxDuration)
 	case c.ClientsPerNode < 0 || c.ClientsPerNode > MaxClientsPerNode:
 		return fmt.Errorf("%w: clients per node %d not in [1, %d] (0: drawn per seed)", ErrBadConfig, c.ClientsPerNode, MaxClientsPerNode)
+	case c.Clients < 0 || c.Clients > MaxClients:
+		return fmt.Errorf("%w: clients %d not in [1, %d] (0: clients per node x nodes)", ErrBadConfig, c.Clients, MaxClients)
+	case c.Clients == 0 && c.Nodes*c.ClientsPerNode > MaxClients:
+		return fmt.Errorf("%w: %d nodes x %d clients per node > %d clients", ErrBadConfig, c.Nodes, c.ClientsPerNode, MaxClients)
 	case c.Watches < 0 || c.Watches > MaxWatches:
 		return fmt.Errorf("%w: watches %d not in [0, %d]", ErrBadConfig, c.Watches, MaxWatches)
 	case c.Keys < 0 || c.Keys > MaxKeys:
@@ -226,6 +237,14 @@ func (c Config) validateRest() error {
 		return fmt.Errorf("%w: request, heal and check timeouts must be positive", ErrBadConfig)
 	}
 	return nil
+}
+
+// clientCount is the number of workload clients.
+func (c *Config) clientCount() int {
+	if c.Clients > 0 {
+		return c.Clients
+	}
+	return c.Nodes * c.ClientsPerNode
 }
 
 // ReplicaFunc builds the process of a replica on host h, in a cluster of

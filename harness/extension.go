@@ -76,7 +76,7 @@ type WorkloadEnv struct {
 	// Servers are the replicas clients talk to.
 	Servers []host.NodeID
 	// Clients is how many client processes the configuration asks for
-	// (Nodes × ClientsPerNode); a workload may use fewer or more.
+	// (Config.Clients, or Nodes × ClientsPerNode); a workload may use fewer or more.
 	Clients int
 	// RequestTimeout is the configured client request timeout.
 	RequestTimeout time.Duration
@@ -134,12 +134,12 @@ func (e *WorkloadEnv) Notef(format string, args ...any) { e.r.notef(format, args
 // startWorkload starts the configured workload, or the built-in one.
 func (r *seedRun) startWorkload() {
 	if r.cfg.Workload == nil {
-		for i := range r.cfg.Nodes * r.cfg.ClientsPerNode {
+		for i := range r.cfg.clientCount() {
 			r.addClient(i)
 		}
 		return
 	}
-	env := &WorkloadEnv{r: r, Servers: r.servers(), Clients: r.cfg.Nodes * r.cfg.ClientsPerNode,
+	env := &WorkloadEnv{r: r, Servers: r.servers(), Clients: r.cfg.clientCount(),
 		RequestTimeout: r.cfg.RequestTimeout, Stop: r.cfg.Duration}
 	r.workload = r.cfg.Workload.Start(env)
 }
