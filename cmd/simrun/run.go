@@ -298,7 +298,7 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -seed S        first seed (default 1); -seeds 1 -seed S replays seed S
   -parallel P    worker goroutines, one world each (default: number of CPUs)
   -nodes N       cluster size (default 5, at most 51)
-  -clients N     workload clients (default 0: 3 per node)
+  -clients N     workload clients (default 0: the scenario's clients per node)
   -duration D    virtual time per seed, a Go duration (default 10s)
   -faults LIST   swarm (default), none, all, or a comma list of fault names
   -trace         print the event trace of each seed run (stderr with -json)
