@@ -1,5 +1,7 @@
 package mvcc
 
+import "github.com/seedkv/seedkv/internal/invariant"
+
 // record is one revision of one key: a put or, with version 0, a
 // tombstone. Records live in the revLog in revision order; a keyIndex
 // refers to them by position. The record holds no key or value bytes of
@@ -54,6 +56,14 @@ type revLog struct {
 func (l *revLog) at(p uint32) *record { return &l.pages[p>>pageBits][p&(pageSize-1)] }
 
 func (l *revLog) append(r record) uint32 {
+	// Invariant: revisions strictly increase along the log ((main, sub)
+	// of each record above the one before): reads at a revision, watch
+	// order and compaction all rely on it.
+	if invariant.Checks && l.n > 0 {
+		if last := l.at(uint32(l.n - 1)); !last.before(r.main, r.sub) {
+			invariant.Violated("mvcc: revision %d.%d appended after %d.%d", r.main, r.sub, last.main, last.sub)
+		}
+	}
 	if l.n&(pageSize-1) == 0 {
 		c := pageSize
 		if l.n == 0 {

@@ -19,6 +19,8 @@ func (n *Node) apply(ents []raft.Entry) bool {
 		if e.Index <= n.applied {
 			continue // covered by a snapshot installed in this Ready
 		}
+		// Invariant: each committed entry is applied once, in log order
+		// (index applied+1 next); a gap stops the replica for good.
 		if e.Index != n.applied+1 {
 			n.stop(fmt.Sprintf("apply gap: entry %d after applied %d", e.Index, n.applied))
 			return false

@@ -475,6 +475,8 @@ func (n *Node) dropRepeatedProbe(m *raft.Message) bool {
 func (n *Node) dropVote(m *raft.Message) bool {
 	switch m.Type {
 	case raft.MsgVote, raft.MsgPreVote:
+		// Invariant: a replica never votes on storage it cannot trust:
+		// none while recovering, none at or below its vote floor after.
 		return n.recovering || (n.floorKnown && m.Term <= n.voteFloor)
 	case raft.MsgTimeoutNow:
 		// Campaigning votes for itself in a new term: above the floor

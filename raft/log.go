@@ -252,6 +252,8 @@ func (l *raftLog) maybeCommit(i, t uint64) bool {
 
 func (l *raftLog) appliedTo(i uint64) {
 	if i > l.applied {
+		// Invariant: applied <= committed: only committed entries are
+		// handed to the state machine.
 		if i > l.committed {
 			panic(fmt.Sprintf("raft: applied %d past committed %d", i, l.committed))
 		}

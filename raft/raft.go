@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/seedkv/seedkv/internal/invariant"
 )
 
 // ErrInvalidConfChange: a proposed membership change is not allowed
@@ -143,6 +145,9 @@ func (r *raft) send(m Message) {
 	}
 	switch m.Type {
 	case MsgAppResp, MsgVoteResp, MsgVote:
+		// Invariant: a vote or an append acknowledgement leaves only
+		// after the state it vouches for is durable (the node sends
+		// MessagesAfterPersist from its sync callback).
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 	default:
 		r.msgs = append(r.msgs, m)
@@ -781,6 +786,7 @@ func (r *raft) stepFollower(m Message) error {
 }
 
 func (r *raft) handleAppendEntries(m Message) {
+	r.assertNotLeader(m)
 	if m.Index < r.log.committed {
 		// Everything up to our commit index matches the leader's log.
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
@@ -804,11 +810,24 @@ func (r *raft) handleHeartbeat(m Message) {
 }
 
 func (r *raft) handleSnapshot(m Message) {
+	r.assertNotLeader(m)
 	s := *m.Snapshot
 	if r.restore(s) {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.lastIndex()})
 	} else {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
+	}
+}
+
+// assertNotLeader guards the only paths that truncate or replace the log:
+// appends and snapshots from a leader.
+//
+// Invariant: a leader never truncates or overwrites its own log (Leader
+// Append-Only, Raft §5.3); it only appends, at its last index.
+func (r *raft) assertNotLeader(m Message) {
+	if invariant.Checks && r.state == RoleLeader {
+		invariant.Violated("raft %d: leader of term %d handling %s from %d, which may truncate its log",
+			r.id, r.term, m.Type, m.From)
 	}
 }
 

@@ -3,6 +3,8 @@ package raft
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/seedkv/seedkv/internal/invariant"
 )
 
 // Defaults for zero Config fields.
@@ -350,6 +352,12 @@ func (rn *RawNode) Ready() Ready {
 	}
 	rn.msgBuf, rn.afterBuf = rd.Messages, rd.MessagesAfterPersist
 	hs := r.hardState()
+	// Invariant: the hard state's term and commit index never decrease
+	// (a node that forgot its term could vote twice in it; one whose
+	// commit index went back could apply an entry twice).
+	if invariant.Checks && (hs.Term < rn.prevHard.Term || hs.Commit < rn.prevHard.Commit) {
+		invariant.Violated("raft %d: hard state went back from %+v to %+v", r.id, rn.prevHard, hs)
+	}
 	if hs != rn.prevHard {
 		rd.HardState = hs
 	}

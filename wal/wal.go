@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/internal/invariant"
 )
 
 // DefaultSegmentSize is the size at which a segment is sealed and a new one
@@ -349,6 +350,11 @@ type flushing struct {
 
 // synced completes the fsync in flight.
 func (w *WAL) synced(err error) {
+	// Invariant: a Sync is acknowledged only by the completion of the
+	// fsync that covers its records (never before, never by another).
+	if invariant.Checks && !w.syncing {
+		invariant.Violated("wal: fsync completion with no fsync in flight (would acknowledge unsynced records)")
+	}
 	fl := w.inflight
 	w.inflight = flushing{}
 	w.syncing = false
