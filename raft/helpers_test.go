@@ -119,27 +119,38 @@ func (c *cluster) handle(id uint64) {
 	}
 }
 
-func (c *cluster) persist(n *testNode, rd Ready) {
+func (c *cluster) persist(n *testNode, rd Ready) { n.persist(c.t, rd) }
+
+func (c *cluster) apply(n *testNode, rd Ready) {
+	n.applyEntries(c.t, rd.CommittedEntries)
+	n.reads = append(n.reads, rd.ReadStates...)
+}
+
+// persist makes rd's snapshot (restoring the state machine from it),
+// entries and hard state durable in n's storage.
+func (n *testNode) persist(t testing.TB, rd Ready) {
 	if !rd.Snapshot.IsEmpty() {
-		require.NoError(c.t, n.storage.ApplySnapshot(rd.Snapshot))
+		require.NoError(t, n.storage.ApplySnapshot(rd.Snapshot))
 		n.applied = decodeSM(rd.Snapshot.Data)
 		n.lastApp = rd.Snapshot.Meta.Index
 		n.cs = rd.Snapshot.Meta.ConfState
 	}
-	require.NoError(c.t, n.storage.Append(rd.Entries))
+	require.NoError(t, n.storage.Append(rd.Entries))
 	if !rd.HardState.IsEmpty() {
-		require.NoError(c.t, n.storage.SetHardState(rd.HardState))
+		require.NoError(t, n.storage.SetHardState(rd.HardState))
 	}
 }
 
-func (c *cluster) apply(n *testNode, rd Ready) {
-	for _, e := range rd.CommittedEntries {
-		require.Equal(c.t, n.lastApp+1, e.Index, "node %d applies out of order", n.id)
+// applyEntries applies committed entries to n's state machine, in order:
+// conf changes to raft, normal entries with data to the applied list.
+func (n *testNode) applyEntries(t testing.TB, ents []Entry) {
+	for _, e := range ents {
+		require.Equal(t, n.lastApp+1, e.Index, "node %d applies out of order", n.id)
 		n.lastApp = e.Index
 		switch e.Type {
 		case EntryConfChange:
 			var cc ConfChange
-			require.NoError(c.t, cc.Unmarshal(e.Data))
+			require.NoError(t, cc.Unmarshal(e.Data))
 			n.cs = n.rn.ApplyConfChange(cc)
 		case EntryNormal:
 			if len(e.Data) > 0 {
@@ -147,7 +158,6 @@ func (c *cluster) apply(n *testNode, rd Ready) {
 			}
 		}
 	}
-	n.reads = append(n.reads, rd.ReadStates...)
 }
 
 // deliver delivers one queued message (FIFO), respecting cuts and drops.

@@ -33,24 +33,11 @@ func TestInteraction(t *testing.T) {
 	})
 }
 
-// ddNode is one replica of the interaction environment: a RawNode, its
-// durable storage (persisted synchronously by process-ready) and the
-// state machine it applied (the applied entries with data, in order).
-type ddNode struct {
-	id      uint64
-	cfg     Config
-	rn      *RawNode // nil while crashed
-	storage *MemoryStorage
-	applied []Entry
-	lastApp uint64
-	cs      ConfState
-}
-
 // interactionEnv holds the nodes and the messages in flight, per
 // recipient, in the order they were sent.
 type interactionEnv struct {
 	t       testing.TB
-	nodes   []*ddNode // index id-1
+	nodes   []*testNode // index id-1; rn is nil while crashed
 	inbox   map[uint64][]Message
 	group   map[uint64]int    // partition group per node (0 = default)
 	leaders map[uint64]uint64 // term -> the node that led it
@@ -193,7 +180,7 @@ func (env *interactionEnv) addNodes(t *testing.T, d *datadriven.TestData, b *str
 		cfg := Config{ID: id, ElectionTick: 10, HeartbeatTick: 1, Storage: s,
 			PreVote: prevote, CheckQuorum: checkquorum, MaxInflightMsgs: inflight,
 			MaxSizePerMsg: sizePerMsg, Rand: rand.New(rand.NewPCG(7, id))}
-		n := &ddNode{id: id, cfg: cfg, storage: s}
+		n := &testNode{id: id, cfg: cfg, storage: s}
 		env.nodes = append(env.nodes, n)
 		env.restart(t, id)
 		fmt.Fprintf(b, "%d: voters=%v learners=%v first=%d last=%d\n", id,
@@ -246,32 +233,11 @@ func (env *interactionEnv) processReady(id uint64, b *strings.Builder) bool {
 		fmt.Fprintf(b, "> %d handling Ready\n", id)
 		writeReady(b, rd)
 	}
-	if !rd.Snapshot.IsEmpty() {
-		require.NoError(env.t, n.storage.ApplySnapshot(rd.Snapshot))
-		n.applied, n.lastApp = decodeSM(rd.Snapshot.Data), rd.Snapshot.Meta.Index
-		n.cs = rd.Snapshot.Meta.ConfState
-	}
-	require.NoError(env.t, n.storage.Append(rd.Entries))
-	if !rd.HardState.IsEmpty() {
-		require.NoError(env.t, n.storage.SetHardState(rd.HardState))
-	}
+	n.persist(env.t, rd)
 	for _, m := range slices.Concat(rd.Messages, rd.MessagesAfterPersist) {
 		env.inbox[m.To] = append(env.inbox[m.To], cloneMessage(m))
 	}
-	for _, e := range rd.CommittedEntries {
-		require.Equal(env.t, n.lastApp+1, e.Index, "node %d applies out of order", id)
-		n.lastApp = e.Index
-		switch e.Type {
-		case EntryConfChange:
-			var cc ConfChange
-			require.NoError(env.t, cc.Unmarshal(e.Data))
-			n.cs = n.rn.ApplyConfChange(cc)
-		case EntryNormal:
-			if len(e.Data) > 0 {
-				n.applied = append(n.applied, Entry{Term: e.Term, Index: e.Index, Data: slices.Clone(e.Data)})
-			}
-		}
-	}
+	n.applyEntries(env.t, rd.CommittedEntries)
 	n.rn.Advance()
 	return true
 }
@@ -644,7 +610,7 @@ func (env *interactionEnv) allIDs() []uint64 {
 }
 
 // node returns the running node id (the test fails if it is crashed).
-func (env *interactionEnv) node(t *testing.T, id uint64) *ddNode {
+func (env *interactionEnv) node(t *testing.T, id uint64) *testNode {
 	require.True(t, id >= 1 && int(id) <= len(env.nodes), "no node %d", id)
 	n := env.nodes[id-1]
 	require.NotNil(t, n.rn, "node %d is crashed", id)
