@@ -20,19 +20,51 @@ func (r *seedRun) check(res *Result) {
 			res.Verdict, res.Reason = Fail, reason
 		}
 	}
+	ops := r.hist.Ops()
+	entries, disagree, err := r.writeLog()
+	if err == nil && entries != nil {
+		// A lost acknowledged write explains a failure to converge or to
+		// make progress: it goes first, naming the write.
+		if lost := r.lostWrites(ops, entries); lost != nil {
+			reason := lost.Error()
+			if r.failure != "" {
+				reason += "; then: " + r.failure
+			}
+			fail(reason)
+		}
+	}
 	if r.failure != "" {
 		fail(r.failure)
 	}
-	ops := r.hist.Ops()
-	entries, err := r.writeLog()
 	if err == nil {
 		r.checkWorkload(entries, fail)
+	}
+	if disagree != nil {
+		fail(disagree.Error())
+	}
+	if r.operator != nil {
+		refused, err := r.confTaps.check()
+		if err != nil {
+			fail(err.Error())
+		}
+		r.notef("membership: %d changes refused while another was pending", refused)
+	}
+	if err == nil && entries != nil {
+		extra, lerr := r.leaseExpiries(ops, entries, r.skew.slack())
+		if lerr != nil {
+			fail("lease: " + lerr.Error())
+		}
+		r.notef("leases: %d granted, %d expiries in the write log (clock-skew slack %v)", len(r.leases.order), len(extra), r.skew.slack())
+		ops = append(ops, extra...)
 	}
 	switch {
 	case err != nil:
 		fail(err.Error())
 	case entries != nil:
 		if err := r.checkWatches(entries); err != nil {
+			fail(err.Error())
+		}
+		if err := r.checkPastReads(entries); err != nil {
 			fail(err.Error())
 		}
 		n := resolveUnknown(ops, entries)

@@ -37,6 +37,8 @@ const (
 	MaxWatches = 256
 	// MaxKeys bounds the workload's key space.
 	MaxKeys = 1 << 16
+	// MaxLeaseTTLSeconds bounds the workload's lease TTLs.
+	MaxLeaseTTLSeconds = 3600
 )
 
 // ReadMode says how the workload's reads are served.
@@ -78,12 +80,13 @@ type Mix struct {
 	LeasePut    int `json:"lease_put"`    // grant a lease and put a key attached to it
 	LeaseRevoke int `json:"lease_revoke"` // revoke a lease granted earlier
 	Watch       int `json:"watch"`        // open a watch on a key or prefix from a revision
+	PastRead    int `json:"past_read"`    // read a key or prefix at a revision the client has seen
 }
 
 // DefaultMix is the default operation mix: mostly single-key reads and
 // writes, with some of everything.
 func DefaultMix() Mix {
-	return Mix{Get: 30, Put: 25, Delete: 5, CAS: 10, Range: 10, Txn: 8, LeasePut: 5, LeaseRevoke: 3, Watch: 4}
+	return Mix{Get: 30, Put: 25, Delete: 5, CAS: 10, Range: 10, Txn: 8, LeasePut: 5, LeaseRevoke: 3, Watch: 4, PastRead: 6}
 }
 
 // total is the sum of the weights, or -1 if one is negative.
@@ -123,6 +126,21 @@ type Config struct {
 	Keys int
 	// Mix weights the operation kinds; the zero Mix draws one per seed.
 	Mix Mix
+	// MinLeaseTTL and MaxLeaseTTL bound the TTL, in whole seconds, of
+	// each lease the workload grants (drawn uniformly per lease); both in
+	// [1, MaxLeaseTTLSeconds], min <= max; 0 draws them per seed (see
+	// Scenario). Short TTLs make leases expire during a run.
+	MinLeaseTTL, MaxLeaseTTL int64
+	// KeepAlivePercent is the share of clients, in [0, 100], that keep
+	// their leases alive (a keep-alive every TTL/3, for a drawn number of
+	// rounds); the others let every lease lapse. 0 draws it per seed; a
+	// negative value means none.
+	KeepAlivePercent int
+	// CompactEvery is the mean virtual time between two compactions, at
+	// most MaxDuration; each compacts at a random revision the harness's
+	// own log watch holds already. 0 draws it per seed; a negative value
+	// never compacts.
+	CompactEvery time.Duration
 	// Watches bounds the watch streams the workload opens in a run:
 	// every stream sees most writes, so each costs the replicas, the
 	// clients and the watch check about as much as the writes themselves.
@@ -218,6 +236,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: operation mix needs weights >= 0 (all zero: drawn per seed)", ErrBadConfig)
 	case c.ThinkTime < 0:
 		return fmt.Errorf("%w: negative think time", ErrBadConfig)
+	case c.MinLeaseTTL < 0 || c.MaxLeaseTTL > MaxLeaseTTLSeconds || c.MinLeaseTTL > c.MaxLeaseTTL && c.MaxLeaseTTL != 0:
+		return fmt.Errorf("%w: lease TTLs [%d, %d] s not within [1, %d] s (0: drawn per seed)", ErrBadConfig, c.MinLeaseTTL, c.MaxLeaseTTL, MaxLeaseTTLSeconds)
+	case c.CompactEvery > MaxDuration:
+		return fmt.Errorf("%w: compact-every %v above %v", ErrBadConfig, c.CompactEvery, MaxDuration)
+	case c.KeepAlivePercent > 100:
+		return fmt.Errorf("%w: keep-alive percent %d above 100", ErrBadConfig, c.KeepAlivePercent)
 	}
 	if _, err := ParseReadMode(string(c.Reads)); err != nil {
 		return err

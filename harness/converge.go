@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
 )
@@ -117,73 +116,6 @@ func (r *seedRun) stoppedReplicas() int {
 		}
 	}
 	return n
-}
-
-// writeLog is the committed write log as the most advanced running
-// replica holds it (all agree once converged), read from the replica if it
-// can list it, else with a watch from the first revision; nil if no replica
-// can be inspected.
-func (r *seedRun) writeLog() ([]lin.LogEntry, error) {
-	id := r.mostAdvanced()
-	if id == 0 {
-		return nil, nil
-	}
-	in := inspectorOf(r.w.Process(id))
-	if wl, ok := in.(writeLogger); ok {
-		entries, err := wl.WriteLog()
-		if err != nil {
-			return nil, fmt.Errorf("write log of replica %d: %v", id, err)
-		}
-		return entries, nil
-	}
-	rev, _, err := in.KVHash()
-	if err != nil {
-		return nil, fmt.Errorf("write log of replica %d: %v", id, err)
-	}
-	return r.readWriteLog(id, rev)
-}
-
-// checkWatches checks every watch stream against the committed write log.
-func (r *seedRun) checkWatches(entries []lin.LogEntry) error {
-	if len(r.watches) == 0 {
-		return nil
-	}
-	log, err := lin.NewWriteLog(entries)
-	if err != nil {
-		return fmt.Errorf("watch: write log: %v", err)
-	}
-	events := 0
-	for i, ws := range r.watches {
-		s := ws.stream()
-		events += len(s.Events)
-		if err := lin.CheckWatch(&s, log); err != nil {
-			return fmt.Errorf("watch %d (client %d, %q from revision %d): %v", i, ws.client, ws.key, ws.start, err)
-		}
-	}
-	r.notef("watches: %d streams, %d events checked against %d log revisions", len(r.watches), events, len(entries))
-	return nil
-}
-
-// stream converts a watch as the client saw it into the checker's terms.
-func (ws *watchStream) stream() lin.WatchStream {
-	s := lin.WatchStream{Key: ws.key, Prefix: true, StartRevision: ws.start, PrevKV: ws.prevKV,
-		Events: make([]lin.WatchEvent, 0, len(ws.events))}
-	for i := range ws.events {
-		e := &ws.events[i]
-		we := lin.WatchEvent{Revision: e.KV.ModRevision, Type: lin.EventPut, Key: string(e.KV.Key),
-			Value: string(e.KV.Value), Batch: ws.batches[i]}
-		if e.Type == api.EventDelete {
-			we.Type = lin.EventDelete
-			we.Value = ""
-		}
-		if e.PrevKV != nil {
-			p := e.PrevKV
-			we.PrevKV = &lin.KV{Key: string(p.Key), Value: string(p.Value), ModRevision: p.ModRevision,
-				CreateRevision: p.CreateRevision, Version: p.Version}
-		}
-		s.Events = append(s.Events, we)
-	}
-	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -45,7 +45,8 @@ func (c *workClient) next() {
 	if c.r.workloadOver() || !c.r.w.Alive(c.nid) {
 		return
 	}
-	s := c.gen.next()
+	c.gen.lastRev = c.lastRev
+	s := c.gen.next(c.r.now())
 	if s.kind == opWatch {
 		c.openWatch()
 		c.think()
@@ -56,6 +57,10 @@ func (c *workClient) next() {
 
 // issue sends step s, recording it in the history if it is checked.
 func (c *workClient) issue(s step) {
+	s.call = c.r.now()
+	if s.kind == opLeaseRevoke {
+		c.r.leases.revoking(s.lease.id, s.call)
+	}
 	hid := -1
 	if s.checked {
 		hid = c.r.hist.Call(c.id, c.r.now(), s.input)
@@ -76,6 +81,9 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 		c.r.record("timeout", c.nid, s.body.Op(), int64(hid), 0)
 	}
 	c.r.timeline.sample(c.r)
+	if s.kind == opPastRead {
+		c.pastDone(&s, resp)
+	}
 	switch {
 	case err == nil:
 		c.answered(s, hid, resp)
@@ -83,6 +91,9 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 	case resp != nil && noEffect(resp.Err):
 		if hid >= 0 {
 			c.r.hist.Fail(hid, c.r.now(), resp.Err.String())
+		}
+		if resp.Err == api.CodeLeaseNotFound && s.kind == opLeasePut && s.lease != nil {
+			c.r.leases.gone(s.lease.id, c.r.now())
 		}
 		c.gen.learn(&s, nil, false)
 	case errors.Is(err, client.ErrTimeout) || resp != nil:
@@ -104,13 +115,20 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 // answered handles a successful answer.
 func (c *workClient) answered(s step, hid int, resp *api.Response) {
 	c.lastRev = max(c.lastRev, resp.Header.Revision)
+	c.r.leases.seen.note(c.r.now(), resp.Header.Revision)
 	if s.kind == opLeasePut && !s.checked {
 		g, ok := resp.Body.(*api.LeaseGrantResponse)
 		if !ok {
 			c.r.failf("client %d: lease grant answered with %T", c.id, resp.Body)
 			return
 		}
-		c.issue(c.gen.putUnder(g.ID))
+		c.r.leases.granted(g.ID, c.id, time.Duration(s.ttl)*time.Second, s.call)
+		put := c.gen.putUnder(g.ID, s.ttl, c.r.now())
+		c.r.leases.keyed(g.ID, put.lease.key)
+		if c.gen.keepAlive {
+			c.keepAlive(put.lease, 1+c.rng.IntN(maxKeepAliveRounds))
+		}
+		c.issue(put)
 		return
 	}
 	if hid >= 0 {
@@ -151,6 +169,9 @@ type watchStream struct {
 	members  []host.NodeID // members[j-1]: which replica sent delivery j
 	updates  int
 	err      error
+	errAt    int64 // when err came
+	errNext  int64 // the revision the watch was to deliver next then (0: start)
+	w        *client.Watcher
 }
 
 // openWatch opens a watch from a revision the client has seen (so that
@@ -171,8 +192,11 @@ func (c *workClient) openWatch() {
 	ws := &watchStream{client: c.id, key: prefix, end: string(prefixEnd(prefix)), start: start,
 		prevKV: c.rng.IntN(2) == 0, opened: c.r.now()}
 	c.r.watches = append(c.r.watches, ws)
-	c.c.Watch([]byte(ws.key), client.WatchOptions{End: []byte(ws.end), StartRevision: start, PrevKV: ws.prevKV},
+	ws.w = c.c.Watch([]byte(ws.key), client.WatchOptions{End: []byte(ws.end), StartRevision: start, PrevKV: ws.prevKV},
 		func(u client.WatchUpdate) {
+			if c.r.watchesFrozen {
+				return // the write log is being read: see writeLog
+			}
 			ws.updates++
 			ws.members = append(ws.members, u.Member)
 			for range u.Events {
@@ -180,7 +204,10 @@ func (c *workClient) openWatch() {
 			}
 			ws.events = append(ws.events, u.Events...)
 			if u.Err != nil {
-				ws.err = u.Err
+				ws.err, ws.errAt = u.Err, c.r.now()
+				if ws.w != nil {
+					ws.errNext = ws.w.NextRevision()
+				}
 			}
 		})
 }

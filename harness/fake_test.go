@@ -41,13 +41,18 @@ type fakeReplica struct {
 type fakeBug int
 
 const (
-	bugNone       fakeBug = iota
-	bugLoseWrite          // acknowledge a put without applying it
-	bugPanic              // panic while serving a request
-	bugDiverge            // one replica reports a different hash
-	bugDropEvents         // a watch stream skips an event
-	lossy                 // not a bug: drop a tenth of requests or answers
-	bugStorm              // two replicas bounce messages forever
+	bugNone           fakeBug = iota
+	bugLoseWrite              // acknowledge a put without applying it
+	bugPanic                  // panic while serving a request
+	bugDiverge                // one replica reports a different hash
+	bugDropEvents             // a watch stream skips an event
+	lossy                     // not a bug: drop a tenth of requests or answers
+	bugStorm                  // two replicas bounce messages forever
+	bugEarlyExpiry            // leases expire at half their TTL
+	bugDeafKeepAlive          // keep-alives are acknowledged but leave the lease expired
+	bugFakeCompaction         // compactions are acknowledged but drop nothing
+	bugCompactedAbove         // reads of the past above the compaction point fail as compacted
+	bugPastIsPresent          // reads of the past answer with the current state
 )
 
 func newFakeCluster(stale bool) *fakeCluster {
@@ -96,6 +101,7 @@ func (r *fakeReplica) Receive(from host.NodeID, payload []byte) {
 	if r.c.bug == lossy && r.h.Rand().IntN(20) == 0 {
 		return // request lost
 	}
+	r.expireLeases()
 	resp := r.serve(from, req)
 	if r.c.bug == lossy && r.h.Rand().IntN(20) == 0 {
 		r.c.notify()
@@ -117,6 +123,8 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 			resp.Err = api.CodeLeaseNotFound
 		case err == mvcc.ErrCompacted:
 			resp.Err = api.CodeCompacted
+		case err == mvcc.ErrFutureRevision:
+			resp.Err = api.CodeFutureRevision
 		}
 		return resp
 	}
@@ -135,15 +143,20 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 		}
 		resp.Header.Revision, resp.Body = rev, &api.PutResponse{}
 	case *api.RangeRequest:
-		rev := int64(0)
-		if b.Serializable && r.c.stale {
+		rev := b.Revision
+		switch {
+		case rev != 0 && r.c.bug == bugPastIsPresent && rev >= s.CompactRevision():
+			rev = 0
+		case rev != 0 && r.c.bug == bugCompactedAbove && s.CompactRevision() > 1:
+			return fail(mvcc.ErrCompacted)
+		case rev == 0 && b.Serializable && r.c.stale:
 			rev = max(1, s.CurrentRevision()-int64(r.h.Rand().IntN(3)))
 		}
 		rr, err := s.Range(b.Key, b.End, mvcc.RangeOptions{Revision: rev})
 		if err != nil {
 			return fail(err)
 		}
-		if rev != 0 {
+		if rev != 0 && b.Revision == 0 {
 			resp.Header.Revision = rev
 		}
 		resp.Body = &api.RangeResponse{KVs: fromMVCC(rr.KVs), Count: rr.Count}
@@ -174,10 +187,31 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 		resp.Header.Revision, resp.Body = tr.Revision, body
 	case *api.LeaseGrantRequest:
 		r.c.nextID++
-		if err := s.LeaseGrant(r.c.nextID, time.Duration(b.TTL)*time.Second, r.h.Now()); err != nil {
+		ttl := time.Duration(b.TTL) * time.Second
+		if r.c.bug == bugEarlyExpiry {
+			ttl /= 2
+		}
+		if err := s.LeaseGrant(r.c.nextID, ttl, r.h.Now()); err != nil {
 			return fail(err)
 		}
 		resp.Body = &api.LeaseGrantResponse{ID: r.c.nextID, TTL: b.TTL}
+	case *api.CompactRequest:
+		if r.c.bug != bugFakeCompaction {
+			if err := s.Compact(b.Revision); err != nil {
+				return fail(err)
+			}
+		}
+		resp.Body = &api.CompactResponse{}
+	case *api.LeaseKeepAliveRequest:
+		now := r.h.Now()
+		if r.c.bug == bugDeafKeepAlive {
+			now = time.Time{}
+		}
+		ttl, err := s.LeaseKeepAlive(b.ID, now)
+		if err != nil {
+			return fail(err)
+		}
+		resp.Body = &api.LeaseKeepAliveResponse{ID: b.ID, TTL: int64(ttl / time.Second)}
 	case *api.LeaseRevokeRequest:
 		rev, err := s.LeaseRevoke(b.ID)
 		if err != nil {
@@ -195,6 +229,14 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 		resp.Err = api.CodeInvalid
 	}
 	return resp
+}
+
+// expireLeases revokes the leases that have expired by this replica's
+// clock (the fake has one store, so one clock decides).
+func (r *fakeReplica) expireLeases() {
+	for _, id := range r.c.s.ExpiredLeases(r.h.Now()) {
+		_, _ = r.c.s.LeaseRevoke(id)
+	}
 }
 
 // notify sends every watcher its new events.

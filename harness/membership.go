@@ -41,6 +41,8 @@ type operator struct {
 	started   map[host.NodeID]bool
 	requested map[host.NodeID]bool // MemberAdd sent
 	changes   int
+	overlaps  int           // second changes sent while the first was in flight
+	extra     []host.NodeID // learners added by an overlapping change
 }
 
 // servers is every replica ID a client may need: the initial replicas and,
@@ -113,6 +115,39 @@ func (o *operator) add() {
 		o.learner = id
 		o.startNode(id)
 		o.schedule()
+	})
+	if o.rng.IntN(2) == 0 {
+		o.overlap()
+	}
+}
+
+// overlap sends, right behind an add, a second change: the add of the
+// next spare ID as a learner. While the first add is pending the leader
+// must refuse it (confcheck.go checks that no replica applied two changes
+// with one pending). If the first was applied already, the second is
+// legal: the operator starts the extra learner, which stays a learner (the
+// nemesis does not count it as a voter); an unknown outcome is settled by
+// the final member list.
+func (o *operator) overlap() {
+	if len(o.spare) == 0 {
+		return
+	}
+	id := o.spare[0]
+	o.overlaps++
+	o.requested[id] = true
+	o.r.notef("membership: adding learner %d right behind the previous add", id)
+	o.c.MemberAdd(id, true, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+		switch {
+		case err == nil:
+			o.r.notef("membership: learner %d added by the overlapping change", id)
+			o.spare = slices.DeleteFunc(o.spare, func(s host.NodeID) bool { return s == id })
+			o.extra = append(o.extra, id)
+			o.startNode(id)
+		case errors.Is(err, client.ErrTimeout):
+			o.spare = slices.DeleteFunc(o.spare, func(s host.NodeID) bool { return s == id })
+		default:
+			o.r.notef("membership: overlapping add of %d refused: %v", id, err)
+		}
 	})
 }
 
@@ -241,7 +276,7 @@ func (o *operator) startNode(id host.NodeID) {
 func (o *operator) tellNemesis() {
 	must(o.r.nemesis.SetReplicas(o.r.replicas))
 	var notVoters []host.NodeID
-	for _, id := range []host.NodeID{o.learner, o.victim} {
+	for _, id := range append([]host.NodeID{o.learner, o.victim}, o.extra...) {
 		if id != 0 && slices.Contains(o.r.replicas, id) {
 			notVoters = append(notVoters, id)
 		}
@@ -382,7 +417,7 @@ func (o *operator) settle(deadline time.Duration) error {
 		// Its add was still unanswered when the workload ended.
 		o.startNode(id)
 	}
-	o.r.notef("membership: %d changes, final members %v", o.changes, members)
+	o.r.notef("membership: %d changes (%d overlapped), final members %v", o.changes, o.overlaps, members)
 	return nil
 }
 

@@ -107,35 +107,32 @@ func (r *seedRun) awaitLiveness() error {
 	return errors.New("liveness: no " + what + " succeeded within " + r.cfg.HealTimeout.String() + " after heal (" + itoa(r.probe.attempts) + " attempts, last: " + err.Error() + ")")
 }
 
-// readWriteLog reads the write log of replica member, up to store revision
-// rev, with a watch of the whole key space from the first write. (Used
-// when the replica cannot list its changes itself.)
-func (r *seedRun) readWriteLog(member host.NodeID, rev int64) ([]lin.LogEntry, error) {
-	if rev < 2 {
+// readWriteLog reads the write log of replica member, from store revision
+// from up to rev, with a watch of the whole key space. (Used when the
+// replica cannot list its changes itself.)
+func (r *seedRun) readWriteLog(member host.NodeID, from, rev int64) ([]lin.LogEntry, error) {
+	if rev < from {
 		return nil, nil // revision 1 is the empty store
 	}
 	var log []lin.LogEntry
 	var werr error
-	last := int64(0)
 	all := []byte{0}
-	w := r.probe.c.Watch(all, client.WatchOptions{End: all, StartRevision: 2, Member: member}, func(u client.WatchUpdate) {
+	w := r.probe.c.Watch(all, client.WatchOptions{End: all, StartRevision: from, Member: member}, func(u client.WatchUpdate) {
 		if u.Err != nil {
 			werr = u.Err
 		}
-		for _, e := range u.Events {
-			last = e.Revision()
-			log = lin.AppendChange(log, last, e.KV.Key, e.KV.Value, e.Type == api.EventDelete)
-		}
+		log = appendEvents(log, u.Events)
 	})
 	defer w.Cancel()
+	last := func() int64 { return w.NextRevision() - 1 }
 	deadline := r.w.Elapsed() + r.cfg.HealTimeout
-	for last < rev && werr == nil && r.w.Elapsed() < deadline && r.runFor(5*time.Millisecond) {
+	for last() < rev && werr == nil && r.w.Elapsed() < deadline && r.runFor(5*time.Millisecond) {
 	}
 	switch {
 	case werr != nil:
-		return nil, fmt.Errorf("write log: watch of replica %d: %v", member, werr)
-	case last < rev:
-		return nil, fmt.Errorf("write log: watch of replica %d reached revision %d of %d within %v", member, last, rev, r.cfg.HealTimeout)
+		return nil, fmt.Errorf("write log: watch of replica %d from revision %d: %v", member, from, werr)
+	case last() < rev:
+		return nil, fmt.Errorf("write log: watch of replica %d reached revision %d of %d within %v", member, last(), rev, r.cfg.HealTimeout)
 	}
 	return log, nil
 }

@@ -45,7 +45,7 @@ func (p nodeProtocol) Leader() host.NodeID {
 	var best host.NodeID
 	var term uint64
 	for _, id := range p.r.replicas {
-		n, ok := p.r.w.Process(id).(*node.Node)
+		n, ok := unwrapProcess(p.r.w.Process(id)).(*node.Node)
 		if !ok || p.r.w.Paused(id) {
 			continue
 		}

@@ -74,7 +74,7 @@ type stopper interface {
 
 // inspectorOf returns the Inspector of a replica process, or nil.
 func inspectorOf(p host.Process) Inspector {
-	switch p := p.(type) {
+	switch p := unwrapProcess(p).(type) {
 	case *node.Node:
 		return nodeInspector{p}
 	case Inspector:
@@ -119,7 +119,7 @@ func checkLogAgreement(ids []host.NodeID, ins []Inspector) (int, error) {
 // describeReplicas notes every replica's final state in the account.
 func (r *seedRun) describeReplicas() {
 	for _, id := range r.replicas {
-		switch p := r.w.Process(id).(type) {
+		switch p := unwrapProcess(r.w.Process(id)).(type) {
 		case nil:
 			r.notef("replica %d: down", id)
 		case *node.Node:

@@ -40,6 +40,8 @@ type seedRun struct {
 	timeline     faultTimeline // kept only for artifacts
 	hist         lin.History
 	watches      []*watchStream
+	pastReads    []*pastRead
+	confTaps     confTaps // the operator's traffic as the replicas saw it
 	ops          int
 	stopAt       time.Duration // end of the workload phase
 	healedAt     time.Duration
@@ -48,6 +50,14 @@ type seedRun struct {
 	trace        bytes.Buffer // the trace, if kept for artifacts
 	overBudget   bool         // the world ran past its event or byte budget
 	workload     WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
+	logSource    host.NodeID  // the replica the final write log was read from
+	leases       leaseBook    // the leases granted, for the expiry check
+	logWatch     *logWatcher  // the harness's watch of the write log (nil: no compaction)
+	logFrom      int64        // the final write log is read from replicas from this revision
+	// watchesFrozen: the workload's watch streams record no more events
+	// (the final write log is being read).
+	watchesFrozen bool
+	skew          clockSkew // the replicas' clock offsets, for the expiry check
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -131,6 +141,7 @@ func (r *seedRun) runFor(d time.Duration) bool {
 			return false
 		}
 		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
+		r.skew.sample(r)
 		procs := float64(len(r.w.Nodes()))
 		secs := max(r.w.Elapsed(), time.Second).Seconds()
 		events, bytes := r.w.Events(), r.w.Net().Stats().SentBytes
@@ -195,7 +206,7 @@ func (r *seedRun) build() {
 		start = r.cfg.Cluster()
 	}
 	r.retired = map[host.NodeID]bool{}
-	start = r.unlessRetired(start)
+	start = r.unlessRetired(r.tapConfChanges(start))
 	for _, id := range r.replicas {
 		peers := append([]host.NodeID(nil), r.replicas...)
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
@@ -203,6 +214,7 @@ func (r *seedRun) build() {
 	r.drawFaults()
 	r.startWorkload()
 	r.addProbe()
+	r.startCompactor()
 	r.startNemesis()
 	r.startOperator(start)
 }

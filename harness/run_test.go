@@ -59,11 +59,16 @@ func TestHarnessCatchesBrokenReplicas(t *testing.T) {
 		bug    fakeBug
 		reason string
 	}{
-		{"lost write", bugLoseWrite, "linearizability"},
+		{"lost write", bugLoseWrite, "lost acknowledged write"},
 		{"panic", bugPanic, "panic: fake replica: deliberate panic"},
 		{"divergent replica", bugDiverge, "convergence"},
 		{"dropped watch event", bugDropEvents, "watch"},
 		{"message storm", bugStorm, "livelock"},
+		{"leases expire at half their TTL", bugEarlyExpiry, "lease: lease expired early"},
+		{"kept-alive leases expire", bugDeafKeepAlive, "keep-alives acknowledged"},
+		{"compaction that drops nothing", bugFakeCompaction, "although a compaction at revision"},
+		{"compacted error above the compaction point", bugCompactedAbove, "but no compaction above revision"},
+		{"reads of the past see the present", bugPastIsPresent, "read of the past: client"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := buggyConfig(DefaultConfig(), false, tc.bug)

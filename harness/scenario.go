@@ -131,6 +131,19 @@ type WorkloadParams struct {
 	// Watches bounds the watch streams of the run, [0, MaxWatches];
 	// Config.Watches.
 	Watches int `json:"watches"`
+	// LeaseTTLMin and LeaseTTLMax bound the TTL in seconds of each lease
+	// the workload grants, [1, MaxLeaseTTLSeconds], min <= max; draw:
+	// Config.MinLeaseTTL/MaxLeaseTTL, or min 1..3 and max min..5.
+	LeaseTTLMin int64 `json:"lease_ttl_min"`
+	LeaseTTLMax int64 `json:"lease_ttl_max"`
+	// KeepAlivePercent is the share of clients that keep their leases
+	// alive, [0, 100]; draw: Config.KeepAlivePercent (negative: 0), or
+	// 0..100.
+	KeepAlivePercent int `json:"keep_alive_percent"`
+	// CompactEvery is the mean gap between two compactions, [0,
+	// MaxDuration], 0 never; draw: Config.CompactEvery (negative: 0), or
+	// 0 in a quarter of the seeds, else 500ms..4s.
+	CompactEvery Duration `json:"compact_every"`
 }
 
 // MaxWeight bounds one weight of a scenario's Mix.
@@ -174,7 +187,26 @@ func DrawScenario(cfg Config, seed uint64) Scenario {
 	if cfg.ThinkTime == 0 {
 		s.Workload.ThinkTime = uniformDur(r, 40*time.Millisecond, 80*time.Millisecond)
 	}
+	drawLeasesAndCompaction(r, cfg, &s.Workload)
 	return s
+}
+
+// drawLeasesAndCompaction draws the lease TTLs, the keep-alive share and
+// the compaction cadence, unless cfg pins them (see Config).
+func drawLeasesAndCompaction(r *rand.Rand, cfg Config, w *WorkloadParams) {
+	w.LeaseTTLMin, w.LeaseTTLMax = cfg.MinLeaseTTL, cfg.MaxLeaseTTL
+	if w.LeaseTTLMin == 0 || w.LeaseTTLMax == 0 {
+		w.LeaseTTLMin = 1 + r.Int64N(3)
+		w.LeaseTTLMax = w.LeaseTTLMin + r.Int64N(6-w.LeaseTTLMin)
+	}
+	w.KeepAlivePercent = max(0, cfg.KeepAlivePercent)
+	if cfg.KeepAlivePercent == 0 {
+		w.KeepAlivePercent = r.IntN(101)
+	}
+	w.CompactEvery = Duration(max(0, cfg.CompactEvery))
+	if cfg.CompactEvery == 0 && r.IntN(4) != 0 {
+		w.CompactEvery = uniformDur(r, 500*time.Millisecond, 4*time.Second)
+	}
 }
 
 func pick(fixed, drawn int) int {
@@ -355,6 +387,10 @@ func (p WorkloadParams) validate(v *validator) {
 	}
 	v.dur("workload.think_time", p.ThinkTime, 0, 10*time.Second)
 	v.int("workload.watches", p.Watches, 0, MaxWatches)
+	v.int("workload.lease_ttl_min", int(min(p.LeaseTTLMin, math.MaxInt32)), 1, MaxLeaseTTLSeconds)
+	v.int("workload.lease_ttl_max", int(min(p.LeaseTTLMax, math.MaxInt32)), int(max(1, min(p.LeaseTTLMin, MaxLeaseTTLSeconds))), MaxLeaseTTLSeconds)
+	v.int("workload.keep_alive_percent", p.KeepAlivePercent, 0, 100)
+	v.dur("workload.compact_every", p.CompactEvery, 0, MaxDuration)
 }
 
 func jsonName(f reflect.StructField) string {
@@ -445,10 +481,11 @@ func DefaultScenario() Scenario {
 		Raft: RaftParams{Tick: Duration(node.DefaultTickInterval), ElectionTicks: node.DefaultElectionTicks,
 			HeartbeatTicks: node.DefaultHeartbeatTicks, SnapshotEntries: node.DefaultSnapshotEntries,
 			CatchUpEntries: node.DefaultCatchUpEntries, MaxMsgBytes: 1 << 20, MaxInflight: 256},
-		Net:      NetParams{Base: Duration(sc.Net.Base), Jitter: Duration(sc.Net.Jitter), TailProb: sc.Net.TailProb, Tail: Duration(sc.Net.Tail)},
-		Disk:     DiskParams{SyncLatency: Duration(sc.Disk.SyncLatency), SyncJitter: Duration(sc.Disk.SyncJitter)},
-		Faults:   []faults.Spec{},
-		Workload: WorkloadParams{Keys: 8, Mix: DefaultMix(), ThinkTime: Duration(60 * time.Millisecond), Watches: cfg.Watches},
+		Net:    NetParams{Base: Duration(sc.Net.Base), Jitter: Duration(sc.Net.Jitter), TailProb: sc.Net.TailProb, Tail: Duration(sc.Net.Tail)},
+		Disk:   DiskParams{SyncLatency: Duration(sc.Disk.SyncLatency), SyncJitter: Duration(sc.Disk.SyncJitter)},
+		Faults: []faults.Spec{},
+		Workload: WorkloadParams{Keys: 8, Mix: DefaultMix(), ThinkTime: Duration(60 * time.Millisecond), Watches: cfg.Watches,
+			LeaseTTLMin: 1, LeaseTTLMax: 5, KeepAlivePercent: 50, CompactEvery: Duration(2 * time.Second)},
 	}
 }
 
@@ -467,6 +504,14 @@ func (s Scenario) applyTo(cfg Config) Config {
 	cfg.Nodes, cfg.ClientsPerNode = s.Nodes, s.ClientsPerNode
 	cfg.Duration, cfg.Reads = s.Duration.D(), s.Reads
 	cfg.Keys, cfg.Mix, cfg.ThinkTime, cfg.Watches = s.Workload.Keys, s.Workload.Mix, s.Workload.ThinkTime.D(), s.Workload.Watches
+	cfg.MinLeaseTTL, cfg.MaxLeaseTTL = s.Workload.LeaseTTLMin, s.Workload.LeaseTTLMax
+	cfg.KeepAlivePercent, cfg.CompactEvery = s.Workload.KeepAlivePercent, s.Workload.CompactEvery.D()
+	if cfg.KeepAlivePercent == 0 {
+		cfg.KeepAlivePercent = -1 // none, not "draw"
+	}
+	if cfg.CompactEvery == 0 {
+		cfg.CompactEvery = -1 // never, not "draw"
+	}
 	cfg.SnapshotEntries = s.Raft.SnapshotEntries
 	names := make([]string, len(s.Faults))
 	for i, f := range s.Faults {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -146,6 +147,7 @@ func BenchmarkSeed(b *testing.B) {
 	b.ReportAllocs()
 	cfg := testConfig()
 	var check, virtual time.Duration
+	var walls []time.Duration
 	ops := 0
 	seed := uint64(1)
 	cpu0, cpuOK := processCPU()
@@ -158,7 +160,10 @@ func BenchmarkSeed(b *testing.B) {
 		check += r.CheckTime
 		virtual += r.Virtual
 		ops += r.Ops
+		walls = append(walls, r.Wall)
 	}
+	slices.Sort(walls)
+	b.ReportMetric(float64(walls[len(walls)/2].Microseconds())/1000, "median-ms/seed")
 	n := float64(seed - 1)
 	el := b.Elapsed().Seconds()
 	if cpu1, ok := processCPU(); ok && cpuOK {

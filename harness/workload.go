@@ -3,7 +3,9 @@ package harness
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/seedkv/seedkv/api"
 	lin "github.com/seedkv/seedkv/linearizability"
@@ -15,10 +17,6 @@ const (
 	keyRoot     = "/"
 	kvPrefix    = "/k/" // contended keys: /k/0 ... /k/<Keys-1>
 	leasePrefix = "/l/" // one fresh key per lease: /l/<client>.<seq>
-	// leaseTTL is long enough that no lease expires during a run, so a
-	// lease key disappears only through a revoke that the history records
-	// (as a delete); an early expiry is then a visible violation.
-	leaseTTL = 3600
 	// maxLeases bounds the leases a client holds at once.
 	maxLeases = 4
 )
@@ -36,22 +34,27 @@ const (
 	opLeasePut
 	opLeaseRevoke
 	opWatch
+	opPastRead
 	numOpKinds
 )
 
-var opKindNames = [numOpKinds]string{"get", "put", "delete", "cas", "range", "txn", "lease-put", "lease-revoke", "watch"}
+var opKindNames = [numOpKinds]string{"get", "put", "delete", "cas", "range", "txn", "lease-put", "lease-revoke", "watch", "past-read"}
 
 func (k opKind) String() string { return opKindNames[k] }
 
 // weights lists the mix weights in opKind order.
 func (m Mix) weights() [numOpKinds]int {
-	return [numOpKinds]int{m.Get, m.Put, m.Delete, m.CAS, m.Range, m.Txn, m.LeasePut, m.LeaseRevoke, m.Watch}
+	return [numOpKinds]int{m.Get, m.Put, m.Delete, m.CAS, m.Range, m.Txn, m.LeasePut, m.LeaseRevoke, m.Watch, m.PastRead}
 }
 
 // lease is a lease a client holds and the one key it put under it.
 type lease struct {
 	id  int64
 	key string
+	ttl int64 // seconds
+	// until is the virtual time after which the client counts the lease
+	// as lapsed and forgets it (a keep-alive pushes it on).
+	until int64
 }
 
 // gen generates one client's operations. It remembers what the client last
@@ -66,13 +69,21 @@ type gen struct {
 	seq      int  // for unique values and lease keys
 	lastSeen []string
 	seen     []bool // lastSeen[i] is a value read or written (else: absent or unknown)
-	leases   []lease
+	leases   []*lease
+	ttlMin   int64 // lease TTLs, seconds
+	ttlMax   int64
+	// keepAlive: this client keeps its leases alive (else they lapse).
+	keepAlive bool
+	// lastRev is the highest revision the client has seen (reads of the
+	// past go at most there).
+	lastRev int64
 }
 
 func newGen(client int, rng *rand.Rand, cfg *Config) *gen {
 	g := &gen{client: client, rng: rng, keys: cfg.Keys, mix: cfg.Mix.weights(),
 		serial:   cfg.Reads == ReadsSerializable,
-		lastSeen: make([]string, cfg.Keys), seen: make([]bool, cfg.Keys)}
+		lastSeen: make([]string, cfg.Keys), seen: make([]bool, cfg.Keys),
+		ttlMin: cfg.MinLeaseTTL, ttlMax: cfg.MaxLeaseTTL, keepAlive: rng.IntN(100) < cfg.KeepAlivePercent}
 	for _, w := range g.mix {
 		g.total += w
 	}
@@ -117,15 +128,25 @@ type step struct {
 	body    api.RequestBody
 	checked bool
 	input   lin.Input
-	lease   *lease // opLeasePut: the lease being put under; opLeaseRevoke: the one revoked
+	lease   *lease    // opLeasePut: the lease being put under; opLeaseRevoke: the one revoked
+	ttl     int64     // opLeasePut's grant: the TTL asked for, seconds
+	past    *pastRead // opPastRead: the read, filled in when answered
+	call    int64     // virtual time of the call
 }
 
-// next picks the client's next operation. Lease puts need a grant first:
-// next returns the grant, and putUnder the put once the grant succeeded.
-func (g *gen) next() step {
+// next picks the client's next operation at virtual time now. Lease puts
+// need a grant first: next returns the grant, and putUnder the put once
+// the grant succeeded.
+func (g *gen) next(now int64) step {
+	// Forget leases that have lapsed (some are revoked first, which is
+	// then refused: that path is exercised too).
+	g.leases = slices.DeleteFunc(g.leases, func(l *lease) bool { return now > l.until && g.rng.IntN(2) == 0 })
 	kind := g.pickKind()
 	if kind == opLeaseRevoke && len(g.leases) == 0 || kind == opLeasePut && len(g.leases) >= maxLeases {
 		kind = opPut
+	}
+	if kind == opPastRead && g.lastRev < 2 {
+		kind = opGet // nothing written yet
 	}
 	switch kind {
 	case opGet:
@@ -148,8 +169,11 @@ func (g *gen) next() step {
 			body: &api.RangeRequest{Key: []byte(p), End: prefixEnd(p), Serializable: g.serial}}
 	case opTxn:
 		return g.txn()
+	case opPastRead:
+		return g.pastRead()
 	case opLeasePut:
-		return step{kind: kind, body: &api.LeaseGrantRequest{TTL: leaseTTL}}
+		ttl := g.ttlMin + g.rng.Int64N(g.ttlMax-g.ttlMin+1)
+		return step{kind: kind, ttl: ttl, body: &api.LeaseGrantRequest{TTL: ttl}}
 	case opLeaseRevoke:
 		i := g.rng.IntN(len(g.leases))
 		l := g.leases[i]
@@ -157,18 +181,20 @@ func (g *gen) next() step {
 		// Revoking deletes the lease's one key: the history sees a delete
 		// (as a Txn, whose answer carries no deleted count).
 		in := lin.Input{Kind: lin.KindTxn, Key: l.key, Then: []lin.TxnOp{{Kind: lin.KindDelete, Key: l.key}}}
-		return step{kind: kind, checked: true, input: in, lease: &l,
+		return step{kind: kind, checked: true, input: in, lease: l,
 			body: &api.LeaseRevokeRequest{ID: l.id}}
 	}
 	return step{kind: opWatch}
 }
 
-// putUnder is the put that follows a successful lease grant.
-func (g *gen) putUnder(id int64) step {
-	l := lease{id: id, key: leasePrefix + "c" + strconv.Itoa(g.client) + "." + strconv.Itoa(g.seq+1)}
+// putUnder is the put that follows a successful lease grant of ttl
+// seconds at virtual time now.
+func (g *gen) putUnder(id, ttl, now int64) step {
+	l := &lease{id: id, key: leasePrefix + "c" + strconv.Itoa(g.client) + "." + strconv.Itoa(g.seq+1),
+		ttl: ttl, until: now + ttl*int64(time.Second)}
 	v := g.value()
 	g.leases = append(g.leases, l)
-	return step{kind: opLeasePut, checked: true, input: lin.Put(l.key, v), lease: &l,
+	return step{kind: opLeasePut, checked: true, input: lin.Put(l.key, v), lease: l,
 		body: &api.PutRequest{Key: []byte(l.key), Value: []byte(v), Lease: id}}
 }
 

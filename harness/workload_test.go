@@ -44,10 +44,12 @@ func TestGeneratedWritesAreUnique(t *testing.T) {
 	seen := map[string]bool{}
 	for c := range 4 {
 		g := newGen(c, rand.New(rand.NewPCG(1, uint64(c))), &cfg)
-		for range 2000 {
-			s := g.next()
+		for i := range 2000 {
+			s := g.next(int64(i) * 1e6)
 			if s.kind == opLeasePut {
-				s = g.putUnder(int64(g.seq + 1))
+				require.GreaterOrEqual(t, s.ttl, cfg.MinLeaseTTL)
+				require.LessOrEqual(t, s.ttl, cfg.MaxLeaseTTL)
+				s = g.putUnder(int64(g.seq+1), s.ttl, int64(i)*1e6)
 			}
 			if s.kind == opWatch {
 				continue
@@ -86,7 +88,7 @@ func TestMixWeights(t *testing.T) {
 	g := newGen(0, rand.New(rand.NewPCG(2, 3)), &cfg)
 	counts := map[opKind]int{}
 	for range 1000 {
-		counts[g.next().kind]++
+		counts[g.next(0).kind]++
 	}
 	require.Len(t, counts, 2)
 	require.Greater(t, counts[opGet], 300)

@@ -80,7 +80,12 @@ type WatchStream struct {
 	// "from now": the check then starts at the first event received.
 	StartRevision int64
 	PrevKV        bool // the watch asked for previous key-values
-	Events        []WatchEvent
+	// MayCompact is the highest compaction revision that may have taken
+	// effect while the stream ran (0: none). An event at or below it may
+	// come without its prev_kv: as in etcd, a previous version that
+	// compaction dropped is left out, not an error.
+	MayCompact int64
+	Events     []WatchEvent
 }
 
 // Watch-check failures; a *WatchError wraps one of these (errors.Is).
@@ -349,6 +354,8 @@ func checkPrev(s *WatchStream, rev int64, g *WatchEvent, want *KV) error {
 		return nil
 	case want == nil:
 		return bad(fmt.Sprintf("got %v, key did not exist", *g.PrevKV))
+	case g.PrevKV == nil && rev <= s.MayCompact:
+		return nil // the previous version may have been compacted away
 	case g.PrevKV == nil:
 		return bad(fmt.Sprintf("got none, want %v", *want))
 	}

@@ -165,3 +165,19 @@ func TestWriteLogRejectsMalformed(t *testing.T) {
 		require.True(t, errors.Is(err, ErrBadLog), name)
 	}
 }
+
+// A prev_kv that compaction may have dropped may be missing, and only
+// then.
+func TestWatchPrevKVMayBeCompacted(t *testing.T) {
+	l := testLog(t)
+	s := fullStream()
+	s.Events[2].PrevKV = nil // revision 3 without its prev_kv
+	err := CheckWatch(&s, l)
+	require.ErrorIs(t, err, ErrWatchPrevKV, "no compaction: the prev_kv must be there")
+	s.MayCompact = 2
+	require.ErrorIs(t, CheckWatch(&s, l), ErrWatchPrevKV, "a compaction at 2 keeps revision 1's version for revision 3")
+	s.MayCompact = 3
+	require.NoError(t, CheckWatch(&s, l))
+	s.Events[2].PrevKV = prev("/a", "v0", 1, 1, 1)
+	require.ErrorIs(t, CheckWatch(&s, l), ErrWatchPrevKV, "a wrong prev_kv is wrong whatever the compaction")
+}

@@ -1,0 +1,69 @@
+package harness
+
+import (
+	"testing"
+
+	"github.com/seedkv/seedkv/api"
+	lin "github.com/seedkv/seedkv/linearizability"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCombineWriteLogs(t *testing.T) {
+	put := func(rev int64, k, v string) lin.LogEntry {
+		return lin.LogEntry{Revision: rev, Changes: []lin.Change{{Key: k, Type: lin.EventPut, Value: v}}}
+	}
+	watched := []lin.LogEntry{put(2, "/k/1", "a"), put(3, "/k/2", "b"), put(4, "/k/1", "c")}
+	revs := func(log []lin.LogEntry) (out []int64) {
+		for _, e := range log {
+			out = append(out, e.Revision)
+		}
+		return out
+	}
+
+	log, gap, disagree := combine(watched, []lin.LogEntry{put(3, "/k/2", "b"), put(4, "/k/1", "c"), put(5, "/k/3", "d")}, 3, 1)
+	require.NoError(t, gap)
+	require.NoError(t, disagree)
+	require.Equal(t, []int64{2, 3, 4, 5}, revs(log))
+
+	_, _, disagree = combine(watched, []lin.LogEntry{put(3, "/k/2", "b"), put(4, "/k/1", "x")}, 3, 7)
+	require.ErrorContains(t, disagree, `at revision 4 the cluster served put "/k/1"=c, but replica 7 holds put "/k/1"=x`)
+
+	_, gap, _ = combine(watched[:1], []lin.LogEntry{put(4, "/k/1", "c")}, 4, 1)
+	require.ErrorContains(t, gap, "holds revisions up to 2 only, replicas may have compacted to 3")
+
+	// A replica that lists more history than the harness needs: the
+	// part below from is compared, not used twice.
+	log, gap, disagree = combine(watched, []lin.LogEntry{put(2, "/k/1", "a"), put(3, "/k/2", "b"), put(4, "/k/1", "c")}, 4, 1)
+	require.NoError(t, gap)
+	require.NoError(t, disagree)
+	require.Equal(t, []int64{2, 3, 4}, revs(log))
+}
+
+// A watch may end with ErrCompacted only for a revision below a compaction
+// requested (and not refused) by then.
+func TestWatchCompactedEnd(t *testing.T) {
+	r := &seedRun{logWatch: &logWatcher{comp: []compaction{
+		{rev: 10, call: 100, ret: 150, acked: true},
+		{rev: 30, call: 200, ret: 210, refused: true},
+		{rev: 20, call: 300}, // unanswered: may have happened
+	}}}
+	for _, tc := range []struct {
+		want, at int64
+		ok       bool
+	}{
+		{want: 9, at: 120, ok: true},   // asked for, not yet answered
+		{want: 9, at: 90, ok: false},   // before any compaction was asked for
+		{want: 10, at: 250, ok: false}, // 10 is the compaction point: readable
+		{want: 25, at: 250, ok: false}, // the compaction at 30 was refused
+		{want: 19, at: 301, ok: true},  // the unanswered one covers it
+	} {
+		ws := &watchStream{start: 2, err: api.ErrCompacted, errAt: tc.at, errNext: tc.want}
+		err := r.checkWatchEnd(ws)
+		if tc.ok {
+			require.NoError(t, err, "%+v", tc)
+		} else {
+			require.ErrorContains(t, err, "no compaction above it", "%+v", tc)
+		}
+	}
+	require.NoError(t, r.checkWatchEnd(&watchStream{err: api.ErrUnavailable}))
+}

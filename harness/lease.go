@@ -1,0 +1,339 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/faults"
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// Leases in the workload. A client grants a lease with a TTL drawn from
+// [Config.MinLeaseTTL, Config.MaxLeaseTTL] and puts one fresh key under it.
+// Keep-alive clients (Config.KeepAlivePercent of them) renew each lease
+// every TTL/3, as etcd's client does, for a drawn number of rounds (or
+// until they revoke it); the others let every lease lapse. So leases do
+// expire during a run, and the check below holds expiry to etcd's promise.
+const (
+	// maxKeepAliveRounds bounds the keep-alives of one lease: after
+	// them a kept-alive lease lapses too.
+	maxKeepAliveRounds = 12
+	// lessorClient is the history's client ID of the lease expiries the
+	// check adds (the lessor is not a client; the ID only labels them).
+	lessorClient = 1 << 20
+)
+
+// errLeaseExpiry is wrapped by every lease-expiry failure.
+var errLeaseExpiry = errors.New("lease expired early")
+
+// leaseRecord is what the history knows of one granted lease.
+type leaseRecord struct {
+	id     int64
+	client int
+	ttl    time.Duration
+	key    string // the one key put under it
+	// renewed is the latest call time (virtual ns) of the grant or of an
+	// acknowledged keep-alive: the lease was renewed after it, so it may
+	// expire no earlier than renewed + ttl.
+	renewed int64
+	// keepAlives counts the acknowledged keep-alives.
+	keepAlives int
+	// gone lists the return times of answers that said the lease did
+	// not exist (a keep-alive or a put under it): it had ended by then.
+	gone []int64
+	// revoked is the earliest call time of a revoke of it (0: none).
+	revoked int64
+}
+
+// leaseBook records the run's leases and the revisions responses reported,
+// for the expiry check.
+type leaseBook struct {
+	byID  map[int64]*leaseRecord
+	byKey map[string]*leaseRecord
+	order []*leaseRecord
+	seen  revSeen
+}
+
+// revSeen is, in time order, each time a response first reported a
+// higher store revision than any before: a revision seen at time t had
+// been created by t.
+type revSeen struct {
+	at  []int64
+	rev []int64
+}
+
+// note records that a response returned at time t reported revision rev.
+func (s *revSeen) note(t, rev int64) {
+	if n := len(s.rev); n == 0 || rev > s.rev[n-1] {
+		s.at = append(s.at, t)
+		s.rev = append(s.rev, rev)
+	}
+}
+
+// by returns the earliest time a response reported revision rev or
+// higher (false: none did).
+func (s *revSeen) by(rev int64) (int64, bool) {
+	i := sort.Search(len(s.rev), func(i int) bool { return s.rev[i] >= rev })
+	if i == len(s.rev) {
+		return 0, false
+	}
+	return s.at[i], true
+}
+
+func (b *leaseBook) granted(id int64, client int, ttl time.Duration, call int64) *leaseRecord {
+	if b.byID == nil {
+		b.byID, b.byKey = map[int64]*leaseRecord{}, map[string]*leaseRecord{}
+	}
+	l := &leaseRecord{id: id, client: client, ttl: ttl, renewed: call}
+	b.byID[id] = l
+	b.order = append(b.order, l)
+	return l
+}
+
+// revoking notes a revoke of lease id called at time call.
+func (b *leaseBook) revoking(id, call int64) {
+	if l := b.byID[id]; l != nil && l.revoked == 0 {
+		l.revoked = call
+	}
+}
+
+// gone notes an answer at time t that lease id does not exist.
+func (b *leaseBook) gone(id, t int64) {
+	if l := b.byID[id]; l != nil {
+		l.gone = append(l.gone, t)
+	}
+}
+
+func (b *leaseBook) keyed(id int64, key string) {
+	if l := b.byID[id]; l != nil {
+		l.key = key
+		b.byKey[key] = l
+	}
+}
+
+// keepAlive runs the keep-alive loop of lease l: every TTL/3 (etcd's
+// client cadence) a keep-alive, for rounds rounds, until the lease is
+// revoked or gone or the workload is over. A keep-alive is a logged write;
+// it is not part of the linearizability history.
+func (c *workClient) keepAlive(l *lease, rounds int) {
+	if rounds <= 0 || c.r.workloadOver() || !c.gen.holds(l.id) {
+		return
+	}
+	every := time.Duration(l.ttl) * time.Second / 3
+	c.r.w.Schedule(every, func() {
+		if c.r.workloadOver() || !c.gen.holds(l.id) || !c.r.w.Alive(c.nid) {
+			return
+		}
+		call := c.r.now()
+		c.r.record("call", c.nid, api.OpLeaseKeepAlive, -1, l.id)
+		c.c.Do(&api.LeaseKeepAliveRequest{ID: l.id}, client.CallOptions{}, func(resp *api.Response, err error) {
+			c.keepAliveDone(l, call, resp, err)
+		})
+		c.keepAlive(l, rounds-1)
+	})
+}
+
+// keepAliveDone records a keep-alive's outcome.
+func (c *workClient) keepAliveDone(l *lease, call int64, resp *api.Response, err error) {
+	now := c.r.now()
+	if resp != nil {
+		c.r.record("return", c.nid, resp.Op, -1, resp.Header.Revision<<8|int64(resp.Err))
+	}
+	switch {
+	case err == nil:
+		c.r.leases.seen.note(now, resp.Header.Revision)
+		l.until = max(l.until, now+l.ttl*int64(time.Second))
+		if rec := c.r.leases.byID[l.id]; rec != nil {
+			rec.renewed = max(rec.renewed, call)
+			rec.keepAlives++
+		}
+	case resp != nil && resp.Err == api.CodeLeaseNotFound:
+		c.r.leases.gone(l.id, now)
+		c.gen.drop(l.id)
+	}
+}
+
+// holds reports whether the client still holds lease id.
+func (g *gen) holds(id int64) bool {
+	return slices.ContainsFunc(g.leases, func(l *lease) bool { return l.id == id })
+}
+
+// drop forgets lease id (it is gone).
+func (g *gen) drop(id int64) {
+	g.leases = slices.DeleteFunc(g.leases, func(l *lease) bool { return l.id == id })
+}
+
+// expiry is a lease key's delete in the write log that no client's revoke
+// accounts for.
+type expiry struct {
+	lease *leaseRecord
+	rev   int64 // store revision of the delete
+	// ambiguous: a revoke of the lease whose outcome is unknown may have
+	// made the delete instead (it was called before the delete was seen).
+	ambiguous bool
+	revoke    int64 // that revoke's call time
+}
+
+// leaseExpiries finds the lease expiries in the write log, checks each
+// against the lease's TTL and its last recorded renewal, and returns them
+// as history operations (a delete of the key at its revision, by the
+// "lessor"), so that the linearizability check sees the key disappear.
+//
+// The rule, as etcd promises it: a lease expires no earlier than its TTL
+// after its last renewal (grant or keep-alive). A renewal takes effect at
+// the leader after the client called it, and the leader decides expiry by
+// its own clock, so the delete cannot be seen before the call of the last
+// acknowledged renewal + TTL, less the largest skew between the replicas'
+// clocks during the run (slack; zero without clock drift). etcd may extend
+// a lease (a new leader renews every lease by its TTL, a keep-alive whose
+// outcome is unknown may have renewed it), never shorten it; so only a
+// lower bound is checked. A delete is "seen" by the earliest response that
+// reported its revision or a later one; an answer "lease not found" is
+// held to the same bound unless the client had revoked the lease.
+func (r *seedRun) leaseExpiries(ops []lin.Op, log []lin.LogEntry, slack time.Duration) ([]lin.Op, error) {
+	b := &r.leases
+	if len(b.order) == 0 {
+		return nil, nil
+	}
+	revokes := revokesByKey(ops)
+	for _, l := range b.order {
+		if l.revoked == 0 {
+			for _, t := range l.gone {
+				if err := l.checkSeen(t, slack, "an answer 'lease not found'"); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	var extra []lin.Op
+	for _, e := range log {
+		for _, ch := range e.Changes {
+			l := b.byKey[ch.Key]
+			if ch.Type != lin.EventDelete || l == nil {
+				continue
+			}
+			x, ok := classify(l, e.Revision, ops, revokes[ch.Key], &b.seen)
+			if !ok {
+				continue // an acknowledged revoke
+			}
+			seen, known := b.seen.by(x.rev)
+			if !x.ambiguous && known {
+				if err := l.checkSeen(seen, slack, fmt.Sprintf("its delete at revision %d", x.rev)); err != nil {
+					return nil, err
+				}
+			}
+			extra = append(extra, x.op(seen, known, slack))
+		}
+	}
+	return extra, nil
+}
+
+// checkSeen fails if the lease was seen gone at time t, earlier than its
+// TTL allows.
+func (l *leaseRecord) checkSeen(t int64, slack time.Duration, what string) error {
+	bound := l.renewed + int64(l.ttl) - int64(slack)
+	if t >= bound {
+		return nil
+	}
+	return fmt.Errorf("%w: lease %d of client %d (TTL %v, key %q, %d keep-alives acknowledged): %s was seen at %v, but its last renewal was called at %v, so it may expire only from %v (clock-skew slack %v)",
+		errLeaseExpiry, l.id, l.client, l.ttl, l.key, l.keepAlives, what, time.Duration(t), time.Duration(l.renewed), time.Duration(bound), slack)
+}
+
+// revokesByKey indexes the history's lease revokes (a Txn that deletes one
+// lease key, without compares) by key.
+func revokesByKey(ops []lin.Op) map[string][]int {
+	out := map[string][]int{}
+	for i := range ops {
+		in := &ops[i].Input
+		if in.Kind == lin.KindTxn && len(in.Compares) == 0 && len(in.Then) == 1 &&
+			in.Then[0].Kind == lin.KindDelete && strings.HasPrefix(in.Then[0].Key, leasePrefix) {
+			out[in.Then[0].Key] = append(out[in.Then[0].Key], i)
+		}
+	}
+	return out
+}
+
+// classify decides who deleted lease l's key at store revision rev: an
+// acknowledged revoke at that revision (ok false), else the lessor,
+// ambiguously if an unanswered revoke was called before the delete was
+// seen. An ambiguous revoke is settled as "no effect": the expiry op
+// added for the delete covers its window too.
+func classify(l *leaseRecord, rev int64, ops []lin.Op, revokes []int, seen *revSeen) (expiry, bool) {
+	x := expiry{lease: l, rev: rev}
+	by, known := seen.by(rev)
+	for _, i := range revokes {
+		op := &ops[i]
+		switch {
+		case op.Failed:
+		case !op.Unknown && op.Output.Revision+revBase == rev:
+			return x, false
+		case op.Unknown && (!known || op.Call < by):
+			if !x.ambiguous || op.Call < x.revoke {
+				x.ambiguous, x.revoke = true, op.Call
+			}
+			op.Unknown, op.Failed = false, true
+			op.Output = lin.Output{Err: "settled: the delete it may have made is the lease's expiry"}
+		}
+	}
+	return x, true
+}
+
+// op is the expiry as a history operation: the delete of the lease's key
+// at its revision, called no earlier than the TTL allows (or the
+// ambiguous revoke's call), returned when a response first reported the
+// revision (else never).
+func (x *expiry) op(seen int64, known bool, slack time.Duration) lin.Op {
+	l := x.lease
+	call := max(0, l.renewed+int64(l.ttl)-int64(slack))
+	if x.ambiguous {
+		call = min(call, x.revoke)
+	}
+	ret := lin.UnknownReturn
+	if known {
+		ret = max(seen, call)
+	}
+	return lin.Op{ClientID: lessorClient, Call: call, Return: ret,
+		Input:  lin.Input{Kind: lin.KindTxn, Key: l.key, Then: []lin.TxnOp{{Kind: lin.KindDelete, Key: l.key}}},
+		Output: lin.Output{Revision: x.rev - revBase, Succeeded: true}}
+}
+
+// clockSkew tracks the extremes of the replicas' clock offsets over the
+// run, sampled as the world runs.
+type clockSkew struct {
+	lo, hi  time.Duration
+	drifted bool
+}
+
+// sample folds in the current offsets of the given nodes.
+func (k *clockSkew) sample(r *seedRun) {
+	if !r.faultSet.Has(faults.ClockDrift) {
+		return // every clock runs at the world's rate
+	}
+	for _, id := range r.servers() {
+		off := r.w.ClockOffset(id)
+		if off != 0 {
+			k.drifted = true
+		}
+		k.lo, k.hi = min(k.lo, off), max(k.hi, off)
+	}
+}
+
+// skewMargin covers the drift between two samples (a slice of runFor at
+// the largest drift rate the nemesis draws is well within it).
+const skewMargin = 25 * time.Millisecond
+
+// slack is the largest difference between two replicas' clocks at any two
+// times of the run: a time stamped by one replica's clock and a deadline
+// checked by another's may be off by that much in world time.
+func (k *clockSkew) slack() time.Duration {
+	if !k.drifted {
+		return 0
+	}
+	return k.hi - k.lo + skewMargin
+}

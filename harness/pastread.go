@@ -1,0 +1,192 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// Reads of the past. The workload reads a key or a prefix at a revision the
+// client has seen (Mix.PastRead); the answer is a function of the write log
+// alone, so it is checked against the log, not by the linearizability
+// search: every key with its value, create and mod revision and version,
+// and no other key. With compaction on, some of these revisions are
+// compacted: the answer must then be ErrCompacted, and only then.
+
+// errPastRead is wrapped by every failure of a read of the past.
+var errPastRead = errors.New("read of the past")
+
+// pastRead is one read at an old revision as the client saw it.
+type pastRead struct {
+	client    int
+	key       string
+	prefix    bool
+	rev       int64 // store revision asked for
+	serial    bool
+	seen      int64 // the highest revision the client had seen at the call
+	call, ret int64
+	code      api.ErrorCode // CodeOK, CodeCompacted or CodeFutureRevision
+	kvs       []api.KeyValue
+}
+
+// pastRead builds a read at an old revision: the client's last seen one or
+// a uniform one at or after the first write.
+func (g *gen) pastRead() step {
+	key := kvKey(g.rng.IntN(g.keys))
+	prefix := g.rng.IntN(2) == 0
+	if prefix {
+		key = g.rangePrefix()
+	}
+	rev := g.lastRev
+	if g.lastRev > 2 && g.rng.IntN(2) == 0 {
+		rev = 2 + g.rng.Int64N(g.lastRev-1)
+	}
+	body := &api.RangeRequest{Key: []byte(key), Revision: rev, Serializable: g.serial}
+	if prefix {
+		body.End = prefixEnd(key)
+	}
+	return step{kind: opPastRead, body: body, past: &pastRead{client: g.client, key: key, prefix: prefix,
+		rev: rev, serial: g.serial, seen: g.lastRev}}
+}
+
+// pastDone records a read of the past that got an answer (nil: none).
+func (c *workClient) pastDone(s *step, resp *api.Response) {
+	p := s.past
+	if resp == nil {
+		return
+	}
+	switch resp.Err {
+	case api.CodeOK:
+		body, ok := resp.Body.(*api.RangeResponse)
+		if !ok {
+			c.r.failf("client %d: read of the past answered with %T", c.id, resp.Body)
+			return
+		}
+		p.kvs = body.KVs
+	case api.CodeCompacted, api.CodeFutureRevision:
+	default:
+		return // refused for another reason: nothing to check
+	}
+	p.code, p.call, p.ret = resp.Err, s.call, c.r.now()
+	c.r.pastReads = append(c.r.pastReads, p)
+}
+
+// checkPastReads checks every answered read of the past against the write
+// log and the compactions requested.
+func (r *seedRun) checkPastReads(log []lin.LogEntry) error {
+	reads := slices.Clone(r.pastReads)
+	slices.SortStableFunc(reads, func(a, b *pastRead) int { return int(a.rev - b.rev) })
+	st := replayState{kvs: map[string]api.KeyValue{}}
+	i := 0
+	for _, p := range reads {
+		for i < len(log) && log[i].Revision <= p.rev {
+			st.apply(&log[i])
+			i++
+		}
+		if err := r.checkPastRead(p, &st); err != nil {
+			return fmt.Errorf("%w: client %d read %q (prefix %v) at revision %d, called at %v: %v",
+				errPastRead, p.client, p.key, p.prefix, p.rev, time.Duration(p.call), err)
+		}
+	}
+	r.notef("reads of the past: %d checked against the write log", len(reads))
+	return nil
+}
+
+// checkPastRead checks one read; st is the store replayed to p.rev.
+func (r *seedRun) checkPastRead(p *pastRead, st *replayState) error {
+	switch p.code {
+	case api.CodeCompacted:
+		if c := r.logWatch.requestedBefore(p.ret); p.rev >= c {
+			return fmt.Errorf("answered ErrCompacted at %v, but no compaction above revision %d was requested by then (highest: %d)",
+				time.Duration(p.ret), p.rev, c)
+		}
+		return nil
+	case api.CodeFutureRevision:
+		if !p.serial && p.rev <= p.seen {
+			return fmt.Errorf("a linearizable read answered ErrFutureRevision for a revision the client had seen (%d)", p.seen)
+		}
+		return nil
+	}
+	if c := r.logWatch.ackedBefore(p.call); !p.serial && p.rev < c {
+		return fmt.Errorf("a linearizable read served it although a compaction at revision %d was acknowledged before the call", c)
+	}
+	want := st.read(p.key, p.prefix)
+	if !sameKVs(want, p.kvs) {
+		return fmt.Errorf("got %s, the write log says %s", describeAPIKVs(p.kvs), describeAPIKVs(want))
+	}
+	return nil
+}
+
+// replayState is the key space replayed from the write log.
+type replayState struct {
+	kvs map[string]api.KeyValue
+}
+
+func (s *replayState) apply(e *lin.LogEntry) {
+	for _, c := range e.Changes {
+		if c.Type == lin.EventDelete {
+			delete(s.kvs, c.Key)
+			continue
+		}
+		kv, ok := s.kvs[c.Key]
+		if !ok {
+			kv = api.KeyValue{Key: []byte(c.Key), CreateRevision: e.Revision}
+		}
+		kv.ModRevision, kv.Version, kv.Value = e.Revision, kv.Version+1, []byte(c.Value)
+		s.kvs[c.Key] = kv
+	}
+}
+
+// read is the key, or every key with the prefix, in key order.
+func (s *replayState) read(key string, prefix bool) []api.KeyValue {
+	if !prefix {
+		if kv, ok := s.kvs[key]; ok {
+			return []api.KeyValue{kv}
+		}
+		return nil
+	}
+	var out []api.KeyValue
+	for k, kv := range s.kvs {
+		if strings.HasPrefix(k, key) {
+			out = append(out, kv)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Key) < string(out[j].Key) })
+	return out
+}
+
+// sameKVs compares what the log says with an answer (lease IDs aside: the
+// write log does not carry them).
+func sameKVs(want, got []api.KeyValue) bool {
+	if len(want) != len(got) {
+		return false
+	}
+	for i := range want {
+		w, g := &want[i], &got[i]
+		if string(w.Key) != string(g.Key) || string(w.Value) != string(g.Value) || w.CreateRevision != g.CreateRevision ||
+			w.ModRevision != g.ModRevision || w.Version != g.Version {
+			return false
+		}
+	}
+	return true
+}
+
+func describeAPIKVs(kvs []api.KeyValue) string {
+	if len(kvs) == 0 {
+		return "no key"
+	}
+	b := []byte{}
+	for i, kv := range kvs {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = fmt.Appendf(b, "%s=%s(c%d,m%d,v%d)", kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision, kv.Version)
+	}
+	return string(b)
+}
