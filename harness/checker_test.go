@@ -156,6 +156,7 @@ func mutateReal(rng *rand.Rand, h []lin.Op) []lin.Op {
 			}
 			d := o.Return - o.Call + 1
 			o.Call, o.Return = o.Call+d*int64(2+rng.IntN(20)), o.Return+d*int64(2+rng.IntN(20))
+			o.Return = max(o.Return, o.Call) // a return before its call is no history at all
 		}
 		return out
 	}
