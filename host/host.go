@@ -55,11 +55,15 @@ type Process interface {
 
 // FS is a flat directory of files on one disk.
 //
-// Metadata operations (Create, Remove, Rename) are atomic and durable when
-// they return; file contents are durable only after a Sync of the file has
-// completed. This is stronger than POSIX (which needs an fsync of the
-// directory) and is documented as such; data durability is where the
-// interesting faults are.
+// Metadata operations (Create, Remove, Rename) are atomic. As on POSIX,
+// they are durable once a SyncDir issued after them has completed (the
+// directory's fsync); an implementation may make them durable sooner, and
+// the OS implementation and, by default, the simulator do so at once. The
+// simulator's beyond-model fault lose-dirent drops every entry change not
+// covered by a completed SyncDir when it crashes a node, so code that must
+// find a file after a crash calls SyncDir after creating or renaming it,
+// as etcd does after cutting a WAL segment. File contents are durable only
+// after a Sync of the file has completed.
 type FS interface {
 	// Create makes a new empty file. It fails with ErrExist if the name
 	// is taken.
@@ -73,6 +77,11 @@ type FS interface {
 	Rename(oldName, newName string) error
 	// List returns the names of all files, sorted.
 	List() ([]string, error)
+	// SyncDir makes every Create, Remove and Rename so far durable and
+	// then calls done on the process's event loop, with nil or the error
+	// that prevented it (an implementation may call done before SyncDir
+	// returns).
+	SyncDir(done func(error))
 }
 
 // File is an open file. Writes are volatile until a Sync completes.

@@ -41,6 +41,7 @@ func (r readOnlyFS) Create(string) (host.File, error) { return nil, errReadOnly 
 func (r readOnlyFS) Remove(string) error              { return errReadOnly }
 func (r readOnlyFS) Rename(string, string) error      { return errReadOnly }
 func (r readOnlyFS) List() ([]string, error)          { return r.fs.List() }
+func (r readOnlyFS) SyncDir(done func(error))         { done(nil) } // nothing to make durable
 func (r readOnlyFS) Open(name string) (host.File, error) {
 	f, err := r.fs.Open(name)
 	if err != nil {

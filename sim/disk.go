@@ -91,6 +91,9 @@ type Disk struct {
 	rng      *rand.Rand
 
 	inflight int // syncs issued by this incarnation and not completed
+	// dir is the directory as of the last completed SyncDir (name ->
+	// file): what LoseDirents falls back to.
+	dir map[string]*file
 
 	lastFile *file // file and op seq of the last WriteAt (torn-write candidate)
 	lastSeq  uint64
@@ -179,6 +182,69 @@ func (d *Disk) Rename(oldName, newName string) error { return d.rename(d.inc, ol
 
 // List returns the sorted file names.
 func (d *Disk) List() ([]string, error) { return d.list(d.inc) }
+
+// SyncDir makes the directory as it is now durable (for LoseDirents)
+// after a drawn sync latency, then calls done.
+func (d *Disk) SyncDir(done func(error)) { d.syncDir(d.inc, done) }
+
+func (d *Disk) syncDir(inc uint64, done func(error)) {
+	if err := d.check(inc); err != nil {
+		d.w.Schedule(0, func() { done(err) })
+		return
+	}
+	snap := make(map[string]*file, len(d.files))
+	for name, f := range d.files {
+		snap[name] = f
+	}
+	fn := func() {
+		if d.inc != inc {
+			return // crashed first: the directory sync is lost
+		}
+		d.dir = snap
+		d.w.trace(kSyncDir, d.id, uint64(len(snap)), 0)
+		done(nil)
+	}
+	// The completion belongs to the node's incarnation, like a file
+	// sync's: a crash drops it, a pause holds it back.
+	if n := d.w.nodes[d.id]; n != nil {
+		d.w.push(event{at: d.w.at(d.syncDelay()), kind: evTimer, node: n, inc: n.inc, fn: fn})
+		return
+	}
+	d.w.Schedule(d.syncDelay(), fn)
+}
+
+// LoseDirents (beyond the fault model, for the lose-dirent fault) drops
+// every directory change not covered by a completed SyncDir: files
+// created since are gone, removed ones are back, renamed ones have their
+// old names. Call it on a crashed disk (after Crash), whose files hold
+// their durable contents. It returns how many names changed.
+func (d *Disk) LoseDirents() int {
+	changed := 0
+	for name, f := range d.files {
+		if d.dir[name] != f {
+			changed++
+		}
+		f.removed = true
+	}
+	for name, f := range d.dir {
+		if d.files[name] != f {
+			changed++
+		}
+	}
+	files := make(map[string]*file, len(d.dir))
+	d.used = 0
+	for name, f := range d.dir {
+		f.name, f.removed = name, false
+		// An orphan kept its volatile writes through Crash; the crash
+		// loses them all the same.
+		f.data, f.ops, f.pend = slices.Clone(f.durable), nil, nil
+		files[name] = f
+		d.used += int64(len(f.data))
+	}
+	d.files = files
+	d.w.trace(kLoseDirents, d.id, uint64(changed), 0)
+	return changed
+}
 
 func (d *Disk) create(inc uint64, name string) (host.File, error) {
 	if err := d.check(inc); err != nil {
@@ -773,6 +839,7 @@ func (v fsView) Open(name string) (host.File, error)   { return v.d.open(v.inc, 
 func (v fsView) Remove(name string) error              { return v.d.remove(v.inc, name) }
 func (v fsView) Rename(o, n string) error              { return v.d.rename(v.inc, o, n) }
 func (v fsView) List() ([]string, error)               { return v.d.list(v.inc) }
+func (v fsView) SyncDir(done func(error))              { v.d.syncDir(v.inc, done) }
 
 var (
 	_ host.FS   = (*Disk)(nil)

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"time"
+
 	"errors"
 	"io"
 	"testing"
@@ -219,4 +221,51 @@ func TestDiskPendingBytesSurviveCompaction(t *testing.T) {
 	require.True(t, w.RunUntilIdle(0))
 	got, _ := d.DurableBytes("a")
 	require.Equal(t, want, got)
+}
+
+// TestLoseDirentsKeepsOnlySyncedDirectory: after a crash, LoseDirents
+// falls back to the directory of the last completed SyncDir: files created
+// since vanish, renames are undone, removed files return (with their
+// durable contents).
+func TestLoseDirentsKeepsOnlySyncedDirectory(t *testing.T) {
+	w := NewWorld(1, DefaultConfig())
+	d := w.AddDisk(1)
+	mk := func(name, data string) host.File {
+		f, err := d.Create(name)
+		require.NoError(t, err)
+		_, err = f.WriteAt([]byte(data), 0)
+		require.NoError(t, err)
+		f.Sync(func(err error) { require.NoError(t, err) })
+		return f
+	}
+	mk("kept", "k")
+	mk("gone-later", "g")
+	mk("tmp", "t")
+	synced := false
+	d.SyncDir(func(err error) { require.NoError(t, err); synced = true })
+	w.RunFor(time.Second)
+	require.True(t, synced)
+	mk("new", "n")
+	require.NoError(t, d.Rename("tmp", "final"))
+	require.NoError(t, d.Remove("gone-later"))
+	names, _ := d.List()
+	require.Equal(t, []string{"final", "kept", "new"}, names)
+	w.RunFor(time.Second)
+
+	d.Crash()
+	require.Equal(t, 4, d.LoseDirents(), "new and final vanish, gone-later and tmp return")
+	names, _ = d.List()
+	require.Equal(t, []string{"gone-later", "kept", "tmp"}, names)
+	data, err := d.DurableBytes("tmp")
+	require.NoError(t, err)
+	require.Equal(t, []byte("t"), data)
+	require.Equal(t, int64(3), d.Used())
+
+	// A SyncDir lost in a crash makes nothing durable.
+	_, err = d.Create("x")
+	require.NoError(t, err)
+	d.SyncDir(func(error) { t.Fatal("a crashed disk's directory sync completed") })
+	d.Crash()
+	w.RunFor(time.Second)
+	require.Equal(t, 1, d.LoseDirents())
 }

@@ -372,6 +372,8 @@ const (
 	kLoseSynced
 	kPause
 	kResume
+	kSyncDir
+	kLoseDirents
 	numKinds
 )
 
@@ -399,6 +401,8 @@ var kindNames = [numKinds]string{
 	kLoseSynced:  "lose-synced",
 	kPause:       "pause",
 	kResume:      "resume",
+	kSyncDir:     "sync-dir",
+	kLoseDirents: "lose-dirents",
 }
 
 var kindHash = func() (h [numKinds]uint64) {

@@ -165,7 +165,13 @@ func Save(fs host.FS, index, term uint64, data []byte, done func(error)) {
 			done(err)
 			return
 		}
-		done(fs.Rename(tmp, final))
+		if err := fs.Rename(tmp, final); err != nil {
+			done(err)
+			return
+		}
+		// The rename is durable only with the directory (etcd's
+		// snapshotter fsyncs it too); until then a crash may lose it.
+		fs.SyncDir(done)
 	})
 }
 

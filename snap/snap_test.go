@@ -195,3 +195,15 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestSavedSnapshotSurvivesLostDirents: Save reports done only once the
+// rename into the final name is durable with its directory.
+func TestSavedSnapshotSurvivesLostDirents(t *testing.T) {
+	w, d := simDisk(4)
+	saveNow(t, w, d, 10, 2, []byte("ten"))
+	d.Crash()
+	d.LoseDirents()
+	s, err := LoadNewest(d)
+	require.NoError(t, err)
+	require.Equal(t, uint64(10), s.Index)
+}

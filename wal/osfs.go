@@ -125,6 +125,10 @@ func (o *osFS) Rename(oldName, newName string) error {
 	return o.syncDir()
 }
 
+// SyncDir fsyncs the directory. Every metadata operation of osFS syncs it
+// already, so this is for callers that follow the host.FS contract.
+func (o *osFS) SyncDir(done func(error)) { done(o.syncDir()) }
+
 func (o *osFS) List() ([]string, error) {
 	ents, err := os.ReadDir(o.dir)
 	if err != nil {

@@ -63,6 +63,7 @@ type WAL struct {
 	spare      []func(error) // an emptied waiting list, for reuse
 	scratch    []byte        // for encoding a payload before framing it
 	headSynced bool          // the active segment's head is durable
+	dirDirty   bool          // a segment was created since the last directory sync
 	syncedSnap uint64        // index of the latest durable snapshot marker
 
 	err    error // sticky: the WAL is unusable
@@ -337,7 +338,25 @@ func (w *WAL) flush() {
 	if w.onSynced == nil {
 		w.onSynced = w.synced
 	}
-	f.Sync(w.onSynced)
+	if !w.dirDirty {
+		f.Sync(w.onSynced)
+		return
+	}
+	// A new segment: its entries are durable only once its directory
+	// entry is too (etcd fsyncs the WAL directory after a cut). The flush
+	// completes when both syncs have.
+	w.dirDirty = false
+	pending, first := 2, error(nil)
+	both := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+		if pending--; pending == 0 {
+			w.synced(first)
+		}
+	}
+	w.fs.SyncDir(both)
+	f.Sync(both)
 }
 
 // flushing is what the fsync in flight completes: its file, the snapshot
@@ -463,6 +482,7 @@ func (w *WAL) roll() error {
 		head = appendRecord(head, TypeSnapshot, appendMarker(nil, *w.writtenMarker))
 	}
 	w.segs = append(w.segs, s)
+	w.dirDirty = true // the new segment's name is durable only with its directory
 	w.f, w.off, w.alloc, w.head = f, 0, 0, head
 	w.sealing, w.headSynced = false, false
 	return nil
