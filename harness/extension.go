@@ -173,3 +173,38 @@ func (r *seedRun) workloadOps() int {
 	}
 	return r.workload.Ops()
 }
+
+// Settler is implemented by a WorkloadRun whose clients keep following
+// the store after the workload phase (watchers, informers): before the
+// checks, the harness runs the world until Settled holds for the store's
+// revision (that of the most advanced replica), bounded by the heal
+// timeout. A run that never settles is checked as it stands, and its
+// checkers say what is missing.
+type Settler interface {
+	Settled(storeRev int64) bool
+}
+
+// settleWorkload runs the world until the workload has settled, or until
+// deadline.
+func (r *seedRun) settleWorkload(deadline time.Duration) {
+	s, ok := r.workload.(Settler)
+	if !ok || r.failure != "" {
+		return
+	}
+	for {
+		rev := int64(0)
+		if id := r.mostAdvanced(); id != 0 {
+			if in := inspectorOf(r.w.Process(id)); in != nil {
+				rev, _, _ = in.KVHash()
+			}
+		}
+		if s.Settled(rev) {
+			r.notef("workload settled at revision %d", rev)
+			return
+		}
+		if r.w.Elapsed() >= deadline || !r.runFor(50*time.Millisecond) {
+			r.notef("workload did not settle by %v (store at revision %d)", deadline, rev)
+			return
+		}
+	}
+}

@@ -182,6 +182,7 @@ func (r *seedRun) run(res *Result) {
 			r.failf("%v", err)
 		}
 	}
+	r.settleWorkload(r.healedAt + r.cfg.HealTimeout)
 	res.Ops = r.ops + r.workloadOps()
 	res.Faults = r.sc.FaultNames()
 	res.TraceHash = r.w.TraceHash()

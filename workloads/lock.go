@@ -348,6 +348,11 @@ func (r *lockRun) ownerOf(key string) string {
 // sortedClaims orders claims by the revision that granted them (stable).
 func sortedClaims(cs []claim) []claim {
 	out := slices.Clone(cs)
-	slices.SortStableFunc(out, func(a, b claim) int { return cmp.Compare(a.at, b.at) })
+	sortClaims(out, func(c claim) int64 { return c.at })
 	return out
+}
+
+// sortClaims orders s by revision, stably.
+func sortClaims[T any](s []T, rev func(T) int64) {
+	slices.SortStableFunc(s, func(a, b T) int { return cmp.Compare(rev(a), rev(b)) })
 }

@@ -32,7 +32,7 @@ import (
 
 // Names lists the workloads New knows, in display order ("kv" is the
 // harness's built-in one: New returns nil for it).
-var Names = []string{"kv", "lock"}
+var Names = []string{"kv", "election", "lock", "config"}
 
 // Options tune the workloads.
 type Options struct {
@@ -50,6 +50,10 @@ func New(name string, opts Options) (harness.Workload, error) {
 	switch name {
 	case "kv", "":
 		return nil, nil
+	case "election":
+		return Election{}, nil
+	case "config":
+		return Config{}, nil
 	case "lock":
 		return Lock{Fencing: opts.Fencing}, nil //lint:ignore S1016 Options are every workload's, not Lock's
 	}
