@@ -22,6 +22,8 @@ type follower struct {
 	listed func(rev int64, kvs []api.KeyValue)
 	// applied is called after each revision's events are applied.
 	applied func(rev int64)
+	// event, if set, is called with every event applied.
+	event func(api.Event)
 	// lists counts the lists made.
 	lists int
 }
@@ -60,6 +62,9 @@ func (f *follower) onUpdate(u client.WatchUpdate) {
 		return
 	}
 	for i, ev := range u.Events {
+		if f.event != nil {
+			f.event(ev)
+		}
 		switch ev.Type {
 		case api.EventPut:
 			f.cache[string(ev.KV.Key)] = ev.KV
@@ -78,6 +83,14 @@ func (f *follower) onUpdate(u client.WatchUpdate) {
 // rev.
 func (f *follower) caughtUp(rev int64) bool {
 	return f.w != nil && f.w.NextRevision() > rev
+}
+
+// next is the next revision the follower's watch will apply (0: none).
+func (f *follower) next() int64 {
+	if f.w == nil {
+		return 0
+	}
+	return f.w.NextRevision()
 }
 
 // snapshot copies the cache.

@@ -32,7 +32,7 @@ import (
 
 // Names lists the workloads New knows, in display order ("kv" is the
 // harness's built-in one: New returns nil for it).
-var Names = []string{"kv", "election", "lock", "config"}
+var Names = []string{"kv", "election", "lock", "config", "kubernetes"}
 
 // Options tune the workloads.
 type Options struct {
@@ -54,6 +54,8 @@ func New(name string, opts Options) (harness.Workload, error) {
 		return Election{}, nil
 	case "config":
 		return Config{}, nil
+	case "kubernetes":
+		return Kubernetes{}, nil
 	case "lock":
 		return Lock{Fencing: opts.Fencing}, nil //lint:ignore S1016 Options are every workload's, not Lock's
 	}
