@@ -64,6 +64,8 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		{"-faults", ""},
 		{"-reads", "stale"},
 		{"-checker", "z3"},
+		{"-workload", "queue"},
+		{"-fencing", "maybe"},
 		{"-shard", "0/2"},
 		{"-shard", "3/2"},
 		{"-shard", "1"},
@@ -76,6 +78,13 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 		require.Equal(t, 1, strings.Count(errOut, "\n"), "%v: %q", args, errOut)
 		require.True(t, strings.HasPrefix(errOut, "simrun: "), "%v: %q", args, errOut)
 	}
+}
+
+func TestLockWorkloadReplay(t *testing.T) {
+	code, out, _ := runArgs("-seeds", "1", "-seed", "1", "-workload", "lock", "-fencing=false", "-faults", "partition,clock-drift")
+	require.Equal(t, exitFail, code, out)
+	require.Contains(t, out, "two holders: client ")
+	require.Contains(t, out, "replay: go run ./cmd/simrun -seeds 1 -seed 1 -faults partition,clock-drift -workload lock -fencing false")
 }
 
 func TestHelpExits0(t *testing.T) {

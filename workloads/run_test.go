@@ -1,0 +1,81 @@
+package workloads
+
+import (
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/harness"
+)
+
+var seedCount = flag.Int("seeds", 8, "seeds per workload in TestWorkloadsPass")
+
+func config(w harness.Workload, faults string) harness.Config {
+	cfg := harness.DefaultConfig()
+	cfg.Workload = w
+	if faults != "" {
+		cfg.Faults = faults
+	}
+	return cfg
+}
+
+func seeds(n int) []uint64 {
+	s := make([]uint64, n)
+	for i := range s {
+		s[i] = uint64(i + 1)
+	}
+	return s
+}
+
+// TestWorkloadsPass runs every workload (the lock fenced) over seeds of
+// the default fault swarm: each must pass.
+func TestWorkloadsPass(t *testing.T) {
+	for _, name := range Names[1:] {
+		t.Run(name, func(t *testing.T) {
+			w, err := New(name, DefaultOptions())
+			require.NoError(t, err)
+			harness.RunMany(config(w, ""), seeds(*seedCount), 2, func(res harness.Result) bool {
+				require.Equal(t, harness.Pass, res.Verdict, "-workload %s -seed %d: %s", name, res.Seed, res.Reason)
+				require.Positive(t, res.Ops)
+				return true
+			})
+		})
+	}
+}
+
+// TestUnfencedLockFails reproduces Jepsen's etcd 3.4.3 finding: without
+// fencing, two clients both believe they hold the lock and both write.
+func TestUnfencedLockFails(t *testing.T) {
+	failed := 0
+	harness.RunMany(config(Lock{Fencing: false}, "partition,clock-drift"), seeds(10), 2, func(res harness.Result) bool {
+		if res.Verdict == harness.Fail {
+			failed++
+			require.Contains(t, res.Reason, "lock: mutual exclusion on the resource: two holders: client ")
+			require.Contains(t, res.Reason, "token")
+		}
+		return true
+	})
+	require.Positive(t, failed, "no seed of 10 showed two holders of the unfenced resource")
+}
+
+// TestWorkloadsDeterministic: a seed replays to the same trace hash.
+func TestWorkloadsDeterministic(t *testing.T) {
+	for _, name := range Names[1:] {
+		w, err := New(name, Options{Fencing: false})
+		require.NoError(t, err)
+		a, b := harness.Run(config(w, ""), 3), harness.Run(config(w, ""), 3)
+		require.Equal(t, a.TraceHash, b.TraceHash, name)
+		require.Equal(t, a.Verdict, b.Verdict, name)
+	}
+}
+
+func TestNewRejectsUnknownWorkload(t *testing.T) {
+	_, err := New("queue", DefaultOptions())
+	require.ErrorIs(t, err, harness.ErrBadConfig)
+	require.True(t, strings.Contains(err.Error(), "kv, election, lock, config, kubernetes"))
+	w, err := New("kv", DefaultOptions())
+	require.NoError(t, err)
+	require.Nil(t, w)
+}
