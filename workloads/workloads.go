@@ -57,7 +57,8 @@ func New(name string, opts Options) (harness.Workload, error) {
 	case "kubernetes":
 		return Kubernetes{}, nil
 	case "lock":
-		return Lock{Fencing: opts.Fencing}, nil //lint:ignore S1016 Options are every workload's, not Lock's
+		//lint:ignore S1016 Options are every workload's, not Lock's alone
+		return Lock{Fencing: opts.Fencing}, nil
 	}
 	return nil, fmt.Errorf("%w: workload %q (want one of %s)", harness.ErrBadConfig, name, strings.Join(Names, ", "))
 }
