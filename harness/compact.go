@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
@@ -180,7 +181,7 @@ func combine(watched, tail []lin.LogEntry, from int64, member host.NodeID) (log 
 		for j < len(watched) && watched[j].Revision < e.Revision {
 			j++
 		}
-		if disagree == nil && j < len(watched) && watched[j].Revision == e.Revision && !sameChanges(watched[j].Changes, e.Changes) {
+		if disagree == nil && j < len(watched) && watched[j].Revision == e.Revision && !slices.Equal(watched[j].Changes, e.Changes) {
 			disagree = fmt.Errorf("write log: at revision %d the cluster served %s, but replica %d holds %s",
 				e.Revision, describeChanges(watched[j].Changes), member, describeChanges(e.Changes))
 		}
@@ -189,16 +190,4 @@ func combine(watched, tail []lin.LogEntry, from int64, member host.NodeID) (log 
 		}
 	}
 	return log, gap, disagree
-}
-
-func sameChanges(a, b []lin.Change) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
