@@ -81,6 +81,10 @@ type Config struct {
 	// control); 0 takes raft's defaults.
 	MaxSizePerMsg   uint64
 	MaxInflightMsgs int
+	// SnapshotChunkBytes: a snapshot whose data is larger is sent to a
+	// follower as a stream of chunks of this size (0: the default,
+	// limits.SnapshotChunkBytes).
+	SnapshotChunkBytes int
 	// DisablePreVote and DisableCheckQuorum turn off raft's PreVote and
 	// CheckQuorum (both on by default).
 	DisablePreVote, DisableCheckQuorum bool

@@ -51,7 +51,8 @@ type Node struct {
 
 	applied      uint64
 	confState    raft.ConfState
-	snapIndex    uint64 // latest durable snapshot
+	snapIndex    uint64        // latest durable snapshot
+	snapIn       *snapAssembly // the snapshot stream being received
 	snapshotting bool
 	readyBusy    bool
 	// inflight is the Ready whose persistence is under way, persistWait
@@ -444,6 +445,10 @@ func (n *Node) sendAll(msgs []raft.Message) {
 	buf := make([]byte, 0, size)
 	for i := range msgs {
 		m := &msgs[i]
+		if m.Type == raft.MsgSnap && n.sendSnapshotStream(m) {
+			n.rn.ReportSnapshot(m.To, true)
+			continue
+		}
 		start := len(buf)
 		buf = append(buf, byte(api.EnvelopePeer))
 		buf = m.MarshalAppend(buf)

@@ -370,6 +370,10 @@ func appendLostLog(b []byte, term, last uint64) []byte {
 
 // onControl handles a control message from a peer.
 func (n *Node) onControl(from host.NodeID, b []byte) {
+	if len(b) > 0 && b[0] == ctlSnapChunk {
+		n.onSnapChunk(from, b[1:])
+		return
+	}
 	if len(b) < 1 || b[0] != ctlLostLog {
 		return
 	}

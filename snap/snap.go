@@ -26,13 +26,15 @@ import (
 	"strings"
 
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/limits"
 )
 
 // Limits and format constants.
 const (
 	// MaxDataSize is the largest snapshot payload Save writes and a
-	// decoder accepts; a header announcing more is corrupt.
-	MaxDataSize = 512 << 20
+	// decoder accepts; a header announcing more is corrupt. A store at its
+	// quota fits (see package limits).
+	MaxDataSize = limits.MaxSnapshotBytes
 	magic       = "SKVSNAP1"
 	headerSize  = len(magic) + 24
 	trailerSize = 4
