@@ -247,6 +247,8 @@ func (e *encoder) requestBody(body RequestBody) {
 		e.flags(r.Learner)
 	case *MemberRemoveRequest:
 		e.uvarint(uint64(r.ID))
+	case *MoveLeaderRequest:
+		e.uvarint(uint64(r.Target))
 	case *MemberListRequest:
 	default:
 		e.err = fmt.Errorf("%w: unknown request body %T", ErrInvalid, body)
@@ -344,7 +346,7 @@ func (e *encoder) responseBody(body ResponseBody) {
 		e.kvs(r.PrevKVs)
 	case *TxnResponse:
 		e.txnResp(r)
-	case *CompactResponse, *LeaseRevokeResponse:
+	case *CompactResponse, *LeaseRevokeResponse, *MoveLeaderResponse:
 	case *LeaseGrantResponse:
 		e.varint(r.ID)
 		e.varint(r.TTL)
@@ -628,6 +630,8 @@ func (d *decoder) requestBody(op Op) RequestBody {
 		return &MemberRemoveRequest{ID: d.nodeID("member")}
 	case OpMemberList:
 		return &MemberListRequest{}
+	case OpMoveLeader:
+		return &MoveLeaderRequest{Target: d.nodeID("target")}
 	}
 	d.failAt("op", ErrUnknownKind)
 	return nil
@@ -738,6 +742,8 @@ func (d *decoder) responseBody(op Op) ResponseBody {
 		return d.txnResp()
 	case OpCompact:
 		return &CompactResponse{}
+	case OpMoveLeader:
+		return &MoveLeaderResponse{}
 	case OpLeaseGrant:
 		return &LeaseGrantResponse{ID: d.varint("lease"), TTL: d.varint("ttl")}
 	case OpLeaseRevoke:

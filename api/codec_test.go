@@ -125,6 +125,8 @@ func requestBody(t *rapid.T) RequestBody {
 		return &MemberAddRequest{ID: host.NodeID(rapid.Uint64().Draw(t, "id")), Learner: rapid.Bool().Draw(t, "l")}
 	case OpMemberRemove:
 		return &MemberRemoveRequest{ID: host.NodeID(rapid.Uint64().Draw(t, "id"))}
+	case OpMoveLeader:
+		return &MoveLeaderRequest{Target: host.NodeID(rapid.Uint64().Draw(t, "target"))}
 	default:
 		return &MemberListRequest{}
 	}
@@ -164,6 +166,8 @@ func responseBody(t *rapid.T, op Op) ResponseBody {
 		return &WatchCreateResponse{WatchID: rapid.Int64().Draw(t, "w"), CompactRevision: rapid.Int64().Draw(t, "c")}
 	case OpWatchCancel:
 		return &WatchCancelResponse{WatchID: rapid.Int64().Draw(t, "w")}
+	case OpMoveLeader:
+		return &MoveLeaderResponse{}
 	default:
 		r := &MemberResponse{ForOp: op}
 		for range rapid.IntRange(0, 3).Draw(t, "n") {

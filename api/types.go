@@ -94,12 +94,13 @@ const (
 	OpMemberAdd
 	OpMemberRemove
 	OpMemberList
+	OpMoveLeader
 	opEnd // one past the last valid Op
 )
 
 var opNames = [...]string{"", "Put", "Range", "DeleteRange", "Txn", "Compact",
 	"LeaseGrant", "LeaseRevoke", "LeaseKeepAlive", "WatchCreate", "WatchCancel",
-	"MemberAdd", "MemberRemove", "MemberList"}
+	"MemberAdd", "MemberRemove", "MemberList", "MoveLeader"}
 
 func (o Op) String() string {
 	if o > 0 && o < opEnd {
@@ -409,6 +410,16 @@ type MemberRemoveRequest struct {
 // MemberListRequest lists the members.
 type MemberListRequest struct{}
 
+// MoveLeaderRequest asks the leader to hand leadership to Target, a
+// voter (etcd's Maintenance.MoveLeader). It is not logged: only the
+// leader acts on it, and it answers once Target leads, or fails.
+type MoveLeaderRequest struct {
+	Target host.NodeID
+}
+
+// MoveLeaderResponse is the result of a MoveLeader: Target now leads.
+type MoveLeaderResponse struct{}
+
 // MemberResponse is the member list after (or at) the request; it answers
 // MemberAdd, MemberRemove and MemberList (Op tells which).
 type MemberResponse struct {
@@ -505,6 +516,12 @@ func (*MemberRemoveRequest) Op() Op { return OpMemberRemove }
 
 // Op implements RequestBody.
 func (*MemberListRequest) Op() Op { return OpMemberList }
+
+// Op implements RequestBody.
+func (*MoveLeaderRequest) Op() Op { return OpMoveLeader }
+
+// Op implements ResponseBody.
+func (*MoveLeaderResponse) Op() Op { return OpMoveLeader }
 
 // Op implements ResponseBody.
 func (*PutResponse) Op() Op { return OpPut }

@@ -151,3 +151,13 @@ func headerOf(r *api.Response) api.Header {
 	}
 	return r.Header
 }
+
+// MoveLeader asks the leader to hand leadership to target, a voter; done
+// gets nil once target leads. It is not a logged write: a request whose
+// answer is lost may be re-sent (a transfer to the current leader is a
+// no-op that succeeds).
+func (c *Client) MoveLeader(target host.NodeID, opts CallOptions, done func(api.Header, error)) {
+	c.Do(&api.MoveLeaderRequest{Target: target}, opts, func(r *api.Response, err error) {
+		done(headerOf(r), err)
+	})
+}

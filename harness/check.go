@@ -21,6 +21,7 @@ func (r *seedRun) check(res *Result) {
 		}
 	}
 	ops := r.hist.Ops()
+	r.transfers.note()
 	entries, disagree, err := r.writeLog()
 	if err == nil && entries != nil {
 		// A lost acknowledged write explains a failure to converge or to

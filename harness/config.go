@@ -141,6 +141,11 @@ type Config struct {
 	// own log watch holds already. 0 draws it per seed; a negative value
 	// never compacts.
 	CompactEvery time.Duration
+	// TransferEvery is the mean virtual time between two leadership
+	// transfers an operator asks for (MoveLeader to a random replica),
+	// at most MaxDuration. 0 draws it per seed; a negative value never
+	// transfers.
+	TransferEvery time.Duration
 	// Watches bounds the watch streams the workload opens in a run:
 	// every stream sees most writes, so each costs the replicas, the
 	// clients and the watch check about as much as the writes themselves.
@@ -238,6 +243,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: negative think time", ErrBadConfig)
 	case c.MinLeaseTTL < 0 || c.MaxLeaseTTL > MaxLeaseTTLSeconds || c.MinLeaseTTL > c.MaxLeaseTTL && c.MaxLeaseTTL != 0:
 		return fmt.Errorf("%w: lease TTLs [%d, %d] s not within [1, %d] s (0: drawn per seed)", ErrBadConfig, c.MinLeaseTTL, c.MaxLeaseTTL, MaxLeaseTTLSeconds)
+	case c.TransferEvery > MaxDuration:
+		return fmt.Errorf("%w: transfer-every %v above %v", ErrBadConfig, c.TransferEvery, MaxDuration)
 	case c.CompactEvery > MaxDuration:
 		return fmt.Errorf("%w: compact-every %v above %v", ErrBadConfig, c.CompactEvery, MaxDuration)
 	case c.KeepAlivePercent > 100:

@@ -53,6 +53,7 @@ type seedRun struct {
 	logSource    host.NodeID  // the replica the final write log was read from
 	leases       leaseBook    // the leases granted, for the expiry check
 	logWatch     *logWatcher  // the harness's watch of the write log (nil: no compaction)
+	transfers    *transferer  // leadership transfers (nil: none)
 	logFrom      int64        // the final write log is read from replicas from this revision
 	// watchesFrozen: the workload's watch streams record no more events
 	// (the final write log is being read).
@@ -216,6 +217,7 @@ func (r *seedRun) build() {
 	r.startWorkload()
 	r.addProbe()
 	r.startCompactor()
+	r.startTransfers()
 	r.startNemesis()
 	r.startOperator(start)
 }

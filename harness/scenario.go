@@ -144,6 +144,10 @@ type WorkloadParams struct {
 	// MaxDuration], 0 never; draw: Config.CompactEvery (negative: 0), or
 	// 0 in a quarter of the seeds, else 500ms..4s.
 	CompactEvery Duration `json:"compact_every"`
+	// TransferEvery is the mean gap between two leadership transfers,
+	// [0, MaxDuration], 0 never; draw: Config.TransferEvery (negative:
+	// 0), or 0 in a third of the seeds, else 1s..5s.
+	TransferEvery Duration `json:"transfer_every"`
 }
 
 // MaxWeight bounds one weight of a scenario's Mix.
@@ -206,6 +210,10 @@ func drawLeasesAndCompaction(r *rand.Rand, cfg Config, w *WorkloadParams) {
 	w.CompactEvery = Duration(max(0, cfg.CompactEvery))
 	if cfg.CompactEvery == 0 && r.IntN(4) != 0 {
 		w.CompactEvery = uniformDur(r, 500*time.Millisecond, 4*time.Second)
+	}
+	w.TransferEvery = Duration(max(0, cfg.TransferEvery))
+	if cfg.TransferEvery == 0 && r.IntN(3) != 0 {
+		w.TransferEvery = uniformDur(r, time.Second, 5*time.Second)
 	}
 }
 
@@ -391,6 +399,7 @@ func (p WorkloadParams) validate(v *validator) {
 	v.int("workload.lease_ttl_max", int(min(p.LeaseTTLMax, math.MaxInt32)), int(max(1, min(p.LeaseTTLMin, MaxLeaseTTLSeconds))), MaxLeaseTTLSeconds)
 	v.int("workload.keep_alive_percent", p.KeepAlivePercent, 0, 100)
 	v.dur("workload.compact_every", p.CompactEvery, 0, MaxDuration)
+	v.dur("workload.transfer_every", p.TransferEvery, 0, MaxDuration)
 }
 
 func jsonName(f reflect.StructField) string {
@@ -485,7 +494,8 @@ func DefaultScenario() Scenario {
 		Disk:   DiskParams{SyncLatency: Duration(sc.Disk.SyncLatency), SyncJitter: Duration(sc.Disk.SyncJitter)},
 		Faults: []faults.Spec{},
 		Workload: WorkloadParams{Keys: 8, Mix: DefaultMix(), ThinkTime: Duration(60 * time.Millisecond), Watches: cfg.Watches,
-			LeaseTTLMin: 1, LeaseTTLMax: 5, KeepAlivePercent: 50, CompactEvery: Duration(2 * time.Second)},
+			LeaseTTLMin: 1, LeaseTTLMax: 5, KeepAlivePercent: 50, CompactEvery: Duration(2 * time.Second),
+			TransferEvery: Duration(3 * time.Second)},
 	}
 }
 
@@ -511,6 +521,10 @@ func (s Scenario) applyTo(cfg Config) Config {
 	}
 	if cfg.CompactEvery == 0 {
 		cfg.CompactEvery = -1 // never, not "draw"
+	}
+	cfg.TransferEvery = s.Workload.TransferEvery.D()
+	if cfg.TransferEvery == 0 {
+		cfg.TransferEvery = -1
 	}
 	cfg.SnapshotEntries = s.Raft.SnapshotEntries
 	names := make([]string, len(s.Faults))

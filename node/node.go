@@ -78,21 +78,22 @@ type Node struct {
 	revoking map[int64]time.Time // lease -> when its expiry was proposed
 	repaired *wal.RepairReport   // the torn WAL tail cut at boot, if any
 
-	hs           *hsCopy   // second copy of term and vote (recovery.go)
-	commit       uint64    // raft's commit index, from the hard state
-	recovering   bool      // recovering from corrupt storage
-	voteFloor    uint64    // T_old: never vote at or below it (recovery.go)
-	floorKnown   bool      // voteFloor is set
-	leaderTerm   uint64    // while recovering: the leader's term and
-	leaderCommit uint64    // the commit index it last reported
-	ending       bool      // recovery's end being recorded
-	recoverCause string    // why the replica is recovering
-	recovered    int       // recoveries completed by this incarnation
-	lastTransfer time.Time // leader: last handover for a peer's lost log
-	lastTarget   uint64    // and to whom
-	lastLostLog  time.Time // recovering: last lost-log notice sent
-	lastProbe    [2]uint64 // recovering: (term, index) of the last probe
-	lastProbeAt  time.Time // answered, and when
+	hs           *hsCopy     // second copy of term and vote (recovery.go)
+	commit       uint64      // raft's commit index, from the hard state
+	recovering   bool        // recovering from corrupt storage
+	voteFloor    uint64      // T_old: never vote at or below it (recovery.go)
+	floorKnown   bool        // voteFloor is set
+	leaderTerm   uint64      // while recovering: the leader's term and
+	leaderCommit uint64      // the commit index it last reported
+	ending       bool        // recovery's end being recorded
+	recoverCause string      // why the replica is recovering
+	recovered    int         // recoveries completed by this incarnation
+	moving       *moveLeader // a MoveLeader in progress (moveleader.go)
+	lastTransfer time.Time   // leader: last handover for a peer's lost log
+	lastTarget   uint64      // and to whom
+	lastLostLog  time.Time   // recovering: last lost-log notice sent
+	lastProbe    [2]uint64   // recovering: (term, index) of the last probe
+	lastProbeAt  time.Time   // answered, and when
 	alarm        bool
 	tick         host.Timer
 }
@@ -202,6 +203,7 @@ func (n *Node) onTick() {
 	}
 	now := n.h.Now()
 	n.expireLeases(now)
+	n.expireMove(now)
 	n.reads.expire(n, now)
 	n.expirePending(now)
 	n.watchProgress(now)
@@ -418,6 +420,7 @@ func (n *Node) persisted(rd raft.Ready) {
 func (n *Node) onSoftState(ss raft.SoftState) {
 	wasLeader := n.role == raft.RoleLeader
 	n.lead, n.role = ss.Lead, ss.Role
+	defer n.moveProgress()
 	if n.role == raft.RoleLeader && !wasLeader {
 		n.sm.store.LeasePromote(n.h.Now())
 		clear(n.revoking)

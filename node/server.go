@@ -36,6 +36,8 @@ func (n *Node) onClient(from host.NodeID, payload []byte) {
 			Body: &api.MemberResponse{ForOp: op, Members: n.members()}})
 	case *api.MemberAddRequest, *api.MemberRemoveRequest:
 		n.onMemberChange(key, req)
+	case *api.MoveLeaderRequest:
+		n.onMoveLeader(key, body)
 	default:
 		n.onWrite(key, req, payload)
 	}
