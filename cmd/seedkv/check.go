@@ -116,6 +116,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	rec := &recorder{start: time.Now()}
 	wall := time.Now()
 	st := runFaultsAndLoad(c, f, rec, stderr)
+	fmt.Fprintf(stderr, "seedkv check: workload done (%d ops, %d kills, %d pauses); healing\n", rec.h.Len(), st.kills, st.pauses)
 	if err := heal(c); err != nil {
 		return err
 	}
@@ -131,11 +132,16 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 		final.rangePrefix(context.Background())
 	}
 	ops := rec.h.Ops()
-	res := checkHistory(ops, f.checkTime)
-	lost, acked, err := lostWrites(c, ops)
+	log, err := readWriteLog(c)
 	if err != nil {
 		return err
 	}
+	settled := settleUnknown(ops, log)
+	fmt.Fprintf(stderr, "seedkv check: settled %d writes of unknown outcome from the write log; checking %d ops\n", settled, len(ops))
+	checkStart := time.Now()
+	res := checkHistory(ops, f.checkTime)
+	fmt.Fprintf(stderr, "seedkv check: %s in %v\n", res.Verdict, time.Since(checkStart).Round(time.Millisecond))
+	lost, acked := lostWrites(ops, log)
 	unknown := 0
 	for i := range ops {
 		if ops[i].Unknown {
@@ -146,8 +152,8 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	if lost > 0 && res.Verdict == linearizability.Pass {
 		verdict = "fail"
 	}
-	fmt.Fprintf(stdout, "ops=%d acked_writes=%d unknown=%d kills=%d pauses=%d lost=%d linearizable=%s verdict=%s wall=%v seed=%d\n",
-		len(ops), acked, unknown, st.kills, st.pauses, lost, res.Verdict, verdict, time.Since(wall).Round(time.Second), f.seed)
+	fmt.Fprintf(stdout, "ops=%d acked_writes=%d settled=%d unknown=%d kills=%d pauses=%d lost=%d linearizable=%s verdict=%s wall=%v seed=%d\n",
+		len(ops), acked, settled, unknown, st.kills, st.pauses, lost, res.Verdict, verdict, time.Since(wall).Round(time.Second), f.seed)
 	if verdict != "pass" {
 		if res.Reason != "" {
 			fmt.Fprintln(stdout, "  reason:", res.Reason)
@@ -254,42 +260,11 @@ func checkHistory(ops []linearizability.Op, bound time.Duration) linearizability
 	return linearizability.CheckRevisionsVerbose(ops, 0, bound)
 }
 
-// lostWrites streams the committed write log of the check's keys (a
-// watch from revision 1 up to the current revision; nothing is compacted
-// during a check) and counts the acknowledged writes that put a value (a
-// Put, a successful CAS) whose value is not in the log at the revision
-// the store acknowledged: writes the cluster acknowledged and then lost.
-func lostWrites(c *procCluster, ops []linearizability.Op) (lost, acked int, err error) {
-	conn, err := grpc.NewClient(c.client[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return 0, 0, err
-	}
-	defer conn.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cur, err := pb.NewKVClient(conn).Range(ctx, &pb.RangeRequest{Key: []byte(checkPrefix), RangeEnd: []byte(checkPrefixEnd), CountOnly: true})
-	if err != nil {
-		return 0, 0, fmt.Errorf("final revision: %w", err)
-	}
-	log, err := writeLog(ctx, conn, cur.Header.Revision)
-	if err != nil {
-		return 0, 0, err
-	}
-	for i := range ops {
-		op := &ops[i]
-		if op.Unknown || op.Failed {
-			continue
-		}
-		key, value, ok := ackedPut(op)
-		if !ok {
-			continue
-		}
-		acked++
-		if log[logKey{key, op.Output.Revision + revBase}] != value {
-			lost++
-		}
-	}
-	return lost, acked, nil
+// writeLogOf is the committed write log of the check's keys: where each
+// value was put, by (key, revision) and by value (values are unique).
+type writeLogOf struct {
+	put   map[logKey]string
+	putAt map[string]int64
 }
 
 type logKey struct {
@@ -297,8 +272,22 @@ type logKey struct {
 	rev int64
 }
 
-// writeLog collects every put under the prefix up to revision last.
-func writeLog(ctx context.Context, conn *grpc.ClientConn, last int64) (map[logKey]string, error) {
+// readWriteLog streams the committed write log of the check's keys: a
+// watch from revision 1 up to the current revision (nothing is compacted
+// during a check).
+func readWriteLog(c *procCluster) (*writeLogOf, error) {
+	conn, err := grpc.NewClient(c.client[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cur, err := pb.NewKVClient(conn).Range(ctx, &pb.RangeRequest{Key: []byte(checkPrefix), RangeEnd: []byte(checkPrefixEnd), CountOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("final revision: %w", err)
+	}
+	last := cur.Header.Revision
 	ws, err := pb.NewWatchClient(conn).Watch(ctx)
 	if err != nil {
 		return nil, err
@@ -308,7 +297,7 @@ func writeLog(ctx context.Context, conn *grpc.ClientConn, last int64) (map[logKe
 		Key: []byte(checkPrefix), RangeEnd: []byte(checkPrefixEnd), StartRevision: 1}}}); err != nil {
 		return nil, err
 	}
-	log := map[logKey]string{}
+	log := &writeLogOf{put: map[logKey]string{}, putAt: map[string]int64{}}
 	var seen int64
 	for seen < last {
 		r, err := ws.Recv()
@@ -321,25 +310,74 @@ func writeLog(ctx context.Context, conn *grpc.ClientConn, last int64) (map[logKe
 		for _, ev := range r.Events {
 			seen = max(seen, ev.Kv.ModRevision)
 			if ev.Type == mvccpb.PUT {
-				log[logKey{string(ev.Kv.Key), ev.Kv.ModRevision}] = string(ev.Kv.Value)
+				log.put[logKey{string(ev.Kv.Key), ev.Kv.ModRevision}] = string(ev.Kv.Value)
+				log.putAt[string(ev.Kv.Value)] = ev.Kv.ModRevision
 			}
-		}
-		if len(r.Events) == 0 && r.Header != nil && !r.Created {
-			seen = max(seen, r.Header.Revision)
 		}
 	}
 	return log, nil
 }
 
-// ackedPut reports the key and value of an acknowledged write that put a
-// value: a Put, or a CAS that succeeded.
-func ackedPut(op *linearizability.Op) (key, value string, ok bool) {
-	switch op.Input.Kind {
+// settleUnknown settles, from the committed write log, writes whose
+// answer the client never got (a killed or paused member), as the
+// simulator's harness and etcd's robustness tests do: every put carries a
+// unique value, so a put (or a CAS putting a value) found in the log
+// happened at that revision (it keeps no return time: it may sit
+// anywhere after its call), and one not found changed nothing and is left
+// out. Deletes stay unknown. It returns how many it settled.
+func settleUnknown(ops []linearizability.Op, log *writeLogOf) int {
+	n := 0
+	for i := range ops {
+		op := &ops[i]
+		if !op.Unknown {
+			continue
+		}
+		_, value, ok := putOf(&op.Input)
+		if !ok {
+			continue
+		}
+		n++
+		if rev, found := log.putAt[value]; found {
+			op.Unknown = false
+			op.Return = linearizability.UnknownReturn
+			op.Output = linearizability.Output{Revision: modelRev(rev), Succeeded: true}
+		} else {
+			op.Unknown, op.Failed = false, true
+			op.Output = linearizability.Output{Err: "settled: not in the committed write log"}
+		}
+	}
+	return n
+}
+
+// lostWrites counts the acknowledged writes that put a value (a Put, a
+// successful CAS) whose value is not in the log at the revision the store
+// acknowledged: writes the cluster acknowledged and then lost.
+func lostWrites(ops []linearizability.Op, log *writeLogOf) (lost, acked int) {
+	for i := range ops {
+		op := &ops[i]
+		if op.Unknown || op.Failed || op.Return == linearizability.UnknownReturn {
+			continue // not acknowledged (settled ones were not)
+		}
+		key, value, ok := putOf(&op.Input)
+		if !ok || (op.Input.Kind == linearizability.KindTxn && !op.Output.Succeeded) {
+			continue
+		}
+		acked++
+		if log.put[logKey{key, op.Output.Revision + revBase}] != value {
+			lost++
+		}
+	}
+	return lost, acked
+}
+
+// putOf reports the key and value a write puts: a Put, or a CAS's Then.
+func putOf(in *linearizability.Input) (key, value string, ok bool) {
+	switch in.Kind {
 	case linearizability.KindPut:
-		return op.Input.Key, op.Input.Value, true
+		return in.Key, in.Value, true
 	case linearizability.KindTxn:
-		if op.Output.Succeeded && len(op.Input.Then) == 1 && op.Input.Then[0].Kind == linearizability.KindPut {
-			return op.Input.Then[0].Key, op.Input.Then[0].Value, true
+		if len(in.Then) == 1 && in.Then[0].Kind == linearizability.KindPut {
+			return in.Then[0].Key, in.Then[0].Value, true
 		}
 	}
 	return "", "", false
