@@ -289,10 +289,45 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 		return nil, rpctypes.ErrGRPCCorrupt
 	}
 	out := &pb.TxnResponse{Header: hdr, Succeeded: body.Succeeded, Responses: make([]*pb.ResponseOp, len(ops))}
+	revs := opRevisions(body, hdr.Revision)
 	for i, op := range ops {
-		out.Responses[i] = pbOpResponse(op, &body.Responses[i], hdr)
+		out.Responses[i] = pbOpResponse(op, &body.Responses[i], revs[i])
 	}
 	return out, nil
+}
+
+// opRevisions gives each op of a transaction the header revision etcd
+// gives it: a range reports the revision it read at (the one before the
+// transaction, or the transaction's own once an earlier op changed
+// something), a put the transaction's revision, a delete the transaction's
+// revision if it or an earlier op changed something, else the one before.
+// top is the transaction's header revision.
+func opRevisions(body *api.TxnResponse, top int64) []int64 {
+	changes := false
+	for _, r := range body.Responses {
+		if r.Put != nil || (r.DeleteRange != nil && r.DeleteRange.Deleted > 0) {
+			changes = true
+		}
+	}
+	begin := top
+	if changes {
+		begin = top - 1
+	}
+	revs := make([]int64, len(body.Responses))
+	changed := false
+	for i, r := range body.Responses {
+		switch {
+		case r.Put != nil:
+			changed = true
+		case r.DeleteRange != nil && r.DeleteRange.Deleted > 0:
+			changed = true
+		}
+		revs[i] = begin
+		if changed {
+			revs[i] = begin + 1
+		}
+	}
+	return revs
 }
 
 // apiTxn translates a transaction; etcd's compare and op enums have the
@@ -369,9 +404,10 @@ func apiOps(ops []*pb.RequestOp) ([]api.TxnOp, error) {
 	return out, nil
 }
 
-// pbOpResponse converts one op's result. Each carries the transaction's
-// header, as etcd's responses inside a txn carry its revision.
-func pbOpResponse(op *pb.RequestOp, r *api.TxnOpResponse, hdr *pb.ResponseHeader) *pb.ResponseOp {
+// pbOpResponse converts one op's result; its header holds only the
+// revision, as etcd's responses inside a transaction do.
+func pbOpResponse(op *pb.RequestOp, r *api.TxnOpResponse, rev int64) *pb.ResponseOp {
+	hdr := &pb.ResponseHeader{Revision: rev}
 	switch {
 	case r.Range != nil:
 		rr := finishRange(op.GetRequestRange(), r.Range)

@@ -74,3 +74,27 @@ func TestCheckRange(t *testing.T) {
 	require.Error(t, checkRange(&pb.RangeRequest{Key: []byte("a"), SortTarget: 9}))
 	require.NoError(t, checkRange(&pb.RangeRequest{Key: []byte("a"), SortTarget: pb.RangeRequest_VALUE}))
 }
+
+// The header revision of each op inside a transaction, as etcd gives it.
+func TestOpRevisions(t *testing.T) {
+	rng := api.TxnOpResponse{Range: &api.RangeResponse{}}
+	put := api.TxnOpResponse{Put: &api.PutResponse{}}
+	del0 := api.TxnOpResponse{DeleteRange: &api.DeleteRangeResponse{}}
+	del1 := api.TxnOpResponse{DeleteRange: &api.DeleteRangeResponse{Deleted: 1}}
+	for _, tc := range []struct {
+		name string
+		ops  []api.TxnOpResponse
+		top  int64
+		want []int64
+	}{
+		{"read only", []api.TxnOpResponse{rng, rng}, 5, []int64{5, 5}},
+		{"range before and after a put", []api.TxnOpResponse{rng, put, rng}, 10, []int64{9, 10, 10}},
+		{"delete of nothing changes nothing", []api.TxnOpResponse{del0, rng}, 5, []int64{5, 5}},
+		{"delete of a key", []api.TxnOpResponse{rng, del1, rng}, 6, []int64{5, 6, 6}},
+		{"delete of nothing after a change", []api.TxnOpResponse{rng, del0, put, del0}, 8, []int64{7, 7, 8, 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, opRevisions(&api.TxnResponse{Responses: tc.ops}, tc.top))
+		})
+	}
+}
