@@ -88,6 +88,17 @@ func TestClientTxn(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, resp.Succeeded)
 	require.Equal(t, "v2", string(resp.Responses[0].GetResponseRange().Kvs[0].Value))
+
+	// A nested transaction.
+	resp, err = c.Txn(ctx).Then(clientv3.OpTxn(
+		[]clientv3.Cmp{clientv3.Compare(clientv3.Value("/txn/k"), "=", "v2")},
+		[]clientv3.Op{clientv3.OpPut("/txn/n", "yes")},
+		[]clientv3.Op{clientv3.OpPut("/txn/n", "no")})).Commit()
+	require.NoError(t, err)
+	require.True(t, resp.Responses[0].GetResponseTxn().Succeeded)
+	get, err := c.Get(ctx, "/txn/n")
+	require.NoError(t, err)
+	require.Equal(t, "yes", string(get.Kvs[0].Value))
 }
 
 func TestClientWatch(t *testing.T) {

@@ -263,11 +263,15 @@ func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 	return &pb.CompactionResponse{Header: k.s.header(resp.Header)}, nil
 }
 
-// errNestedTxn: seedkv's transactions are flat.
-var errNestedTxn = status.Error(codes.Unimplemented, "etcdserver: seedkv does not support nested transactions")
+// errNestedTxn: a nested transaction where a flat one was expected (see
+// nested.go for how nested ones run).
+var errNestedTxn = status.Error(codes.Internal, "etcdserver: nested transaction in a flat one")
 
 // Txn implements etcd's KV.Txn.
 func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if hasNested(r) {
+		return k.nestedTxn(ctx, r)
+	}
 	txn, err := apiTxn(r)
 	if err != nil {
 		return nil, err

@@ -147,8 +147,41 @@ func TestKVService(t *testing.T) {
 	rr := txn.Responses[1].GetResponseRange()
 	require.Equal(t, "/m1/k", string(rr.Kvs[0].Key), "oldest mod revision first")
 	require.Equal(t, txn.Header.Revision, rr.Header.Revision)
-	_, err = kv.Txn(ctx(t), &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{}}}}})
-	require.ErrorIs(t, err, errNestedTxn)
+	// A nested transaction: every compare is evaluated before any op
+	// runs (so the inner one does not see the outer put of /n/a).
+	nested, err := kv.Txn(ctx(t), &pb.TxnRequest{
+		Compare: []*pb.Compare{{Key: []byte("/t"), Target: pb.Compare_VALUE, Result: pb.Compare_EQUAL,
+			TargetUnion: &pb.Compare_Value{Value: []byte("1")}}},
+		Success: []*pb.RequestOp{
+			{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte("/t")}}},
+			{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/n/a"), Value: []byte("outer")}}},
+			{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{
+				Compare: []*pb.Compare{{Key: []byte("/n/a"), Target: pb.Compare_VERSION, Result: pb.Compare_GREATER,
+					TargetUnion: &pb.Compare_Version{Version: 0}}},
+				Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/n/b"), Value: []byte("then")}}}},
+				Failure: []*pb.RequestOp{
+					{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/n/b"), Value: []byte("else")}}},
+					{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte("/n/a")}}},
+				},
+			}}},
+		},
+	})
+	require.NoError(t, err)
+	require.True(t, nested.Succeeded)
+	require.Len(t, nested.Responses, 3)
+	require.Equal(t, nested.Header.Revision-1, nested.Responses[0].GetResponseRange().Header.Revision, "read before the write")
+	inner := nested.Responses[2].GetResponseTxn()
+	require.False(t, inner.Succeeded, "the inner compare saw the store before the transaction")
+	require.Len(t, inner.Responses, 2)
+	require.Equal(t, "outer", string(inner.Responses[1].GetResponseRange().Kvs[0].Value))
+	require.Equal(t, nested.Header.Revision, inner.Responses[1].GetResponseRange().Header.Revision)
+	b, err := kv.Range(ctx(t), &pb.RangeRequest{Key: []byte("/n/b")})
+	require.NoError(t, err)
+	require.Equal(t, "else", string(b.Kvs[0].Value))
+	require.Equal(t, nested.Header.Revision, b.Kvs[0].ModRevision, "one revision for the whole tree")
+	_, err = kv.Txn(ctx(t), &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{
+		Compare: []*pb.Compare{{Key: []byte("a"), RangeEnd: []byte("b")}}}}}}})
+	require.ErrorIs(t, err, errNestedRangeCompare)
 	_, err = kv.Txn(ctx(t), &pb.TxnRequest{Success: []*pb.RequestOp{
 		{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/d"), Value: []byte("1")}}},
 		{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/d"), Value: []byte("2")}}},

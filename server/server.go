@@ -13,7 +13,10 @@
 // does it: Range sort order and target and the min/max revision filters
 // fetch the whole range and sort, filter and cut it afterwards; Put's
 // ignore_value and ignore_lease become a compare-and-swap on the key's
-// mod revision. Errors carry etcd's gRPC codes and messages (rpctypes).
+// mod revision; nested transactions pick their path on a snapshot of the
+// compared keys and run as one flat transaction guarded by those keys'
+// mod revisions (nested.go). Errors carry etcd's gRPC codes and messages
+// (rpctypes).
 package server
 
 import (

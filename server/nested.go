@@ -1,0 +1,231 @@
+package server
+
+import (
+	"bytes"
+	"context"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/seedkv/seedkv/api"
+)
+
+// Nested transactions. seedkv's transactions are flat, so a nested one is
+// run as etcd runs it: every compare, at every level, is evaluated against
+// the store as it was before the transaction, which picks one path through
+// the tree; the ops on that path then run in order, as one flat
+// transaction. Here the compares are evaluated on a snapshot of the
+// compared keys (one read-only transaction at revision R), and the flat
+// transaction runs only if none of those keys changed after R (a mod
+// revision guard on each), so the path is the one the store would pick
+// at commit time; otherwise it is retried.
+
+// errNestedRangeCompare: a compare over a key range cannot be guarded by
+// mod revisions (a deleted key leaves no trace), so it is refused.
+var errNestedRangeCompare = status.Error(codes.Unimplemented,
+	"etcdserver: seedkv does not support compares over a key range in a transaction holding nested transactions")
+
+// hasNested reports whether any branch of r holds a transaction.
+func hasNested(r *pb.TxnRequest) bool {
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			if op.GetRequestTxn() != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// compareKeys collects the keys compared anywhere in r (deduplicated, in
+// order of appearance).
+func compareKeys(r *pb.TxnRequest, seen map[string]bool, out [][]byte) ([][]byte, error) {
+	for _, c := range r.Compare {
+		if len(c.RangeEnd) > 0 {
+			return nil, errNestedRangeCompare
+		}
+		if len(c.Key) == 0 {
+			return nil, rpctypes.ErrGRPCEmptyKey
+		}
+		if !seen[string(c.Key)] {
+			seen[string(c.Key)] = true
+			out = append(out, c.Key)
+		}
+	}
+	var err error
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, op := range ops {
+			if t := op.GetRequestTxn(); t != nil {
+				if out, err = compareKeys(t, seen, out); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// txnShape is the executed path of a (nested) transaction: which branch
+// each level took and where each op's result is in the flat transaction.
+type txnShape struct {
+	succeeded bool
+	ops       []*pb.RequestOp // the executed branch
+	flat      []int           // per op: index in the flat ops, or -1 for a nested txn
+	nested    []*txnShape     // per op: the nested shape, or nil
+}
+
+// flatten picks the path of r on snapshot snap and appends its ops to flat.
+func flatten(r *pb.TxnRequest, snap map[string]*api.KeyValue, flat []api.TxnOp) (*txnShape, []api.TxnOp, error) {
+	sh := &txnShape{succeeded: true}
+	for _, c := range r.Compare {
+		if !compareHolds(c, snap[string(c.Key)]) {
+			sh.succeeded = false
+			break
+		}
+	}
+	sh.ops = r.Success
+	if !sh.succeeded {
+		sh.ops = r.Failure
+	}
+	for _, op := range sh.ops {
+		if t := op.GetRequestTxn(); t != nil {
+			child, f, err := flatten(t, snap, flat)
+			if err != nil {
+				return nil, nil, err
+			}
+			flat = f
+			sh.flat = append(sh.flat, -1)
+			sh.nested = append(sh.nested, child)
+			continue
+		}
+		one, err := apiOps([]*pb.RequestOp{op})
+		if err != nil {
+			return nil, nil, err
+		}
+		sh.flat = append(sh.flat, len(flat))
+		sh.nested = append(sh.nested, nil)
+		flat = append(flat, one[0])
+	}
+	return sh, flat, nil
+}
+
+// compareHolds evaluates one compare against a key as etcd does: a value
+// compare on a missing key fails; the numbers of a missing key are 0.
+func compareHolds(c *pb.Compare, kv *api.KeyValue) bool {
+	if kv == nil {
+		if c.Target == pb.Compare_VALUE {
+			return false
+		}
+		kv = &api.KeyValue{}
+	}
+	var r int
+	switch c.Target {
+	case pb.Compare_VALUE:
+		r = bytes.Compare(kv.Value, c.GetValue())
+	case pb.Compare_VERSION:
+		r = cmpInt(kv.Version, c.GetVersion())
+	case pb.Compare_CREATE:
+		r = cmpInt(kv.CreateRevision, c.GetCreateRevision())
+	case pb.Compare_MOD:
+		r = cmpInt(kv.ModRevision, c.GetModRevision())
+	case pb.Compare_LEASE:
+		r = cmpInt(kv.Lease, c.GetLease())
+	default:
+		return false
+	}
+	switch c.Result {
+	case pb.Compare_EQUAL:
+		return r == 0
+	case pb.Compare_GREATER:
+		return r > 0
+	case pb.Compare_LESS:
+		return r < 0
+	case pb.Compare_NOT_EQUAL:
+		return r != 0
+	}
+	return false
+}
+
+// nestedTxn runs a transaction holding nested ones (see above).
+func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	keys, err := compareKeys(r, map[string]bool{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	for range MaxCASRetries {
+		snap, rev, err := k.snapshot(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		shape, flat, err := flatten(r, snap, nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(flat) > api.MaxTxnOps {
+			return nil, rpctypes.ErrGRPCTooManyOps
+		}
+		txn := &api.TxnRequest{Success: flat}
+		for _, key := range keys {
+			txn.Compares = append(txn.Compares, api.Compare{Result: api.CompareLess, Target: api.TargetMod,
+				Key: key, ModRevision: rev + 1})
+		}
+		resp, err := k.s.do(ctx, txn)
+		if err != nil {
+			return nil, err
+		}
+		body, ok := resp.Body.(*api.TxnResponse)
+		if !ok || (body.Succeeded && len(body.Responses) != len(flat)) {
+			return nil, rpctypes.ErrGRPCCorrupt
+		}
+		if !body.Succeeded {
+			continue // a compared key changed since the snapshot
+		}
+		hdr := k.s.header(resp.Header)
+		out := nestedResponse(shape, body, opRevisions(body, hdr.Revision))
+		out.Header = hdr
+		return out, nil
+	}
+	return nil, rpctypes.ErrGRPCTimeout
+}
+
+// snapshot reads keys in one read-only transaction: their key-values (nil
+// when missing) and the revision they were read at.
+func (k *kvServer) snapshot(ctx context.Context, keys [][]byte) (map[string]*api.KeyValue, int64, error) {
+	txn := &api.TxnRequest{}
+	for _, key := range keys {
+		txn.Success = append(txn.Success, api.TxnOp{Range: &api.RangeRequest{Key: key}})
+	}
+	resp, err := k.s.do(ctx, txn)
+	if err != nil {
+		return nil, 0, err
+	}
+	body, ok := resp.Body.(*api.TxnResponse)
+	if !ok || len(body.Responses) != len(keys) {
+		return nil, 0, rpctypes.ErrGRPCCorrupt
+	}
+	snap := make(map[string]*api.KeyValue, len(keys))
+	for i, r := range body.Responses {
+		if r.Range != nil && len(r.Range.KVs) == 1 {
+			snap[string(keys[i])] = &r.Range.KVs[0]
+		}
+	}
+	return snap, resp.Header.Revision, nil
+}
+
+// nestedResponse rebuilds the nested response from the flat one. Nested
+// transactions' headers are empty, as etcd's.
+func nestedResponse(sh *txnShape, body *api.TxnResponse, revs []int64) *pb.TxnResponse {
+	out := &pb.TxnResponse{Header: &pb.ResponseHeader{}, Succeeded: sh.succeeded, Responses: make([]*pb.ResponseOp, len(sh.ops))}
+	for i, op := range sh.ops {
+		if child := sh.nested[i]; child != nil {
+			out.Responses[i] = &pb.ResponseOp{Response: &pb.ResponseOp_ResponseTxn{
+				ResponseTxn: nestedResponse(child, body, revs)}}
+			continue
+		}
+		j := sh.flat[i]
+		out.Responses[i] = pbOpResponse(op, &body.Responses[j], revs[j])
+	}
+	return out
+}
