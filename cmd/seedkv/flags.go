@@ -29,6 +29,7 @@ type memberFlags struct {
 	heartbeatMS         int
 	electionMS          int
 	recoverFromPeers    bool
+	clusterClientURLs   string
 }
 
 // errUsage marks errors that are the caller's (exit status 2).
@@ -54,6 +55,7 @@ func parseMember(args []string, stderr io.Writer) (server.MemberConfig, error) {
 	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "new (joining an existing cluster is not supported)")
 	fs.IntVar(&f.heartbeatMS, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (the raft tick)")
 	fs.IntVar(&f.electionMS, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
+	fs.StringVar(&f.clusterClientURLs, "initial-cluster-client-urls", "", "seedkv: the members' client URLs for MemberList, name=URL,... (default: only this member's)")
 	fs.BoolVar(&f.recoverFromPeers, "recover-from-peers", false, "seedkv: with a corrupt data dir, rebuild from the peers instead of refusing to start")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -91,6 +93,16 @@ func (f *memberFlags) config() (server.MemberConfig, error) {
 	if err != nil {
 		return cfg, err
 	}
+	clientURLs := map[string]string{}
+	if f.clusterClientURLs != "" {
+		cs, err := parseCluster(f.clusterClientURLs)
+		if err != nil {
+			return cfg, usageErr("--initial-cluster-client-urls: %v", err)
+		}
+		for _, c := range cs {
+			clientURLs[c.name] = c.url
+		}
+	}
 	cfg.Peers = make(map[host.NodeID]string, len(members))
 	for i, m := range members {
 		id := host.NodeID(i + 1)
@@ -100,6 +112,9 @@ func (f *memberFlags) config() (server.MemberConfig, error) {
 		}
 		cfg.Peers[id] = addr
 		info := server.MemberInfo{ID: id, Name: m.name, PeerURLs: []string{m.url}}
+		if u := clientURLs[m.name]; u != "" {
+			info.ClientURLs = []string{u}
+		}
 		if m.name == f.name {
 			cfg.ID = id
 			info.ClientURLs = []string{orDefault(f.advertiseClientURLs, f.listenClientURLs)}

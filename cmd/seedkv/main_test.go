@@ -23,6 +23,7 @@ func TestBadUsage(t *testing.T) {
 		{"--initial-cluster", "a=http://127.0.0.1:1,a=http://127.0.0.1:2", "--name", "a"},
 		{"--initial-cluster", "a", "--name", "a"},
 		{"--initial-cluster-state", "existing"},
+		{"--initial-cluster-client-urls", "nonsense"},
 		{"--heartbeat-interval", "100", "--election-timeout", "200"},
 		{"cluster", "-members", "0"},
 		{"cluster", "extra"},
@@ -54,6 +55,11 @@ func TestParseMember(t *testing.T) {
 	require.Equal(t, "b.seedkv", cfg.DataDir)
 	require.Equal(t, "127.0.0.1:7102", cfg.ListenClient)
 	require.Equal(t, []string{"http://127.0.0.1:7102"}, cfg.Members[1].ClientURLs)
+	require.Empty(t, cfg.Members[0].ClientURLs)
+	withURLs, err := parseMember([]string{"--name", "b", "--initial-cluster", ic,
+		"--initial-cluster-client-urls", "a=http://127.0.0.1:7101"}, &errb)
+	require.NoError(t, err)
+	require.Equal(t, []string{"http://127.0.0.1:7101"}, withURLs.Members[0].ClientURLs)
 	other, err := parseMember([]string{"--name", "b", "--initial-cluster", ic, "--initial-cluster-token", "x"}, &errb)
 	require.NoError(t, err)
 	require.NotEqual(t, cfg.ClusterID, other.ClusterID)

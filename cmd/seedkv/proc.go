@@ -85,13 +85,14 @@ func (c *procCluster) Endpoints() string {
 }
 
 func (c *procCluster) args(i int) []string {
-	var ic []string
+	var ic, cc []string
 	for j, name := range c.names {
 		ic = append(ic, name+"=http://"+c.peer[j])
+		cc = append(cc, name+"=http://"+c.client[j])
 	}
 	a := []string{"--name", c.names[i], "--data-dir", filepath.Join(c.dir, c.names[i]),
 		"--listen-client-urls", "http://" + c.client[i], "--listen-peer-urls", "http://" + c.peer[i],
-		"--initial-cluster", strings.Join(ic, ",")}
+		"--initial-cluster", strings.Join(ic, ","), "--initial-cluster-client-urls", strings.Join(cc, ",")}
 	return append(a, c.extra...)
 }
 
