@@ -27,6 +27,9 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 	}); err != nil {
 		return nil, err
 	}
+	// etcd's database file is never empty and etcdctl divides by its
+	// size: an empty store reports one byte.
+	size = max(size, 1)
 	out := &pb.StatusResponse{Header: hdr, Version: APIVersion, StorageVersion: APIVersion,
 		DbSize: size, DbSizeInUse: size, DbSizeQuota: 0,
 		Leader: uint64(st.Leader), RaftIndex: st.Commit, RaftTerm: st.Term, RaftAppliedIndex: st.Applied,

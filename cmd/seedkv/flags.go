@@ -30,6 +30,7 @@ type memberFlags struct {
 	electionMS          int
 	recoverFromPeers    bool
 	clusterClientURLs   string
+	pprofAddr           string
 }
 
 // errUsage marks errors that are the caller's (exit status 2).
@@ -41,6 +42,13 @@ func usageErr(format string, args ...any) error {
 
 // parseMember parses a member's flags into a server.MemberConfig.
 func parseMember(args []string, stderr io.Writer) (server.MemberConfig, error) {
+	cfg, _, err := parseMemberFlags(args, stderr)
+	return cfg, err
+}
+
+// parseMemberFlags is parseMember that also returns the flags that do not
+// go into the member's configuration.
+func parseMemberFlags(args []string, stderr io.Writer) (server.MemberConfig, memberFlags, error) {
 	var f memberFlags
 	fs := flag.NewFlagSet("seedkv", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -56,17 +64,19 @@ func parseMember(args []string, stderr io.Writer) (server.MemberConfig, error) {
 	fs.IntVar(&f.heartbeatMS, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (the raft tick)")
 	fs.IntVar(&f.electionMS, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
 	fs.StringVar(&f.clusterClientURLs, "initial-cluster-client-urls", "", "seedkv: the members' client URLs for MemberList, name=URL,... (default: only this member's)")
+	fs.StringVar(&f.pprofAddr, "debug-pprof-addr", "", "seedkv: serve net/http/pprof on this host:port (profiling)")
 	fs.BoolVar(&f.recoverFromPeers, "recover-from-peers", false, "seedkv: with a corrupt data dir, rebuild from the peers instead of refusing to start")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return server.MemberConfig{}, errHelp
+			return server.MemberConfig{}, f, errHelp
 		}
-		return server.MemberConfig{}, usageErr("%v", err)
+		return server.MemberConfig{}, f, usageErr("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return server.MemberConfig{}, usageErr("unexpected argument %q", fs.Arg(0))
+		return server.MemberConfig{}, f, usageErr("unexpected argument %q", fs.Arg(0))
 	}
-	return f.config()
+	cfg, err := f.config()
+	return cfg, f, err
 }
 
 func (f *memberFlags) config() (server.MemberConfig, error) {

@@ -22,6 +22,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	_ "net/http/pprof" // --debug-pprof-addr
 	"os"
 	"os/signal"
 	"syscall"
@@ -61,9 +63,12 @@ var errHelp = errors.New("help")
 
 // runMember runs one member until SIGTERM or SIGINT.
 func runMember(args []string, stderr io.Writer) error {
-	cfg, err := parseMember(args, stderr)
+	cfg, f, err := parseMemberFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if f.pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(f.pprofAddr, nil) }()
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
