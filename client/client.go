@@ -34,6 +34,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
@@ -108,6 +109,7 @@ type Stats struct {
 // use: like every process it runs on its host's single event loop.
 type Client struct {
 	h       host.Host
+	probes  *probe.Set // coverage probes (nil: none)
 	servers []host.NodeID
 	opts    Options
 
@@ -128,6 +130,7 @@ type Client struct {
 func New(h host.Host, servers []host.NodeID, opts Options) *Client {
 	c := &Client{
 		h:            h,
+		probes:       probe.Of(h),
 		servers:      append([]host.NodeID(nil), servers...),
 		opts:         opts.withDefaults(),
 		nextID:       1,
@@ -231,6 +234,7 @@ func (c *Client) send(cl *call) {
 	if !cl.write && cl.pinned == 0 {
 		cl.retry = c.h.After(c.opts.ReadAttemptTimeout, func() {
 			cl.retry = nil
+			c.probes.Hit(probeReadRetry)
 			c.rotate(cl.target)
 			cl.target = c.pick(cl)
 			c.stats.Retries++
@@ -249,6 +253,7 @@ func (c *Client) stopRetry(cl *call) {
 // expire ends a call whose deadline passed: its outcome is unknown.
 func (c *Client) expire(cl *call) {
 	cl.deadline = nil
+	c.probes.Hit(probeTimeout)
 	c.stats.Timeouts++
 	// The server we were waiting on may be down or cut off: look elsewhere
 	// next time.
@@ -315,6 +320,7 @@ func (c *Client) onResponse(from host.NodeID, r *api.Response) {
 	cl := c.pending[r.ID]
 	if cl == nil || r.Op != cl.req.Body.Op() {
 		c.stats.Stale++
+		c.probes.Hit(probeStaleAnswer)
 		return // late answer to a finished request, or a duplicate
 	}
 	switch r.Err {
@@ -356,11 +362,13 @@ func (c *Client) retryElsewhere(cl *call, from host.NodeID, r *api.Response) {
 		cl.hops <= len(c.servers) {
 		c.leader = hint
 		cl.target = hint
+		c.probes.Hit(probeFollowHint)
 		c.send(cl)
 		return
 	}
 	c.rotate(from)
 	cl.target = c.pick(cl)
+	c.probes.Hit(probeRetryBackoff)
 	cl.retry = c.h.After(c.opts.RetryBackoff, func() {
 		cl.retry = nil
 		c.send(cl)

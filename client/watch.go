@@ -181,6 +181,7 @@ func (w *Watcher) onCreated(from host.NodeID, r *api.Response) {
 		}
 		w.arm(c.opts.WatchStreamTimeout)
 	case api.CodeCompacted:
+		w.c.probes.Hit(probeWatchCompacted)
 		var compact int64
 		if b, ok := r.Body.(*api.WatchCreateResponse); ok {
 			compact = b.CompactRevision
@@ -199,12 +200,14 @@ func (w *Watcher) onEvents(from host.NodeID, m *api.WatchEvents) {
 		return // not the current stream
 	}
 	if m.Seq != w.seq+1 {
+		w.c.probes.Hit(probeWatchGap)
 		w.resume() // a lost or reordered message: the stream has a gap
 		return
 	}
 	w.seq = m.Seq
 	if m.Canceled {
 		if m.Err == api.CodeCompacted {
+			w.c.probes.Hit(probeWatchCompacted)
 			w.end(WatchUpdate{Member: from, Err: api.ErrCompacted, CompactRevision: m.CompactRevision})
 		} else {
 			w.resume()

@@ -63,6 +63,7 @@ func (crashAckFault) Inject(e *Episode) (string, func(), bool) {
 		n.CrashSoon(e, o.From, CrashAck, func(ok bool) {
 			if ok {
 				hit = append(hit, o.From)
+				n.w.Probes().Hit(probeCrashAck)
 				e.detail = fmt.Sprintf("%d after %s to %d", o.From, what, o.To)
 			}
 		})
@@ -102,6 +103,8 @@ func (crashSnapshotFault) Inject(e *Episode) (string, func(), bool) {
 			n.CrashSoon(e, victim, CrashSnapshot, func(ok bool) {
 				if ok {
 					hit = append(hit, victim)
+					n.w.Probes().If(receiver, probeCrashSnapReceiver)
+					n.w.Probes().If(!receiver, probeCrashSnapSender)
 					e.detail = fmt.Sprintf("snapshot %s %d", role, victim)
 				}
 			})
@@ -156,6 +159,7 @@ func (isolateLeaderFault) Inject(e *Episode) (string, func(), bool) {
 				}
 			}
 			e.detail = fmt.Sprintf("leader %d after append", leader)
+			n.w.Probes().Hit(probeIsolatedLeader)
 			n.w.Record("fault/isolate-leader", leader, nil)
 		})
 		return true
@@ -197,6 +201,7 @@ func (crashSlowLeaderFault) Inject(e *Episode) (string, func(), bool) {
 	timer := n.w.After(wait, func() {
 		n.CrashSoon(e, leader, CrashSlowLeader, func(ok bool) {
 			if ok {
+				n.w.Probes().Hit(probeSlowLeaderCrash)
 				hit = append(hit, leader)
 			}
 		})

@@ -242,6 +242,7 @@ func (n *Nemesis) begin(e *Episode) {
 	u0, t0 := len(n.Unavailable()), len(n.Tainted())
 	detail, heal, ok := e.fault.Inject(e)
 	if !ok {
+		n.w.Probes().Hit(probeInjectSkipped)
 		n.next(e)
 		return
 	}
@@ -404,6 +405,9 @@ func (n *Nemesis) Crashable() ([]host.NodeID, int) {
 // CrashNode crashes id, books it as down and traces "fault/why"; false if
 // it was down already.
 func (n *Nemesis) CrashNode(id host.NodeID, why string) bool {
+	if d := n.w.Disk(id); d != nil && d.SyncsInFlight() > 0 && n.w.Alive(id) {
+		n.w.Probes().Hit(probeCrashSyncInFlight)
+	}
 	if err := n.w.Crash(id); err != nil {
 		return false // already down: someone else's business
 	}

@@ -125,8 +125,12 @@ func (n *Nemesis) isReplica(id host.NodeID) bool {
 // still running and the crash budget allows, books it as down, asserts the
 // budget and calls done(true); done(false) if it did not crash it.
 func (n *Nemesis) CrashSoon(e *Episode, id host.NodeID, why string, done func(bool)) {
+	d := n.w.Disk(id)
+	syncing := d != nil && d.SyncsInFlight() > 0
 	n.w.Schedule(0, func() {
+		n.w.Probes().If(syncing && d.SyncsInFlight() == 0, probeSyncBeforeCrash)
 		if !n.run || !n.crashableNow(id) {
+			n.w.Probes().If(n.run, probeCrashRefused)
 			done(false)
 			return
 		}

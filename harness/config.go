@@ -185,6 +185,10 @@ type Config struct {
 	// KeepArtifacts keeps the trace text and the client history in the
 	// Result, for writing failure artifacts. It costs time and memory.
 	KeepArtifacts bool
+	// Probes collects the run's coverage: the probe hits of its world
+	// (Result.Probes, Result.ProbeOrder) and the abstract states of its
+	// cluster (Result.States). Off, the probe sites cost one compare.
+	Probes bool
 	// TraceWriter, if not nil, receives the world's event trace as text,
 	// one event per line, as the run goes.
 	TraceWriter io.Writer

@@ -39,6 +39,15 @@ type Result struct {
 	// Scenario is the scenario the seed ran (nil only if the
 	// configuration was invalid).
 	Scenario *Scenario
+	// Probes counts the hits of each probe the run reached, by name (nil
+	// unless Config.Probes).
+	Probes map[string]uint32
+	// ProbeOrder names the probes reached, in the order of their first
+	// hit (nil unless Config.Probes).
+	ProbeOrder []string
+	// States are the abstract cluster states the run went through, as
+	// sorted feature hashes (nil unless Config.Probes); see sampleStates.
+	States []uint64
 	// Artifacts holds the material for failure artifacts; nil unless
 	// Config.KeepArtifacts.
 	Artifacts *Artifacts

@@ -59,6 +59,7 @@ type seedRun struct {
 	// (the final write log is being read).
 	watchesFrozen bool
 	skew          clockSkew // the replicas' clock offsets, for the expiry check
+	cov           *coverage // probe hits and abstract states (nil: Config.Probes off)
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -143,6 +144,7 @@ func (r *seedRun) runFor(d time.Duration) bool {
 		}
 		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
 		r.skew.sample(r)
+		r.sampleStates()
 		procs := float64(len(r.w.Nodes()))
 		secs := max(r.w.Elapsed(), time.Second).Seconds()
 		events, bytes := r.w.Events(), r.w.Net().Stats().SentBytes
@@ -189,11 +191,13 @@ func (r *seedRun) run(res *Result) {
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
 	r.check(res)
+	r.finishCoverage(res)
 }
 
 // build creates the world, the replicas and the clients.
 func (r *seedRun) build() {
 	r.w = sim.NewWorld(r.seed, r.sc.simConfig())
+	r.startCoverage()
 	switch {
 	case r.cfg.TraceWriter != nil:
 		r.w.SetTraceWriter(r.cfg.TraceWriter)

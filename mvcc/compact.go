@@ -12,8 +12,10 @@ func (s *Store) Compact(rev int64) error {
 	case rev > s.rev:
 		return ErrFutureRevision
 	case rev <= s.compactRev:
+		s.probes.Hit(probeCompactStale)
 		return ErrCompacted
 	}
+	s.probes.Hit(probeCompacted)
 	s.compactRev = rev
 	keep := s.markKept(rev)
 	remap := s.rebuildLog(keep)

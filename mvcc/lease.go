@@ -75,6 +75,7 @@ func (s *Store) LeaseRevoke(id int64) (rev int64, err error) {
 	delete(s.leases, id)
 	s.size -= LeaseOverheadBytes
 	if len(kis) > 0 {
+		s.probes.Hit(probeLeaseRevokeKey)
 		s.deleteKeys(kis, s.rev+1, 0, false)
 		s.rev++
 	}
@@ -94,6 +95,7 @@ func (l *lease) sortedKeys() []*keyIndex {
 func (s *Store) LeaseKeepAlive(id int64, now time.Time) (time.Duration, error) {
 	l := s.leases[id]
 	if l == nil {
+		s.probes.Hit(probeLeaseMissing)
 		return 0, ErrLeaseNotFound
 	}
 	l.expiry = expiryAt(now, l.ttl)

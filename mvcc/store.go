@@ -1,5 +1,7 @@
 package mvcc
 
+import "github.com/seedkv/seedkv/probe"
+
 // keyIndex is one key's entry in the index: the positions in the revLog of
 // the key's revisions, oldest first. A tombstone record ends a generation;
 // the next put starts a new one.
@@ -19,8 +21,9 @@ func newKeyIndex(key []byte) *keyIndex {
 
 // Store is a multi-version key space. See the package documentation.
 type Store struct {
-	quota int64
-	size  int64 // quota units in use, see Size
+	quota  int64
+	probes *probe.Set // coverage probes (nil: none)
+	size   int64      // quota units in use, see Size
 
 	// tree orders the keys for ranges; table finds one key without the
 	// pointer chase of a B-tree descent. Both hold every keyIndex.
@@ -161,9 +164,12 @@ func (s *Store) checkReadRev(rev int64) (int64, error) {
 	case rev == 0:
 		return s.rev, nil
 	case rev > s.rev:
+		s.probes.Hit(probeReadFuture)
 		return 0, ErrFutureRevision
 	case rev < s.compactRev:
+		s.probes.Hit(probeReadCompacted)
 		return 0, ErrCompacted
 	}
+	s.probes.If(rev < s.rev, probeReadPast)
 	return rev, nil
 }

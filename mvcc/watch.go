@@ -30,6 +30,7 @@ func (s *Store) Watch(key, end []byte, startRev int64, prevKV bool) (*Watcher, e
 	case startRev == 0:
 		startRev = s.rev + 1
 	case startRev < s.compactRev:
+		s.probes.Hit(probeWatchCompacted)
 		return nil, ErrCompacted
 	}
 	return &Watcher{

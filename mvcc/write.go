@@ -42,6 +42,7 @@ func (s *Store) checkPut(key, value []byte, lease int64) error {
 // new records would take the store past its limits.
 func (s *Store) checkSpace(cost int64, records int) error {
 	if s.size+cost > s.quota || s.log.n+records > MaxRecords {
+		s.probes.Hit(probeNoSpace)
 		return ErrNoSpace
 	}
 	return nil
@@ -154,6 +155,7 @@ func (s *Store) Txn(t TxnRequest) (TxnResponse, error) {
 		}
 	}
 	ops := t.Failure
+	s.probes.If(!ok, probeTxnElse)
 	if ok {
 		ops = t.Success
 	}

@@ -48,6 +48,7 @@ func (n *Node) applyCommand(e *raft.Entry) {
 		n.applyExpire(c)
 	case kindClient:
 		if !n.sm.session(c.client).admit(c.req.ID, c.req.FinishedBelow) {
+			n.probes.Hit(probeLateDuplicate)
 			return // a duplicate: it already took effect, or never will
 		}
 		key := reqKey{c.client, c.req.ID}
@@ -74,8 +75,10 @@ func (n *Node) applyExpire(c command) {
 		delete(n.revoking, id)
 		dl, ok := n.sm.leaseDeadline[id]
 		if !ok || dl > c.stamp {
+			n.probes.If(ok, probeLeaseSaved)
 			continue
 		}
+		n.probes.Hit(probeLeaseExpired)
 		if _, err := st.LeaseRevoke(id); err == nil || errors.Is(err, mvcc.ErrLeaseNotFound) {
 			delete(n.sm.leaseDeadline, id)
 		}
@@ -225,6 +228,7 @@ func (n *Node) applyConfChange(e *raft.Entry) {
 		return
 	}
 	n.confState = n.rn.ApplyConfChange(cc)
+	n.probes.Hit(probeConfApplied)
 	proposer, client, id, ok := decodeConfContext(cc.Context)
 	if !ok || proposer != n.id {
 		return
@@ -385,6 +389,7 @@ func (n *Node) expireLeases(now time.Time) {
 	if len(ids) == 0 {
 		return
 	}
+	n.probes.Hit(probeLeaseExpireProp)
 	for _, id := range ids {
 		n.revoking[id] = now
 	}

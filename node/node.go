@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"hash/crc32"
 	"time"
 
@@ -35,9 +36,10 @@ type bufferedProp struct {
 // Node is one replica. Its methods other than Receive are for the harness
 // and tests; they only read.
 type Node struct {
-	h   host.Host
-	cfg Config
-	id  host.NodeID
+	h      host.Host
+	cfg    Config
+	id     host.NodeID
+	probes *probe.Set // coverage probes (nil: none)
 
 	stopped    bool
 	stopReason string
@@ -111,6 +113,7 @@ func Start(h host.Host, cfg Config) host.Process {
 		pending:   make(map[reqKey]*proposal),
 		watchByID: make(map[watchKey]*stream),
 		revoking:  make(map[int64]time.Time),
+		probes:    probe.Of(h),
 	}
 	n.reads.init()
 	if reason, ok := n.readStopFile(); ok {
@@ -144,6 +147,7 @@ func (n *Node) stop(reason string) {
 		return
 	}
 	n.stopped = true
+	n.probes.Hit(probeStopped)
 	n.stopReason = reason
 	n.writeStopFile(reason)
 	if n.tick != nil {
@@ -174,6 +178,7 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 			return // garbage, or a sender lying about who it is
 		}
 		if n.dropVote(&m) || n.dropRepeatedProbe(&m) {
+			n.probes.If(n.dropVote(&m), probeVoteDropped)
 			return
 		}
 		_ = n.rn.Step(m)
@@ -311,6 +316,7 @@ func (n *Node) persistWAL(rd raft.Ready) {
 		n.persistDone = n.onPersisted
 	}
 	if copyHS {
+		n.probes.Hit(probeAckAfterHSCopy)
 		n.persistWait++
 		n.writeHSCopy(hs.Term, hs.Vote, n.persistDone)
 	}
@@ -376,6 +382,7 @@ func (n *Node) syncWAL(then func()) {
 // fsync the state on disk is unknown.
 func (n *Node) diskError(what string, err error, retry func()) {
 	if errors.Is(err, host.ErrNoSpace) {
+		n.probes.Hit(probeDiskFullRetry)
 		n.h.After(n.cfg.DiskRetry, func() {
 			if !n.stopped {
 				retry()
@@ -472,6 +479,7 @@ func (n *Node) expirePending(now time.Time) {
 	}
 	for k, p := range n.pending {
 		if now.Sub(p.since) > n.cfg.PendingTimeout {
+			n.probes.Hit(probePendingForgotten)
 			delete(n.pending, k)
 		}
 	}

@@ -87,6 +87,7 @@ func (r *reads) expire(n *Node, now time.Time) {
 	if r.inflight == nil || now.Sub(r.inflightT) < n.cfg.ReadTimeout {
 		return
 	}
+	n.probes.Hit(probeReadTimeout)
 	for _, rr := range r.inflight.reqs {
 		n.replyErr(rr.key, api.OpRange, api.CodeUnavailable, "read index timed out")
 	}

@@ -255,6 +255,7 @@ func writeRecovering(fs host.FS, m recoveryMark, done func(error)) {
 // peers if the second copy of the hard state bounds the old votes, else
 // stop for good.
 func (n *Node) startRecovery(cause error) {
+	n.probes.Hit(probeRecoveryStarted)
 	fs := n.h.FS()
 	if n.wal != nil {
 		_ = n.wal.Close()
@@ -399,6 +400,7 @@ func (n *Node) checkRecovered() {
 		return
 	}
 	n.ending = true
+	n.probes.Hit(probeRecoveryDone)
 	writeRecovering(n.h.FS(), recoveryMark{tOld: n.voteFloor, done: true}, func(err error) {
 		n.ending = false
 		if n.stopped || err != nil {
@@ -450,6 +452,7 @@ func (n *Node) checkLostLog(m *raft.Message) {
 		return
 	}
 	n.lastTransfer, n.lastTarget = now, target
+	n.probes.Hit(probeLostLogHandover)
 	n.rn.TransferLeadership(target)
 }
 

@@ -55,6 +55,7 @@ func (n *Node) onWrite(key reqKey, req *api.Request, payload []byte) {
 		return
 	}
 	if n.pending[key] != nil {
+		n.probes.Hit(probeDupInFlight)
 		return // a duplicate of a write already in flight
 	}
 	if len(n.pending) >= MaxPendingProposals {
@@ -160,6 +161,7 @@ func (n *Node) replyErr(key reqKey, op api.Op, code api.ErrorCode, detail string
 }
 
 func (n *Node) replyNotLeader(key reqKey, op api.Op) {
+	n.probes.Hit(probeNotLeader)
 	n.reply(key, &api.Response{ID: key.id, Op: op, Header: n.header(), Err: api.CodeNotLeader,
 		Leader: host.NodeID(n.lead)})
 }

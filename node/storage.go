@@ -44,6 +44,7 @@ func (n *Node) boot() error {
 			"it may hold acknowledged state", r.File, r.Offset, r.Reason)
 	}
 	n.repaired = rep.Repaired
+	n.probes.If(rep.Repaired != nil, probeTornTail)
 	if rep.Snapshot == nil && !n.cfg.Join && !n.recovering {
 		if !rep.HardState.IsEmpty() || len(rep.Entries) > 0 {
 			return fmt.Errorf("wal: raft state without the bootstrap snapshot marker")
@@ -186,6 +187,9 @@ func (n *Node) saveBootstrap(snap raft.Snapshot) {
 }
 
 func (n *Node) startRaft() error {
+	if n.sm != nil {
+		n.sm.store.SetProbes(n.probes)
+	}
 	rn, err := raft.NewRawNode(raft.Config{
 		ID:                        uint64(n.id),
 		ElectionTick:              n.cfg.ElectionTicks,
@@ -198,6 +202,7 @@ func (n *Node) startRaft() error {
 		CheckQuorum:               !n.cfg.DisableCheckQuorum,
 		DisableProposalForwarding: true,
 		Rand:                      n.h.Rand(),
+		Probes:                    n.probes,
 	})
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)
@@ -217,6 +222,8 @@ func (n *Node) installSnapshot(snap raft.Snapshot) error {
 		return err
 	}
 	n.sm = sm
+	n.sm.store.SetProbes(n.probes)
+	n.probes.Hit(probeSnapInstalled)
 	n.applied = snap.Meta.Index
 	n.confState = snap.Meta.ConfState
 	n.snapIndex = max(n.snapIndex, snap.Meta.Index)
@@ -249,6 +256,7 @@ func (n *Node) saveOwnSnapshot(snap raft.Snapshot) {
 			return
 		}
 		if err != nil && n.snapIndex >= snap.Meta.Index {
+			n.probes.Hit(probeSnapSuperseded)
 			n.snapshotting = false // superseded by a snapshot from the leader
 			return
 		}
@@ -262,6 +270,7 @@ func (n *Node) saveOwnSnapshot(snap raft.Snapshot) {
 			return
 		}
 		n.syncWAL(func() {
+			n.probes.Hit(probeSnapTaken)
 			n.snapshotting = false
 			idx := snap.Meta.Index
 			n.snapIndex = max(n.snapIndex, idx)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"math/rand/v2"
 
 	"github.com/seedkv/seedkv/internal/invariant"
@@ -68,6 +69,7 @@ type raft struct {
 	electionTimeout           int
 	randomizedElectionTimeout int
 	rand                      *rand.Rand
+	probes                    *probe.Set
 }
 
 func newRaft(c *Config) (*raft, error) {
@@ -92,6 +94,7 @@ func newRaft(c *Config) (*raft, error) {
 		heartbeatTimeout:   c.HeartbeatTick,
 		electionTimeout:    c.ElectionTick,
 		rand:               c.Rand,
+		probes:             c.Probes,
 		readOnly:           readOnly{pending: map[string]*readIndexStatus{}},
 	}
 	r.trk.reset(cs, l.lastIndex()+1)
@@ -208,6 +211,7 @@ func (r *raft) becomeLeader() {
 	r.reset(r.term)
 	r.lead = r.id
 	r.state = RoleLeader
+	r.probes.Hit(probeBecameLeader)
 	if pr := r.trk.progress[r.id]; pr != nil {
 		pr.becomeReplicate()
 		pr.Match = r.log.stableLastIndex()
@@ -249,6 +253,7 @@ func (r *raft) tickHeartbeat() {
 		// A transfer that did not complete within an election timeout
 		// is abandoned.
 		if r.state == RoleLeader && r.leadTransferee != None {
+			r.probes.Hit(probeTransferAborted)
 			r.abortLeaderTransfer()
 		}
 	}
@@ -287,7 +292,11 @@ func (r *raft) hasUnappliedConfChanges() bool {
 }
 
 func (r *raft) hup(t campaignType) {
-	if r.state == RoleLeader || !r.promotable() || r.hasUnappliedConfChanges() {
+	if r.state == RoleLeader || !r.promotable() {
+		return
+	}
+	if r.hasUnappliedConfChanges() {
+		r.probes.Hit(probeCampaignBlocked)
 		return
 	}
 	r.campaign(t)
@@ -335,6 +344,7 @@ func (r *raft) Step(m Message) error {
 			force := bytes.Equal(m.Context, campaignTransfer)
 			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeout
 			if !force && inLease {
+				r.probes.Hit(probeVoteInLease)
 				// We heard from a live leader within an election timeout:
 				// ignore the request, so that a node that was cut off
 				// cannot depose a working leader (lease-based rejection).
@@ -360,6 +370,7 @@ func (r *raft) Step(m Message) error {
 			// term so that it steps down. Without this, a node that kept
 			// its term low thanks to pre-vote could never depose it.
 			r.send(Message{Type: MsgAppResp, To: m.From})
+			r.probes.Hit(probeStaleAppendAnswered)
 		} else if m.Type == MsgPreVote {
 			r.send(Message{Type: MsgPreVoteResp, To: m.From, Term: r.term, Reject: true})
 		}
@@ -396,7 +407,9 @@ func (r *raft) handleVoteRequest(m Message) {
 	if m.Type == MsgPreVote {
 		respType = MsgPreVoteResp
 	}
+	r.probes.If(canVote && !r.log.isUpToDate(m.Index, m.LogTerm), probeVoteLogBehind)
 	if canVote && r.log.isUpToDate(m.Index, m.LogTerm) {
+		r.probes.If(m.Type == MsgVote && m.Index > r.log.lastIndex(), probeVoteLongerLog)
 		// Answer with the request's term: a pre-vote grant must be
 		// recognisable by the pre-candidate, whose term is still lower.
 		r.send(Message{Type: respType, To: m.From, Term: m.Term})
@@ -418,6 +431,7 @@ func (r *raft) stepLeader(m Message) error {
 		return nil
 	case MsgCheckQuorum:
 		if !r.trk.quorumActive(r.id) {
+			r.probes.Hit(probeCheckQuorumDown)
 			r.becomeFollower(r.term, None)
 		}
 		return nil
@@ -439,6 +453,7 @@ func (r *raft) stepLeader(m Message) error {
 		pr.RecentActive = true
 		pr.probeSent = false
 		if pr.State == StateReplicate && pr.inflights.full() {
+			r.probes.Hit(probeInflightFreed)
 			// Appends may have been lost: free one slot so the stream
 			// moves on; a gap is then rejected and we fall back to probing.
 			pr.inflights.freeFirstOne()
@@ -454,6 +469,7 @@ func (r *raft) stepLeader(m Message) error {
 			return nil
 		}
 		if m.Reject {
+			r.probes.Hit(probeSnapRejected)
 			pr.PendingSnapshot = 0
 		}
 		pr.becomeProbe()
@@ -477,6 +493,7 @@ func (r *raft) propose(m Message) error {
 		return fmt.Errorf("%w: leader was removed", ErrProposalDropped)
 	}
 	if r.leadTransferee != None {
+		r.probes.Hit(probePropDuringTransfer)
 		return fmt.Errorf("%w: leadership transfer to %d in progress", ErrProposalDropped, r.leadTransferee)
 	}
 	var size uint64
@@ -484,6 +501,7 @@ func (r *raft) propose(m Message) error {
 		size += uint64(len(m.Entries[i].Data))
 	}
 	if r.uncommittedSize > 0 && size > 0 && r.uncommittedSize+size > r.maxUncommittedSize {
+		r.probes.Hit(probeUncommittedLimit)
 		return fmt.Errorf("%w: %d bytes uncommitted (limit %d)", ErrProposalDropped,
 			r.uncommittedSize, r.maxUncommittedSize)
 	}
@@ -493,6 +511,7 @@ func (r *raft) propose(m Message) error {
 			continue
 		}
 		if r.pendingConfIndex > r.log.applied {
+			r.probes.Hit(probeConfPending)
 			return fmt.Errorf("%w: a conf change is pending (index %d, applied %d)",
 				ErrProposalDropped, r.pendingConfIndex, r.log.applied)
 		}
@@ -615,6 +634,7 @@ func (r *raft) sendAppend(to uint64) { r.maybeSendAppend(to, true) }
 func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	pr := r.trk.progress[to]
 	if pr == nil || pr.isPaused() {
+		r.probes.If(pr != nil && pr.State == StateReplicate && pr.inflights.full(), probeInflightFull)
 		return false
 	}
 	prevIndex := pr.Next - 1
@@ -623,6 +643,7 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	var erre error
 	if errt == nil && (pr.State != StateReplicate || !pr.inflights.full()) {
 		ents, erre = r.log.entries(pr.Next, r.maxMsgSize)
+		r.probes.If(len(ents) > 0 && ents[len(ents)-1].Index < r.log.lastIndex(), probeMsgSizeLimited)
 	}
 	if len(ents) == 0 && !sendIfEmpty && errt == nil && erre == nil {
 		return false
@@ -655,6 +676,7 @@ func (r *raft) sendSnapshot(to uint64, pr *progress) bool {
 		panic("raft: need a snapshot but the storage has none")
 	}
 	pr.becomeSnapshot(snap.Meta.Index)
+	r.probes.Hit(probeSnapSent)
 	r.send(Message{Type: MsgSnap, To: to, Snapshot: &snap})
 	return true
 }
@@ -689,6 +711,7 @@ func (r *raft) handleTransferLeader(to uint64, pr *progress) {
 	// The transfer must complete within an election timeout.
 	r.electionElapsed = 0
 	r.leadTransferee = to
+	r.probes.Hit(probeTransferStarted)
 	if pr.Match == r.log.lastIndex() {
 		r.sendTimeoutNow(to)
 	} else {
@@ -729,6 +752,8 @@ func (r *raft) stepCandidate(m Message) error {
 				r.bcastAppend()
 			}
 		case voteLost:
+			r.probes.If(r.state == RolePreCandidate, probePreVoteLost)
+			r.probes.If(r.state == RoleCandidate, probeCandidateLost)
 			// A pre-candidate that lost keeps its term; a candidate
 			// stays at its new term.
 			r.becomeFollower(r.term, None)
@@ -773,6 +798,7 @@ func (r *raft) stepFollower(m Message) error {
 	case MsgTimeoutNow:
 		// The leader asks us to take over: skip pre-vote, and force
 		// through the voters' leases.
+		r.probes.Hit(probeTimeoutNow)
 		r.hup(campaignTransferType)
 	case MsgReadIndex:
 		if r.lead != None {
@@ -792,6 +818,7 @@ func (r *raft) handleAppendEntries(m Message) {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: r.log.committed})
 		return
 	}
+	r.probeAppend(m)
 	if last, ok := r.log.maybeAppend(m.Index, m.LogTerm, m.Commit, m.Entries); ok {
 		r.send(Message{Type: MsgAppResp, To: m.From, Index: last})
 		return
@@ -834,6 +861,7 @@ func (r *raft) assertNotLeader(m Message) {
 // restore installs snapshot s if it is ahead of our log.
 func (r *raft) restore(s Snapshot) bool {
 	if s.Meta.Index <= r.log.committed {
+		r.probes.Hit(probeSnapStale)
 		return false
 	}
 	if r.log.matchTerm(s.Meta.Index, s.Meta.Term) {
@@ -841,6 +869,8 @@ func (r *raft) restore(s Snapshot) bool {
 		r.log.commitTo(s.Meta.Index)
 		return false
 	}
+	r.probes.If(r.log.lastIndex() >= s.Meta.Index, probeSnapConflicting)
+	r.probes.Hit(probeSnapRestored)
 	r.log.restore(s)
 	r.trk.reset(s.Meta.ConfState, r.log.lastIndex()+1)
 	return true
@@ -902,6 +932,7 @@ func (r *raft) applyConfChange(cc ConfChange) ConfState {
 				r.sendHeartbeat(id, nil)
 			}
 		}
+		r.probes.Hit(probeLeaderRemoved)
 		r.becomeFollower(r.term, None)
 		return r.trk.confState()
 	}

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"math/rand/v2"
 
 	"github.com/seedkv/seedkv/internal/invariant"
@@ -69,6 +70,8 @@ type Config struct {
 	// Rand draws the randomized election timeouts. Required: the caller
 	// seeds it, so that runs are reproducible.
 	Rand *rand.Rand
+	// Probes collects this node's coverage probe hits (nil: none).
+	Probes *probe.Set
 }
 
 func (c *Config) validate() error {

@@ -41,6 +41,7 @@ func (r *raft) handleReadIndex(m Message) {
 	if !r.committedEntryInCurrentTerm() {
 		// Our commit index may lag the previous leader's: wait until the
 		// empty entry of our term commits.
+		r.probes.Hit(probeReadIndexDeferred)
 		r.pendingReadIndex = append(r.pendingReadIndex, m)
 		return
 	}

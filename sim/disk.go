@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -833,6 +834,9 @@ type fsView struct {
 	d   *Disk
 	inc uint64
 }
+
+// Probes is the world's probe set (see World.SetProbes).
+func (v fsView) Probes() *probe.Set { return v.d.w.probes }
 
 func (v fsView) Create(name string) (host.File, error) { return v.d.create(v.inc, name) }
 func (v fsView) Open(name string) (host.File, error)   { return v.d.open(v.inc, name) }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -203,5 +204,8 @@ func (h *nodeHost) FS() host.FS { return h.fs }
 
 // Rand is the node's random stream (it continues across restarts).
 func (h *nodeHost) Rand() *rand.Rand { return h.n.rng }
+
+// Probes is the world's probe set (see World.SetProbes).
+func (h *nodeHost) Probes() *probe.Set { return h.w.probes }
 
 var _ host.Host = (*nodeHost)(nil)

@@ -14,6 +14,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -104,7 +105,16 @@ type World struct {
 	nodes   map[host.NodeID]*nodeState
 	order   []*nodeState // nodes in AddNode order (dense index)
 	disks   map[host.NodeID]*Disk
+	probes  *probe.Set // nil: nobody collects this world's probe hits
 }
+
+// SetProbes makes the world's hosts and disks hand s to the code they run
+// (probe.Of): the probe hits of this world go into s. nil turns collection
+// off.
+func (w *World) SetProbes(s *probe.Set) { w.probes = s }
+
+// Probes is the world's probe set (nil if none).
+func (w *World) Probes() *probe.Set { return w.probes }
 
 // NewWorld builds a world from a seed. It panics if cfg fails Validate (a
 // programming error, like regexp.MustCompile); use New to get an error.

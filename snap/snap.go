@@ -20,6 +20,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"hash/crc32"
 	"io"
 	"strconv"
@@ -139,7 +140,10 @@ func Save(fs host.FS, index, term uint64, data []byte, done func(error)) {
 	}
 	final := Name(index, term)
 	tmp := strings.TrimSuffix(final, suffix) + tmpSuffix
-	if err := fs.Remove(tmp); err != nil && !errors.Is(err, host.ErrNotExist) {
+	ps := probe.Of(fs)
+	err := fs.Remove(tmp)
+	ps.If(err == nil, probeLeftover)
+	if err != nil && !errors.Is(err, host.ErrNotExist) {
 		done(err) // a leftover of a crashed Save that cannot be cleared
 		return
 	}
@@ -149,6 +153,7 @@ func Save(fs host.FS, index, term uint64, data []byte, done func(error)) {
 		return
 	}
 	fail := func(err error) {
+		ps.Hit(probeSaveError)
 		f.Close()
 		fs.Remove(tmp)
 		done(err)
@@ -173,6 +178,7 @@ func Save(fs host.FS, index, term uint64, data []byte, done func(error)) {
 		}
 		// The rename is durable only with the directory (etcd's
 		// snapshotter fsyncs it too); until then a crash may lose it.
+		ps.Hit(probeSaved)
 		fs.SyncDir(done)
 	})
 }
@@ -259,6 +265,7 @@ func load(fs host.FS, e entry) (Snapshot, error) {
 	}
 	index, term, data, err := Decode(buf)
 	if err != nil {
+		probe.Of(fs).Hit(probeCorrupt)
 		return Snapshot{}, &CorruptError{File: e.name, Reason: err.Error()}
 	}
 	if index != e.index || term != e.term {
@@ -283,6 +290,7 @@ func Release(fs host.FS, keepIndex uint64) error {
 		if err := fs.Remove(n); err != nil && !errors.Is(err, host.ErrNotExist) {
 			return err
 		}
+		probe.Of(fs).Hit(probeReleased)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/seedkv/seedkv/probe"
 	"hash/crc32"
 
 	"github.com/seedkv/seedkv/host"
@@ -38,9 +39,10 @@ func (o Options) withDefaults() Options {
 // WAL is an open write-ahead log. It is not safe for concurrent use: like
 // everything in a seedkv process it is driven from one event loop.
 type WAL struct {
-	fs   host.FS
-	opts Options
-	meta Metadata
+	fs     host.FS
+	probes *probe.Set // coverage probes (nil: none)
+	opts   Options
+	meta   Metadata
 
 	segs    []segment // in sequence order; the last is the active one
 	f       host.File // active segment; nil until the next roll
@@ -148,12 +150,13 @@ func Open(fs host.FS, opts Options) (*WAL, Replay, error) {
 		lastFile.Close()
 		return nil, Replay{}, corrupt(segs[len(segs)-1].name, lastRes.end, err.Error())
 	}
-	w := &WAL{fs: fs, opts: opts.withDefaults(), meta: r.rep.Metadata, segs: segs}
+	w := &WAL{fs: fs, opts: opts.withDefaults(), meta: r.rep.Metadata, segs: segs, probes: probe.Of(fs)}
 	if err := w.adoptTail(lastFile, lastRes); err != nil {
 		return nil, Replay{}, err
 	}
 	w.adoptState(&r.rep)
 	r.rep.Repaired = lastRes.repair
+	w.probes.If(lastRes.repair != nil, probeTornTail)
 	w.Sync(func(error) {}) // make the repaired state durable; errors stick
 	return w, r.rep, nil
 }
@@ -323,6 +326,7 @@ func (w *WAL) flush() {
 		if !errors.Is(err, host.ErrNoSpace) {
 			w.err = err
 		}
+		w.probes.If(errors.Is(err, host.ErrNoSpace), probeNoSpace)
 		for _, d := range dones {
 			d(err)
 		}
@@ -334,6 +338,7 @@ func (w *WAL) flush() {
 		snap = w.writtenMarker.Index
 	}
 	w.syncing = true
+	w.probes.If(len(dones) > 1, probeGroupCommit)
 	w.inflight = flushing{f: f, snap: snap, dones: dones}
 	if w.onSynced == nil {
 		w.onSynced = w.synced
@@ -346,6 +351,7 @@ func (w *WAL) flush() {
 	// entry is too (etcd fsyncs the WAL directory after a cut). The flush
 	// completes when both syncs have.
 	w.dirDirty = false
+	w.probes.Hit(probeSyncDirCover)
 	pending, first := 2, error(nil)
 	both := func(err error) {
 		if err != nil && first == nil {
@@ -378,6 +384,7 @@ func (w *WAL) synced(err error) {
 	w.inflight = flushing{}
 	w.syncing = false
 	if err != nil && w.err == nil {
+		w.probes.Hit(probeSyncFailed)
 		w.err = fmt.Errorf("wal: sync %s: %w", fl.f.Name(), err)
 	}
 	if err == nil && fl.f == w.f {
@@ -482,6 +489,7 @@ func (w *WAL) roll() error {
 		head = appendRecord(head, TypeSnapshot, appendMarker(nil, *w.writtenMarker))
 	}
 	w.segs = append(w.segs, s)
+	w.probes.Hit(probeSegmentRoll)
 	w.dirDirty = true // the new segment's name is durable only with its directory
 	w.f, w.off, w.alloc, w.head = f, 0, 0, head
 	w.sealing, w.headSynced = false, false
@@ -510,6 +518,7 @@ func (w *WAL) ReleaseTo(index uint64) error {
 		}
 		n++
 	}
+	w.probes.If(n > 0, probeReleased)
 	w.segs = w.segs[n:]
 	return nil
 }

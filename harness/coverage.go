@@ -1,0 +1,117 @@
+package harness
+
+import (
+	"slices"
+
+	"github.com/seedkv/seedkv/node"
+	codeprobe "github.com/seedkv/seedkv/probe"
+	"github.com/seedkv/seedkv/raft"
+)
+
+// coverage is what one run collects when Config.Probes is on: the probe
+// hits of its world and the abstract states its cluster went through.
+// Both belong to the run alone (parallel runs never share them) and are a
+// function of seed and scenario, like the trace.
+type coverage struct {
+	set    *codeprobe.Set
+	states map[uint64]struct{}
+}
+
+// startCoverage gives the world a probe set, if Config.Probes asks.
+func (r *seedRun) startCoverage() {
+	if !r.cfg.Probes {
+		return
+	}
+	r.cov = &coverage{set: codeprobe.NewSet(), states: map[uint64]struct{}{}}
+	r.w.SetProbes(r.cov.set)
+}
+
+// sampleStates records the cluster's abstract state now: per replica its
+// role, how far its term is behind the highest term and how far its
+// commit index is behind the highest commit index (both bucketed), and
+// whether it is up; per cluster the number of leaders at once and the
+// number of members. Each replica's state and the cluster's sorted
+// multiset of them are features; exploration keeps a scenario that
+// reaches a feature no earlier run did.
+func (r *seedRun) sampleStates() {
+	if r.cov == nil {
+		return
+	}
+	type rs struct {
+		role       raft.Role
+		term, comm uint64
+		up         bool
+	}
+	var all []rs
+	var maxTerm, maxCommit uint64
+	for _, id := range r.replicas {
+		if r.retired[id] {
+			continue
+		}
+		s := rs{}
+		if n, ok := unwrapProcess(r.w.Process(id)).(*node.Node); ok && r.w.Alive(id) {
+			st := n.Status()
+			s = rs{role: st.Role, term: st.Term, comm: st.Commit, up: !st.Stopped}
+		}
+		maxTerm, maxCommit = max(maxTerm, s.term), max(maxCommit, s.comm)
+		all = append(all, s)
+	}
+	keys := make([]uint64, 0, len(all))
+	leaders := uint64(0)
+	for _, s := range all {
+		k := uint64(s.role)<<16 | bucket(maxTerm-s.term, 1, 2)<<8 | bucket(maxCommit-s.comm, 1, 10, 100)
+		if s.up {
+			k |= 1 << 24
+		}
+		if s.role == raft.RoleLeader {
+			leaders++
+		}
+		keys = append(keys, k)
+		r.cov.states[mixFeature(1, k)] = struct{}{}
+	}
+	slices.Sort(keys)
+	h := mixFeature(2, leaders<<8|uint64(len(all)))
+	r.cov.states[h] = struct{}{}
+	for _, k := range keys {
+		h = mixFeature(h, k)
+	}
+	r.cov.states[h] = struct{}{}
+}
+
+// bucket is the number of bounds at or below x (0 if x is below them all).
+func bucket(x uint64, bounds ...uint64) uint64 {
+	b := uint64(0)
+	for _, lo := range bounds {
+		if x >= lo {
+			b++
+		}
+	}
+	return b
+}
+
+// mixFeature folds v into h (a 64-bit mix; features are hashes).
+func mixFeature(h, v uint64) uint64 {
+	x := h*0x9e3779b97f4a7c15 ^ v
+	x ^= x >> 31
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 29
+	return x
+}
+
+// finishCoverage copies the run's coverage into res.
+func (r *seedRun) finishCoverage(res *Result) {
+	if r.cov == nil {
+		return
+	}
+	res.Probes = r.cov.set.Hits()
+	res.ProbeOrder = r.cov.set.Order()
+	res.States = make([]uint64, 0, len(r.cov.states))
+	for s := range r.cov.states {
+		res.States = append(res.States, s)
+	}
+	slices.Sort(res.States)
+}
+
+// Probes hands the wrapped host's probe set to the replica (an embedded
+// interface does not carry the method along).
+func (h tapHost) Probes() *codeprobe.Set { return codeprobe.Of(h.Host) }
