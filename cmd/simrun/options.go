@@ -46,6 +46,15 @@ type options struct {
 	shardI   uint64 // 1-based share
 	shardN   uint64 // number of shares; 1 means no sharding
 	cfg      harness.Config
+	// probes prints the coverage report; requireProbes fails the sweep
+	// if a declared probe was never reached.
+	probes, requireProbes bool
+	// explore searches over scenarios (explore.go) instead of running
+	// seeds; budget is runs or a wall-time duration, corpus the corpus
+	// directory.
+	explore bool
+	budget  string
+	corpus  string
 	// replayFlags are the flags, as given, that change what a seed does;
 	// the replay command repeats them.
 	replayFlags []string
@@ -73,6 +82,11 @@ func parseArgs(args []string) (options, error) {
 	checker := fs.String("checker", string(def.Checker), "linearizability checker: revision, porcupine or both")
 	scenarioFile := fs.String("scenario", "", "run this scenario (JSON, as -json prints it) instead of drawing one per seed")
 	workload := fs.String("workload", "kv", "kv, election, lock, config or kubernetes")
+	fs.BoolVar(&o.probes, "probes", false, "print a coverage report: each probe, how many seeds hit it, the first seed")
+	fs.BoolVar(&o.requireProbes, "require-probes", false, "fail (exit 1) if a probe was never reached")
+	fs.BoolVar(&o.explore, "explore", false, "search over scenarios guided by coverage (-seed is the search seed)")
+	fs.StringVar(&o.budget, "budget", "200", "with -explore: runs (N) or wall time (a duration such as 10m)")
+	fs.StringVar(&o.corpus, "corpus", "", "with -explore: corpus directory (loaded, merged, saved)")
 	fencing := fs.Bool("fencing", workloads.DefaultOptions().Fencing, "lock workload: the resource checks fencing tokens")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,6 +120,10 @@ func parseArgs(args []string) (options, error) {
 	if err := o.check(); err != nil {
 		return o, err
 	}
+	if err := o.checkExplore(set); err != nil {
+		return o, err
+	}
+	o.cfg.Probes = true // cheap; every JSON line carries the seed's probes
 	for _, name := range []string{"scenario", "nodes", "clients", "duration", "faults", "reads", "checker", "workload", "fencing"} {
 		if set[name] {
 			o.replayFlags = append(o.replayFlags, "-"+name, fs.Lookup(name).Value.String())

@@ -46,7 +46,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	r := &reporter{o: &o, stdout: stdout, stderr: stderr, start: time.Now()}
+	if o.explore {
+		return runExplore(&o, stdout, stderr)
+	}
+	r := &reporter{o: &o, stdout: stdout, stderr: stderr, start: time.Now(), cov: newCoverageReport()}
 	r.lastProgress = r.start
 	seeds := o.seedList()
 	harness.RunManyWith(o.seedFunc(), seeds, o.parallel, r.report)
@@ -109,6 +112,7 @@ type reporter struct {
 	unknown        int
 	virtual        time.Duration
 	writeErr       error
+	cov            *coverageReport
 }
 
 // seedRecord is the -json line of one seed.
@@ -127,6 +131,8 @@ type seedRecord struct {
 	// Scenario is every parameter of the seed's run; `-scenario FILE`
 	// with this object in FILE reruns it.
 	Scenario *harness.Scenario `json:"scenario"`
+	// Probes counts the hits of each probe the seed reached.
+	Probes map[string]uint32 `json:"probes"`
 }
 
 // report handles one seed's result; it always asks for more.
@@ -141,6 +147,7 @@ func (r *reporter) report(res harness.Result) bool {
 	default:
 		r.failed++
 	}
+	r.cov.add(res)
 	dir := r.writeArtifacts(res)
 	if r.o.trace && res.Artifacts != nil {
 		w := r.stdout
@@ -164,7 +171,7 @@ func (r *reporter) printJSON(res harness.Result, dir string) {
 		Seed: res.Seed, Verdict: string(res.Verdict), Reason: res.Reason,
 		TraceHash: fmt.Sprintf("%016x", res.TraceHash), Ops: res.Ops,
 		VirtualS: res.Virtual.Seconds(), WallMS: ms(res.Wall), CheckMS: ms(res.CheckTime),
-		Faults: res.Faults, Artifacts: dir, Scenario: res.Scenario,
+		Faults: res.Faults, Artifacts: dir, Scenario: res.Scenario, Probes: res.Probes,
 	}
 	if rec.Faults == nil {
 		rec.Faults = []string{}
@@ -261,8 +268,15 @@ func (r *reporter) finish(want int) int {
 	if r.o.json {
 		w = r.stderr // keep stdout one JSON object per line
 	}
+	if r.o.probes || r.o.requireProbes {
+		r.cov.print(w)
+	}
 	fmt.Fprintf(w, "seeds=%d passed=%d failed=%d unknown=%d virtual=%.1fs wall=%.3fs speedup=%.0f\n",
 		r.seen, r.passed, r.failed, r.unknown, r.virtual.Seconds(), wall.Seconds(), speedup)
+	if missed := r.cov.missed(); r.o.requireProbes && len(missed) > 0 {
+		fmt.Fprintf(r.stderr, "simrun: -require-probes: %d probes never reached: %s\n", len(missed), strings.Join(missed, ", "))
+		return exitFail
+	}
 	if r.writeErr != nil {
 		fmt.Fprintf(r.stderr, "simrun: writing results: %v\n", r.writeErr)
 		return exitFail
@@ -307,6 +321,13 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -shard i/n     run only share i of n (1-based) of the seeds
   -reads MODE    linearizable (default) or serializable
   -checker C     revision (default), porcupine, or both (fail if they disagree)
+  -probes        print a coverage report: every probe, the seeds that hit
+                 it and the first one (stderr with -json)
+  -require-probes  exit 1 if any probe was never reached
+  -explore       search over scenarios guided by coverage instead of
+                 running -seeds; -seed is the search seed
+  -budget B      with -explore: runs (200) or wall time (10m)
+  -corpus DIR    with -explore: load, merge and save the corpus there
   -scenario FILE run this scenario (the JSON object -json prints under
                  "scenario") instead of drawing one per seed; -nodes,
                  -duration, -faults and -reads given beside it override

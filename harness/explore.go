@@ -1,0 +1,295 @@
+package harness
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"github.com/seedkv/seedkv/faults"
+)
+
+// Exploration searches over scenarios instead of sampling them: it keeps a
+// corpus of (seed, scenario) runs that reached something no earlier run
+// did (a probe, an ordered pair of probes by first hit, or an abstract
+// cluster state, see sampleStates), and makes new runs by mutating a corpus
+// entry (fault rates and episode lengths, raft timing and limits, network
+// and disk parameters, workload counts, the seed) or crossing two. Every
+// run is still one seed plus one scenario, replayable bit for bit with
+// `simrun -scenario FILE -seeds 1 -seed S`.
+//
+// The search is deterministic given its search seed: runs go in
+// generations of Batch candidates, drawn from the corpus as it stood
+// before the generation, run in parallel, and judged in candidate order
+// once all are done. The worker count changes only the wall time.
+
+// Entry is one corpus member: a run worth keeping.
+type Entry struct {
+	// Seed and Scenario are the run.
+	Seed     uint64   `json:"seed"`
+	Scenario Scenario `json:"scenario"`
+	// Probes names the probes the run reached, in first-hit order.
+	Probes []string `json:"probes"`
+	// States are the run's abstract state features (hex).
+	States []string `json:"states"`
+	// Origin says how the entry was made: "fresh", "mutate", "cross" or
+	// "corpus" (loaded).
+	Origin string `json:"origin"`
+	// New is the number of features the run was first to reach.
+	New int `json:"new"`
+}
+
+// ExploreConfig configures an exploration.
+type ExploreConfig struct {
+	// Base is the configuration fresh scenarios are drawn under (as a
+	// swarm seed would be); its Scenario and Adjust are ignored.
+	Base Config
+	// SearchSeed seeds the search: the same seed, corpus and code give
+	// the same runs.
+	SearchSeed uint64
+	// Runs bounds the runs (0: until Continue says stop).
+	Runs int
+	// Batch is the generation size (default 16).
+	Batch int
+	// Parallel is the worker count (default 1).
+	Parallel int
+	// Corpus is the starting corpus (from earlier explorations).
+	Corpus []Entry
+	// Continue is asked before each generation; false ends the search
+	// (a wall-time budget). nil: always.
+	Continue func() bool
+	// Each sees every run's result in run order with the candidate that
+	// made it; false ends the search after the generation.
+	Each func(Candidate, Result) bool
+}
+
+// Candidate is one run of an exploration.
+type Candidate struct {
+	// Run is the run's number, from 0.
+	Run      int
+	Seed     uint64
+	Scenario Scenario
+	Origin   string
+}
+
+// Explorer is an exploration in progress; see Explore.
+type Explorer struct {
+	cfg      ExploreConfig
+	corpus   []Entry
+	seen     map[string]bool
+	pool     []faults.Fault // the faults a mutation may add
+	runs     int
+	gen      uint64
+	stopped  bool
+	Failures []Candidate // runs that did not pass, in run order
+}
+
+// NewExplorer starts an exploration; the corpus's features count as seen.
+func NewExplorer(cfg ExploreConfig) (*Explorer, error) {
+	if cfg.Batch <= 0 {
+		cfg.Batch = 16
+	}
+	cfg.Base.Scenario, cfg.Base.Adjust = nil, nil
+	cfg.Base.Probes = true
+	if err := cfg.Base.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Explorer{cfg: cfg, seen: map[string]bool{}}
+	set, err := faults.Parse(cfg.Base.Faults)
+	if err != nil {
+		return nil, err
+	}
+	if set.IsSwarm() {
+		for _, f := range faults.Registered() {
+			if f.Class() == faults.InModel {
+				e.pool = append(e.pool, f)
+			}
+		}
+	} else {
+		e.pool = set.Faults()
+	}
+	for _, en := range cfg.Corpus {
+		if en.Scenario.Validate() != nil {
+			continue // written by other code; skip, do not fail the search
+		}
+		en.New = e.absorb(features(en.Probes, en.States))
+		en.Origin = "corpus"
+		e.corpus = append(e.corpus, en)
+	}
+	return e, nil
+}
+
+// Corpus returns the corpus as it stands.
+func (e *Explorer) Corpus() []Entry { return slices.Clone(e.corpus) }
+
+// Runs is the number of runs so far.
+func (e *Explorer) Runs() int { return e.runs }
+
+// Features is the number of distinct features reached so far.
+func (e *Explorer) Features() int { return len(e.seen) }
+
+// Run explores until the budget is spent or a callback stops it.
+func (e *Explorer) Run() {
+	for !e.stopped && (e.cfg.Runs == 0 || e.runs < e.cfg.Runs) {
+		if e.cfg.Continue != nil && !e.cfg.Continue() {
+			return
+		}
+		e.generation()
+	}
+}
+
+// generation draws a batch of candidates, runs them and judges them.
+func (e *Explorer) generation() {
+	r := rand.New(rand.NewPCG(e.cfg.SearchSeed, 0xe4910e^e.gen))
+	e.gen++
+	n := e.cfg.Batch
+	if e.cfg.Runs > 0 {
+		n = min(n, e.cfg.Runs-e.runs)
+	}
+	cands := make([]Candidate, n)
+	for i := range cands {
+		cands[i] = e.candidate(r)
+		cands[i].Run = e.runs + i
+	}
+	results := make([]Result, n)
+	idx := make([]uint64, n)
+	for i := range idx {
+		idx[i] = uint64(i)
+	}
+	// Each worker writes its own slot; RunManyWith returns once all are
+	// done, and the results are judged in candidate order.
+	RunManyWith(func(i uint64) Result {
+		cfg := e.cfg.Base
+		sc := cands[i].Scenario
+		cfg.Scenario = &sc
+		results[i] = Run(cfg, cands[i].Seed)
+		return results[i]
+	}, idx, max(1, e.cfg.Parallel), func(Result) bool { return true })
+	for i, res := range results {
+		e.judge(cands[i], res)
+	}
+	e.runs += n
+}
+
+// judge adds the run to the corpus if it reached a new feature, and
+// reports it.
+func (e *Explorer) judge(c Candidate, res Result) {
+	states := make([]string, len(res.States))
+	for i, s := range res.States {
+		states[i] = strconv.FormatUint(s, 16)
+	}
+	if n := e.absorb(features(res.ProbeOrder, states)); n > 0 {
+		e.corpus = append(e.corpus, Entry{Seed: c.Seed, Scenario: c.Scenario, Probes: res.ProbeOrder,
+			States: states, Origin: c.Origin, New: n})
+	}
+	if res.Verdict != Pass {
+		e.Failures = append(e.Failures, c)
+	}
+	if e.cfg.Each != nil && !e.cfg.Each(c, res) {
+		e.stopped = true
+	}
+}
+
+// absorb marks fs seen and returns how many were new.
+func (e *Explorer) absorb(fs []string) int {
+	n := 0
+	for _, f := range fs {
+		if !e.seen[f] {
+			e.seen[f] = true
+			n++
+		}
+	}
+	return n
+}
+
+// features are a run's coverage as strings: each probe, each ordered
+// pair of probes by first hit, each abstract state.
+func features(order, states []string) []string {
+	out := make([]string, 0, len(order)*(len(order)+1)/2+len(order)+len(states))
+	for i, a := range order {
+		out = append(out, "p:"+a)
+		for _, b := range order[i+1:] {
+			out = append(out, "pp:"+a+">"+b)
+		}
+	}
+	for _, s := range states {
+		out = append(out, "s:"+s)
+	}
+	return out
+}
+
+// candidate makes the next scenario to run: a fresh swarm draw a quarter
+// of the time (and while the corpus is empty), else a mutation of a
+// corpus entry, or a cross of two.
+func (e *Explorer) candidate(r *rand.Rand) Candidate {
+	if len(e.corpus) == 0 || r.IntN(4) == 0 {
+		seed := r.Uint64N(1 << 40)
+		return Candidate{Seed: seed, Scenario: DrawScenario(e.cfg.Base, seed), Origin: "fresh"}
+	}
+	parent := e.pick(r)
+	c := Candidate{Seed: parent.Seed, Scenario: cloneScenario(parent.Scenario), Origin: "mutate"}
+	if len(e.corpus) > 1 && r.IntN(5) == 0 {
+		crossScenario(r, &c.Scenario, e.pick(r).Scenario)
+		c.Origin = "cross"
+	}
+	if r.IntN(2) == 0 || c.Origin == "mutate" && r.IntN(3) == 0 {
+		c.Seed = r.Uint64N(1 << 40)
+	}
+	for range 1 + r.IntN(3) {
+		e.mutate(r, &c.Scenario)
+	}
+	if c.Scenario.Validate() != nil {
+		c.Scenario = cloneScenario(parent.Scenario) // a mutation left the bounds; keep the parent
+	}
+	return c
+}
+
+// pick chooses a corpus entry, favouring those that were first to more
+// features and the recent ones.
+func (e *Explorer) pick(r *rand.Rand) Entry {
+	n := len(e.corpus)
+	if r.IntN(2) == 0 {
+		return e.corpus[n-1-r.IntN(min(n, 8))] // recent
+	}
+	best := e.corpus[r.IntN(n)]
+	for range 2 { // tournament of three by novelty
+		if c := e.corpus[r.IntN(n)]; c.New > best.New {
+			best = c
+		}
+	}
+	return best
+}
+
+func cloneScenario(s Scenario) Scenario {
+	s.Faults = slices.Clone(s.Faults)
+	for i := range s.Faults {
+		if s.Faults[i].Params != nil {
+			p := make(map[string]float64, len(s.Faults[i].Params))
+			for k, v := range s.Faults[i].Params {
+				p[k] = v
+			}
+			s.Faults[i].Params = p
+		}
+	}
+	return s
+}
+
+// crossScenario takes each part of s (raft, network, disk, faults,
+// workload) from o with probability 1/2.
+func crossScenario(r *rand.Rand, s *Scenario, o Scenario) {
+	o = cloneScenario(o)
+	if r.IntN(2) == 0 {
+		s.Raft = o.Raft
+	}
+	if r.IntN(2) == 0 {
+		s.Net = o.Net
+	}
+	if r.IntN(2) == 0 {
+		s.Disk = o.Disk
+	}
+	if r.IntN(2) == 0 {
+		s.Faults = o.Faults
+	}
+	if r.IntN(2) == 0 {
+		s.Workload = o.Workload
+	}
+}

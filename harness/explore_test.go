@@ -1,0 +1,113 @@
+package harness
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func exploreCfg() ExploreConfig {
+	base := DefaultConfig()
+	base.Duration = 2 * time.Second
+	return ExploreConfig{Base: base, SearchSeed: 7, Runs: 12, Batch: 4}
+}
+
+type exploredRun struct {
+	c    Candidate
+	hash uint64
+}
+
+func explore(t *testing.T, cfg ExploreConfig) ([]exploredRun, *Explorer) {
+	var runs []exploredRun
+	cfg.Each = func(c Candidate, r Result) bool {
+		runs = append(runs, exploredRun{c, r.TraceHash})
+		return true
+	}
+	e, err := NewExplorer(cfg)
+	require.NoError(t, err)
+	e.Run()
+	return runs, e
+}
+
+// TestExploreIsDeterministic: the same search seed gives the same runs,
+// scenarios and corpus at any worker count; another seed gives others.
+// Every run replays from its seed and scenario alone.
+func TestExploreIsDeterministic(t *testing.T) {
+	cfg := exploreCfg()
+	cfg.Parallel = 1
+	a, ea := explore(t, cfg)
+	cfg.Parallel = 3
+	b, eb := explore(t, cfg)
+	require.Len(t, a, 12)
+	require.Equal(t, a, b)
+	require.Equal(t, ea.Corpus(), eb.Corpus())
+	require.NotEmpty(t, ea.Corpus())
+	origins := map[string]bool{}
+	for _, r := range a {
+		origins[r.c.Origin] = true
+	}
+	require.True(t, origins["fresh"] && (origins["mutate"] || origins["cross"]), "origins %v", origins)
+	cfg.SearchSeed = 8
+	c, _ := explore(t, cfg)
+	require.NotEqual(t, a, c)
+	// Replay one mutated run from its seed and scenario.
+	for _, r := range a {
+		if r.c.Origin != "fresh" {
+			rc := cfg.Base
+			sc := r.c.Scenario
+			rc.Scenario = &sc
+			require.Equal(t, r.hash, Run(rc, r.c.Seed).TraceHash)
+			break
+		}
+	}
+}
+
+// TestCorpusSavesResumesAndMerges: a saved corpus loads back equal, saving
+// into a directory that holds another corpus merges the two, and a
+// resumed exploration counts the corpus's features as seen.
+func TestCorpusSavesResumesAndMerges(t *testing.T) {
+	dir := t.TempDir()
+	cfg := exploreCfg()
+	cfg.Runs = 4
+	_, e1 := explore(t, cfg)
+	require.NoError(t, SaveCorpus(dir, e1.Corpus()))
+	loaded, err := LoadCorpus(dir)
+	require.NoError(t, err)
+	require.Len(t, loaded, len(e1.Corpus()))
+	cfg.SearchSeed = 99
+	_, e2 := explore(t, cfg)
+	require.NoError(t, SaveCorpus(dir, e2.Corpus()))
+	merged, err := LoadCorpus(dir)
+	require.NoError(t, err)
+	require.Greater(t, len(merged), len(loaded))
+	cfg.Corpus, cfg.Runs = merged, 0
+	resumed, err := NewExplorer(cfg)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, resumed.Features(), e1.Features())
+	require.Len(t, resumed.Corpus(), len(merged))
+}
+
+// TestMutationsStayInBounds: every mutation of drawn scenarios either
+// validates or is refused by Validate (candidate falls back to the
+// parent), so every candidate is a valid scenario.
+func TestMutationsStayInBounds(t *testing.T) {
+	e, err := NewExplorer(exploreCfg())
+	require.NoError(t, err)
+	e.corpus = []Entry{{Seed: 1, Scenario: DrawScenario(e.cfg.Base, 1)}, {Seed: 2, Scenario: DrawScenario(e.cfg.Base, 2)}}
+	r := newTestRand(3)
+	valid := 0
+	for range 2000 {
+		c := e.candidate(r)
+		require.NoError(t, c.Scenario.Validate())
+		s := cloneScenario(e.corpus[0].Scenario)
+		e.mutate(r, &s)
+		if s.Validate() == nil {
+			valid++
+		}
+	}
+	require.Greater(t, valid, 1800, "most mutations should stay in bounds")
+}
+
+func newTestRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0)) }
