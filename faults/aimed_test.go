@@ -159,3 +159,31 @@ func TestCrashAckCrashesTheSender(t *testing.T) {
 	}
 	require.Positive(t, crashes)
 }
+
+// TestOverlappingFaultsHealToBaseline: disk-slow and crash-slow-leader
+// both change the leader's disk speed; whichever heals last must not leave
+// the other's value behind. HealAll restores every replica's baseline.
+func TestOverlappingFaultsHealToBaseline(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		w := sim.NewWorld(seed, sim.DefaultConfig())
+		ids := []host.NodeID{1, 2, 3, 4, 5}
+		for _, id := range ids {
+			require.NoError(t, w.AddNode(id, startChatty(ids)))
+		}
+		fast := Duration(50 * time.Millisecond)
+		specs := []Spec{{Name: DiskSlow, Gap: fast, Hold: Duration(300 * time.Millisecond)},
+			{Name: CrashSlowLeader, Gap: fast, Hold: Duration(300 * time.Millisecond)},
+			{Name: ClockDrift, Gap: fast, Hold: fast}, {Name: DiskFull, Gap: fast, Hold: fast}}
+		n, err := NewFromSpecs(w, ids, specs, w.Rand("n"))
+		require.NoError(t, err)
+		n.SetProtocol(toyProtocol{})
+		require.NoError(t, n.Start(3*time.Second))
+		w.RunFor(time.Duration(1+seed%3) * time.Second)
+		n.HealAll()
+		for _, id := range ids {
+			require.Equal(t, 1.0, w.Disk(id).Slow(), "seed %d replica %d", seed, id)
+			require.Equal(t, 1.0, w.ClockRate(id), "seed %d replica %d", seed, id)
+			require.Zero(t, w.Disk(id).Capacity(), "seed %d replica %d", seed, id)
+		}
+	}
+}

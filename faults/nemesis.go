@@ -65,6 +65,14 @@ type Nemesis struct {
 	recovering map[host.NodeID]time.Duration // corrupted: counts as down until
 	tainted    map[host.NodeID]bool          // durable data corrupted or lost
 
+	// base is what HealAll restores: each replica's disk and clock and
+	// the network's settings as they were before any fault. Episodes heal
+	// what they changed, but two faults that change the same setting
+	// (disk-slow and crash-slow-leader) can overlap, and the one healed
+	// last would restore the other's value.
+	base    map[host.NodeID]baseline
+	baseNet sim.NetConfig
+
 	proto  Protocol // see SetProtocol
 	hooked bool     // message hooks installed
 	armed  []armed  // triggers of aimed faults
@@ -125,6 +133,8 @@ func NewFromSpecs(w *sim.World, replicas []host.NodeID, specs []Spec, r *rand.Ra
 		recovering: map[host.NodeID]time.Duration{},
 		tainted:    map[host.NodeID]bool{},
 	}
+	n.base, n.baseNet = map[host.NodeID]baseline{}, w.Net().Config()
+	n.recordBase()
 	for i, s := range specs {
 		if err := s.Validate(fmt.Sprintf("faults[%d]", i)); err != nil {
 			return nil, err
@@ -167,6 +177,7 @@ func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 	}
 	ids := slices.Compact(slices.Sorted(slices.Values(replicas)))
 	n.ids = ids
+	n.recordBase()
 	for id := range n.learners {
 		if !slices.Contains(ids, id) {
 			delete(n.learners, id)
@@ -379,8 +390,16 @@ func (n *Nemesis) HealAll() {
 		if !n.w.Alive(id) {
 			n.RestartNode(id)
 		}
+		n.base[id].restore(n.w, id)
 	}
-	n.w.Net().Heal()
+	net := n.w.Net()
+	net.Heal()
+	c := n.baseNet
+	// Captured from the network: valid.
+	_ = net.SetLatency(c.Base, c.Jitter, c.TailProb, c.Tail)
+	_ = net.SetLoss(c.Loss)
+	_ = net.SetDuplicate(c.Duplicate)
+	_ = net.SetDuplicateDelay(c.DupDelay)
 	clear(n.down)
 	clear(n.recovering)
 	clear(n.tainted)
@@ -448,4 +467,33 @@ func Pick(r *rand.Rand, ids []host.NodeID, k int) []host.NodeID {
 	out := p[:k]
 	slices.Sort(out)
 	return out
+}
+
+// baseline is a replica's disk and clock settings before any fault.
+type baseline struct {
+	capacity int64
+	slow     float64
+	torn     bool
+	clock    float64
+}
+
+// recordBase records the baseline of replicas that have none yet (all at
+// New; those added by SetReplicas later, as they are then).
+func (n *Nemesis) recordBase() {
+	for _, id := range n.ids {
+		if _, ok := n.base[id]; !ok {
+			d := n.w.Disk(id)
+			n.base[id] = baseline{capacity: d.Capacity(), slow: d.Slow(), torn: d.TornWrites(), clock: n.w.ClockRate(id)}
+		}
+	}
+}
+
+// restore puts id's disk and clock back to b.
+func (b baseline) restore(w *sim.World, id host.NodeID) {
+	d := w.Disk(id)
+	// Captured from the disk and clock: valid.
+	_ = d.SetCapacity(b.capacity)
+	_ = d.SetSlow(b.slow)
+	d.SetTornWrites(b.torn)
+	_ = w.SetClockRate(id, b.clock)
 }

@@ -624,7 +624,7 @@ func (r *syncReq) complete() {
 		// The data is durable (the kernel did it); the frozen process
 		// learns of it when it resumes.
 		done := r.done
-		n.backlog = append(n.backlog, event{kind: evTimer, node: n, inc: r.inc, fn: func() { done(nil) }})
+		n.backlog = append(n.backlog, event{kind: evTimer, node: n, inc: n.inc, fn: func() { done(nil) }})
 		return
 	}
 	r.done(nil)

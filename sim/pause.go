@@ -56,3 +56,4 @@ func (w *World) Paused(id host.NodeID) bool {
 	n := w.nodes[id]
 	return n != nil && n.paused
 }
+
