@@ -56,4 +56,3 @@ func (w *World) Paused(id host.NodeID) bool {
 	n := w.nodes[id]
 	return n != nil && n.paused
 }
-
