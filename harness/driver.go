@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
@@ -60,6 +61,9 @@ func (c *workClient) issue(s step) {
 	s.call = c.r.now()
 	if s.kind == opLeaseRevoke {
 		c.r.leases.revoking(s.lease.id, s.call)
+	}
+	if p, ok := s.body.(*api.PutRequest); ok && strings.HasPrefix(string(p.Key), leasePrefix) {
+		c.r.leases.putValue(string(p.Value), p.Lease)
 	}
 	hid := -1
 	if s.checked {
@@ -140,6 +144,9 @@ func (c *workClient) answered(s step, hid int, resp *api.Response) {
 		}
 		c.r.hist.Return(hid, c.r.now(), out)
 		c.gen.learn(&s, &out, true)
+		if s.kind == opLeasePut && s.lease != nil {
+			s.lease.attached = true
+		}
 	}
 	c.think()
 }

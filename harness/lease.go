@@ -56,8 +56,11 @@ type leaseRecord struct {
 type leaseBook struct {
 	byID  map[int64]*leaseRecord
 	byKey map[string]*leaseRecord
-	order []*leaseRecord
-	seen  revSeen
+	// valueLease is the lease each put of a lease key carried, by its
+	// (unique) value; 0: none.
+	valueLease map[string]int64
+	order      []*leaseRecord
+	seen       revSeen
 }
 
 // revSeen is, in time order, each time a response first reported a
@@ -90,6 +93,9 @@ func (b *leaseBook) granted(id int64, client int, ttl time.Duration, call int64)
 	if b.byID == nil {
 		b.byID, b.byKey = map[int64]*leaseRecord{}, map[string]*leaseRecord{}
 	}
+	if b.valueLease == nil {
+		b.valueLease = map[string]int64{}
+	}
 	l := &leaseRecord{id: id, client: client, ttl: ttl, renewed: call}
 	b.byID[id] = l
 	b.order = append(b.order, l)
@@ -108,6 +114,14 @@ func (b *leaseBook) gone(id, t int64) {
 	if l := b.byID[id]; l != nil {
 		l.gone = append(l.gone, t)
 	}
+}
+
+// putValue notes that a put of a lease key with value v carried lease id.
+func (b *leaseBook) putValue(v string, id int64) {
+	if b.valueLease == nil {
+		b.valueLease = map[string]int64{}
+	}
+	b.valueLease[v] = id
 }
 
 func (b *leaseBook) keyed(id int64, key string) {
@@ -212,10 +226,23 @@ func (r *seedRun) leaseExpiries(ops []lin.Op, log []lin.LogEntry, slack time.Dur
 		}
 	}
 	var extra []lin.Op
+	last := map[string]string{} // lease key -> its live value
 	for _, e := range log {
 		for _, ch := range e.Changes {
-			l := b.byKey[ch.Key]
-			if ch.Type != lin.EventDelete || l == nil {
+			if !strings.HasPrefix(ch.Key, leasePrefix) {
+				continue
+			}
+			if ch.Type == lin.EventPut {
+				last[ch.Key] = ch.Value
+				continue
+			}
+			// The delete is of the lease the key's live value carried.
+			l := b.byID[b.valueLease[last[ch.Key]]]
+			if l == nil {
+				if len(revokes[ch.Key]) == 0 {
+					return nil, fmt.Errorf("%w: key %q was deleted at revision %d, but its value %q was put without a lease (or under one no client was granted) and no client deleted it",
+						errLeaseExpiry, ch.Key, e.Revision, last[ch.Key])
+				}
 				continue
 			}
 			x, ok := classify(l, e.Revision, ops, revokes[ch.Key], &b.seen)

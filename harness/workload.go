@@ -55,6 +55,25 @@ type lease struct {
 	// until is the virtual time after which the client counts the lease
 	// as lapsed and forgets it (a keep-alive pushes it on).
 	until int64
+	// attached: the put of key under the lease was acknowledged, so the
+	// key is the lease's (until moved). Only such leases are revoked (the
+	// history models a revoke as the delete of key) or give up their key.
+	attached bool
+}
+
+// attachedLease picks a lease whose key is known to be attached to it
+// (nil: none).
+func (g *gen) attachedLease() *lease {
+	var ls []*lease
+	for _, l := range g.leases {
+		if l.attached {
+			ls = append(ls, l)
+		}
+	}
+	if len(ls) == 0 {
+		return nil
+	}
+	return ls[g.rng.IntN(len(ls))]
 }
 
 // gen generates one client's operations. It remembers what the client last
@@ -142,7 +161,8 @@ func (g *gen) next(now int64) step {
 	// then refused: that path is exercised too).
 	g.leases = slices.DeleteFunc(g.leases, func(l *lease) bool { return now > l.until && g.rng.IntN(2) == 0 })
 	kind := g.pickKind()
-	if kind == opLeaseRevoke && len(g.leases) == 0 || kind == opLeasePut && len(g.leases) >= maxLeases {
+	if kind == opLeaseRevoke && !slices.ContainsFunc(g.leases, func(l *lease) bool { return l.attached }) ||
+		kind == opLeasePut && len(g.leases) >= maxLeases {
 		kind = opPut
 	}
 	if kind == opPastRead && g.lastRev < 2 {
@@ -155,6 +175,12 @@ func (g *gen) next(now int64) step {
 			body: &api.RangeRequest{Key: []byte(k), Serializable: g.serial}}
 	case opPut:
 		k, v := kvKey(g.rng.IntN(g.keys)), g.value()
+		if l := g.attachedLease(); l != nil && g.rng.IntN(16) == 0 {
+			// Detach a lease's key: put it without a lease. The client
+			// forgets the lease; the key must outlive it.
+			k = l.key
+			g.drop(l.id)
+		}
 		return step{kind: kind, checked: true, input: lin.Put(k, v),
 			body: &api.PutRequest{Key: []byte(k), Value: []byte(v)}}
 	case opDelete:
@@ -175,9 +201,8 @@ func (g *gen) next(now int64) step {
 		ttl := g.ttlMin + g.rng.Int64N(g.ttlMax-g.ttlMin+1)
 		return step{kind: kind, ttl: ttl, body: &api.LeaseGrantRequest{TTL: ttl}}
 	case opLeaseRevoke:
-		i := g.rng.IntN(len(g.leases))
-		l := g.leases[i]
-		g.leases = append(g.leases[:i], g.leases[i+1:]...)
+		l := g.attachedLease()
+		g.drop(l.id)
 		// Revoking deletes the lease's one key: the history sees a delete
 		// (as a Txn, whose answer carries no deleted count).
 		in := lin.Input{Kind: lin.KindTxn, Key: l.key, Then: []lin.TxnOp{{Kind: lin.KindDelete, Key: l.key}}}
@@ -189,9 +214,17 @@ func (g *gen) next(now int64) step {
 
 // putUnder is the put that follows a successful lease grant of ttl
 // seconds at virtual time now.
+//
+// A quarter of them move the key of a lease the client holds to the new
+// lease instead of putting a fresh key: the old lease then holds no key and
+// the client forgets it (it lapses), so its expiry must delete nothing.
 func (g *gen) putUnder(id, ttl, now int64) step {
 	l := &lease{id: id, key: leasePrefix + "c" + strconv.Itoa(g.client) + "." + strconv.Itoa(g.seq+1),
 		ttl: ttl, until: now + ttl*int64(time.Second)}
+	if old := g.attachedLease(); old != nil && g.rng.IntN(4) == 0 {
+		l.key = old.key
+		g.drop(old.id)
+	}
 	v := g.value()
 	g.leases = append(g.leases, l)
 	return step{kind: opLeasePut, checked: true, input: lin.Put(l.key, v), lease: l,
