@@ -83,6 +83,10 @@ type WorkloadEnv struct {
 	// Stop is the virtual time at which the workload phase ends: no new
 	// operation may start after it.
 	Stop time.Duration
+	// Faults names the seed's faults (as -faults takes them). A workload
+	// may inject the client side of a fault itself: the lock workload
+	// pauses its lock holders when "pause" is among them.
+	Faults []string
 }
 
 // World is the seed's world (for timers and the clock, via Schedule and
@@ -140,7 +144,7 @@ func (r *seedRun) startWorkload() {
 		return
 	}
 	env := &WorkloadEnv{r: r, Servers: r.servers(), Clients: r.cfg.clientCount(),
-		RequestTimeout: r.cfg.RequestTimeout, Stop: r.cfg.Duration}
+		RequestTimeout: r.cfg.RequestTimeout, Stop: r.cfg.Duration, Faults: r.sc.FaultNames()}
 	r.workload = r.cfg.Workload.Start(env)
 }
 

@@ -20,6 +20,9 @@ import (
 // while it believes it holds the lock (checking its session before each
 // write, as a careful etcd user does), and releasing it.
 //
+// With the pause fault on, lock holders are paused too (as a garbage
+// collector would stop them), between their check and their write.
+//
 // The resource is a process of its own on the simulated network. Fenced,
 // it accepts a write only with a token at or above the highest it has
 // seen; unfenced, it accepts every write. The lock alone cannot keep a
@@ -37,9 +40,12 @@ const (
 	lockTTL      = 1 // seconds: short, so that leases do expire under faults
 	lockWrites   = 4 // resource writes per hold, at most
 	writeTimeout = 150 * time.Millisecond
-	// A holder pauses (stop-the-world, keep-alives included) between its
-	// check of the session and a write in this many percent of writes,
-	// for [holderPauseMin, holderPauseMax): long enough to lose a lease.
+	// With the pause fault on, a holder pauses (stop-the-world,
+	// keep-alives included) between its check of the session and a
+	// write in this many percent of writes, for [holderPauseMin,
+	// holderPauseMax): long enough to lose a lease. (The nemesis pauses
+	// replicas; a paused replica does not make a lease expire early,
+	// since a new leader extends every lease.)
 	holderPausePercent = 5
 	holderPauseMin     = 500 * time.Millisecond
 	holderPauseMax     = 2500 * time.Millisecond
@@ -62,8 +68,9 @@ type lockRun struct {
 	owner    map[int64]int // lease -> client
 	ops      int
 	sections int
-	lost     int // holds given up because the session was over
-	pauses   int // holder pauses
+	lost     int  // holds given up because the session was over
+	pauses   int  // holder pauses
+	pausing  bool // the seed has the pause fault: holders pause too
 }
 
 // claim is one acquisition as its holder saw it.
@@ -77,7 +84,7 @@ type claim struct {
 
 // Start implements harness.Workload.
 func (l Lock) Start(env *harness.WorkloadEnv) harness.WorkloadRun {
-	r := &lockRun{env: env, fencing: l.Fencing, owner: map[int64]int{}}
+	r := &lockRun{env: env, fencing: l.Fencing, owner: map[int64]int{}, pausing: slices.Contains(env.Faults, "pause")}
 	r.res = &resource{fenced: l.Fencing, w: env.World()}
 	env.AddProcess(resourceID, func(h host.Host) host.Process { r.res.h = h; return r.res })
 	for i := range env.Clients {
@@ -184,7 +191,7 @@ func (lc *lockClient) write(k, n int) {
 		lc.release()
 		return
 	}
-	if lc.rng.Int64N(100) < holderPausePercent {
+	if lc.r.pausing && lc.rng.Int64N(100) < holderPausePercent {
 		// The check above passed; the process stops right after it (a
 		// GC pause), and then goes on to write without checking again.
 		lc.r.pauses++

@@ -62,7 +62,7 @@ func TestWorkloadsPass(t *testing.T) {
 // fencing, two clients both believe they hold the lock and both write.
 func TestUnfencedLockFails(t *testing.T) {
 	failed := 0
-	harness.RunMany(config(Lock{Fencing: false}, "partition,clock-drift"), seeds(10), 2, func(res harness.Result) bool {
+	harness.RunMany(config(Lock{Fencing: false}, "pause,partition,clock-drift"), seeds(10), 2, func(res harness.Result) bool {
 		if res.Verdict == harness.Fail {
 			failed++
 			require.Contains(t, res.Reason, "lock: mutual exclusion on the resource: two holders: client ")

@@ -81,10 +81,10 @@ func TestBadUsageExits2WithOneLine(t *testing.T) {
 }
 
 func TestLockWorkloadReplay(t *testing.T) {
-	code, out, _ := runArgs("-seeds", "1", "-seed", "1", "-workload", "lock", "-fencing=false", "-faults", "partition,clock-drift")
+	code, out, _ := runArgs("-seeds", "1", "-seed", "1", "-workload", "lock", "-fencing=false", "-faults", "pause,partition,clock-drift")
 	require.Equal(t, exitFail, code, out)
 	require.Contains(t, out, "two holders: client ")
-	require.Contains(t, out, "replay: go run ./cmd/simrun -seeds 1 -seed 1 -faults partition,clock-drift -workload lock -fencing false")
+	require.Contains(t, out, "replay: go run ./cmd/simrun -seeds 1 -seed 1 -faults pause,partition,clock-drift -workload lock -fencing false")
 }
 
 func TestHelpExits0(t *testing.T) {
