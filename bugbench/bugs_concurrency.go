@@ -1,0 +1,39 @@
+package bugbench
+
+// concurrencyBugs are planted bugs in the client-side recipes (package
+// concurrency) and in the workloads' informer, one per recipe; each needs
+// its workload (Flags) to be exercised at all.
+var concurrencyBugs = []Bug{
+	{
+		Name: "concurrency-mutex-predecessor-off-by-one", Group: GroupSymptom, File: "concurrency/queue.go",
+		Old:         `if kv.CreateRevision < rev && (pred == nil || kv.CreateRevision > pred.CreateRevision) {`,
+		New:         `if kv.CreateRevision < rev-1 && (pred == nil || kv.CreateRevision > pred.CreateRevision) {`,
+		Description: "The waiter looks for its predecessor among keys created before rev-1 (etcd's WithMaxCreateRev(rev-1) is inclusive; this is not): a contender created right after the holder takes the lock at once. A fenced resource still refuses the stale holder's writes; the lock's ownership check against the store sees two owners.",
+		Flags:       []string{"-workload", "lock"},
+		Unit:        UnitCaught,
+	},
+	{
+		Name: "concurrency-observe-lowest-mod-revision", Group: GroupSymptom, File: "concurrency/election.go",
+		Old:         `if first == nil || kv.CreateRevision < first.CreateRevision {`,
+		New:         `if first == nil || kv.ModRevision < first.ModRevision {`,
+		Description: "Observe takes the candidate with the lowest mod revision for the leader: after a leader proclaims a new value (or a candidate re-campaigns), observers name a follower as leader.",
+		Flags:       []string{"-workload", "election"},
+		Unit:        UnitCaught,
+	},
+	{
+		Name: "workloads-watcher-applies-each-event", Group: GroupSymptom, File: "workloads/follow.go",
+		Old:         `if i+1 == len(u.Events) || u.Events[i+1].Revision() != ev.Revision() {`,
+		New:         `if i >= 0 {`,
+		Description: "A configuration watcher applies each event as a step instead of each revision: it runs on a configuration half of one transaction and half of the one before.",
+		Flags:       []string{"-workload", "config"},
+		Unit:        UnitCaught,
+	},
+	{
+		Name: "workloads-informer-watch-skips-revision", Group: GroupSymptom, File: "workloads/follow.go",
+		Old:         `StartRevision: h.Revision + 1}`,
+		New:         `StartRevision: h.Revision + 2}`,
+		Description: "An informer starts its watch one revision past the one after its list: the change right after the list is never applied, and its cache stays wrong until the object changes again (forever, for a delete).",
+		Flags:       []string{"-workload", "kubernetes"},
+		Unit:        UnitCaught,
+	},
+}
