@@ -23,6 +23,8 @@
 //	-reads MODE    linearizable (default) or serializable
 //	-checker C     revision (default), porcupine, or both
 //	-scenario FILE run this scenario (JSON) instead of drawing one per seed
+//	-workload W    kv (default), election, lock, config or kubernetes
+//	-fencing       lock workload: the resource checks fencing tokens (default true)
 //
 // Exit status: 0 all seeds passed, 1 a seed failed or was unknown, 2 bad
 // usage.
