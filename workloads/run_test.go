@@ -31,12 +31,11 @@ func seeds(n int) []uint64 {
 }
 
 // knownNodeBug lists seeds that fail today for a replica bug these
-// workloads expose (not a workload or recipe bug): a follower stops
-// applying (applied < commit) while it keeps rewriting a snapshot file,
-// so the cluster never converges. Replay: go run ./cmd/simrun -seeds 1
-// -seed 4 -workload lock. Such a seed must fail exactly so; once the
-// replica is fixed, this test says so and the entry goes.
-var knownNodeBug = map[string][]uint64{"lock": {4}, "election": {4}}
+// workloads expose (not a workload or recipe bug); such a seed must fail
+// with that reason, and once the replica is fixed this test says so and
+// the entry goes. (Seed 4 of lock and election, a follower that stopped
+// applying, passes since the replicas changed on main.)
+var knownNodeBug = map[string][]uint64{}
 
 // TestWorkloadsPass runs every workload (the lock fenced) over seeds of
 // the default fault swarm: each must pass.
