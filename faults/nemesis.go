@@ -367,7 +367,6 @@ func (n *Nemesis) filter(keep func(host.NodeID) bool) []host.NodeID {
 // voters. Faulty learners count against it too (conservative).
 func (n *Nemesis) Minority() int { return n.minority() }
 
-//
 // The budget never grows within a run: after a membership change that
 // adds a voter, the change's own entry (and everything before it) may be
 // held only by a quorum of the old, smaller configuration, and replicas
