@@ -194,3 +194,34 @@ func BenchmarkCheckRevisions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClusterSize runs default seeds at 5, 15 and 51 replicas with
+// the same 15 clients and reports the CPU time per virtual second per
+// replica (target: 51 nodes at most 2x 5 nodes). Each replica applies
+// every write, so with clients growing with the cluster (the default 3
+// per node) the cost per replica grows with the cluster too.
+func BenchmarkClusterSize(b *testing.B) {
+	requireNode(b)
+	for _, nodes := range []int{5, 15, 51} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			cfg := testConfig()
+			cfg.Nodes, cfg.Clients = nodes, 15
+			var virtual time.Duration
+			seed := uint64(1)
+			cpu0, cpuOK := processCPU()
+			for b.Loop() {
+				r := Run(cfg, seed)
+				seed++
+				if r.Verdict != Pass {
+					b.Fatalf("seed %d: %s: %s", r.Seed, r.Verdict, r.Reason)
+				}
+				virtual += r.Virtual
+			}
+			perReplica := virtual.Seconds() * float64(nodes)
+			b.ReportMetric(b.Elapsed().Seconds()*1000/perReplica, "ms/virtual-s/replica")
+			if cpu1, ok := processCPU(); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Microseconds())/1000/perReplica, "cpu-ms/virtual-s/replica")
+			}
+		})
+	}
+}
