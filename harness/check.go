@@ -69,6 +69,7 @@ func (r *seedRun) check(res *Result) {
 			fail(err.Error())
 		}
 		n := resolveUnknown(ops, entries)
+		r.hints = revisionHints(entries)
 		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
 	}
 	if r.workload != nil {

@@ -65,7 +65,21 @@ func (r *seedRun) checkHistory(ops []lin.Op) lin.Result {
 // artifacts also gets porcupine's visualisation.
 func (r *seedRun) checkRevisions(ops []lin.Op) lin.Result {
 	if r.cfg.KeepArtifacts {
-		return lin.CheckRevisionsVerbose(ops, r.cfg.CheckSteps, r.cfg.CheckTimeout)
+		return lin.CheckRevisionsHintedVerbose(ops, r.cfg.CheckSteps, r.cfg.CheckTimeout, r.hints)
 	}
-	return lin.CheckRevisions(ops, r.cfg.CheckSteps)
+	return lin.CheckRevisionsHinted(ops, r.cfg.CheckSteps, r.hints)
+}
+
+// revisionHints turns the write log into hints for the revision
+// checker's search: the keys that changed at each revision.
+func revisionHints(log []lin.LogEntry) lin.RevisionHints {
+	h := make(lin.RevisionHints, len(log))
+	for _, e := range log {
+		keys := make([]string, len(e.Changes))
+		for i, c := range e.Changes {
+			keys[i] = c.Key
+		}
+		h[e.Revision-revBase] = keys
+	}
+	return h
 }

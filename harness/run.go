@@ -35,6 +35,7 @@ type seedRun struct {
 	faultSet     faults.Set
 	operator     *operator            // membership changes, if that fault is on
 	retired      map[host.NodeID]bool // removed from the cluster for good
+	hints        lin.RevisionHints    // the write log's keys per revision, for the revision checker
 	checkFns     *checkFns            // tests: replaces the linearizability checks
 	startReplica ReplicaFunc
 	timeline     faultTimeline // kept only for artifacts
