@@ -11,12 +11,6 @@ import (
 // Aimed faults: within the model, timed at protocol moments that random
 // timing rarely hits. Each needs the nemesis's Protocol (SetProtocol);
 // without one they never inject.
-func init() {
-	MustRegister(crashAckFault{})
-	MustRegister(crashSnapshotFault{})
-	MustRegister(isolateLeaderFault{})
-	MustRegister(crashSlowLeaderFault{})
-}
 
 // Names of the aimed faults.
 const (

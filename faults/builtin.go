@@ -11,13 +11,15 @@ import (
 )
 
 // The built-in faults, registered in this order (the canonical order of
-// sets and swarm draws). Faults added later register themselves from
-// their own files.
+// sets and swarm draws): the in-model ones, then the beyond-model ones.
+// Each is one type in its own file or here; a fault from another package
+// registers itself (Register, from its init) and comes after these.
 func init() {
 	for _, f := range []Fault{
 		crashFault{}, partitionFault{}, packetFault{}, tornFault{},
 		corruptFault{}, fullFault{}, slowFault{}, driftFault{}, membershipFault{},
-		loseSyncedFault{}, corruptMajorityFault{},
+		pauseFault{}, crashAckFault{}, crashSnapshotFault{}, isolateLeaderFault{}, crashSlowLeaderFault{},
+		loseSyncedFault{}, corruptMajorityFault{}, loseDirentFault{},
 	} {
 		MustRegister(f)
 	}

@@ -7,8 +7,6 @@ import (
 	"github.com/seedkv/seedkv/host"
 )
 
-func init() { MustRegister(loseDirentFault{}) }
-
 // LoseDirent is the name of the lose-dirent fault.
 const LoseDirent = "lose-dirent"
 

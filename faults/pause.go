@@ -4,8 +4,6 @@ import (
 	"github.com/seedkv/seedkv/host"
 )
 
-func init() { MustRegister(pauseFault{}) }
-
 // Pause is the name of the pause fault.
 const Pause = "pause"
 
