@@ -36,8 +36,9 @@ func startReplica(t *testing.T, id host.NodeID, dir, addr string, incarnation ui
 	m.net, err = oshost.NewNet(m.loop, id, addr)
 	require.NoError(t, err)
 	m.addr = m.net.Addr()
+	afs := oshost.AsyncSyncFS(fs, m.loop)
 	m.loop.Do(func() {
-		h := oshost.NewHost(id, m.loop, m.net, fs)
+		h := oshost.NewHost(id, m.loop, m.net, afs)
 		m.node = node.Start(h, node.Config{Members: ids, TickInterval: 20 * time.Millisecond}).(*node.Node)
 		m.net.Register(id, m.node)
 		cid := oshost.ClientID(id, incarnation)

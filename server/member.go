@@ -77,6 +77,9 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		return nil, fmt.Errorf("listen client: %w", err)
 	}
 	m := &Member{loop: oshost.NewLoop(), ln: ln, served: make(chan struct{})}
+	// fsyncs run beside the loop, so that a member keeps serving while its
+	// disk flushes (the replica is written for asynchronous syncs).
+	afs := oshost.AsyncSyncFS(fs, m.loop)
 	m.net, err = oshost.NewNet(m.loop, cfg.ID, cfg.ListenPeer)
 	if err != nil {
 		ln.Close()
@@ -92,7 +95,7 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 	ncfg.Members, ncfg.ClusterID = ids, cfg.ClusterID
 	var cl *client.Client
 	m.loop.Do(func() {
-		m.node = node.Start(oshost.NewHost(cfg.ID, m.loop, m.net, fs), ncfg).(*node.Node)
+		m.node = node.Start(oshost.NewHost(cfg.ID, m.loop, m.net, afs), ncfg).(*node.Node)
 		m.net.Register(cfg.ID, m.node)
 		cid := oshost.ClientID(cfg.ID, uint64(time.Now().UnixNano()))
 		cl = client.New(oshost.NewHost(cid, m.loop, m.net, nil), ids, client.Options{})
