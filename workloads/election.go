@@ -68,6 +68,11 @@ func (Election) Start(env *harness.WorkloadEnv) harness.WorkloadRun {
 			return &pausedProc{p: cd.h, c: cd.c}
 		})
 		env.World().Schedule(time.Duration(cd.rng.Int64N(int64(100*time.Millisecond))), cd.begin)
+		env.World().Schedule(env.Stop, func() {
+			if cd.e != nil && !cd.e.IsLeader() {
+				cd.e.Cancel() // a campaign still waiting ends; its callback quits
+			}
+		})
 	}
 	for k := range observers {
 		i := env.Clients + k
@@ -122,6 +127,9 @@ func (cd *candidate) think(f func()) {
 // begin campaigns (with a new session if the last one is over).
 func (cd *candidate) begin() {
 	if cd.r.env.Over() {
+		if cd.sess != nil && !cd.sess.Done() {
+			cd.sess.Close(nil) // no keep-alives during the checks
+		}
 		return
 	}
 	if cd.sess == nil || cd.sess.Done() {

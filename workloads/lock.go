@@ -95,6 +95,7 @@ func (l Lock) Start(env *harness.WorkloadEnv) harness.WorkloadRun {
 			return lc
 		})
 		env.World().Schedule(time.Duration(lc.rng.Int64N(int64(100*time.Millisecond))), lc.begin)
+		env.World().Schedule(env.Stop, lc.stopWaiting)
 	}
 	return r
 }
@@ -149,6 +150,7 @@ func (lc *lockClient) think(f func()) {
 // begin takes the lock (with a new session if the last one is over).
 func (lc *lockClient) begin() {
 	if lc.r.env.Over() {
+		lc.quit()
 		return
 	}
 	if lc.sess == nil || lc.sess.Done() {
@@ -164,6 +166,22 @@ func (lc *lockClient) begin() {
 		return
 	}
 	lc.lock()
+}
+
+// stopWaiting ends a Lock still waiting when the workload phase ends
+// (its callback then quits).
+func (lc *lockClient) stopWaiting() {
+	if lc.m != nil && !lc.m.Held() {
+		lc.m.Cancel()
+	}
+}
+
+// quit leaves once the workload phase is over: the session is closed, so
+// that keep-alives do not go on loading the cluster during the checks.
+func (lc *lockClient) quit() {
+	if lc.sess != nil && !lc.sess.Done() {
+		lc.sess.Close(nil)
+	}
 }
 
 func (lc *lockClient) lock() {
