@@ -19,6 +19,7 @@ import (
 
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
 )
 
 // Explicit limits on a configuration.
@@ -199,6 +200,13 @@ type Config struct {
 	// starts that run's replicas; nil means the real node. Tests of the
 	// harness itself put fake or deliberately broken replicas here.
 	Cluster func() ReplicaFunc
+	// ObservedCluster, if not nil, is Cluster for replicas that report
+	// their safety events (leadership, applied entries, what is durable,
+	// what a restart recovered) to obs, which holds them to election,
+	// state-machine and durability safety as the run goes (see
+	// node.Observer). The real node reports them; tests wrap it in
+	// deliberately broken replicas.
+	ObservedCluster func(obs node.Observer) ReplicaFunc
 }
 
 // DefaultConfig is the configuration `simrun` and `go test ./harness` use

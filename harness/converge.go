@@ -65,8 +65,9 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 			if err := r.compareHashes(ids, ins); err != nil {
 				return err
 			}
-			n, err := checkLogAgreement(ids, ins)
-			r.notef("log agreement: %d entries compared", n)
+			n, err := checkLogs(ids, ins)
+			r.notef("log matching and agreement: %d entry pairs compared", n)
+			r.notef("%s", r.safety.summary())
 			return err
 		}
 		if r.w.Elapsed() >= deadline || r.overBudget {

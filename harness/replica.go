@@ -1,22 +1,20 @@
 package harness
 
 import (
-	"bytes"
-	"fmt"
-
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
 )
 
 // nodeReplica returns the start function of the real replica, package node,
 // with the scenario's raft timing, snapshot interval and message limits;
-// with no peers a replica joins an existing cluster.
-func nodeReplica(p RaftParams) ReplicaFunc {
+// with no peers a replica joins an existing cluster. obs (may be nil)
+// receives every replica's safety events.
+func nodeReplica(p RaftParams, obs node.Observer) ReplicaFunc {
 	return func(h host.Host, peers []host.NodeID) host.Process {
 		return node.Start(h, node.Config{Members: peers, Join: peers == nil,
 			TickInterval: p.Tick.D(), ElectionTicks: p.ElectionTicks, HeartbeatTicks: p.HeartbeatTicks,
 			SnapshotEntries: p.SnapshotEntries, CatchUpEntries: p.CatchUpEntries,
-			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight})
+			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight, Observer: obs})
 	}
 }
 
@@ -44,26 +42,17 @@ func (i nodeInspector) KVHash() (int64, uint64, error) {
 
 func (i nodeInspector) Stopped() (bool, string) { return i.n.Stopped() }
 
-// CommittedLog returns the committed entries the node holds in memory.
-func (i nodeInspector) CommittedLog() (uint64, []logEntry) {
-	first, ents := i.n.CommittedLog()
-	out := make([]logEntry, len(ents))
+func (i nodeInspector) Recovering() (bool, string) { return i.n.Recovering() }
+
+// RaftLog returns every entry the node holds in its raft log and its
+// commit index.
+func (i nodeInspector) RaftLog() ([]LogEntry, uint64) {
+	ents, commit := i.n.Log()
+	out := make([]LogEntry, len(ents))
 	for k, e := range ents {
-		out[k] = logEntry{index: e.Index, term: e.Term, data: e.Data}
+		out[k] = LogEntry{Index: e.Index, Term: e.Term, Data: e.Data}
 	}
-	return first, out
-}
-
-// logEntry is one committed raft entry, as the agreement check sees it.
-type logEntry struct {
-	index, term uint64
-	data        []byte
-}
-
-// committedLogger is implemented by replicas whose committed raft log can
-// be compared.
-type committedLogger interface {
-	CommittedLog() (first uint64, ents []logEntry)
+	return out, commit
 }
 
 // stopper is implemented by replicas that can stop for good (on data they
@@ -81,39 +70,6 @@ func inspectorOf(p host.Process) Inspector {
 		return p
 	}
 	return nil
-}
-
-// checkLogAgreement requires every pair of replicas to hold the same entry
-// at every committed index both still hold.
-func checkLogAgreement(ids []host.NodeID, ins []Inspector) (int, error) {
-	type held struct {
-		id    host.NodeID
-		first uint64
-		ents  []logEntry
-	}
-	var logs []held
-	for k, in := range ins {
-		if cl, ok := in.(committedLogger); ok {
-			first, ents := cl.CommittedLog()
-			logs = append(logs, held{ids[k], first, ents})
-		}
-	}
-	compared := 0
-	for a := 1; a < len(logs); a++ {
-		x, y := logs[0], logs[a]
-		for _, e := range y.ents {
-			if e.index < x.first || e.index >= x.first+uint64(len(x.ents)) {
-				continue
-			}
-			f := x.ents[e.index-x.first]
-			if f.term != e.term || !bytes.Equal(f.data, e.data) {
-				return compared, fmt.Errorf("log agreement: index %d: replica %d has term %d (%d bytes), replica %d has term %d (%d bytes)",
-					e.index, x.id, f.term, len(f.data), y.id, e.term, len(e.data))
-			}
-			compared++
-		}
-	}
-	return compared, nil
 }
 
 // describeReplicas notes every replica's final state in the account.

@@ -61,6 +61,7 @@ type seedRun struct {
 	watchesFrozen bool
 	skew          clockSkew // the replicas' clock offsets, for the expiry check
 	cov           *coverage // probe hits and abstract states (nil: Config.Probes off)
+	safety        *safetyChecker
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -170,7 +171,7 @@ func (r *seedRun) run(res *Result) {
 	r.healedAt = r.w.Elapsed()
 	r.notef("workload over, %d ops; faults healed", r.ops)
 	if err := r.awaitLiveness(); err != nil {
-		r.failf("%v", err)
+		r.failf("%v%s", err, r.damagedNote())
 	}
 	// Every workload operation has either ended or timed out by now.
 	if rest := r.stopAt + r.cfg.RequestTimeout - r.w.Elapsed(); rest > 0 {
@@ -183,7 +184,7 @@ func (r *seedRun) run(res *Result) {
 	}
 	if r.failure == "" {
 		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
-			r.failf("%v", err)
+			r.failf("%v%s", err, r.damagedNote())
 		}
 	}
 	r.settleWorkload(r.healedAt + r.cfg.HealTimeout)
@@ -208,8 +209,13 @@ func (r *seedRun) build() {
 	for i := range r.cfg.Nodes {
 		r.replicas = append(r.replicas, firstReplica+host.NodeID(i))
 	}
-	start := nodeReplica(r.sc.Raft)
-	if r.cfg.Cluster != nil {
+	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
+	r.safety.note = r.notef
+	start := nodeReplica(r.sc.Raft, r.safety)
+	switch {
+	case r.cfg.ObservedCluster != nil:
+		start = r.cfg.ObservedCluster(r.safety)
+	case r.cfg.Cluster != nil:
 		start = r.cfg.Cluster()
 	}
 	r.retired = map[host.NodeID]bool{}

@@ -34,6 +34,9 @@ func (n *Node) apply(ents []raft.Entry) bool {
 			n.applyConfChange(e)
 		}
 		n.applied = e.Index
+		if n.cfg.Observer != nil {
+			n.cfg.Observer.Applied(n.id, e.Index, e.Term, e.Data)
+		}
 	}
 	return true
 }

@@ -88,6 +88,10 @@ type Config struct {
 	// DisablePreVote and DisableCheckQuorum turn off raft's PreVote and
 	// CheckQuorum (both on by default).
 	DisablePreVote, DisableCheckQuorum bool
+	// Observer, if not nil, receives the replica's safety-relevant
+	// events as they happen (leadership, applied entries, durable term
+	// and vote, what a restart recovered): see Observer.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {

@@ -98,6 +98,8 @@ type Node struct {
 	lastProbeAt  time.Time   // answered, and when
 	alarm        bool
 	tick         host.Timer
+	obsTerm      uint64 // term and vote last reported to the Observer
+	obsVote      uint64
 }
 
 // Start builds a replica on host h and returns it as the process the world
@@ -267,6 +269,7 @@ func (n *Node) handleReady(rd raft.Ready) {
 	for _, rs := range rd.ReadStates {
 		n.reads.onReadState(rs)
 	}
+	n.observeOverwrite(&rd)
 	if !rd.Snapshot.IsEmpty() {
 		n.persistSnapshotFile(rd)
 		return
@@ -343,7 +346,9 @@ func (n *Node) onPersisted() {
 	if n.persistWait--; n.persistWait == 0 {
 		rd := n.inflight
 		n.inflight = raft.Ready{}
+		n.observeSynced(rd.HardState)
 		n.persisted(rd)
+		n.observeDurableLog(&rd)
 		n.process()
 	}
 }

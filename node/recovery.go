@@ -256,6 +256,9 @@ func writeRecovering(fs host.FS, m recoveryMark, done func(error)) {
 // stop for good.
 func (n *Node) startRecovery(cause error) {
 	n.probes.Hit(probeRecoveryStarted)
+	if n.cfg.Observer != nil {
+		n.cfg.Observer.Damaged(n.id, cause.Error())
+	}
 	fs := n.h.FS()
 	if n.wal != nil {
 		_ = n.wal.Close()

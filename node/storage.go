@@ -56,7 +56,9 @@ func (n *Node) boot() error {
 	n.ms = raft.NewMemoryStorage()
 	n.sm = newStateMachine(n.cfg.QuotaBytes)
 	hs := raft.HardState{Term: rep.HardState.Term, Vote: rep.HardState.Vote, Commit: rep.HardState.Commit}
+	var snapIndex, snapTerm uint64
 	if m := rep.Snapshot; m != nil {
+		snapIndex, snapTerm = m.Index, m.Term
 		snap, err := n.snaps.load(m.Term, m.Index)
 		if err != nil {
 			return err
@@ -92,6 +94,7 @@ func (n *Node) boot() error {
 	if err := n.startRaft(); err != nil {
 		return err
 	}
+	n.observeRecovered(hs, snapIndex, snapTerm)
 	if n.hs.needs(hs.Term, hs.Vote) {
 		// Bring the copy up to date (a slot may be damaged, or it may be
 		// older) before raft says anything.
@@ -203,6 +206,7 @@ func (n *Node) startRaft() error {
 		DisableProposalForwarding: true,
 		Rand:                      n.h.Rand(),
 		Probes:                    n.probes,
+		OnLeader:                  n.onLeader,
 	})
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)
@@ -225,6 +229,9 @@ func (n *Node) installSnapshot(snap raft.Snapshot) error {
 	n.sm.store.SetProbes(n.probes)
 	n.probes.Hit(probeSnapInstalled)
 	n.applied = snap.Meta.Index
+	if n.cfg.Observer != nil {
+		n.cfg.Observer.AppliedSnapshot(n.id, snap.Meta.Index, snap.Meta.Term)
+	}
 	n.confState = snap.Meta.ConfState
 	n.snapIndex = max(n.snapIndex, snap.Meta.Index)
 	n.alarm = false

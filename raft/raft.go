@@ -70,6 +70,7 @@ type raft struct {
 	randomizedElectionTimeout int
 	rand                      *rand.Rand
 	probes                    *probe.Set
+	onLeader                  func(term uint64) // Config.OnLeader
 }
 
 func newRaft(c *Config) (*raft, error) {
@@ -95,6 +96,7 @@ func newRaft(c *Config) (*raft, error) {
 		electionTimeout:    c.ElectionTick,
 		rand:               c.Rand,
 		probes:             c.Probes,
+		onLeader:           c.OnLeader,
 		readOnly:           readOnly{pending: map[string]*readIndexStatus{}},
 	}
 	r.trk.reset(cs, l.lastIndex()+1)
@@ -212,6 +214,9 @@ func (r *raft) becomeLeader() {
 	r.lead = r.id
 	r.state = RoleLeader
 	r.probes.Hit(probeBecameLeader)
+	if r.onLeader != nil {
+		r.onLeader(r.term)
+	}
 	if pr := r.trk.progress[r.id]; pr != nil {
 		pr.becomeReplicate()
 		pr.Match = r.log.stableLastIndex()

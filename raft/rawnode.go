@@ -72,6 +72,12 @@ type Config struct {
 	Rand *rand.Rand
 	// Probes collects this node's coverage probe hits (nil: none).
 	Probes *probe.Set
+	// OnLeader, if not nil, is called each time the node becomes leader,
+	// with its term, before it does anything as leader. Checkers use it
+	// to see every leadership as it happens (election safety: at most
+	// one leader per term), even one lost again before the next Ready.
+	// It must not call back into the RawNode.
+	OnLeader func(term uint64)
 }
 
 func (c *Config) validate() error {

@@ -1,0 +1,350 @@
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+)
+
+// safetyChecker holds the cluster to Raft's safety properties while the
+// run goes, from the events the replicas report (node.Observer):
+//
+//   - Election safety: at most one leader per term, over the whole run
+//     (every leadership is reported as it begins, before the leader acts).
+//   - State-machine safety, at apply time: every replica applies the same
+//     entry (term and bytes) at a given index; a snapshot installed at an
+//     index carries the term applied there.
+//   - Durability: a replica that restarts recovers at least what it had
+//     synced: a term (and vote) at least as recent, and every entry it had
+//     applied (an applied entry is committed and durable on the replica),
+//     in its log or under its snapshot. Only a replica that found its
+//     storage damaged may come back with less, and it says so.
+//
+// A violation fails the run at once, naming the replicas, the index or
+// term and the virtual time; the first one wins. It is deterministic: the
+// replicas call it on the world's one goroutine, in event order.
+type safetyChecker struct {
+	now  func() time.Duration
+	fail func(format string, args ...any)
+	note func(format string, args ...any) // the run's account (may be nil)
+
+	leaders map[uint64]host.NodeID // term -> the replica that led it
+	// applied holds, by log index, the entry first applied there; its
+	// bytes are copied once into arena.
+	applied []appliedEntry
+	arena   []byte
+	durable map[host.NodeID]*durableState
+
+	leaderships, applies, snapshots, boots, damaged int
+}
+
+// appliedEntry is the entry first applied at an index.
+type appliedEntry struct {
+	term     uint64
+	off, n   int         // its bytes: arena[off:off+n]
+	by       host.NodeID // the first replica to apply it
+	at       time.Duration
+	set      bool
+	haveData bool // false if only a snapshot covered the index so far
+}
+
+// durableState is what one replica has made durable, as far as its events
+// show: the newest term (and vote) it synced, the log entry a restart must
+// find (node.Observer.DurableLog) and the highest entry it applied.
+type durableState struct {
+	term, vote           uint64
+	logIndex, logTerm    uint64
+	applied, appliedTerm uint64
+}
+
+var _ node.Observer = (*safetyChecker)(nil)
+
+func newSafetyChecker(now func() time.Duration, fail func(format string, args ...any)) *safetyChecker {
+	return &safetyChecker{now: now, fail: fail, leaders: map[uint64]host.NodeID{},
+		durable: map[host.NodeID]*durableState{}}
+}
+
+func (s *safetyChecker) replica(id host.NodeID) *durableState {
+	d := s.durable[id]
+	if d == nil {
+		d = &durableState{}
+		s.durable[id] = d
+	}
+	return d
+}
+
+// BecameLeader checks election safety.
+func (s *safetyChecker) BecameLeader(id host.NodeID, term uint64) {
+	s.leaderships++
+	if prev, ok := s.leaders[term]; ok && prev != id {
+		s.fail("election safety: replica %d became leader of term %d at %v, which replica %d led already",
+			id, term, s.now(), prev)
+		return
+	}
+	s.leaders[term] = id
+}
+
+// Applied checks state-machine safety for one applied entry.
+func (s *safetyChecker) Applied(id host.NodeID, index, term uint64, data []byte) {
+	s.applies++
+	s.noteApplied(id, index, term)
+	e := s.entry(index)
+	switch {
+	case !e.set:
+		*e = appliedEntry{term: term, by: id, at: s.now(), set: true}
+		s.keep(e, data)
+	case e.term != term:
+		s.fail("state-machine safety: replica %d applied index %d of term %d at %v, replica %d applied it with term %d at %v",
+			id, index, term, s.now(), e.by, e.term, e.at)
+	case !e.haveData:
+		s.keep(e, data)
+	case !bytes.Equal(s.arena[e.off:e.off+e.n], data):
+		s.fail("state-machine safety: replica %d applied index %d (term %d) at %v with other bytes (%d) than replica %d (%d) at %v",
+			id, index, term, s.now(), len(data), e.by, e.n, e.at)
+	}
+}
+
+// AppliedSnapshot checks that a snapshot agrees with what was applied at
+// its index.
+func (s *safetyChecker) AppliedSnapshot(id host.NodeID, index, term uint64) {
+	s.snapshots++
+	s.noteApplied(id, index, term)
+	e := s.entry(index)
+	switch {
+	case !e.set:
+		*e = appliedEntry{term: term, by: id, at: s.now(), set: true}
+	case e.term != term:
+		s.fail("state-machine safety: replica %d installed a snapshot at index %d of term %d at %v, replica %d applied index %d with term %d at %v",
+			id, index, term, s.now(), e.by, index, e.term, e.at)
+	}
+}
+
+// Synced notes the newest durable term and vote of a replica.
+func (s *safetyChecker) Synced(id host.NodeID, term, vote uint64) {
+	d := s.replica(id)
+	if term > d.term || (term == d.term && vote != 0) {
+		d.term, d.vote = term, vote
+	}
+}
+
+// DurableLog notes the entry a restart of the replica must find.
+func (s *safetyChecker) DurableLog(id host.NodeID, index, term uint64) {
+	d := s.replica(id)
+	d.logIndex, d.logTerm = index, term
+}
+
+// Booted checks that a restart recovered what the replica had synced.
+func (s *safetyChecker) Booted(id host.NodeID, r node.Recovered) {
+	s.boots++
+	d := s.replica(id)
+	lost := "lost synced data: replica %d restarted at %v "
+	switch {
+	case r.Term < d.term:
+		s.fail(lost+"with term %d, but it had synced term %d", id, s.now(), r.Term, d.term)
+		return
+	case r.Term == d.term && d.vote != 0 && r.Vote != d.vote:
+		s.fail(lost+"with its vote in term %d for %d, but it had synced a vote for %d", id, s.now(), r.Term, r.Vote, d.vote)
+		return
+	}
+	s.checkHolds(id, r, d.applied, d.appliedTerm, "applied (so synced)")
+	s.checkHolds(id, r, d.logIndex, d.logTerm, "synced")
+}
+
+// checkHolds requires the recovered log of replica id to hold the entry
+// (index, term), or a snapshot past it.
+func (s *safetyChecker) checkHolds(id host.NodeID, r node.Recovered, index, term uint64, what string) {
+	if index == 0 || index <= r.SnapIndex {
+		return
+	}
+	lost := "lost synced data: replica %d restarted at %v "
+	t, ok := r.TermAt(index)
+	switch {
+	case !ok:
+		s.fail(lost+"with its log ending at index %d (snapshot at %d), but it had %s entry %d of term %d",
+			id, s.now(), r.LastIndex, r.SnapIndex, what, index, term)
+	case t != term:
+		s.fail(lost+"holding entry %d of term %d, but it had %s that entry with term %d",
+			id, s.now(), index, t, what, term)
+	}
+}
+
+// Damaged forgets what the replica held: it found its storage damaged and
+// recovers from its peers (or stops), knowingly with less.
+func (s *safetyChecker) Damaged(id host.NodeID, cause string) {
+	s.damaged++
+	if s.note != nil {
+		s.note("replica %d found its storage damaged: %s", id, cause)
+	}
+	*s.replica(id) = durableState{}
+}
+
+// noteApplied raises the replica's highest applied entry.
+func (s *safetyChecker) noteApplied(id host.NodeID, index, term uint64) {
+	d := s.replica(id)
+	if index > d.applied {
+		d.applied, d.appliedTerm = index, term
+	}
+}
+
+// entry returns the record of index, growing the table as needed.
+func (s *safetyChecker) entry(index uint64) *appliedEntry {
+	for uint64(len(s.applied)) <= index {
+		s.applied = append(s.applied, appliedEntry{})
+	}
+	return &s.applied[index]
+}
+
+// keep copies data into the arena as the bytes of e.
+func (s *safetyChecker) keep(e *appliedEntry, data []byte) {
+	e.off, e.n, e.haveData = len(s.arena), len(data), true
+	s.arena = append(s.arena, data...)
+}
+
+// summary describes what was checked, for the run's account.
+func (s *safetyChecker) summary() string {
+	if s.leaderships == 0 && s.applies == 0 && s.boots == 0 {
+		return "safety: skipped (the replicas report no leadership, apply or restart events)"
+	}
+	return fmt.Sprintf("safety: %d leaderships in %d terms, one leader each; %d entries applied and %d snapshots installed, the same at each index; %d restarts recovered what was synced (%d damaged storage found)",
+		s.leaderships, len(s.leaders), s.applies, s.snapshots, s.boots, s.damaged)
+}
+
+// LogEntry is one raft log entry, as the log checks see it.
+type LogEntry struct {
+	Index, Term uint64
+	Data        []byte
+}
+
+// LogInspector is implemented by replicas whose raft log can be read after
+// a run: every entry they hold, committed or not, in index order without
+// gaps, and their commit index. Replicas that do not implement it are left
+// out of the log checks (and the account says so).
+type LogInspector interface {
+	RaftLog() (ents []LogEntry, commit uint64)
+}
+
+// heldLog is one replica's log, for the log checks.
+type heldLog struct {
+	id     host.NodeID
+	ents   []LogEntry
+	commit uint64
+}
+
+func (l *heldLog) first() uint64 { return l.ents[0].Index }
+func (l *heldLog) last() uint64  { return l.ents[len(l.ents)-1].Index }
+func (l *heldLog) at(i uint64) *LogEntry {
+	return &l.ents[i-l.first()]
+}
+
+// heldLogs reads the log of every inspectable replica; it reports an error
+// if one is not contiguous.
+func heldLogs(ids []host.NodeID, ins []Inspector) ([]heldLog, error) {
+	var logs []heldLog
+	for k, in := range ins {
+		li, ok := in.(LogInspector)
+		if !ok {
+			continue
+		}
+		ents, commit := li.RaftLog()
+		for j := 1; j < len(ents); j++ {
+			if ents[j].Index != ents[j-1].Index+1 {
+				return nil, fmt.Errorf("log matching: replica %d reports a log with a gap: index %d after %d",
+					ids[k], ents[j].Index, ents[j-1].Index)
+			}
+		}
+		if len(ents) > 0 {
+			logs = append(logs, heldLog{ids[k], ents, commit})
+		}
+	}
+	return logs, nil
+}
+
+// checkLogs runs the log checks over every pair of replicas: Log Matching
+// on every entry both hold, and agreement on every index both committed.
+// It returns how many entry pairs were compared.
+func checkLogs(ids []host.NodeID, ins []Inspector) (int, error) {
+	logs, err := heldLogs(ids, ins)
+	if err != nil {
+		return 0, err
+	}
+	compared := 0
+	for a := range logs {
+		for b := a + 1; b < len(logs); b++ {
+			n, err := matchLogs(&logs[a], &logs[b])
+			compared += n
+			if err != nil {
+				return compared, err
+			}
+		}
+	}
+	return compared, nil
+}
+
+// matchLogs checks two logs over the indexes both hold. Log Matching: if
+// they hold an entry of the same index and term, they hold the same entry
+// there and the same entries at every index before it. Committed
+// agreement: at an index both committed, the same entry.
+func matchLogs(x, y *heldLog) (int, error) {
+	lo, hi := max(x.first(), y.first()), min(x.last(), y.last())
+	if lo > hi {
+		return 0, nil
+	}
+	committed := min(x.commit, y.commit)
+	matched := uint64(0) // the highest index with the same term in both
+	compared := 0
+	for i := hi; i >= lo; i-- {
+		ex, ey := x.at(i), y.at(i)
+		compared++
+		same := ex.Term == ey.Term && bytes.Equal(ex.Data, ey.Data)
+		switch {
+		case same && matched == 0:
+			matched = i
+		case !same && matched != 0:
+			return compared, fmt.Errorf("log matching: replicas %d and %d both hold index %d of term %d, but differ at index %d (%d has term %d, %d bytes; %d has term %d, %d bytes)",
+				x.id, y.id, matched, x.at(matched).Term, i, x.id, ex.Term, len(ex.Data), y.id, ey.Term, len(ey.Data))
+		case !same && ex.Term == ey.Term:
+			return compared, fmt.Errorf("log matching: replicas %d and %d hold different entries at index %d of term %d (%d and %d bytes)",
+				x.id, y.id, i, ex.Term, len(ex.Data), len(ey.Data))
+		case !same && i <= committed:
+			return compared, fmt.Errorf("log agreement: index %d is committed on replicas %d and %d, with term %d on %d and term %d on %d",
+				i, x.id, y.id, ex.Term, x.id, ey.Term, y.id)
+		}
+		if i == lo {
+			break
+		}
+	}
+	return compared, nil
+}
+
+// recoverer is implemented by replicas that can recover from damaged
+// storage by rebuilding from their peers.
+type recoverer interface {
+	Recovering() (bool, string)
+}
+
+// damagedNote explains a cluster that cannot make progress because too
+// many replicas found their storage damaged (lost synced data or
+// corruption, found at restart): they are recovering, and a recovering
+// replica grants no vote. Empty if no replica is recovering.
+func (r *seedRun) damagedNote() string {
+	var ids []host.NodeID
+	for _, id := range r.replicas {
+		if rc, ok := inspectorOf(r.w.Process(id)).(recoverer); ok {
+			if on, _ := rc.Recovering(); on {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("; %d of %d replicas %v are recovering from damaged storage (lost synced data or corruption found at restart)",
+		len(ids), len(r.replicas), ids)
+	if 2*len(ids) >= len(r.replicas) {
+		s += ": no quorum can form without them, beyond the fault model"
+	}
+	return s
+}
