@@ -14,6 +14,9 @@ import (
 func TestSeedsTakeSnapshots(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.SnapshotEntries = 32
+	// Enough writes for a few snapshots: the default mix (a drawn one may
+	// have few writes) and the faults of the swarm.
+	cfg.Mix = DefaultMix()
 	cfg.KeepArtifacts = true
 	first := regexp.MustCompile(`log-first (\d+)`)
 	for seed := uint64(1); seed <= 5; seed++ {
