@@ -96,8 +96,9 @@ func (lw *logWatcher) schedule() {
 	lw.r.w.Schedule(time.Duration(every/2+lw.rng.Int64N(every+1)), lw.compact)
 }
 
-// compact asks for a compaction at a random revision above the last one
-// asked for and at most what the log watcher holds.
+// compact asks for a compaction at a revision above the last one asked
+// for and at most what the log watcher holds: half the time a uniform one,
+// half the time the highest.
 func (lw *logWatcher) compact() {
 	if lw.r.workloadOver() {
 		return
@@ -109,6 +110,13 @@ func (lw *logWatcher) compact() {
 	}
 	lo = max(lo, 2)
 	rev := lo + lw.rng.Int64N(hi-lo+1)
+	if lw.rng.IntN(2) == 0 {
+		// Right behind the head: a lagging replica then applies the
+		// compaction in the same batch as the writes before it, while
+		// its watchers are still behind them (the path where a watcher
+		// must be canceled with ErrCompacted).
+		rev = hi
+	}
 	i := len(lw.comp)
 	lw.comp = append(lw.comp, compaction{rev: rev, call: lw.r.now()})
 	lw.r.record("call", logClient, api.OpCompact, -1, rev)
