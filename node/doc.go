@@ -96,10 +96,10 @@
 // empty log, granting no vote, never campaigning and refusing clients,
 // while its truthful append acknowledgements keep helping commits. It
 // votes again only once it has caught up with a leader of a term at or
-// above T_old, and never at or below T_old. A leader told by a
-// recovering follower that it holds less than it once acknowledged hands
-// leadership to another caught-up voter, because raft never backs a
-// follower's progress off below its acknowledged match.
+// above T_old, and never at or below T_old. These rules live in raft
+// (raft.Config.Recovering and VoteFloor): a recovering follower's raft
+// tells a leader that counts on entries it lost where its log ends, and
+// the leader sends them again.
 //
 // If the second copy is damaged too, the replica stops for good: an inert
 // process that ignores all traffic, sets no timer, never votes and never

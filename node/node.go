@@ -85,17 +85,10 @@ type Node struct {
 	recovering   bool        // recovering from corrupt storage
 	voteFloor    uint64      // T_old: never vote at or below it (recovery.go)
 	floorKnown   bool        // voteFloor is set
-	leaderTerm   uint64      // while recovering: the leader's term and
-	leaderCommit uint64      // the commit index it last reported
 	ending       bool        // recovery's end being recorded
 	recoverCause string      // why the replica is recovering
 	recovered    int         // recoveries completed by this incarnation
 	moving       *moveLeader // a MoveLeader in progress (moveleader.go)
-	lastTransfer time.Time   // leader: last handover for a peer's lost log
-	lastTarget   uint64      // and to whom
-	lastLostLog  time.Time   // recovering: last lost-log notice sent
-	lastProbe    [2]uint64   // recovering: (term, index) of the last probe
-	lastProbeAt  time.Time   // answered, and when
 	alarm        bool
 	tick         host.Timer
 	obsTerm      uint64 // term and vote last reported to the Observer
@@ -179,12 +172,7 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 		if m.UnmarshalShared(body) != nil || m.From != uint64(from) {
 			return // garbage, or a sender lying about who it is
 		}
-		if n.dropVote(&m) || n.dropRepeatedProbe(&m) {
-			n.probes.If(n.dropVote(&m), probeVoteDropped)
-			return
-		}
 		_ = n.rn.Step(m)
-		n.noteLeader(&m)
 	case api.EnvelopeClient:
 		n.onClient(from, body)
 	case api.EnvelopeControl:
@@ -205,9 +193,7 @@ func (n *Node) onTick() {
 	if n.booting {
 		return
 	}
-	if !n.recovering { // a recovering replica must not campaign
-		n.rn.Tick()
-	}
+	n.rn.Tick() // a recovering replica's raft never campaigns
 	now := n.h.Now()
 	n.expireLeases(now)
 	n.expireMove(now)

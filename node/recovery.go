@@ -6,9 +6,7 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
-	"time"
 
-	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/raft"
 	"github.com/seedkv/seedkv/wal"
@@ -35,22 +33,30 @@ import (
 //     is then 0.
 //   - The replica then drops its damaged WAL and snapshots, records T_old
 //     durably in RecoveringFile, and restarts raft on an empty log as a
-//     joining member. While recovering it grants no vote (vote and
-//     pre-vote requests are dropped unanswered), never campaigns (raft is
-//     not ticked) and answers clients CodeUnavailable. Its append
-//     acknowledgements are truthful (for entries it stored anew), so it
-//     helps commits like any follower.
-//   - It leaves recovery once it has caught up with a leader of a term
-//     at or above T_old: its commit index has reached the commit index the
-//     leader last reported, points at an entry of the leader's (and its
-//     own current) term, and is applied. That leader holds every entry
-//     committed before the damage (committed in earlier terms, or by
+//     joining member, in recovery (raft.Config.Recovering, VoteFloor =
+//     T_old): raft grants no vote (vote and pre-vote requests are ignored
+//     unanswered) and never campaigns, and the replica answers clients
+//     CodeUnavailable. Its append acknowledgements are truthful (for
+//     entries it stored anew), so it helps commits like any follower. A
+//     leader that counts on entries it lost is told so by raft (a
+//     rejecting heartbeat response) and sends them again.
+//   - Raft leaves recovery once the replica has caught up with a leader of
+//     a term at or above T_old: its commit index has reached the commit
+//     index the leader last reported, points at an entry of the leader's
+//     (and its own current) term, and is applied. That leader holds every
+//     entry committed before the damage (committed in earlier terms, or by
 //     itself in its term, and so at or below what it reports as committed
 //     now), and the replica's log matches the leader's up to there: its
-//     vote checks protect those entries again.
-//   - It never again grants a vote in a term up to T_old (the vote floor,
-//     kept in RecoveringFile after recovery ends), so it cannot vote twice
-//     in a term in which it may already have voted.
+//     vote checks protect those entries again. The replica then records
+//     the end durably (checkRecovered).
+//   - Raft never again grants a vote in a term up to T_old (the vote
+//     floor, kept in RecoveringFile after recovery ends), so it cannot vote
+//     twice in a term in which it may already have voted.
+//
+// These rules are raft's (raft/raft.go, "recovery from lost durable
+// state"), so raft's randomized safety test exercises them: it wipes
+// replicas' storage at random and checks election, state-machine and
+// log safety throughout.
 //
 // A replica whose damage is found while a majority is also recovering
 // waits for a leader to catch up from; safety comes first.
@@ -332,74 +338,23 @@ func (n *Node) wipeAndJoin(tOld uint64) error {
 	n.sm = newStateMachine(n.cfg.QuotaBytes)
 	n.applied, n.snapIndex, n.confState = 0, 0, raft.ConfState{}
 	n.recovering, n.voteFloor, n.floorKnown = true, tOld, true
-	n.leaderCommit = 0
 	return n.startRaft()
 }
 
-// noteLeader records, while recovering, the commit index the leader
-// reports (in the replica's current term), and tells a leader that
-// believes this replica holds more than it does (see checkLostLog).
-func (n *Node) noteLeader(m *raft.Message) {
-	if !n.recovering || (m.Type != raft.MsgApp && m.Type != raft.MsgHeartbeat) {
-		return
-	}
-	st := n.rn.Status()
-	if m.Term != st.Term || m.From != st.Lead {
-		return
-	}
-	if m.Term != n.leaderTerm {
-		n.leaderTerm, n.leaderCommit = m.Term, 0
-	}
-	n.leaderCommit = max(n.leaderCommit, m.Commit)
-	last, _ := n.ms.LastIndex()
-	now := n.h.Now()
-	if m.Type == raft.MsgHeartbeat && m.Commit > last && now.Sub(n.lastLostLog) >= n.cfg.TickInterval*5 {
-		// A heartbeat carries the commit index only up to what the leader
-		// thinks we match: it thinks we hold entries we lost.
-		n.lastLostLog = now
-		n.h.Send(host.NodeID(m.From), api.Wrap(api.EnvelopeControl, appendLostLog(nil, m.Term, last)))
-	}
-}
-
-// Control messages between replicas (outside raft), EnvelopeControl:
-//
-//	kind(1) body; kindLostLog: uvarint term | uvarint lastIndex
-const ctlLostLog byte = 1
-
-func appendLostLog(b []byte, term, last uint64) []byte {
-	b = append(b, ctlLostLog)
-	b = binary.AppendUvarint(b, term)
-	return binary.AppendUvarint(b, last)
-}
-
-// onControl handles a control message from a peer.
+// onControl handles a control message from a peer (outside raft,
+// EnvelopeControl): kind(1) body.
 func (n *Node) onControl(from host.NodeID, b []byte) {
 	if len(b) > 0 && b[0] == ctlSnapChunk {
 		n.onSnapChunk(from, b[1:])
-		return
 	}
-	if len(b) < 1 || b[0] != ctlLostLog {
-		return
-	}
-	term, k := binary.Uvarint(b[1:])
-	if k <= 0 {
-		return
-	}
-	last, k2 := binary.Uvarint(b[1+k:])
-	if k2 <= 0 || 1+k+k2 != len(b) || term != n.term {
-		return
-	}
-	n.checkLostLog(&raft.Message{From: uint64(from), RejectHint: last})
 }
 
-// checkRecovered ends recovery once the replica has provably caught up
-// with a leader of a term at or above the vote floor.
+// checkRecovered records the end of recovery durably once raft has ended
+// it (raft.Config.Recovering: the replica caught up with a leader of a
+// term at or above the vote floor). Raft votes again from then on; until
+// the mark is durable a restart simply recovers again, which is safe.
 func (n *Node) checkRecovered() {
-	if !n.recovering || n.ending || n.commit == 0 || n.applied < n.commit ||
-		n.leaderTerm < n.voteFloor || n.commit < n.leaderCommit {
-		return
-	}
-	if t, err := n.ms.Term(n.commit); err != nil || t != n.leaderTerm {
+	if !n.recovering || n.ending || n.rn.Recovering() {
 		return
 	}
 	n.ending = true
@@ -407,93 +362,11 @@ func (n *Node) checkRecovered() {
 	writeRecovering(n.h.FS(), recoveryMark{tOld: n.voteFloor, done: true}, func(err error) {
 		n.ending = false
 		if n.stopped || err != nil {
-			return // retried after the next apply
+			return // retried after the next Ready
 		}
 		n.recovering = false
 		n.recovered++
 	})
-}
-
-// checkLostLog is the leader's side of a peer's recovery. A follower that
-// lost entries it once acknowledged (it is recovering from corrupt
-// storage) tells the leader so (a lost-log control message, see
-// noteLeader): raft would take its rejections for stale messages and
-// never back off below what it knows the follower matched, so the
-// follower could never catch up. The leader hands leadership to the best
-// caught-up voter instead: a new leader starts the follower's progress
-// afresh, and its new term lets the follower leave recovery. (A raw
-// rejection is not evidence enough: a delayed old one looks the same.)
-func (n *Node) checkLostLog(m *raft.Message) {
-	if n.role != raft.RoleLeader {
-		return
-	}
-	now := n.h.Now()
-	if now.Sub(n.lastTransfer) < n.cfg.TickInterval*time.Duration(2*n.cfg.ElectionTicks) {
-		return
-	}
-	st := n.rn.Status()
-	pr, ok := st.Progress[m.From]
-	if !ok || m.RejectHint >= pr.Match {
-		return
-	}
-	// The best caught-up voter, but not the one a handover just failed
-	// to (it may be unable to campaign) if there is another.
-	var target, best uint64
-	for _, id := range st.ConfState.Voters {
-		p := st.Progress[id]
-		if id == st.ID || id == m.From || !p.RecentActive || id == n.lastTarget {
-			continue
-		}
-		if target == 0 || p.Match > best || (p.Match == best && id < target) {
-			target, best = id, p.Match
-		}
-	}
-	if target == 0 {
-		target = n.lastTarget
-	}
-	if target == 0 {
-		return
-	}
-	n.lastTransfer, n.lastTarget = now, target
-	n.probes.Hit(probeLostLogHandover)
-	n.rn.TransferLeadership(target)
-}
-
-// dropRepeatedProbe rate-limits a recovering replica's answers to a
-// leader that probes it again and again at one index above its log: raft
-// takes the rejection for stale (the index is at or below what we once
-// acknowledged) and re-sends at once, a message storm until the leader
-// hands over (checkLostLog). One answer per tick is enough.
-func (n *Node) dropRepeatedProbe(m *raft.Message) bool {
-	if !n.recovering || m.Type != raft.MsgApp {
-		return false
-	}
-	if last, _ := n.ms.LastIndex(); m.Index <= last {
-		return false
-	}
-	now, key := n.h.Now(), [2]uint64{m.Term, m.Index}
-	if key == n.lastProbe && now.Sub(n.lastProbeAt) < n.cfg.TickInterval {
-		return true
-	}
-	n.lastProbe, n.lastProbeAt = key, now
-	return false
-}
-
-// dropVote reports whether a peer message must be ignored: a recovering
-// replica grants no vote and is not talked into campaigning, and a
-// recovered one never votes at or below its vote floor.
-func (n *Node) dropVote(m *raft.Message) bool {
-	switch m.Type {
-	case raft.MsgVote, raft.MsgPreVote:
-		// Invariant: a replica never votes on storage it cannot trust:
-		// none while recovering, none at or below its vote floor after.
-		return n.recovering || (n.floorKnown && m.Term <= n.voteFloor)
-	case raft.MsgTimeoutNow:
-		// Campaigning votes for itself in a new term: above the floor
-		// once recovered, but not with a log that may lack entries.
-		return n.recovering
-	}
-	return false
 }
 
 // Recovering reports whether the replica is recovering from corrupt

@@ -163,7 +163,6 @@ func (n *Node) onSnapChunk(from host.NodeID, body []byte) {
 	}
 	m.Snapshot.Data = a.data
 	_ = n.rn.Step(m)
-	n.noteLeader(&m)
 }
 
 // add copies a chunk in (once).

@@ -207,6 +207,8 @@ func (n *Node) startRaft() error {
 		Rand:                      n.h.Rand(),
 		Probes:                    n.probes,
 		OnLeader:                  n.onLeader,
+		VoteFloor:                 n.voteFloor,
+		Recovering:                n.recovering,
 	})
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)

@@ -31,6 +31,8 @@ var (
 	probeLeaderRemoved       = probe.New("raft/leader-removed", "raft: a leader applied its own removal and stepped down")
 	probeReadIndexDeferred   = probe.New("raft/read-index-deferred", "raft: a ReadIndex waited for the new leader's first commit")
 	probeInflightFreed       = probe.New("raft/heartbeat-freed-inflight", "raft: a heartbeat response freed a full in-flight window")
+	probeVoteIgnoredRecovery = probe.New("raft/vote-ignored-recovery", "raft: a vote request was ignored while recovering from lost durable state, or at or below the vote floor")
+	probeLostLogReprobe      = probe.New("raft/lost-log-reprobe", "raft: a leader probed again a follower that reported losing entries it acknowledged")
 	probeUncommittedLimit    = probe.New("raft/uncommitted-limit", "raft: a proposal was dropped by the uncommitted-size limit")
 )
 

@@ -71,6 +71,12 @@ type raft struct {
 	rand                      *rand.Rand
 	probes                    *probe.Set
 	onLeader                  func(term uint64) // Config.OnLeader
+
+	// Recovery from lost durable state (Config.Recovering, VoteFloor).
+	voteFloor      uint64
+	recovering     bool
+	recoveryCommit uint64 // the commit index the leader of our term last reported
+	recoveryTerm   uint64 // and that term
 }
 
 func newRaft(c *Config) (*raft, error) {
@@ -97,6 +103,8 @@ func newRaft(c *Config) (*raft, error) {
 		rand:               c.Rand,
 		probes:             c.Probes,
 		onLeader:           c.OnLeader,
+		voteFloor:          c.VoteFloor,
+		recovering:         c.Recovering,
 		readOnly:           readOnly{pending: map[string]*readIndexStatus{}},
 	}
 	r.trk.reset(cs, l.lastIndex()+1)
@@ -297,7 +305,7 @@ func (r *raft) hasUnappliedConfChanges() bool {
 }
 
 func (r *raft) hup(t campaignType) {
-	if r.state == RoleLeader || !r.promotable() {
+	if r.state == RoleLeader || !r.promotable() || r.recovering {
 		return
 	}
 	if r.hasUnappliedConfChanges() {
@@ -341,6 +349,9 @@ func (r *raft) campaign(t campaignType) {
 
 // Step handles one message (local or from a peer).
 func (r *raft) Step(m Message) error {
+	if r.ignoredInRecovery(&m) {
+		return nil
+	}
 	switch {
 	case m.Term == 0:
 		// Local message, or a forwarded proposal / read request.
@@ -457,6 +468,16 @@ func (r *raft) stepLeader(m Message) error {
 	case MsgHeartbeatResp:
 		pr.RecentActive = true
 		pr.probeSent = false
+		if m.Reject && m.Index < pr.Match {
+			// The follower lost entries it acknowledged (it is recovering
+			// from lost durable state): probe from where its log ends.
+			// Match only feeds the commit index, which never goes back,
+			// so lowering it un-commits nothing; a stale notice only
+			// costs one probe round.
+			pr.Match = m.Index
+			pr.becomeProbe()
+			r.probes.Hit(probeLostLogReprobe)
+		}
 		if pr.State == StateReplicate && pr.inflights.full() {
 			r.probes.Hit(probeInflightFreed)
 			// Appends may have been lost: free one slot so the stream
@@ -785,11 +806,15 @@ func (r *raft) stepFollower(m Message) error {
 	case MsgApp:
 		r.electionElapsed = 0
 		r.lead = m.From
+		r.noteLeaderCommit(&m)
 		r.handleAppendEntries(m)
+		r.maybeEndRecovery()
 	case MsgHeartbeat:
 		r.electionElapsed = 0
 		r.lead = m.From
+		r.noteLeaderCommit(&m)
 		r.handleHeartbeat(m)
+		r.maybeEndRecovery()
 	case MsgSnap:
 		r.electionElapsed = 0
 		r.lead = m.From
@@ -838,6 +863,12 @@ func (r *raft) handleAppendEntries(m Message) {
 
 func (r *raft) handleHeartbeat(m Message) {
 	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
+	if r.recovering && m.Commit > r.log.lastIndex() {
+		// The leader sends the commit index only up to what it knows we
+		// match: it counts on entries we lost. Say where our log ends.
+		r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Reject: true, Index: r.log.lastIndex()})
+		return
+	}
 	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
 }
 
@@ -990,4 +1021,60 @@ func validateMessage(m *Message) error {
 		}
 	}
 	return nil
+}
+
+// --- recovery from lost durable state (Config.Recovering, VoteFloor) ---
+
+// ignoredInRecovery reports whether m must be ignored, as if lost, before
+// it can change anything (not even our term): a vote or pre-vote request
+// while recovering or for a term at or below the vote floor, and a
+// leader's MsgTimeoutNow while recovering (campaigning votes for itself,
+// with a log that may lack entries it acknowledged).
+func (r *raft) ignoredInRecovery(m *Message) bool {
+	switch m.Type {
+	case MsgVote, MsgPreVote:
+		// Invariant: a node never votes on storage it cannot trust: none
+		// while recovering, none at or below its vote floor after.
+		ignore := r.recovering || m.Term <= r.voteFloor
+		r.probes.If(ignore, probeVoteIgnoredRecovery)
+		return ignore
+	case MsgTimeoutNow:
+		return r.recovering
+	}
+	return false
+}
+
+// noteLeaderCommit records, while recovering, the commit index the leader
+// of our term reports.
+func (r *raft) noteLeaderCommit(m *Message) {
+	if !r.recovering {
+		return
+	}
+	if m.Term != r.recoveryTerm {
+		r.recoveryTerm, r.recoveryCommit = m.Term, 0
+	}
+	r.recoveryCommit = max(r.recoveryCommit, m.Commit)
+}
+
+// maybeEndRecovery ends recovery once the node has caught up with a
+// leader of a term at or above the vote floor: its commit index reached
+// the one the leader last reported, it points at an entry of the leader's
+// (and our) term, and everything up to it is applied. That leader holds
+// every entry committed before the loss (committed in earlier terms, or
+// by itself, and so at or below what it reports as committed now), and
+// our log matches its log up to there: our vote checks protect those
+// entries again.
+func (r *raft) maybeEndRecovery() {
+	if !r.recovering || r.state != RoleFollower || r.lead == None ||
+		r.recoveryTerm != r.term || r.term < r.voteFloor {
+		return
+	}
+	c := r.log.committed
+	if c == 0 || c < r.recoveryCommit || r.log.applied < c {
+		return
+	}
+	if t, err := r.log.term(c); err != nil || t != r.term {
+		return
+	}
+	r.recovering = false
 }

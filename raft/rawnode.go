@@ -78,6 +78,25 @@ type Config struct {
 	// one leader per term), even one lost again before the next Ready.
 	// It must not call back into the RawNode.
 	OnLeader func(term uint64)
+	// VoteFloor: the node never grants a vote or pre-vote in a term at
+	// or below it (requests for such terms are ignored, as if lost). A
+	// node that lost its durable state sets it to a bound on every term
+	// it may have voted in, so that it cannot vote twice in one term.
+	VoteFloor uint64
+	// Recovering starts the node in recovery from lost durable state
+	// (it restarts on an empty log): it grants no vote or pre-vote, never
+	// campaigns (ticks, Campaign and a leader's MsgTimeoutNow are
+	// ignored) and, when a leader's heartbeat shows that the leader
+	// counts on entries the node no longer holds, tells it so (a
+	// rejecting MsgHeartbeatResp carrying its last index), so that the
+	// leader sends them again. Recovery ends once the node has caught up
+	// with a leader of a term at or above VoteFloor: its commit index
+	// reached what that leader reported, on an entry of the leader's
+	// term, and it applied up to there (Recovering reports it). That
+	// leader holds every entry committed before the loss, so from then
+	// on the node's vote checks protect them again. See node/recovery.go
+	// for the durable side.
+	Recovering bool
 }
 
 func (c *Config) validate() error {
@@ -419,6 +438,7 @@ func (rn *RawNode) Advance() {
 		r.reduceUncommittedSize(rn.outCommittedSize)
 	}
 	r.onPersisted()
+	r.maybeEndRecovery()
 	rn.msgFree, rn.afterFree = emptied(rn.msgBuf), emptied(rn.afterBuf)
 	rn.msgBuf, rn.afterBuf = nil, nil
 }
@@ -429,6 +449,11 @@ func emptied(buf []Message) []Message {
 	clear(buf)
 	return buf[:0]
 }
+
+// Recovering reports whether the node is still recovering from lost
+// durable state (Config.Recovering): it grants no vote and never
+// campaigns until it has caught up with a leader.
+func (rn *RawNode) Recovering() bool { return rn.r.recovering }
 
 // Status is a snapshot of the node's state for monitoring and tests.
 type Status struct {

@@ -24,6 +24,14 @@ type simNode struct {
 	cs      ConfState
 	applied []Entry
 	seq     uint64 // restarts, for fresh randomness
+	// Amnesia (lost durable state, as after corrupt storage): the node
+	// restarts on an empty log in recovery, never voting at or below
+	// floor, a bound on every term it voted in (node keeps it in a
+	// second copy of the hard state). recovering is the durable mark:
+	// it ends some time after raft ends the recovery.
+	recovering bool
+	floor      uint64
+	wipes      int
 }
 
 type entryKey struct{ index, term uint64 }
@@ -59,7 +67,8 @@ type safetyWorld struct {
 func (w *safetyWorld) config(n *simNode) Config {
 	return Config{ID: n.id, ElectionTick: 4, HeartbeatTick: 1, Storage: n.storage,
 		MaxSizePerMsg: 256, MaxInflightMsgs: 4, PreVote: w.preVote, CheckQuorum: w.checkQ,
-		Applied: n.lastApp, Rand: rand.New(rand.NewPCG(n.id, n.seq))}
+		Applied: n.lastApp, Rand: rand.New(rand.NewPCG(n.id, n.seq)),
+		VoteFloor: n.floor, Recovering: n.recovering}
 }
 
 func (w *safetyWorld) start(n *simNode) {
@@ -142,6 +151,29 @@ func (w *safetyWorld) persist(n *simNode) {
 		}
 	}
 	n.rn.Advance()
+	if n.recovering && !n.rn.Recovering() && w.rng.IntN(2) == 0 {
+		n.recovering = false // the end of recovery is durable
+	}
+}
+
+// wipe makes node n lose its durable state, as a replica does that finds
+// its storage corrupt: it restarts on an empty log, in recovery, with a
+// vote floor at its last durable term. At most one node is recovering at
+// a time (a minority: the fault model), so that the cluster can still
+// elect a leader for it to catch up from.
+func (w *safetyWorld) wipe(n *simNode) {
+	for _, o := range w.nodes {
+		if o.recovering {
+			return
+		}
+	}
+	hs, _, err := n.storage.InitialState()
+	require.NoError(w.t, err)
+	n.floor = max(n.floor, hs.Term)
+	n.recovering = true
+	n.wipes++
+	n.storage = NewMemoryStorage()
+	w.start(n)
 }
 
 func (w *safetyWorld) deliver(dup bool) {
@@ -284,12 +316,12 @@ func (w *safetyWorld) check() {
 	}
 }
 
-var rapidStats struct{ runs, applied, terms, served int }
+var rapidStats struct{ runs, applied, terms, served, wipes, recovered int }
 
 func TestRapidSafety(t *testing.T) {
 	defer func() {
-		t.Logf("runs %d, applied entries %d, leader terms %d, reads served %d",
-			rapidStats.runs, rapidStats.applied, rapidStats.terms, rapidStats.served)
+		t.Logf("runs %d, applied entries %d, leader terms %d, reads served %d, storage wipes %d (replicas recovered at the end %d)",
+			rapidStats.runs, rapidStats.applied, rapidStats.terms, rapidStats.served, rapidStats.wipes, rapidStats.recovered)
 	}()
 	rapid.Check(t, func(t *rapid.T) {
 		size := rapid.IntRange(3, 5).Draw(t, "nodes")
@@ -304,6 +336,9 @@ func TestRapidSafety(t *testing.T) {
 		// With membership changes, two more nodes start outside the
 		// cluster (empty storage) and may be added.
 		membership := rapid.Bool().Draw(t, "membership")
+		// With amnesia, nodes lose their durable state now and then and
+		// recover from the others (Config.Recovering, VoteFloor).
+		amnesia := rapid.Bool().Draw(t, "amnesia")
 		var voters []uint64
 		for i := 1; i <= size; i++ {
 			voters = append(voters, uint64(i))
@@ -322,6 +357,12 @@ func TestRapidSafety(t *testing.T) {
 			}
 		}
 		defer func() {
+			for _, n := range w.nodes {
+				rapidStats.wipes += n.wipes
+				if n.wipes > 0 && !n.recovering {
+					rapidStats.recovered++
+				}
+			}
 			rapidStats.applied += len(w.appliedAt)
 			rapidStats.runs++
 			rapidStats.terms += len(w.leaderOfTerm)
@@ -380,6 +421,10 @@ func TestRapidSafety(t *testing.T) {
 				case 4:
 					n := w.node()
 					n.rn.TransferLeadership(uint64(1 + w.rng.IntN(size)))
+				case 6:
+					if amnesia {
+						w.wipe(w.node())
+					}
 				default:
 					for _, n := range w.nodes {
 						n.rn.Tick()

@@ -1,0 +1,113 @@
+package raft
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// wipe makes node id of the test cluster lose its durable state: it
+// restarts on an empty log in recovery, its vote floor at its last durable
+// term (what the node keeps in a second copy of its hard state).
+func (c *cluster) wipe(id uint64) {
+	old := c.nodes[id]
+	hs, _, err := old.storage.InitialState()
+	require.NoError(c.t, err)
+	s := NewMemoryStorage()
+	cfg := c.config(id, s)
+	cfg.Recovering, cfg.VoteFloor = true, hs.Term
+	rn, err := NewRawNode(cfg)
+	require.NoError(c.t, err)
+	c.nodes[id] = &testNode{id: id, rn: rn, storage: s, cfg: cfg}
+}
+
+// restartWith restarts node id from its storage with cfg's recovery
+// settings (the durable recovery mark).
+func (c *cluster) restartWith(id uint64, recovering bool, floor uint64) {
+	n := c.nodes[id]
+	cfg := c.config(id, n.storage)
+	snap, _ := n.storage.Snapshot()
+	cfg.Applied = snap.Meta.Index
+	cfg.Recovering, cfg.VoteFloor = recovering, floor
+	rn, err := NewRawNode(cfg)
+	require.NoError(c.t, err)
+	c.nodes[id] = &testNode{id: id, rn: rn, storage: n.storage, cfg: cfg, lastApp: snap.Meta.Index,
+		applied: decodeSM(snap.Data), cs: snap.Meta.ConfState}
+}
+
+// A replica that lost entries it acknowledged grants no vote until it has
+// caught up with a leader: otherwise a candidate lacking an entry
+// committed with the lost acknowledgement could win with its vote. Here
+// "e" is committed by 1 and 3; 3 loses it, gets only the leader's
+// bootstrap snapshot back (its appends are lost), and 1 dies: 2, which
+// lacks "e", must not be elected. Once 1 is back, 3 catches up (1 sends
+// what 3 lost, told by 3's heartbeat answers) and leaves recovery.
+func TestRecoveringNodeVotesOnlyOnceCaughtUp(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.campaign(1)
+	require.NoError(t, c.propose(1, "a"))
+	c.isolate(2)
+	require.NoError(t, c.propose(1, "e"))
+	require.Equal(t, []string{"a", "e"}, c.appliedData(1))
+
+	c.wipe(3)
+	require.True(t, c.nodes[3].rn.Recovering())
+	c.drop = func(m Message) bool { return m.From == 1 && m.To == 3 && m.Type == MsgApp }
+	c.tickAll(3) // heartbeats: 3 says its log is empty, 1 sends its snapshot
+	require.Equal(t, uint64(1), c.nodes[3].storage.lastIndex(), "3 holds the bootstrap snapshot only")
+	require.True(t, c.nodes[3].rn.Recovering())
+
+	c.heal()
+	c.isolate(1)
+	for range 100 {
+		for _, id := range []uint64{2, 3} {
+			c.nodes[id].rn.Tick()
+		}
+		c.stabilize()
+	}
+	for _, id := range []uint64{2, 3} {
+		require.NotEqual(t, RoleLeader, c.status(id).Role, "elected with the vote of a replica that lost committed entries")
+	}
+
+	c.heal()
+	c.tickAll(50)
+	lead := c.leader()
+	require.NotZero(t, lead)
+	require.NoError(t, c.propose(lead, "after"))
+	c.tickAll(5)
+	require.False(t, c.nodes[3].rn.Recovering(), "3 did not leave recovery")
+	require.Equal(t, []string{"e", "after"}, c.appliedData(3)[len(c.appliedData(3))-2:])
+	c.checkApplied()
+}
+
+// After recovery the vote floor stays: a replica that voted in term 2,
+// lost its state, recovered in term 2 and restarted (so it knows no
+// leader and no vote in term 2) must not grant a second vote in term 2.
+func TestVoteFloorHoldsAfterRecovery(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.campaign(1) // 3 votes for 1 in term 2
+	require.NoError(t, c.propose(1, "a"))
+	c.wipe(3)
+	c.tickAll(5)
+	require.False(t, c.nodes[3].rn.Recovering(), "3 did not leave recovery")
+	require.Equal(t, uint64(2), c.status(3).Term)
+
+	c.restartWith(3, false, 2)
+	require.Equal(t, None, c.status(3).Vote)
+	n3 := c.nodes[3]
+	require.NoError(t, n3.rn.Step(Message{Type: MsgVote, From: 2, To: 3, Term: 2, Index: 100, LogTerm: 2}))
+	require.NoError(t, n3.rn.Step(Message{Type: MsgPreVote, From: 2, To: 3, Term: 2, Index: 100, LogTerm: 2}))
+	for n3.rn.HasReady() {
+		rd := n3.rn.Ready()
+		for _, m := range append(rd.Messages, rd.MessagesAfterPersist...) {
+			require.False(t, (m.Type == MsgVoteResp || m.Type == MsgPreVoteResp) && !m.Reject,
+				"a second vote in term 2: %+v", m)
+		}
+		c.persist(n3, rd)
+		n3.rn.Advance()
+	}
+	// Above the floor it votes as usual.
+	require.NoError(t, n3.rn.Step(Message{Type: MsgVote, From: 2, To: 3, Term: 3, Index: 100, LogTerm: 2}))
+	rd := n3.rn.Ready()
+	require.Contains(t, rd.MessagesAfterPersist, Message{Type: MsgVoteResp, From: 3, To: 2, Term: 3})
+}
