@@ -29,10 +29,10 @@ func (r *seedRun) startCoverage() {
 // sampleStates records the cluster's abstract state now: per replica its
 // role, how far its term is behind the highest term and how far its
 // commit index is behind the highest commit index (both bucketed), and
-// whether it is up; per cluster the number of leaders at once and the
-// number of members. Each replica's state and the cluster's sorted
-// multiset of them are features; exploration keeps a scenario that
-// reaches a feature no earlier run did.
+// whether it is up; per cluster the number of leaders at once, the
+// number of members, and how many replicas are down, behind in term, and
+// 10+ entries behind in commit index. Each is a feature; exploration
+// keeps a scenario that reaches a feature no earlier run did.
 func (r *seedRun) sampleStates() {
 	if r.cov == nil {
 		return
@@ -56,26 +56,29 @@ func (r *seedRun) sampleStates() {
 		maxTerm, maxCommit = max(maxTerm, s.term), max(maxCommit, s.comm)
 		all = append(all, s)
 	}
-	keys := make([]uint64, 0, len(all))
-	leaders := uint64(0)
+	// The cluster: leaders at once, members, and how many replicas are
+	// down, behind in term, and far behind in commit index.
+	var leaders, down, termBehind, commitBehind uint64
 	for _, s := range all {
 		k := uint64(s.role)<<16 | bucket(maxTerm-s.term, 1, 2)<<8 | bucket(maxCommit-s.comm, 1, 10, 100)
 		if s.up {
 			k |= 1 << 24
+		} else {
+			down++
 		}
-		if s.role == raft.RoleLeader {
-			leaders++
-		}
-		keys = append(keys, k)
+		leaders += b2u(s.role == raft.RoleLeader)
+		termBehind += b2u(s.term < maxTerm)
+		commitBehind += b2u(maxCommit-s.comm >= 10)
 		r.cov.states[mixFeature(1, k)] = struct{}{}
 	}
-	slices.Sort(keys)
-	h := mixFeature(2, leaders<<8|uint64(len(all)))
-	r.cov.states[h] = struct{}{}
-	for _, k := range keys {
-		h = mixFeature(h, k)
+	r.cov.states[mixFeature(2, leaders<<32|down<<24|termBehind<<16|commitBehind<<8|uint64(len(all)))] = struct{}{}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
 	}
-	r.cov.states[h] = struct{}{}
+	return 0
 }
 
 // bucket is the number of bounds at or below x (0 if x is below them all).

@@ -201,14 +201,16 @@ func (e *Explorer) absorb(fs []string) int {
 	return n
 }
 
-// features are a run's coverage as strings: each probe, each ordered
-// pair of probes by first hit, each abstract state.
+// features are a run's coverage as strings: each probe, each pair of
+// probes reached in one run, each abstract state.
 func features(order, states []string) []string {
-	out := make([]string, 0, len(order)*(len(order)+1)/2+len(order)+len(states))
-	for i, a := range order {
+	names := slices.Clone(order)
+	slices.Sort(names)
+	out := make([]string, 0, len(names)*(len(names)+1)/2+len(states))
+	for i, a := range names {
 		out = append(out, "p:"+a)
-		for _, b := range order[i+1:] {
-			out = append(out, "pp:"+a+">"+b)
+		for _, b := range names[i+1:] {
+			out = append(out, "pp:"+a+"+"+b)
 		}
 	}
 	for _, s := range states {

@@ -31,9 +31,12 @@ type simResult struct {
 	WallS    float64  `json:"wall_s"`
 	// CPUS is simrun's CPU time (user + system): the cost to the first
 	// failure, steadier than wall time on a shared machine.
-	CPUS      float64 `json:"cpu_s"`
-	Replay    string  `json:"replay,omitempty"`
-	errDetail string
+	CPUS   float64 `json:"cpu_s"`
+	Replay string  `json:"replay,omitempty"`
+	// RunsToFirst counts the runs up to and including the first failure
+	// (seeds for a swarm, runs for -explore; 0 if none failed).
+	RunsToFirst int `json:"runs_to_first,omitempty"`
+	errDetail   string
 }
 
 // unitResult is what the unit tests of the mutated package found.
@@ -66,6 +69,8 @@ type seedLine struct {
 	Verdict string `json:"verdict"`
 	Reason  string `json:"reason"`
 	Replay  string `json:"replay"`
+	// Run numbers an -explore run (from 0).
+	Run *int `json:"run"`
 }
 
 // measure applies b to a fresh copy of the module and runs what o asks.
@@ -141,6 +146,11 @@ func runSim(o *options, bin string, flags []string) *simResult {
 	defer cancel()
 	args := append([]string{"-seeds", strconv.Itoa(o.seeds), "-seed", strconv.FormatUint(o.seed, 10),
 		"-json", "-parallel", "1"}, flags...)
+	if o.explore {
+		// A coverage-guided search of -seeds runs; -seed is its search seed.
+		args = append([]string{"-explore", "-budget", strconv.Itoa(o.seeds), "-seed", strconv.FormatUint(o.seed, 10),
+			"-json", "-parallel", "1"}, flags...)
+	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -170,6 +180,10 @@ func runSim(o *options, bin string, flags []string) *simResult {
 			r.Failing = append(r.Failing, l.Seed)
 			if !r.Caught {
 				r.Caught, r.First, r.Reason, r.Replay = true, l.Seed, firstLine(l.Reason), l.Replay
+				r.RunsToFirst = r.SeedsRun
+				if l.Run != nil {
+					r.RunsToFirst = *l.Run + 1
+				}
 			}
 			if !o.all {
 				stopped = true

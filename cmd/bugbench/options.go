@@ -33,6 +33,10 @@ flags:
   -targeted       also run each bug with its targeted simrun flags
   -unit           also run the unit tests of the mutated package
   -flags "..."    extra simrun flags for every run (e.g. "-nodes 3")
+  -explore        run simrun -explore (coverage-guided search) with a budget
+                  of -seeds runs and -seed as its search seed, instead of
+                  swarm seeds; runs_to_first in -json counts runs to the
+                  first failure
   -parallel P     bugs measured at once (default 2, at most 8); each simrun
                   runs with -parallel 1
   -timeout D      wall-time limit of one simrun or unit-test run (default 20m)
@@ -65,6 +69,7 @@ type options struct {
 	check         bool
 	root          string
 	keep          bool
+	explore       bool
 }
 
 // parseArgs parses args; a bad one is an error naming it.
@@ -88,6 +93,7 @@ func parseArgs(args []string) (options, error) {
 	fs.BoolVar(&o.check, "check", false, "")
 	fs.StringVar(&o.root, "root", "", "")
 	fs.BoolVar(&o.keep, "keep", false, "")
+	fs.BoolVar(&o.explore, "explore", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err

@@ -78,6 +78,9 @@ func runExplore(o *options, stdout, stderr io.Writer) int {
 		r.cov.add(res)
 		if res.Verdict == harness.Pass {
 			r.passed++
+			if o.json {
+				r.exploreJSON(c, res, "")
+			}
 		} else {
 			failed++
 			r.failed++
@@ -129,7 +132,7 @@ func (r *reporter) exploreFailure(c harness.Candidate, res harness.Result) {
 	}
 	replay := fmt.Sprintf("go run ./cmd/simrun -seeds 1 -seed %d -scenario %s", c.Seed, shellQuote(path))
 	if r.o.json {
-		r.printJSON(res, "")
+		r.exploreJSON(c, res, replay)
 		return
 	}
 	reason := res.Reason
@@ -138,6 +141,15 @@ func (r *reporter) exploreFailure(c harness.Candidate, res harness.Result) {
 	}
 	fmt.Fprintf(r.stdout, "run=%d origin=%s seed=%d verdict=%s trace_hash=%016x\n  reason: %s\n  replay: %s\n",
 		c.Run, c.Origin, c.Seed, res.Verdict, res.TraceHash, reason, replay)
+}
+
+// exploreJSON prints the -json line of one explore run: the seed's line
+// with the run number, how its scenario was made, and its replay command.
+func (r *reporter) exploreJSON(c harness.Candidate, res harness.Result, replay string) {
+	rec := r.record(res, "")
+	run := c.Run
+	rec.Run, rec.Origin, rec.Replay = &run, c.Origin, replay
+	r.emitJSON(rec)
 }
 
 func indexByte(s string, b byte) int {

@@ -133,6 +133,10 @@ type seedRecord struct {
 	Scenario *harness.Scenario `json:"scenario"`
 	// Probes counts the hits of each probe the seed reached.
 	Probes map[string]uint32 `json:"probes"`
+	// Run and Origin number an -explore run (from 0) and say how its
+	// scenario was made (fresh, mutate, cross).
+	Run    *int   `json:"run,omitempty"`
+	Origin string `json:"origin,omitempty"`
 }
 
 // report handles one seed's result; it always asks for more.
@@ -167,6 +171,11 @@ func (r *reporter) report(res harness.Result) bool {
 }
 
 func (r *reporter) printJSON(res harness.Result, dir string) {
+	r.emitJSON(r.record(res, dir))
+}
+
+// record is the -json line of one seed.
+func (r *reporter) record(res harness.Result, dir string) seedRecord {
 	rec := seedRecord{
 		Seed: res.Seed, Verdict: string(res.Verdict), Reason: res.Reason,
 		TraceHash: fmt.Sprintf("%016x", res.TraceHash), Ops: res.Ops,
@@ -179,6 +188,11 @@ func (r *reporter) printJSON(res harness.Result, dir string) {
 	if res.Verdict != harness.Pass {
 		rec.Replay = r.o.replayCommand(res.Seed)
 	}
+	return rec
+}
+
+// emitJSON prints one -json line.
+func (r *reporter) emitJSON(rec seedRecord) {
 	line, err := json.Marshal(rec)
 	if err != nil {
 		panic(err) // a struct of plain fields always marshals
