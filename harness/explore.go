@@ -75,7 +75,8 @@ type Candidate struct {
 type Explorer struct {
 	cfg      ExploreConfig
 	corpus   []Entry
-	seen     map[string]bool
+	seen     map[string]*feature
+	features []*feature // in order of discovery (deterministic)
 	pool     []faults.Fault // the faults a mutation may add
 	runs     int
 	gen      uint64
@@ -93,7 +94,7 @@ func NewExplorer(cfg ExploreConfig) (*Explorer, error) {
 	if err := cfg.Base.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Explorer{cfg: cfg, seen: map[string]bool{}}
+	e := &Explorer{cfg: cfg, seen: map[string]*feature{}}
 	set, err := faults.Parse(cfg.Base.Faults)
 	if err != nil {
 		return nil, err
@@ -111,7 +112,7 @@ func NewExplorer(cfg ExploreConfig) (*Explorer, error) {
 		if en.Scenario.Validate() != nil {
 			continue // written by other code; skip, do not fail the search
 		}
-		en.New = e.absorb(features(en.Probes, en.States))
+		en.New = e.absorb(features(en.Probes, en.States), len(e.corpus))
 		en.Origin = "corpus"
 		e.corpus = append(e.corpus, en)
 	}
@@ -177,7 +178,7 @@ func (e *Explorer) judge(c Candidate, res Result) {
 	for i, s := range res.States {
 		states[i] = strconv.FormatUint(s, 16)
 	}
-	if n := e.absorb(features(res.ProbeOrder, states)); n > 0 {
+	if n := e.absorb(features(res.ProbeOrder, states), len(e.corpus)); n > 0 {
 		e.corpus = append(e.corpus, Entry{Seed: c.Seed, Scenario: c.Scenario, Probes: res.ProbeOrder,
 			States: states, Origin: c.Origin, New: n})
 	}
@@ -189,14 +190,26 @@ func (e *Explorer) judge(c Candidate, res Result) {
 	}
 }
 
-// absorb marks fs seen and returns how many were new.
-func (e *Explorer) absorb(fs []string) int {
+// feature is one coverage feature: how many runs reached it, and the
+// corpus entry of the first that did.
+type feature struct {
+	runs  int
+	owner int
+}
+
+// absorb counts a run's features and returns how many were new; a new
+// feature is owned by corpus entry owner (the run's, if it is admitted).
+func (e *Explorer) absorb(fs []string, owner int) int {
 	n := 0
 	for _, f := range fs {
-		if !e.seen[f] {
-			e.seen[f] = true
+		ft := e.seen[f]
+		if ft == nil {
+			ft = &feature{owner: owner}
+			e.seen[f] = ft
+			e.features = append(e.features, ft)
 			n++
 		}
+		ft.runs++
 	}
 	return n
 }
@@ -245,20 +258,25 @@ func (e *Explorer) candidate(r *rand.Rand) Candidate {
 	return c
 }
 
-// pick chooses a corpus entry, favouring those that were first to more
-// features and the recent ones.
+// pick chooses a corpus entry to mutate, aiming at rare coverage (as
+// AFLFast and FairFuzz do): of a few features drawn at random, the one
+// fewest runs reached, and the entry that first reached it. An eighth of
+// the time, one of the latest entries.
 func (e *Explorer) pick(r *rand.Rand) Entry {
 	n := len(e.corpus)
-	if r.IntN(2) == 0 {
-		return e.corpus[n-1-r.IntN(min(n, 8))] // recent
+	if r.IntN(8) == 0 || len(e.features) == 0 {
+		return e.corpus[n-1-r.IntN(min(n, 8))]
 	}
-	best := e.corpus[r.IntN(n)]
-	for range 2 { // tournament of three by novelty
-		if c := e.corpus[r.IntN(n)]; c.New > best.New {
-			best = c
+	var rare *feature
+	for range 16 {
+		if f := e.features[r.IntN(len(e.features))]; f.owner < n && (rare == nil || f.runs < rare.runs) {
+			rare = f
 		}
 	}
-	return best
+	if rare == nil {
+		return e.corpus[r.IntN(n)]
+	}
+	return e.corpus[rare.owner]
 }
 
 func cloneScenario(s Scenario) Scenario {
