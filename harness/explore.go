@@ -76,7 +76,7 @@ type Explorer struct {
 	cfg      ExploreConfig
 	corpus   []Entry
 	seen     map[string]*feature
-	features []*feature // in order of discovery (deterministic)
+	features []*feature     // in order of discovery (deterministic)
 	pool     []faults.Fault // the faults a mutation may add
 	runs     int
 	gen      uint64
