@@ -237,8 +237,8 @@ func (lc *lockClient) send(k, n int) {
 }
 
 func (lc *lockClient) onAck(p []byte) {
-	seq, n := binary.Uvarint(p)
-	if n <= 0 || len(p) != n+1 || seq != lc.seq || lc.acked == nil {
+	seq, accepted, valid := decodeAck(p)
+	if !valid || seq != lc.seq || lc.acked == nil {
 		return // late or garbled
 	}
 	if lc.wait != nil {
@@ -247,11 +247,43 @@ func (lc *lockClient) onAck(p []byte) {
 	}
 	f := lc.acked
 	lc.acked = nil
-	f(p[n] == 1)
+	f(accepted)
+}
+
+// decodeAck parses the resource's answer (after auxEnvelope): seq and
+// one byte, 1 accepted or 0 refused.
+func decodeAck(p []byte) (seq uint64, accepted, valid bool) {
+	seq, n := binary.Uvarint(p)
+	if n <= 0 || len(p) != n+1 || p[n] > 1 {
+		return 0, false, false
+	}
+	return seq, p[n] == 1, true
 }
 
 func (lc *lockClient) release() {
 	lc.m.Unlock(func(error) { lc.think(lc.begin) })
+}
+
+// decodeWrite parses a write message (auxEnvelope, client, token, seq);
+// valid is false for anything else, including trailing bytes.
+func decodeWrite(p []byte) (client uint64, token int64, seq uint64, valid bool) {
+	if len(p) == 0 || p[0] != auxEnvelope {
+		return 0, 0, 0, false
+	}
+	p = p[1:]
+	client, n1 := binary.Uvarint(p)
+	if n1 <= 0 {
+		return 0, 0, 0, false
+	}
+	token, n2 := binary.Varint(p[n1:])
+	if n2 <= 0 {
+		return 0, 0, 0, false
+	}
+	seq, n3 := binary.Uvarint(p[n1+n2:])
+	if n3 <= 0 || n1+n2+n3 != len(p) {
+		return 0, 0, 0, false
+	}
+	return client, token, seq, true
 }
 
 func encodeWrite(client int, token int64, seq uint64) []byte {
@@ -281,21 +313,9 @@ type access struct {
 }
 
 func (rs *resource) Receive(from host.NodeID, p []byte) {
-	if len(p) == 0 || p[0] != auxEnvelope {
-		return
-	}
-	p = p[1:]
-	cl, n1 := binary.Uvarint(p)
-	if n1 <= 0 {
-		return
-	}
-	tok, n2 := binary.Varint(p[n1:])
-	if n2 <= 0 {
-		return
-	}
-	seq, n3 := binary.Uvarint(p[n1+n2:])
-	if n3 <= 0 {
-		return
+	cl, tok, seq, valid := decodeWrite(p)
+	if !valid {
+		return // not a write: nothing to answer
 	}
 	ok := !rs.fenced || tok >= rs.highest
 	if ok {
