@@ -621,9 +621,8 @@ func (n *Node) DebugString() string {
 // WAL and silently forget the acknowledged state the damage took away.
 const StopFile = "node.stopped"
 
-// writeStopFile records the stop durably (metadata operations on host.FS
-// are durable when they return). Best effort: if it fails the disk is
-// failing too.
+// writeStopFile records the stop durably (the file and its directory
+// entry are synced). Best effort: if it fails the disk is failing too.
 func (n *Node) writeStopFile(reason string) {
 	fs := n.h.FS()
 	f, err := fs.Create(StopFile)
@@ -634,6 +633,7 @@ func (n *Node) writeStopFile(reason string) {
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	_, _ = f.WriteAt(b, 0)
 	f.Sync(func(error) {})
+	fs.SyncDir(func(error) {}) // the entry too: a lost mark un-stops the replica
 	_ = f.Close()
 }
 

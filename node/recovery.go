@@ -88,21 +88,28 @@ const (
 // unsynced record promised nothing).
 type hsCopy struct {
 	f          host.File
+	fs         host.FS
 	seq        uint64
 	term, vote uint64
 	whole      bool // every slot holds (term, vote), as far as we know
+	// created: the file's directory entry may not be durable yet; the
+	// first write syncs the directory too (a crash must not make the
+	// copy vanish: an absent copy reads as "nothing ever promised").
+	created bool
 }
 
 // openHSCopy opens (creating if needed) the hard state file.
 func openHSCopy(fs host.FS) (*hsCopy, error) {
 	f, err := fs.Open(HardStateFile)
+	created := false
 	if errors.Is(err, host.ErrNotExist) {
 		f, err = fs.Create(HardStateFile)
+		created = true
 	}
 	if err != nil {
 		return nil, err
 	}
-	c := &hsCopy{f: f}
+	c := &hsCopy{f: f, fs: fs, created: created}
 	if seq, term, vote, ok := readHSSlots(f); ok {
 		c.seq, c.term, c.vote = seq, term, vote
 		c.whole = hsSlotsWhole(f)
@@ -142,7 +149,22 @@ func (c *hsCopy) write(term, vote uint64, done func(error)) {
 		return
 	}
 	c.term, c.vote, c.whole = term, vote, true
-	c.f.Sync(done)
+	if !c.created {
+		c.f.Sync(done)
+		return
+	}
+	c.f.Sync(func(err error) {
+		if err != nil {
+			done(err)
+			return
+		}
+		c.fs.SyncDir(func(err error) {
+			if err == nil {
+				c.created = false
+			}
+			done(err)
+		})
+	})
 }
 
 // readHSSlots returns the newest intact slot.
@@ -253,7 +275,13 @@ func writeRecovering(fs host.FS, m recoveryMark, done func(error)) {
 		if err == nil {
 			err = fs.Rename(tmp, RecoveringFile)
 		}
-		done(err)
+		if err != nil {
+			done(err)
+			return
+		}
+		// The rename is durable only once the directory is synced: a
+		// lost mark would let a recovering replica vote.
+		fs.SyncDir(done)
 	})
 }
 
@@ -304,18 +332,31 @@ func (n *Node) startRecovery(cause error) {
 			n.stop(cause.Error() + "; recovery: " + err.Error())
 			return
 		}
-		if err := n.wipeAndJoin(tOld); err != nil {
+		if err := n.removeDamaged(); err != nil {
 			n.stop(cause.Error() + "; recovery: " + err.Error())
 			return
 		}
-		n.booting = false
-		n.process()
+		// The removals must be durable before the new log exists: else a
+		// crash brings the damaged files back beside it.
+		fs.SyncDir(func(err error) {
+			if n.stopped {
+				return
+			}
+			if err == nil {
+				err = n.wipeAndJoin(tOld)
+			}
+			if err != nil {
+				n.stop(cause.Error() + "; recovery: " + err.Error())
+				return
+			}
+			n.booting = false
+			n.process()
+		})
 	})
 }
 
-// wipeAndJoin drops the damaged WAL and snapshots and restarts raft on an
-// empty log, as a joining member in recovery.
-func (n *Node) wipeAndJoin(tOld uint64) error {
+// removeDamaged removes the damaged WAL segments and snapshot files.
+func (n *Node) removeDamaged() error {
 	fs := n.h.FS()
 	names, err := fs.List()
 	if err != nil {
@@ -327,6 +368,16 @@ func (n *Node) wipeAndJoin(tOld uint64) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// wipeAndJoin drops the damaged WAL and snapshots and restarts raft on an
+// empty log, as a joining member in recovery.
+func (n *Node) wipeAndJoin(tOld uint64) error {
+	fs := n.h.FS()
+	if err := n.removeDamaged(); err != nil { // none left, unless a crash cut the wipe short
+		return err
 	}
 	w, err := wal.Create(fs, wal.Metadata{NodeID: uint64(n.id), ClusterID: n.cfg.ClusterID},
 		wal.Options{SegmentSize: n.cfg.SegmentSize})
