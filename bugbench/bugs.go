@@ -20,6 +20,7 @@ var raftBugs = []Bug{
 		New:         `if canVote {`,
 		Description: "A vote is granted without the election restriction (Raft §5.4.1): a candidate whose log lacks committed entries can win and overwrite them.",
 		Flags:       []string{"-faults", "crash,partition"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-uptodate-index-only", Group: GroupTiming, File: "raft/log.go",
@@ -27,6 +28,7 @@ var raftBugs = []Bug{
 		New:         `_ = lt; return lasti >= l.lastIndex()`,
 		Description: "The up-to-date check compares log length only, not the last term first: a long log of stale-term entries beats a shorter one that holds committed entries.",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "raft-commit-prior-term", Group: GroupTiming, File: "raft/log.go",
@@ -34,6 +36,7 @@ var raftBugs = []Bug{
 		New:         `if i > l.committed {`,
 		Description: "A leader commits by counting replicas for an entry of an earlier term (Raft Figure 8): that entry can still be overwritten by a later leader.",
 		Flags:       []string{"-faults", "partition,crash", "-nodes", "5"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-double-vote", Group: GroupTiming, File: "raft/raft.go",
@@ -41,6 +44,7 @@ var raftBugs = []Bug{
 		New:         `r.lead == None ||`,
 		Description: "A follower with no leader votes again in a term in which it already voted for another candidate: two leaders in one term.",
 		Flags:       []string{"-faults", "partition,packet"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-append-no-prev-check", Group: GroupTiming, File: "raft/log.go",
@@ -48,6 +52,7 @@ var raftBugs = []Bug{
 		New:         `if index > l.lastIndex() {`,
 		Description: "A follower accepts an append whose previous entry it holds at the same index but with another term (log matching not checked, only length).",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-stale-append-truncates", Group: GroupPath, File: "raft/log.go",
@@ -60,6 +65,7 @@ var raftBugs = []Bug{
 }(); ci != 0 {`,
 		Description: "A follower truncates its log at the first entry of every append instead of at the first conflict: a delayed or duplicated older append cuts away entries it already acknowledged (etcd's out-of-order MsgApp bug shape).",
 		Flags:       []string{"-faults", "packet"},
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "raft-heartbeat-commit-unbounded", Group: GroupPath, File: "raft/raft.go",
@@ -67,6 +73,7 @@ var raftBugs = []Bug{
 		New:         `commit := r.log.committed`,
 		Description: "Heartbeats carry the leader's commit index instead of min(match, commit): a follower with a stale divergent suffix commits entries the leader never had.",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-commit-past-last-new", Group: GroupPath, File: "raft/log.go",
@@ -74,6 +81,7 @@ var raftBugs = []Bug{
 		New:         `l.commitTo(min(committed, l.lastIndex()))`,
 		Description: "A follower advances its commit index to the leader's commit bounded by its own last index, not by the last entry this append verified: stale entries past it get committed.",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "raft-readindex-no-quorum", Group: GroupTiming, File: "raft/readonly.go",
@@ -81,6 +89,7 @@ var raftBugs = []Bug{
 		New:         `if r.trk.isVoter(r.id) {`,
 		Description: "ReadIndex answers at once, as if the leader were the sole voter, without a heartbeat quorum confirming it still leads: a deposed leader serves stale reads.",
 		Flags:       []string{"-faults", "partition"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-readindex-before-term-commit", Group: GroupTiming, File: "raft/readonly.go",
@@ -94,6 +103,7 @@ if r.log.committed == 0 {
 `,
 		Description: "A new leader serves ReadIndex before it has committed an entry of its term: its commit index may lag the previous leader's, so reads miss acknowledged writes.",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-readindex-ack-count", Group: GroupTiming, File: "raft/readonly.go",
@@ -101,6 +111,7 @@ if r.log.committed == 0 {
 		New:         `if len(rs.acks) < 2 {`,
 		Description: "A read is released after a single follower's heartbeat acknowledgement instead of a quorum's: in a cluster of more than three a deposed leader can still serve.",
 		Flags:       []string{"-faults", "partition"},
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "raft-commit-quorum-even", Group: GroupPath, File: "raft/progress.go",
@@ -108,6 +119,7 @@ if r.log.committed == 0 {
 		New:         `return buf[(n-1)/2]`,
 		Description: "The commit index is the median of the match indexes rounded the wrong way: right for odd voter counts, one short of a majority for even ones (after a membership change).",
 		Flags:       []string{"-faults", "membership,crash,partition"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-vote-quorum-even", Group: GroupPath, File: "raft/progress.go",
@@ -115,6 +127,7 @@ if r.log.committed == 0 {
 		New:         `q := (len(t.voters) + 1) / 2`,
 		Description: "The vote quorum is half the voters rounded up: a majority for odd counts, but half of an even configuration elects a leader, so two can win one term.",
 		Flags:       []string{"-faults", "membership,partition", "-nodes", "4"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-leader-counts-unsynced", Group: GroupTiming, File: "raft/raft.go",
@@ -131,6 +144,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 `,
 		Description: "The leader counts its own entries toward the commit quorum as soon as it appends them, before its fsync: a crash of the leader and one follower loses a committed, acknowledged write.",
 		Flags:       []string{"-faults", "crash,disk-slow"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-ack-before-persist", Group: GroupTiming, File: "raft/raft.go",
@@ -138,6 +152,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 		New:         `case MsgVoteResp, MsgVote:`,
 		Description: "Append acknowledgements are sent with the Ready instead of after it is persisted: a follower acknowledges entries it then loses in a crash (fsync ordering).",
 		Flags:       []string{"-faults", "crash,disk-slow"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-vote-before-persist", Group: GroupTiming, File: "raft/raft.go",
@@ -145,6 +160,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 		New:         `case MsgAppResp:`,
 		Description: "Votes are sent before the term and vote are durable: a voter that crashes before its fsync forgets its vote and votes again in the same term.",
 		Flags:       []string{"-faults", "crash,partition"},
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "raft-stale-term-append", Group: GroupTiming, File: "raft/raft.go",
@@ -152,6 +168,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 		New:         `case m.Term < r.term && m.Type != MsgApp:`,
 		Description: "Appends from a lower term are not rejected: a deposed leader that was partitioned overwrites a newer leader's entries on its followers.",
 		Flags:       []string{"-faults", "partition"},
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "raft-conf-pending-ignored", Group: GroupPath, File: "raft/raft.go",
@@ -159,6 +176,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 		New:         `if r.pendingConfIndex > r.log.lastIndex() {`,
 		Description: "The one-change-at-a-time check compares the pending conf change with the last index instead of the applied index, so it never refuses: two single-server changes overlap and their quorums need not intersect.",
 		Flags:       []string{"-faults", "membership,crash"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-conf-before-term-commit", Group: GroupPath, File: "raft/raft.go",
@@ -166,6 +184,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 		New:         `r.pendingConfIndex = 0`,
 		Description: "A new leader may propose a membership change before it has committed an entry of its term (the single-server change bug Ongaro reported): a change of the previous leader may still be uncommitted.",
 		Flags:       []string{"-faults", "membership,partition"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "raft-snapshot-conflicting-commit", Group: GroupPath, File: "raft/raft.go",
@@ -173,6 +192,7 @@ if pr := r.trk.progress[r.id]; pr != nil {
 		New:         `if s.Meta.Index <= r.log.lastIndex() {`,
 		Description: "A follower that holds the snapshot's index treats the snapshot as known without comparing terms, and commits its own conflicting entry there instead of installing the snapshot.",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitCaught,
 	},
 }
 
@@ -187,6 +207,7 @@ if _, dup := s.applied[id]; dup {
 		New:         ``,
 		Description: "The apply-time session check forgets the request IDs it applied: a write the network duplicated, or a client retried at a new leader, takes effect twice.",
 		Flags:       []string{"-faults", "packet,partition"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "node-lease-expiry-local-clock", Group: GroupPath, File: "node/apply.go",
@@ -278,6 +299,7 @@ var walSnapBugs = []Bug{
 		New:         `if !hs.IsEmpty() && (hs.Term != w.hs.Term || hs.Commit != w.hs.Commit) {`,
 		Description: "The WAL writes a hard state record only when the term or commit changed, so a vote cast in the current term is not saved: after a crash the replica can vote again in that term.",
 		Flags:       []string{"-faults", "crash,partition"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "wal-sync-early", Group: GroupTiming, File: "wal/wal.go",
@@ -285,6 +307,7 @@ var walSnapBugs = []Bug{
 		New:         `f.Sync(func(error) {}); w.onSynced(nil)`,
 		Description: "Sync reports the records durable as soon as they are written, without waiting for the fsync (a trusted write-back cache): a crash loses acknowledged entries and votes.",
 		Flags:       []string{"-faults", "crash,disk-slow"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "wal-release-unsynced-marker", Group: GroupPath, File: "wal/wal.go",
@@ -292,6 +315,7 @@ var walSnapBugs = []Bug{
 		New:         `limit := index`,
 		Description: "Segments are released on the strength of a snapshot marker that is written but not yet synced: a crash leaves a WAL with a hole and no marker covering it.",
 		Flags:       []string{"-faults", "crash"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "wal-replay-keeps-stale-suffix", Group: GroupPath, File: "wal/replay.go",
@@ -299,6 +323,7 @@ var walSnapBugs = []Bug{
 		New:         `if i := e.Index - first; i < uint64(len(ents)) { ents[i] = e; r.rep.Entries = ents; return nil }`,
 		Description: "Replay overwrites an entry saved again at a lower index in place instead of truncating the log there: entries of a deposed leader after it come back after a restart.",
 		Flags:       []string{"-faults", "partition,crash"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "snap-rename-before-sync", Group: GroupTiming, File: "snap/snap.go",
@@ -306,6 +331,7 @@ var walSnapBugs = []Bug{
 		New:         `func(then func(error)) { f.Sync(func(error) {}); then(nil) }(func(err error) {`,
 		Description: "A snapshot file is renamed into place before its fsync completes (the ext4 delayed-allocation mistake): after a crash the WAL names a snapshot whose data never reached the disk.",
 		Flags:       []string{"-faults", "crash,disk-slow"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "snap-release-current", Group: GroupSymptom, File: "snap/snap.go",
@@ -313,6 +339,7 @@ var walSnapBugs = []Bug{
 		New:         `if !ok || index > keepIndex {`,
 		Description: "Releasing snapshots below an index also removes the snapshot at that index (off by one): the newest snapshot is deleted right after it is taken, which only a restart notices.",
 		Flags:       []string{"-faults", "crash"},
+		Unit:        UnitCaught,
 	},
 }
 
@@ -322,24 +349,28 @@ var mvccBugs = []Bug{
 		Old:         `r.create, r.version = last.create, last.version+1`,
 		New:         `r.create, r.version = main, last.version+1`,
 		Description: "An update of a live key sets its create_revision to the update's revision (create and mod revision confused): compares on create_revision and readers see a fresh key.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-txn-delete-no-rev", Group: GroupSymptom, File: "mvcc/write.go",
 		Old:         `*sub += uint32(len(kis))`,
 		New:         `_ = kis`,
 		Description: "A transaction whose only writes are deletes does not count them as writes, so the revision is not bumped: the next write reuses the deletes' revision.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-compare-missing-key", Group: GroupSymptom, File: "mvcc/write.go",
 		Old:         `return compareInt(c.Result, 0, c.Number)`,
 		New:         `return false`,
 		Description: "A compare on a missing key always fails instead of comparing a zero version/revision: create-if-absent transactions (version = 0) never succeed.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-prevkv-self", Group: GroupSymptom, File: "mvcc/watch.go",
 		Old:         `if ki.revs[mid] < p {`,
 		New:         `if ki.revs[mid] <= p {`,
 		Description: "The previous key-value of a watch event is found one position too far: prev_kv holds the event's own key-value instead of the one before it.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-lease-not-detached", Group: GroupPath, File: "mvcc/write.go",
@@ -350,24 +381,28 @@ if last.lease != lease {
 `,
 		New:         ``,
 		Description: "Overwriting a key with another lease (or none) leaves it attached to its old lease: revoking or expiring that lease deletes the key's newer value.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-compact-drops-live-key", Group: GroupPath, File: "mvcc/compact.go",
 		Old:         `if !last.tombstone() && !atRev {`,
 		New:         `if !last.tombstone() && atRev {`,
 		Description: "Compaction keeps a key's newest older put only when the key also changed at the compaction revision, the wrong way round: keys unchanged since before it vanish.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-compact-boundary-tombstone", Group: GroupPath, File: "mvcc/compact.go",
 		Old:         `for i < len(revs) && s.log.at(revs[i]).main < rev {`,
 		New:         `for i < len(revs) && s.log.at(revs[i]).main <= rev {`,
 		Description: "Compaction treats the compaction revision itself as history: a delete at exactly that revision is dropped, so a watch from the compaction revision misses it.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-compact-read-off-by-one", Group: GroupPath, File: "mvcc/store.go",
 		Old:         `case rev < s.compactRev:`,
 		New:         `case rev < s.compactRev-1:`,
 		Description: "A read one revision below the compaction revision is allowed and answered from compacted history, where newer versions replaced what it should see.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-watch-past-compaction", Group: GroupPath, File: "mvcc/watch.go",
@@ -377,12 +412,14 @@ case w.nextMain < s.compactRev:
 `,
 		New:         ``,
 		Description: "A watcher that fell behind a compaction is not canceled with ErrCompacted: it silently skips the compacted events (a watch gap).",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-range-rev-off-by-one", Group: GroupSymptom, File: "mvcc/store.go",
 		Old:         `if r.main <= rev {`,
 		New:         `if r.main < rev {`,
 		Description: "Reads on the range path (key ranges, and reads at an older revision) see the versions before the read revision instead of at it: a key changed at exactly that revision shows its previous value.",
+		Unit:        UnitCaught,
 	},
 }
 
@@ -399,6 +436,7 @@ r := &api.Response{ID: cl.req.ID, Op: cl.req.Body.Op(), Err: api.CodeUnavailable
 c.finish(cl, r, &ServerError{Response: r})
 `,
 		Description: "A request that timed out is reported as refused (unavailable) instead of unknown: a write that did take effect is recorded as one that did not.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "client-watch-resume-duplicate", Group: GroupTiming, File: "client/watch.go",
@@ -406,6 +444,7 @@ c.finish(cl, r, &ServerError{Response: r})
 		New:         `w.next = evs[len(evs)-1].Revision()`,
 		Description: "The watch remembers the last delivered revision instead of the next one: after a stream break it resumes at that revision and delivers its events again.",
 		Flags:       []string{"-faults", "partition,packet"},
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "client-watch-ignores-gap", Group: GroupTiming, File: "client/watch.go",
@@ -413,5 +452,6 @@ c.finish(cl, r, &ServerError{Response: r})
 		New:         `if m.Seq <= w.seq {`,
 		Description: "A watch stream message with a sequence gap (one was lost) is taken instead of resuming the stream: the lost message's events are never delivered.",
 		Flags:       []string{"-faults", "packet"},
+		Unit:        UnitCaught,
 	},
 }
