@@ -270,9 +270,9 @@ if _, dup := s.applied[id]; dup {
 		Flags:       []string{"-faults", "disk-corrupt,crash"},
 	},
 	{
-		Name: "node-recovering-votes", Group: GroupSymptom, File: "node/recovery.go",
-		Old:         `return n.recovering || (n.floorKnown && m.Term <= n.voteFloor)`,
-		New:         `return n.floorKnown && m.Term <= n.voteFloor`,
+		Name: "raft-recovering-votes", Group: GroupSymptom, File: "raft/raft.go",
+		Old:         `ignore := r.recovering || m.Term <= r.voteFloor`,
+		New:         `ignore := m.Term <= r.voteFloor`,
 		Description: "A replica that lost its log to corruption and is rebuilding grants votes: with its empty log it helps elect a candidate that lacks committed entries.",
 		Flags:       []string{"-faults", "disk-corrupt,crash,partition"},
 	},
