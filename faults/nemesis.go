@@ -178,6 +178,18 @@ func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 		}
 	}
 	ids := slices.Compact(slices.Sorted(slices.Values(replicas)))
+	// A replica removed from the cluster counts against the budget for
+	// the rest of the run: its removal may not be applied everywhere when
+	// the harness shuts it down, and until it is, the others' quorum
+	// still counts it (simrun -nodes 5 -faults all -seed 753: 5 shut down
+	// with its removal unapplied, then 1 and 2 corrupted: three of six
+	// voters gone). Learners too: the harness books a removal victim as a
+	// learner from the moment it asks, before the removal is applied.
+	for _, id := range n.ids {
+		if !slices.Contains(ids, id) {
+			n.floor = max(0, n.floor-1)
+		}
+	}
 	n.ids = ids
 	n.recordBase()
 	for id := range n.learners {
