@@ -25,9 +25,12 @@
 //	-scenario FILE run this scenario (JSON) instead of drawing one per seed
 //	-workload W    kv (default), election, lock, config or kubernetes
 //	-fencing       lock workload: the resource checks fencing tokens (default true)
+//	-merge FILE... fold shard runs' -json lines into one summary, one
+//	               replay command per failure signature
+//	-check-determinism  run each seed twice concurrently; differing traces fail
 //
 // Exit status: 0 all seeds passed, 1 a seed failed or was unknown, 2 bad
-// usage.
+// usage (or, with -merge, bad input).
 package main
 
 import (

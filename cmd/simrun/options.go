@@ -58,6 +58,13 @@ type options struct {
 	// replayFlags are the flags, as given, that change what a seed does;
 	// the replay command repeats them.
 	replayFlags []string
+	// merge folds the -json lines in mergeFiles (merge.go) instead of
+	// running seeds.
+	merge      bool
+	mergeFiles []string
+	// checkDeterminism runs each seed twice, concurrently, and fails it
+	// if the trace hashes differ (determinism.go).
+	checkDeterminism bool
 }
 
 // parseArgs parses the command line into options. Every error but
@@ -87,12 +94,21 @@ func parseArgs(args []string) (options, error) {
 	fs.BoolVar(&o.explore, "explore", false, "search over scenarios guided by coverage (-seed is the search seed)")
 	fs.StringVar(&o.budget, "budget", "200", "with -explore: runs (N) or wall time (a duration such as 10m)")
 	fs.StringVar(&o.corpus, "corpus", "", "with -explore: corpus directory (loaded, merged, saved)")
+	fs.BoolVar(&o.merge, "merge", false, "fold the -json lines of the files given as arguments into one summary")
+	fs.BoolVar(&o.checkDeterminism, "check-determinism", false, "run each seed twice concurrently; differing traces fail")
 	fencing := fs.Bool("fencing", workloads.DefaultOptions().Fencing, "lock workload: the resource checks fencing tokens")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
 		}
 		return o, usagef("%v", err)
+	}
+	if o.merge {
+		if fs.NArg() == 0 {
+			return o, usagef("-merge: no files (simrun -merge FILE...)")
+		}
+		o.mergeFiles = fs.Args()
+		return o, nil
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q", fs.Arg(0))
@@ -124,10 +140,17 @@ func parseArgs(args []string) (options, error) {
 		return o, err
 	}
 	o.cfg.Probes = true // cheap; every JSON line carries the seed's probes
-	for _, name := range []string{"scenario", "nodes", "clients", "duration", "faults", "reads", "checker", "workload", "fencing"} {
-		if set[name] {
-			o.replayFlags = append(o.replayFlags, "-"+name, fs.Lookup(name).Value.String())
+	for _, name := range []string{"scenario", "nodes", "clients", "duration", "faults", "reads", "checker", "workload", "fencing", "check-determinism"} {
+		if !set[name] {
+			continue
 		}
+		f := fs.Lookup(name)
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			// "-fencing false" would end the flags at "false".
+			o.replayFlags = append(o.replayFlags, "-"+name+"="+f.Value.String())
+			continue
+		}
+		o.replayFlags = append(o.replayFlags, "-"+name, f.Value.String())
 	}
 	return o, nil
 }

@@ -40,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "simrun: %v (see simrun -h)\n", err)
 		return exitUsage
 	}
+	if o.merge {
+		return runMerge(o.mergeFiles, stdout, stderr)
+	}
 	if o.out != "" {
 		if err := os.MkdirAll(o.out, 0o755); err != nil {
 			fmt.Fprintf(stderr, "simrun: -out: %v\n", err)
@@ -68,7 +71,12 @@ func (o *options) seedFunc() func(uint64) harness.Result {
 			trace = new(bytes.Buffer)
 			cfg.TraceWriter = trace
 		}
-		res := runSeed(cfg, seed)
+		var res harness.Result
+		if o.checkDeterminism {
+			res = checkDeterminism(cfg, seed)
+		} else {
+			res = runSeed(cfg, seed)
+		}
 		if o.trace {
 			res.Artifacts = withTrace(res.Artifacts, trace.Bytes())
 		}
@@ -342,6 +350,10 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
                  running -seeds; -seed is the search seed
   -budget B      with -explore: runs (200) or wall time (10m)
   -corpus DIR    with -explore: load, merge and save the corpus there
+  -merge FILE... fold the -json lines of shard runs into one summary; one
+                 replay command per failure signature (exit 2: bad input)
+  -check-determinism  run each seed twice in two goroutines; a differing
+                 trace hash fails the seed, naming the first differing event
   -scenario FILE run this scenario (the JSON object -json prints under
                  "scenario") instead of drawing one per seed; -nodes,
                  -duration, -faults and -reads given beside it override

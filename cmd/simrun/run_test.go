@@ -84,7 +84,7 @@ func TestLockWorkloadReplay(t *testing.T) {
 	code, out, _ := runArgs("-seeds", "10", "-parallel", "2", "-workload", "lock", "-fencing=false", "-faults", "pause,partition,clock-drift")
 	require.Equal(t, exitFail, code, out)
 	require.Contains(t, out, "two holders: client ")
-	require.Regexp(t, `replay: go run ./cmd/simrun -seeds 1 -seed \d+ -faults pause,partition,clock-drift -workload lock -fencing false`, out)
+	require.Regexp(t, `replay: go run ./cmd/simrun -seeds 1 -seed \d+ -faults pause,partition,clock-drift -workload lock -fencing=false`, out)
 }
 
 func TestHelpExits0(t *testing.T) {

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestFailureSignature(t *testing.T) {
+	lin := func(op, client, rev int, at string) string {
+		return fmt.Sprintf("linearizability: op %d (client %d, put(/k/%d, c%d.%d) -> rev %d) returned at %s", op, client, client, client, op, rev, at)
+	}
+	for _, tc := range []struct {
+		name   string
+		a, b   string
+		fa, fb []string
+		va, vb string
+		same   bool
+	}{
+		{"numbers and durations differ", lin(1104, 3, 258, "8.08s"), lin(544, 14, 156, "350ms"), nil, nil, "fail", "fail", true},
+		{"hex hashes differ", "replay gave trace hash 00ab12cd34ef5678", "replay gave trace hash ffee000011112222", nil, nil, "fail", "fail", true},
+		{"0x ids differ", "entry 0x1f at node 0xa", "entry 0x2 at node 0xbeef", nil, nil, "fail", "fail", true},
+		{"later lines ignored", "liveness: no leader\nnode 1 term 4", "liveness: no leader\nnode 3 term 9", nil, nil, "fail", "fail", true},
+		{"fault order ignored", "x", "x", []string{"crash", "partition"}, []string{"partition", "crash"}, "fail", "fail", true},
+		{"different reason", "liveness: no leader", "convergence: replica 2 differs", nil, nil, "fail", "fail", false},
+		{"different words kept", "get(/k/1) stale", "put(/k/1) stale", nil, nil, "fail", "fail", false},
+		{"different faults", "x", "x", []string{"crash"}, []string{"partition"}, "fail", "fail", false},
+		{"fail vs unknown", "x", "x", nil, nil, "fail", "unknown", false},
+		{"word without digits kept", "lost deadbeef", "lost cafebabe", nil, nil, "fail", "fail", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := failureSignature(tc.va, tc.a, tc.fa), failureSignature(tc.vb, tc.b, tc.fb)
+			if tc.same {
+				require.Equal(t, a, b)
+			} else {
+				require.NotEqual(t, a, b)
+			}
+		})
+	}
+}
+
+// writeFile writes lines into a file in dir and returns its path.
+func writeFile(t *testing.T, dir, name string, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
+	return p
+}
+
+func TestMergeBadInputExits2NamingFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"seed":1,"verdict":"pass","trace_hash":"01","virtual_s":10,"wall_ms":5,"faults":[]}`
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  string
+	}{
+		{"not json", []string{good, "", "seeds=3 passed=3"}, "bad.json:3: not a simrun -json line"},
+		{"truncated", []string{`{"seed":1,"verd`}, "bad.json:1: not a simrun -json line"},
+		{"no seed", []string{good, `{"verdict":"pass"}`}, `bad.json:2: no "seed"`},
+		{"bad verdict", []string{`{"seed":2,"verdict":"maybe"}`}, `bad.json:1: verdict "maybe"`},
+		{"no verdict", []string{`{"seed":2}`}, `bad.json:1: verdict ""`},
+		{"seed not a number", []string{`{"seed":"x","verdict":"pass"}`}, "bad.json:1: not a simrun -json line"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, dir, "bad.json", tc.lines...)
+			code, out, errOut := runArgs("-merge", p)
+			require.Equal(t, exitUsage, code)
+			require.Empty(t, out)
+			require.Contains(t, errOut, tc.want)
+			require.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		code, _, errOut := runArgs("-merge", filepath.Join(dir, "nope.json"))
+		require.Equal(t, exitUsage, code)
+		require.Contains(t, errOut, "nope.json")
+		require.Equal(t, 1, strings.Count(errOut, "\n"), errOut)
+	})
+	t.Run("no files", func(t *testing.T) {
+		code, _, errOut := runArgs("-merge")
+		require.Equal(t, exitUsage, code)
+		require.Contains(t, errOut, "no files")
+	})
+}
+
+func TestMergeFoldsShardsAndGroupsSignatures(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(seed int, verdict, reason, faults, replay string) string {
+		return fmt.Sprintf(`{"seed":%d,"verdict":%q,"reason":%q,"trace_hash":"%016x","virtual_s":10,"wall_ms":500,"faults":[%s],"replay":%q}`,
+			seed, verdict, reason, seed*7, faults, replay)
+	}
+	a := writeFile(t, dir, "a.json",
+		rec(1, "pass", "", "", ""),
+		rec(3, "fail", "liveness: no leader for 2.5s after heal (node 4)", `"crash"`, "go run ./cmd/simrun -seeds 1 -seed 3 -nodes 3"),
+		rec(5, "fail", "convergence: replica 2 applied 10 < commit 12", `"crash"`, "replay 5"),
+	)
+	b := writeFile(t, dir, "b.json",
+		rec(2, "fail", "liveness: no leader for 1.0s after heal (node 1)", `"crash"`, "replay 2"),
+		"",
+		rec(4, "unknown", "check timed out after 100 steps", "", "replay 4"),
+		rec(6, "fail", "liveness: no leader for 3s after heal (node 2)", `"crash"`, "replay 6"),
+	)
+	code, out, errOut := runArgs("-merge", a, b, a) // a twice: counted once
+	require.Equal(t, exitFail, code, errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Equal(t, []string{
+		"signature 1: 3 seeds (2,3,6) verdict=fail faults=crash",
+		"  reason: liveness: no leader for 1.0s after heal (node 1)",
+		"  replay: replay 2",
+		"signature 2: 1 seeds (4) verdict=unknown faults=none",
+		"  reason: check timed out after 100 steps",
+		"  replay: replay 4",
+		"signature 3: 1 seeds (5) verdict=fail faults=crash",
+		"  reason: convergence: replica 2 applied 10 < commit 12",
+		"  replay: replay 5",
+	}, lines[:9])
+	require.Equal(t, "seeds=6 passed=1 failed=4 unknown=1 virtual=60.0s wall=3.000s speedup=20 signatures=3", lines[9])
+
+	pass := writeFile(t, dir, "pass.json", rec(1, "pass", "", "", ""), rec(2, "pass", "", "", ""))
+	code, out, _ = runArgs("-merge", pass)
+	require.Equal(t, exitPass, code)
+	require.Equal(t, "seeds=2 passed=2 failed=0 unknown=0 virtual=20.0s wall=1.000s speedup=20 signatures=0\n", out)
+}
+
+// TestMergeRealShards merges the -json lines of two real shards of a
+// sweep in which seeds 1 and 6 fail with the same kind of stale read
+// (serializable reads under partitions, as TestRealStaleReadLeavesArtifacts).
+func TestMergeRealShards(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, shard := range []string{"1/2", "2/2"} {
+		code, out, errOut := runArgs("-seeds", "6", "-shard", shard, "-parallel", "2", "-reads", "serializable", "-faults", "partition", "-json")
+		require.Equal(t, exitFail, code, errOut)
+		p := filepath.Join(dir, "shard"+shard[:1]+".json")
+		require.NoError(t, os.WriteFile(p, []byte(out), 0o644))
+		files = append(files, p)
+	}
+	code, out, errOut := runArgs(append([]string{"-merge"}, files...)...)
+	require.Equal(t, exitFail, code, errOut)
+	require.Contains(t, out, "seeds=6 passed=4 failed=2 unknown=0 ")
+	require.Contains(t, out, "signatures=1\n")
+	require.Contains(t, out, "signature 1: 2 seeds (1,6) verdict=fail faults=partition\n  reason: linearizability: ")
+	require.Contains(t, out, "  replay: go run ./cmd/simrun -seeds 1 -seed 1 -faults partition -reads serializable\n")
+}
