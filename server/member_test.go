@@ -210,6 +210,12 @@ func TestWatchService(t *testing.T) {
 	kv := pb.NewKVClient(tc.conns[0])
 	first, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("/w/a"), Value: []byte("0")})
 	require.NoError(t, err)
+	// The watches below start at member 2's current revision: wait until it
+	// has applied the first put, or the put itself would be watched.
+	require.Eventually(t, func() bool {
+		r, err := pb.NewKVClient(tc.conns[2]).Range(ctx(t), &pb.RangeRequest{Key: []byte("/w/a"), Serializable: true})
+		return err == nil && r.Header.Revision >= first.Header.Revision
+	}, 5*time.Second, 10*time.Millisecond)
 	ws, err := pb.NewWatchClient(tc.conns[2]).Watch(ctx(t))
 	require.NoError(t, err)
 	create := func(c *pb.WatchCreateRequest) int64 {
@@ -219,8 +225,9 @@ func TestWatchService(t *testing.T) {
 		require.True(t, r.Created)
 		return r.WatchId
 	}
-	all := create(&pb.WatchCreateRequest{Key: []byte("/w/"), RangeEnd: []byte("/w0"), PrevKv: true})
-	noPut := create(&pb.WatchCreateRequest{Key: []byte("/w/"), RangeEnd: []byte("/w0"), Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}})
+	from := first.Header.Revision + 1 // after the first put, whatever member 2 has applied
+	all := create(&pb.WatchCreateRequest{Key: []byte("/w/"), RangeEnd: []byte("/w0"), PrevKv: true, StartRevision: from})
+	noPut := create(&pb.WatchCreateRequest{Key: []byte("/w/"), RangeEnd: []byte("/w0"), StartRevision: from, Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}})
 	require.NotEqual(t, all, noPut)
 	_, err = kv.Put(ctx(t), &pb.PutRequest{Key: []byte("/w/a"), Value: []byte("1")})
 	require.NoError(t, err)
@@ -259,9 +266,13 @@ func TestWatchService(t *testing.T) {
 	require.NoError(t, err)
 	_, err = kv.Compact(ctx(t), &pb.CompactionRequest{Revision: last.Header.Revision})
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { // the watching member applies the compaction
-		_, err := pb.NewKVClient(tc.conns[2]).Range(ctx(t), &pb.RangeRequest{Key: []byte("/x"), Revision: first.Header.Revision, Serializable: true})
-		return err != nil
+	// The watching member (3) applies the compaction before a later put,
+	// which its own Status shows (a Range would be served by any member).
+	after, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("/y"), Value: []byte("1")})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st, err := pb.NewMaintenanceClient(tc.conns[2]).Status(ctx(t), &pb.StatusRequest{})
+		return err == nil && st.Header.Revision >= after.Header.Revision
 	}, 5*time.Second, 10*time.Millisecond)
 	c := create(&pb.WatchCreateRequest{Key: []byte("/w/a"), StartRevision: first.Header.Revision})
 	for {
@@ -271,7 +282,7 @@ func TestWatchService(t *testing.T) {
 			break
 		}
 	}
-	require.True(t, r.Canceled)
+	require.True(t, r.Canceled, "%v", r)
 	require.Equal(t, last.Header.Revision, r.CompactRevision)
 }
 

@@ -167,6 +167,10 @@ func (st *wstream) shutdown() {
 
 func (st *wstream) create(c *pb.WatchCreateRequest) {
 	st.mu.Lock()
+	if st.closed { // the stream ended while this request was in flight
+		st.mu.Unlock()
+		return
+	}
 	id := c.WatchId
 	if id == 0 { // clientv3.AutoWatchID: the server picks
 		for st.watches[st.nextID] != nil {
