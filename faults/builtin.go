@@ -264,6 +264,22 @@ func (loseSyncedFault) Params() []Param { return nil }
 
 func (loseSyncedFault) Inject(e *Episode) (string, func(), bool) {
 	n := e.N
+	return crashAndDamage(e, LoseSynced, func(id host.NodeID) string {
+		n.Taint(id)
+		l, err := n.w.Disk(id).LoseSynced(e.R)
+		if err != nil {
+			return fmt.Sprintf("%d:nothing", id)
+		}
+		return fmt.Sprintf("%d:%s %d->%d", id, l.Name, l.From, l.To)
+	})
+}
+
+// crashAndDamage crashes 1..majority of the live replicas (beyond the
+// crash budget: only beyond-model faults use it), lets damage act on each
+// crashed replica's disk, and restarts them when healed. damage returns
+// the replica's part of the episode's detail, or "" for none.
+func crashAndDamage(e *Episode, fault string, damage func(id host.NodeID) string) (string, func(), bool) {
+	n := e.N
 	var cands []host.NodeID
 	for _, id := range n.ids {
 		if n.w.Alive(id) {
@@ -276,17 +292,13 @@ func (loseSyncedFault) Inject(e *Episode) (string, func(), bool) {
 	var hit []host.NodeID
 	var parts []string
 	for _, id := range Pick(e.R, cands, 1+e.R.IntN(min(n.minority()+1, len(cands)))) {
-		if !n.CrashNode(id, LoseSynced) {
+		if !n.CrashNode(id, fault) {
 			continue
 		}
 		hit = append(hit, id)
-		n.Taint(id)
-		l, err := n.w.Disk(id).LoseSynced(e.R)
-		if err != nil {
-			parts = append(parts, fmt.Sprintf("%d:nothing", id))
-			continue
+		if part := damage(id); part != "" {
+			parts = append(parts, part)
 		}
-		parts = append(parts, fmt.Sprintf("%d:%s %d->%d", id, l.Name, l.From, l.To))
 	}
 	return strings.Join(parts, " "), func() {
 		for _, id := range hit {

@@ -2,7 +2,6 @@ package faults
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/seedkv/seedkv/host"
 )
@@ -24,30 +23,12 @@ func (loseDirentFault) Params() []Param { return nil }
 
 func (loseDirentFault) Inject(e *Episode) (string, func(), bool) {
 	n := e.N
-	var cands []host.NodeID
-	for _, id := range n.ids {
-		if n.w.Alive(id) {
-			cands = append(cands, id)
+	return crashAndDamage(e, LoseDirent, func(id host.NodeID) string {
+		k := n.w.Disk(id).LoseDirents()
+		if k == 0 {
+			return ""
 		}
-	}
-	if len(cands) == 0 {
-		return "", nil, false
-	}
-	var hit []host.NodeID
-	var parts []string
-	for _, id := range Pick(e.R, cands, 1+e.R.IntN(min(n.minority()+1, len(cands)))) {
-		if !n.CrashNode(id, LoseDirent) {
-			continue
-		}
-		hit = append(hit, id)
-		if k := n.w.Disk(id).LoseDirents(); k > 0 {
-			n.Taint(id)
-			parts = append(parts, fmt.Sprintf("%d:%d", id, k))
-		}
-	}
-	return strings.Join(parts, " "), func() {
-		for _, id := range hit {
-			n.RestartNode(id)
-		}
-	}, len(hit) > 0
+		n.Taint(id)
+		return fmt.Sprintf("%d:%d", id, k)
+	})
 }

@@ -24,13 +24,7 @@ func BenchmarkSeedProbes(b *testing.B) {
 		for i, probes := range []bool{first, !first} {
 			c := cfg
 			c.Probes = probes
-			cpu0, _ := processCPU()
-			t0 := time.Now()
-			r := Run(c, seed)
-			spent := time.Since(t0)
-			if cpu1, ok := processCPU(); ok {
-				spent = cpu1 - cpu0
-			}
+			r, spent := timedRun(c, seed)
 			if r.Verdict != Pass {
 				b.Fatalf("seed %d (probes %v): %s: %s", seed, probes, r.Verdict, firstLine(r.Reason))
 			}

@@ -26,13 +26,7 @@ func BenchmarkSeedAsserts(b *testing.B) {
 		var hashes [2]uint64
 		for i, checks := range []bool{first, !first} {
 			invariant.Checks = checks
-			cpu0, _ := processCPU()
-			t0 := time.Now()
-			r := Run(cfg, seed)
-			spent := time.Since(t0)
-			if cpu1, ok := processCPU(); ok {
-				spent = cpu1 - cpu0
-			}
+			r, spent := timedRun(cfg, seed)
 			if r.Verdict != Pass {
 				b.Fatalf("seed %d (checks %v): %s: %s", seed, checks, r.Verdict, firstLine(r.Reason))
 			}
