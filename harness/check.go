@@ -8,97 +8,21 @@ import (
 	lin "github.com/seedkv/seedkv/linearizability"
 )
 
-// check runs every post-run check and sets the verdict: the first failing
-// check decides the reason; a check that ran out of time makes the verdict
-// unknown unless another one failed.
+// check runs the run's check list (checkers.go) over its records and
+// sets the verdict: the first failing check decides the reason; a check
+// that ran out of time makes the verdict unknown unless another one failed.
 func (r *seedRun) check(res *Result) {
 	start := time.Now()                                  // deliberate: check time is reported, not simulated
 	defer func() { res.CheckTime = time.Since(start) }() // deliberate: reporting only
 	res.Verdict = Pass
-	fail := func(reason string) {
-		if res.Verdict != Fail {
-			res.Verdict, res.Reason = Fail, reason
-		}
-	}
-	ops := r.hist.Ops()
 	r.transfers.note()
-	entries, disagree, err := r.writeLog()
-	if err == nil && entries != nil {
-		// A lost acknowledged write explains a failure to converge or to
-		// make progress: it goes first, naming the write.
-		if lost := r.lostWrites(ops, entries); lost != nil {
-			reason := lost.Error()
-			if r.failure != "" {
-				reason += "; then: " + r.failure
-			}
-			fail(reason)
-		}
+	rec := r.records()
+	for _, c := range r.checkList(res) {
+		r.runCheck(c, rec, res)
 	}
-	if r.failure != "" {
-		fail(r.failure)
-	}
-	if err == nil {
-		r.checkWorkload(entries, fail)
-	}
-	if disagree != nil {
-		fail(disagree.Error())
-	}
-	if r.operator != nil {
-		refused, err := r.confTaps.check()
-		if err != nil {
-			fail(err.Error())
-		}
-		r.notef("membership: %d changes refused while another was pending", refused)
-	}
-	if err == nil && entries != nil {
-		extra, lerr := r.leaseExpiries(ops, entries, r.skew.slack())
-		if lerr != nil {
-			fail("lease: " + lerr.Error())
-		}
-		r.notef("leases: %d granted, %d expiries in the write log (clock-skew slack %v)", len(r.leases.order), len(extra), r.skew.slack())
-		ops = append(ops, extra...)
-	}
-	switch {
-	case err != nil:
-		fail(err.Error())
-	case entries != nil:
-		if err := r.checkWatches(entries); err != nil {
-			fail(err.Error())
-		}
-		if err := r.checkPastReads(entries); err != nil {
-			fail(err.Error())
-		}
-		n := resolveUnknown(ops, entries)
-		r.hints = revisionHints(entries)
-		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
-	}
-	if r.workload != nil {
-		r.notef("history: %d probe ops, not checked (the workload's writes are not in it; its checkers ran)", len(ops))
-		if r.cfg.KeepArtifacts {
-			res.Artifacts = r.artifacts(ops, &lin.Result{})
-		}
-		return
-	}
-	if entries == nil && res.Verdict == Fail {
-		// A broken cluster has no log to settle unknown outcomes with,
-		// and the seed has failed already: spare the (then slow) search.
-		r.notef("history: %d ops, not checked for linearizability", len(ops))
-		if r.cfg.KeepArtifacts {
-			res.Artifacts = r.artifacts(ops, &lin.Result{})
-		}
-		return
-	}
-	lr := r.checkHistory(ops)
-	switch lr.Verdict {
-	case lin.Fail:
-		fail("linearizability: " + lr.Reason)
-	case lin.Unknown:
-		if res.Verdict == Pass {
-			res.Verdict, res.Reason = Unknown, "linearizability: "+lr.Reason
-		}
-	}
+	res.Checks = r.outcomes
 	if r.cfg.KeepArtifacts {
-		res.Artifacts = r.artifacts(ops, &lr)
+		res.Artifacts = r.artifacts(rec.History, &r.linResult)
 	}
 }
 

@@ -44,7 +44,7 @@ type logWatcher struct {
 // startCompactor adds the log watcher's client and, if compaction is on,
 // starts the watch and the compaction cadence.
 func (r *seedRun) startCompactor() {
-	if r.cfg.CompactEvery <= 0 {
+	if r.cfg.CompactEvery <= 0 || !r.kvOnly("compaction") {
 		return
 	}
 	lw := &logWatcher{r: r, rng: r.w.Rand("compact")}

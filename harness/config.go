@@ -193,12 +193,22 @@ type Config struct {
 	// TraceWriter, if not nil, receives the world's event trace as text,
 	// one event per line, as the run goes.
 	TraceWriter io.Writer
+	// Checks, if not nil, makes the run's check list from the default
+	// one (DefaultCheckNames, the workload's checkers in place of
+	// "workload"): it may append checks, replace or drop some, reorder.
+	Checks func(defaults []RunChecker) []RunChecker
 	// Workload, if not nil, replaces the built-in key-value workload
 	// (its clients, its records and its checks): see Workload.
 	Workload Workload
-	// Cluster, if not nil, is called once per run for the function that
-	// starts that run's replicas; nil means the real node. Tests of the
-	// harness itself put fake or deliberately broken replicas here.
+	// System, if not nil, is the system under test (see System); nil is
+	// seedkv's node (SeedKV), or the test replicas of ObservedCluster or
+	// Cluster.
+	System System
+	// Cluster, if not nil (and System nil), is called once per run for
+	// the function that starts that run's replicas, which speak seedkv's
+	// protocol and implement Inspector themselves; nil means the real
+	// node. Tests of the harness itself put fake or deliberately broken
+	// replicas here.
 	Cluster func() ReplicaFunc
 	// ObservedCluster, if not nil, is Cluster for replicas that report
 	// their safety events (leadership, applied entries, what is durable,
@@ -279,7 +289,7 @@ func (c Config) validateRest() error {
 	if c.RequestTimeout <= 0 || c.HealTimeout <= 0 || c.CheckTimeout <= 0 {
 		return fmt.Errorf("%w: request, heal and check timeouts must be positive", ErrBadConfig)
 	}
-	return nil
+	return c.validateSystem()
 }
 
 // clientCount is the number of workload clients.

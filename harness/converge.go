@@ -6,37 +6,17 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/host"
-	lin "github.com/seedkv/seedkv/linearizability"
 )
-
-// Inspector is what the harness reads from a replica process after a run
-// to check convergence. The default replica (package node) is adapted to
-// it; test replicas implement it. A replica may also offer its committed
-// raft log (for the agreement check), its write log (else the harness
-// reads it with a watch) and whether it stopped for good.
-type Inspector interface {
-	// AppliedIndex is the index of the last log entry applied.
-	AppliedIndex() uint64
-	// KVHash is the hash of the key space and the revision it is at.
-	KVHash() (rev int64, hash uint64, err error)
-}
-
-// writeLogger is implemented by replicas that can list every change
-// applied since the empty store, grouped by revision (store revisions,
-// ascending).
-type writeLogger interface {
-	WriteLog() ([]lin.LogEntry, error)
-}
 
 // inspectors returns the inspector of every running replica that has not
 // stopped for good, in ID order, and how many replicas stopped.
 func (r *seedRun) inspectors() (ids []host.NodeID, ins []Inspector) {
 	for _, id := range r.replicas {
-		in := inspectorOf(r.w.Process(id))
+		in := r.inspectorOf(r.w.Process(id))
 		if in == nil {
 			continue
 		}
-		if s, ok := in.(stopper); ok {
+		if s, ok := in.(Stopper); ok {
 			if stopped, _ := s.Stopped(); stopped {
 				continue
 			}
@@ -55,6 +35,9 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 		ids, ins := r.inspectors()
 		if len(ins) == 0 {
 			r.notef("convergence: no inspectable replica, not checked")
+			r.outcome(CheckOutcome{Name: "convergence", Status: CheckSkipped, Detail: "no running replica offers an Inspector"})
+			r.outcome(CheckOutcome{Name: "log-agreement", Status: CheckSkipped, Detail: "no running replica offers an Inspector"})
+			r.safetyChecked()
 			return nil
 		}
 		lo, hi := ins[0].AppliedIndex(), ins[0].AppliedIndex()
@@ -65,9 +48,10 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 			if err := r.compareHashes(ids, ins); err != nil {
 				return err
 			}
+			r.outcome(CheckOutcome{Name: "convergence", Status: CheckPassed})
 			n, err := checkLogs(ids, ins)
-			r.notef("log matching and agreement: %d entry pairs compared", n)
-			r.notef("%s", r.safety.summary())
+			r.logsChecked(ins, n, err)
+			r.safetyChecked()
 			return err
 		}
 		if r.w.Elapsed() >= deadline || r.overBudget {
@@ -110,7 +94,7 @@ func (r *seedRun) compareHashes(ids []host.NodeID, ins []Inspector) error {
 func (r *seedRun) stoppedReplicas() int {
 	n := 0
 	for _, id := range r.replicas {
-		if s, ok := inspectorOf(r.w.Process(id)).(stopper); ok {
+		if s, ok := r.inspectorOf(r.w.Process(id)).(Stopper); ok {
 			if stopped, _ := s.Stopped(); stopped {
 				n++
 			}

@@ -43,31 +43,41 @@ type WorkloadRun interface {
 	Checkers() []WorkloadChecker
 }
 
-// WorkloadChecker judges one aspect of a run from its records.
-type WorkloadChecker interface {
-	// Name names the check in failure reasons ("lock: mutual exclusion").
-	Name() string
-	// Check returns the verdict with its witness.
-	Check(rec *Records) CheckResult
-}
+// WorkloadChecker judges one aspect of a run from its records: a
+// RunChecker that a workload contributes (its Name names the check in
+// failure reasons: "lock: mutual exclusion").
+type WorkloadChecker = RunChecker
 
 // CheckResult is a checker's verdict: Err set means fail, and Err's text
 // is the witness (it must name what broke: clients, revisions, values);
 // Skipped means the records lacked what the check needs, which is never
-// a pass.
+// a pass; Unknown means the check could not decide (it ran out of its
+// budget), which makes the verdict unknown unless another check fails.
+// All empty is a pass.
 type CheckResult struct {
 	Err     error
 	Skipped string // why it did not run (empty: it ran)
+	Unknown string // why it could not decide (empty: it did)
 }
 
-// Records is what the harness hands a WorkloadChecker after the run.
+// Records is what the harness hands a RunChecker after the run.
 type Records struct {
+	// History is the client history of the built-in workload and the
+	// liveness probe (a Workload records its own). The checks settle it
+	// as they go: the lease check adds lease expiries, the
+	// linearizability check settles unknown outcomes from the write log.
+	History []lin.Op
 	// WriteLog is every change the cluster committed, grouped by store
 	// revision in ascending order, from the most advanced replica; nil
 	// if no replica could provide it.
 	WriteLog []lin.LogEntry
+	// Replicas are the running replicas that have not stopped, in ID
+	// order, with what their system offers to inspect.
+	Replicas []ReplicaView
 	// End is the virtual time at which the checks run.
 	End time.Duration
+	// TraceHash is the run's trace hash (Result.TraceHash).
+	TraceHash uint64
 }
 
 // WorkloadEnv is what a Workload may use to build its part of a seed.
@@ -148,27 +158,6 @@ func (r *seedRun) startWorkload() {
 	r.workload = r.cfg.Workload.Start(env)
 }
 
-// checkWorkload runs the configured workload's checkers on the write log
-// (nil if unavailable); each failure is reported through fail.
-func (r *seedRun) checkWorkload(entries []lin.LogEntry, fail func(string)) {
-	if r.workload == nil {
-		return
-	}
-	rec := &Records{WriteLog: entries, End: r.w.Elapsed()}
-	for _, c := range r.workload.Checkers() {
-		res := c.Check(rec)
-		switch {
-		case res.Err != nil:
-			r.notef("%s: fail: %v", c.Name(), res.Err)
-			fail(c.Name() + ": " + res.Err.Error())
-		case res.Skipped != "":
-			r.notef("%s: skipped: %s", c.Name(), res.Skipped)
-		default:
-			r.notef("%s: pass", c.Name())
-		}
-	}
-}
-
 // workloadOps is the operation count of the configured workload (0 for
 // the built-in one, which counts in r.ops).
 func (r *seedRun) workloadOps() int {
@@ -198,7 +187,7 @@ func (r *seedRun) settleWorkload(deadline time.Duration) {
 	for {
 		rev := int64(0)
 		if id := r.mostAdvanced(); id != 0 {
-			if in := inspectorOf(r.w.Process(id)); in != nil {
+			if in := r.inspectorOf(r.w.Process(id)); in != nil {
 				rev, _, _ = in.KVHash()
 			}
 		}

@@ -59,7 +59,7 @@ func (r *seedRun) servers() []host.NodeID {
 
 // startOperator adds the operator's client and schedules its first change.
 func (r *seedRun) startOperator(start ReplicaFunc) {
-	if !r.faultSet.Has(faults.Membership) {
+	if !r.faultSet.Has(faults.Membership) || !r.kvOnly("membership changes") {
 		return
 	}
 	o := &operator{r: r, rng: r.w.Rand("membership"), started: map[host.NodeID]bool{}, requested: map[host.NodeID]bool{}}
@@ -185,7 +185,7 @@ func (o *operator) promote() {
 // caughtUp reports whether replica id has applied about as much as the
 // most advanced replica.
 func (o *operator) caughtUp(id host.NodeID) bool {
-	in := inspectorOf(o.r.w.Process(id))
+	in := o.r.inspectorOf(o.r.w.Process(id))
 	if in == nil {
 		return false
 	}
@@ -334,7 +334,7 @@ func (o *operator) majorityApplied(index uint64) bool {
 			continue
 		}
 		voters++
-		if in := inspectorOf(o.r.w.Process(id)); in != nil && in.AppliedIndex() >= index {
+		if in := o.r.inspectorOf(o.r.w.Process(id)); in != nil && in.AppliedIndex() >= index {
 			applied++
 		}
 	}

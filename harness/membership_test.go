@@ -60,7 +60,7 @@ func TestRetiredReplicasStayDown(t *testing.T) {
 					continue
 				}
 				retired++
-				require.Nil(t, inspectorOf(r.w.Process(id)), "-nodes %d -seed %d: retired replica %d runs a replica:\n%s",
+				require.Nil(t, r.inspectorOf(r.w.Process(id)), "-nodes %d -seed %d: retired replica %d runs a replica:\n%s",
 					nodes, seed, id, r.notes.String())
 			}
 			if retired == 0 {

@@ -23,12 +23,18 @@ type probe struct {
 	read     bool // the read after it succeeded
 	attempts int
 	lastErr  error
+	sc       Client // the system's client adapter (systems outside seedkv's protocol)
+	written  string // the value the system probe wrote
 }
 
 // addProbe adds the probe's client process (idle until start).
 func (r *seedRun) addProbe() {
 	p := &probe{r: r, id: len(r.clients)}
 	r.probe = p
+	if !r.servesKV() {
+		r.addSystemProbe(p)
+		return
+	}
 	must(r.w.AddNode(probeClient, func(h host.Host) host.Process {
 		p.c = client.New(h, r.servers(), client.Options{RequestTimeout: r.cfg.RequestTimeout})
 		return p.c
@@ -44,6 +50,10 @@ func (p *probe) start() {
 	}
 	p.attempts++
 	p.seq++
+	if p.sc != nil {
+		p.startSystem()
+		return
+	}
 	var s step
 	if !p.wrote {
 		k, v := kvKey(0), "probe."+itoa(p.seq)

@@ -20,7 +20,7 @@ func nodeReplica(p RaftParams, obs node.Observer) ReplicaFunc {
 
 // stopped reports whether replica id has stopped for good.
 func (r *seedRun) stopped(id host.NodeID) bool {
-	if s, ok := inspectorOf(r.w.Process(id)).(stopper); ok {
+	if s, ok := r.inspectorOf(r.w.Process(id)).(Stopper); ok {
 		stopped, _ := s.Stopped()
 		return stopped
 	}
@@ -53,23 +53,6 @@ func (i nodeInspector) RaftLog() ([]LogEntry, uint64) {
 		out[k] = LogEntry{Index: e.Index, Term: e.Term, Data: e.Data}
 	}
 	return out, commit
-}
-
-// stopper is implemented by replicas that can stop for good (on data they
-// cannot trust); a stopped replica counts as crashed.
-type stopper interface {
-	Stopped() (bool, string)
-}
-
-// inspectorOf returns the Inspector of a replica process, or nil.
-func inspectorOf(p host.Process) Inspector {
-	switch p := unwrapProcess(p).(type) {
-	case *node.Node:
-		return nodeInspector{p}
-	case Inspector:
-		return p
-	}
-	return nil
 }
 
 // describeReplicas notes every replica's final state in the account.

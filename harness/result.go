@@ -48,6 +48,10 @@ type Result struct {
 	// States are the abstract cluster states the run went through, as
 	// sorted feature hashes (nil unless Config.Probes); see sampleStates.
 	States []uint64
+	// Checks is the outcome of every check that ran after the run, in
+	// order (pass, fail, skipped or unknown, with the detail); Skipped
+	// lists the skipped ones.
+	Checks []CheckOutcome
 	// Artifacts holds the material for failure artifacts; nil unless
 	// Config.KeepArtifacts.
 	Artifacts *Artifacts

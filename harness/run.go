@@ -62,6 +62,12 @@ type seedRun struct {
 	skew          clockSkew // the replicas' clock offsets, for the expiry check
 	cov           *coverage // probe hits and abstract states (nil: Config.Probes off)
 	safety        *safetyChecker
+	sys           System // the system under test (Config.system)
+	// The checks' state: the write log's problems, the linearizability
+	// result (for artifacts) and every check's outcome.
+	disagree, logErr error
+	linResult        lin.Result
+	outcomes         []CheckOutcome
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -105,7 +111,7 @@ func newSeedRun(cfg Config, seed uint64) (*seedRun, error) {
 	if cfg.Adjust != nil {
 		cfg.Adjust(&sc)
 	}
-	r := &seedRun{cfg: sc.applyTo(cfg), sc: sc, seed: seed}
+	r := &seedRun{cfg: sc.applyTo(cfg), sc: sc, seed: seed, sys: cfg.system()}
 	return r, sc.Validate()
 }
 
@@ -211,13 +217,7 @@ func (r *seedRun) build() {
 	}
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
-	start := nodeReplica(r.sc.Raft, r.safety)
-	switch {
-	case r.cfg.ObservedCluster != nil:
-		start = r.cfg.ObservedCluster(r.safety)
-	case r.cfg.Cluster != nil:
-		start = r.cfg.Cluster()
-	}
+	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Observer: r.safety})
 	r.retired = map[host.NodeID]bool{}
 	start = r.unlessRetired(r.tapConfChanges(start))
 	for _, id := range r.replicas {
@@ -244,7 +244,7 @@ func (r *seedRun) drawFaults() {
 func (r *seedRun) startNemesis() {
 	n, err := faults.NewFromSpecs(r.w, r.replicas, r.sc.Faults, r.w.Rand("faults/nemesis"))
 	must(err)
-	if r.cfg.Cluster == nil {
+	if s, ok := r.sys.(seedkvSystem); ok && s.protocolAware() {
 		n.SetProtocol(nodeProtocol{r}) // aimed faults know the real node only
 	}
 	must(n.Start(r.cfg.Duration))

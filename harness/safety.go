@@ -319,12 +319,6 @@ func matchLogs(x, y *heldLog) (int, error) {
 	return compared, nil
 }
 
-// recoverer is implemented by replicas that can recover from damaged
-// storage by rebuilding from their peers.
-type recoverer interface {
-	Recovering() (bool, string)
-}
-
 // damagedNote explains a cluster that cannot make progress because too
 // many replicas found their storage damaged (lost synced data or
 // corruption, found at restart): they are recovering, and a recovering
@@ -332,7 +326,7 @@ type recoverer interface {
 func (r *seedRun) damagedNote() string {
 	var ids []host.NodeID
 	for _, id := range r.replicas {
-		if rc, ok := inspectorOf(r.w.Process(id)).(recoverer); ok {
+		if rc, ok := r.inspectorOf(r.w.Process(id)).(Recoverer); ok {
 			if on, _ := rc.Recovering(); on {
 				ids = append(ids, id)
 			}

@@ -28,7 +28,7 @@ type transferer struct {
 
 // startTransfers adds the transfer operator's client, if transfers are on.
 func (r *seedRun) startTransfers() {
-	if r.cfg.TransferEvery <= 0 {
+	if r.cfg.TransferEvery <= 0 || !r.kvOnly("leadership transfers") {
 		return
 	}
 	t := &transferer{r: r, rng: r.w.Rand("transfer")}

@@ -136,6 +136,8 @@ type seedRecord struct {
 	Faults    []string `json:"faults"`
 	Replay    string   `json:"replay,omitempty"`
 	Artifacts string   `json:"artifacts,omitempty"`
+	// Skipped names the checks that could not run, with why.
+	Skipped []string `json:"skipped,omitempty"`
 	// Scenario is every parameter of the seed's run; `-scenario FILE`
 	// with this object in FILE reruns it.
 	Scenario *harness.Scenario `json:"scenario"`
@@ -189,6 +191,7 @@ func (r *reporter) record(res harness.Result, dir string) seedRecord {
 		TraceHash: fmt.Sprintf("%016x", res.TraceHash), Ops: res.Ops,
 		VirtualS: res.Virtual.Seconds(), WallMS: ms(res.Wall), CheckMS: ms(res.CheckTime),
 		Faults: res.Faults, Artifacts: dir, Scenario: res.Scenario, Probes: res.Probes,
+		Skipped: res.Skipped(),
 	}
 	if rec.Faults == nil {
 		rec.Faults = []string{}
@@ -222,6 +225,9 @@ func (r *reporter) printText(res harness.Result, dir string) {
 	}
 	fmt.Fprintf(r.stdout, "seed=%d verdict=%s trace_hash=%016x ops=%d virtual=%.1fs wall=%.1fms faults=%s\n",
 		res.Seed, res.Verdict, res.TraceHash, res.Ops, res.Virtual.Seconds(), ms(res.Wall), faultList(res.Faults))
+	for _, s := range res.Skipped() {
+		fmt.Fprintf(r.stdout, "  skipped: %s\n", s)
+	}
 	if res.Verdict == harness.Pass {
 		return
 	}
@@ -240,9 +246,9 @@ func (r *reporter) writeArtifacts(res harness.Result) string {
 	}
 	dir := filepath.Join(r.o.out, fmt.Sprintf("seed-%d", res.Seed))
 	a := res.Artifacts
-	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nscenario: %s\nreplay: %s\n\n%s",
+	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nscenario: %s\nreplay: %s\nskipped: %s\n\n%s",
 		res.Seed, res.Verdict, res.Reason, res.TraceHash, res.Ops, res.Virtual, res.Wall,
-		faultList(res.Faults), scenarioJSON(res.Scenario), r.o.replayCommand(res.Seed), a.Summary)
+		faultList(res.Faults), scenarioJSON(res.Scenario), r.o.replayCommand(res.Seed), strings.Join(res.Skipped(), "; "), a.Summary)
 	files := []struct {
 		name string
 		data []byte
