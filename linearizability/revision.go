@@ -101,6 +101,14 @@ type revChecker struct {
 		rev    int64
 		reason string
 	}
+
+	// A witness check (see witness.go) sets these: h is then a
+	// sub-history, ids maps its ops to their indices in the whole
+	// history (for reasons), open says what the ops left out may have
+	// written, and blame collects the ops a failure names.
+	ids   []int
+	open  *openWorld
+	blame []int32
 }
 
 // run decides the verdict.
@@ -110,6 +118,9 @@ func (c *revChecker) run() (Verdict, string) {
 	}
 	if reason := c.sweep(); reason != "" {
 		return Fail, reason
+	}
+	if c.open != nil {
+		return c.replayOpen()
 	}
 	return c.search()
 }
@@ -139,8 +150,12 @@ func (c *revChecker) index() string {
 		}
 		c.maxRev = max(c.maxRev, op.Output.Revision)
 	}
+	if c.open != nil { // a sub-history: count the writes left out too
+		writes = c.open.writes
+	}
 	if c.maxRev > int64(writes) {
 		i := slices.IndexFunc(c.h, func(o Op) bool { return !o.Failed && !o.Unknown && o.Output.Revision == c.maxRev })
+		c.blame = append(c.blame, int32(i))
 		return fmt.Sprintf("%s reported revision %d, but the history holds only %d writes", c.describe(i), c.maxRev, writes)
 	}
 	slices.SortStableFunc(c.unknown, func(a, b int32) int { return cmp.Compare(c.h[a].Call, c.h[b].Call) })
@@ -210,6 +225,7 @@ func (c *revChecker) group() string {
 		case r == 0:
 			return fmt.Sprintf("%s is a write that reported revision 0", c.describe(i))
 		case c.creator[r] >= 0:
+			c.blame = append(c.blame, c.creator[r], int32(i))
 			return fmt.Sprintf("%s and %s both created revision %d", c.describe(int(c.creator[r])), c.describe(i), r)
 		}
 		c.creator[r] = int32(i)
@@ -244,6 +260,7 @@ func (c *revChecker) sweep() string {
 		k := c.returnedBefore(c.h[i].Call)
 		if k > 0 && c.prefMax[k-1] > c.h[i].Output.Revision {
 			a := int(argMax[k-1])
+			c.blame = append(c.blame, int32(a), int32(i))
 			return fmt.Sprintf("%s returned at %v, before %s was called at %v, yet saw a later revision (%d > %d)",
 				c.describe(a), time.Duration(c.h[a].Return), c.describe(i), time.Duration(c.h[i].Call),
 				c.h[a].Output.Revision, c.h[i].Output.Revision)
@@ -512,7 +529,11 @@ func (c *revChecker) describe(i int) string {
 		return "no operation"
 	}
 	op := &c.h[i]
-	return fmt.Sprintf("op %d (client %d, %s)", i, op.ClientID, describeOp(&op.Input, &op.Output, op.Unknown))
+	id := i
+	if c.ids != nil {
+		id = c.ids[i]
+	}
+	return fmt.Sprintf("op %d (client %d, %s)", id, op.ClientID, describeOp(&op.Input, &op.Output, op.Unknown))
 }
 
 // holds renders what a read returned or the store holds.
