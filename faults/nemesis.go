@@ -77,6 +77,22 @@ type Nemesis struct {
 	proto  Protocol // see SetProtocol
 	hooked bool     // message hooks installed
 	armed  []armed  // triggers of aimed faults
+
+	log    []EpisodeLog // every episode injected, in order (see Episodes)
+	logEps []*Episode   // the episode of each log entry
+}
+
+// EpisodeLog is one fault episode as it ran, for explaining a failure:
+// which fault did what, from when to when.
+type EpisodeLog struct {
+	// Name is the fault's name, e.g. "partition".
+	Name string
+	// Detail is what it did, e.g. "{1,2} | {3}" (as ActiveDetail says).
+	Detail string
+	// Start is the world time it was injected.
+	Start time.Duration
+	// End is the world time it healed, or -1 while it is active.
+	End time.Duration
 }
 
 // Episode is the schedule of one fault of a nemesis, and what its Inject
@@ -96,6 +112,27 @@ type Episode struct {
 	active bool
 	detail string
 	heal   func()
+	logAt  int // its entry in the nemesis's log while active
+}
+
+// closeLog ends active episode e's log entry now, with its detail (an
+// aimed fault fills the detail in after injection, when it fires).
+func (n *Nemesis) closeLog(e *Episode) {
+	l := &n.log[e.logAt]
+	l.Detail, l.End = e.detail, n.w.Elapsed()
+}
+
+// Episodes lists every episode injected so far, in the order they began;
+// those still active end at -1. The log only grows with episodes (not
+// with time), so it is kept in every run.
+func (n *Nemesis) Episodes() []EpisodeLog {
+	out := slices.Clone(n.log)
+	for i := range out {
+		if out[i].End < 0 {
+			out[i].Detail = n.logEps[i].detail
+		}
+	}
+	return out
 }
 
 // New builds a nemesis for the replicas of w (nodes already added) that
@@ -275,6 +312,9 @@ func (n *Nemesis) begin(e *Episode) {
 	}
 	n.assertBudget(e, u0, t0)
 	e.active, e.detail, e.heal = true, detail, heal
+	e.logAt = len(n.log)
+	n.log = append(n.log, EpisodeLog{Name: e.fault.Name(), Start: n.w.Elapsed(), End: -1})
+	n.logEps = append(n.logEps, e)
 	e.timer = n.w.After(hold, func() { n.finish(e) })
 }
 
@@ -301,6 +341,7 @@ func (n *Nemesis) assertBudget(e *Episode, u0, t0 int) {
 func (n *Nemesis) finish(e *Episode) {
 	e.timer = nil
 	heal := e.heal
+	n.closeLog(e)
 	e.active, e.detail, e.heal = false, "", nil
 	heal()
 	n.w.Record("heal/"+e.fault.Name(), 0, nil)
@@ -404,6 +445,7 @@ func (n *Nemesis) HealAll() {
 			e.timer = nil
 		}
 		if e.active {
+			n.closeLog(e)
 			e.active, e.detail = false, ""
 			e.heal()
 			e.heal = nil

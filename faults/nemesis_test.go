@@ -266,3 +266,43 @@ func TestLearnersDoNotWidenTheBudget(t *testing.T) {
 		require.Empty(t, n.learners)
 	}
 }
+
+// The episode log agrees with what ActiveDetail said while the run went
+// on, and HealAll closes every entry.
+func TestEpisodesLogWhatRan(t *testing.T) {
+	w, ids := newCluster(t, 3, 5)
+	n, err := New(w, ids, All.Without(DiskCorrupt), w.Rand("nemesis"))
+	require.NoError(t, err)
+	require.NoError(t, n.Start(6*time.Second))
+	type sample struct {
+		at     time.Duration
+		active []string
+	}
+	var samples []sample
+	var tick func()
+	tick = func() {
+		samples = append(samples, sample{w.Elapsed(), n.ActiveDetail()})
+		w.Schedule(10*time.Millisecond, tick)
+	}
+	w.Schedule(0, tick)
+	w.RunFor(4 * time.Second)
+	log := n.Episodes()
+	require.NotEmpty(t, log)
+	covers := func(d string, at time.Duration) bool {
+		for _, e := range log {
+			if e.Name+" "+e.Detail == d && e.Start <= at && (e.End < 0 || at <= e.End) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, s := range samples {
+		for _, d := range s.active {
+			require.True(t, covers(d, s.at), "%q active at %v is not in the log %+v", d, s.at, log)
+		}
+	}
+	n.HealAll()
+	for _, e := range n.Episodes() {
+		require.GreaterOrEqual(t, e.End, e.Start, "%+v", e)
+	}
+}
