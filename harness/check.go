@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
 )
 
@@ -78,16 +79,12 @@ func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
 	r.describeReplicas()
 	a := &Artifacts{Summary: r.notes.Bytes(), Trace: r.trace.Bytes()}
 	var h bytes.Buffer
-	for i, op := range ops {
-		ret := "unknown"
-		switch {
-		case op.Failed:
-			ret = fmt.Sprintf("%v failed: %s", time.Duration(op.Return), op.Output.Err)
-		case !op.Unknown:
-			ret = fmt.Sprintf("%v rev=%d kvs=%v txn=%v ok=%v deleted=%d", time.Duration(op.Return),
-				op.Output.Revision, op.Output.KVs, op.Output.TxnKVs, op.Output.Succeeded, op.Output.Deleted)
+	for i := range ops {
+		var replica host.NodeID
+		if i < len(r.answeredBy) {
+			replica = r.answeredBy[i]
 		}
-		fmt.Fprintf(&h, "%d client=%d call=%v %s -> %s\n", i, op.ClientID, time.Duration(op.Call), op.Input, ret)
+		h.WriteString(historyLine(i, &ops[i], replica))
 	}
 	a.History = h.Bytes()
 	var v bytes.Buffer

@@ -284,7 +284,8 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 	r.linResult = r.checkHistory(ops)
 	switch r.linResult.Verdict {
 	case lin.Fail:
-		return result(errors.New(r.linResult.Reason))
+		res.Witness, res.WitnessReason = r.witness(ops)
+		return result(errors.New(witnessDetail(r.linResult.Reason, res.Witness, res.WitnessReason)))
 	case lin.Unknown:
 		return CheckResult{Unknown: r.linResult.Reason}
 	}

@@ -81,6 +81,7 @@ func (c *workClient) issue(s step) {
 func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 	if resp != nil {
 		c.r.record("return", c.nid, resp.Op, int64(hid), resp.Header.Revision<<8|int64(resp.Err))
+		c.r.noteAnswer(hid, resp.Header.Member)
 	} else {
 		c.r.record("timeout", c.nid, s.body.Op(), int64(hid), 0)
 	}

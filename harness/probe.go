@@ -67,6 +67,7 @@ func (p *probe) start() {
 	p.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
 		if resp != nil {
 			p.r.record("return", probeClient, resp.Op, int64(hid), resp.Header.Revision<<8|int64(resp.Err))
+			p.r.noteAnswer(hid, resp.Header.Member)
 		}
 		switch {
 		case err == nil:

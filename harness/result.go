@@ -52,6 +52,13 @@ type Result struct {
 	// order (pass, fail, skipped or unknown, with the detail); Skipped
 	// lists the skipped ones.
 	Checks []CheckOutcome
+	// Witness is the minimal witness of a linearizability failure: the
+	// few operations of the history that cannot be linearized together
+	// (nil if the history passed the linearizability check, or if no
+	// sub-history fails on its own). Reason lists them too.
+	Witness []WitnessOp
+	// WitnessReason says why the Witness operations cannot be linearized.
+	WitnessReason string
 	// Artifacts holds the material for failure artifacts; nil unless
 	// Config.KeepArtifacts.
 	Artifacts *Artifacts

@@ -40,6 +40,7 @@ type seedRun struct {
 	startReplica ReplicaFunc
 	timeline     faultTimeline // kept only for artifacts
 	hist         lin.History
+	answeredBy   []host.NodeID // per history op: the replica that answered (0: none)
 	watches      []*watchStream
 	pastReads    []*pastRead
 	confTaps     confTaps // the operator's traffic as the replicas saw it

@@ -2,6 +2,7 @@ package linearizability
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -118,4 +119,48 @@ func describeOp(in *Input, out *Output, unknown bool) string {
 		res = fmt.Sprintf("%s, rev %d %s", branch, out.Revision, strings.Join(reads, " "))
 	}
 	return in.String() + " -> " + strings.TrimSpace(res)
+}
+
+// Describe renders an operation readably, with its answer, e.g.
+// "put(/k1, v17) -> rev 42" or "get(/k1) -> ? (unknown outcome)".
+func Describe(op *Op) string {
+	if op.Failed {
+		return op.Input.String() + " -> refused: " + op.Output.Err
+	}
+	return describeOp(&op.Input, &op.Output, op.Unknown)
+}
+
+// Keys lists the keys an input reads, compares or writes, each once, in
+// the order it names them; a Range gives its prefix followed by "*".
+func Keys(in *Input) []string {
+	switch in.Kind {
+	case KindRange:
+		return []string{in.Key + "*"}
+	case KindTxn:
+		var ks []string
+		add := func(k string) {
+			if !slices.Contains(ks, k) {
+				ks = append(ks, k)
+			}
+		}
+		for _, c := range in.Compares {
+			add(c.Key)
+		}
+		for _, br := range [][]TxnOp{in.Then, in.Else} {
+			for _, t := range br {
+				add(t.Key)
+			}
+		}
+		return ks
+	}
+	return []string{in.Key}
+}
+
+// Values lists the values an input may write (both branches of a Txn).
+func Values(in *Input) []string {
+	var vs []string
+	for _, p := range putsOf(in) {
+		vs = append(vs, p.value)
+	}
+	return vs
 }

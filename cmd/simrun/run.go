@@ -257,6 +257,7 @@ func (r *reporter) writeArtifacts(res harness.Result) string {
 		{"trace.txt", a.Trace},
 		{"history.txt", a.History},
 		{"history.html", a.Visualization},
+		{"witness.txt", []byte(harness.WitnessText(res.WitnessReason, res.Witness))},
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(r.stderr, "simrun: seed %d: artifacts: %v\n", res.Seed, err)
