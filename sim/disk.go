@@ -262,7 +262,7 @@ func (d *Disk) create(inc uint64, name string) (host.File, error) {
 	}
 	f := &file{name: name}
 	d.files[name] = f
-	d.w.trace(kCreate, d.id, 0, hashString(name))
+	d.w.traceFile(kCreate, d.id, 0, hashString(name), name, 0, 0)
 	return &handle{d: d, f: f, inc: inc}, nil
 }
 
@@ -286,7 +286,7 @@ func (d *Disk) remove(inc uint64, name string) error {
 		return fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
 	}
 	d.detach(f)
-	d.w.trace(kRemove, d.id, 0, hashString(name))
+	d.w.traceFile(kRemove, d.id, 0, hashString(name), name, 0, 0)
 	return nil
 }
 
@@ -317,7 +317,7 @@ func (d *Disk) rename(inc uint64, oldName, newName string) error {
 	delete(d.files, oldName)
 	f.name = newName
 	d.files[newName] = f
-	d.w.trace(kRename, d.id, hashString(oldName), hashString(newName))
+	d.w.traceRename(d.id, oldName, newName)
 	return nil
 }
 
@@ -436,7 +436,7 @@ func (d *Disk) Corrupt(name string, off int64, bit uint) error {
 	if off < int64(len(f.data)) && f.data[off] == old {
 		f.data[off] ^= 1 << bit
 	}
-	d.w.trace(kCorrupt, d.id, uint64(off)<<3|uint64(bit), hashString(name))
+	d.w.traceFile(kCorrupt, d.id, uint64(off)<<3|uint64(bit), hashString(name), name, off, int64(bit))
 	return nil
 }
 
@@ -495,7 +495,7 @@ func (d *Disk) LoseSynced(r *rand.Rand) (Loss, error) {
 		d.used -= int64(len(f.data)) - l.To
 		f.data = f.data[:l.To]
 	}
-	d.w.trace(kLoseSynced, d.id, uint64(l.To), hashString(f.name))
+	d.w.traceFile(kLoseSynced, d.id, uint64(l.To), hashString(f.name), f.name, l.To, 0)
 	return l, nil
 }
 
@@ -599,7 +599,7 @@ func (r *syncReq) complete() {
 	if r.inc != d.inc {
 		// The disk crashed after the Sync call: the sync is lost and
 		// its callback belongs to a dead incarnation.
-		d.w.trace(kSyncLost, d.id, r.upTo, hashString(r.f.name))
+		d.w.traceFile(kSyncLost, d.id, r.upTo, hashString(r.f.name), r.f.name, 0, 0)
 		return
 	}
 	if r.err != nil {
@@ -615,8 +615,13 @@ func (r *syncReq) complete() {
 		f.apply(f.ops[n])
 		n++
 	}
+	if d.w.tracer != nil {
+		off, size := writtenRange(f.ops[:n])
+		d.w.traceFile(kSync, d.id, uint64(len(f.durable)), hashString(f.name), f.name, off, size)
+	} else {
+		d.w.trace(kSync, d.id, uint64(len(f.durable)), hashString(f.name))
+	}
 	f.dropSynced(n)
-	d.w.trace(kSync, d.id, uint64(len(f.durable)), hashString(f.name))
 	if r.done == nil {
 		return
 	}
@@ -628,6 +633,26 @@ func (r *syncReq) complete() {
 		return
 	}
 	r.done(nil)
+}
+
+// writtenRange is the byte range [off, off+n) that spans the writes among
+// ops (n 0: none), for the trace of a sync.
+func writtenRange(ops []diskOp) (off, n int64) {
+	lo, hi := int64(-1), int64(0)
+	for i := range ops {
+		op := &ops[i]
+		if op.trunc || len(op.data) == 0 {
+			continue
+		}
+		if lo < 0 || op.off < lo {
+			lo = op.off
+		}
+		hi = max(hi, op.off+int64(len(op.data)))
+	}
+	if lo < 0 {
+		return 0, 0
+	}
+	return lo, hi - lo
 }
 
 // dropSynced forgets the first n pending operations, which are durable.
@@ -732,7 +757,7 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: off, data: f.pend[start:len(f.pend):len(f.pend)]})
 	d.lastFile, d.lastSeq = f, f.nextSeq
 	f.nextSeq++
-	d.w.trace(kWrite, d.id, uint64(off), hashBytes(p))
+	d.w.traceWrite(d.id, f.name, off, p)
 	return len(p), nil
 }
 
@@ -794,7 +819,7 @@ func (h *handle) Truncate(size int64) error {
 	f.data = resize(f.data, size)
 	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: size, trunc: true})
 	f.nextSeq++
-	d.w.trace(kTruncate, d.id, uint64(size), hashString(f.name))
+	d.w.traceFile(kTruncate, d.id, uint64(size), hashString(f.name), f.name, size, 0)
 	return nil
 }
 

@@ -238,23 +238,23 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	n.stats.Sent++
 	n.stats.SentBytes += uint64(len(p))
 	ph := hashBytes(p)
-	w.trace(kSend, from, uint64(to), ph)
+	w.traceMsg(kSend, from, to, ph, p)
 	for _, h := range n.onSend {
 		h(from, to, p)
 	}
 	dst := w.nodes[to]
 	switch {
 	case dst == nil:
-		n.drop(kDropUnknown, from, to, len(p), ph)
+		n.drop(kDropUnknown, from, to, p, ph)
 		return false
 	case !dst.alive:
-		n.drop(kDropDown, from, to, len(p), ph)
+		n.drop(kDropDown, from, to, p, ph)
 		return true
 	case !n.Reachable(from, to):
-		n.drop(kDropCut, from, to, len(p), ph)
+		n.drop(kDropCut, from, to, p, ph)
 		return true
 	case n.cfg.Loss > 0 && n.rng.Float64() < n.cfg.Loss:
-		n.drop(kDropLoss, from, to, len(p), ph)
+		n.drop(kDropLoss, from, to, p, ph)
 		return true
 	}
 	if n.cfg.CopyPayloads {
@@ -264,7 +264,7 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	if n.cfg.Duplicate > 0 && n.rng.Float64() < n.cfg.Duplicate {
 		n.stats.Duplicated++
 		n.stats.DuplicatedBytes += uint64(len(p))
-		w.trace(kDup, from, uint64(dst.id), ph)
+		w.traceMsg(kDup, from, dst.id, ph, p)
 		d := n.latency()
 		if n.cfg.DupDelay > 0 {
 			d += time.Duration(n.rng.Int64N(int64(n.cfg.DupDelay) + 1))
@@ -289,11 +289,11 @@ func (n *Network) latency() time.Duration {
 	return d
 }
 
-func (n *Network) drop(k kind, from, to host.NodeID, size int, ph uint64) {
+func (n *Network) drop(k kind, from, to host.NodeID, p []byte, ph uint64) {
 	n.stats.Dropped++
-	n.stats.DroppedBytes += uint64(size)
+	n.stats.DroppedBytes += uint64(len(p))
 	// Drops are traced at the receiver, with the sender in aux.
-	n.w.trace(k, to, uint64(from), ph)
+	n.w.traceMsg(k, to, from, ph, p)
 }
 
 // deliver runs a delivery event: the receiver must still be the same
@@ -308,15 +308,15 @@ func (n *Network) deliver(e *event) {
 	}
 	switch {
 	case !dst.alive || dst.inc != e.inc || dst.proc == nil:
-		n.drop(kDropDown, e.from, dst.id, len(e.data), ph)
+		n.drop(kDropDown, e.from, dst.id, e.data, ph)
 		return
 	case !n.Reachable(e.from, dst.id):
-		n.drop(kDropCut, e.from, dst.id, len(e.data), ph)
+		n.drop(kDropCut, e.from, dst.id, e.data, ph)
 		return
 	}
 	n.stats.Delivered++
 	n.stats.DeliveredBytes += uint64(len(e.data))
-	n.w.trace(kDeliver, dst.id, uint64(e.from), ph)
+	n.w.traceMsg(kDeliver, dst.id, e.from, ph, e.data)
 	for _, h := range n.onDeliver {
 		h(e.from, dst.id, e.data)
 	}

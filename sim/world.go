@@ -13,14 +13,13 @@ package sim
 
 import (
 	"errors"
-	"fmt"
-	"github.com/seedkv/seedkv/probe"
 	"io"
 	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/probe"
 )
 
 // Epoch is the virtual time at which every World starts.
@@ -95,7 +94,8 @@ type World struct {
 
 	events uint64
 	hash   uint64
-	tw     io.Writer
+	tracer Tracer     // nil: nothing but the hash (see trace.go)
+	ev     TraceEvent // the event handed to tracer, reused
 
 	timers []Timer    // a chunk of fresh timers: one allocation per timerChunk
 	syncs  []*syncReq // finished sync requests, for reuse
@@ -314,29 +314,106 @@ func nodeID(n *nodeState) host.NodeID {
 	return n.id
 }
 
-// SetTraceWriter makes the world write one line per traced event to tw
-// (nil turns it off). The hash is computed either way.
-func (w *World) SetTraceWriter(tw io.Writer) { w.tw = tw }
+// SetTraceWriter makes the world write one line per traced event to tw,
+// payloads undecoded (nil turns it off). The hash is computed either way.
+// SetTracer with a TextTracer decodes and filters.
+func (w *World) SetTraceWriter(tw io.Writer) {
+	if tw == nil {
+		w.tracer = nil
+		return
+	}
+	w.tracer = &TextTracer{W: tw}
+}
+
+// SetTracer makes the world hand every traced event to t (nil turns
+// tracing off). The hash is computed either way, and does not depend on t.
+func (w *World) SetTracer(t Tracer) { w.tracer = t }
+
+// Tracing reports whether a Tracer is set: callers build the text of a
+// Note only then.
+func (w *World) Tracing() bool { return w.tracer != nil }
 
 // TraceHash is the running hash of every traced event so far.
 func (w *World) TraceHash() uint64 { return w.hash }
 
 // Record folds an event of the caller's own (a client call or return, a
-// fault injection) into the trace and its hash, at the current time.
+// fault injection) into the trace and its hash, at the current time. Its
+// kind must not be the name of a built-in event ("send", "crash", ...).
 func (w *World) Record(kind string, node host.NodeID, payload []byte) {
-	w.fold(hashString(kind), node, 0, hashBytes(payload))
-	if w.tw != nil {
-		w.writeLine(kind, node, 0, hashBytes(payload))
+	ph := hashBytes(payload)
+	w.fold(hashString(kind), node, 0, ph)
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kind, Node: node, Hash: ph, Payload: payload}
+		w.emit()
 	}
 }
 
-// trace folds a built-in event into the hash (allocation-free) and writes
-// its line if a trace writer is set.
+// Note hands an explanation to the Tracer (a fault episode's parameters,
+// say) without folding it into the hash: notes describe the run, they do
+// not change it, and the hash stays the same with or without a trace.
+func (w *World) Note(kind string, node host.NodeID, text string) {
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kind, Node: node, Text: text, Note: true}
+		w.emit()
+	}
+}
+
+// trace folds a built-in event into the hash (allocation-free) and hands
+// it to the tracer if one is set.
 func (w *World) trace(k kind, node host.NodeID, aux uint64, payloadHash uint64) {
 	w.fold(kindHash[k], node, aux, payloadHash)
-	if w.tw != nil {
-		w.writeLine(kindNames[k], node, aux, payloadHash)
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kindNames[k], Node: node, Aux: aux, Hash: payloadHash}
+		w.emit()
 	}
+}
+
+// traceMsg is trace for a message event: aux is the other end, and the
+// tracer sees the payload.
+func (w *World) traceMsg(k kind, node, peer host.NodeID, payloadHash uint64, p []byte) {
+	w.fold(kindHash[k], node, uint64(peer), payloadHash)
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kindNames[k], Node: node, Peer: peer, Aux: uint64(peer), Hash: payloadHash, Payload: p}
+		w.emit()
+	}
+}
+
+// traceFile is trace for a disk event: the tracer sees the file's name
+// and the byte range (see TraceEvent.Off and Len).
+func (w *World) traceFile(k kind, node host.NodeID, aux, payloadHash uint64, name string, off, n int64) {
+	w.fold(kindHash[k], node, aux, payloadHash)
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kindNames[k], Node: node, Aux: aux, Hash: payloadHash, File: name, Off: off, Len: n}
+		w.emit()
+	}
+}
+
+// traceWrite traces a disk write: aux is the offset, the hash covers the
+// bytes; the tracer sees the file and the byte range.
+func (w *World) traceWrite(node host.NodeID, name string, off int64, p []byte) {
+	ph := hashBytes(p)
+	w.fold(kindHash[kWrite], node, uint64(off), ph)
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kindNames[kWrite], Node: node, Aux: uint64(off), Hash: ph, Payload: p, File: name, Off: off, Len: int64(len(p))}
+		w.emit()
+	}
+}
+
+// traceRename traces a rename: aux and hash are the two names' hashes.
+func (w *World) traceRename(node host.NodeID, oldName, newName string) {
+	w.fold(kindHash[kRename], node, hashString(oldName), hashString(newName))
+	if w.tracer != nil {
+		w.ev = TraceEvent{Kind: kindNames[kRename], Node: node, Aux: hashString(oldName), Hash: hashString(newName), File: oldName, To: newName}
+		w.emit()
+	}
+}
+
+// emit stamps w.ev with the time and hands it to the tracer, then drops
+// its references (payloads belong to the caller).
+func (w *World) emit() {
+	w.ev.At = time.Duration(w.now)
+	w.tracer.Trace(&w.ev)
+	w.ev = TraceEvent{}
 }
 
 func (w *World) fold(kh uint64, node host.NodeID, aux, ph uint64) {
@@ -347,12 +424,6 @@ func (w *World) fold(kh uint64, node host.NodeID, aux, ph uint64) {
 	h = mix64(h ^ aux)
 	h = mix64(h ^ ph)
 	w.hash = h
-}
-
-func (w *World) writeLine(kind string, node host.NodeID, aux, ph uint64) {
-	// A failing trace writer must not change the run; the error is
-	// deliberately ignored (the hash still covers the event).
-	_, _ = fmt.Fprintf(w.tw, "%d %s node=%d aux=%d h=%016x\n", w.now, kind, node, aux, ph)
 }
 
 // kind names a built-in trace event.
