@@ -311,6 +311,9 @@ func (n *Nemesis) begin(e *Episode) {
 		return
 	}
 	n.assertBudget(e, u0, t0)
+	if n.w.Tracing() { // the episode's parameters, for the trace text only
+		n.w.Note("episode", 0, e.fault.Name()+" hold="+hold.String()+" "+detail)
+	}
 	e.active, e.detail, e.heal = true, detail, heal
 	e.logAt = len(n.log)
 	n.log = append(n.log, EpisodeLog{Name: e.fault.Name(), Start: n.w.Elapsed(), End: -1})

@@ -20,6 +20,7 @@ import (
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/sim"
 )
 
 // Explicit limits on a configuration.
@@ -191,12 +192,16 @@ type Config struct {
 	// cluster (Result.States). Off, the probe sites cost one compare.
 	Probes bool
 	// TraceWriter, if not nil, receives the world's event trace as text,
-	// one event per line, as the run goes.
+	// one event per line, as the run goes, decoded (TraceDecoder).
 	TraceWriter io.Writer
 	// Checks, if not nil, makes the run's check list from the default
 	// one (DefaultCheckNames, the workload's checkers in place of
 	// "workload"): it may append checks, replace or drop some, reorder.
 	Checks func(defaults []RunChecker) []RunChecker
+	// TraceFilter selects the lines of the trace text (TraceWriter and
+	// the artifacts' trace) by virtual time and node; the zero value
+	// keeps them all. The trace hash covers every event regardless.
+	TraceFilter sim.TraceFilter
 	// Workload, if not nil, replaces the built-in key-value workload
 	// (its clients, its records and its checks): see Workload.
 	Workload Workload

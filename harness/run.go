@@ -207,12 +207,7 @@ func (r *seedRun) run(res *Result) {
 func (r *seedRun) build() {
 	r.w = sim.NewWorld(r.seed, r.sc.simConfig())
 	r.startCoverage()
-	switch {
-	case r.cfg.TraceWriter != nil:
-		r.w.SetTraceWriter(r.cfg.TraceWriter)
-	case r.cfg.KeepArtifacts:
-		r.w.SetTraceWriter(&r.trace)
-	}
+	r.startTrace()
 	for i := range r.cfg.Nodes {
 		r.replicas = append(r.replicas, firstReplica+host.NodeID(i))
 	}
@@ -232,6 +227,19 @@ func (r *seedRun) build() {
 	r.startTransfers()
 	r.startNemesis()
 	r.startOperator(start)
+}
+
+// startTrace gives the world a decoding, filtering text tracer when a
+// trace is asked for (TraceWriter, or KeepArtifacts for trace.txt). With
+// none, the world only folds the hash: nothing is decoded or formatted.
+func (r *seedRun) startTrace() {
+	w := r.cfg.TraceWriter
+	if w == nil && r.cfg.KeepArtifacts {
+		w = &r.trace
+	}
+	if w != nil {
+		r.w.SetTracer(&sim.TextTracer{W: w, Decoder: TraceDecoder{}, Filter: r.cfg.TraceFilter})
+	}
 }
 
 // drawFaults notes this seed's faults (the scenario drew them).

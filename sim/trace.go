@@ -202,9 +202,12 @@ func appendRecord(dst []byte, e *TraceEvent, dec PayloadDecoder) []byte {
 		return append(dst, '\n')
 	}
 	dst = append(dst, ' ')
-	switch {
+	switch n := len(dst); {
 	case dec != nil:
 		dst = dec.AppendRecord(dst, e.Kind, e.Node, e.Payload)
+		if len(dst) == n {
+			dst = dst[:n-1] // nothing to say: no trailing space
+		}
 	case printable(e.Payload):
 		dst = append(dst, e.Payload...)
 	default:

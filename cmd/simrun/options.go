@@ -96,6 +96,9 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.corpus, "corpus", "", "with -explore: corpus directory (loaded, merged, saved)")
 	fs.BoolVar(&o.merge, "merge", false, "fold the -json lines of the files given as arguments into one summary")
 	fs.BoolVar(&o.checkDeterminism, "check-determinism", false, "run each seed twice concurrently; differing traces fail")
+	traceFrom := fs.String("trace-from", "0s", "print trace lines from this virtual time on (a Go duration)")
+	traceTo := fs.String("trace-to", "", "print trace lines before this virtual time (a Go duration)")
+	traceNode := fs.String("trace-node", "", "print only trace lines of these nodes (comma list of IDs)")
 	fencing := fs.Bool("fencing", workloads.DefaultOptions().Fencing, "lock workload: the resource checks fencing tokens")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,6 +131,9 @@ func parseArgs(args []string) (options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.cfg.TraceFilter, err = parseTraceFilter(*traceFrom, *traceTo, *traceNode, set, o.trace || o.out != ""); err != nil {
+		return o, err
+	}
 	if *scenarioFile != "" {
 		if err := o.loadScenario(*scenarioFile, set); err != nil {
 			return o, err

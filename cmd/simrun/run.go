@@ -344,7 +344,17 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -clients N     workload clients (default 0: the scenario's clients per node)
   -duration D    virtual time per seed, a Go duration (default 10s)
   -faults LIST   swarm (default), none, all, or a comma list of fault names
-  -trace         print the event trace of each seed run (stderr with -json)
+  -trace         print the decoded event trace of each seed run (stderr
+                 with -json): raft messages, client requests and responses,
+                 disk writes and syncs, faults, timers, crashes, restarts
+  -trace-from D  print only trace lines at or after virtual time D (a Go
+                 duration such as 2.5s); with -trace or -out
+  -trace-to D    print only trace lines before virtual time D (after
+                 -trace-from); with -trace or -out
+  -trace-node N[,N]  print only trace lines of these nodes (replicas 1..n,
+                 clients 1001 and up): events at them, messages to or from
+                 them, and the world's fault and heal events; with -trace
+                 or -out
   -json          one JSON object per seed on stdout (summary on stderr)
   -out DIR       failing seeds leave trace, history, visualisation, summary
   -shard i/n     run only share i of n (1-based) of the seeds
