@@ -114,6 +114,26 @@ func (t *TextTracer) Trace(e *TraceEvent) {
 	_, _ = t.W.Write(t.buf)
 }
 
+// rawTracer writes the raw line of every hashed event (SetTraceWriter);
+// notes are not hashed, so it skips them.
+type rawTracer struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (t *rawTracer) Trace(e *TraceEvent) {
+	if e.Note {
+		return
+	}
+	b := strconv.AppendInt(t.buf[:0], int64(e.At), 10)
+	b = append(append(b, ' '), e.Kind...)
+	b = appendUint(b, " node=", uint64(e.Node))
+	b = appendUint(b, " aux=", e.Aux)
+	b = appendHash(b, e.Hash)
+	t.buf = append(b, '\n')
+	_, _ = t.w.Write(t.buf) // as TextTracer: a failing writer must not change the run
+}
+
 // AppendTraceLine appends e as one line of text, ending in a newline:
 // virtual time (seconds), node, kind, then the kind's details, with
 // payloads decoded by dec (nil: length and hash only), for example

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"regexp"
 	"strings"
@@ -154,4 +155,23 @@ func BenchmarkTraceEvent(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 		})
 	}
+}
+
+// fmtTracer writes the raw line format as the world wrote it before
+// tracers existed (fmt, one line per hashed event).
+type fmtTracer struct{ buf bytes.Buffer }
+
+func (t *fmtTracer) Trace(e *TraceEvent) {
+	if !e.Note {
+		fmt.Fprintf(&t.buf, "%d %s node=%d aux=%d h=%016x\n", int64(e.At), e.Kind, e.Node, e.Aux, e.Hash)
+	}
+}
+
+func TestRawTraceLinesUnchanged(t *testing.T) {
+	var want fmtTracer
+	var got bytes.Buffer
+	traceScript(t, &want)
+	traceScript(t, &rawTracer{w: &got})
+	require.NotEmpty(t, got.String())
+	require.Equal(t, want.buf.String(), got.String())
 }

@@ -314,15 +314,17 @@ func nodeID(n *nodeState) host.NodeID {
 	return n.id
 }
 
-// SetTraceWriter makes the world write one line per traced event to tw,
-// payloads undecoded (nil turns it off). The hash is computed either way.
-// SetTracer with a TextTracer decodes and filters.
+// SetTraceWriter makes the world write one raw line per traced event to
+// tw (nil turns it off): exactly the fields the hash folds, as
+// "<nanoseconds> <kind> node=<id> aux=<integer> h=<payload hash>". Tests
+// compare these; people read SetTracer with a TextTracer, which decodes
+// and filters. The hash is computed either way.
 func (w *World) SetTraceWriter(tw io.Writer) {
 	if tw == nil {
 		w.tracer = nil
 		return
 	}
-	w.tracer = &TextTracer{W: tw}
+	w.tracer = &rawTracer{w: tw}
 }
 
 // SetTracer makes the world hand every traced event to t (nil turns
