@@ -71,10 +71,21 @@ func (r *seedRun) checkRevisions(ops []lin.Op) lin.Result {
 }
 
 // revisionHints turns the write log into hints for the revision
-// checker's search: the keys that changed at each revision.
-func revisionHints(log []lin.LogEntry) lin.RevisionHints {
-	h := make(lin.RevisionHints, len(log))
+// checker's search: the keys that changed at each revision no operation
+// of ops surely created (the search consults hints only there; on a long
+// run hints for every revision would cost megabytes).
+func revisionHints(log []lin.LogEntry, ops []lin.Op) lin.RevisionHints {
+	created := map[int64]bool{}
+	for i := range ops {
+		if lin.SurelyCreated(&ops[i]) {
+			created[ops[i].Output.Revision] = true
+		}
+	}
+	h := lin.RevisionHints{}
 	for _, e := range log {
+		if created[e.Revision-revBase] {
+			continue
+		}
 		keys := make([]string, len(e.Changes))
 		for i, c := range e.Changes {
 			keys[i] = c.Key

@@ -268,7 +268,7 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 	ops := rec.History
 	if rec.WriteLog != nil {
 		n := resolveUnknown(ops, rec.WriteLog)
-		r.hints = revisionHints(rec.WriteLog)
+		r.hints = revisionHints(rec.WriteLog, ops)
 		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
 	}
 	switch {
@@ -294,7 +294,7 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 
 // records is what the checks judge.
 func (r *seedRun) records() *Records {
-	rec := &Records{History: r.hist.Ops(), End: r.w.Elapsed(), TraceHash: r.w.TraceHash()}
+	rec := &Records{History: r.hist.Take(), End: r.w.Elapsed(), TraceHash: r.w.TraceHash()}
 	entries, disagree, err := r.writeLog()
 	r.disagree, r.logErr = disagree, err
 	if err == nil {

@@ -41,6 +41,10 @@ const (
 	MaxKeys = 1 << 16
 	// MaxLeaseTTLSeconds bounds the workload's lease TTLs.
 	MaxLeaseTTLSeconds = 3600
+	// LongRun is the virtual duration from which a drawn scenario always
+	// compacts (Config.CompactEvery 0), so that a long run's memory
+	// stays bounded by its live state rather than its history.
+	LongRun = time.Minute
 )
 
 // ReadMode says how the workload's reads are served.

@@ -221,6 +221,7 @@ func (r *seedRun) build() {
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))
 	}
 	r.drawFaults()
+	r.hist.DigestReads = r.digestReads()
 	r.startWorkload()
 	r.addProbe()
 	r.startCompactor()
@@ -240,6 +241,15 @@ func (r *seedRun) startTrace() {
 	if w != nil {
 		r.w.SetTracer(&sim.TextTracer{W: w, Decoder: TraceDecoder{}, Filter: r.cfg.TraceFilter})
 	}
+}
+
+// digestReads says whether the history keeps digests of read answers
+// instead of the answers (lin.History.DigestReads): in long runs checked
+// by the revision checker alone, where the answers of range reads would
+// be most of the run's memory, and never when artifacts are kept (a
+// failure's history then shows what each read returned).
+func (r *seedRun) digestReads() bool {
+	return r.cfg.Duration >= LongRun && r.cfg.Checker == CheckRevision && !r.cfg.KeepArtifacts
 }
 
 // drawFaults notes this seed's faults (the scenario drew them).

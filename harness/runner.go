@@ -79,3 +79,13 @@ func RunManyWith(run func(seed uint64) Result, seeds []uint64, parallel int, eac
 // 800 about 10% less than 400 for a peak RSS of about 110 MB instead of
 // 60 MB; 1200 gains little more for 160 MB.
 const GCPercent = 800
+
+// MemoryLimitPerWorker is the soft memory limit (runtime/debug
+// SetMemoryLimit) that batch runs of seeds set per worker goroutine
+// (cmd/simrun, unless GOMEMLIMIT is set): GCPercent lets the heap grow to
+// about 9x what is live, which for a default seed is a few tens of MB but
+// for a long run (a 1 h seed keeps 100 MB or more live at its end, most
+// of it the client history) would be a gigabyte. Under the limit the
+// collector runs more often instead. Measured on seeds 1 and 8 at -duration
+// 1h: see the README's Scaling section.
+const MemoryLimitPerWorker = 160 << 20

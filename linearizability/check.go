@@ -43,6 +43,10 @@ var ErrUnsupported = errors.New("linearizability: operation not supported by mod
 // ErrTooLong is returned (in Result.Err) for a history longer than MaxOps.
 var ErrTooLong = errors.New("linearizability: history longer than MaxOps")
 
+// ErrDigested is returned (in Result.Err) by porcupine's checks for a
+// history whose read answers are kept as digests (History.DigestReads).
+var ErrDigested = errors.New("linearizability: read answers kept as digests")
+
 // Model is a sequential specification of the KV API plus the conversion of
 // a history into porcupine operations.
 type Model struct {
@@ -341,6 +345,10 @@ func CheckVerbose(m Model, history []Op, timeout time.Duration) Result {
 func check(m Model, history []Op, timeout time.Duration, verbose bool) Result {
 	if len(history) > MaxOps {
 		return Result{Verdict: Unknown, Err: ErrTooLong, Reason: ErrTooLong.Error(), model: m}
+	}
+	if i := firstDigested(history); i >= 0 {
+		err := fmt.Errorf("%w: op %d's answer is kept as a digest (History.DigestReads): only the revision checker takes it", ErrDigested, i)
+		return Result{Verdict: Unknown, Err: err, Reason: err.Error(), model: m}
 	}
 	ops, err := m.prepare(dropInvisibleWrites(boundSettledWrites(boundUnknownWrites(history))))
 	if err != nil {

@@ -104,7 +104,7 @@ func describeOp(in *Input, out *Output, unknown bool) string {
 	case KindDelete:
 		res = fmt.Sprintf("deleted %d, rev %d", out.Deleted, out.Revision)
 	case KindGet, KindRange:
-		res = fmt.Sprintf("[%s] @ rev %d", describeKVs(out.KVs), out.Revision)
+		res = fmt.Sprintf("%s @ rev %d", answerOf(out), out.Revision)
 	case KindTxn:
 		branch := "else"
 		if out.Succeeded {

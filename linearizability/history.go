@@ -149,6 +149,11 @@ type Output struct {
 	Deleted int64
 	// Err is the error the client saw; non-empty only for Fail-ed ops.
 	Err string
+	// Digest, if not 0, stands for KVs (then nil): DigestKVs of the
+	// answer of a Get or Range, kept instead of the answer to save memory
+	// in long histories (see History.DigestReads). Only the revision
+	// checker takes such operations; porcupine's models need the KVs.
+	Digest uint64
 }
 
 // Op is one client operation in a history.
@@ -208,17 +213,39 @@ func CAS(cmp Compare, value string) Input {
 
 // History records client operations as they are called and return. It is
 // not safe for concurrent use (the simulation is single-threaded).
+//
+// Operations are kept in fixed-size chunks: a long history grows without
+// the copies and the up to 2x spare capacity of one growing slice.
 type History struct {
-	ops      []Op
-	returned []bool
+	chunks []*historyChunk
+	n      int
+	// DigestReads, if set before the first Return, keeps of each answered
+	// Get and Range a digest of its answer instead of the answer (see
+	// Output.Digest): in a long run the answers of range reads are most
+	// of a history's memory. The revision checker checks such a history
+	// as it would the full one (an answer and the store's state compare
+	// by digest, 64 bits: a collision could only hide a wrong read).
+	DigestReads bool
+}
+
+// historyChunkLen is the number of operations in one chunk of a History.
+const historyChunkLen = 1024
+
+type historyChunk struct {
+	ops      [historyChunkLen]Op
+	returned [historyChunkLen]bool
 }
 
 // Call records the invocation of in by client at virtual time at and
 // returns the operation's id.
 func (h *History) Call(client int, at int64, in Input) int {
-	h.ops = append(h.ops, Op{ClientID: client, Call: at, Return: UnknownReturn, Input: in})
-	h.returned = append(h.returned, false)
-	return len(h.ops) - 1
+	if h.n == len(h.chunks)*historyChunkLen {
+		h.chunks = append(h.chunks, new(historyChunk))
+	}
+	id := h.n
+	h.n++
+	h.chunks[id/historyChunkLen].ops[id%historyChunkLen] = Op{ClientID: client, Call: at, Return: UnknownReturn, Input: in}
+	return id
 }
 
 // ErrBadOpID is returned when Return, Fail or Timeout names an operation
@@ -229,6 +256,9 @@ var ErrBadOpID = errors.New("linearizability: operation never called or already 
 func (h *History) Return(id int, at int64, out Output) error {
 	op, err := h.finish(id)
 	if err == nil {
+		if h.DigestReads && (op.Input.Kind == KindGet || op.Input.Kind == KindRange) {
+			out.Digest, out.KVs = DigestKVs(out.KVs), nil
+		}
 		op.Return, op.Output = at, out
 	}
 	return err
@@ -255,25 +285,54 @@ func (h *History) Timeout(id int) error {
 }
 
 func (h *History) finish(id int) (*Op, error) {
-	if id < 0 || id >= len(h.ops) || h.returned[id] {
+	if id < 0 || id >= h.n {
 		return nil, fmt.Errorf("%w: id %d", ErrBadOpID, id)
 	}
-	h.returned[id] = true
-	return &h.ops[id], nil
+	c := h.chunks[id/historyChunkLen]
+	if c.returned[id%historyChunkLen] {
+		return nil, fmt.Errorf("%w: id %d", ErrBadOpID, id)
+	}
+	c.returned[id%historyChunkLen] = true
+	return &c.ops[id%historyChunkLen], nil
 }
 
 // Len is the number of recorded operations.
-func (h *History) Len() int { return len(h.ops) }
+func (h *History) Len() int { return h.n }
 
 // Ops returns a copy of the history. Operations that never returned are
 // marked Unknown.
 func (h *History) Ops() []Op {
-	out := make([]Op, len(h.ops))
-	copy(out, h.ops)
-	for i := range out {
-		if !h.returned[i] {
-			out[i].Unknown, out[i].Return = true, UnknownReturn
+	out := make([]Op, 0, h.n)
+	for _, c := range h.chunks {
+		out = h.appendChunk(out, c)
+	}
+	return out
+}
+
+// Take is Ops for the last use of a history: it hands over the operations
+// and empties the history, releasing each chunk once copied, so the
+// history is never held twice. The slice has a little spare capacity for
+// the few operations a check may add (the harness adds lease expiries)
+// without copying it again.
+func (h *History) Take() []Op {
+	out := make([]Op, 0, h.n+h.n/64+16)
+	for i, c := range h.chunks {
+		out = h.appendChunk(out, c)
+		h.chunks[i] = nil
+	}
+	h.chunks, h.n = nil, 0
+	return out
+}
+
+// appendChunk appends chunk c's recorded operations to out.
+func (h *History) appendChunk(out []Op, c *historyChunk) []Op {
+	n := min(historyChunkLen, h.n-len(out))
+	for i := range n {
+		op := c.ops[i]
+		if !c.returned[i] {
+			op.Unknown, op.Return = true, UnknownReturn
 		}
+		out = append(out, op)
 	}
 	return out
 }

@@ -162,6 +162,14 @@ func (c *revChecker) index() string {
 	return c.group()
 }
 
+// SurelyCreated reports whether op, as the revision checker sees it, surely
+// created the revision it reports: a known put, a delete that deleted, or
+// a transaction whose branch puts. Hints (RevisionHints) are consulted
+// only at the other revisions.
+func SurelyCreated(op *Op) bool {
+	return !op.Failed && !op.Unknown && knownRole(op) == roleCreator
+}
+
 // knownRole says what a known operation did at its revision.
 func knownRole(op *Op) uint8 {
 	in := &op.Input
@@ -549,14 +557,24 @@ func (c *revChecker) read(i int, rev int64) string {
 		return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
 			c.describe(i), what, c.holds(got), rev, c.holds(want))
 	}
+	answered := func(what string, want []KV) string {
+		if sameAnswer(want, out) {
+			return ""
+		}
+		if out.Digest != 0 {
+			return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
+				c.describe(i), what, answerOf(out), rev, c.holds(want))
+		}
+		return mismatch(what, want, out.KVs)
+	}
 	switch in.Kind {
 	case KindGet:
-		if want := c.st.get(in.Key); !slices.Equal(want, out.KVs) {
-			return mismatch(in.Key, want, out.KVs)
+		if bad := answered(in.Key, c.st.get(in.Key)); bad != "" {
+			return bad
 		}
 	case KindRange:
-		if want := c.st.prefix(in.Key); !slices.Equal(want, out.KVs) {
-			return mismatch("prefix "+in.Key, want, out.KVs)
+		if bad := answered("prefix "+in.Key, c.st.prefix(in.Key)); bad != "" {
+			return bad
 		}
 	case KindDelete:
 		if want := c.st.get(in.Key); len(want) > 0 {

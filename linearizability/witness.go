@@ -185,6 +185,10 @@ func CheckWitness(history []Op, ids []int) Result {
 // the oracle). Each check is a replay without search, linear in the
 // sub-history and its highest revision.
 func MinimalWitness(history []Op) (Witness, error) {
+	if i := firstDigested(history); i >= 0 {
+		// The replay reads answers' keys: a digest has none.
+		return Witness{}, fmt.Errorf("%w: op %d's answer is kept as a digest (a long run): replay the seed with artifacts", ErrDigested, i)
+	}
 	w := newOpenWorld(history)
 	var all []int
 	for i := range history {

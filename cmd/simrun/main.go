@@ -44,5 +44,8 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(harness.GCPercent)
 	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		limitMemory = func(parallel int) { debug.SetMemoryLimit(int64(parallel) * harness.MemoryLimitPerWorker) }
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

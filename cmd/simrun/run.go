@@ -28,6 +28,11 @@ var progressEvery = 5 * time.Second
 // runSeed runs one seed; tests replace it.
 var runSeed = harness.Run
 
+// limitMemory, if set (by main, unless GOMEMLIMIT is set), sets the
+// process's soft memory limit for this many worker goroutines (see
+// harness.MemoryLimitPerWorker). Tests leave it nil.
+var limitMemory func(parallel int)
+
 // run is the whole command: it parses args, runs the seeds and writes the
 // results to stdout and diagnostics to stderr. It returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -48,6 +53,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "simrun: -out: %v\n", err)
 			return exitUsage
 		}
+	}
+	if limitMemory != nil {
+		limitMemory(o.parallel)
 	}
 	if o.explore {
 		return runExplore(&o, stdout, stderr)
