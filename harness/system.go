@@ -73,7 +73,8 @@ type SystemEnv struct {
 
 // Client is a System's client adapter. The harness uses a system as one
 // register through it: the liveness probe after heal writes a fresh value
-// and then needs a read that returns it.
+// (ProbeValuePrefix and a number) and then needs a read that returns it. A
+// workload whose clients share that register sees those writes.
 type Client interface {
 	host.Process
 	// Write stores value; done gets nil once the system acknowledged it,
@@ -82,6 +83,10 @@ type Client interface {
 	// Read reads the value linearizably; done gets it, or the error.
 	Read(done func(value string, err error))
 }
+
+// ProbeValuePrefix starts every value the liveness probe writes through a
+// Client.
+const ProbeValuePrefix = "probe."
 
 // Inspector is what the harness reads from a replica's process after a
 // run to check convergence: every running replica must reach the same
@@ -269,7 +274,7 @@ func (r *seedRun) addSystemProbe(p *probe) {
 // client: a write of a fresh value, then reads until one returns it. (A
 // read of another value is retried: judging it is the checkers' work.)
 func (p *probe) startSystem() {
-	value := "probe." + itoa(p.seq)
+	value := ProbeValuePrefix + itoa(p.seq)
 	retry := func(err error) {
 		p.lastErr = err
 		p.r.w.Schedule(10*time.Millisecond, p.start) // do not flood a cluster still recovering
