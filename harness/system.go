@@ -271,8 +271,9 @@ func (r *seedRun) addSystemProbe(p *probe) {
 }
 
 // startSystem issues the next request of the probe through the system's
-// client: a write of a fresh value, then reads until one returns it. (A
-// read of another value is retried: judging it is the checkers' work.)
+// client: a write of a fresh value, then a read. The read may return
+// another value (a workload write still in flight may land after the
+// probe's): judging values is the checkers' work, so that is only noted.
 func (p *probe) startSystem() {
 	value := ProbeValuePrefix + itoa(p.seq)
 	retry := func(err error) {
@@ -289,12 +290,11 @@ func (p *probe) startSystem() {
 		return
 	}
 	p.sc.Read(func(v string, err error) {
-		switch {
-		case err != nil:
-		case v != p.written:
-			err = fmt.Errorf("read %q, not the probe's write %q", v, p.written)
-		default:
+		if err == nil {
 			p.read = true
+			if v != p.written {
+				p.r.notef("liveness: the probe read %q after writing %q", v, p.written)
+			}
 		}
 		retry(err)
 	})

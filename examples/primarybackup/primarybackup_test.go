@@ -10,7 +10,7 @@ import (
 )
 
 // Seeds is how many seeds the harness gets to find the bug.
-const Seeds = 10
+const Seeds = 20
 
 // The framework finds the backup-reads bug within Seeds seeds, with a
 // stale read as the witness, reproducibly; the fixed system passes every
