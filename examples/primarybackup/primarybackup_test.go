@@ -1,6 +1,7 @@
 package primarybackup
 
 import (
+	"flag"
 	"testing"
 	"time"
 
@@ -48,18 +49,32 @@ func TestBugFoundAndFixed(t *testing.T) {
 	}
 }
 
-// A few more seeds of the buggy system: most fail (the bug is not rare).
-func TestBugIsCommon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("more seeds")
+var rateSeeds = flag.Int("rate-seeds", 10, "seeds of each system TestRates runs (from seed 101, or from 1 with -rate-from-1)")
+var rateFrom1 = flag.Bool("rate-from-1", false, "TestRates starts at seed 1")
+
+// TestRates measures how often the harness finds the bug: most seeds of
+// the buggy system fail, every seed of the fixed one passes. The README's
+// figure: go test ./examples/primarybackup -run TestRates -v -rate-seeds 100 -rate-from-1
+func TestRates(t *testing.T) {
+	first := uint64(101)
+	if *rateFrom1 {
+		first = 1
 	}
-	failed := 0
-	for seed := uint64(101); seed <= 110; seed++ {
-		if harness.Run(Config(Buggy), seed).Verdict == harness.Fail {
-			failed++
+	for _, s := range []System{Buggy, Fixed} {
+		verdicts := map[harness.Verdict]int{}
+		for seed := first; seed < first+uint64(*rateSeeds); seed++ {
+			res := harness.Run(Config(s), seed)
+			verdicts[res.Verdict]++
+			if s == Fixed {
+				require.Equal(t, harness.Pass, res.Verdict, "fixed, seed %d: %s", seed, res.Reason)
+			}
+		}
+		t.Logf("%s, seeds %d-%d: %d fail, %d pass, %d unknown", s.Name(), first, first+uint64(*rateSeeds)-1,
+			verdicts[harness.Fail], verdicts[harness.Pass], verdicts[harness.Unknown])
+		if s == Buggy {
+			require.GreaterOrEqual(t, 2*verdicts[harness.Fail], *rateSeeds, "the bug is found on at least half the seeds")
 		}
 	}
-	require.GreaterOrEqual(t, failed, 5, "of 10 seeds")
 }
 
 func ms(n int) int64 { return int64(time.Duration(n) * time.Millisecond) }
