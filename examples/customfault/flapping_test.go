@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,13 +71,21 @@ func TestFlappingInjectsAndHeals(t *testing.T) {
 	n.HealAll()
 	w.Net().Connect(3, 1)
 	require.Empty(t, w.Net().Cuts())
-	injected := strings.Count(trace.String(), " fault/"+Name+" ")
-	healed := strings.Count(trace.String(), " heal/"+Name+" ")
+	injected := count(injectedRE, trace.String())
+	healed := count(healedRE, trace.String())
 	require.Greater(t, injected, 3)
 	require.GreaterOrEqual(t, healed, injected-1) // the last episode may be cut short by HealAll
 }
 
-var flipRE = regexp.MustCompile(` flapping-link/(cut|connect)/\d+-\d+ `)
+// The trace's event kinds, as words of its lines (raw or decoded).
+var (
+	flipRE     = regexp.MustCompile(`(?m)\sflapping-link/(cut|connect)/\d+-\d+(\s|$)`)
+	injectedRE = regexp.MustCompile(`(?m)\sfault/` + Name + `(\s|$)`)
+	healedRE   = regexp.MustCompile(`(?m)\sheal/` + Name + `(\s|$)`)
+	droppedRE  = regexp.MustCompile(`(?m)\sdrop-cut(\s|$)`)
+)
+
+func count(re *regexp.Regexp, s string) int { return len(re.FindAllString(s, -1)) }
 
 // Whole-cluster seeded runs of seedkv under the fault (with crashes): the
 // fault is injected, flaps, is healed, and the store stays linearizable,
@@ -99,10 +106,10 @@ func TestStoreStaysCorrect(t *testing.T) {
 		require.Contains(t, res.Faults, Name)
 		tr := trace.String()
 		counts := map[string]int{
-			"injected": strings.Count(tr, " fault/"+Name+" "),
-			"healed":   strings.Count(tr, " heal/"+Name+" "),
-			"flips":    len(flipRE.FindAllString(tr, -1)),
-			"dropped":  strings.Count(tr, " drop-cut "),
+			"injected": count(injectedRE, tr),
+			"healed":   count(healedRE, tr),
+			"flips":    count(flipRE, tr),
+			"dropped":  count(droppedRE, tr),
 		}
 		for k, v := range counts {
 			total[k] += v
