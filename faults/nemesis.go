@@ -113,6 +113,32 @@ type Episode struct {
 	detail string
 	heal   func()
 	logAt  int // its entry in the nemesis's log while active
+
+	begun    int   // episodes begun so far (the next one's number)
+	injected []int // numbers of the episodes injected
+}
+
+// FaultSchedule is what the nemesis did with one fault's episodes in a
+// run: how many began and which of them were injected (the others were
+// skipped by Spec.Skip or refused for lack of budget). Shrinking drops
+// the injected ones one at a time.
+type FaultSchedule struct {
+	// Name is the fault's name.
+	Name string `json:"name"`
+	// Begun is the number of episodes begun.
+	Begun int `json:"begun"`
+	// Injected numbers the episodes injected, from 0, increasing.
+	Injected []int `json:"injected"`
+}
+
+// Schedule is each scheduled fault's schedule so far, in the order of the
+// specs (faults driven by others are left out).
+func (n *Nemesis) Schedule() []FaultSchedule {
+	out := make([]FaultSchedule, 0, len(n.eps))
+	for _, e := range n.eps {
+		out = append(out, FaultSchedule{Name: e.fault.Name(), Begun: e.begun, Injected: slices.Clone(e.injected)})
+	}
+	return out
 }
 
 // closeLog ends active episode e's log entry now, with its detail (an
@@ -291,8 +317,12 @@ func around(r *rand.Rand, mean Duration) time.Duration {
 	return m/2 + time.Duration(r.Int64N(int64(m)+1))
 }
 
-// next schedules e's next episode after a quiet gap, if it fits.
+// next schedules e's next episode after a quiet gap, if it fits and the
+// spec's episode cap allows another.
 func (n *Nemesis) next(e *Episode) {
+	if e.Spec.MaxEpisodes > 0 && e.begun >= e.Spec.MaxEpisodes {
+		return
+	}
 	gap := around(e.R, e.Spec.Gap)
 	if !n.run || n.w.Elapsed()+gap >= n.end {
 		return
@@ -302,7 +332,19 @@ func (n *Nemesis) next(e *Episode) {
 
 func (n *Nemesis) begin(e *Episode) {
 	e.timer = nil
+	k := e.begun
+	e.begun++
 	hold := min(around(e.R, e.Spec.Hold), n.end-n.w.Elapsed())
+	if e.Spec.skips(k) {
+		// The slot passes without the fault, so the later episodes
+		// begin at the times they would have (their draws may differ:
+		// Inject's draws are not made).
+		if n.w.Tracing() {
+			n.w.Note("episode", 0, e.fault.Name()+" skipped (spec.skip) hold="+hold.String())
+		}
+		e.timer = n.w.After(hold, func() { e.timer = nil; n.next(e) })
+		return
+	}
 	u0, t0 := len(n.Unavailable()), len(n.Tainted())
 	detail, heal, ok := e.fault.Inject(e)
 	if !ok {
@@ -314,6 +356,7 @@ func (n *Nemesis) begin(e *Episode) {
 	if n.w.Tracing() { // the episode's parameters, for the trace text only
 		n.w.Note("episode", 0, e.fault.Name()+" hold="+hold.String()+" "+detail)
 	}
+	e.injected = append(e.injected, k)
 	e.active, e.detail, e.heal = true, detail, heal
 	e.logAt = len(n.log)
 	n.log = append(n.log, EpisodeLog{Name: e.fault.Name(), Start: n.w.Elapsed(), End: -1})

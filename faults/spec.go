@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -67,7 +68,20 @@ type Spec struct {
 	// Params are the fault's parameters; a missing one takes its
 	// default, an unknown one is an error.
 	Params map[string]float64 `json:"params,omitempty"`
+	// MaxEpisodes, if positive, caps the fault's episodes: once that
+	// many have begun (injected, skipped or refused by the budget), no
+	// more are scheduled. 0 means no cap. Shrinking sets it, so that
+	// dropping an episode cannot bring in a new one at the end.
+	MaxEpisodes int `json:"max_episodes,omitempty"`
+	// Skip lists episodes, numbered from 0 in the order they begin,
+	// that keep their time slot (the gap and the hold pass as usual)
+	// but are not injected; strictly increasing. Shrinking uses it to
+	// drop episodes one at a time. Empty: every episode is injected.
+	Skip []int `json:"skip,omitempty"`
 }
+
+// MaxEpisodeIndex bounds Spec.MaxEpisodes and the entries of Spec.Skip.
+const MaxEpisodeIndex = 1_000_000
 
 // Param describes one parameter of a fault: its bounds, its default and
 // how a swarm draws it.
@@ -102,6 +116,9 @@ func (s Spec) Validate(path string) error {
 	if s.Hold.D() < MinHold || s.Hold.D() > MaxHold {
 		return fmt.Errorf("%w: %s.hold: %v not in [%v, %v]", ErrBadSpec, path, s.Hold, MinHold, MaxHold)
 	}
+	if err := s.validateEpisodes(path); err != nil {
+		return err
+	}
 	for _, name := range sortedKeys(s.Params) {
 		p, ok := paramOf(f, name)
 		v := s.Params[name]
@@ -115,6 +132,28 @@ func (s Spec) Validate(path string) error {
 		}
 	}
 	return nil
+}
+
+// validateEpisodes checks MaxEpisodes and Skip.
+func (s Spec) validateEpisodes(path string) error {
+	if s.MaxEpisodes < 0 || s.MaxEpisodes > MaxEpisodeIndex {
+		return fmt.Errorf("%w: %s.max_episodes: %d not in [0, %d]", ErrBadSpec, path, s.MaxEpisodes, MaxEpisodeIndex)
+	}
+	for i, k := range s.Skip {
+		switch {
+		case k < 0 || k >= MaxEpisodeIndex:
+			return fmt.Errorf("%w: %s.skip[%d]: %d not in [0, %d)", ErrBadSpec, path, i, k, MaxEpisodeIndex)
+		case i > 0 && k <= s.Skip[i-1]:
+			return fmt.Errorf("%w: %s.skip[%d]: %d is not above %d (the list must be strictly increasing)", ErrBadSpec, path, i, k, s.Skip[i-1])
+		}
+	}
+	return nil
+}
+
+// skips reports whether episode k is in s.Skip.
+func (s Spec) skips(k int) bool {
+	_, found := slices.BinarySearch(s.Skip, k)
+	return found
 }
 
 // Param is the value of parameter name: the spec's, else its default.

@@ -1,6 +1,10 @@
 package harness
 
-import "time"
+import (
+	"time"
+
+	"github.com/seedkv/seedkv/faults"
+)
 
 // Verdict is the outcome of one seed.
 type Verdict string
@@ -28,6 +32,11 @@ type Result struct {
 	TraceHash uint64
 	// Ops is the number of client operations invoked.
 	Ops int
+	// Events is the number of events the world executed.
+	Events uint64
+	// Schedule is each scheduled fault's episodes: how many began and
+	// which were injected (what shrinking drops one at a time).
+	Schedule []faults.FaultSchedule
 	// Virtual is the virtual time the world ran, heal phase included.
 	Virtual time.Duration
 	// Wall is the wall time of the whole seed, checking included.

@@ -84,6 +84,7 @@ func Run(cfg Config, seed uint64) (res Result) {
 			res.Reason = fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
 			if r != nil && r.w != nil {
 				res.TraceHash, res.Virtual, res.Ops = r.w.TraceHash(), r.w.Elapsed(), r.ops
+				r.countEvents(&res)
 			}
 		}
 		res.Wall = time.Since(start) // deliberate: reporting only, see start
@@ -199,8 +200,17 @@ func (r *seedRun) run(res *Result) {
 	res.Faults = r.sc.FaultNames()
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
+	r.countEvents(res)
 	r.check(res)
 	r.finishCoverage(res)
+}
+
+// countEvents sets the result's event count and fault schedule.
+func (r *seedRun) countEvents(res *Result) {
+	res.Events = r.w.Events()
+	if r.nemesis != nil {
+		res.Schedule = r.nemesis.Schedule()
+	}
 }
 
 // build creates the world, the replicas and the clients.

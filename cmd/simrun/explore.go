@@ -19,8 +19,8 @@ const MaxBudgetRuns = 1 << 24
 func (o *options) checkExplore(set map[string]bool) error {
 	if !o.explore {
 		for _, f := range []string{"budget", "corpus"} {
-			if set[f] {
-				return usagef("-%s needs -explore", f)
+			if set[f] && !(f == "budget" && o.shrink) {
+				return usagef("-%s needs -explore (or, -budget, -shrink)", f)
 			}
 		}
 		return nil

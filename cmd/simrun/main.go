@@ -28,6 +28,7 @@
 //	-merge FILE... fold shard runs' -json lines into one summary, one
 //	               replay command per failure signature
 //	-check-determinism  run each seed twice concurrently; differing traces fail
+//	-shrink        minimise the failing run of -seed; write its scenario file
 //
 // Exit status: 0 all seeds passed, 1 a seed failed or was unknown, 2 bad
 // usage (or, with -merge, bad input).

@@ -65,6 +65,9 @@ type options struct {
 	// checkDeterminism runs each seed twice, concurrently, and fails it
 	// if the trace hashes differ (determinism.go).
 	checkDeterminism bool
+	// shrink minimises the failing run of -seed within -budget
+	// (shrink.go) instead of running seeds.
+	shrink bool
 }
 
 // parseArgs parses the command line into options. Every error but
@@ -99,6 +102,7 @@ func parseArgs(args []string) (options, error) {
 	traceFrom := fs.String("trace-from", "0s", "print trace lines from this virtual time on (a Go duration)")
 	traceTo := fs.String("trace-to", "", "print trace lines before this virtual time (a Go duration)")
 	traceNode := fs.String("trace-node", "", "print only trace lines of these nodes (comma list of IDs)")
+	fs.BoolVar(&o.shrink, "shrink", false, "minimise the failing run of -seed; write its scenario file")
 	fencing := fs.Bool("fencing", workloads.DefaultOptions().Fencing, "lock workload: the resource checks fencing tokens")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,6 +147,9 @@ func parseArgs(args []string) (options, error) {
 		return o, err
 	}
 	if err := o.checkExplore(set); err != nil {
+		return o, err
+	}
+	if err := o.checkShrink(set); err != nil {
 		return o, err
 	}
 	o.cfg.Probes = true // cheap; every JSON line carries the seed's probes

@@ -60,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.explore {
 		return runExplore(&o, stdout, stderr)
 	}
+	if o.shrink {
+		return runShrink(&o, stdout, stderr)
+	}
 	r := &reporter{o: &o, stdout: stdout, stderr: stderr, start: time.Now(), cov: newCoverageReport()}
 	r.lastProgress = r.start
 	seeds := o.seedList()
@@ -373,7 +376,8 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
   -require-probes  exit 1 if any probe was never reached
   -explore       search over scenarios guided by coverage instead of
                  running -seeds; -seed is the search seed
-  -budget B      with -explore: runs (200) or wall time (10m)
+  -budget B      with -explore: runs (200) or wall time (10m); with
+                 -shrink: runs or wall time (default 1m0s)
   -corpus DIR    with -explore: load, merge and save the corpus there
   -merge FILE... fold the -json lines of shard runs into one summary; one
                  replay command per failure signature (exit 2: bad input)
@@ -383,6 +387,11 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
                  "scenario") instead of drawing one per seed; -nodes,
                  -duration, -faults and -reads given beside it override
                  its fields
+  -shrink        minimise the failing run of -seed S while it fails with
+                 the same class; writes the scenario to
+                 DIR/shrunk-seed-S.json (-out DIR, default .), replays it
+                 once to verify, prints sizes before and after (exit 0
+                 shrunk and verified, 1 not failing or replay differed)
 
 Exit status: 0 all passed, 1 a seed failed or was unknown, 2 bad usage.
 `
