@@ -338,24 +338,33 @@ func (s *shrinker) ddmin(n int, at func(keep []int) (Scenario, bool)) bool {
 		c, ok := at(keep)
 		return ok && s.try(c)
 	}
-	if n == 0 {
-		return false
-	}
-	if test(nil) {
-		return true
-	}
+	return len(ddminSet(n, test, func() bool { return s.exhausted })) < n
+}
+
+// ddminSet is Zeller and Hildebrandt's ddmin over the items 0..n-1, for
+// which test holds: it tests the empty set, then chunks of the set and
+// their complements at doubling granularity, and returns a subset for
+// which test holds and no single item can be removed (unless stop, asked
+// between tests, cut it short).
+func ddminSet(n int, test func(keep []int) bool, stop func() bool) []int {
 	set := make([]int, n)
 	for i := range set {
 		set[i] = i
 	}
+	if n == 0 {
+		return set
+	}
+	if test(nil) {
+		return nil
+	}
 	gran := 2
-	for len(set) >= 2 && !s.exhausted {
+	for len(set) >= 2 && !stop() {
 		chunks := splitChunks(set, gran)
 		if next, ok := firstFailing(chunks, test); ok {
 			set, gran = next, 2
 			continue
 		}
-		if gran > 2 || len(chunks) > 2 { // with two chunks, complements are the chunks
+		if len(chunks) > 2 { // with two chunks, the complements are the chunks
 			if next, ok := firstFailing(complements(set, chunks), test); ok {
 				set, gran = next, max(gran-1, 2)
 				continue
@@ -366,7 +375,7 @@ func (s *shrinker) ddmin(n int, at func(keep []int) (Scenario, bool)) bool {
 		}
 		gran = min(2*gran, len(set))
 	}
-	return len(set) < n
+	return set
 }
 
 // firstFailing is the first of sets whose test holds.
