@@ -36,7 +36,10 @@ type simResult struct {
 	// RunsToFirst counts the runs up to and including the first failure
 	// (seeds for a swarm, runs for -explore; 0 if none failed).
 	RunsToFirst int `json:"runs_to_first,omitempty"`
-	errDetail   string
+	// Shrink is simrun -shrink's result on the first failing seed (with
+	// -shrink).
+	Shrink    *shrinkResult `json:"shrink,omitempty"`
+	errDetail string
 }
 
 // unitResult is what the unit tests of the mutated package found.
@@ -108,6 +111,9 @@ func measure(o *options, b bugbench.Bug, stderr io.Writer) bugResult {
 		return res
 	}
 	res.Default = runSim(o, bin, o.extra)
+	if o.shrink && res.Default.Caught && !o.explore {
+		res.Default.Shrink = runShrink(o, bin, dir, o.extra, res.Default.First)
+	}
 	if o.targeted && len(b.Flags) > 0 {
 		res.Targeted = runSim(o, bin, append(append([]string(nil), o.extra...), b.Flags...))
 	}

@@ -37,6 +37,10 @@ flags:
                   of -seeds runs and -seed as its search seed, instead of
                   swarm seeds; runs_to_first in -json counts runs to the
                   first failure
+  -shrink         shrink each caught bug's first failing seed with simrun
+                  -shrink in the mutated copy and print a table of events
+                  and operations before and after (median reductions)
+  -shrink-budget B  per seed: runs or wall time (default 60s)
   -parallel P     bugs measured at once (default 2, at most 8); each simrun
                   runs with -parallel 1
   -timeout D      wall-time limit of one simrun or unit-test run (default 20m)
@@ -70,6 +74,8 @@ type options struct {
 	root          string
 	keep          bool
 	explore       bool
+	shrink        bool
+	shrinkBudget  string
 }
 
 // parseArgs parses args; a bad one is an error naming it.
@@ -94,6 +100,8 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.root, "root", "", "")
 	fs.BoolVar(&o.keep, "keep", false, "")
 	fs.BoolVar(&o.explore, "explore", false, "")
+	fs.BoolVar(&o.shrink, "shrink", false, "")
+	fs.StringVar(&o.shrinkBudget, "shrink-budget", "60s", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -113,6 +121,9 @@ func parseArgs(args []string) (options, error) {
 		return o, fmt.Errorf("-parallel %d out of range [1, %d]", o.parallel, maxWorkers)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("-timeout %v must be positive", o.timeout)
+	}
+	if err := checkShrinkBudget(o.shrinkBudget); err != nil {
+		return o, err
 	}
 	var names []string
 	if *bugs != "" {

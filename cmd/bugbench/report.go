@@ -139,6 +139,9 @@ func (r *report) writeTable(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, r.scoreLine())
+	if r.o.shrink {
+		r.writeShrinkTable(w)
+	}
 }
 
 // row is one bug's table row.
@@ -260,7 +263,7 @@ func progressLine(b *bugResult) string {
 		s += " unit=" + unitWord(b.Unit)
 	}
 	if b.Default.Caught {
-		s += fmt.Sprintf(" cpu=%.0fs reason=%q", b.Default.CPUS, b.Default.Reason)
+		s += fmt.Sprintf(" cpu=%.0fs reason=%q", b.Default.CPUS, b.Default.Reason) + shrinkProgress(b.Default.Shrink)
 	} else {
 		s += fmt.Sprintf(" cpu=%.0fs unknown=%d", b.Default.CPUS, b.Default.Unknown)
 	}
