@@ -16,12 +16,16 @@ import (
 // is a scenario that `simrun -scenario FILE -seeds 1 -seed S` replays bit
 // for bit.
 //
+// A candidate is kept only if it is no larger than the current run in
+// events and operations.
+//
 // The search is delta debugging (Zeller and Hildebrandt's ddmin) over the
 // scenario's sets (fault kinds, the injected episodes of each fault, the
 // operation kinds of the mix) and bisection over its numbers (duration,
 // keys, think time), then single simplifications (a parameter to zero);
 // the passes repeat until a whole round changes nothing, so the final
-// scenario is 1-minimal: no single step of any pass keeps the failure.
+// scenario is 1-minimal: no single step of any pass keeps the failure
+// without making the run larger.
 // Every candidate is a full deterministic run, so the search itself is
 // deterministic for a given run budget.
 
@@ -204,7 +208,7 @@ func (s *shrinker) try(c Scenario) bool {
 		res = &r
 		s.seen[key] = res
 	}
-	if res.Verdict != Fail || FailureClass(res.Reason) != s.class {
+	if res.Verdict != Fail || FailureClass(res.Reason) != s.class || !s.noLarger(*res) {
 		return false
 	}
 	if key != string(MarshalScenario(s.cur)) {
@@ -212,6 +216,14 @@ func (s *shrinker) try(c Scenario) bool {
 	}
 	s.cur, s.res = c, *res
 	return true
+}
+
+// noLarger reports whether res is no larger than the current run in
+// events and operations: a simpler scenario can make a longer run (a
+// failure to converge waits out its timeout, a lossless network sends
+// more), and shrinking must not grow what a reader has to go through.
+func (s *shrinker) noLarger(res Result) bool {
+	return res.Events <= s.res.Events && res.Ops <= s.res.Ops
 }
 
 // FailureClass is what a shrunk run must keep of a failure's reason: the
