@@ -11,7 +11,7 @@ import (
 
 // runSpecs runs the nemesis with specs on a 5-node cluster for d and
 // returns its episode log and the number of crash injections traced.
-func runSpecs(t *testing.T, seed uint64, specs []Spec, d time.Duration) ([]EpisodeLog, int, uint64) {
+func runSpecs(t *testing.T, seed uint64, specs []Spec, d time.Duration) ([]FaultSchedule, int, uint64) {
 	t.Helper()
 	w, ids := newCluster(t, seed, 5)
 	var trace bytes.Buffer
@@ -20,7 +20,7 @@ func runSpecs(t *testing.T, seed uint64, specs []Spec, d time.Duration) ([]Episo
 	require.NoError(t, err)
 	require.NoError(t, n.Start(d))
 	w.RunFor(d)
-	return n.Episodes(), strings.Count(trace.String(), "fault/crash"), w.TraceHash()
+	return n.Schedule(), strings.Count(trace.String(), "fault/crash"), w.TraceHash()
 }
 
 // TestEpisodeSkipAndCap: skipped episodes keep their slot but inject

@@ -14,10 +14,10 @@ import (
 
 // fakeEpisodes is the episode log of a fake run: fault f's episode k
 // begins at (k+1)*gap, if before the end and under the cap.
-func fakeEpisodes(sc Scenario) []faults.EpisodeLog {
-	var logs []faults.EpisodeLog
+func fakeEpisodes(sc Scenario) []faults.FaultSchedule {
+	var logs []faults.FaultSchedule
 	for _, f := range sc.Faults {
-		l := faults.EpisodeLog{Name: f.Name}
+		l := faults.FaultSchedule{Name: f.Name}
 		for k := 0; time.Duration(k+1)*f.Gap.D() < sc.Duration.D(); k++ {
 			if f.MaxEpisodes > 0 && k >= f.MaxEpisodes {
 				break
@@ -52,7 +52,7 @@ func fakeShrinkRun(runs *int) func(Config, uint64) Result {
 		}
 		w := sc.Workload
 		d := sc.Duration.D()
-		res := Result{Seed: seed, Verdict: Pass, Scenario: &sc, Episodes: logs,
+		res := Result{Seed: seed, Verdict: Pass, Scenario: &sc, Schedule: logs,
 			Events: uint64(sc.Nodes) * uint64(d/time.Millisecond),
 			Ops:    sc.Nodes * sc.ClientsPerNode * int(d/max(w.ThinkTime.D(), time.Millisecond))}
 		switch {
