@@ -77,7 +77,8 @@ type checkFns struct {
 // artifacts collects what a failure report needs.
 func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
 	r.describeReplicas()
-	a := &Artifacts{Summary: r.notes.Bytes(), Trace: r.trace.Bytes()}
+	a := &Artifacts{Summary: r.notes.Bytes(), Trace: r.trace.Bytes(), Ops: ops,
+		Faults: r.timeline.faults(r.now()), Replicas: r.timeline.replicas, End: r.now()}
 	var h bytes.Buffer
 	for i := range ops {
 		var replica host.NodeID
@@ -88,7 +89,7 @@ func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
 	}
 	a.History = h.Bytes()
 	var v bytes.Buffer
-	if err := lr.Visualize(&v, r.timeline.faults(r.now())); err == nil {
+	if err := lr.Visualize(&v, a.Faults); err == nil {
 		a.Visualization = v.Bytes()
 	}
 	return a

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/faults"
+	lin "github.com/seedkv/seedkv/linearizability"
 )
 
 // Verdict is the outcome of one seed.
@@ -84,4 +85,16 @@ type Artifacts struct {
 	Visualization []byte
 	// Summary is a human-readable account of the run and its checks.
 	Summary []byte
+	// Ops is the checked client history; history.txt numbers its lines
+	// by their index here, as the failure reasons do ("op 12").
+	Ops []lin.Op
+	// Faults are the fault episodes, in the order they ended (those still
+	// active at the end last), with virtual start and end times.
+	Faults []lin.Fault
+	// Replicas is each replica's role, term, commit index and applied
+	// revision over time, sampled every 50ms of virtual time and at every
+	// client call and return.
+	Replicas []ReplicaTimeline
+	// End is the virtual time the run ended, in nanoseconds.
+	End int64
 }

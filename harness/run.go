@@ -38,7 +38,7 @@ type seedRun struct {
 	hints        lin.RevisionHints    // the write log's keys per revision, for the revision checker
 	checkFns     *checkFns            // tests: replaces the linearizability checks
 	startReplica ReplicaFunc
-	timeline     faultTimeline // kept only for artifacts
+	timeline     runTimeline // kept only for artifacts
 	hist         lin.History
 	answeredBy   []host.NodeID // per history op: the replica that answered (0: none)
 	watches      []*watchStream
@@ -153,6 +153,7 @@ func (r *seedRun) runFor(d time.Duration) bool {
 			return false
 		}
 		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
+		r.timeline.sample(r)
 		r.skew.sample(r)
 		r.sampleStates()
 		procs := float64(len(r.w.Nodes()))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/harness"
+	"github.com/seedkv/seedkv/report"
 )
 
 // Exit statuses.
@@ -63,7 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.shrink {
 		return runShrink(&o, stdout, stderr)
 	}
-	r := &reporter{o: &o, stdout: stdout, stderr: stderr, start: time.Now(), cov: newCoverageReport()}
+	r := &reporter{o: &o, stdout: stdout, stderr: stderr, start: time.Now(), cov: newCoverageReport(), build: buildOf(args)}
 	r.lastProgress = r.start
 	seeds := o.seedList()
 	harness.RunManyWith(o.seedFunc(), seeds, o.parallel, r.report)
@@ -132,6 +133,7 @@ type reporter struct {
 	virtual        time.Duration
 	writeErr       error
 	cov            *coverageReport
+	build          report.Build // the code revision, Go version and flags of this run
 }
 
 // seedRecord is the -json line of one seed.
@@ -158,6 +160,9 @@ type seedRecord struct {
 	// scenario was made (fresh, mutate, cross).
 	Run    *int   `json:"run,omitempty"`
 	Origin string `json:"origin,omitempty"`
+	// Build ties the line to the code and command line that made it:
+	// revision, modified, go_version and flags.
+	report.Build
 }
 
 // report handles one seed's result; it always asks for more.
@@ -202,7 +207,7 @@ func (r *reporter) record(res harness.Result, dir string) seedRecord {
 		TraceHash: fmt.Sprintf("%016x", res.TraceHash), Ops: res.Ops,
 		VirtualS: res.Virtual.Seconds(), WallMS: ms(res.Wall), CheckMS: ms(res.CheckTime),
 		Faults: res.Faults, Artifacts: dir, Scenario: res.Scenario, Probes: res.Probes,
-		Skipped: res.Skipped(),
+		Skipped: res.Skipped(), Build: r.build,
 	}
 	if rec.Faults == nil {
 		rec.Faults = []string{}
@@ -257,9 +262,9 @@ func (r *reporter) writeArtifacts(res harness.Result) string {
 	}
 	dir := filepath.Join(r.o.out, fmt.Sprintf("seed-%d", res.Seed))
 	a := res.Artifacts
-	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nscenario: %s\nreplay: %s\nskipped: %s\n\n%s",
+	summary := fmt.Sprintf("seed: %d\nverdict: %s\nreason: %s\ntrace_hash: %016x\nops: %d\nvirtual: %v\nwall: %v\nfaults: %s\nscenario: %s\nreplay: %s\nskipped: %s\n%s\n%s",
 		res.Seed, res.Verdict, res.Reason, res.TraceHash, res.Ops, res.Virtual, res.Wall,
-		faultList(res.Faults), scenarioJSON(res.Scenario), r.o.replayCommand(res.Seed), strings.Join(res.Skipped(), "; "), a.Summary)
+		faultList(res.Faults), scenarioJSON(res.Scenario), r.o.replayCommand(res.Seed), strings.Join(res.Skipped(), "; "), buildLines(r.build), a.Summary)
 	files := []struct {
 		name string
 		data []byte
@@ -269,6 +274,7 @@ func (r *reporter) writeArtifacts(res harness.Result) string {
 		{"history.txt", a.History},
 		{"history.html", a.Visualization},
 		{"witness.txt", []byte(harness.WitnessText(res.WitnessReason, res.Witness))},
+		{"report.html", r.page(res)},
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(r.stderr, "simrun: seed %d: artifacts: %v\n", res.Seed, err)
@@ -283,6 +289,29 @@ func (r *reporter) writeArtifacts(res harness.Result) string {
 		}
 	}
 	return dir
+}
+
+// page is the seed's report.html (nil if it could not be made).
+func (r *reporter) page(res harness.Result) []byte {
+	in := report.Input{Result: res, Build: r.build, Replay: r.o.replayCommand(res.Seed)}
+	if len(res.Artifacts.Visualization) > 0 {
+		in.Visualization = "history.html"
+	}
+	var b bytes.Buffer
+	if err := report.Write(&b, in); err != nil {
+		fmt.Fprintf(r.stderr, "simrun: seed %d: report: %v\n", res.Seed, err)
+		return nil
+	}
+	return b.Bytes()
+}
+
+// buildLines are the summary's lines naming the code and command line.
+func buildLines(b report.Build) string {
+	rev := b.Revision
+	if b.Modified {
+		rev += " (modified)"
+	}
+	return fmt.Sprintf("revision: %s\ngo: %s\nflags: %s\n", rev, b.GoVersion, strings.Join(b.Flags, " "))
 }
 
 // progress reports on stderr, at most every progressEvery, how far a long
