@@ -157,9 +157,11 @@
     document.getElementById("window-label").textContent = "showing " + secs(t0) + " to " + secs(t1);
   }
 
+  // The page opens on the operations, or on the whole run if its address
+  // ends in #all.
   const w = witnessWindow();
   document.getElementById("zoom-witness").addEventListener("click", function () { draw(w[0], w[1]); });
   document.getElementById("zoom-all").addEventListener("click", function () { draw(0, DATA.end); });
-  draw(w[0], w[1]);
+  if (location.hash === "#all") draw(0, DATA.end); else draw(w[0], w[1]);
   document.body.setAttribute("data-rendered", "true");
 })();

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -144,11 +145,15 @@ func TestJSONLinesInSeedOrder(t *testing.T) {
 	for i, line := range lines {
 		var rec map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &rec), line)
-		for _, k := range []string{"seed", "verdict", "reason", "trace_hash", "ops", "virtual_s", "wall_ms", "faults"} {
+		for _, k := range []string{"seed", "verdict", "reason", "trace_hash", "ops", "virtual_s", "wall_ms", "faults",
+			"revision", "modified", "go_version", "flags", "scenario"} {
 			require.Contains(t, rec, k)
 		}
 		require.Equal(t, float64(3+i), rec["seed"])
 		require.Len(t, rec["trace_hash"], 16)
+		require.Equal(t, runtime.Version(), rec["go_version"])
+		require.Equal(t, []any{"-json", "-seeds", "40", "-seed", "3", "-parallel", "8"}, rec["flags"])
+		require.NotEmpty(t, rec["revision"])
 	}
 	require.Contains(t, lines[2], `"verdict":"fail"`)
 	require.Contains(t, lines[2], `"replay":"go run ./cmd/simrun -seeds 1 -seed 5"`)
@@ -180,13 +185,20 @@ func TestOutWritesArtifactsOfFailingSeeds(t *testing.T) {
 	require.Equal(t, exitFail, code)
 	seedDir := filepath.Join(dir, "seed-2")
 	require.Contains(t, out, "artifacts: "+seedDir)
-	for _, f := range []string{"summary.txt", "trace.txt", "history.txt", "history.html"} {
+	for _, f := range []string{"summary.txt", "trace.txt", "history.txt", "history.html", "report.html"} {
 		_, err := os.Stat(filepath.Join(seedDir, f))
 		require.NoError(t, err, f)
 	}
 	summary, err := os.ReadFile(filepath.Join(seedDir, "summary.txt"))
 	require.NoError(t, err)
 	require.Contains(t, string(summary), "replay: go run ./cmd/simrun -seeds 1 -seed 2")
+	require.Contains(t, string(summary), "\ngo: "+runtime.Version()+"\n")
+	require.Contains(t, string(summary), "\nflags: -seeds 3 -out "+dir+"\n")
+	require.Regexp(t, `\nrevision: (unknown|[0-9a-f]{40}( \(modified\))?)\n`, string(summary))
+	page, err := os.ReadFile(filepath.Join(seedDir, "report.html"))
+	require.NoError(t, err)
+	require.Contains(t, string(page), `href="history.html"`)
+	require.Contains(t, string(page), "stale read")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "only failing seeds leave artifacts")
