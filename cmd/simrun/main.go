@@ -18,7 +18,7 @@
 //	-faults LIST   swarm (default), none, all, or a comma list of fault names
 //	-trace         print the event trace of each seed run (stderr with -json)
 //	-json          one JSON object per seed on stdout (summary on stderr)
-//	-out DIR       failing seeds leave trace, history, visualisation there
+//	-out DIR       failing seeds leave report.html, trace, history, visualisation there
 //	-shard i/n     run only share i (1-based) of n of the seeds
 //	-reads MODE    linearizable (default) or serializable
 //	-checker C     revision (default), porcupine, or both

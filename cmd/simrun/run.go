@@ -396,7 +396,8 @@ Runs seeds of the seedkv simulation, checks each, prints a summary line.
                  them, and the world's fault and heal events; with -trace
                  or -out
   -json          one JSON object per seed on stdout (summary on stderr)
-  -out DIR       failing seeds leave trace, history, visualisation, summary
+  -out DIR       failing seeds leave report.html, trace, history,
+                 visualisation and summary in DIR/seed-S
   -shard i/n     run only share i of n (1-based) of the seeds
   -reads MODE    linearizable (default) or serializable
   -checker C     revision (default), porcupine, or both (fail if they disagree)
