@@ -78,7 +78,7 @@ type checkFns struct {
 func (r *seedRun) artifacts(ops []lin.Op, lr *lin.Result) *Artifacts {
 	r.describeReplicas()
 	a := &Artifacts{Summary: r.notes.Bytes(), Trace: r.trace.Bytes(), Ops: ops,
-		Faults: r.timeline.faults(r.now()), Replicas: r.timeline.replicas, End: r.now()}
+		Faults: r.faultEpisodes(), Replicas: r.timeline.replicas, End: r.now()}
 	var h bytes.Buffer
 	for i := range ops {
 		var replica host.NodeID

@@ -88,8 +88,9 @@ type Artifacts struct {
 	// Ops is the checked client history; history.txt numbers its lines
 	// by their index here, as the failure reasons do ("op 12").
 	Ops []lin.Op
-	// Faults are the fault episodes, in the order they ended (those still
-	// active at the end last), with virtual start and end times.
+	// Faults are the nemesis's fault episodes in the order they began,
+	// with virtual start and end times (those still active at the end of
+	// the run end there).
 	Faults []lin.Fault
 	// Replicas is each replica's role, term, commit index and applied
 	// revision over time, sampled every 50ms of virtual time and at every

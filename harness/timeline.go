@@ -8,15 +8,12 @@ import (
 	"github.com/seedkv/seedkv/node"
 )
 
-// runTimeline records, for the failure report, when each fault episode was
-// active and each replica's role, term, commit index and applied revision
-// over time. It is sampled at every client call and return and after every
-// slice of runFor (never with timers of its own, which would change the
-// trace), only reads state, and only when artifacts are kept.
+// runTimeline records, for the failure report, each replica's role, term,
+// commit index and applied revision over time. It is sampled at every
+// client call and return and after every slice of runFor (never with
+// timers of its own, which would change the trace), only reads state, and
+// only when artifacts are kept.
 type runTimeline struct {
-	open   map[string]int64 // active fault detail -> start
-	closed []lin.Fault
-
 	replicas []ReplicaTimeline   // in order of first sample
 	index    map[host.NodeID]int // replica -> its place in replicas
 }
@@ -46,37 +43,12 @@ type ReplicaSample struct {
 	Revision     int64
 }
 
-// sample notes the faults active now and the replicas' states.
+// sample notes the replicas' states.
 func (t *runTimeline) sample(r *seedRun) {
 	if !r.cfg.KeepArtifacts {
 		return
 	}
-	now := r.now()
-	t.sampleFaults(r, now)
-	t.sampleReplicas(r, now)
-}
-
-// sampleFaults opens the episodes that began and closes those that ended.
-func (t *runTimeline) sampleFaults(r *seedRun, now int64) {
-	if r.nemesis == nil {
-		return
-	}
-	if t.open == nil {
-		t.open = map[string]int64{}
-	}
-	active := map[string]bool{}
-	for _, d := range r.nemesis.ActiveDetail() {
-		active[d] = true
-		if _, ok := t.open[d]; !ok {
-			t.open[d] = now
-		}
-	}
-	for _, d := range sortedKeys(t.open) {
-		if !active[d] {
-			t.closed = append(t.closed, fault(d, t.open[d], now))
-			delete(t.open, d)
-		}
-	}
+	t.sampleReplicas(r, r.now())
 }
 
 // sampleReplicas appends a sample for each replica whose state changed.
@@ -129,22 +101,19 @@ func sameState(a, b ReplicaSample) bool {
 	return a.Role == b.Role && a.Term == b.Term && a.Commit == b.Commit && a.Revision == b.Revision
 }
 
-// faults returns every episode seen, ended at end if still open.
-func (t *runTimeline) faults(end int64) []lin.Fault {
-	out := append([]lin.Fault(nil), t.closed...)
-	for _, d := range sortedKeys(t.open) {
-		out = append(out, fault(d, t.open[d], end))
+// faultEpisodes are the nemesis's episodes, those still active ending at
+// the end of the run (nil without a nemesis).
+func (r *seedRun) faultEpisodes() []lin.Fault {
+	if r.nemesis == nil {
+		return nil
+	}
+	var out []lin.Fault
+	for _, e := range r.nemesis.Episodes() {
+		end := int64(e.End)
+		if e.End < 0 {
+			end = r.now()
+		}
+		out = append(out, lin.Fault{Name: e.Name, Detail: e.Detail, Start: int64(e.Start), End: end})
 	}
 	return out
-}
-
-func fault(detail string, start, end int64) lin.Fault {
-	name, rest := detail, ""
-	for i := range detail {
-		if detail[i] == ' ' {
-			name, rest = detail[:i], detail[i+1:]
-			break
-		}
-	}
-	return lin.Fault{Name: name, Detail: rest, Start: start, End: end}
 }

@@ -67,7 +67,7 @@ func inDOM(t *testing.T, dom, want, what string) {
 // failingRun runs seeds of a configuration beyond what the store promises
 // (serializable reads under partitions: a replica cut off from the leader
 // serves stale reads) until one fails with a linearizability violation
-// that names operations, keeping its artifacts.
+// and a minimal witness, keeping its artifacts.
 func failingRun(t *testing.T) (harness.Result, []int) {
 	t.Helper()
 	cfg := harness.DefaultConfig()
@@ -79,11 +79,15 @@ func failingRun(t *testing.T) (harness.Result, []int) {
 		if res.Verdict != harness.Fail || res.Artifacts == nil {
 			continue
 		}
-		if wit := WitnessFromReason(res.Reason, len(res.Artifacts.Ops)); len(wit) > 0 {
+		var wit []int
+		for _, w := range res.Witness {
+			wit = append(wit, w.ID)
+		}
+		if len(wit) > 0 {
 			return res, wit
 		}
 	}
-	t.Fatal("no seed in 1..20 of -reads serializable -faults partition failed naming operations")
+	t.Fatal("no seed in 1..20 of -reads serializable -faults partition failed with a minimal witness")
 	return harness.Result{}, nil
 }
 
@@ -110,6 +114,11 @@ func TestReportRendersInChromium(t *testing.T) {
 		require.NotContains(t, static, label)
 		inDOM(t, dom, label, fmt.Sprintf("witness op %d drawn", i))
 		inDOM(t, dom, fmt.Sprintf(`<tr class="witness-op" id="op-%d">`, i), "witness op listed")
+	}
+	for _, w := range res.Witness {
+		if w.Replica != 0 {
+			inDOM(t, dom, fmt.Sprintf(`<td>replica %d</td>`, w.Replica), "the answering replica named")
+		}
 	}
 	require.Equal(t, len(wit), strings.Count(dom, `class="op witness-bar"`))
 

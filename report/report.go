@@ -50,7 +50,9 @@ type Input struct {
 	// page of the same history, "" if there is none.
 	Visualization string
 	// Witness lists the indices (into Result.Artifacts.Ops) of the
-	// operations to highlight; nil means those the failure reason names.
+	// operations to highlight; nil means Result.Witness (the minimal
+	// witness of a linearizability failure) or, if it is empty, the
+	// operations the failure reason names.
 	Witness []int
 }
 
@@ -99,6 +101,8 @@ func WitnessFromReason(reason string, n int) []int {
 type page struct {
 	Seed, Verdict, Reason, TraceHash, Replay string
 	Faults                                   string
+	WitnessReason                            string // why the witness operations cannot be linearized
+	Minimal                                  bool   // the operations are the minimal witness
 	Build                                    Build
 	Visualization                            string
 	Virtual                                  int64
@@ -123,16 +127,18 @@ type pageData struct {
 
 // opRow is one highlighted operation.
 type opRow struct {
-	Index  int         `json:"index"`
-	Client int         `json:"client"`
-	Call   int64       `json:"call"`
-	Return int64       `json:"return"` // the run's end if it never returned
-	Never  bool        `json:"never"`  // it never returned
-	Input  string      `json:"input"`
-	Output string      `json:"output"`
-	AtRev  string      `json:"at_rev"` // replicas at the revision it reported while it ran
-	Faults string      `json:"-"`      // fault episodes active while it ran
-	States []stateCell `json:"-"`
+	Index  int    `json:"index"`
+	Client int    `json:"client"`
+	Call   int64  `json:"call"`
+	Return int64  `json:"return"` // the run's end if it never returned
+	Never  bool   `json:"never"`  // it never returned
+	Input  string `json:"input"`
+	Output string `json:"output"`
+	// Replica names the replica that answered ("" if not known).
+	Replica string      `json:"replica"`
+	AtRev   string      `json:"at_rev"` // replicas at the revision it reported while it ran
+	Faults  string      `json:"-"`      // fault episodes active while it ran
+	States  []stateCell `json:"-"`
 }
 
 // stateCell is one replica's state at an operation's call and return.
@@ -181,10 +187,19 @@ func newPage(in Input) *page {
 		p.Faults = "none"
 	}
 	wit := in.Witness
+	if wit == nil && len(res.Witness) > 0 {
+		p.Minimal, p.WitnessReason = true, res.WitnessReason
+		for _, w := range res.Witness {
+			wit = append(wit, w.ID)
+		}
+	}
 	if wit == nil {
 		wit = WitnessFromReason(res.Reason, len(a.Ops))
 	}
 	p.Witness, p.Window = witnessRows(a, wit)
+	for i := range p.Witness {
+		p.Witness[i].Replica = answeredBy(res.Witness, p.Witness[i].Index)
+	}
 	p.Episodes = faultRows(a.Faults, p.Window, len(p.Witness) > 0)
 	for i := range p.Witness {
 		p.Witness[i].Faults = activeFaults(p.Episodes, p.Witness[i].Call, p.Witness[i].Return)
@@ -219,6 +234,21 @@ func witnessRows(a *harness.Artifacts, wit []int) ([]opRow, [2]int64) {
 		span = [2]int64{0, a.End}
 	}
 	return rows, span
+}
+
+// answeredBy names the replica that answered op i, from the witness ("" if
+// the witness does not hold op i).
+func answeredBy(wit []harness.WitnessOp, i int) string {
+	for _, w := range wit {
+		switch {
+		case w.ID != i:
+		case w.Replica == 0:
+			return "no answer"
+		default:
+			return "replica " + strconv.FormatUint(w.Replica, 10)
+		}
+	}
+	return ""
 }
 
 // outputString describes what an operation returned.

@@ -160,3 +160,17 @@ func TestPageIsSelfContainedAndEscaped(t *testing.T) {
 	}
 	require.Equal(t, 2, strings.Count(page, "<script>"), "the data and the drawing script, both inline")
 }
+
+// TestMinimalWitnessWins: the result's minimal witness is highlighted (not
+// the ops the reason names), with the replica that answered each.
+func TestMinimalWitnessWins(t *testing.T) {
+	res := synthetic("linearizability: op 0 (client 1, put) returned before op 1 (client 2, get) was called")
+	res.Witness = []harness.WitnessOp{{ID: 1, Client: 2, Replica: 2}, {ID: 2, Client: 3}}
+	res.WitnessReason = "op 1 read revision 5 after op 2 could have written"
+	page := render(t, Input{Result: res})
+	require.NotContains(t, page, `id="op-0"`)
+	require.Regexp(t, `(?s)id="op-1">.*?<td>replica 2</td>`, page)
+	require.Regexp(t, `(?s)id="op-2">.*?<td>no answer</td>`, page)
+	require.Contains(t, page, "The minimal witness: 2 operations")
+	require.Contains(t, page, `<pre class="witness-reason">op 1 read revision 5 after op 2 could have written</pre>`)
+}

@@ -146,7 +146,7 @@
       const label = "op " + op.index + " client " + op.client + ": " + op.input + " -> " + op.output;
       el("text", { x: 4, y: y + 13, class: "op-name" }, svg, "op " + op.index);
       const r = el("rect", { x: x(op.call), y: y, width: Math.max(2, x(op["return"]) - x(op.call)), height: LANE - 2, class: "op witness-bar" }, svg);
-      titled(r, label + " (" + secs(op.call) + " to " + (op.never ? "never returned" : secs(op["return"])) + ")");
+      titled(r, label + " (" + secs(op.call) + " to " + (op.never ? "never returned" : secs(op["return"])) + (op.replica ? ", " + op.replica : "") + ")");
       el("text", { x: x(op.call) + 2, y: y + 12, class: "op-label" }, svg, label);
       [op.call, op["return"]].forEach(function (t) {
         el("line", { x1: x(t), x2: x(t), y1: top, y2: y, stroke: "#d9a400", "stroke-dasharray": "3,3" }, svg);
