@@ -32,6 +32,22 @@ type mergeRecord struct {
 	WallMS    float64  `json:"wall_ms"`
 	Faults    []string `json:"faults"`
 	Replay    string   `json:"replay"`
+	// The build the line came from (absent in lines of older builds).
+	Revision  string `json:"revision"`
+	Modified  bool   `json:"modified"`
+	GoVersion string `json:"go_version"`
+}
+
+// build names the code and toolchain of a line ("" if it says neither).
+func (rec mergeRecord) build() string {
+	if rec.Revision == "" && rec.GoVersion == "" {
+		return ""
+	}
+	b := rec.Revision
+	if rec.Modified {
+		b += " (modified)"
+	}
+	return strings.TrimSpace(b + " " + rec.GoVersion)
 }
 
 // signatureGroup is the failing (or unknown) seeds that share one failure
@@ -48,6 +64,7 @@ type merged struct {
 	virtualS, wallMS               float64
 	groups                         map[string]*signatureGroup
 	seen                           map[string]bool // seed/trace hash pairs already counted
+	builds                         map[string]int  // seeds per build (revision and Go version)
 }
 
 // runMerge folds the -json lines of files into one summary (the same line
@@ -55,7 +72,7 @@ type merged struct {
 // the exit status: 0 all passed, 1 a seed failed or was unknown, 2 bad
 // input.
 func runMerge(files []string, stdout, stderr io.Writer) int {
-	m := &merged{groups: map[string]*signatureGroup{}, seen: map[string]bool{}}
+	m := &merged{groups: map[string]*signatureGroup{}, seen: map[string]bool{}, builds: map[string]int{}}
 	for _, path := range files {
 		if err := m.addFile(path); err != nil {
 			fmt.Fprintf(stderr, "simrun: -merge: %v\n", err)
@@ -123,6 +140,9 @@ func (m *merged) add(rec mergeRecord) {
 	}
 	m.seen[key] = true
 	m.seeds++
+	if b := rec.build(); b != "" {
+		m.builds[b]++
+	}
 	m.virtualS += rec.VirtualS
 	m.wallMS += rec.WallMS
 	switch rec.Verdict {
@@ -168,12 +188,34 @@ func (m *merged) print(w io.Writer) {
 		fmt.Fprintf(w, "  reason: %s\n", reason)
 		fmt.Fprintf(w, "  replay: %s\n", replayOf(g.first))
 	}
+	m.printBuilds(w)
 	speedup := 0.0
 	if m.wallMS > 0 {
 		speedup = m.virtualS / (m.wallMS / 1000)
 	}
 	fmt.Fprintf(w, "seeds=%d passed=%d failed=%d unknown=%d virtual=%.1fs wall=%.3fs speedup=%.0f signatures=%d\n",
 		m.seeds, m.passed, m.failed, m.unknown, m.virtualS, m.wallMS/1000, speedup, len(groups))
+}
+
+// printBuilds names the build the shards ran, or warns that they ran
+// several (a seed replays only on the build that ran it).
+func (m *merged) printBuilds(w io.Writer) {
+	names := make([]string, 0, len(m.builds))
+	for b := range m.builds {
+		names = append(names, b)
+	}
+	sort.Strings(names)
+	switch len(names) {
+	case 0:
+	case 1:
+		fmt.Fprintf(w, "build: %s\n", names[0])
+	default:
+		parts := make([]string, len(names))
+		for i, b := range names {
+			parts[i] = fmt.Sprintf("%s (%d seeds)", b, m.builds[b])
+		}
+		fmt.Fprintf(w, "builds: %d differ, replay each seed on its own: %s\n", len(names), strings.Join(parts, "; "))
+	}
 }
 
 // replayOf is the record's replay command, or the bare one if the line

@@ -147,3 +147,21 @@ func TestMergeRealShards(t *testing.T) {
 	require.Contains(t, out, "signature 1: 2 seeds (1,6) verdict=fail faults=partition\n  reason: linearizability: ")
 	require.Contains(t, out, "  replay: go run ./cmd/simrun -seeds 1 -seed 1 -faults partition -reads serializable\n")
 }
+
+// TestMergeNamesTheBuilds: the shards' build is named once; shards of
+// different builds are flagged, with their seed counts.
+func TestMergeNamesTheBuilds(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(seed int, rev string, modified bool) string {
+		return fmt.Sprintf(`{"seed":%d,"verdict":"pass","trace_hash":"%016x","virtual_s":10,"wall_ms":500,"faults":[],"revision":%q,"modified":%v,"go_version":"go1.26.8"}`,
+			seed, seed, rev, modified)
+	}
+	a := writeFile(t, dir, "a.json", rec(1, "abc", false), rec(2, "abc", false))
+	b := writeFile(t, dir, "b.json", rec(3, "abc", false))
+	_, out, _ := runArgs("-merge", a, b)
+	require.Equal(t, "build: abc go1.26.8\nseeds=3 passed=3 failed=0 unknown=0 virtual=30.0s wall=1.500s speedup=20 signatures=0\n", out)
+
+	c := writeFile(t, dir, "c.json", rec(4, "def", false), rec(5, "abc", true))
+	_, out, _ = runArgs("-merge", a, c)
+	require.Contains(t, out, "builds: 3 differ, replay each seed on its own: abc (modified) go1.26.8 (1 seeds); abc go1.26.8 (2 seeds); def go1.26.8 (1 seeds)\n")
+}
