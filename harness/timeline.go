@@ -43,9 +43,13 @@ type ReplicaSample struct {
 	Revision     int64
 }
 
+// sampleReplicaStates switches the sampling off for
+// BenchmarkReplicaTimeline, which measures its cost.
+var sampleReplicaStates = true
+
 // sample notes the replicas' states.
 func (t *runTimeline) sample(r *seedRun) {
-	if !r.cfg.KeepArtifacts {
+	if !r.cfg.KeepArtifacts || !sampleReplicaStates {
 		return
 	}
 	t.sampleReplicas(r, r.now())
