@@ -3,6 +3,7 @@ package linearizability
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -19,9 +20,12 @@ import (
 //
 //   - a known write left out created its revision and may have written
 //     any key its branch writes (to any value);
-//   - a revision no known write created was created by a write of unknown
-//     outcome or a transaction that only deletes: it may have written any
-//     key such writes write;
+//   - a revision no known write created (a gap) was created by a write of
+//     unknown outcome, or by a transaction that only deletes and reported
+//     it: the gap may hold any key such a write writes, but only a write
+//     no operation of the sub-history rules out (one that returned before
+//     the write was called and saw the gap's revision or a later one); a
+//     gap no write can fill fails;
 //   - nothing else changed the store.
 //
 // Between two revisions the sub-history looks at, a key no write left out
@@ -62,13 +66,16 @@ type openWorld struct {
 	h        []Op
 	keyRevs  map[string][]int64 // per key, ascending: revisions whose known creator writes it
 	gaps     []int64            // ascending: revisions no known write surely created
-	gapKeys  map[string]bool    // keys a write of unknown outcome or a delete-only txn may write
+	unknown  []int              // writes of unknown outcome
+	maybeAt  map[int64][]string // per gap: keys the delete-only txns that reported it delete
+	maybeRev map[string][]int64 // per key, ascending: the gaps a delete-only txn that deletes it reported
 	universe []string           // sorted: every key any operation may write
 	writes   int                // operations that may have created a revision
 }
 
 func newOpenWorld(h []Op) *openWorld {
-	w := &openWorld{h: h, keyRevs: map[string][]int64{}, gapKeys: map[string]bool{}}
+	w := &openWorld{h: h, keyRevs: map[string][]int64{}, maybeAt: map[int64][]string{}, maybeRev: map[string][]int64{}}
+	maybes := map[int64][]string{}
 	all := map[string]bool{}
 	var maxRev int64
 	created := map[int64]bool{}
@@ -83,9 +90,7 @@ func newOpenWorld(h []Op) *openWorld {
 		if op.Unknown {
 			if op.Input.IsWrite() {
 				w.writes++
-			}
-			for _, k := range writtenKeys(&op.Input) {
-				w.gapKeys[k] = true
+				w.unknown = append(w.unknown, i)
 			}
 			continue
 		}
@@ -100,9 +105,7 @@ func newOpenWorld(h []Op) *openWorld {
 			}
 		case roleMaybe:
 			w.writes++
-			for _, k := range branchWrites(op) {
-				w.gapKeys[k] = true
-			}
+			maybes[rev] = append(maybes[rev], branchWrites(op)...)
 		}
 	}
 	for _, revs := range w.keyRevs {
@@ -113,6 +116,12 @@ func newOpenWorld(h []Op) *openWorld {
 	for r := int64(1); r <= min(maxRev, int64(w.writes)); r++ {
 		if !created[r] {
 			w.gaps = append(w.gaps, r)
+			if ks := maybes[r]; ks != nil {
+				w.maybeAt[r] = ks
+				for _, k := range ks {
+					w.maybeRev[k] = append(w.maybeRev[k], r)
+				}
+			}
 		}
 	}
 	w.universe = sortedKeys(all)
@@ -332,6 +341,13 @@ type openReplay struct {
 	c    *revChecker
 	keys map[string]*openKey
 	src  int // on failure: the op whose state the failing op contradicts, or -1
+	// minHB is, per key, the lowest revision that an op of the
+	// sub-history which returned before a write of unknown outcome
+	// writing the key was called saw (-1: none returned before): that
+	// write can fill only gaps above it. minAll is the same over all
+	// such writes.
+	minHB  map[string]int64
+	minAll int64
 }
 
 // replayOpen is the witness check's state replay: the sub-history's
@@ -340,6 +356,10 @@ type openReplay struct {
 // unknown until an operation reads or writes them again.
 func (c *revChecker) replayOpen() (Verdict, string) {
 	o := &openReplay{c: c, keys: map[string]*openKey{}, src: -1}
+	o.boundUnknown()
+	if rev, bad := o.unfillable(); bad != "" {
+		return o.fail(rev, bad, c.someAt(rev))
+	}
 	for rev := int64(0); rev <= c.maxRev; rev++ {
 		level := c.level[c.start[rev]:c.start[rev+1]]
 		if len(level) == 0 {
@@ -366,6 +386,39 @@ func (c *revChecker) replayOpen() (Verdict, string) {
 		}
 	}
 	return Pass, ""
+}
+
+// boundUnknown computes minHB and minAll.
+func (o *openReplay) boundUnknown() {
+	c, w := o.c, o.c.open
+	o.minHB, o.minAll = map[string]int64{}, math.MaxInt64
+	for _, u := range w.unknown {
+		hb := c.highestBefore(w.h[u].Call)
+		o.minAll = min(o.minAll, hb)
+		for _, k := range writtenKeys(&w.h[u].Input) {
+			if cur, ok := o.minHB[k]; !ok || hb < cur {
+				o.minHB[k] = hb
+			}
+		}
+	}
+}
+
+// unfillable finds the lowest gap at or below the sub-history's highest
+// revision that no write can have created: every write of unknown
+// outcome was called after an op here that had seen it returned, and no
+// delete-only transaction reported it.
+func (o *openReplay) unfillable() (int64, string) {
+	c, w := o.c, o.c.open
+	for _, r := range w.gaps {
+		if r > c.maxRev || r > o.minAll {
+			break
+		}
+		if w.maybeAt[r] == nil {
+			return r, fmt.Sprintf("revision %d (seen by %s) was created by no write: every write of unknown outcome was called after an operation that had seen it returned, and no transaction that only deletes reported it",
+				r, c.describe(c.someAt(r)))
+		}
+	}
+	return 0, ""
 }
 
 // fail blames op i and the op whose state it contradicts.
@@ -400,11 +453,16 @@ func (o *openReplay) touched(k string, a, b int64) bool {
 		return false
 	}
 	w := o.c.open
-	if w.gapKeys[k] {
-		j := sort.Search(len(w.gaps), func(j int) bool { return w.gaps[j] > a })
-		if j < len(w.gaps) && w.gaps[j] <= b {
+	// The highest gap up to b is the one most writes of unknown outcome
+	// can fill.
+	if j := sort.Search(len(w.gaps), func(j int) bool { return w.gaps[j] > b }) - 1; j >= 0 && w.gaps[j] > a {
+		if hb, ok := o.minHB[k]; ok && hb < w.gaps[j] {
 			return true
 		}
+	}
+	mr := w.maybeRev[k]
+	if j := sort.Search(len(mr), func(j int) bool { return mr[j] > a }); j < len(mr) && mr[j] <= b {
+		return true
 	}
 	revs := w.keyRevs[k]
 	for j := sort.Search(len(revs), func(j int) bool { return revs[j] > a }); j < len(revs) && revs[j] <= b; j++ {
@@ -419,8 +477,10 @@ func (o *openReplay) touched(k string, a, b int64) bool {
 // revision m.
 func (o *openReplay) touchedAt(k string, m int64) bool {
 	w := o.c.open
-	if _, gap := slices.BinarySearch(w.gaps, m); gap && w.gapKeys[k] {
-		return true
+	if _, gap := slices.BinarySearch(w.gaps, m); gap {
+		if hb, ok := o.minHB[k]; ok && hb < m || slices.Contains(w.maybeAt[m], k) {
+			return true
+		}
 	}
 	_, ok := slices.BinarySearch(w.keyRevs[k], m)
 	return ok && !o.createdHere(m)

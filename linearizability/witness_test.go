@@ -78,6 +78,11 @@ func TestMinimalWitnessTable(t *testing.T) {
 			op(0, 0, 10, Put("/k", "v1"), wrote(1)),
 			op(1, 20, 30, Get("/k"), got(1, kv("/k", "v9", 1, 1, 1))),
 		}, []int{0, 1}},
+		{"a revision no write could create", []Op{
+			op(0, 0, 10, Put("/k", "v1"), wrote(1)),
+			op(0, 30, 40, Put("/k", "v2"), wrote(3)),
+			unknown(1, 50, Delete("/z")), // called after put 1 saw revision 3
+		}, []int{1}},
 		{"delete of a missing key", []Op{
 			op(0, 0, 10, Put("/j", "v1"), wrote(1)),
 			op(0, 20, 30, Delete("/k"), Output{Deleted: 1, Revision: 2}),
