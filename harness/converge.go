@@ -58,8 +58,10 @@ func (r *seedRun) awaitConvergence(deadline time.Duration) error {
 			for i, in := range ins {
 				b = fmt.Appendf(b, " %d:%d", ids[i], in.AppliedIndex())
 			}
-			return fmt.Errorf("convergence: replicas did not catch up within %v after heal (%d of %d running; applied index%s)",
-				r.cfg.HealTimeout, len(ins), len(r.replicas), b)
+			lo, hi := laggard(ids, ins)
+			return fmt.Errorf("convergence: replicas did not catch up within %v after heal (%d of %d running; applied index%s)%s",
+				r.cfg.HealTimeout, len(ins), len(r.replicas), b,
+				missingEntry(ids[lo], ins[lo].AppliedIndex(), ids[hi], ins[hi]))
 		}
 		if !r.runFor(10 * time.Millisecond) {
 			return nil // the livelock is the failure
@@ -80,8 +82,8 @@ func (r *seedRun) compareHashes(ids []host.NodeID, ins []Inspector) error {
 		case err != nil:
 			return fmt.Errorf("convergence: replica %d: %v", ids[i+1], err)
 		case rev != rev0 || h != h0:
-			return fmt.Errorf("convergence: replica %d at revision %d hash %016x, replica %d at revision %d hash %016x",
-				ids[0], rev0, h0, ids[i+1], rev, h)
+			return fmt.Errorf("convergence: replica %d at revision %d hash %016x, replica %d at revision %d hash %016x%s",
+				ids[0], rev0, h0, ids[i+1], rev, h, r.firstDifference(ids[0], ids[i+1], min(rev, rev0)))
 		}
 	}
 	r.notef("convergence: %d replicas at revision %d, hash %016x, applied index %d", len(ins), rev0, h0, ins[0].AppliedIndex())

@@ -23,8 +23,9 @@ type probe struct {
 	read     bool // the read after it succeeded
 	attempts int
 	lastErr  error
-	sc       Client // the system's client adapter (systems outside seedkv's protocol)
-	written  string // the value the system probe wrote
+	lastFrom host.NodeID // the replica that gave the last answer (0: none)
+	sc       Client      // the system's client adapter (systems outside seedkv's protocol)
+	written  string      // the value the system probe wrote
 }
 
 // addProbe adds the probe's client process (idle until start).
@@ -68,6 +69,7 @@ func (p *probe) start() {
 		if resp != nil {
 			p.r.record("return", probeClient, resp.Op, int64(hid), resp.Header.Revision<<8|int64(resp.Err))
 			p.r.noteAnswer(hid, resp.Header.Member)
+			p.lastFrom = resp.Header.Member
 		}
 		switch {
 		case err == nil:
@@ -115,7 +117,15 @@ func (r *seedRun) awaitLiveness() error {
 	if err == nil {
 		err = errors.New("no answer")
 	}
-	return errors.New("liveness: no " + what + " succeeded within " + r.cfg.HealTimeout.String() + " after heal (" + itoa(r.probe.attempts) + " attempts, last: " + err.Error() + ")")
+	from := "no replica ever answered"
+	if r.probe.lastFrom != 0 {
+		from = fmt.Sprintf("last answer from replica %d", r.probe.lastFrom)
+	}
+	if r.probe.sc == nil { // a system's own client picks its key
+		what += " of key " + kvKey(0)
+	}
+	return fmt.Errorf("liveness: no %s succeeded within %v after heal (%d attempts, last: %v; %s)",
+		what, r.cfg.HealTimeout, r.probe.attempts, err, from)
 }
 
 // readWriteLog reads the write log of replica member, from store revision

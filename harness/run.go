@@ -180,7 +180,7 @@ func (r *seedRun) run(res *Result) {
 	r.healedAt = r.w.Elapsed()
 	r.notef("workload over, %d ops; faults healed", r.ops)
 	if err := r.awaitLiveness(); err != nil {
-		r.failf("%v%s", err, r.damagedNote())
+		r.failf("%v%s\n%s", err, r.damagedNote(), r.replicaStates())
 	}
 	// Every workload operation has either ended or timed out by now.
 	if rest := r.stopAt + r.cfg.RequestTimeout - r.w.Elapsed(); rest > 0 {
@@ -193,7 +193,7 @@ func (r *seedRun) run(res *Result) {
 	}
 	if r.failure == "" {
 		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
-			r.failf("%v%s", err, r.damagedNote())
+			r.failf("%v%s\n%s", err, r.damagedNote(), r.replicaStates())
 		}
 	}
 	r.settleWorkload(r.healedAt + r.cfg.HealTimeout)

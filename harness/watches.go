@@ -26,10 +26,10 @@ func (r *seedRun) checkWatches(entries []lin.LogEntry) error {
 		}
 		events += len(s.Events)
 		if err := lin.CheckWatch(&s, log); err != nil {
-			return fmt.Errorf("watch %d (client %d, %q from revision %d): %v", i, ws.client, ws.key, ws.start, err)
+			return r.watchFailure(i, ws, err, entries)
 		}
 		if err := r.checkWatchEnd(ws); err != nil {
-			return fmt.Errorf("watch %d (client %d, %q from revision %d): %v", i, ws.client, ws.key, ws.start, err)
+			return r.watchFailure(i, ws, err, entries)
 		}
 	}
 	r.notef("watches: %d streams, %d events checked against %d log revisions", len(r.watches), events, len(entries))
