@@ -226,3 +226,32 @@ func TestPropertyWitnessMinimal(t *testing.T) {
 	require.Positive(t, found)
 	require.Greater(t, found*10, failing*7, "a witness for under 70%% of failures")
 }
+
+// BenchmarkMinimalWitness shrinks broken 2,000-operation histories (one
+// mutation of a linearizable one, 5 clients, 5 keys, 5% unknown outcomes).
+func BenchmarkMinimalWitness(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	var hs [][]Op
+	for len(hs) < 8 {
+		h, _ := mutate(rng, genHistory(rng, genConfig{clients: 5, ops: 2000, keys: 5, unknown: 0.05}))
+		if CheckRevisions(h, 0).Verdict != Fail {
+			continue
+		}
+		if _, err := MinimalWitness(h); err == nil {
+			hs = append(hs, h)
+		}
+	}
+	checks, size := 0, 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		w, err := MinimalWitness(hs[i%len(hs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		checks += w.Checks
+		size += len(w.Ops)
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/witness")
+	b.ReportMetric(float64(checks)/float64(b.N), "checks/witness")
+	b.ReportMetric(float64(size)/float64(b.N), "ops/witness")
+}
