@@ -76,8 +76,14 @@ func WitnessText(reason string, ops []WitnessOp) string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "minimal witness: %d operations that cannot be linearized together, whatever the others did\n", len(ops))
-	fmt.Fprintf(&b, "why: %s\n", reason)
+	plural := "s"
+	if len(ops) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(&b, "minimal witness: %d operation%s that cannot be linearized together, whatever the others did\n", len(ops), plural)
+	if reason != "" {
+		fmt.Fprintf(&b, "why: %s\n", reason)
+	}
 	for _, o := range ops {
 		fmt.Fprintf(&b, "  %s\n", o)
 	}
@@ -180,6 +186,9 @@ func witnessDetail(checker string, ops []WitnessOp, why string) string {
 	ids := make([]string, len(ops))
 	for j, o := range ops {
 		ids[j] = fmt.Sprint(o.ID)
+	}
+	if why == checker {
+		why = "" // said on the first line already
 	}
 	return fmt.Sprintf("%s [minimal witness: ops %s]\n%s",
 		checker, strings.Join(ids, ", "), strings.TrimRight(WitnessText(why, ops), "\n"))
