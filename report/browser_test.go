@@ -127,7 +127,7 @@ func TestReportRendersInChromium(t *testing.T) {
 	dom = dumpDOM(t, browser, "file://"+path+"#all")
 	require.Equal(t, len(res.Artifacts.Faults), strings.Count(dom, `class="fault fault-episode"`))
 	for _, f := range res.Artifacts.Faults {
-		inDOM(t, dom, `class="fault-label">`+html.EscapeString(f.Name+" "+f.Detail)+"<", "fault episode drawn")
+		inDOM(t, dom, `class="fault fault-episode"><title>`+html.EscapeString(f.Name+" "+f.Detail)+": ", "fault episode drawn")
 	}
 	for _, rt := range res.Artifacts.Replicas {
 		inDOM(t, dom, fmt.Sprintf(">replica %d<", rt.ID), "replica lane drawn")

@@ -107,7 +107,8 @@ type page struct {
 	Visualization                            string
 	Virtual                                  int64
 	Witness                                  []opRow
-	Window                                   [2]int64 // the witness's span (call of the first to return of the last)
+	Window                                   [2]int64 // the witness's span (call of the first to return of the last), or the focus
+	Focus                                    *focus   // what a failure without operations names (nil: nothing)
 	Episodes                                 []faultRow
 	Replicas                                 []replicaRow
 	Style                                    template.CSS
@@ -119,6 +120,8 @@ type page struct {
 type pageData struct {
 	End      int64         `json:"end"`
 	Window   [2]int64      `json:"window"`
+	Focused  bool          `json:"focused"` // Window is the moment the reason names
+	Named    []uint64      `json:"named"`   // the replicas the reason names
 	Faults   []faultRow    `json:"faults"`
 	Replicas []replicaData `json:"replicas"`
 	Witness  []opRow       `json:"witness"`
@@ -162,6 +165,7 @@ type replicaRow struct {
 	ID      uint64
 	Changes []string
 	More    int
+	Named   bool // the failure reason names it
 }
 
 // replicaData is one replica's samples for the script, each
@@ -206,7 +210,70 @@ func newPage(in Input) *page {
 	}
 	p.Replicas = replicaRows(a.Replicas)
 	p.Data = pageData{End: a.End, Window: p.Window, Faults: p.Episodes, Replicas: replicaSamples(a.Replicas), Witness: p.Witness, Roles: roles}
+	if len(p.Witness) == 0 {
+		p.focusOn(focusOf(res.Reason, a.End))
+	}
 	return p
+}
+
+// focus is what a failure that names no operation names instead: the
+// replicas and the first moment its reason mentions.
+type focus struct {
+	Replicas []uint64
+	At       int64 // virtual ns; -1 if the reason names no time
+}
+
+// Patterns of focusOf: "replica 3", "replicas [1 2 3]", "at 7.88106021s".
+var (
+	replicaRef = regexp.MustCompile(`\breplicas? (\d+)|\breplicas? \[([\d ]+)\]`)
+	timeRef    = regexp.MustCompile(`\bat (\d+(?:\.\d+)?(?:ns|µs|us|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ns|µs|us|ms|s|m|h))*)`)
+)
+
+// Before and after the moment a reason names, the timeline shows this
+// much.
+const (
+	focusBefore = int64(time.Second)
+	focusAfter  = int64(500 * time.Millisecond)
+)
+
+// focusOf reads the replicas and the first time (within the run, which
+// ended at end) a failure reason names; nil if it names neither.
+func focusOf(reason string, end int64) *focus {
+	f := &focus{At: -1}
+	for _, m := range replicaRef.FindAllStringSubmatch(reason, -1) {
+		for _, field := range strings.Fields(m[1] + " " + m[2]) {
+			id, err := strconv.ParseUint(field, 10, 64)
+			if err == nil && !slices.Contains(f.Replicas, id) {
+				f.Replicas = append(f.Replicas, id)
+			}
+		}
+	}
+	for _, m := range timeRef.FindAllStringSubmatch(reason, -1) {
+		if d, err := time.ParseDuration(m[1]); err == nil && int64(d) <= end {
+			f.At = int64(d)
+			break
+		}
+	}
+	if len(f.Replicas) == 0 && f.At < 0 {
+		return nil
+	}
+	return f
+}
+
+// focusOn marks what f names and opens the timeline on its moment.
+func (p *page) focusOn(f *focus) {
+	if f == nil {
+		return
+	}
+	p.Focus = f
+	p.Data.Named = f.Replicas
+	for i := range p.Replicas {
+		p.Replicas[i].Named = slices.Contains(f.Replicas, p.Replicas[i].ID)
+	}
+	if f.At >= 0 {
+		p.Window = [2]int64{max(0, f.At-focusBefore), min(p.Data.End, f.At+focusAfter)}
+		p.Data.Window, p.Data.Focused = p.Window, true
+	}
 }
 
 // witnessRows describes the operations wit names and returns their span.

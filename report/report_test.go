@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seedkv/seedkv/harness"
 	lin "github.com/seedkv/seedkv/linearizability"
@@ -173,4 +174,45 @@ func TestMinimalWitnessWins(t *testing.T) {
 	require.Regexp(t, `(?s)id="op-2">.*?<td>no answer</td>`, page)
 	require.Contains(t, page, "The minimal witness: 2 operations")
 	require.Contains(t, page, `<pre class="witness-reason">op 1 read revision 5 after op 2 could have written</pre>`)
+}
+
+func TestFocusOf(t *testing.T) {
+	end := int64(10 * time.Second)
+	for _, tc := range []struct {
+		reason   string
+		replicas []uint64
+		at       time.Duration
+		none     bool
+	}{
+		{reason: "lost synced data: replica 1 restarted at 7.88106021s with term 2, but it had synced term 5", replicas: []uint64{1}, at: 7881060210},
+		{reason: "liveness: no write within 10s after heal; 3 of 3 replicas [1 2 3] are recovering", replicas: []uint64{1, 2, 3}, at: -1},
+		{reason: "election safety: replica 2 became leader of term 4 at 1m2s, which replica 3 led already", replicas: []uint64{2, 3}, at: -1},
+		{reason: "convergence: replica 4 at 350ms behind replica 4", replicas: []uint64{4}, at: 350 * time.Millisecond},
+		{reason: "a check at 9.5s", at: 9500 * time.Millisecond},
+		{reason: "liveness: no write succeeded within 10s after heal", none: true},
+		{reason: "", none: true},
+	} {
+		f := focusOf(tc.reason, end)
+		if tc.none {
+			require.Nil(t, f, tc.reason)
+			continue
+		}
+		require.NotNil(t, f, tc.reason)
+		require.Equal(t, tc.replicas, f.Replicas, tc.reason)
+		require.Equal(t, int64(tc.at), f.At, tc.reason)
+	}
+}
+
+// TestFailureWithoutOperationsFocusesOnWhatItNames: the page names the
+// replicas and moment of a reason without operations, and the timeline
+// opens around that moment.
+func TestFailureWithoutOperationsFocusesOnWhatItNames(t *testing.T) {
+	res := synthetic("lost synced data: replica 3 restarted at 0.06s with term 1, but it had synced term 2")
+	page := render(t, Input{Result: res})
+	require.Contains(t, page, `<strong class="named-replica">3</strong>`)
+	require.Contains(t, page, "It names the moment 0.060s")
+	require.Regexp(t, `<tr class="named"><td>3</td>`, page)
+	require.NotRegexp(t, `<tr class="named"><td>[12]</td>`, page)
+	require.Contains(t, page, `"window":[0,100000000],"focused":true,"named":[3]`, "1s before 60ms is clipped at 0, 500ms after at the end")
+	require.Contains(t, page, ">the failure</button>")
 }

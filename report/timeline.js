@@ -15,11 +15,20 @@
   }
   function secs(ns) { return (ns / 1e9).toFixed(3) + "s"; }
   function titled(e, text) { el("title", {}, e, text); return e; }
+  // fit cuts a label to what a bar of width px holds (about 6.2px a
+  // character at 11px), "" if not even a few characters fit; the bar's
+  // tooltip has it whole.
+  function fit(label, px) {
+    const n = Math.floor((px - 4) / 6.2);
+    if (n >= label.length) return label;
+    return n < 4 ? "" : label.slice(0, n - 1) + "\u2026";
+  }
 
   // witnessWindow pads the operations' span by a fifth of it (at least
-  // 200ms) on each side.
+  // 200ms) on each side; without operations it is the moment the reason
+  // names, or the whole run.
   function witnessWindow() {
-    if (DATA.witness === null || DATA.witness.length === 0) return [0, DATA.end];
+    if (DATA.witness === null || DATA.witness.length === 0) return DATA.focused ? DATA.window : [0, DATA.end];
     const pad = Math.max((DATA.window[1] - DATA.window[0]) / 5, 2e8);
     return [Math.max(0, DATA.window[0] - pad), Math.min(DATA.end, DATA.window[1] + pad)];
   }
@@ -90,16 +99,19 @@
     faults.forEach(function (f, i) {
       const fy = y + fl[i] * LANE;
       const label = f.name + " " + f.detail;
-      const r = el("rect", { x: x(f.start), y: fy, width: Math.max(2, x(f.end) - x(f.start)), height: LANE - 2, class: "fault fault-episode" }, svg);
+      const wpx = Math.max(2, x(f.end) - x(f.start));
+      const r = el("rect", { x: x(f.start), y: fy, width: wpx, height: LANE - 2, class: "fault fault-episode" }, svg);
       titled(r, label + ": " + secs(f.start) + " to " + secs(f.end));
-      el("text", { x: x(f.start) + 2, y: fy + 12, class: "fault-label" }, svg, label);
+      const shown = fit(label, wpx);
+      if (shown) titled(el("text", { x: x(f.start) + 2, y: fy + 12, class: "fault-label", "data-label": label }, svg, shown), label);
     });
     if (!faults.length) el("text", { x: LEFT + 4, y: y + 13, fill: "#777" }, svg, "no fault episode in this window");
     y += nf * LANE + GAP * 3;
 
     // Replica roles, with the term written where it changes.
     (DATA.replicas || []).forEach(function (rep) {
-      el("text", { x: 4, y: y + 13 }, svg, "replica " + rep.id);
+      const named = (DATA.named || []).indexOf(rep.id) >= 0;
+      el("text", named ? { x: 4, y: y + 13, class: "named" } : { x: 4, y: y + 13 }, svg, "replica " + rep.id + (named ? " (named)" : ""));
       let lastTerm = -1;
       segments(rep.samples, t0, t1).forEach(function (g) {
         const s = g[2], role = DATA.roles[s[1]] || "unknown";
@@ -128,10 +140,14 @@
       const colours = ["#1b6", "#27c", "#c52", "#93c", "#b90", "#2aa", "#c3a"];
       steps.forEach(function (st, k) {
         if (!st.length) return;
-        const pts = [];
-        st.forEach(function (p) { pts.push(x(p[0]) + "," + cy(p[2]), x(p[1]) + "," + cy(p[2])); });
+        // A step line, broken where the replica was down.
+        let d = "", prevTo = -1;
+        st.forEach(function (p) {
+          d += (p[0] === prevTo ? " V" + cy(p[2]) : " M" + x(p[0]) + "," + cy(p[2])) + " H" + x(p[1]);
+          prevTo = p[1];
+        });
         const id = DATA.replicas[k].id;
-        titled(el("polyline", { points: pts.join(" "), fill: "none", stroke: colours[k % colours.length], "stroke-width": 1.5 }, svg),
+        titled(el("path", { d: d.trim(), fill: "none", stroke: colours[k % colours.length], "stroke-width": 1.5 }, svg),
           "replica " + id + " commit index");
         const last = st[st.length - 1];
         el("text", { x: x(last[1]) - 4, y: cy(last[2]) - 2, "text-anchor": "end", fill: colours[k % colours.length] }, svg, String(id));
