@@ -209,10 +209,18 @@ func newPage(in Input) *page {
 		p.Witness[i].Faults = activeFaults(p.Episodes, p.Witness[i].Call, p.Witness[i].Return)
 	}
 	p.Replicas = replicaRows(a.Replicas)
-	p.Data = pageData{End: a.End, Window: p.Window, Faults: p.Episodes, Replicas: replicaSamples(a.Replicas), Witness: p.Witness, Roles: roles}
+	p.Data = pageData{End: a.End, Window: p.Window, Faults: p.Episodes, Witness: p.Witness, Roles: roles}
+	full := [2]int64{-1, -1} // the span drawn at full resolution
 	if len(p.Witness) == 0 {
 		p.focusOn(focusOf(res.Reason, a.End))
+		if p.Data.Focused {
+			full = p.Window
+		}
+	} else {
+		pad := max((p.Window[1]-p.Window[0])/5, int64(200*time.Millisecond))
+		full = [2]int64{p.Window[0] - pad, p.Window[1] + pad}
 	}
+	p.Data.Replicas = replicaSamples(a.Replicas, a.End, full)
 	return p
 }
 
@@ -487,14 +495,28 @@ func replicaRows(reps []harness.ReplicaTimeline) []replicaRow {
 	return rows
 }
 
-// replicaSamples packs the samples for the script.
-func replicaSamples(reps []harness.ReplicaTimeline) []replicaData {
+// maxPoints bounds the samples per replica the page carries outside the
+// window it opens on, so that the report of a long run stays small: there
+// the commit line is thinned to one sample per run/maxPoints of virtual
+// time (every change of role or term is kept).
+const maxPoints = 4000
+
+// replicaSamples packs the samples for the script: all of them within
+// full, thinned outside it.
+func replicaSamples(reps []harness.ReplicaTimeline, end int64, full [2]int64) []replicaData {
+	step := end / maxPoints
 	out := make([]replicaData, len(reps))
 	for i, rt := range reps {
-		d := replicaData{ID: rt.ID, Samples: make([][5]int64, len(rt.Samples))}
+		d := replicaData{ID: rt.ID, Samples: [][5]int64{}}
+		var last harness.ReplicaSample
 		for j, s := range rt.Samples {
-			role := slices.Index(roles, s.Role)
-			d.Samples[j] = [5]int64{s.At, int64(role), int64(s.Term), int64(s.Commit), s.Revision}
+			keep := j == 0 || j == len(rt.Samples)-1 || s.Role != last.Role || s.Term != last.Term ||
+				s.At-last.At >= step || (s.At >= full[0] && s.At <= full[1])
+			if !keep {
+				continue
+			}
+			last = s
+			d.Samples = append(d.Samples, [5]int64{s.At, int64(slices.Index(roles, s.Role)), int64(s.Term), int64(s.Commit), s.Revision})
 		}
 		out[i] = d
 	}

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,37 @@ func TestFailureWithoutOperationsFocusesOnWhatItNames(t *testing.T) {
 	require.NotRegexp(t, `<tr class="named"><td>[12]</td>`, page)
 	require.Contains(t, page, `"window":[0,100000000],"focused":true,"named":[3]`, "1s before 60ms is clipped at 0, 500ms after at the end")
 	require.Contains(t, page, ">the failure</button>")
+}
+
+// TestSamplesThinnedOutsideTheWindow: a long run's page carries every
+// sample around the operations and every role or term change, but at
+// most about maxPoints commit samples per replica elsewhere.
+func TestSamplesThinnedOutsideTheWindow(t *testing.T) {
+	end := int64(time.Hour)
+	rt := harness.ReplicaTimeline{ID: 1}
+	for at := int64(0); at < end; at += int64(10 * time.Millisecond) {
+		role, term := "follower", uint64(1)
+		if at >= int64(30*time.Minute) {
+			role, term = "leader", 2
+		}
+		rt.Samples = append(rt.Samples, harness.ReplicaSample{At: at, Role: role, Term: term, Commit: uint64(at / 1e6)})
+	}
+	full := [2]int64{int64(10 * time.Minute), int64(10*time.Minute + 2*time.Second)}
+	got := replicaSamples([]harness.ReplicaTimeline{rt}, end, full)[0].Samples
+	require.Less(t, len(got), maxPoints+300, "from %d samples", len(rt.Samples))
+	inFull, leaderFrom := 0, int64(-1)
+	for i, s := range got {
+		if s[0] >= full[0] && s[0] <= full[1] {
+			inFull++
+		}
+		if s[1] == int64(slices.Index(roles, "leader")) && leaderFrom < 0 {
+			leaderFrom = s[0]
+		}
+		if i > 0 {
+			require.Less(t, got[i-1][0], s[0])
+		}
+	}
+	require.Equal(t, 201, inFull, "every sample of the window")
+	require.Equal(t, int64(30*time.Minute), leaderFrom, "the change of role kept")
+	require.Equal(t, rt.Samples[len(rt.Samples)-1].At, got[len(got)-1][0], "the last sample kept")
 }
