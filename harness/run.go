@@ -224,6 +224,7 @@ func (r *seedRun) build() {
 	}
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
+	r.safety.watchNet(r.w)
 	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Observer: r.safety})
 	r.retired = map[host.NodeID]bool{}
 	start = r.unlessRetired(r.tapConfChanges(start))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/sim"
 )
 
 // safetyChecker holds the cluster to Raft's safety properties while the
@@ -39,6 +40,16 @@ type safetyChecker struct {
 	durable map[host.NodeID]*durableState
 
 	leaderships, applies, snapshots, boots, damaged int
+
+	// The wire and live-commit checks (safety_promise.go); world is nil
+	// until watchNet.
+	world    *sim.World
+	pending  []promise // acks sent before the checker saw them durable
+	lostAcks []promise // such acks whose replica crashed in that instant
+	dirty    []host.NodeID // leaders an ack reached, to check when it is stepped
+	views    map[host.NodeID]*leaderView
+
+	promises, commitChecks, completeness int
 }
 
 // appliedEntry is the entry first applied at an index.
@@ -58,6 +69,11 @@ type durableState struct {
 	term, vote           uint64
 	logIndex, logTerm    uint64
 	applied, appliedTerm uint64
+	// hold is logIndex for the commit check, except that it is not
+	// lowered while a received snapshot replaces the log (the replica
+	// held its entries until the snapshot supersedes them).
+	hold       uint64
+	wasDamaged bool // found its storage damaged once: the commit check trusts it
 }
 
 var _ node.Observer = (*safetyChecker)(nil)
@@ -85,6 +101,7 @@ func (s *safetyChecker) BecameLeader(id host.NodeID, term uint64) {
 		return
 	}
 	s.leaders[term] = id
+	s.checkCompleteness(id, term)
 }
 
 // Applied checks state-machine safety for one applied entry.
@@ -134,6 +151,10 @@ func (s *safetyChecker) Synced(id host.NodeID, term, vote uint64) {
 func (s *safetyChecker) DurableLog(id host.NodeID, index, term uint64) {
 	d := s.replica(id)
 	d.logIndex, d.logTerm = index, term
+	if index > 0 || term > 0 {
+		d.hold = index
+	}
+	s.ackDurable(id, index)
 }
 
 // Booted checks that a restart recovered what the replica had synced.
@@ -151,6 +172,15 @@ func (s *safetyChecker) Booted(id host.NodeID, r node.Recovered) {
 	}
 	s.checkHolds(id, r, d.applied, d.appliedTerm, "applied (so synced)")
 	s.checkHolds(id, r, d.logIndex, d.logTerm, "synced")
+	s.bootedAcks(id, r)
+	// What the disk kept through the crash is durable now (a torn write
+	// may have kept more than the last sync).
+	if t, ok := r.TermAt(r.LastIndex); ok || r.LastIndex == r.SnapIndex {
+		if !ok {
+			t = r.SnapTerm
+		}
+		d.logIndex, d.logTerm, d.hold = r.LastIndex, t, r.LastIndex
+	}
 }
 
 // checkHolds requires the recovered log of replica id to hold the entry
@@ -178,7 +208,14 @@ func (s *safetyChecker) Damaged(id host.NodeID, cause string) {
 	if s.note != nil {
 		s.note("replica %d found its storage damaged: %s", id, cause)
 	}
-	*s.replica(id) = durableState{}
+	*s.replica(id) = durableState{wasDamaged: true}
+	s.ackDurable(id, 1<<63)
+	for i := 0; i < len(s.lostAcks); i++ {
+		if s.lostAcks[i].from == id {
+			s.lostAcks = append(s.lostAcks[:i], s.lostAcks[i+1:]...)
+			i--
+		}
+	}
 }
 
 // noteApplied raises the replica's highest applied entry.
@@ -208,8 +245,8 @@ func (s *safetyChecker) summary() string {
 	if s.leaderships == 0 && s.applies == 0 && s.boots == 0 {
 		return "safety: skipped (the replicas report no leadership, apply or restart events)"
 	}
-	return fmt.Sprintf("safety: %d leaderships in %d terms, one leader each; %d entries applied and %d snapshots installed, the same at each index; %d restarts recovered what was synced (%d damaged storage found)",
-		s.leaderships, len(s.leaders), s.applies, s.snapshots, s.boots, s.damaged)
+	return fmt.Sprintf("safety: %d leaderships in %d terms, one leader each, %d holding the last applied entry; %d entries applied and %d snapshots installed, the same at each index; %d restarts recovered what was synced (%d damaged storage found); %d votes and acks sent durable; %d leader commits held by a durable quorum",
+		s.leaderships, len(s.leaders), s.completeness, s.applies, s.snapshots, s.boots, s.damaged, s.promises, s.commitChecks)
 }
 
 // LogEntry is one raft log entry, as the log checks see it.

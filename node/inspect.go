@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/mvcc"
+	"github.com/seedkv/seedkv/raft"
 )
 
 // Read-only views of the local state machine for a server in the same
@@ -44,4 +45,29 @@ func (n *Node) StoreSize() (size, quota int64) {
 		return 0, 0
 	}
 	return n.sm.store.Size(), n.sm.store.Quota()
+}
+
+// RaftStatus is raft's live status (term, role, commit index, voters),
+// for the harness's safety checks: the commit index may run ahead of what
+// the replica has reported in a Ready.
+func (n *Node) RaftStatus() raft.Status {
+	if n.rn == nil {
+		return raft.Status{}
+	}
+	return n.rn.Status()
+}
+
+// LogTerm is the term of the entry at index i in the replica's durable
+// log: ok is false if the log does not reach i; compacted is true if i is
+// covered by the snapshot (its term is gone, and it was committed).
+func (n *Node) LogTerm(i uint64) (term uint64, ok, compacted bool) {
+	if n.ms == nil {
+		return 0, false, false
+	}
+	first, _ := n.ms.FirstIndex()
+	if i < first {
+		return 0, false, true
+	}
+	t, err := n.ms.Term(i)
+	return t, err == nil, false
 }

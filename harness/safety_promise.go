@@ -1,0 +1,258 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/raft"
+	"github.com/seedkv/seedkv/sim"
+)
+
+// Checks on the wire and on the leaders' live commit index (see
+// safetyChecker): they need no crash to land in a narrow window, so they
+// name a durability-ordering or quorum bug in the first seed that runs the
+// code path, not only in the rare seed whose crash exposes it.
+//
+//   - Durable promises: a vote (MsgVote, a granted MsgVoteResp) goes out
+//     only after the term and vote it carries are durable on its sender,
+//     and an append acknowledgement (MsgAppResp) only once the entries it
+//     acknowledges are durable. A vote is checked as it is sent (the node
+//     reports the sync first); an acknowledgement must be reported durable
+//     by the end of the event that sent it (the node reports the durable
+//     log right after the Ready's messages), else the run fails.
+//   - Commit quorum: whenever a leader's commit index moves (after an
+//     acknowledgement reached it), a majority of its voters hold the entry
+//     at that index durably (index-wise; replicas that found their storage
+//     damaged are given the benefit of the doubt). Counting an unsynced
+//     copy, or a quorum of half the voters, fails here at once.
+//   - Leader completeness: a new leader of term T holds the highest entry
+//     applied anywhere so far (committed in a term below T), with its term.
+
+// promise is an acknowledgement sent before the check saw it durable.
+type promise struct {
+	from, to host.NodeID
+	index    uint64
+	at       time.Duration
+}
+
+// leaderView is what the commit check last saw of one leader.
+type leaderView struct {
+	term, commit uint64
+	voters       []uint64 // the voters at the previous check
+}
+
+// watchNet hooks the checker to the world's network (votes and acks on
+// the wire, acks reaching leaders) and names the replicas' processes.
+func (s *safetyChecker) watchNet(w *sim.World) {
+	s.world = w
+	s.views = map[host.NodeID]*leaderView{}
+	w.Net().OnSend(s.onSend)
+	w.Net().OnDeliver(s.onDeliver)
+}
+
+// nodeOf is the running replica id as a *node.Node, or nil.
+func (s *safetyChecker) nodeOf(id host.NodeID) *node.Node {
+	if s.world == nil {
+		return nil
+	}
+	n, _ := unwrapProcess(s.world.Process(id)).(*node.Node)
+	return n
+}
+
+// peerType reads the raft message type of a peer payload without decoding
+// the rest; ok is false for anything else.
+func peerType(p []byte) (raft.MessageType, bool) {
+	if len(p) < 3 || api.Envelope(p[0]) != api.EnvelopePeer {
+		return 0, false
+	}
+	return raft.MessageType(p[2]), true
+}
+
+// onSend checks a vote or acknowledgement as it leaves its replica.
+func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
+	t, ok := peerType(p)
+	if !ok || (t != raft.MsgVote && t != raft.MsgVoteResp && t != raft.MsgAppResp) {
+		return
+	}
+	var m raft.Message
+	if m.UnmarshalShared(p[1:]) != nil || m.Reject {
+		return
+	}
+	s.promises++
+	d := s.replica(from)
+
+	switch t {
+	case raft.MsgVote, raft.MsgVoteResp:
+		cand := from
+		if t == raft.MsgVoteResp {
+			cand = to
+		}
+		if d.term != m.Term || d.vote != uint64(cand) {
+			what := map[raft.MessageType]string{raft.MsgVote: "asked for votes", raft.MsgVoteResp: "granted its vote"}[t]
+			s.fail("durability order: replica %d %s in term %d (to %d) at %v before its vote for %d in that term was durable (durable: term %d, vote %d)",
+				from, what, m.Term, to, s.now(), cand, d.term, d.vote)
+		}
+	case raft.MsgAppResp:
+		if d.logIndex < m.Index {
+			s.pending = append(s.pending, promise{from: from, to: to, index: m.Index, at: s.now()})
+		}
+	}
+}
+
+// onDeliver marks a leader whose commit index may move: an
+// acknowledgement reached it (it steps it right after this hook).
+func (s *safetyChecker) onDeliver(from, to host.NodeID, p []byte) {
+	s.settle()
+	if t, ok := peerType(p); ok && t == raft.MsgAppResp && !slices.Contains(s.dirty, to) {
+		s.dirty = append(s.dirty, to)
+	}
+}
+
+// settle runs the checks that wait for the events before to finish: acks
+// still not durable, and leaders whose commit index may have moved. It
+// runs as a delivery begins, so no event is half done (within one, the
+// node sends a Ready's messages before it reports their sync, and a
+// leader's own match moves before the node reports its durable log).
+func (s *safetyChecker) settle() {
+	for len(s.pending) > 0 {
+		p := s.pending[0]
+		s.pending = s.pending[1:]
+		if n := s.nodeOf(p.from); n != nil {
+			if stopped, _ := n.Stopped(); stopped {
+				continue
+			}
+		} else if s.world != nil {
+			// Crashed since: Booted checks what it kept.
+			s.lostAcks = append(s.lostAcks, p)
+			continue
+		}
+		s.fail("durability order: replica %d acknowledged index %d to %d at %v before it was durable (its durable log ends at %d)",
+			p.from, p.index, p.to, p.at, s.replica(p.from).logIndex)
+		return
+	}
+	for _, id := range s.dirty {
+		s.checkCommit(id)
+	}
+	s.dirty = s.dirty[:0]
+}
+
+// ackDurable drops the pending acks of id that index makes durable.
+func (s *safetyChecker) ackDurable(id host.NodeID, index uint64) {
+	for i := 0; i < len(s.pending); i++ {
+		if p := s.pending[i]; p.from == id && p.index <= index {
+			s.pending = append(s.pending[:i], s.pending[i+1:]...)
+			i--
+		}
+	}
+}
+
+// bootedAcks checks that a restarted replica kept the entries it
+// acknowledged in the instant it crashed.
+func (s *safetyChecker) bootedAcks(id host.NodeID, r node.Recovered) {
+	for i := 0; i < len(s.lostAcks); i++ {
+		p := s.lostAcks[i]
+		if p.from != id {
+			continue
+		}
+		s.lostAcks = append(s.lostAcks[:i], s.lostAcks[i+1:]...)
+		i--
+		if p.index > r.LastIndex && p.index > r.SnapIndex {
+			s.fail("durability order: replica %d acknowledged index %d to %d at %v before it was durable, and restarted at %v with its log ending at %d",
+				id, p.index, p.to, p.at, s.now(), r.LastIndex)
+			return
+		}
+	}
+}
+
+// checkCommit holds leader id's commit index to a durable quorum, when it
+// moved since the last check.
+func (s *safetyChecker) checkCommit(id host.NodeID) {
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	st := n.RaftStatus()
+	if st.Role != raft.RoleLeader {
+		return
+	}
+	v := s.views[id]
+	if v == nil || v.term != st.Term {
+		v = &leaderView{term: st.Term, commit: st.Commit}
+		s.views[id] = v
+	}
+	voters := st.ConfState.Voters
+	if st.Commit > v.commit {
+		s.commitChecks++
+		held, total := s.holders(voters, st.Commit)
+		if 2*held <= total && !s.heldByMajority(v.voters, st.Commit) {
+			s.fail("commit quorum: leader %d of term %d advanced its commit index to %d at %v, but only %d of its %d voters %v hold that index durably (%s)",
+				id, st.Term, st.Commit, s.now(), held, total, voters, s.holdList(voters))
+		}
+	}
+	v.commit, v.voters = max(v.commit, st.Commit), voters
+}
+
+// holders counts the voters that hold index durably (or lost their
+// storage knowingly).
+func (s *safetyChecker) holders(voters []uint64, index uint64) (held, total int) {
+	for _, v := range voters {
+		d := s.replica(host.NodeID(v))
+		if d.hold >= index || d.wasDamaged {
+			held++
+		}
+	}
+	return held, len(voters)
+}
+
+func (s *safetyChecker) heldByMajority(voters []uint64, index uint64) bool {
+	held, total := s.holders(voters, index)
+	return total > 0 && 2*held > total
+}
+
+// holdList names each voter's durable last index, for a failure.
+func (s *safetyChecker) holdList(voters []uint64) string {
+	out := ""
+	for i, v := range voters {
+		if i > 0 {
+			out += ", "
+		}
+		out += fmt.Sprintf("%d: %d", v, s.replica(host.NodeID(v)).hold)
+	}
+	return "durable last index " + out
+}
+
+// checkCompleteness holds a new leader to the highest entry applied so
+// far: it was committed in an earlier term, so every later leader holds
+// it (or a snapshot past it).
+func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	if len(s.applied) == 0 {
+		return
+	}
+	idx := uint64(len(s.applied)) - 1
+	for idx > 0 && !s.applied[idx].set {
+		idx--
+	}
+	if idx == 0 {
+		return
+	}
+	e := &s.applied[idx]
+	s.completeness++
+	t, ok, compacted := n.LogTerm(idx)
+	switch {
+	case compacted:
+	case !ok:
+		s.fail("leader completeness: replica %d became leader of term %d at %v without index %d (term %d), which replica %d applied at %v",
+			id, term, s.now(), idx, e.term, e.by, e.at)
+	case t != e.term:
+		s.fail("leader completeness: replica %d became leader of term %d at %v holding index %d with term %d, but replica %d applied it with term %d at %v",
+			id, term, s.now(), idx, t, e.by, e.term, e.at)
+	}
+}
