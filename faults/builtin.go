@@ -71,10 +71,13 @@ func (partitionFault) Inject(e *Episode) (string, func(), bool) {
 		id := ids[r.IntN(len(ids))]
 		net.Isolate(id)
 		detail = fmt.Sprintf("isolate %d", id)
-	case shape == 1 || len(ids) < 3: // minority | majority
+	case shape == 1 || len(ids) < 3: // minority | majority, or half | half
 		p := slices.Clone(ids)
 		r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
 		k := 1 + r.IntN(max(1, n.minority()))
+		if len(ids)%2 == 0 && r.IntN(2) == 0 {
+			k = len(ids) / 2 // an even split: neither side has a quorum
+		}
 		a, b := sorted(p[:k]), sorted(p[k:])
 		net.Split(a, b)
 		detail = fmt.Sprintf("split %s|%s", IDList(a), IDList(b))
