@@ -30,7 +30,7 @@ import (
 //     damaged are given the benefit of the doubt). Counting an unsynced
 //     copy, or a quorum of half the voters, fails here at once.
 //   - Leader completeness: a new leader of term T holds the highest entry
-//     applied anywhere so far (committed in a term below T), with its term.
+//     of a term below T applied anywhere so far, with its term.
 
 // promise is an acknowledgement sent before the check saw it durable.
 type promise struct {
@@ -91,7 +91,10 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 		if t == raft.MsgVoteResp {
 			cand = to
 		}
-		if d.term != m.Term || d.vote != uint64(cand) {
+		// A durable later term covers the vote too: the replica never
+		// goes back to vote in term m.Term again (one Ready may carry
+		// votes of two terms and only the last hard state).
+		if d.term < m.Term || (d.term == m.Term && d.vote != uint64(cand)) {
 			what := map[raft.MessageType]string{raft.MsgVote: "asked for votes", raft.MsgVoteResp: "granted its vote"}[t]
 			s.fail("durability order: replica %d %s in term %d (to %d) at %v before its vote for %d in that term was durable (durable: term %d, vote %d)",
 				from, what, m.Term, to, s.now(), cand, d.term, d.vote)
@@ -225,9 +228,10 @@ func (s *safetyChecker) holdList(voters []uint64) string {
 	return "durable last index " + out
 }
 
-// checkCompleteness holds a new leader to the highest entry applied so
-// far: it was committed in an earlier term, so every later leader holds
-// it (or a snapshot past it).
+// checkCompleteness holds a new leader of term to the highest entry
+// applied so far in a lower term: it was committed, so every leader of a
+// later term holds it (or a snapshot past it), and by Log Matching every
+// entry before it.
 func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
 	n := s.nodeOf(id)
 	if n == nil {
@@ -236,8 +240,11 @@ func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
 	if len(s.applied) == 0 {
 		return
 	}
+	// The highest entry applied so far of a term below term (a leader
+	// of a stale term, elected behind a partition, owes nothing to the
+	// entries of later terms).
 	idx := uint64(len(s.applied)) - 1
-	for idx > 0 && !s.applied[idx].set {
+	for idx > 0 && (!s.applied[idx].set || s.applied[idx].term >= term) {
 		idx--
 	}
 	if idx == 0 {
