@@ -29,6 +29,9 @@ import (
 //     at that index durably (index-wise; replicas that found their storage
 //     damaged are given the benefit of the doubt). Counting an unsynced
 //     copy, or a quorum of half the voters, fails here at once.
+//   - Commit rule: the entry at a leader's new commit index is of the
+//     leader's term (Raft Figure 8), and a leader's log holds at most one
+//     membership change it has not applied (one change at a time).
 //   - Leader completeness: a new leader of term T holds the highest entry
 //     of a term below T applied anywhere so far, with its term.
 
@@ -194,9 +197,23 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 		if 2*held <= total && !s.heldByMajority(v.voters, st.Commit) {
 			s.fail("commit quorum: leader %d of term %d advanced its commit index to %d at %v, but only %d of its %d voters %v hold that index durably (%s)",
 				id, st.Term, st.Commit, s.now(), held, total, voters, s.holdList(voters))
+			return
+		}
+		// Raft 5.4.2 (Figure 8): a leader commits by counting replicas
+		// only an entry of its own term; older ones commit with it.
+		if t, ok, _ := n.LogTerm(st.Commit); ok && t != st.Term {
+			s.fail("commit rule: leader %d of term %d advanced its commit index to %d at %v, an entry of term %d: a leader may count replicas only for an entry of its own term (Raft Figure 8)",
+				id, st.Term, st.Commit, s.now(), t)
+			return
 		}
 	}
 	v.commit, v.voters = max(v.commit, st.Commit), voters
+	// One membership change at a time: a leader proposes a change only
+	// when every earlier one in its log is applied.
+	if cc := n.ConfChangesAfter(n.AppliedIndex()); len(cc) > 1 {
+		s.fail("membership: leader %d of term %d holds %d membership changes it has not applied at %v (indexes %v, applied %d): it proposed one while another was pending",
+			id, st.Term, len(cc), s.now(), cc, n.AppliedIndex())
+	}
 }
 
 // holders counts the voters that hold index durably (or lost their

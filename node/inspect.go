@@ -71,3 +71,29 @@ func (n *Node) LogTerm(i uint64) (term uint64, ok, compacted bool) {
 	t, err := n.ms.Term(i)
 	return t, err == nil, false
 }
+
+// ConfChangesAfter lists the indexes of the membership-change entries in
+// the replica's durable log after index (a leader may hold at most one
+// that it has not applied: raft's one-change-at-a-time rule).
+func (n *Node) ConfChangesAfter(index uint64) []uint64 {
+	if n.ms == nil {
+		return nil
+	}
+	first, _ := n.ms.FirstIndex()
+	last, _ := n.ms.LastIndex()
+	lo := max(index+1, first)
+	if lo > last {
+		return nil
+	}
+	ents, err := n.ms.Entries(lo, last+1, 1<<62)
+	if err != nil {
+		return nil
+	}
+	var out []uint64
+	for i := range ents {
+		if ents[i].Type == raft.EntryConfChange {
+			out = append(out, ents[i].Index)
+		}
+	}
+	return out
+}
