@@ -115,55 +115,132 @@ func (crashSnapshotFault) Inject(e *Episode) (string, func(), bool) {
 	return "armed", restartHeal(e, &hit), true
 }
 
-// isolateLeaderFault cuts a leader off from the other replicas right after
-// it sent an append with entries, before they can commit; clients still
+// isolateLeaderFault cuts a leader off from the other replicas right
+// after an append with entries, before they can commit; clients still
 // reach it, so it goes on appending entries it can never commit. A new
 // leader on the other side overwrites them; when healed, the old leader
 // learns its suffix conflicts (and, with small snapshot intervals, gets a
-// snapshot over it).
+// snapshot over it). Each episode aims at one of three moments:
+//
+//   - send: as the append leaves the leader (it is lost in flight: the
+//     uncommitted suffix stays on the leader alone);
+//   - delivered: as the append reaches the first follower (that follower
+//     alone holds the suffix: a divergent follower, which a later leader
+//     must truncate);
+//   - conf: as an append carrying a membership change reaches the first
+//     follower (the change stays pending across the election; a new leader
+//     must not propose another before its own term's first entry commits).
+//
+// With chain > 1 (delivered and conf only) the episode goes on: each new
+// leader is cut off in turn right after its first append reaches a
+// follower, and the one cut before it is reconnected, so that several
+// leaders with divergent suffixes follow each other within a second (Raft
+// Figure 8).
 type isolateLeaderFault struct{}
 
-func (isolateLeaderFault) Name() string    { return IsolateLeader }
-func (isolateLeaderFault) Class() Class    { return InModel }
-func (isolateLeaderFault) Params() []Param { return nil }
+func (isolateLeaderFault) Name() string { return IsolateLeader }
+func (isolateLeaderFault) Class() Class { return InModel }
+func (isolateLeaderFault) Params() []Param {
+	return []Param{{Name: "chain", Min: 1, Max: 5, Default: 1, DrawMin: 1, DrawMax: 3, Integer: true,
+		Doc: "leaders cut off in turn in one episode (delivered and conf moments)"}}
+}
+
+// The moments an isolate-leader episode aims at.
+const (
+	isolateOnSend = iota
+	isolateDelivered
+	isolateConf
+)
 
 func (isolateLeaderFault) Inject(e *Episode) (string, func(), bool) {
 	n := e.N
 	if n.proto == nil {
 		return "", nil, false
 	}
-	var cut [][2]host.NodeID
+	c := &isolation{n: n, mode: e.R.IntN(3), left: int(e.Spec.Param("chain"))}
+	if c.mode == isolateOnSend {
+		c.left = 1
+	}
 	n.Arm(e, func(o Observed) bool {
-		if o.Moment != MomentAppend || o.Delivered {
+		if !c.aimed(o) {
 			return false
 		}
+		c.left--
 		leader := o.From
-		n.w.Schedule(0, func() {
-			if !n.run {
-				return
-			}
-			for _, id := range n.ids {
-				if id != leader {
-					for _, l := range [][2]host.NodeID{{leader, id}, {id, leader}} {
-						if n.w.Net().Reachable(l[0], l[1]) {
-							n.w.Net().Cut(l[0], l[1])
-							cut = append(cut, l)
-						}
-					}
-				}
-			}
-			e.detail = fmt.Sprintf("leader %d after append", leader)
-			n.w.Probes().Hit(probeIsolatedLeader)
-			n.w.Record("fault/isolate-leader", leader, nil)
-		})
-		return true
+		n.w.Schedule(0, func() { c.cutOff(e, leader) })
+		return c.left == 0
 	})
 	return "armed", func() {
 		n.Disarm(e)
-		for _, l := range cut {
-			n.w.Net().Connect(l[0], l[1])
-		}
+		c.reconnect()
 	}, true
+}
+
+// isolation is one isolate-leader episode: the links it cut and the
+// leader it cut off last.
+type isolation struct {
+	n    *Nemesis
+	mode int
+	left int // leaders still to cut off
+	cut  [][2]host.NodeID
+	last host.NodeID
+	cuts int // leaders cut off so far
+}
+
+// aimed reports whether o is the moment this episode waits for.
+func (c *isolation) aimed(o Observed) bool {
+	if o.From == c.last {
+		return false
+	}
+	switch c.mode {
+	case isolateOnSend:
+		return o.Moment.IsAppend() && !o.Delivered
+	case isolateDelivered:
+		return o.Moment.IsAppend() && o.Delivered
+	default:
+		return o.Moment == MomentConfAppend && o.Delivered
+	}
+}
+
+// cutOff reconnects the leader cut off before, then cuts leader off from
+// every other replica.
+func (c *isolation) cutOff(e *Episode, leader host.NodeID) {
+	n := c.n
+	if !n.run {
+		return
+	}
+	c.reconnect()
+	c.last = leader
+	for _, id := range n.ids {
+		if id != leader {
+			for _, l := range [][2]host.NodeID{{leader, id}, {id, leader}} {
+				if n.w.Net().Reachable(l[0], l[1]) {
+					n.w.Net().Cut(l[0], l[1])
+					c.cut = append(c.cut, l)
+				}
+			}
+		}
+	}
+	what := [...]string{"append", "append delivered", "membership change delivered"}[c.mode]
+	if e.detail == "" {
+		e.detail = fmt.Sprintf("leader %d after %s", leader, what)
+	} else {
+		e.detail += fmt.Sprintf(", then leader %d", leader)
+	}
+	n.w.Probes().Hit(probeIsolatedLeader)
+	n.w.Probes().If(c.mode == isolateDelivered, probeIsolatedDelivered)
+	n.w.Probes().If(c.mode == isolateConf, probeIsolatedConf)
+	c.cuts++
+	n.w.Probes().If(c.cuts > 1, probeIsolatedChain)
+	n.w.Record("fault/isolate-leader", leader, nil)
+}
+
+// reconnect restores the links this episode cut.
+func (c *isolation) reconnect() {
+	for _, l := range c.cut {
+		c.n.w.Net().Connect(l[0], l[1])
+	}
+	c.cut = nil
 }
 
 // crashSlowLeaderFault slows the leader's disk, then crashes it while its

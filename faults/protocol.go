@@ -23,7 +23,14 @@ const (
 	MomentAppend
 	// MomentSnapshot: a snapshot sent to a follower.
 	MomentSnapshot
+	// MomentConfAppend: a leader's append carrying a membership change
+	// (among other entries, perhaps).
+	MomentConfAppend
 )
+
+// IsAppend reports whether m is a leader's append with entries (a
+// membership change among them or not).
+func (m Moment) IsAppend() bool { return m == MomentAppend || m == MomentConfAppend }
 
 // Protocol is what the nemesis may know of the system under test without
 // importing it. The package direction (harness -> faults -> sim) forbids

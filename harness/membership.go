@@ -129,14 +129,18 @@ func (o *operator) add() {
 // nemesis does not count it as a voter); an unknown outcome is settled by
 // the final member list.
 func (o *operator) overlap() {
-	if len(o.spare) == 0 {
-		return
+	if len(o.spare) > 0 {
+		o.r.notef("membership: adding learner %d right behind the previous add", o.spare[0])
+		o.overlapWith(client.CallOptions{})
 	}
+}
+
+// overlapWith sends the overlapping add of the next spare ID with opts.
+func (o *operator) overlapWith(opts client.CallOptions) {
 	id := o.spare[0]
 	o.overlaps++
 	o.requested[id] = true
-	o.r.notef("membership: adding learner %d right behind the previous add", id)
-	o.c.MemberAdd(id, true, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+	o.c.MemberAdd(id, true, opts, func(_ *api.MemberResponse, _ api.Header, err error) {
 		switch {
 		case err == nil:
 			o.r.notef("membership: learner %d added by the overlapping change", id)

@@ -30,6 +30,11 @@ func (p nodeProtocol) Classify(payload []byte) faults.Moment {
 	case raft.MsgAppResp:
 		return faults.MomentAppendResponse
 	case raft.MsgApp:
+		for i := range m.Entries {
+			if m.Entries[i].Type == raft.EntryConfChange {
+				return faults.MomentConfAppend
+			}
+		}
 		if len(m.Entries) > 0 {
 			return faults.MomentAppend
 		}

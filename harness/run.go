@@ -240,6 +240,9 @@ func (r *seedRun) build() {
 	r.startTransfers()
 	r.startNemesis()
 	r.startOperator(start)
+	if r.operator != nil {
+		r.safety.onLeader = r.operator.onElection
+	}
 }
 
 // startTrace gives the world a decoding, filtering text tracer when a

@@ -44,12 +44,15 @@ type safetyChecker struct {
 	// The wire and live-commit checks (safety_promise.go); world is nil
 	// until watchNet.
 	world    *sim.World
-	pending  []promise // acks sent before the checker saw them durable
-	lostAcks []promise // such acks whose replica crashed in that instant
+	pending  []promise     // acks sent before the checker saw them durable
+	lostAcks []promise     // such acks whose replica crashed in that instant
 	dirty    []host.NodeID // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
 
 	promises, commitChecks, completeness int
+	// onLeader, if set, hears of every new leader (the membership
+	// operator aims changes at them).
+	onLeader func(id host.NodeID)
 }
 
 // appliedEntry is the entry first applied at an index.
@@ -102,6 +105,9 @@ func (s *safetyChecker) BecameLeader(id host.NodeID, term uint64) {
 	}
 	s.leaders[term] = id
 	s.checkCompleteness(id, term)
+	if s.onLeader != nil {
+		s.onLeader(id)
+	}
 }
 
 // Applied checks state-machine safety for one applied entry.
