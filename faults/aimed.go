@@ -222,15 +222,15 @@ func (c *isolation) cutOff(e *Episode, leader host.NodeID) {
 		}
 	}
 	what := [...]string{"append", "append delivered", "membership change delivered"}[c.mode]
-	if e.detail == "" {
+	if c.cuts == 0 {
 		e.detail = fmt.Sprintf("leader %d after %s", leader, what)
 	} else {
 		e.detail += fmt.Sprintf(", then leader %d", leader)
 	}
+	c.cuts++
 	n.w.Probes().Hit(probeIsolatedLeader)
 	n.w.Probes().If(c.mode == isolateDelivered, probeIsolatedDelivered)
 	n.w.Probes().If(c.mode == isolateConf, probeIsolatedConf)
-	c.cuts++
 	n.w.Probes().If(c.cuts > 1, probeIsolatedChain)
 	n.w.Record("fault/isolate-leader", leader, nil)
 }

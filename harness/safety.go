@@ -44,12 +44,17 @@ type safetyChecker struct {
 	// The wire and live-commit checks (safety_promise.go); world is nil
 	// until watchNet.
 	world    *sim.World
+	running  func(host.NodeID) bool // whether a replica's process runs
 	pending  []promise     // acks sent before the checker saw them durable
 	lostAcks []promise     // such acks whose replica crashed in that instant
 	dirty    []host.NodeID // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
 
 	promises, commitChecks, completeness int
+	// skipVotes and skipCompleteness turn the durable-vote and leader
+	// completeness checks off (tests whose replicas forge grants, to
+	// exercise the other checks).
+	skipVotes, skipCompleteness bool
 	// onLeader, if set, hears of every new leader (the membership
 	// operator aims changes at them).
 	onLeader func(id host.NodeID)
