@@ -45,9 +45,9 @@ type safetyChecker struct {
 	// until watchNet.
 	world    *sim.World
 	running  func(host.NodeID) bool // whether a replica's process runs
-	pending  []promise     // acks sent before the checker saw them durable
-	lostAcks []promise     // such acks whose replica crashed in that instant
-	dirty    []host.NodeID // leaders an ack reached, to check when it is stepped
+	pending  []promise              // acks sent before the checker saw them durable
+	lostAcks []promise              // such acks whose replica crashed in that instant
+	dirty    []host.NodeID          // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
 
 	promises, commitChecks, completeness int
