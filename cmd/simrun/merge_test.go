@@ -134,7 +134,7 @@ func TestMergeRealShards(t *testing.T) {
 	dir := t.TempDir()
 	var files []string
 	for _, shard := range []string{"1/2", "2/2"} {
-		code, out, errOut := runArgs("-seeds", "6", "-shard", shard, "-parallel", "2", "-reads", "serializable", "-faults", "partition", "-json")
+		code, out, errOut := runArgs("-seeds", "6", "-shard", shard, "-parallel", "2", "-nodes", "5", "-reads", "serializable", "-faults", "partition", "-json")
 		require.Equal(t, exitFail, code, errOut)
 		p := filepath.Join(dir, "shard"+shard[:1]+".json")
 		require.NoError(t, os.WriteFile(p, []byte(out), 0o644))
@@ -145,7 +145,7 @@ func TestMergeRealShards(t *testing.T) {
 	require.Contains(t, out, "seeds=6 passed=4 failed=2 unknown=0 ")
 	require.Contains(t, out, "signatures=1\n")
 	require.Contains(t, out, "signature 1: 2 seeds (1,6) verdict=fail faults=partition\n  reason: linearizability: ")
-	require.Contains(t, out, "  replay: go run ./cmd/simrun -seeds 1 -seed 1 -faults partition -reads serializable\n")
+	require.Contains(t, out, "  replay: go run ./cmd/simrun -seeds 1 -seed 1 -nodes 5 -faults partition -reads serializable\n")
 }
 
 // TestMergeNamesTheBuilds: the shards' build is named once; shards of
