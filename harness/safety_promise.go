@@ -106,7 +106,12 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 				from, what, m.Term, to, s.now(), cand, d.term, d.vote)
 		}
 	case raft.MsgAppResp:
-		if d.logIndex < m.Index {
+		// An ack of a term the replica has durably left is not checked:
+		// one Ready may carry an old leader's ack for entries that a
+		// newer leader's append replaced in that same Ready (the old
+		// leader can no longer gather a quorum in its term that excludes
+		// the newer leader's voters).
+		if d.logIndex < m.Index && m.Term >= d.term {
 			s.pending = append(s.pending, promise{from: from, to: to, index: m.Index, at: s.now()})
 		}
 	}
