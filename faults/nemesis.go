@@ -65,6 +65,7 @@ type Nemesis struct {
 	down       map[host.NodeID]bool          // crashed or paused by the nemesis
 	recovering map[host.NodeID]time.Duration // corrupted: counts as down until
 	tainted    map[host.NodeID]bool          // durable data corrupted or lost
+	damaged    map[host.NodeID]bool          // ever tainted in this run (never cleared)
 
 	// base is what HealAll restores: each replica's disk and clock and
 	// the network's settings as they were before any fault. Episodes heal
@@ -196,6 +197,7 @@ func NewFromSpecs(w *sim.World, replicas []host.NodeID, specs []Spec, r *rand.Ra
 		down:       map[host.NodeID]bool{},
 		recovering: map[host.NodeID]time.Duration{},
 		tainted:    map[host.NodeID]bool{},
+		damaged:    map[host.NodeID]bool{},
 	}
 	n.floor = max(0, (len(n.ids)-1)/2)
 	n.base, n.baseNet = map[host.NodeID]baseline{}, w.Net().Config()
@@ -444,7 +446,12 @@ func (n *Nemesis) ClearTaint(id host.NodeID) { delete(n.tainted, id) }
 
 // Taint books id's durable data as corrupted or lost (it counts against
 // the corruption budget until HealAll or ClearTaint).
-func (n *Nemesis) Taint(id host.NodeID) { n.tainted[id] = true }
+func (n *Nemesis) Taint(id host.NodeID) { n.tainted[id], n.damaged[id] = true, true }
+
+// EverTainted reports whether the nemesis corrupted or cut id's durable
+// data at any time in this run (HealAll and ClearTaint do not forget it):
+// a replica that finds its storage damaged without that is a bug.
+func (n *Nemesis) EverTainted(id host.NodeID) bool { return n.damaged[id] }
 
 // Recovering books id as still unavailable for Timing.Recover from now
 // (it restarts on corrupted data and must recover from its peers).

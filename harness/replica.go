@@ -8,13 +8,18 @@ import (
 // nodeReplica returns the start function of the real replica, package node,
 // with the scenario's raft timing, snapshot interval and message limits;
 // with no peers a replica joins an existing cluster. obs (may be nil)
-// receives every replica's safety events.
-func nodeReplica(p RaftParams, obs node.Observer) ReplicaFunc {
+// receives every replica's safety events; opts may set further fields
+// (the scenario's storage settings).
+func nodeReplica(p RaftParams, obs node.Observer, opts ...func(*node.Config)) ReplicaFunc {
 	return func(h host.Host, peers []host.NodeID) host.Process {
-		return node.Start(h, node.Config{Members: peers, Join: peers == nil,
+		c := node.Config{Members: peers, Join: peers == nil,
 			TickInterval: p.Tick.D(), ElectionTicks: p.ElectionTicks, HeartbeatTicks: p.HeartbeatTicks,
 			SnapshotEntries: p.SnapshotEntries, CatchUpEntries: p.CatchUpEntries,
-			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight, Observer: obs})
+			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight, Observer: obs}
+		for _, o := range opts {
+			o(&c)
+		}
+		return node.Start(h, c)
 	}
 }
 

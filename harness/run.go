@@ -196,6 +196,9 @@ func (r *seedRun) run(res *Result) {
 			r.failf("%v%s\n%s", err, r.damagedNote(), r.replicaStates())
 		}
 	}
+	if r.failure == "" {
+		r.checkStops()
+	}
 	r.settleWorkload(r.healedAt + r.cfg.HealTimeout)
 	res.Ops = r.ops + r.workloadOps()
 	res.Faults = r.sc.FaultNames()
@@ -225,7 +228,7 @@ func (r *seedRun) build() {
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
 	r.safety.watchNet(r.w)
-	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Observer: r.safety})
+	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Storage: r.sc.Storage, Observer: r.storageObserver()})
 	r.retired = map[host.NodeID]bool{}
 	start = r.unlessRetired(r.tapConfChanges(start))
 	for _, id := range r.replicas {

@@ -59,6 +59,9 @@ type Scenario struct {
 	Faults []faults.Spec `json:"faults"`
 	// Workload is the client workload.
 	Workload WorkloadParams `json:"workload"`
+	// Storage is the replicas' WAL segment size and quota (drawn from
+	// its own stream, see drawStorage).
+	Storage StorageParams `json:"storage"`
 }
 
 // RaftParams are the replicas' raft settings.
@@ -194,6 +197,7 @@ func DrawScenario(cfg Config, seed uint64) Scenario {
 		s.Workload.ThinkTime = uniformDur(r, 40*time.Millisecond, 80*time.Millisecond)
 	}
 	drawLeasesAndCompaction(r, cfg, &s.Workload)
+	s.Storage = drawStorage(seed, s.Workload.CompactEvery.D())
 	return s
 }
 
@@ -364,6 +368,7 @@ func (s Scenario) Validate() error {
 		}
 	}
 	s.Workload.validate(v)
+	s.Storage.validate(v)
 	return v.err
 }
 
@@ -502,6 +507,7 @@ func DefaultScenario() Scenario {
 		Workload: WorkloadParams{Keys: 8, Mix: DefaultMix(), ThinkTime: Duration(60 * time.Millisecond), Watches: cfg.Watches,
 			LeaseTTLMin: 1, LeaseTTLMax: 5, KeepAlivePercent: 50, CompactEvery: Duration(2 * time.Second),
 			TransferEvery: Duration(3 * time.Second)},
+		Storage: defaultStorage(),
 	}
 }
 

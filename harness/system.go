@@ -64,6 +64,9 @@ type SystemEnv struct {
 	// Raft is the seed's drawn raft timing and limits (a system without
 	// raft may take Raft.Tick as its own heartbeat, or ignore it).
 	Raft RaftParams
+	// Storage is the seed's drawn WAL segment size and quota (a system
+	// may ignore it).
+	Storage StorageParams
 	// Observer holds the replicas to election, state-machine and
 	// durability safety as the run goes, if they report their events to
 	// it (see node.Observer); a system that reports none has the safety
@@ -158,7 +161,7 @@ func (s seedkvSystem) Replicas(env *SystemEnv) ReplicaFunc {
 	case s.cluster != nil:
 		return s.cluster()
 	}
-	return nodeReplica(env.Raft, env.Observer)
+	return nodeReplica(env.Raft, env.Observer, env.Storage.apply)
 }
 
 // Inspect adapts the real node, or takes a test replica's own Inspector.

@@ -1,0 +1,88 @@
+package harness
+
+import (
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+)
+
+// storageChecker adds to the safety checker the checks of what a replica
+// finds on its own disk when it restarts:
+//
+//   - Unexpected recovery. Within the fault model a disk loses only
+//     unsynced writes (a crash, torn writes of the last unsynced write) and
+//     corrupts data only when a fault says so (disk-corrupt and the faults
+//     beyond the model). A replica that finds its storage damaged although
+//     no fault damaged its disk lost or mangled data by itself: a snapshot
+//     named before its file was durable, WAL segments released on an
+//     unsynced marker, a torn tail mistaken for damage. Protocol-aware
+//     recovery would rebuild it from its peers and hide the bug, so the
+//     run fails at once, naming the replica and the damage (the file).
+//   - Recovered log shape. The terms of a raft log never decrease along
+//     it; a recovered log whose terms do held on to entries that a later
+//     write replaced (a stale suffix that survived replay).
+//
+// A replica that stops for good without a fault that damaged its disk
+// fails the run too (checkStops, after the run).
+type storageChecker struct {
+	*safetyChecker
+	// damagedByFault reports whether a fault damaged id's disk (the
+	// nemesis's EverTainted); nil before the nemesis exists.
+	damagedByFault func(id host.NodeID) bool
+	unexpected     int
+}
+
+var _ node.Observer = (*storageChecker)(nil)
+
+// storageObserver is the observer the replicas of r report to: the safety
+// checks plus the storage checks.
+func (r *seedRun) storageObserver() *storageChecker {
+	return &storageChecker{safetyChecker: r.safety, damagedByFault: func(id host.NodeID) bool {
+		return r.nemesis != nil && r.nemesis.EverTainted(id)
+	}}
+}
+
+// Damaged fails the run if no fault damaged the replica's disk.
+func (c *storageChecker) Damaged(id host.NodeID, cause string) {
+	if !c.damagedByFault(id) {
+		c.unexpected++
+		c.fail("unexpected recovery: replica %d found its storage damaged at %v, but no fault damaged its disk (only crashes and unsynced writes, which must lose nothing it relies on): %s",
+			id, c.now(), cause)
+	}
+	c.safetyChecker.Damaged(id, cause)
+}
+
+// Booted checks the shape of the recovered log, then durability.
+func (c *storageChecker) Booted(id host.NodeID, r node.Recovered) {
+	prev, prevIndex := r.SnapTerm, r.SnapIndex
+	for i := r.SnapIndex + 1; i <= r.LastIndex; i++ {
+		t, ok := r.TermAt(i)
+		if !ok {
+			c.fail("recovered log: replica %d restarted at %v with a hole at index %d (snapshot %d, last index %d)",
+				id, c.now(), i, r.SnapIndex, r.LastIndex)
+			break
+		}
+		if t < prev {
+			c.fail("recovered log: replica %d restarted at %v holding entry %d of term %d after entry %d of term %d: terms never decrease along a log, so a replaced (stale) suffix survived the restart",
+				id, c.now(), i, t, prevIndex, prev)
+			break
+		}
+		prev, prevIndex = t, i
+	}
+	c.safetyChecker.Booted(id, r)
+}
+
+// checkStops fails the run if a replica stopped for good although no fault
+// damaged its disk: within the model a replica never has to give up.
+func (r *seedRun) checkStops() {
+	for _, id := range r.replicas {
+		if r.retired[id] || (r.nemesis != nil && r.nemesis.EverTainted(id)) {
+			continue
+		}
+		if s, ok := r.inspectorOf(r.w.Process(id)).(Stopper); ok {
+			if stopped, why := s.Stopped(); stopped {
+				r.failf("unexpected stop: replica %d stopped for good, but no fault damaged its disk: %s", id, why)
+				return
+			}
+		}
+	}
+}

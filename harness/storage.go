@@ -1,0 +1,75 @@
+package harness
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/seedkv/seedkv/node"
+)
+
+// StorageParams are the replicas' storage settings: how the WAL is cut into
+// segments and how large the store may grow. Small values reach code that
+// default sizes never do in a 10-second run: segments that roll and are
+// released behind a snapshot, and writes refused by the quota.
+type StorageParams struct {
+	// SegmentBytes is the WAL segment size, [512, 64 MiB]; draw: node's
+	// default (4 MiB, never rolls in a short run) in half the seeds, else
+	// log-uniform 2 KiB..64 KiB (segments roll and get released).
+	SegmentBytes int64 `json:"segment_bytes"`
+	// QuotaBytes is the mvcc quota in mvcc.Store.Size units, 0 (mvcc's
+	// default, 2 GiB) or [4 KiB, 2 GiB]; draw: 0, or in an eighth of the
+	// seeds that compact every 2s or more often, 48..192 KiB (past it
+	// writes fail with no-space until a compaction frees room).
+	QuotaBytes int64 `json:"quota_bytes"`
+}
+
+// storageStream seeds the draw of StorageParams: its own stream, so adding
+// these draws shifted none of the scenario's other fields.
+const storageStream = 0x5107a6e5_5107a6e5
+
+// Bounds of StorageParams.
+const (
+	MinSegmentBytes = 512
+	MaxSegmentBytes = 64 << 20
+	MinQuotaBytes   = 4 << 10
+	MaxQuotaBytes   = 2 << 30
+)
+
+// drawStorage draws the storage settings of seed; compactEvery is the
+// scenario's compaction cadence (a small quota needs compactions to free
+// room again, or every write after it fails).
+func drawStorage(seed uint64, compactEvery time.Duration) StorageParams {
+	r := rand.New(rand.NewPCG(seed, storageStream))
+	p := StorageParams{SegmentBytes: node.DefaultSegmentSize}
+	if r.IntN(2) == 0 {
+		p.SegmentBytes = logUniformBytes(r, 2<<10, 64<<10)
+	}
+	if q := r.IntN(8); q == 0 && compactEvery > 0 && compactEvery <= 2*time.Second {
+		p.QuotaBytes = (48 + r.Int64N(145)) << 10
+	}
+	return p
+}
+
+// defaultStorage is the node's defaults.
+func defaultStorage() StorageParams {
+	return StorageParams{SegmentBytes: node.DefaultSegmentSize}
+}
+
+func (p StorageParams) validate(v *validator) {
+	v.int("storage.segment_bytes", int(min(p.SegmentBytes, 1<<40)), MinSegmentBytes, MaxSegmentBytes)
+	if p.QuotaBytes != 0 {
+		v.int("storage.quota_bytes", int(min(p.QuotaBytes, 1<<40)), MinQuotaBytes, MaxQuotaBytes)
+	}
+}
+
+// apply sets the node configuration's storage fields.
+func (p StorageParams) apply(c *node.Config) {
+	c.SegmentSize, c.QuotaBytes = p.SegmentBytes, p.QuotaBytes
+}
+
+// logUniformBytes draws log-uniformly in [lo, hi].
+func logUniformBytes(r *rand.Rand, lo, hi int64) int64 {
+	v := math.Exp(math.Log(float64(lo)) + r.Float64()*(math.Log(float64(hi))-math.Log(float64(lo))))
+	return min(max(int64(v), lo), hi)
+}
