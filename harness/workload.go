@@ -268,12 +268,16 @@ func (g *gen) cas() step {
 }
 
 // txn is a multi-key transaction: guarded by one key, it writes two keys
-// (a put and a put or delete) or else reads both.
+// (a put and a put or delete) or else reads both. A quarter of them only
+// delete (see deleteTxn).
 func (g *gen) txn() step {
 	a := g.rng.IntN(g.keys)
 	b := (a + 1 + g.rng.IntN(max(g.keys-1, 1))) % g.keys
 	ka, kb := kvKey(a), kvKey(b)
 	lc, ac := g.guard(a)
+	if g.rng.IntN(4) == 0 {
+		return g.deleteTxn(ka, kb, lc, ac)
+	}
 	va := g.value()
 	in := lin.Input{Kind: lin.KindTxn, Key: ka, Compares: []lin.Compare{lc},
 		Then: []lin.TxnOp{{Kind: lin.KindPut, Key: ka, Value: va}},
@@ -290,6 +294,27 @@ func (g *gen) txn() step {
 		vb := g.value()
 		in.Then = append(in.Then, lin.TxnOp{Kind: lin.KindPut, Key: kb, Value: vb})
 		body.Success = append(body.Success, api.TxnOp{Put: &api.PutRequest{Key: []byte(kb), Value: []byte(vb)}})
+	}
+	return step{kind: opTxn, checked: true, input: in, body: body}
+}
+
+// deleteTxn is a transaction whose branch only deletes, etcd's lock
+// release and lease-guarded cleanup: if key a is as last seen, delete it
+// (and, half the time, key b too), else read it. Deletes of keys that are
+// absent change nothing and create no revision; deletes that remove a key
+// create one revision for the whole branch.
+func (g *gen) deleteTxn(ka, kb string, lc lin.Compare, ac api.Compare) step {
+	in := lin.Input{Kind: lin.KindTxn, Key: ka, Compares: []lin.Compare{lc},
+		Then: []lin.TxnOp{{Kind: lin.KindDelete, Key: ka}},
+		Else: []lin.TxnOp{{Kind: lin.KindGet, Key: ka}}}
+	body := &api.TxnRequest{
+		Compares: []api.Compare{ac},
+		Success:  []api.TxnOp{{DeleteRange: &api.DeleteRangeRequest{Key: []byte(ka)}}},
+		Failure:  []api.TxnOp{{Range: &api.RangeRequest{Key: []byte(ka)}}},
+	}
+	if kb != ka && g.rng.IntN(2) == 0 {
+		in.Then = append(in.Then, lin.TxnOp{Kind: lin.KindDelete, Key: kb})
+		body.Success = append(body.Success, api.TxnOp{DeleteRange: &api.DeleteRangeRequest{Key: []byte(kb)}})
 	}
 	return step{kind: opTxn, checked: true, input: in, body: body}
 }
