@@ -230,7 +230,7 @@ func (r *seedRun) build() {
 	r.safety.watchNet(r.w)
 	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Storage: r.sc.Storage, Observer: r.storageObserver()})
 	r.retired = map[host.NodeID]bool{}
-	start = r.unlessRetired(r.tapConfChanges(start))
+	start = r.unlessRetired(r.tapConfChanges(r.tapStorage(start)))
 	for _, id := range r.replicas {
 		peers := append([]host.NodeID(nil), r.replicas...)
 		must(r.w.AddNode(id, func(h host.Host) host.Process { return start(h, peers) }))

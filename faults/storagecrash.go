@@ -1,0 +1,97 @@
+package faults
+
+import (
+	"fmt"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/probe"
+)
+
+// Storage moments: what a replica just did to its own disk, reported by
+// whoever watches its file system (ObserveStorage), not by the network.
+const (
+	// MomentSyncDone: one of the replica's fsyncs (of a file or of its
+	// directory) completed while another was still in flight. A crash
+	// now keeps the first and loses the second: the moment that shows
+	// whether the replica made its data durable before what refers to it
+	// (a snapshot file before the WAL marker that names it).
+	MomentSyncDone Moment = 64 + iota
+	// MomentFileChanged: the replica renamed or removed a file. A crash
+	// now keeps the change (directory changes are durable at once within
+	// the model) and loses every unsynced write: the moment that shows
+	// whether it renamed a file before its data was durable, or removed
+	// data that only an unsynced record made redundant.
+	MomentFileChanged
+)
+
+// CrashStorage is the name of the crash-storage fault.
+const CrashStorage = "crash-storage"
+
+var (
+	probeCrashSyncDone    = probe.New("faults/crash-between-syncs", "faults: a replica crashed right after one fsync completed while another was in flight")
+	probeCrashFileChanged = probe.New("faults/crash-after-rename-or-remove", "faults: a replica crashed right after it renamed or removed a file")
+)
+
+func init() { MustRegister(crashStorageFault{}) }
+
+// crashStorageFault crashes a replica at a storage moment (see
+// MomentSyncDone, MomentFileChanged): right after one of its syncs
+// completed while another was in flight, or right after it renamed or
+// removed a file. Random crashes almost never land there, yet that is
+// where a store that orders its writes wrongly loses data. Each episode
+// aims at one kind of moment or both, and lets a drawn share of the
+// moments pass so the crash does not always hit the first one. It needs a
+// harness that reports storage moments (ObserveStorage).
+type crashStorageFault struct{}
+
+func (crashStorageFault) Name() string { return CrashStorage }
+func (crashStorageFault) Class() Class { return InModel }
+func (crashStorageFault) Params() []Param {
+	return []Param{{Name: "skip", Min: 0, Max: 0.99, Default: 0.5, DrawMin: 0, DrawMax: 0.9,
+		Doc: "the share of storage moments let pass before the crash"}}
+}
+
+func (crashStorageFault) Inject(e *Episode) (string, func(), bool) {
+	n := e.N
+	want := e.R.IntN(3) // 0: sync done, 1: file changed, 2: either
+	skip := e.Spec.Param("skip")
+	var hit []host.NodeID
+	fired := false
+	n.Arm(e, func(o Observed) bool {
+		switch {
+		case fired, o.Moment != MomentSyncDone && o.Moment != MomentFileChanged,
+			want == 0 && o.Moment != MomentSyncDone, want == 1 && o.Moment != MomentFileChanged,
+			!n.crashableNow(o.From), e.R.Float64() < skip:
+			return false
+		}
+		fired = true
+		what := map[Moment]string{MomentSyncDone: "one sync done, another in flight", MomentFileChanged: "rename or remove"}[o.Moment]
+		n.CrashSoon(e, o.From, CrashStorage, func(ok bool) {
+			if ok {
+				hit = append(hit, o.From)
+				n.w.Probes().If(o.Moment == MomentSyncDone, probeCrashSyncDone)
+				n.w.Probes().If(o.Moment == MomentFileChanged, probeCrashFileChanged)
+				e.detail = fmt.Sprintf("%d after %s", o.From, what)
+			}
+		})
+		return true
+	})
+	return "armed", restartHeal(e, &hit), true
+}
+
+// ObserveStorage shows the armed triggers a storage moment of replica id
+// (MomentSyncDone, MomentFileChanged): the harness calls it from the
+// replica's file system as the moment happens. Cheap when nothing is
+// armed.
+func (n *Nemesis) ObserveStorage(id host.NodeID, m Moment) {
+	if len(n.armed) == 0 || !n.run || !n.isReplica(id) {
+		return
+	}
+	ob := Observed{From: id, To: id, Moment: m}
+	for i := 0; i < len(n.armed); i++ {
+		if n.armed[i].t(ob) {
+			n.armed = append(n.armed[:i], n.armed[i+1:]...)
+			i--
+		}
+	}
+}
