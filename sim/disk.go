@@ -328,6 +328,10 @@ func (d *Disk) list(inc uint64) ([]string, error) {
 	return d.names(), nil
 }
 
+// Names lists the disk's file names, sorted, whether its node is up or
+// down (for fault injectors that look at a crashed node's disk).
+func (d *Disk) Names() []string { return d.names() }
+
 func (d *Disk) names() []string {
 	names := make([]string, 0, len(d.files))
 	for n := range d.files {

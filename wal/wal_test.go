@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -415,4 +416,24 @@ func TestReplayDropsSuffixReplacedBySnapshot(t *testing.T) {
 			require.Equal(t, c.want, rep.Entries)
 		})
 	}
+}
+
+func TestLastRecord(t *testing.T) {
+	var b []byte
+	_, _, ok := LastRecord(b)
+	require.False(t, ok, "empty")
+	b = appendRecord(b, TypeMetadata, appendMetadata(nil, testMeta))
+	off, size, ok := LastRecord(b)
+	require.True(t, ok)
+	require.Equal(t, int64(0), off)
+	require.Equal(t, int64(len(b)), size)
+	first := len(b)
+	b = appendRecord(b, TypeHardState, appendHardState(nil, HardState{Term: 2, Vote: 1}))
+	off, size, ok = LastRecord(append(b, 0, 0, 0)) // zero fill after it
+	require.True(t, ok)
+	require.Equal(t, int64(first), off)
+	require.Equal(t, int64(len(b)-first), size)
+	require.Equal(t, uint32(hardStateSize), binary.LittleEndian.Uint32(b[off+LengthFieldOffset:]))
+	require.True(t, IsSegmentName(segmentName(3, 17)))
+	require.False(t, IsSegmentName("0000000000000003-0000000000000011.snap"))
 }
