@@ -129,8 +129,9 @@ func TestMinorityInvariant(t *testing.T) {
 			w.RunFor(6 * time.Second)
 		}
 	}
-	// Aimed faults need a Protocol, which writer lacks (aimed_test.go).
-	for _, f := range All.Without(Membership).Without(CrashAck).Without(CrashSnapshot).Without(IsolateLeader).Without(CrashSlowLeader).Faults() {
+	// Aimed faults need a Protocol, which writer lacks (aimed_test.go,
+	// storagecrash_test.go).
+	for _, f := range All.Without(Membership).Without(CrashAck).Without(CrashSnapshot).Without(IsolateLeader).Without(CrashSlowLeader).Without(DiskCorruptTail).Faults() {
 		require.True(t, seen[f.Name()], "%s never injected", f.Name())
 	}
 }

@@ -49,6 +49,34 @@ type leaseRecord struct {
 	gone []int64
 	// revoked is the earliest call time of a revoke of it (0: none).
 	revoked int64
+	// promoted is the latest time a new leader was elected while the
+	// lease was surely live (0: none): the lease may expire no earlier
+	// than promoted + ttl either (see promote).
+	promoted int64
+}
+
+// promote applies etcd's lessor Promote to the bounds of the leases: a
+// replica that becomes leader renews every lease it holds by its TTL from
+// then, so that leases do not expire merely because there was no leader to
+// take their keep-alives. A leadership that began at T while a lease was
+// surely live (T before its bound so far, less the clock slack: no leader
+// could have proposed its expiry yet) raises its bound to T + TTL. The
+// leader's clock may be off by the slack, which checkSeen subtracts.
+func (b *leaseBook) promote(slack time.Duration) {
+	for _, l := range b.order {
+		for _, t := range b.leaderStarts {
+			if t < l.bound()-int64(slack) && t > l.promoted {
+				l.promoted = t
+			}
+		}
+	}
+}
+
+// bound is the earliest time (before the clock slack) the lease may
+// expire: its TTL after its last renewal or after the last leader
+// election it was live at.
+func (l *leaseRecord) bound() int64 {
+	return max(l.renewed, l.promoted) + int64(l.ttl)
 }
 
 // leaseBook records the run's leases and the revisions responses reported,
@@ -61,6 +89,10 @@ type leaseBook struct {
 	valueLease map[string]int64
 	order      []*leaseRecord
 	seen       revSeen
+	// leaderStarts are the virtual times (ns) at which a replica became
+	// leader, in order: each new leader renews every live lease by its
+	// TTL (see promote).
+	leaderStarts []int64
 }
 
 // revSeen is, in time order, each time a response first reported a
@@ -216,6 +248,7 @@ func (r *seedRun) leaseExpiries(ops []lin.Op, log []lin.LogEntry, slack time.Dur
 		return nil, nil
 	}
 	revokes := revokesByKey(ops)
+	b.promote(slack)
 	for _, l := range b.order {
 		if l.revoked == 0 {
 			for _, t := range l.gone {
@@ -264,12 +297,16 @@ func (r *seedRun) leaseExpiries(ops []lin.Op, log []lin.LogEntry, slack time.Dur
 // checkSeen fails if the lease was seen gone at time t, earlier than its
 // TTL allows.
 func (l *leaseRecord) checkSeen(t int64, slack time.Duration, what string) error {
-	bound := l.renewed + int64(l.ttl) - int64(slack)
+	bound := l.bound() - int64(slack)
 	if t >= bound {
 		return nil
 	}
-	return fmt.Errorf("%w: lease %d of client %d (TTL %v, key %q, %d keep-alives acknowledged): %s was seen at %v, but its last renewal was called at %v, so it may expire only from %v (clock-skew slack %v)",
-		errLeaseExpiry, l.id, l.client, l.ttl, l.key, l.keepAlives, what, time.Duration(t), time.Duration(l.renewed), time.Duration(bound), slack)
+	why := fmt.Sprintf("its last renewal was called at %v", time.Duration(l.renewed))
+	if l.promoted > l.renewed {
+		why = fmt.Sprintf("a leader was elected at %v while it was live, which renews every lease by its TTL (etcd's lessor Promote)", time.Duration(l.promoted))
+	}
+	return fmt.Errorf("%w: lease %d of client %d (TTL %v, key %q, %d keep-alives acknowledged): %s was seen at %v, but %s, so it may expire only from %v (clock-skew slack %v)",
+		errLeaseExpiry, l.id, l.client, l.ttl, l.key, l.keepAlives, what, time.Duration(t), why, time.Duration(bound), slack)
 }
 
 // revokesByKey indexes the history's lease revokes (a Txn that deletes one
@@ -317,7 +354,7 @@ func classify(l *leaseRecord, rev int64, ops []lin.Op, revokes []int, seen *revS
 // revision (else never).
 func (x *expiry) op(seen int64, known bool, slack time.Duration) lin.Op {
 	l := x.lease
-	call := max(0, l.renewed+int64(l.ttl)-int64(slack))
+	call := max(0, l.bound()-int64(slack))
 	if x.ambiguous {
 		call = min(call, x.revoke)
 	}

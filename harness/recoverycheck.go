@@ -29,6 +29,7 @@ type storageChecker struct {
 	// nemesis's EverTainted); nil before the nemesis exists.
 	damagedByFault func(id host.NodeID) bool
 	unexpected     int
+	leases         *leaseBook // the run's leases, told of new leaders
 }
 
 var _ node.Observer = (*storageChecker)(nil)
@@ -36,9 +37,16 @@ var _ node.Observer = (*storageChecker)(nil)
 // storageObserver is the observer the replicas of r report to: the safety
 // checks plus the storage checks.
 func (r *seedRun) storageObserver() *storageChecker {
-	return &storageChecker{safetyChecker: r.safety, damagedByFault: func(id host.NodeID) bool {
+	return &storageChecker{safetyChecker: r.safety, leases: &r.leases, damagedByFault: func(id host.NodeID) bool {
 		return r.nemesis != nil && r.nemesis.EverTainted(id)
 	}}
+}
+
+// BecameLeader notes when a leadership began, for the lease check (a new
+// leader renews every lease), then checks election safety.
+func (c *storageChecker) BecameLeader(id host.NodeID, term uint64) {
+	c.leases.leaderStarts = append(c.leases.leaderStarts, int64(c.now()))
+	c.safetyChecker.BecameLeader(id, term)
 }
 
 // Damaged fails the run if no fault damaged the replica's disk.

@@ -69,6 +69,21 @@ func (n *Node) applyCommand(e *raft.Entry) {
 	}
 }
 
+// keepPromotion renews lease id from this leader's promotion if the grant
+// or keep-alive just applied was stamped before it. A new leader renews
+// every lease it holds by its TTL (onSoftState), but it applies the
+// previous term's entries only afterwards: a grant or keep-alive stamped
+// by the old leader must not then shorten the renewal every lease got
+// from the new one (etcd's lessor refreshes a lease granted on the
+// primary from the time it applies it). Only the leader's own expiry
+// timer changes; the replicated deadline stays as stamped.
+func (n *Node) keepPromotion(id, stamp int64) {
+	if n.role == raft.RoleLeader && stamp < n.promotedAt {
+		n.probes.Hit(probeLeasePromotionKept)
+		_, _ = n.sm.store.LeaseKeepAlive(id, time.Unix(0, n.promotedAt))
+	}
+}
+
 // applyExpire revokes the leases the leader found expired, if they still
 // are by the replicated deadline at the leader's stamp (a keep-alive
 // committed in between saves the lease, on every replica alike).
@@ -133,6 +148,7 @@ func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 		}
 		if err = st.LeaseGrant(id, ttl, now); err == nil {
 			n.sm.leaseDeadline[id] = c.stamp + int64(ttl)
+			n.keepPromotion(id, c.stamp)
 		}
 		body = &api.LeaseGrantResponse{ID: id, TTL: r.TTL}
 	case *api.LeaseRevokeRequest:
@@ -144,6 +160,7 @@ func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 		var ttl time.Duration
 		if ttl, err = st.LeaseKeepAlive(r.ID, now); err == nil {
 			n.sm.leaseDeadline[r.ID] = c.stamp + int64(ttl)
+			n.keepPromotion(r.ID, c.stamp)
 		}
 		body = &api.LeaseKeepAliveResponse{ID: r.ID, TTL: int64(ttl / time.Second)}
 	default:

@@ -97,6 +97,19 @@ func (c *cluster) runUntil(max time.Duration, cond func() bool) bool {
 	return cond()
 }
 
+// runUntilStep is runUntil in steps of step (to stop right after an
+// event).
+func (c *cluster) runUntilStep(max, step time.Duration, cond func() bool) bool {
+	deadline := c.w.Elapsed() + max
+	for c.w.Elapsed() < deadline {
+		if cond() {
+			return true
+		}
+		c.w.RunFor(step)
+	}
+	return cond()
+}
+
 // put writes key=val through the default client and waits for the answer.
 func (c *cluster) put(key, val string) (api.Header, error) {
 	var hdr api.Header

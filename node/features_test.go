@@ -329,3 +329,51 @@ func TestMemberAddJoinAndRemove(t *testing.T) {
 	c.checkAcked(acked)
 	c.converged(10 * time.Second)
 }
+
+// A new leader renews every lease by its TTL when it takes over, but it
+// applies the previous term's entries only afterwards: a grant the old
+// leader committed just before it was cut off, applied by the new leader
+// after its promotion, must keep the promotion's renewal, not expire TTL
+// after the old leader's stamp (etcd refreshes a lease granted on the
+// primary from its apply time).
+func TestLeaseGrantAppliedAfterPromotionKeepsRenewal(t *testing.T) {
+	c := newCluster(t, 3, 41, Config{})
+	old := c.waitLeader(5 * time.Second)
+	require.NotZero(t, old)
+	c.mustPut("warm", "up")
+	c.w.RunFor(300 * time.Millisecond) // every replica applied all so far
+	last := func(n *Node) uint64 { i, _ := n.ms.LastIndex(); return i }
+	id := int64(last(c.nodes[old])) + 1 // the grant's ID is its log index
+	c.cl.Do(&api.LeaseGrantRequest{TTL: 2}, client.CallOptions{}, func(*api.Response, error) {})
+	// Once the followers hold the grant, cut the old leader's messages to
+	// them: their acknowledgements still commit it at the old leader, but
+	// they never learn that it committed.
+	var followers []host.NodeID
+	for _, f := range c.ids {
+		if f != old {
+			followers = append(followers, f)
+		}
+	}
+	require.True(t, c.runUntilStep(time.Second, 100*time.Microsecond, func() bool {
+		for _, f := range followers {
+			if last(c.nodes[f]) < uint64(id) {
+				return false
+			}
+		}
+		return true
+	}))
+	for _, f := range followers {
+		c.w.Net().Cut(old, f)
+	}
+	var nl host.NodeID
+	require.True(t, c.runUntil(5*time.Second, func() bool {
+		nl = c.leader()
+		return nl != 0 && nl != old && c.nodes[nl].AppliedIndex() >= uint64(id)
+	}))
+	n := c.nodes[nl]
+	require.Greater(t, n.promotedAt, int64(0))
+	info, err := n.StoreForTest().LeaseTimeToLive(id, time.Unix(0, n.promotedAt))
+	require.NoError(t, err, "the grant is applied on the new leader")
+	require.GreaterOrEqual(t, info.Remaining, 2*time.Second,
+		"the lease expires no earlier than the TTL after the new leader's promotion")
+}

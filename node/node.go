@@ -78,7 +78,10 @@ type Node struct {
 	watchByID map[watchKey]*stream
 
 	revoking map[int64]time.Time // lease -> when its expiry was proposed
-	repaired *wal.RepairReport   // the torn WAL tail cut at boot, if any
+	// promotedAt is when this replica last became leader and renewed
+	// every lease (Unix ns by its clock; see keepPromotion).
+	promotedAt int64
+	repaired   *wal.RepairReport // the torn WAL tail cut at boot, if any
 
 	hs           *hsCopy     // second copy of term and vote (recovery.go)
 	commit       uint64      // raft's commit index, from the hard state
@@ -420,6 +423,7 @@ func (n *Node) onSoftState(ss raft.SoftState) {
 	n.lead, n.role = ss.Lead, ss.Role
 	defer n.moveProgress()
 	if n.role == raft.RoleLeader && !wasLeader {
+		n.promotedAt = n.h.Now().UnixNano()
 		n.sm.store.LeasePromote(n.h.Now())
 		clear(n.revoking)
 	}

@@ -80,8 +80,10 @@ func (n *Node) boot() error {
 	}
 	_ = n.ms.SetHardState(hs)
 	n.term, n.commit = hs.Term, hs.Commit
-	ents := make([]raft.Entry, len(rep.Entries))
-	for i, e := range rep.Entries {
+	replayed := withoutReplacedSuffix(rep.Snapshot, rep.Entries)
+	n.probes.If(len(replayed) < len(rep.Entries), probeReplacedSuffix)
+	ents := make([]raft.Entry, len(replayed))
+	for i, e := range replayed {
 		ents[i] = raft.Entry{Index: e.Index, Term: e.Term, Type: raft.EntryType(e.Type), Data: e.Data}
 	}
 	if err := n.ms.Append(ents); err != nil {
@@ -102,6 +104,27 @@ func (n *Node) boot() error {
 		n.writeHSCopy(hs.Term, hs.Vote, n.booted)
 	}
 	return nil
+}
+
+// withoutReplacedSuffix drops, from the entries the WAL replayed after a
+// snapshot marker, every one from the first of an older term than the
+// snapshot on. A snapshot received from the leader replaces a log that
+// conflicts with it (raft discards the whole log), but the WAL only
+// truncates where a newer entry is saved: until then it still holds the
+// old suffix after the marker. Terms never decrease along a log and every
+// entry after a committed snapshot of term T has a term of T or more, so
+// those entries are exactly that stale suffix; a replica that brought them
+// back would hold a log no leader ever had.
+func withoutReplacedSuffix(m *wal.SnapshotMarker, ents []wal.Entry) []wal.Entry {
+	if m == nil {
+		return ents
+	}
+	for i := range ents {
+		if ents[i].Term < m.Term {
+			return ents[:i]
+		}
+	}
+	return ents
 }
 
 // booted ends booting once the bootstrap state is durable.

@@ -85,12 +85,6 @@ func (r *replayer) applyEntry(e Entry) error {
 	return nil
 }
 
-// applyMarker drops the entries a snapshot marker covers, and every entry
-// after it from the first one of an older term on: the terms of a log
-// never decrease, so those are a stale suffix that a snapshot received
-// from the leader replaced (raft discards the whole log for a snapshot
-// that does not match it), kept only because no newer entry at their
-// indexes was saved before the restart.
 func (r *replayer) applyMarker(m SnapshotMarker) {
 	r.marker = m
 	r.rep.Snapshot = &r.marker
@@ -99,14 +93,7 @@ func (r *replayer) applyMarker(m SnapshotMarker) {
 	for i < len(ents) && ents[i].Index <= m.Index {
 		i++
 	}
-	ents = ents[i:]
-	for j := range ents {
-		if ents[j].Term < m.Term {
-			ents = ents[:j]
-			break
-		}
-	}
-	r.rep.Entries = ents
+	r.rep.Entries = ents[i:]
 }
 
 // lastIndex is the index the log ends at: its last entry, or the

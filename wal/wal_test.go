@@ -378,46 +378,6 @@ func FuzzDecodeRecord(f *testing.F) {
 	})
 }
 
-// A snapshot received from the leader replaces a conflicting log: the
-// entries after its index that the WAL still holds from the old log are of
-// an older term and must not come back at replay; entries of the
-// snapshot's term or newer after it (a local snapshot's log) stay, and so
-// does a suffix rewritten after the marker.
-func TestReplayDropsSuffixReplacedBySnapshot(t *testing.T) {
-	cases := []struct {
-		name  string
-		after []Entry // saved after the marker
-		old   []Entry // saved before the marker
-		want  []Entry
-	}{
-		{"stale suffix dropped", nil, ents(1, 8, 2), nil},
-		{"local snapshot keeps its log", nil, ents(1, 8, 3), ents(6, 8, 3)},
-		{"newer terms kept", nil, append(ents(1, 6, 3), ents(7, 8, 4)...), append(ents(6, 6, 3), ents(7, 8, 4)...)},
-		{"rewritten after the marker", ents(6, 6, 3), ents(1, 8, 2), ents(6, 6, 3)},
-		{"stale from the middle", nil, append(ents(1, 6, 3), ents(7, 8, 2)...), ents(6, 6, 3)},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			fs, _ := tempFS(t)
-			w, err := Create(fs, testMeta, Options{})
-			require.NoError(t, err)
-			require.NoError(t, w.Save(HardState{Term: 3}, c.old))
-			require.NoError(t, w.SaveSnapshot(SnapshotMarker{Index: 5, Term: 3}))
-			require.NoError(t, w.Save(HardState{}, c.after))
-			syncNow(t, w)
-			require.NoError(t, w.Close())
-			w, rep := reopen(t, fs, Options{})
-			defer w.Close()
-			require.Equal(t, uint64(5), rep.Snapshot.Index)
-			if len(c.want) == 0 {
-				require.Empty(t, rep.Entries)
-				return
-			}
-			require.Equal(t, c.want, rep.Entries)
-		})
-	}
-}
-
 func TestLastRecord(t *testing.T) {
 	var b []byte
 	_, _, ok := LastRecord(b)
