@@ -10,6 +10,7 @@ import (
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/wal"
 )
 
 // do sends one request through the default client and waits.
@@ -376,4 +377,40 @@ func TestLeaseGrantAppliedAfterPromotionKeepsRenewal(t *testing.T) {
 	require.NoError(t, err, "the grant is applied on the new leader")
 	require.GreaterOrEqual(t, info.Remaining, 2*time.Second,
 		"the lease expires no earlier than the TTL after the new leader's promotion")
+}
+
+// withoutReplacedSuffix keeps the log a local snapshot leaves (entries of
+// its term or newer) and drops a stale suffix a received snapshot replaced.
+func TestWithoutReplacedSuffix(t *testing.T) {
+	es := func(from, to, term uint64) []wal.Entry {
+		var out []wal.Entry
+		for i := from; i <= to; i++ {
+			out = append(out, wal.Entry{Index: i, Term: term})
+		}
+		return out
+	}
+	m := &wal.SnapshotMarker{Index: 5, Term: 3}
+	cases := []struct {
+		name string
+		m    *wal.SnapshotMarker
+		in   []wal.Entry
+		want []wal.Entry
+	}{
+		{"no marker keeps all", nil, es(1, 4, 1), es(1, 4, 1)},
+		{"local snapshot keeps its log", m, es(6, 8, 3), es(6, 8, 3)},
+		{"newer terms kept", m, append(es(6, 6, 3), es(7, 8, 4)...), append(es(6, 6, 3), es(7, 8, 4)...)},
+		{"stale suffix dropped", m, es(6, 8, 2), nil},
+		{"stale from the middle", m, append(es(6, 6, 3), es(7, 8, 2)...), es(6, 6, 3)},
+		{"nothing after the marker", m, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := withoutReplacedSuffix(c.m, c.in)
+			if len(c.want) == 0 {
+				require.Empty(t, got)
+				return
+			}
+			require.Equal(t, c.want, got)
+		})
+	}
 }
