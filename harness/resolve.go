@@ -118,7 +118,9 @@ func accountedDeletes(ops []lin.Op) map[keyRev]bool {
 				accounted[keyRev{op.Input.Key, rev}] = true
 			}
 		case lin.KindTxn:
-			if op.Output.Succeeded {
+			// A branch that only deletes, and deleted nothing, created
+			// no revision: rev is then someone else's.
+			if op.Output.Succeeded && (hasPut(&op.Input) || op.Output.Deleted > 0) {
 				accountFor(accounted, &op.Input, rev)
 			}
 		}

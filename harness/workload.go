@@ -405,6 +405,9 @@ func output(s *step, resp *api.Response) (lin.Output, error) {
 			if r.Range != nil {
 				out.TxnKVs[i] = kvs(r.Range.KVs)
 			}
+			if r.DeleteRange != nil {
+				out.Deleted += r.DeleteRange.Deleted // which deletes removed something
+			}
 		}
 	case *api.LeaseRevokeResponse:
 		out.Succeeded = true // the revoke's delete has no guard
