@@ -47,21 +47,21 @@ type crashStorageFault struct{}
 func (crashStorageFault) Name() string { return CrashStorage }
 func (crashStorageFault) Class() Class { return InModel }
 func (crashStorageFault) Params() []Param {
-	return []Param{{Name: "skip", Min: 0, Max: 0.99, Default: 0.5, DrawMin: 0, DrawMax: 0.9,
+	return []Param{{Name: "pass", Min: 0, Max: 0.99, Default: 0.5, DrawMin: 0, DrawMax: 0.9,
 		Doc: "the share of storage moments let pass before the crash"}}
 }
 
 func (crashStorageFault) Inject(e *Episode) (string, func(), bool) {
 	n := e.N
 	want := e.R.IntN(3) // 0: sync done, 1: file changed, 2: either
-	skip := e.Spec.Param("skip")
+	pass := e.Spec.Param("pass")
 	var hit []host.NodeID
 	fired := false
 	n.Arm(e, func(o Observed) bool {
 		switch {
 		case fired, o.Moment != MomentSyncDone && o.Moment != MomentFileChanged,
 			want == 0 && o.Moment != MomentSyncDone, want == 1 && o.Moment != MomentFileChanged,
-			!n.crashableNow(o.From), e.R.Float64() < skip:
+			!n.crashableNow(o.From), e.R.Float64() < pass:
 			return false
 		}
 		fired = true
