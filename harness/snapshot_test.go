@@ -26,7 +26,10 @@ func TestSeedsTakeSnapshots(t *testing.T) {
 		for _, m := range first.FindAllSubmatch(res.Artifacts.Summary, -1) {
 			n, err := strconv.Atoi(string(m[1]))
 			require.NoError(t, err)
-			if n > 2*int(cfg.SnapshotEntries) {
+			// Past the first snapshot interval: the log was cut behind a
+			// snapshot (a seed with many faults applies few entries, so
+			// not necessarily far past it).
+			if n > int(cfg.SnapshotEntries) {
 				compacted++
 			}
 		}

@@ -1,0 +1,90 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+func newStorageChecker(damaged ...host.NodeID) (*storageChecker, *recorder, *leaseBook) {
+	s, rec := newTestChecker()
+	book := &leaseBook{}
+	return &storageChecker{safetyChecker: s, leases: book, damagedByFault: func(id host.NodeID) bool {
+		for _, d := range damaged {
+			if d == id {
+				return true
+			}
+		}
+		return false
+	}}, rec, book
+}
+
+// TestUnexpectedRecovery: a replica that finds its storage damaged fails
+// the run unless a fault damaged its disk.
+func TestUnexpectedRecovery(t *testing.T) {
+	c, rec, _ := newStorageChecker(2)
+	c.Damaged(2, "snapshot corrupt")
+	require.Empty(t, rec.fails, "a corrupted replica may recover")
+	c.Damaged(3, "snap: no snapshot: 0000000000000021-0000000000000002.snap")
+	require.Len(t, rec.fails, 1)
+	require.Contains(t, rec.fails[0], "unexpected recovery: replica 3")
+	require.Contains(t, rec.fails[0], "0000000000000021-0000000000000002.snap", "names the file")
+}
+
+// TestRecoveredLogTermsNeverDecrease: a restart that brings back a log
+// whose terms go down (a replaced suffix) fails; a monotone log passes.
+func TestRecoveredLogTermsNeverDecrease(t *testing.T) {
+	cases := []struct {
+		name  string
+		snap  uint64
+		terms []uint64 // from index snap+1
+		fail  string
+	}{
+		{"monotone", 0, []uint64{1, 1, 2, 3, 3}, ""},
+		{"after a snapshot", 4, []uint64{2, 2}, ""},
+		{"stale suffix", 0, []uint64{1, 3, 2}, "entry 3 of term 2 after entry 2 of term 3"},
+		{"older than the snapshot", 4, []uint64{1}, "entry 5 of term 1 after entry 4 of term 2"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, rec, _ := newStorageChecker()
+			r := recovered(3, 0, tc.snap, tc.snap+1, tc.terms...)
+			if tc.snap > 0 {
+				r.SnapTerm = 2
+			}
+			c.Booted(1, r)
+			if tc.fail == "" {
+				require.Empty(t, rec.fails)
+				return
+			}
+			require.NotEmpty(t, rec.fails)
+			require.True(t, strings.Contains(rec.fails[0], tc.fail), rec.fails[0])
+		})
+	}
+}
+
+// TestLeasePromotion: a leader elected while a lease was live renews it by
+// its TTL; one elected after its bound (its expiry may already have been
+// proposed) does not.
+func TestLeasePromotion(t *testing.T) {
+	c, _, book := newStorageChecker()
+	sec := int64(time.Second)
+	l := book.granted(7, 0, 2*time.Second, 1*sec) // live until 3s by its grant
+	c.now = func() time.Duration { return 2 * time.Second }
+	c.BecameLeader(1, 2) // at 2s: live, renewed until 4s
+	c.now = func() time.Duration { return 5 * time.Second }
+	c.BecameLeader(2, 3) // at 5s: past 4s, no renewal
+	book.promote(0)
+	require.Equal(t, 4*sec, l.bound())
+	require.Error(t, l.checkSeen(3500*int64(time.Millisecond), 0, "its delete"))
+	require.NoError(t, l.checkSeen(4*sec, 0, "its delete"))
+	// With a second of clock slack the 2s leader might have seen it
+	// expired already only if 2s >= 3s - 1s: it is exactly at the edge.
+	l.promoted = 0
+	book.promote(time.Second)
+	require.Equal(t, 3*sec, l.bound(), "2s is not before 3s less a second of slack")
+}
