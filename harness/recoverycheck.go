@@ -94,3 +94,15 @@ func (r *seedRun) checkStops() {
 		}
 	}
 }
+
+// safetyOf is the safety checker behind a run's observer (tests reach it
+// to switch single checks off).
+func safetyOf(obs node.Observer) *safetyChecker {
+	switch o := obs.(type) {
+	case *safetyChecker:
+		return o
+	case *storageChecker:
+		return o.safetyChecker
+	}
+	return nil
+}

@@ -288,7 +288,7 @@ func liarCluster(liars ...host.NodeID) func(obs node.Observer) ReplicaFunc {
 		// The liars' grants are never durable, which the wire check
 		// would name first; these tests show that the election and
 		// state-machine checks catch double voters on their own.
-		obs.(*safetyChecker).skipVotes = true
+		safetyOf(obs).skipVotes = true
 		honest := nodeReplica(DefaultScenario().Raft, obs)
 		return func(h host.Host, peers []host.NodeID) host.Process {
 			n := honest(h, peers).(*node.Node)
@@ -347,7 +347,7 @@ func TestStateMachineSafetyCatchesALiar(t *testing.T) {
 	require.Regexp(t, `^leader completeness: replica \d became leader of term \d+ at .* (without|holding) index \d+ .*which replica \d applied`, r.Reason)
 	liars := cfg.ObservedCluster
 	cfg.ObservedCluster = func(obs node.Observer) ReplicaFunc {
-		obs.(*safetyChecker).skipCompleteness = true
+		safetyOf(obs).skipCompleteness = true
 		return liars(obs)
 	}
 	r = firstFailure(t, cfg, 100, "state-machine safety:")
