@@ -35,13 +35,13 @@ func ParseChecker(s string) (Checker, error) {
 
 // historyHook, if set (by benchmarks and tests, never concurrently with
 // RunMany), sees every settled history before it is checked.
-var historyHook func(ops []lin.Op)
+var historyHook func(ops []lin.Op, hints lin.RevisionHints)
 
 // checkHistory checks the (settled) client history with the configured
 // checker.
 func (r *seedRun) checkHistory(ops []lin.Op) lin.Result {
 	if historyHook != nil {
-		historyHook(ops)
+		historyHook(ops, r.hints)
 	}
 	switch r.cfg.Checker {
 	case CheckPorcupine:

@@ -14,15 +14,25 @@ import (
 // realHistories runs seeds and returns their settled client histories,
 // as the checkers see them.
 func realHistories(t testing.TB, cfg Config, seeds ...uint64) [][]lin.Op {
+	hs, _ := realHistoriesHinted(t, cfg, seeds...)
+	return hs
+}
+
+// realHistoriesHinted is realHistories with the write log's hints the
+// revision checker got with each history.
+func realHistoriesHinted(t testing.TB, cfg Config, seeds ...uint64) ([][]lin.Op, []lin.RevisionHints) {
 	var hs [][]lin.Op
-	historyHook = func(ops []lin.Op) { hs = append(hs, slices.Clone(ops)) }
+	var hints []lin.RevisionHints
+	historyHook = func(ops []lin.Op, h lin.RevisionHints) {
+		hs, hints = append(hs, slices.Clone(ops)), append(hints, h)
+	}
 	defer func() { historyHook = nil }()
 	for _, s := range seeds {
 		res := Run(cfg, s)
 		require.Equal(t, Pass, res.Verdict, "seed %d: %s", s, res.Reason)
 	}
 	require.Len(t, hs, len(seeds))
-	return hs
+	return hs, hints
 }
 
 // tile repeats a history n times, one copy after another in time and in

@@ -71,7 +71,7 @@ func TestLongRunsDigestReads(t *testing.T) {
 	requireNode(t)
 	digests := func(cfg Config) (int, Verdict) {
 		n := 0
-		historyHook = func(ops []lin.Op) {
+		historyHook = func(ops []lin.Op, _ lin.RevisionHints) {
 			for i := range ops {
 				if ops[i].Output.Digest != 0 {
 					n++

@@ -86,7 +86,15 @@ type revChecker struct {
 	level   []int32 // known ops grouped by revision: ops of R are level[start[R]:start[R+1]]
 	start   []int32
 	unknown []int32 // unknown-outcome writes, by call time
-	used    []bool  // per op of h: chose to create a gap's revision
+	// Per unknown write (parallel to unknown), computed once: the highest
+	// revision seen before its call. Unknown writes with equal inputs are
+	// interchangeable, so they are grouped by input: a gap looks at the
+	// first unused write of each group, not at every unknown write (on a
+	// long run, thousands of them at each of thousands of gaps).
+	unkFloor []int64
+	groups   []unkGroup
+	groupOf  map[int32]int32 // op index of an unknown write -> its group
+	used     []bool          // per op of h: chose to create a gap's revision
 
 	byReturn []int32 // known ops with a return time, by return
 	prefMax  []int64 // prefMax[i]: highest revision among byReturn[:i+1]
@@ -317,6 +325,7 @@ type choice struct {
 func (c *revChecker) search() (Verdict, string) {
 	c.st.init()
 	c.dead = map[deadKey]bool{}
+	c.groupUnknown()
 	if !c.checkLevel(0, -1) {
 		return Fail, c.best.reason
 	}
@@ -390,23 +399,68 @@ func (c *revChecker) candidates(rev int64) []int32 {
 			cands = append(cands, i)
 		}
 	}
-	seen := map[string]bool{}
-	for _, i := range c.unknown {
-		if c.highestBefore(c.h[i].Call) >= rev {
-			break // sorted by call: every later one is ruled out too
+	var ks []int32 // positions in c.unknown
+	for g := range c.groups {
+		if k := c.groups[g].first(c); k >= 0 && c.unkFloor[k] < rev {
+			ks = append(ks, k)
 		}
-		if c.used[i] {
-			continue
-		}
-		if k := c.h[i].Input.String(); !seen[k] {
-			seen[k] = true
-			cands = append(cands, i)
-		}
+	}
+	slices.Sort(ks) // by call, as the unknown writes are
+	for _, k := range ks {
+		cands = append(cands, c.unknown[k])
 	}
 	if keys := c.hints[rev]; len(keys) > 0 {
 		slices.SortStableFunc(cands, func(a, b int32) int { return cmp.Compare(c.misses(a, keys), c.misses(b, keys)) })
 	}
 	return cands
+}
+
+// unkGroup is the unknown writes with one input, by call.
+type unkGroup struct {
+	members []int32 // positions in revChecker.unknown, ascending
+	next    int     // members before next are all used
+}
+
+// first returns the group's earliest unused member (a position in
+// c.unknown), or -1.
+func (g *unkGroup) first(c *revChecker) int32 {
+	for g.next < len(g.members) && c.used[c.unknown[g.members[g.next]]] {
+		g.next++
+	}
+	if g.next == len(g.members) {
+		return -1
+	}
+	return g.members[g.next]
+}
+
+// release notes that op i, a member, is unused again.
+func (g *unkGroup) release(c *revChecker, i int32) {
+	for j := g.next - 1; j >= 0; j-- {
+		if c.unknown[g.members[j]] == i {
+			g.next = j
+			return
+		}
+	}
+}
+
+// groupUnknown groups the unknown writes by input, in order of first call,
+// and notes each one's revision floor.
+func (c *revChecker) groupUnknown() {
+	c.unkFloor = make([]int64, len(c.unknown))
+	c.groupOf = make(map[int32]int32, len(c.unknown))
+	byInput := map[string]int32{}
+	for k, i := range c.unknown {
+		c.unkFloor[k] = c.highestBefore(c.h[i].Call)
+		in := c.h[i].Input.String()
+		g, ok := byInput[in]
+		if !ok {
+			g = int32(len(c.groups))
+			byInput[in] = g
+			c.groups = append(c.groups, unkGroup{})
+		}
+		c.groups[g].members = append(c.groups[g].members, int32(k))
+		c.groupOf[i] = g
+	}
 }
 
 // misses is 0 if op i writes one of keys, else 1.
@@ -474,6 +528,9 @@ func (c *revChecker) undoChoice(ch *choice) {
 	c.st.rollback(ch.mark)
 	if ch.cur >= 0 {
 		c.used[ch.cur] = false
+		if g, ok := c.groupOf[ch.cur]; ok {
+			c.groups[g].release(c, ch.cur)
+		}
 		c.usedHash ^= mixRev(int64(ch.cur))
 		ch.cur = -1
 	}

@@ -1,0 +1,137 @@
+package harness
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// BenchmarkCheckerScaling reports the revision checker's CPU time per
+// operation on histories of real runs from about 1k to 1M operations, with
+// the write log's hints, as runs check them: seed 1 run for 30 s (about
+// 1k ops) and that history tiled 16 and 1,000 times (1M ops, the same
+// shape: ratio-1M/1k), and seed 1 run for 5 min and 1 h (about 125k ops)
+// and that tiled 8 times (1M): longer runs hold more keys, so their reads
+// answer more and cost more per operation (ratio-max/min, the dearest
+// size over the cheapest). The target: within 2x from 1k to 1M.
+func BenchmarkCheckerScaling(b *testing.B) {
+	keepReadAnswers = true // the tiling renames keys in the answers
+	defer func() { keepReadAnswers = false }()
+	type sized struct {
+		name  string
+		ops   []lin.Op
+		hints lin.RevisionHints
+	}
+	var hs []sized
+	for _, d := range []time.Duration{30 * time.Second, 5 * time.Minute, time.Hour} {
+		cfg := DefaultConfig()
+		cfg.Duration = d
+		h, hints := realHistoriesHinted(b, cfg, 1)
+		hs = append(hs, sized{d.String(), h[0], hints[0]})
+	}
+	for _, t := range []struct {
+		from, n int
+		name    string
+	}{{0, 16, "30s-x16"}, {0, (1 << 20) / len(hs[0].ops), "30s-x1M"}, {2, 8, "1h-x8"}} {
+		ops, hints := tileHinted(hs[t.from].ops, hs[t.from].hints, t.n)
+		hs = append(hs, sized{t.name, ops, hints})
+	}
+	for _, h := range hs {
+		if v := lin.CheckRevisionsHinted(h.ops, 0, h.hints); v.Verdict != lin.Pass {
+			b.Fatalf("%s: %v %s", h.name, v.Verdict, v.Reason)
+		}
+	}
+	cpu := make([]time.Duration, len(hs))
+	checked := make([]int, len(hs))
+	for b.Loop() {
+		for k, h := range hs {
+			reps := max(1, (1<<20)/len(h.ops)) // about 1M ops checked per size
+			c0, ok := processCPU()
+			if !ok {
+				b.Skip("no process CPU time on this platform")
+			}
+			for range reps {
+				lin.CheckRevisionsHinted(h.ops, 0, h.hints)
+			}
+			c1, _ := processCPU()
+			cpu[k] += c1 - c0
+			checked[k] += reps * len(h.ops)
+		}
+	}
+	lo, hi := 0.0, 0.0
+	per := make([]float64, len(hs))
+	for k, h := range hs {
+		per[k] = float64(cpu[k].Nanoseconds()) / float64(checked[k])
+		b.ReportMetric(per[k], fmt.Sprintf("cpu-ns/op-%s-%dk", h.name, len(h.ops)/1000))
+		if lo == 0 || per[k] < lo {
+			lo = per[k]
+		}
+		hi = max(hi, per[k])
+	}
+	b.ReportMetric(per[4]/per[0], "ratio-1M/1k")
+	b.ReportMetric(hi/lo, "ratio-max/min")
+}
+
+// tileHinted is tile with the hints tiled alike.
+func tileHinted(h []lin.Op, hints lin.RevisionHints, n int) ([]lin.Op, lin.RevisionHints) {
+	var maxRev int64
+	for i := range h {
+		if !h[i].Failed && !h[i].Unknown {
+			maxRev = max(maxRev, h[i].Output.Revision)
+		}
+	}
+	out := lin.RevisionHints{}
+	for j := 0; j < n; j++ {
+		pre := fmt.Sprintf("/t%d", j)
+		for rev, keys := range hints {
+			ks := make([]string, len(keys))
+			for i, k := range keys {
+				ks[i] = pre + k
+			}
+			out[rev+int64(j)*maxRev] = ks
+		}
+	}
+	return tile(h, n), out
+}
+
+// BenchmarkClusterSizeRatio runs the same seeds at 5 and at 51 replicas
+// with the same 15 clients and reports the CPU and wall time per virtual
+// second per replica of each and their ratio (target: 51 nodes at most 2x
+// 5 nodes). CPU time is the figure to trust on a shared machine.
+func BenchmarkClusterSizeRatio(b *testing.B) {
+	requireNode(b)
+	sizes := []int{5, 51}
+	var cpu, wall [2]time.Duration
+	var perReplica [2]float64 // virtual replica-seconds
+	seed := uint64(1)
+	for b.Loop() {
+		for k, nodes := range sizes {
+			cfg := testConfig()
+			cfg.Nodes, cfg.Clients = nodes, 15
+			c0, ok := processCPU()
+			if !ok {
+				b.Skip("no process CPU time on this platform")
+			}
+			r := Run(cfg, seed)
+			c1, _ := processCPU()
+			if r.Verdict != Pass {
+				b.Fatalf("seed %d at %d nodes: %s: %s", seed, nodes, r.Verdict, firstLine(r.Reason))
+			}
+			cpu[k] += c1 - c0
+			wall[k] += r.Wall
+			perReplica[k] += r.Virtual.Seconds() * float64(nodes)
+		}
+		seed++
+	}
+	var cpuPer, wallPer [2]float64
+	for k, nodes := range sizes {
+		cpuPer[k] = float64(cpu[k].Microseconds()) / 1000 / perReplica[k]
+		wallPer[k] = float64(wall[k].Microseconds()) / 1000 / perReplica[k]
+		b.ReportMetric(cpuPer[k], fmt.Sprintf("cpu-ms/virtual-s/replica-%d", nodes))
+		b.ReportMetric(wallPer[k], fmt.Sprintf("ms/virtual-s/replica-%d", nodes))
+	}
+	b.ReportMetric(cpuPer[1]/cpuPer[0], "cpu-ratio-51/5")
+	b.ReportMetric(wallPer[1]/wallPer[0], "wall-ratio-51/5")
+}
