@@ -137,6 +137,7 @@ type shrinker struct {
 	seen      map[string]*Result
 	runs      int
 	steps     int
+	round     int // the round of passes, from 0
 	exhausted bool
 }
 
@@ -150,6 +151,7 @@ type shrinkPass struct {
 // fewer fault kinds make every later candidate cheaper.
 var shrinkPasses = []shrinkPass{
 	{"duration", (*shrinker).shrinkDuration},
+	{"resample", (*shrinker).resample},
 	{"fault kinds", (*shrinker).dropFaultKinds},
 	{"nodes", (*shrinker).shrinkNodes},
 	{"clients", (*shrinker).shrinkClients},
@@ -178,6 +180,7 @@ func (s *shrinker) loop() {
 		if !changed {
 			return
 		}
+		s.round++
 	}
 }
 

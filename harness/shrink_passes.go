@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"time"
@@ -37,6 +38,45 @@ func (sc Scenario) clone() Scenario {
 		c.Faults[i] = f
 	}
 	return c
+}
+
+// shrinkSamples is the number of random reductions resample tries in
+// one round.
+const shrinkSamples = 16
+
+// resample tries shrinkSamples random reductions of the current scenario
+// at once: a duration of a quarter to three quarters, each fault kind
+// kept with probability 1/2, a cluster of 3 nodes or more, fewer
+// clients. A failure that hangs on its whole early history (a timing
+// bug: any change to an early episode perturbs it away) seldom survives
+// a single step, but a smaller scenario of the same seed often fails the
+// same way. The first that does (and is no larger) is kept. The draws
+// come from the seed and the round, so the search stays deterministic.
+func (s *shrinker) resample() bool {
+	r := rand.New(rand.NewPCG(s.cfg.Seed, 0x5e5a_3b1e+uint64(s.round)))
+	base := s.cur.clone()
+	for range shrinkSamples {
+		if s.exhausted {
+			return false
+		}
+		c := base.clone()
+		d := base.Duration.D() * time.Duration(1+r.IntN(3)) / 4
+		c.Duration = Duration(max(d.Truncate(shrinkDurationStep), shrinkDurationStep))
+		c.Faults = c.Faults[:0:0]
+		for _, f := range base.clone().Faults {
+			if r.IntN(2) == 0 {
+				c.Faults = append(c.Faults, f)
+			}
+		}
+		if base.Nodes > 3 {
+			c.Nodes = 3 + r.IntN(base.Nodes-2)
+		}
+		c.ClientsPerNode = 1 + r.IntN(base.ClientsPerNode)
+		if s.try(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // shrinkDuration bisects the duration down, in shrinkDurationStep steps.
