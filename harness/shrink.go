@@ -16,8 +16,13 @@ import (
 // is a scenario that `simrun -scenario FILE -seeds 1 -seed S` replays bit
 // for bit.
 //
-// A candidate is kept only if it is no larger than the current run in
-// events and operations.
+// A candidate is kept if it fails with the class and its run has at most
+// half as many events and operations again as the current one: a simpler
+// scenario may run longer for a step (a lossless network sends more) and
+// make later steps possible, but a run that grows without bound (a
+// failure to converge that waits out its timeout) only burns the budget.
+// The result is the smallest run seen (fewest events, then operations;
+// of equal ones the last).
 //
 // The search is delta debugging (Zeller and Hildebrandt's ddmin) over the
 // scenario's sets (fault kinds, the injected episodes of each fault, the
@@ -25,7 +30,8 @@ import (
 // keys, think time), then single simplifications (a parameter to zero);
 // the passes repeat until a whole round changes nothing, so the final
 // scenario is 1-minimal: no single step of any pass keeps the failure
-// without making the run larger.
+// (the result is that scenario unless a step grew the run and a smaller
+// one was seen before).
 // Every candidate is a full deterministic run, so the search itself is
 // deterministic for a given run budget.
 
@@ -121,12 +127,17 @@ func Shrink(cfg ShrinkConfig) (ShrinkResult, error) {
 	// take it as it is, as a replay from a file would.
 	cfg.Base.Adjust = nil
 	s := &shrinker{cfg: cfg, class: FailureClass(first.Reason), cur: *first.Scenario, res: first, seen: map[string]*Result{}}
+	s.best, s.bestSc = first, s.cur
 	s.seen[string(MarshalScenario(s.cur))] = &first
 	s.loop()
-	out.Class, out.After, out.Scenario = s.class, s.res, s.cur
+	out.Class, out.After, out.Scenario = s.class, s.best, s.bestSc
 	out.Runs, out.Steps, out.Exhausted = s.runs, s.steps, s.exhausted
 	return out, nil
 }
+
+// maxShrinkRounds bounds the rounds of passes: every step simplifies, so
+// the rounds end, but a bound makes that obvious.
+const maxShrinkRounds = 100
 
 // shrinker is a search in progress.
 type shrinker struct {
@@ -138,6 +149,8 @@ type shrinker struct {
 	runs      int
 	steps     int
 	round     int // the round of passes, from 0
+	best      Result   // the smallest failing run seen
+	bestSc    Scenario // its scenario
 	exhausted bool
 }
 
@@ -147,11 +160,11 @@ type shrinkPass struct {
 	run  func(*shrinker) bool
 }
 
-// shrinkPasses go cheapest and most effective first: a shorter run and
-// fewer fault kinds make every later candidate cheaper.
+// shrinkPasses go cheapest and most effective first (a shorter run and
+// fewer fault kinds make every later candidate cheaper); resample last,
+// for when single steps stall.
 var shrinkPasses = []shrinkPass{
 	{"duration", (*shrinker).shrinkDuration},
-	{"resample", (*shrinker).resample},
 	{"fault kinds", (*shrinker).dropFaultKinds},
 	{"nodes", (*shrinker).shrinkNodes},
 	{"clients", (*shrinker).shrinkClients},
@@ -161,6 +174,7 @@ var shrinkPasses = []shrinkPass{
 	{"keys", (*shrinker).shrinkKeys},
 	{"think time", (*shrinker).growThinkTime},
 	{"simplify", (*shrinker).simplify},
+	{"resample", (*shrinker).resample},
 }
 
 // loop runs the passes in rounds until a round changes nothing or the
@@ -177,7 +191,7 @@ func (s *shrinker) loop() {
 				s.logf("%-15s -> %v", p.name, SizeOf(s.res))
 			}
 		}
-		if !changed {
+		if !changed || s.round == maxShrinkRounds {
 			return
 		}
 		s.round++
@@ -198,6 +212,9 @@ func (s *shrinker) try(c Scenario) bool {
 		return false
 	}
 	key := string(MarshalScenario(c))
+	if key == string(MarshalScenario(s.cur)) {
+		return false // no step: nothing changes
+	}
 	res, ok := s.seen[key]
 	if !ok {
 		if s.exhausted || s.cfg.MaxRuns > 0 && s.runs >= s.cfg.MaxRuns || s.cfg.Continue != nil && !s.cfg.Continue() {
@@ -211,22 +228,21 @@ func (s *shrinker) try(c Scenario) bool {
 		res = &r
 		s.seen[key] = res
 	}
-	if res.Verdict != Fail || FailureClass(res.Reason) != s.class || !s.noLarger(*res) {
+	if res.Verdict != Fail || FailureClass(res.Reason) != s.class || !s.boundedGrowth(*res) {
 		return false
 	}
-	if key != string(MarshalScenario(s.cur)) {
-		s.steps++
-	}
+	s.steps++
 	s.cur, s.res = c, *res
+	if res.Events < s.best.Events || res.Events == s.best.Events && res.Ops <= s.best.Ops {
+		s.best, s.bestSc = *res, c
+	}
 	return true
 }
 
-// noLarger reports whether res is no larger than the current run in
-// events and operations: a simpler scenario can make a longer run (a
-// failure to converge waits out its timeout, a lossless network sends
-// more), and shrinking must not grow what a reader has to go through.
-func (s *shrinker) noLarger(res Result) bool {
-	return res.Events <= s.res.Events && res.Ops <= s.res.Ops
+// boundedGrowth reports whether res has at most half as many events and
+// operations again as the current run (see the package comment).
+func (s *shrinker) boundedGrowth(res Result) bool {
+	return res.Events <= s.res.Events*3/2 && res.Ops <= s.res.Ops*3/2
 }
 
 // FailureClass is what a shrunk run must keep of a failure's reason: the

@@ -172,6 +172,33 @@ func shrinkNeighbours(sc Scenario) []neighbour {
 	return out
 }
 
+// TestShrinkBoundsGrowthAndKeepsTheSmallest: a step that grows the run by
+// more than half is refused; one that grows it less is taken, but the
+// result is the smallest run seen.
+func TestShrinkBoundsGrowthAndKeepsTheSmallest(t *testing.T) {
+	start := fakeShrinkStart()
+	cfg := DefaultConfig()
+	cfg.Scenario = &start
+	run := func(cfg Config, seed uint64) Result {
+		sc := *cfg.Scenario
+		res := Result{Seed: seed, Verdict: Fail, Reason: "convergence: stuck", Scenario: &sc, Events: 100, Ops: 10}
+		if sc.Raft.SnapshotEntries != start.Raft.SnapshotEntries {
+			res.Events = 120 // no snapshots: a longer run, taken (within half again)
+		}
+		if sc.Net.Loss == 0 {
+			res.Ops = 20 // a lossless network: twice the operations, refused
+		}
+		return res
+	}
+	res, err := Shrink(ShrinkConfig{Base: cfg, Seed: 7, Run: run})
+	require.NoError(t, err)
+	require.Equal(t, start.Net.Loss, res.Scenario.Net.Loss, "the step that doubled the operations was refused")
+	require.Zero(t, res.Scenario.Net.Duplicate, "the steps after the refused one went on from the smaller run")
+	require.Equal(t, uint64(100), res.After.Events)
+	require.Equal(t, start.Raft.SnapshotEntries, res.Scenario.Raft.SnapshotEntries, "the smallest run seen had its snapshots")
+	require.Equal(t, 10*time.Millisecond, res.Scenario.Duration.D(), "steps that kept the size were taken")
+}
+
 // TestShrinkBudget: the run budget is respected and reported.
 func TestShrinkBudget(t *testing.T) {
 	start := fakeShrinkStart()
