@@ -148,7 +148,7 @@ type shrinker struct {
 	seen      map[string]*Result
 	runs      int
 	steps     int
-	round     int // the round of passes, from 0
+	round     int      // the round of passes, from 0
 	best      Result   // the smallest failing run seen
 	bestSc    Scenario // its scenario
 	exhausted bool
