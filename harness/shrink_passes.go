@@ -19,6 +19,9 @@ const (
 	// shrinkMaxThink is the longest think time shrinking tries: a client
 	// then makes a handful of operations in a few seconds.
 	shrinkMaxThink = 2 * time.Second
+	// shrinkMaxTick is the slowest raft tick shrinking sets (the draw's
+	// upper bound).
+	shrinkMaxTick = 100 * time.Millisecond
 )
 
 // clone is a deep copy of sc (its slices and maps are not shared, so a
@@ -295,7 +298,7 @@ func setZero[T comparable](p *T) bool {
 
 // simplifications are tried one at a time, each kept if the failure
 // stays: no watches, compactions, transfers, keep-alives; no base loss,
-// duplication, tail latency or jitter; no snapshots; shortest leases.
+// duplication, tail latency or jitter; slower raft timers; no snapshots.
 var simplifications = []simplification{
 	func(c *Scenario) bool { return setZero(&c.Workload.Watches) },
 	func(c *Scenario) bool { return setZero(&c.Workload.CompactEvery) },
@@ -310,6 +313,23 @@ var simplifications = []simplification{
 	},
 	func(c *Scenario) bool { return setZero(&c.Net.Jitter) },
 	func(c *Scenario) bool { return setZero(&c.Disk.SyncJitter) },
+	// Slower raft timers within the draw ranges (tick 100ms, heartbeat
+	// every 2 ticks) make fewer events; beyond them, election timeouts
+	// could near the heal timeout and fail a correct run's liveness.
+	func(c *Scenario) bool {
+		if c.Raft.Tick.D() >= shrinkMaxTick {
+			return false
+		}
+		c.Raft.Tick = Duration(shrinkMaxTick)
+		return true
+	},
+	func(c *Scenario) bool {
+		if c.Raft.HeartbeatTicks >= 2 || 2*2 >= c.Raft.ElectionTicks {
+			return false
+		}
+		c.Raft.HeartbeatTicks = 2
+		return true
+	},
 	func(c *Scenario) bool {
 		if c.Raft.SnapshotEntries >= node.DefaultSnapshotEntries {
 			return false
