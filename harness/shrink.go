@@ -17,7 +17,7 @@ import (
 // for bit.
 //
 // A candidate is kept if it fails with the class and its run has at most
-// half as many events and operations again as the current one: a simpler
+// half as many events and operations again as the smallest yet: a simpler
 // scenario may run longer for a step (a lossless network sends more) and
 // make later steps possible, but a run that grows without bound (a
 // failure to converge that waits out its timeout) only burns the budget.
@@ -160,11 +160,12 @@ type shrinkPass struct {
 	run  func(*shrinker) bool
 }
 
-// shrinkPasses go cheapest and most effective first (a shorter run and
-// fewer fault kinds make every later candidate cheaper); resample last,
-// for when single steps stall.
+// shrinkPasses go cheapest and most effective first: a shorter run, a
+// random smaller one and fewer fault kinds make every later candidate
+// cheaper.
 var shrinkPasses = []shrinkPass{
 	{"duration", (*shrinker).shrinkDuration},
+	{"resample", (*shrinker).resample},
 	{"fault kinds", (*shrinker).dropFaultKinds},
 	{"nodes", (*shrinker).shrinkNodes},
 	{"clients", (*shrinker).shrinkClients},
@@ -174,7 +175,6 @@ var shrinkPasses = []shrinkPass{
 	{"keys", (*shrinker).shrinkKeys},
 	{"think time", (*shrinker).growThinkTime},
 	{"simplify", (*shrinker).simplify},
-	{"resample", (*shrinker).resample},
 }
 
 // loop runs the passes in rounds until a round changes nothing or the
@@ -240,9 +240,10 @@ func (s *shrinker) try(c Scenario) bool {
 }
 
 // boundedGrowth reports whether res has at most half as many events and
-// operations again as the current run (see the package comment).
+// operations again as the smallest run seen (see the package comment; the
+// smallest, not the current, so that growth cannot pile up over steps).
 func (s *shrinker) boundedGrowth(res Result) bool {
-	return res.Events <= s.res.Events*3/2 && res.Ops <= s.res.Ops*3/2
+	return res.Events <= s.best.Events*3/2 && res.Ops <= s.best.Ops*3/2
 }
 
 // FailureClass is what a shrunk run must keep of a failure's reason: the
