@@ -94,7 +94,10 @@ type revChecker struct {
 	unkFloor []int64
 	groups   []unkGroup
 	groupOf  map[int32]int32 // op index of an unknown write -> its group
-	used     []bool          // per op of h: chose to create a gap's revision
+	// groupsByKey lists the groups whose writes write a key (as misses
+	// sees it), each once.
+	groupsByKey map[string][]int32
+	used        []bool // per op of h: chose to create a gap's revision
 
 	byReturn []int32 // known ops with a return time, by return
 	prefMax  []int64 // prefMax[i]: highest revision among byReturn[:i+1]
@@ -314,10 +317,13 @@ type deadKey struct {
 type choice struct {
 	rev   int64
 	cands []int32 // known maybe-creators of rev first, then unknown writes
-	next  int     // the next candidate to try
-	cur   int32   // the candidate in place, or -1
-	mark  int     // undo-log length before rev
-	key   deadKey // the configuration the choice starts from
+	// rest: candidates that miss rev's hinted keys are still to be
+	// listed (after cands, which hit them, have been tried).
+	rest bool
+	next int     // the next candidate to try
+	cur  int32   // the candidate in place, or -1
+	mark int     // undo-log length before rev
+	key  deadKey // the configuration the choice starts from
 }
 
 // search replays the writes in revision order, choosing a creator for each
@@ -342,10 +348,11 @@ func (c *revChecker) search() (Verdict, string) {
 			if n := len(stack); n == 0 || stack[n-1].rev != rev {
 				key := deadKey{rev, c.st.hash, c.usedHash}
 				var cands []int32
+				rest := false
 				if !c.dead[key] {
-					cands = c.candidates(rev)
+					cands, rest = c.candidates(rev)
 				}
-				stack = append(stack, choice{rev: rev, cands: cands, cur: -1, mark: len(c.st.undo), key: key})
+				stack = append(stack, choice{rev: rev, cands: cands, rest: rest, cur: -1, mark: len(c.st.undo), key: key})
 			}
 			ok = c.advance(&stack[len(stack)-1])
 			creator = stack[len(stack)-1].cur
@@ -362,7 +369,7 @@ func (c *revChecker) search() (Verdict, string) {
 			if n == 0 {
 				return Fail, c.best.reason
 			}
-			if top := &stack[n-1]; top.next < len(top.cands) {
+			if top := &stack[n-1]; top.untried() {
 				rev = top.rev
 				break
 			}
@@ -380,27 +387,80 @@ func (c *revChecker) search() (Verdict, string) {
 // candidate: a later failure is then final.
 func allTried(stack []choice) bool {
 	for i := range stack {
-		if stack[i].next < len(stack[i].cands) {
+		if stack[i].untried() {
 			return false
 		}
 	}
 	return true
 }
 
+// untried reports whether the choice has a candidate left to try.
+func (ch *choice) untried() bool { return ch.next < len(ch.cands) || ch.rest }
+
 // candidates lists the writes that may have created gap rev: the known
 // transactions that only delete and reported rev, then the unused unknown
 // writes that no operation that returned before their call rules out (it
 // saw rev or later), one of each input (equal inputs are interchangeable:
-// a write allowed at rev is allowed at every later gap too).
-func (c *revChecker) candidates(rev int64) []int32 {
-	var cands []int32
+// a write allowed at rev is allowed at every later gap too), in call
+// order. With hints for rev, those that write a hinted key come first,
+// and only they are listed now (rest reports that the others follow, see
+// restCandidates): a long history's gaps are each filled by a hinted
+// write, and listing every other candidate at every gap cost time in the
+// number of distinct unknown writes.
+func (c *revChecker) candidates(rev int64) (cands []int32, rest bool) {
+	keys := c.hints[rev]
+	hit := func(i int32) bool { return len(keys) == 0 || c.misses(i, keys) == 0 }
+	cands = c.maybes(rev, cands, hit)
+	if len(keys) == 0 {
+		return c.unknownReps(rev, cands, func(int32) bool { return true }), false
+	}
+	var gs []int32
+	for _, k := range keys {
+		gs = append(gs, c.groupsByKey[k]...)
+	}
+	slices.Sort(gs)
+	return c.repsOf(rev, cands, slices.Compact(gs)), true
+}
+
+// restCandidates lists the candidates of gap rev that candidates left out:
+// those that write none of its hinted keys, in the same order.
+func (c *revChecker) restCandidates(rev int64) []int32 {
+	keys := c.hints[rev]
+	miss := func(i int32) bool { return c.misses(i, keys) != 0 }
+	cands := c.maybes(rev, nil, miss)
+	return c.unknownReps(rev, cands, func(g int32) bool {
+		return miss(c.unknown[c.groups[g].members[0]])
+	})
+}
+
+// maybes appends to cands the known transactions at rev that only delete
+// and may have created it, if keep says so.
+func (c *revChecker) maybes(rev int64, cands []int32, keep func(int32) bool) []int32 {
 	for _, i := range c.level[c.start[rev]:c.start[rev+1]] {
-		if c.role[i] == roleMaybe && c.noneSawBefore(int(i), rev) {
+		if c.role[i] == roleMaybe && c.noneSawBefore(int(i), rev) && keep(i) {
 			cands = append(cands, i)
 		}
 	}
-	var ks []int32 // positions in c.unknown
+	return cands
+}
+
+// unknownReps appends to cands, in call order, the first unused unknown
+// write of each group that keep selects, if it may have created rev.
+func (c *revChecker) unknownReps(rev int64, cands []int32, keep func(g int32) bool) []int32 {
+	var gs []int32
 	for g := range c.groups {
+		if keep(int32(g)) {
+			gs = append(gs, int32(g))
+		}
+	}
+	return c.repsOf(rev, cands, gs)
+}
+
+// repsOf appends to cands, in call order, the first unused unknown write
+// of each of the groups gs (each once), if it may have created rev.
+func (c *revChecker) repsOf(rev int64, cands []int32, gs []int32) []int32 {
+	var ks []int32 // positions in c.unknown
+	for _, g := range gs {
 		if k := c.groups[g].first(c); k >= 0 && c.unkFloor[k] < rev {
 			ks = append(ks, k)
 		}
@@ -408,9 +468,6 @@ func (c *revChecker) candidates(rev int64) []int32 {
 	slices.Sort(ks) // by call, as the unknown writes are
 	for _, k := range ks {
 		cands = append(cands, c.unknown[k])
-	}
-	if keys := c.hints[rev]; len(keys) > 0 {
-		slices.SortStableFunc(cands, func(a, b int32) int { return cmp.Compare(c.misses(a, keys), c.misses(b, keys)) })
 	}
 	return cands
 }
@@ -448,6 +505,7 @@ func (g *unkGroup) release(c *revChecker, i int32) {
 func (c *revChecker) groupUnknown() {
 	c.unkFloor = make([]int64, len(c.unknown))
 	c.groupOf = make(map[int32]int32, len(c.unknown))
+	c.groupsByKey = map[string][]int32{}
 	byInput := map[string]int32{}
 	for k, i := range c.unknown {
 		c.unkFloor[k] = c.highestBefore(c.h[i].Call)
@@ -457,6 +515,11 @@ func (c *revChecker) groupUnknown() {
 			g = int32(len(c.groups))
 			byInput[in] = g
 			c.groups = append(c.groups, unkGroup{})
+			for _, key := range hintKeys(&c.h[i].Input) {
+				if gs := c.groupsByKey[key]; len(gs) == 0 || gs[len(gs)-1] != g {
+					c.groupsByKey[key] = append(gs, g)
+				}
+			}
 		}
 		c.groups[g].members = append(c.groups[g].members, int32(k))
 		c.groupOf[i] = g
@@ -465,19 +528,30 @@ func (c *revChecker) groupUnknown() {
 
 // misses is 0 if op i writes one of keys, else 1.
 func (c *revChecker) misses(i int32, keys []string) int {
-	in := &c.h[i].Input
-	touches := func(k string) bool { return slices.Contains(keys, k) }
-	if (in.Kind == KindPut || in.Kind == KindDelete) && touches(in.Key) {
-		return 0
-	}
-	for _, br := range [][]TxnOp{in.Then, in.Else} {
-		for _, t := range br {
-			if t.Kind != KindGet && touches(t.Key) {
-				return 0
-			}
+	for _, k := range hintKeys(&c.h[i].Input) {
+		if slices.Contains(keys, k) {
+			return 0
 		}
 	}
 	return 1
+}
+
+// hintKeys are the keys a write may change, as hints name them: a put's
+// or delete's key, and the key of every put or delete in a transaction's
+// branches.
+func hintKeys(in *Input) []string {
+	var ks []string
+	if in.Kind == KindPut || in.Kind == KindDelete {
+		ks = append(ks, in.Key)
+	}
+	for _, br := range [][]TxnOp{in.Then, in.Else} {
+		for _, t := range br {
+			if t.Kind != KindGet {
+				ks = append(ks, t.Key)
+			}
+		}
+	}
+	return ks
 }
 
 // noneSawBefore reports whether no other operation at rev returned before
@@ -501,7 +575,11 @@ func (c *revChecker) sawBefore(i int, rev int64) int {
 // creator of ch.rev.
 func (c *revChecker) advance(ch *choice) bool {
 	c.undoChoice(ch)
-	for ch.next < len(ch.cands) {
+	for ch.untried() {
+		if ch.next == len(ch.cands) { // the hinted candidates failed
+			ch.cands, ch.rest = append(ch.cands, c.restCandidates(ch.rev)...), false
+			continue
+		}
 		i := ch.cands[ch.next]
 		ch.next++
 		c.steps++
