@@ -18,10 +18,16 @@ type StorageParams struct {
 	// log-uniform 2 KiB..64 KiB (segments roll and get released).
 	SegmentBytes int64 `json:"segment_bytes"`
 	// QuotaBytes is the mvcc quota in mvcc.Store.Size units, 0 (mvcc's
-	// default, 2 GiB) or [4 KiB, 2 GiB]; draw: 0, or in an eighth of the
-	// seeds that compact every 2s or more often, 48..192 KiB (past it
+	// default, 2 GiB) or [4 KiB, 2 GiB]; draw: 0, or in a quarter of the
+	// seeds that compact every 2s or more often, 8..32 KiB (past it
 	// writes fail with no-space until a compaction frees room).
 	QuotaBytes int64 `json:"quota_bytes"`
+	// UncommittedBytes bounds the entry bytes a leader holds uncommitted
+	// before raft drops new proposals (clients are told to retry), 0
+	// (raft's default, 64 MiB) or [256 B, 1 GiB]; draw: 0, or in an
+	// eighth of the seeds 512 B..2 KiB, which a leader cut off from its
+	// quorum reaches.
+	UncommittedBytes uint64 `json:"uncommitted_bytes"`
 }
 
 // storageStream seeds the draw of StorageParams: its own stream, so adding
@@ -45,8 +51,11 @@ func drawStorage(seed uint64, compactEvery time.Duration) StorageParams {
 	if r.IntN(2) == 0 {
 		p.SegmentBytes = logUniformBytes(r, 2<<10, 64<<10)
 	}
-	if q := r.IntN(8); q == 0 && compactEvery > 0 && compactEvery <= 2*time.Second {
-		p.QuotaBytes = (48 + r.Int64N(145)) << 10
+	if q := r.IntN(4); q == 0 && compactEvery > 0 && compactEvery <= 2*time.Second {
+		p.QuotaBytes = (8 + r.Int64N(25)) << 10
+	}
+	if r.IntN(8) == 0 {
+		p.UncommittedBytes = uint64(512 + r.IntN(1537))
 	}
 	return p
 }
@@ -61,11 +70,14 @@ func (p StorageParams) validate(v *validator) {
 	if p.QuotaBytes != 0 {
 		v.int("storage.quota_bytes", int(min(p.QuotaBytes, 1<<40)), MinQuotaBytes, MaxQuotaBytes)
 	}
+	if p.UncommittedBytes != 0 {
+		v.int("storage.uncommitted_bytes", int(min(p.UncommittedBytes, 1<<40)), 256, 1<<30)
+	}
 }
 
 // apply sets the node configuration's storage fields.
 func (p StorageParams) apply(c *node.Config) {
-	c.SegmentSize, c.QuotaBytes = p.SegmentBytes, p.QuotaBytes
+	c.SegmentSize, c.QuotaBytes, c.MaxUncommittedBytes = p.SegmentBytes, p.QuotaBytes, p.UncommittedBytes
 }
 
 // logUniformBytes draws log-uniformly in [lo, hi].

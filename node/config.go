@@ -81,6 +81,10 @@ type Config struct {
 	// control); 0 takes raft's defaults.
 	MaxSizePerMsg   uint64
 	MaxInflightMsgs int
+	// MaxUncommittedBytes bounds the entry bytes a leader holds
+	// uncommitted before raft drops new proposals (their clients are told
+	// to retry); 0 takes raft's default.
+	MaxUncommittedBytes uint64
 	// SnapshotChunkBytes: a snapshot whose data is larger is sent to a
 	// follower as a stream of chunks of this size (0: the default,
 	// limits.SnapshotChunkBytes).

@@ -222,6 +222,7 @@ func (n *Node) startRaft() error {
 		HeartbeatTick:             n.cfg.HeartbeatTicks,
 		MaxSizePerMsg:             n.cfg.MaxSizePerMsg,
 		MaxInflightMsgs:           n.cfg.MaxInflightMsgs,
+		MaxUncommittedEntriesSize: n.cfg.MaxUncommittedBytes,
 		Storage:                   n.ms,
 		Applied:                   n.applied,
 		PreVote:                   !n.cfg.DisablePreVote,
