@@ -104,6 +104,12 @@ func (lw *logWatcher) compact() {
 		return
 	}
 	defer lw.schedule()
+	lw.compactNow()
+}
+
+// compactNow asks for one compaction (see compact), recorded for the
+// checks like every other.
+func (lw *logWatcher) compactNow() {
 	lo, hi := lw.maxRequested()+1, lw.held()
 	if lw.err != nil || hi < max(lo, 2) {
 		return

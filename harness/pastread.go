@@ -35,8 +35,9 @@ type pastRead struct {
 	kvs       []api.KeyValue
 }
 
-// pastRead builds a read at an old revision: the client's last seen one or
-// a uniform one at or after the first write.
+// pastRead builds a read at an old revision: the client's last seen one, a
+// uniform one at or after the first write, or (an eighth of them) one just
+// past the last seen, which may not exist yet.
 func (g *gen) pastRead() step {
 	key := kvKey(g.rng.IntN(g.keys))
 	prefix := g.rng.IntN(2) == 0
@@ -44,7 +45,12 @@ func (g *gen) pastRead() step {
 		key = g.rangePrefix()
 	}
 	rev := g.lastRev
-	if g.lastRev > 2 && g.rng.IntN(2) == 0 {
+	switch k := g.rng.IntN(8); {
+	case k == 0:
+		// Just ahead of what the client saw: other clients may have
+		// written it by now (a plain read of it), or not (ErrFutureRevision).
+		rev = g.lastRev + 1 + g.rng.Int64N(3)
+	case k <= 4 && g.lastRev > 2:
 		rev = 2 + g.rng.Int64N(g.lastRev-1)
 	}
 	body := &api.RangeRequest{Key: []byte(key), Revision: rev, Serializable: g.serial}

@@ -179,6 +179,7 @@ func (r *seedRun) run(res *Result) {
 	r.heal()
 	r.healedAt = r.w.Elapsed()
 	r.notef("workload over, %d ops; faults healed", r.ops)
+	r.compactAfterHeal()
 	if err := r.awaitLiveness(); err != nil {
 		r.failf("%v%s\n%s", err, r.damagedNote(), r.replicaStates())
 	}

@@ -85,3 +85,31 @@ func logUniformBytes(r *rand.Rand, lo, hi int64) int64 {
 	v := math.Exp(math.Log(float64(lo)) + r.Float64()*(math.Log(float64(hi))-math.Log(float64(lo))))
 	return min(max(int64(v), lo), hi)
 }
+
+// compactAfterHeal frees a small quota once the faults are healed: the
+// workload's compactions stop with the workload, so a store that filled
+// its quota after the last one would refuse the liveness probe's write
+// for good (as etcd's would until an operator compacts). With a drawn
+// quota it compacts at the log watcher's head every half second until a
+// compaction is acknowledged, within the heal timeout.
+func (r *seedRun) compactAfterHeal() {
+	lw := r.logWatch
+	if r.sc.Storage.QuotaBytes == 0 || lw == nil {
+		return
+	}
+	deadline := r.w.Elapsed() + r.cfg.HealTimeout
+	var try func()
+	try = func() {
+		for _, c := range lw.comp {
+			if c.acked && c.call >= int64(r.healedAt) {
+				return
+			}
+		}
+		if r.w.Elapsed() >= deadline {
+			return
+		}
+		lw.compactNow()
+		r.w.Schedule(500*time.Millisecond, try)
+	}
+	r.w.Schedule(0, try)
+}
