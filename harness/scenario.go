@@ -197,7 +197,7 @@ func DrawScenario(cfg Config, seed uint64) Scenario {
 		s.Workload.ThinkTime = uniformDur(r, 40*time.Millisecond, 80*time.Millisecond)
 	}
 	drawLeasesAndCompaction(r, cfg, &s.Workload)
-	s.Storage = drawStorage(seed, s.Workload.CompactEvery.D())
+	s.Storage = drawStorage(seed, s.Workload.CompactEvery.D(), quotaFaultsOK(s.Faults))
 	return s
 }
 

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/node"
 )
 
@@ -44,20 +45,35 @@ const (
 
 // drawStorage draws the storage settings of seed; compactEvery is the
 // scenario's compaction cadence (a small quota needs compactions to free
-// room again, or every write after it fails).
-func drawStorage(seed uint64, compactEvery time.Duration) StorageParams {
+// room again, or every write after it fails) and quotaOK whether its
+// faults leave the harness's compactions running (see quotaFaultsOK).
+func drawStorage(seed uint64, compactEvery time.Duration, quotaOK bool) StorageParams {
 	r := rand.New(rand.NewPCG(seed, storageStream))
 	p := StorageParams{SegmentBytes: node.DefaultSegmentSize}
 	if r.IntN(2) == 0 {
 		p.SegmentBytes = logUniformBytes(r, 2<<10, 64<<10)
 	}
-	if q := r.IntN(4); q == 0 && compactEvery > 0 && compactEvery <= 2*time.Second {
+	if q := r.IntN(4); q == 0 && quotaOK && compactEvery > 0 && compactEvery <= 2*time.Second {
 		p.QuotaBytes = (8 + r.Int64N(25)) << 10
 	}
 	if r.IntN(8) == 0 {
 		p.UncommittedBytes = uint64(512 + r.IntN(1537))
 	}
 	return p
+}
+
+// quotaFaultsOK reports whether a small quota suits a scenario with these
+// faults. The harness compacts only up to what its own watch of the write
+// log holds; disk-full and membership changes can stall that watch for the
+// rest of a run (seeds 460 and 694), and a store that filled its quota
+// then refuses every write, the liveness probe's too, for good.
+func quotaFaultsOK(specs []faults.Spec) bool {
+	for _, f := range specs {
+		if f.Name == faults.DiskFull || f.Name == faults.Membership {
+			return false
+		}
+	}
+	return true
 }
 
 // defaultStorage is the node's defaults.
@@ -91,7 +107,8 @@ func logUniformBytes(r *rand.Rand, lo, hi int64) int64 {
 // its quota after the last one would refuse the liveness probe's write
 // for good (as etcd's would until an operator compacts). With a drawn
 // quota it compacts at the log watcher's head every half second until a
-// compaction is acknowledged, within the heal timeout.
+// compaction is acknowledged or the liveness probe succeeded, within the
+// heal timeout.
 func (r *seedRun) compactAfterHeal() {
 	lw := r.logWatch
 	if r.sc.Storage.QuotaBytes == 0 || lw == nil {
@@ -105,7 +122,9 @@ func (r *seedRun) compactAfterHeal() {
 				return
 			}
 		}
-		if r.w.Elapsed() >= deadline {
+		// Not once the final write log is being read: it starts above
+		// the highest compaction asked for when it begins.
+		if r.w.Elapsed() >= deadline || r.watchesFrozen || r.probe.done() {
 			return
 		}
 		lw.compactNow()
