@@ -32,8 +32,9 @@ import (
 //   - Commit rule: the entry at a leader's new commit index is of the
 //     leader's term (Raft Figure 8), and a leader's log holds at most one
 //     membership change it has not applied (one change at a time).
-//   - Leader completeness: a new leader of term T holds the highest entry
-//     of a term below T applied anywhere so far, with its term.
+//   - Leader completeness: a new leader of term T is a voter of its own
+//     configuration and holds the highest entry of a term below T applied
+//     anywhere so far, with its term.
 
 // promise is an acknowledgement sent before the check saw it durable.
 type promise struct {
@@ -264,6 +265,13 @@ func (s *safetyChecker) holdList(voters []uint64) string {
 func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
 	n := s.nodeOf(id)
 	if n == nil || s.skipCompleteness {
+		return
+	}
+	// Only a voter may lead: a learner (or a removed replica) that wins
+	// an election was counted where it must not be.
+	if st := n.RaftStatus(); !slices.Contains(st.ConfState.Voters, uint64(id)) {
+		s.fail("election: replica %d became leader of term %d at %v but is not a voter of its configuration (voters %v, learners %v)",
+			id, term, s.now(), st.ConfState.Voters, st.ConfState.Learners)
 		return
 	}
 	if len(s.applied) == 0 {
