@@ -91,6 +91,9 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 	}
 	switch {
 	case err == nil:
+		if linearizableRead(s.body) {
+			c.r.safety.checkRead(c.id, time.Duration(s.call), resp.Header)
+		}
 		c.answered(s, hid, resp)
 		return
 	case resp != nil && noEffect(resp.Err):

@@ -50,7 +50,8 @@ type safetyChecker struct {
 	dirty    []host.NodeID          // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
 
-	promises, commitChecks, completeness int
+	promises, commitChecks, completeness, reads int
+	elections                                   []election // see safety_read.go
 	// skipVotes and skipCompleteness turn the durable-vote and leader
 	// completeness checks off (tests whose replicas forge grants, to
 	// exercise the other checks).
@@ -109,6 +110,7 @@ func (s *safetyChecker) BecameLeader(id host.NodeID, term uint64) {
 		return
 	}
 	s.leaders[term] = id
+	s.noteElection(id, term)
 	s.checkCompleteness(id, term)
 	if s.onLeader != nil {
 		s.onLeader(id)
@@ -256,8 +258,8 @@ func (s *safetyChecker) summary() string {
 	if s.leaderships == 0 && s.applies == 0 && s.boots == 0 {
 		return "safety: skipped (the replicas report no leadership, apply or restart events)"
 	}
-	return fmt.Sprintf("safety: %d leaderships in %d terms, one leader each, %d holding the last applied entry; %d entries applied and %d snapshots installed, the same at each index; %d restarts recovered what was synced (%d damaged storage found); %d votes and acks sent durable; %d leader commits held by a durable quorum",
-		s.leaderships, len(s.leaders), s.completeness, s.applies, s.snapshots, s.boots, s.damaged, s.promises, s.commitChecks)
+	return fmt.Sprintf("safety: %d leaderships in %d terms, one leader each, %d holding the last applied entry; %d entries applied and %d snapshots installed, the same at each index; %d restarts recovered what was synced (%d damaged storage found); %d votes and acks sent durable; %d leader commits held by a durable quorum; %d linearizable reads answered in the newest term elected before their call",
+		s.leaderships, len(s.leaders), s.completeness, s.applies, s.snapshots, s.boots, s.damaged, s.promises, s.commitChecks, s.reads)
 }
 
 // LogEntry is one raft log entry, as the log checks see it.
