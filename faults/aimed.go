@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/seedkv/seedkv/host"
@@ -129,7 +130,10 @@ func (crashSnapshotFault) Inject(e *Episode) (string, func(), bool) {
 //     must truncate);
 //   - conf: as an append carrying a membership change reaches the first
 //     follower (the change stays pending across the election; a new leader
-//     must not propose another before its own term's first entry commits).
+//     must not propose another before its own term's first entry commits);
+//   - with followers: as the append leaves, together with a few followers
+//     (a minority, or half of an even count): the old leader can still
+//     confirm reads with them while the other side elects a new leader.
 //
 // With chain > 1 (delivered and conf only) the episode goes on: each new
 // leader is cut off in turn right after its first append reaches a
@@ -150,6 +154,11 @@ const (
 	isolateOnSend = iota
 	isolateDelivered
 	isolateConf
+	// isolateWithFollowers cuts the leader off together with a few
+	// followers (a minority, or half of an even count) as an append
+	// leaves: the old leader keeps a follower to confirm its reads with
+	// while the other side elects a new leader.
+	isolateWithFollowers
 )
 
 func (isolateLeaderFault) Inject(e *Episode) (string, func(), bool) {
@@ -157,9 +166,17 @@ func (isolateLeaderFault) Inject(e *Episode) (string, func(), bool) {
 	if n.proto == nil {
 		return "", nil, false
 	}
-	c := &isolation{n: n, mode: e.R.IntN(3), left: int(e.Spec.Param("chain"))}
-	if c.mode == isolateOnSend {
+	c := &isolation{n: n, mode: e.R.IntN(4), left: int(e.Spec.Param("chain"))}
+	if c.mode == isolateOnSend || c.mode == isolateWithFollowers {
 		c.left = 1
+	}
+	if c.mode == isolateWithFollowers {
+		// A minority with the leader in it (half with an even count).
+		c.keep = max(0, (len(n.ids)-1)/2-1)
+		if len(n.ids)%2 == 0 {
+			c.keep = len(n.ids)/2 - 1
+		}
+		c.keep = e.R.IntN(c.keep + 1)
 	}
 	n.Arm(e, func(o Observed) bool {
 		if !c.aimed(o) {
@@ -185,6 +202,7 @@ type isolation struct {
 	cut  [][2]host.NodeID
 	last host.NodeID
 	cuts int // leaders cut off so far
+	keep int // followers cut off with the leader (isolateWithFollowers)
 }
 
 // aimed reports whether o is the moment this episode waits for.
@@ -193,7 +211,7 @@ func (c *isolation) aimed(o Observed) bool {
 		return false
 	}
 	switch c.mode {
-	case isolateOnSend:
+	case isolateOnSend, isolateWithFollowers:
 		return o.Moment.IsAppend() && !o.Delivered
 	case isolateDelivered:
 		return o.Moment.IsAppend() && o.Delivered
@@ -211,17 +229,23 @@ func (c *isolation) cutOff(e *Episode, leader host.NodeID) {
 	}
 	c.reconnect()
 	c.last = leader
-	for _, id := range n.ids {
-		if id != leader {
-			for _, l := range [][2]host.NodeID{{leader, id}, {id, leader}} {
-				if n.w.Net().Reachable(l[0], l[1]) {
-					n.w.Net().Cut(l[0], l[1])
-					c.cut = append(c.cut, l)
+	side := []host.NodeID{leader}
+	for _, id := range Pick(e.R, slices.DeleteFunc(slices.Clone(n.ids), func(id host.NodeID) bool { return id == leader }), c.keep) {
+		side = append(side, id)
+	}
+	for _, a := range side {
+		for _, id := range n.ids {
+			if !slices.Contains(side, id) {
+				for _, l := range [][2]host.NodeID{{a, id}, {id, a}} {
+					if n.w.Net().Reachable(l[0], l[1]) {
+						n.w.Net().Cut(l[0], l[1])
+						c.cut = append(c.cut, l)
+					}
 				}
 			}
 		}
 	}
-	what := [...]string{"append", "append delivered", "membership change delivered"}[c.mode]
+	what := [...]string{"append", "append delivered", "membership change delivered", "append, with followers " + IDList(side[1:])}[c.mode]
 	if c.cuts == 0 {
 		e.detail = fmt.Sprintf("leader %d after %s", leader, what)
 	} else {
