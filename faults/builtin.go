@@ -71,16 +71,9 @@ func (partitionFault) Inject(e *Episode) (string, func(), bool) {
 		id := ids[r.IntN(len(ids))]
 		net.Isolate(id)
 		detail = fmt.Sprintf("isolate %d", id)
-	case shape == 1 || len(ids) < 3: // minority | majority, or half | half; often the leader's side is the small one
+	case shape == 1 || len(ids) < 3: // minority | majority, or half | half
 		p := slices.Clone(ids)
 		r.Shuffle(len(p), func(i, j int) { p[i], p[j] = p[j], p[i] })
-		if n.proto != nil && r.IntN(2) == 0 {
-			// Half the time the leader is on the small side: a deposed
-			// leader that still reaches some followers (and clients).
-			if i := slices.Index(p, n.proto.Leader()); i > 0 {
-				p[0], p[i] = p[i], p[0]
-			}
-		}
 		k := 1 + r.IntN(max(1, n.minority()))
 		if len(ids)%2 == 0 && r.IntN(2) == 0 {
 			k = len(ids) / 2 // an even split: neither side has a quorum
