@@ -23,7 +23,7 @@ func TestRealStaleReadLeavesArtifacts(t *testing.T) {
 		t.Skip("runs fifteen seeds, a few of which fail")
 	}
 	dir := t.TempDir()
-	code, out, _ := runArgs("-seeds", "15", "-reads", "serializable", "-faults", "partition", "-out", dir, "-json")
+	code, out, _ := runArgs("-seeds", "15", "-nodes", "5", "-reads", "serializable", "-faults", "partition", "-out", dir, "-json")
 	require.Equal(t, exitFail, code)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)

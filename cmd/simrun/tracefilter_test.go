@@ -87,7 +87,7 @@ func TestTraceFiltersOnARealSeed(t *testing.T) {
 func TestTraceFiltersApplyToOutTrace(t *testing.T) {
 	dir := t.TempDir()
 	// A stale-read failure (see README, "A failing seed").
-	code, _, _ := runArgs("-seeds", "1", "-seed", "1", "-parallel", "1", "-faults", "partition", "-reads", "serializable",
+	code, _, _ := runArgs("-seeds", "1", "-seed", "1", "-parallel", "1", "-nodes", "5", "-faults", "partition", "-reads", "serializable",
 		"-out", dir, "-trace-from", "3s", "-trace-to", "4s", "-trace-node", "1")
 	require.Equal(t, exitFail, code, "seed 1 of -faults partition -reads serializable was a stale read: pick another failing seed")
 	trace, err := os.ReadFile(filepath.Join(dir, "seed-1", "trace.txt"))
