@@ -229,10 +229,8 @@ func (c *isolation) cutOff(e *Episode, leader host.NodeID) {
 	}
 	c.reconnect()
 	c.last = leader
-	side := []host.NodeID{leader}
-	for _, id := range Pick(e.R, slices.DeleteFunc(slices.Clone(n.ids), func(id host.NodeID) bool { return id == leader }), c.keep) {
-		side = append(side, id)
-	}
+	others := slices.DeleteFunc(slices.Clone(n.ids), func(id host.NodeID) bool { return id == leader })
+	side := append([]host.NodeID{leader}, Pick(e.R, others, c.keep)...)
 	for _, a := range side {
 		for _, id := range n.ids {
 			if !slices.Contains(side, id) {
