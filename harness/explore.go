@@ -31,6 +31,9 @@ type Entry struct {
 	Probes []string `json:"probes"`
 	// States are the run's abstract state features (hex).
 	States []string `json:"states"`
+	// Hits counts the run's hits of each probe it reached (its energy,
+	// see score; absent in corpora saved before it was kept).
+	Hits map[string]uint32 `json:"hits,omitempty"`
 	// Origin says how the entry was made: "fresh", "mutate", "cross" or
 	// "corpus" (loaded).
 	Origin string `json:"origin"`
@@ -76,8 +79,12 @@ type Explorer struct {
 	cfg      ExploreConfig
 	corpus   []Entry
 	seen     map[string]*feature
-	features []*feature     // in order of discovery (deterministic)
-	pool     []faults.Fault // the faults a mutation may add
+	features []*feature         // in order of discovery (deterministic)
+	pool     []faults.Fault     // the faults a mutation may add
+	reach    map[string]int     // runs that reached each probe
+	reached  int                // runs counted in reach
+	top      map[string]topHits // each probe's most hits in one corpus entry
+	topOrder []string           // the probes of top, in discovery order
 	runs     int
 	gen      uint64
 	stopped  bool
@@ -94,7 +101,8 @@ func NewExplorer(cfg ExploreConfig) (*Explorer, error) {
 	if err := cfg.Base.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Explorer{cfg: cfg, seen: map[string]*feature{}}
+	e := &Explorer{cfg: cfg, seen: map[string]*feature{}, reach: map[string]int{},
+		top: map[string]topHits{}}
 	set, err := faults.Parse(cfg.Base.Faults)
 	if err != nil {
 		return nil, err
@@ -112,9 +120,10 @@ func NewExplorer(cfg ExploreConfig) (*Explorer, error) {
 		if en.Scenario.Validate() != nil {
 			continue // written by other code; skip, do not fail the search
 		}
-		en.New = e.absorb(features(en.Probes, en.States), len(e.corpus))
+		en.New = e.absorb(features(en.Probes, en.Hits, en.States), len(e.corpus))
 		en.Origin = "corpus"
-		e.corpus = append(e.corpus, en)
+		e.count(en.Probes)
+		e.admit(en)
 	}
 	return e, nil
 }
@@ -178,9 +187,10 @@ func (e *Explorer) judge(c Candidate, res Result) {
 	for i, s := range res.States {
 		states[i] = strconv.FormatUint(s, 16)
 	}
-	if n := e.absorb(features(res.ProbeOrder, states), len(e.corpus)); n > 0 {
-		e.corpus = append(e.corpus, Entry{Seed: c.Seed, Scenario: c.Scenario, Probes: res.ProbeOrder,
-			States: states, Origin: c.Origin, New: n})
+	e.count(res.ProbeOrder)
+	if n := e.absorb(features(res.ProbeOrder, res.Probes, states), len(e.corpus)); n > 0 {
+		e.admit(Entry{Seed: c.Seed, Scenario: c.Scenario, Probes: res.ProbeOrder,
+			States: states, Hits: res.Probes, Origin: c.Origin, New: n})
 	}
 	if res.Verdict != Pass {
 		e.Failures = append(e.Failures, c)
@@ -188,6 +198,46 @@ func (e *Explorer) judge(c Candidate, res Result) {
 	if e.cfg.Each != nil && !e.cfg.Each(c, res) {
 		e.stopped = true
 	}
+}
+
+// count adds one run's probes to the reach counts the scores weigh by.
+func (e *Explorer) count(probes []string) {
+	e.reached++
+	for _, p := range probes {
+		e.reach[p]++
+	}
+}
+
+// topHits is the corpus entry that hit a probe most often (by bucket).
+type topHits struct {
+	bucket int
+	owner  int
+}
+
+// admit adds an entry to the corpus and makes it the top entry of each
+// probe it hit more often (by bucket) than any entry before.
+func (e *Explorer) admit(en Entry) {
+	for _, p := range en.Probes {
+		t, ok := e.top[p]
+		if !ok {
+			e.topOrder = append(e.topOrder, p)
+		}
+		if b := hitBucket(max(en.Hits[p], 1)); !ok || b > t.bucket {
+			e.top[p] = topHits{bucket: b, owner: len(e.corpus)}
+		}
+	}
+	e.corpus = append(e.corpus, en)
+}
+
+// hitBucket is AFL's hit-count bucket: 1, 2, 3, 4-7, 8-15, 16-31,
+// 32-127, 128+ hits are buckets 1..8 (0: none).
+func hitBucket(h uint32) int {
+	for i, lim := range []uint32{1, 2, 3, 4, 8, 16, 32, 128} {
+		if h < lim {
+			return i
+		}
+	}
+	return 8
 }
 
 // feature is one coverage feature: how many runs reached it, and the
@@ -214,14 +264,20 @@ func (e *Explorer) absorb(fs []string, owner int) int {
 	return n
 }
 
-// features are a run's coverage as strings: each probe, each pair of
-// probes reached in one run, each abstract state.
-func features(order, states []string) []string {
+// features are a run's coverage as strings: each probe, each probe's
+// hit-count bucket from 2 hits up (as AFL counts an edge taken 4-7 times
+// as other coverage than taken once: a run that truncated conflicting
+// suffixes eight times went somewhere one that did it once did not), each
+// pair of probes reached in one run, each abstract state.
+func features(order []string, hits map[string]uint32, states []string) []string {
 	names := slices.Clone(order)
 	slices.Sort(names)
-	out := make([]string, 0, len(names)*(len(names)+1)/2+len(states))
+	out := make([]string, 0, len(names)*(len(names)+3)/2+len(states))
 	for i, a := range names {
 		out = append(out, "p:"+a)
+		if b := hitBucket(hits[a]); b > 1 {
+			out = append(out, "b:"+a+":"+strconv.Itoa(b))
+		}
 		for _, b := range names[i+1:] {
 			out = append(out, "pp:"+a+"+"+b)
 		}
@@ -232,24 +288,32 @@ func features(order, states []string) []string {
 	return out
 }
 
-// candidate makes the next scenario to run: a fresh swarm draw a quarter
-// of the time (and while the corpus is empty), else a mutation of a
-// corpus entry, or a cross of two.
+// candidate makes the next scenario to run. A third of the runs are fresh
+// swarm draws (all of them while the corpus is empty): the swarm's
+// diversity is the baseline the search must not lose. The rest start from
+// a parent (see pick) and either only change its seed (the parent's
+// scenario drove the cluster somewhere rare; run it again elsewhere),
+// mutate it, or cross it with a second parent.
 func (e *Explorer) candidate(r *rand.Rand) Candidate {
-	if len(e.corpus) == 0 || r.IntN(4) == 0 {
+	if len(e.corpus) == 0 || r.IntN(3) == 0 {
 		seed := r.Uint64N(1 << 40)
 		return Candidate{Seed: seed, Scenario: DrawScenario(e.cfg.Base, seed), Origin: "fresh"}
 	}
 	parent := e.pick(r)
-	c := Candidate{Seed: parent.Seed, Scenario: cloneScenario(parent.Scenario), Origin: "mutate"}
-	if len(e.corpus) > 1 && r.IntN(5) == 0 {
-		crossScenario(r, &c.Scenario, e.pick(r).Scenario)
+	c := Candidate{Seed: r.Uint64N(1 << 40), Scenario: cloneScenario(parent.Scenario), Origin: "reseed"}
+	switch op := r.IntN(10); {
+	case op < 4:
+		return c
+	case op < 8:
+		c.Origin = "mutate"
+		if r.IntN(4) == 0 {
+			c.Seed = parent.Seed // a small step from a known run
+		}
+	default:
 		c.Origin = "cross"
+		crossScenario(r, &c.Scenario, e.pick(r).Scenario)
 	}
-	if r.IntN(2) == 0 || c.Origin == "mutate" && r.IntN(3) == 0 {
-		c.Seed = r.Uint64N(1 << 40)
-	}
-	for range 1 + r.IntN(3) {
+	for range 1 + r.IntN(2) {
 		e.mutate(r, &c.Scenario)
 	}
 	if c.Scenario.Validate() != nil {
@@ -258,17 +322,29 @@ func (e *Explorer) candidate(r *rand.Rand) Candidate {
 	return c
 }
 
-// pick chooses a corpus entry to mutate, aiming at rare coverage (as
-// AFLFast and FairFuzz do): of a few features drawn at random, the one
-// fewest runs reached, and the entry that first reached it. An eighth of
-// the time, one of the latest entries.
+// pick chooses a parent. Half the time by hit counts: a probe drawn at
+// random among those fewer than nine runs in ten reach, and the corpus
+// entry that hit it most often (the bugs bugbench plants fail far more
+// often in runs that hit the probes near them many times: a follower's
+// log matching bug in runs that truncated conflicting suffixes 3 times or
+// more, 5x the base rate). Else by rare coverage (as FairFuzz does): of
+// a few features drawn at random, the one fewest runs reached, and the
+// entry that first reached it.
 func (e *Explorer) pick(r *rand.Rand) Entry {
 	n := len(e.corpus)
-	if r.IntN(8) == 0 || len(e.features) == 0 {
-		return e.corpus[n-1-r.IntN(min(n, 8))]
+	if r.IntN(2) == 0 {
+		var cands []string
+		for _, p := range e.topOrder {
+			if e.reach[p]*10 < e.reached*9 && e.top[p].owner < n {
+				cands = append(cands, p)
+			}
+		}
+		if len(cands) > 0 {
+			return e.corpus[e.top[cands[r.IntN(len(cands))]].owner]
+		}
 	}
 	var rare *feature
-	for range 16 {
+	for range min(16, len(e.features)) {
 		if f := e.features[r.IntN(len(e.features))]; f.owner < n && (rare == nil || f.runs < rare.runs) {
 			rare = f
 		}

@@ -48,7 +48,7 @@ func TestExploreIsDeterministic(t *testing.T) {
 	for _, r := range a {
 		origins[r.c.Origin] = true
 	}
-	require.True(t, origins["fresh"] && (origins["mutate"] || origins["cross"]), "origins %v", origins)
+	require.True(t, origins["fresh"] && (origins["mutate"] || origins["cross"] || origins["reseed"]), "origins %v", origins)
 	cfg.SearchSeed = 8
 	c, _ := explore(t, cfg)
 	require.NotEqual(t, a, c)
@@ -111,3 +111,43 @@ func TestMutationsStayInBounds(t *testing.T) {
 }
 
 func newTestRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0)) }
+
+// TestHitBuckets: AFL's buckets, and bucket features only from 2 hits.
+func TestHitBuckets(t *testing.T) {
+	for _, c := range []struct {
+		hits uint32
+		want int
+	}{{0, 0}, {1, 1}, {2, 2}, {3, 3}, {4, 4}, {7, 4}, {8, 5}, {15, 5}, {16, 6}, {31, 6}, {32, 7}, {127, 7}, {128, 8}, {1 << 30, 8}} {
+		require.Equal(t, c.want, hitBucket(c.hits), "hits %d", c.hits)
+	}
+	fs := features([]string{"b", "a"}, map[string]uint32{"a": 1, "b": 9}, []string{"s1"})
+	require.Equal(t, []string{"p:a", "pp:a+b", "p:b", "b:b:5", "s:s1"}, fs)
+}
+
+// TestPickFavoursMostHits: a corpus entry that hit a probe most often is
+// its top entry, replaced only by one in a higher bucket, and the pick
+// returns it far more often than an entry that hit the probe once.
+func TestPickFavoursMostHits(t *testing.T) {
+	cfg := exploreCfg()
+	sc := DrawScenario(cfg.Base, 1)
+	cfg.Corpus = []Entry{
+		{Seed: 1, Scenario: sc, Probes: []string{"x", "common"}, Hits: map[string]uint32{"x": 1, "common": 5}, States: []string{"1"}},
+		{Seed: 2, Scenario: sc, Probes: []string{"x", "common"}, Hits: map[string]uint32{"x": 20, "common": 5}, States: []string{"2"}},
+		{Seed: 3, Scenario: sc, Probes: []string{"x", "common"}, Hits: map[string]uint32{"x": 17, "common": 5}, States: []string{"3"}},
+		{Seed: 4, Scenario: sc, Probes: []string{"common"}, Hits: map[string]uint32{"common": 5}, States: []string{"4"}},
+		{Seed: 5, Scenario: sc, Probes: []string{"common"}, Hits: map[string]uint32{"common": 5}, States: []string{"5"}},
+	}
+	e, err := NewExplorer(cfg)
+	require.NoError(t, err)
+	require.Equal(t, topHits{bucket: 6, owner: 1}, e.top["x"], "17 hits is the same bucket as 20: the first keeps it")
+	picked := map[uint64]int{}
+	r := newTestRand(1)
+	for range 4000 {
+		picked[e.pick(r).Seed]++
+	}
+	// "common" is reached by every run: never a hit-count target. "x" is,
+	// and entry 2 is its top; the rest is the rare-feature pick, which
+	// spreads over the entries that first reached a state.
+	require.Greater(t, picked[2], 3*picked[1], "picks %v", picked)
+	require.Greater(t, picked[2], 3*picked[3], "picks %v", picked)
+}
