@@ -180,27 +180,30 @@ func (e *Explorer) generation() {
 	e.runs += n
 }
 
-// judge adds the run to the corpus if it reached a new feature, and
-// reports it.
+// judge adds a passing run to the corpus if it reached a new feature, and
+// reports every run. A run that did not pass is kept among the failures
+// and not in the corpus (as AFL keeps crashes out of its queue): breeding
+// from it would find the same bug again and again.
 func (e *Explorer) judge(c Candidate, res Result) {
-	states := make([]string, len(res.States))
-	for i, s := range res.States {
-		states[i] = strconv.FormatUint(s, 16)
-	}
-	e.count(res.ProbeOrder)
-	if n := e.absorb(features(res.ProbeOrder, res.Probes, states), len(e.corpus)); n > 0 {
-		e.admit(Entry{Seed: c.Seed, Scenario: c.Scenario, Probes: res.ProbeOrder,
-			States: states, Hits: res.Probes, Origin: c.Origin, New: n})
-	}
 	if res.Verdict != Pass {
 		e.Failures = append(e.Failures, c)
+	} else {
+		states := make([]string, len(res.States))
+		for i, s := range res.States {
+			states[i] = strconv.FormatUint(s, 16)
+		}
+		e.count(res.ProbeOrder)
+		if n := e.absorb(features(res.ProbeOrder, res.Probes, states), len(e.corpus)); n > 0 {
+			e.admit(Entry{Seed: c.Seed, Scenario: c.Scenario, Probes: res.ProbeOrder,
+				States: states, Hits: res.Probes, Origin: c.Origin, New: n})
+		}
 	}
 	if e.cfg.Each != nil && !e.cfg.Each(c, res) {
 		e.stopped = true
 	}
 }
 
-// count adds one run's probes to the reach counts the scores weigh by.
+// count adds one run's probes to the reach counts (see pick).
 func (e *Explorer) count(probes []string) {
 	e.reached++
 	for _, p := range probes {

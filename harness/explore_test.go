@@ -151,3 +151,22 @@ func TestPickFavoursMostHits(t *testing.T) {
 	require.Greater(t, picked[2], 3*picked[1], "picks %v", picked)
 	require.Greater(t, picked[2], 3*picked[3], "picks %v", picked)
 }
+
+// TestFailuresStayOutOfTheCorpus: a run that did not pass is a failure,
+// never a parent, however new its coverage; a passing one with the same
+// coverage joins the corpus.
+func TestFailuresStayOutOfTheCorpus(t *testing.T) {
+	e, err := NewExplorer(exploreCfg())
+	require.NoError(t, err)
+	c := Candidate{Seed: 9, Scenario: DrawScenario(e.cfg.Base, 9), Origin: "fresh"}
+	res := Result{Verdict: Fail, ProbeOrder: []string{"x"}, Probes: map[string]uint32{"x": 3}, States: []uint64{7}}
+	e.judge(c, res)
+	require.Empty(t, e.Corpus())
+	require.Equal(t, []Candidate{c}, e.Failures)
+	require.Zero(t, e.Features())
+	res.Verdict = Pass
+	e.judge(c, res)
+	require.Len(t, e.Corpus(), 1)
+	require.Equal(t, map[string]uint32{"x": 3}, e.Corpus()[0].Hits)
+	require.Equal(t, 3, e.Features(), "p:x, b:x:3 and s:7")
+}
