@@ -41,7 +41,7 @@ func (e *Explorer) mutate(r *rand.Rand, s *Scenario) {
 		mutateMix(r, &s.Workload.Mix)
 	case 11:
 		if e.cfg.Base.Nodes == 0 {
-			s.Nodes = 3 + r.IntN(3)
+			s.Nodes = 3 + r.IntN(5) // the sizes DrawScenario draws
 		} else {
 			e.mutateFaults(r, s)
 		}
