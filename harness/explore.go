@@ -319,6 +319,7 @@ func (e *Explorer) candidate(r *rand.Rand) Candidate {
 	for range 1 + r.IntN(2) {
 		e.mutate(r, &c.Scenario)
 	}
+	fitQuota(&c.Scenario)
 	if c.Scenario.Validate() != nil {
 		c.Scenario = cloneScenario(parent.Scenario) // a mutation left the bounds; keep the parent
 	}

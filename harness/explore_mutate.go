@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/faults"
+	"github.com/seedkv/seedkv/node"
 )
 
 // mutate changes one part of s, within the scenario's bounds (Validate
 // has the last word: the caller drops a mutation it refuses).
 func (e *Explorer) mutate(r *rand.Rand, s *Scenario) {
-	switch r.IntN(13) {
+	switch r.IntN(14) {
 	case 0, 1, 2:
 		e.mutateFaults(r, s)
 	case 3:
@@ -45,8 +46,37 @@ func (e *Explorer) mutate(r *rand.Rand, s *Scenario) {
 		} else {
 			e.mutateFaults(r, s)
 		}
+	case 12:
+		mutateStorage(r, s)
 	default:
 		s.Workload.ThinkTime = scaleDur(r, s.Workload.ThinkTime, time.Millisecond, 500*time.Millisecond)
+	}
+}
+
+// mutateStorage sets the WAL segment size (node's default, or 512 B to
+// 64 KiB: segments roll) or the mvcc quota: none, or 24 KiB to 48 KiB,
+// below the swarm's draws (48..192 KiB), so a 10 s run fills it and
+// reaches the store's no-space path, which the swarm never did in 10,000
+// seeds. A quota needs compactions every 2 s or more often, as in the
+// swarm's draw (fitQuota); below about 16 KiB the live keys alone fill
+// it and no write succeeds after the heal (a liveness failure by
+// construction, not a bug).
+func mutateStorage(r *rand.Rand, s *Scenario) {
+	if r.IntN(2) == 0 {
+		s.Storage.SegmentBytes = oneOf(r, node.DefaultSegmentSize, logUniformBytes(r, MinSegmentBytes, 64<<10))
+		return
+	}
+	s.Storage.QuotaBytes = oneOf(r, 0, logUniformBytes(r, 24<<10, 48<<10))
+	if s.Storage.QuotaBytes != 0 && (s.Workload.CompactEvery <= 0 || s.Workload.CompactEvery.D() > 2*time.Second) {
+		s.Workload.CompactEvery = uniformDur(r, 500*time.Millisecond, 2*time.Second)
+	}
+}
+
+// fitQuota drops a quota the scenario's compactions cannot keep clear
+// (another mutation or a cross may have changed the cadence).
+func fitQuota(s *Scenario) {
+	if c := s.Workload.CompactEvery.D(); c <= 0 || c > 2*time.Second {
+		s.Storage.QuotaBytes = 0
 	}
 }
 

@@ -170,3 +170,26 @@ func TestFailuresStayOutOfTheCorpus(t *testing.T) {
 	require.Equal(t, map[string]uint32{"x": 3}, e.Corpus()[0].Hits)
 	require.Equal(t, 3, e.Features(), "p:x, b:x:3 and s:7")
 }
+
+// TestStorageMutationKeepsQuotaClear: a quota the explorer sets comes with
+// compactions every 2 s or more often, and fitQuota drops a quota whose
+// compactions another mutation turned off or slowed.
+func TestStorageMutationKeepsQuotaClear(t *testing.T) {
+	r := newTestRand(5)
+	quotas := 0
+	for i := range 500 {
+		s := DrawScenario(DefaultConfig(), uint64(i))
+		s.Workload.CompactEvery, s.Storage.QuotaBytes = 0, 0
+		mutateStorage(r, &s)
+		require.NoError(t, s.Validate())
+		if s.Storage.QuotaBytes != 0 {
+			quotas++
+			require.True(t, s.Workload.CompactEvery > 0 && s.Workload.CompactEvery.D() <= 2*time.Second, "quota %d with compaction every %v", s.Storage.QuotaBytes, s.Workload.CompactEvery)
+			require.True(t, s.Storage.QuotaBytes >= 24<<10 && s.Storage.QuotaBytes <= 48<<10)
+		}
+		s.Workload.CompactEvery = Duration(3 * time.Second)
+		fitQuota(&s)
+		require.Zero(t, s.Storage.QuotaBytes)
+	}
+	require.Greater(t, quotas, 50)
+}
