@@ -24,39 +24,41 @@ const (
 
 // seedRun is the state of one seed's run.
 type seedRun struct {
-	cfg          Config // with the scenario's fields applied
-	sc           Scenario
-	seed         uint64
-	w            *sim.World
-	replicas     []host.NodeID
-	clients      []*workClient
-	probe        *probe
-	nemesis      *faults.Nemesis
-	faultSet     faults.Set
-	operator     *operator            // membership changes, if that fault is on
-	retired      map[host.NodeID]bool // removed from the cluster for good
-	hints        lin.RevisionHints    // the write log's keys per revision, for the revision checker
-	checkFns     *checkFns            // tests: replaces the linearizability checks
-	startReplica ReplicaFunc
-	timeline     runTimeline // kept only for artifacts
-	hist         lin.History
-	answeredBy   []host.NodeID // per history op: the replica that answered (0: none)
-	watches      []*watchStream
-	pastReads    []*pastRead
-	confTaps     confTaps // the operator's traffic as the replicas saw it
-	ops          int
-	stopAt       time.Duration // end of the workload phase
-	healedAt     time.Duration
-	failure      string       // a harness-level failure, first one wins
-	notes        bytes.Buffer // the run's account, for the summary artifact
-	trace        bytes.Buffer // the trace, if kept for artifacts
-	overBudget   bool         // the world ran past its event or byte budget
-	workload     WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
-	logSource    host.NodeID  // the replica the final write log was read from
-	leases       leaseBook    // the leases granted, for the expiry check
-	logWatch     *logWatcher  // the harness's watch of the write log (nil: no compaction)
-	transfers    *transferer  // leadership transfers (nil: none)
-	logFrom      int64        // the final write log is read from replicas from this revision
+	cfg      Config // with the scenario's fields applied
+	sc       Scenario
+	seed     uint64
+	w        *sim.World
+	replicas []host.NodeID
+	clients  []*workClient
+	probe    *probe
+	// electionReader reads at each new leader at once (electionread.go).
+	electionReader *electionReader
+	nemesis        *faults.Nemesis
+	faultSet       faults.Set
+	operator       *operator            // membership changes, if that fault is on
+	retired        map[host.NodeID]bool // removed from the cluster for good
+	hints          lin.RevisionHints    // the write log's keys per revision, for the revision checker
+	checkFns       *checkFns            // tests: replaces the linearizability checks
+	startReplica   ReplicaFunc
+	timeline       runTimeline // kept only for artifacts
+	hist           lin.History
+	answeredBy     []host.NodeID // per history op: the replica that answered (0: none)
+	watches        []*watchStream
+	pastReads      []*pastRead
+	confTaps       confTaps // the operator's traffic as the replicas saw it
+	ops            int
+	stopAt         time.Duration // end of the workload phase
+	healedAt       time.Duration
+	failure        string       // a harness-level failure, first one wins
+	notes          bytes.Buffer // the run's account, for the summary artifact
+	trace          bytes.Buffer // the trace, if kept for artifacts
+	overBudget     bool         // the world ran past its event or byte budget
+	workload       WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
+	logSource      host.NodeID  // the replica the final write log was read from
+	leases         leaseBook    // the leases granted, for the expiry check
+	logWatch       *logWatcher  // the harness's watch of the write log (nil: no compaction)
+	transfers      *transferer  // leadership transfers (nil: none)
+	logFrom        int64        // the final write log is read from replicas from this revision
 	// watchesFrozen: the workload's watch streams record no more events
 	// (the final write log is being read).
 	watchesFrozen bool
@@ -240,12 +242,18 @@ func (r *seedRun) build() {
 	r.hist.DigestReads = r.digestReads()
 	r.startWorkload()
 	r.addProbe()
+	r.addElectionReader()
 	r.startCompactor()
 	r.startTransfers()
 	r.startNemesis()
 	r.startOperator(start)
-	if r.operator != nil {
-		r.safety.onLeader = r.operator.onElection
+	r.safety.onLeader = func(id host.NodeID) {
+		if r.operator != nil {
+			r.operator.onElection(id)
+		}
+		if r.electionReader != nil {
+			r.electionReader.onElection(id)
+		}
 	}
 }
 

@@ -49,6 +49,9 @@ func (s *safetyChecker) checkRead(client int, call time.Duration, hdr api.Header
 	}
 }
 
+// durationOf is a history time (virtual nanoseconds) as a duration.
+func durationOf(ns int64) time.Duration { return time.Duration(ns) }
+
 // linearizableRead reports whether body is a read that must reflect every
 // write acknowledged before it was called.
 func linearizableRead(body api.RequestBody) bool {
