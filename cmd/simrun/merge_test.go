@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -128,25 +130,36 @@ func TestMergeFoldsShardsAndGroupsSignatures(t *testing.T) {
 }
 
 // TestMergeRealShards merges the -json lines of two real shards of a
-// sweep in which seeds 2 and 6 fail with the same kind of stale read (and
-// seed 1 with another)
-// (serializable reads under partitions, as TestRealStaleReadLeavesArtifacts).
+// sweep with stale reads (serializable reads under partitions, as
+// TestRealStaleReadLeavesArtifacts): the merged counts are the shards'
+// own, and every signature names its seeds and the command replaying the
+// first of them.
 func TestMergeRealShards(t *testing.T) {
 	dir := t.TempDir()
 	var files []string
+	failed := 0
 	for _, shard := range []string{"1/2", "2/2"} {
 		code, out, errOut := runArgs("-seeds", "6", "-shard", shard, "-parallel", "2", "-nodes", "5", "-reads", "serializable", "-faults", "partition", "-json")
 		require.Equal(t, exitFail, code, errOut)
+		failed += strings.Count(out, `"verdict":"fail"`)
 		p := filepath.Join(dir, "shard"+shard[:1]+".json")
 		require.NoError(t, os.WriteFile(p, []byte(out), 0o644))
 		files = append(files, p)
 	}
 	code, out, errOut := runArgs(append([]string{"-merge"}, files...)...)
 	require.Equal(t, exitFail, code, errOut)
-	require.Contains(t, out, "seeds=6 passed=3 failed=3 unknown=0 ")
-	require.Contains(t, out, "signatures=2\n")
-	require.Contains(t, out, "signature 1: 2 seeds (2,6) verdict=fail faults=partition\n  reason: linearizability: ")
-	require.Contains(t, out, "  replay: go run ./cmd/simrun -seeds 1 -seed 2 -nodes 5 -faults partition -reads serializable\n")
+	require.Contains(t, out, fmt.Sprintf("seeds=6 passed=%d failed=%d unknown=0 ", 6-failed, failed))
+	sigs := regexp.MustCompile(`(?m)^signature \d+: (\d+) seeds \(([\d,]+)\) verdict=fail faults=partition\n  reason: linearizability: .*\n  replay: go run ./cmd/simrun -seeds 1 -seed (\d+) -nodes 5 -faults partition -reads serializable\n`).FindAllStringSubmatch(out, -1)
+	require.NotEmpty(t, sigs, out)
+	inSigs := 0
+	for _, m := range sigs {
+		n, _ := strconv.Atoi(m[1])
+		require.Len(t, strings.Split(m[2], ","), n, m[0])
+		require.Equal(t, strings.Split(m[2], ",")[0], m[3], "replays the first seed: %s", m[0])
+		inSigs += n
+	}
+	require.Equal(t, failed, inSigs, out)
+	require.Contains(t, out, fmt.Sprintf("signatures=%d\n", len(sigs)))
 }
 
 // TestMergeNamesTheBuilds: the shards' build is named once; shards of
