@@ -26,11 +26,11 @@ func TestStaleReadCheck(t *testing.T) {
 		term uint64
 		want string
 	}{
-		{500 * time.Millisecond, 1, ""},             // no leader yet when called
-		{1500 * time.Millisecond, 2, ""},            // the newest term then
-		{2 * time.Second, 2, ""},                    // called as term 4 began: not before
-		{2500 * time.Millisecond, 4, ""},            // answered in the new term
-		{2500 * time.Millisecond, 5, ""},            // a later term still
+		{500 * time.Millisecond, 1, ""},  // no leader yet when called
+		{1500 * time.Millisecond, 2, ""}, // the newest term then
+		{2 * time.Second, 2, ""},         // called as term 4 began: not before
+		{2500 * time.Millisecond, 4, ""}, // answered in the new term
+		{2500 * time.Millisecond, 5, ""}, // a later term still
 		{2500 * time.Millisecond, 2, "stale read: client 7's linearizable read called at 2.5s was answered by replica 1 in term 2, but replica 3 had become leader of term 4 before the call"},
 		{4 * time.Second, 3, "replica 3 had become leader of term 4"},
 	} {
