@@ -48,7 +48,7 @@ func TestExploreIsDeterministic(t *testing.T) {
 	for _, r := range a {
 		origins[r.c.Origin] = true
 	}
-	require.True(t, origins["fresh"] && (origins["mutate"] || origins["cross"] || origins["reseed"]), "origins %v", origins)
+	require.True(t, origins["fresh"] && (origins["redraw"] || origins["cross"] || origins["reseed"]), "origins %v", origins)
 	cfg.SearchSeed = 8
 	c, _ := explore(t, cfg)
 	require.NotEqual(t, a, c)
