@@ -33,6 +33,27 @@ type pastRead struct {
 	call, ret int64
 	code      api.ErrorCode // CodeOK, CodeCompacted or CodeFutureRevision
 	kvs       []api.KeyValue
+	// Range options of a prefix read (rangeOpts) and what the answer
+	// said of them.
+	limit               int64
+	countOnly, keysOnly bool
+	count               int64
+	more                bool
+}
+
+// rangeOpts draws etcd's range options for a prefix read of the past:
+// half plain, else a limit of 1..3 keys, keys only, or count only. The
+// answer is checked against the write log with the same options applied.
+func (g *gen) rangeOpts(p *pastRead, body *api.RangeRequest) {
+	switch g.rng.IntN(6) {
+	case 0:
+		p.limit = 1 + g.rng.Int64N(3)
+	case 1:
+		p.keysOnly = true
+	case 2:
+		p.countOnly = true
+	}
+	body.Limit, body.KeysOnly, body.CountOnly = p.limit, p.keysOnly, p.countOnly
 }
 
 // pastRead builds a read at an old revision: the client's last seen one, a
@@ -54,11 +75,12 @@ func (g *gen) pastRead() step {
 		rev = 2 + g.rng.Int64N(g.lastRev-1)
 	}
 	body := &api.RangeRequest{Key: []byte(key), Revision: rev, Serializable: g.serial}
+	p := &pastRead{client: g.client, key: key, prefix: prefix, rev: rev, serial: g.serial, seen: g.lastRev}
 	if prefix {
 		body.End = prefixEnd(key)
+		g.rangeOpts(p, body)
 	}
-	return step{kind: opPastRead, body: body, past: &pastRead{client: g.client, key: key, prefix: prefix,
-		rev: rev, serial: g.serial, seen: g.lastRev}}
+	return step{kind: opPastRead, body: body, past: p}
 }
 
 // pastDone records a read of the past that got an answer (nil: none).
@@ -74,7 +96,7 @@ func (c *workClient) pastDone(s *step, resp *api.Response) {
 			c.r.failf("client %d: read of the past answered with %T", c.id, resp.Body)
 			return
 		}
-		p.kvs = body.KVs
+		p.kvs, p.count, p.more = body.KVs, body.Count, body.More
 	case api.CodeCompacted, api.CodeFutureRevision:
 	default:
 		return // refused for another reason: nothing to check
@@ -123,8 +145,42 @@ func (r *seedRun) checkPastRead(p *pastRead, st *replayState) error {
 		return fmt.Errorf("a linearizable read served it although a compaction at revision %d was acknowledged before the call", c)
 	}
 	want := st.read(p.key, p.prefix)
+	if p.prefix {
+		return p.checkOptions(want)
+	}
 	if !sameKVs(want, p.kvs) {
 		return fmt.Errorf("got %s, the write log says %s", describeAPIKVs(p.kvs), describeAPIKVs(want))
+	}
+	return nil
+}
+
+// checkOptions checks a prefix read against all, the keys the write log
+// holds under the prefix at its revision (in key order): the count is all
+// of them whatever the limit, count-only returns no key, a limit returns
+// the first keys and says whether it cut, keys-only returns no value.
+func (p *pastRead) checkOptions(all []api.KeyValue) error {
+	n := int64(len(all))
+	want := all
+	switch {
+	case p.countOnly:
+		want = nil
+	case p.limit > 0 && n > p.limit:
+		want = all[:p.limit]
+	}
+	if p.keysOnly {
+		want = slices.Clone(want)
+		for i := range want {
+			want[i].Value = nil
+		}
+	}
+	opts := fmt.Sprintf(" (limit %d, keys only %v, count only %v)", p.limit, p.keysOnly, p.countOnly)
+	switch {
+	case !sameKVs(want, p.kvs):
+		return fmt.Errorf("got %s%s, the write log says %s", describeAPIKVs(p.kvs), opts, describeAPIKVs(want))
+	case p.count != n:
+		return fmt.Errorf("got count %d%s, the write log holds %d keys", p.count, opts, n)
+	case p.more != (p.limit > 0 && !p.countOnly && n > p.limit):
+		return fmt.Errorf("got more=%v%s with %d keys in the range", p.more, opts, n)
 	}
 	return nil
 }
