@@ -29,6 +29,12 @@ type StorageParams struct {
 	// eighth of the seeds 512 B..2 KiB, which a leader cut off from its
 	// quorum reaches.
 	UncommittedBytes uint64 `json:"uncommitted_bytes"`
+	// SnapChunkBytes is the chunk size of a snapshot sent to a follower
+	// as a stream, 0 (node's default, 1 MiB: a run's snapshots are far
+	// smaller, so they go whole) or [256 B, 16 MiB]; draw: 0, or in half
+	// the seeds 512 B..4 KiB, so snapshots stream in many chunks that the
+	// network can lose, duplicate and reorder.
+	SnapChunkBytes int `json:"snap_chunk_bytes,omitempty"`
 }
 
 // storageStream seeds the draw of StorageParams: its own stream, so adding
@@ -61,6 +67,9 @@ func drawStorage(seed uint64, compactEvery time.Duration, quotaOK bool) StorageP
 	if r.IntN(8) == 0 {
 		p.UncommittedBytes = uint64(512 + r.IntN(1537))
 	}
+	if r.IntN(2) == 0 {
+		p.SnapChunkBytes = 512 + r.IntN(3585)
+	}
 	return p
 }
 
@@ -88,6 +97,9 @@ func (p StorageParams) validate(v *validator) {
 	if p.QuotaBytes != 0 {
 		v.int("storage.quota_bytes", int(min(p.QuotaBytes, 1<<40)), MinQuotaBytes, MaxQuotaBytes)
 	}
+	if p.SnapChunkBytes != 0 {
+		v.int("storage.snap_chunk_bytes", p.SnapChunkBytes, 256, 16<<20)
+	}
 	if p.UncommittedBytes != 0 {
 		v.int("storage.uncommitted_bytes", int(min(p.UncommittedBytes, 1<<40)), 256, 1<<30)
 	}
@@ -96,6 +108,7 @@ func (p StorageParams) validate(v *validator) {
 // apply sets the node configuration's storage fields.
 func (p StorageParams) apply(c *node.Config) {
 	c.SegmentSize, c.QuotaBytes, c.MaxUncommittedBytes = p.SegmentBytes, p.QuotaBytes, p.UncommittedBytes
+	c.SnapshotChunkBytes = p.SnapChunkBytes
 }
 
 // logUniformBytes draws log-uniformly in [lo, hi].

@@ -24,5 +24,6 @@ var (
 	probeAckAfterHSCopy     = probe.New("node/term-vote-copy-synced", "node: a Ready waited for the hard state copy and the WAL sync")
 	probeLeasePromotionKept = probe.New("node/lease-promotion-kept", "node: a new leader applied an older grant or keep-alive and kept the lease's renewal from its promotion")
 	probeReplacedSuffix     = probe.New("node/replaced-suffix-dropped", "node: a restart dropped WAL entries after a snapshot marker that the snapshot had replaced")
+	probeSnapStreamed       = probe.New("node/snapshot-streamed", "node: a leader sent a snapshot as a stream of chunks")
 	probePendingForgotten   = probe.New("node/pending-forgotten", "node: a proposal pending too long was forgotten")
 )

@@ -63,6 +63,7 @@ func (n *Node) sendSnapshotStream(m *raft.Message) bool {
 	if m.Snapshot == nil || len(m.Snapshot.Data) <= chunk {
 		return false
 	}
+	n.probes.Hit(probeSnapStreamed)
 	data := m.Snapshot.Data
 	hm := *m
 	hs := *m.Snapshot
