@@ -33,6 +33,8 @@ type safetyChecker struct {
 	note func(format string, args ...any) // the run's account (may be nil)
 
 	leaders map[uint64]host.NodeID // term -> the replica that led it
+	// newestTerm is the highest term a leader was elected in so far.
+	newestTerm uint64
 	// applied holds, by log index, the entry first applied there; its
 	// bytes are copied once into arena.
 	applied []appliedEntry
@@ -56,6 +58,9 @@ type safetyChecker struct {
 	// completeness checks off (tests whose replicas forge grants, to
 	// exercise the other checks).
 	skipVotes, skipCompleteness bool
+	// viewOf, if set, stands in for the replicas' nodes in the leader
+	// completeness check (unit tests).
+	viewOf func(host.NodeID) leaderLog
 	// onLeader, if set, hears of every new leader (the membership
 	// operator aims changes at them).
 	onLeader func(id host.NodeID)
@@ -63,7 +68,11 @@ type safetyChecker struct {
 
 // appliedEntry is the entry first applied at an index.
 type appliedEntry struct {
-	term     uint64
+	term uint64
+	// within bounds the term the entry was committed in: the newest
+	// leader term seen when it was first applied (a commit needs a leader
+	// of the commit term, elected before it).
+	within   uint64
 	off, n   int         // its bytes: arena[off:off+n]
 	by       host.NodeID // the first replica to apply it
 	at       time.Duration
@@ -112,6 +121,7 @@ func (s *safetyChecker) BecameLeader(id host.NodeID, term uint64) {
 	s.leaders[term] = id
 	s.noteElection(id, term)
 	s.checkCompleteness(id, term)
+	s.newestTerm = max(s.newestTerm, term)
 	if s.onLeader != nil {
 		s.onLeader(id)
 	}
@@ -124,7 +134,7 @@ func (s *safetyChecker) Applied(id host.NodeID, index, term uint64, data []byte)
 	e := s.entry(index)
 	switch {
 	case !e.set:
-		*e = appliedEntry{term: term, by: id, at: s.now(), set: true}
+		*e = appliedEntry{term: term, within: s.newestTerm, by: id, at: s.now(), set: true}
 		s.keep(e, data)
 	case e.term != term:
 		s.fail("state-machine safety: replica %d applied index %d of term %d at %v, replica %d applied it with term %d at %v",
@@ -145,7 +155,7 @@ func (s *safetyChecker) AppliedSnapshot(id host.NodeID, index, term uint64) {
 	e := s.entry(index)
 	switch {
 	case !e.set:
-		*e = appliedEntry{term: term, by: id, at: s.now(), set: true}
+		*e = appliedEntry{term: term, within: s.newestTerm, by: id, at: s.now(), set: true}
 	case e.term != term:
 		s.fail("state-machine safety: replica %d installed a snapshot at index %d of term %d at %v, replica %d applied index %d with term %d at %v",
 			id, index, term, s.now(), e.by, index, e.term, e.at)

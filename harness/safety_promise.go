@@ -33,8 +33,9 @@ import (
 //     leader's term (Raft Figure 8), and a leader's log holds at most one
 //     membership change it has not applied (one change at a time).
 //   - Leader completeness: a new leader of term T is a voter of its own
-//     configuration and holds the highest entry of a term below T applied
-//     anywhere so far, with its term.
+//     configuration and holds, with its term, the highest entry applied
+//     anywhere so far that was committed in a term below T (bounded by the
+//     newest leader term when it was first applied).
 
 // promise is an acknowledgement sent before the check saw it durable.
 type promise struct {
@@ -258,12 +259,33 @@ func (s *safetyChecker) holdList(voters []uint64) string {
 	return "durable last index " + out
 }
 
+// leaderLog is what the completeness check reads of a new leader.
+type leaderLog interface {
+	RaftStatus() raft.Status
+	LogTerm(i uint64) (term uint64, ok, compacted bool)
+}
+
+// leaderView is the replica's node, or the test's stand-in for it.
+func (s *safetyChecker) leaderView(id host.NodeID) leaderLog {
+	if s.viewOf != nil {
+		return s.viewOf(id)
+	}
+	if n := s.nodeOf(id); n != nil {
+		return n
+	}
+	return nil
+}
+
+// committedBy bounds the term e was committed in from above: the newest
+// leader term when it was first applied, and never below its own term.
+func (e *appliedEntry) committedBy() uint64 { return max(e.within, e.term) }
+
 // checkCompleteness holds a new leader of term to the highest entry
-// applied so far in a lower term: it was committed, so every leader of a
-// later term holds it (or a snapshot past it), and by Log Matching every
+// applied so far that was committed in a lower term: every leader of a
+// later term than its commit holds it (or a snapshot past it), and by Log Matching every
 // entry before it.
 func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
-	n := s.nodeOf(id)
+	n := s.leaderView(id)
 	if n == nil || s.skipCompleteness {
 		return
 	}
@@ -277,11 +299,15 @@ func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
 	if len(s.applied) == 0 {
 		return
 	}
-	// The highest entry applied so far of a term below term (a leader
-	// of a stale term, elected behind a partition, owes nothing to the
-	// entries of later terms).
+	// The highest entry applied so far that was committed in a term
+	// below term. Raft promises a leader of term T only the entries
+	// committed in terms before T: a leader of a stale term (a candidate
+	// paused or partitioned with its votes in flight) owes nothing to an
+	// entry of an old term that a leader of a later term committed
+	// (seed 4813 on 54198bb: a term-4 entry committed in term 6, then a
+	// leader of term 5 elected from votes granted before).
 	idx := uint64(len(s.applied)) - 1
-	for idx > 0 && (!s.applied[idx].set || s.applied[idx].term >= term) {
+	for idx > 0 && (!s.applied[idx].set || s.applied[idx].committedBy() >= term) {
 		idx--
 	}
 	if idx == 0 {
