@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seedkv/seedkv/api"
 	lin "github.com/seedkv/seedkv/linearizability"
 	"github.com/stretchr/testify/require"
 )
@@ -113,4 +114,29 @@ func TestRevisionHintsOnlyAtGaps(t *testing.T) {
 	require.Equal(t, lin.RevisionHints{2: {"/a"}}, revisionHints(log, ops))
 	ops[0].Failed = true
 	require.Equal(t, lin.RevisionHints{1: {"/a"}, 2: {"/a"}}, revisionHints(log, ops))
+}
+
+// A read of the past kept as a digest (long runs) is checked as the whole
+// answer is: the same answer passes, any other fails.
+func TestPastReadDigest(t *testing.T) {
+	st := &replayState{kvs: map[string]api.KeyValue{}}
+	st.apply(&lin.LogEntry{Revision: 5, Changes: []lin.Change{{Key: "/k", Type: lin.EventPut, Value: "v1"}}})
+	right := []api.KeyValue{{Key: []byte("/k"), Value: []byte("v1"), ModRevision: 5, CreateRevision: 5, Version: 1}}
+	wrong := []api.KeyValue{{Key: []byte("/k"), Value: []byte("v2"), ModRevision: 5, CreateRevision: 5, Version: 1}}
+	r := &seedRun{}
+	for _, tc := range []struct {
+		kvs []api.KeyValue
+		ok  bool
+	}{{right, true}, {wrong, false}, {nil, false}} {
+		whole := &pastRead{key: "/k", rev: 5, kvs: tc.kvs}
+		digest := &pastRead{key: "/k", rev: 5, digest: digestAPIKVs(tc.kvs)}
+		for _, p := range []*pastRead{whole, digest} {
+			err := r.checkPastRead(p, st)
+			if tc.ok {
+				require.NoError(t, err)
+			} else {
+				require.Error(t, err)
+			}
+		}
+	}
 }

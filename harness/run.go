@@ -276,12 +276,8 @@ func (r *seedRun) startTrace() {
 // be most of the run's memory, and never when artifacts are kept (a
 // failure's history then shows what each read returned).
 func (r *seedRun) digestReads() bool {
-	return r.cfg.Duration >= LongRun && r.cfg.Checker == CheckRevision && !r.cfg.KeepArtifacts && !keepReadAnswers
+	return r.cfg.Duration >= LongRun && r.cfg.Checker == CheckRevision && !r.cfg.KeepArtifacts
 }
-
-// keepReadAnswers, if set (by benchmarks, never concurrently with
-// RunMany), keeps read answers whole in long runs too.
-var keepReadAnswers bool
 
 // drawFaults notes this seed's faults (the scenario drew them).
 func (r *seedRun) drawFaults() {

@@ -315,7 +315,7 @@ func (h *History) Ops() []Op {
 // the few operations a check may add (the harness adds lease expiries)
 // without copying it again.
 func (h *History) Take() []Op {
-	out := make([]Op, 0, h.n+h.n/64+16)
+	out := make([]Op, 0, h.n+h.n/8+16)
 	for i, c := range h.chunks {
 		out = h.appendChunk(out, c)
 		h.chunks[i] = nil
