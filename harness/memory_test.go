@@ -130,7 +130,8 @@ func TestPastReadDigest(t *testing.T) {
 	}{{right, true}, {wrong, false}, {nil, false}} {
 		whole := &pastRead{key: "/k", rev: 5, kvs: tc.kvs}
 		digest := &pastRead{key: "/k", rev: 5, digest: digestAPIKVs(tc.kvs)}
-		for _, p := range []*pastRead{whole, digest} {
+		prefix := &pastRead{key: "/", prefix: true, rev: 5, count: 1, digest: digestAPIKVs(tc.kvs)}
+		for _, p := range []*pastRead{whole, digest, prefix} {
 			err := r.checkPastRead(p, st)
 			if tc.ok {
 				require.NoError(t, err)
