@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"math"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -17,35 +18,43 @@ import (
 // answers kept as digests, as long runs keep them): longer runs hold more
 // keys, so their reads answer more and cost more per operation
 // (ratio-max/min, the dearest size over the cheapest). The target: within
-// 2x from 1k to 1M. The runs and the tiling take a few hundred MB; the
-// process keeps simrun's memory limit meanwhile.
+// 2x from 1k to 1M. The runs hold simrun's memory limit; the checks run
+// with the default GC target and no limit (a 1M-op history is about 500
+// MB live: under the limit the collector would run all the time), each
+// tiling built only while it is checked.
 func BenchmarkCheckerScaling(b *testing.B) {
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(MemoryLimitPerWorker))
+	limit := debug.SetMemoryLimit(MemoryLimitPerWorker)
+	defer debug.SetMemoryLimit(limit)
 	type sized struct {
 		name  string
 		ops   []lin.Op
 		hints lin.RevisionHints
+		tiles int // > 0: ops and hints are this many tiles of sized 0
 	}
 	var hs []sized
 	for _, d := range []time.Duration{30 * time.Second, 5 * time.Minute, time.Hour} {
 		cfg := DefaultConfig()
 		cfg.Duration = d
 		h, hints := realHistoriesHinted(b, cfg, 1)
-		hs = append(hs, sized{d.String(), h[0], hints[0]})
+		hs = append(hs, sized{name: d.String(), ops: h[0], hints: hints[0]})
 	}
 	for _, n := range []int{16, (1 << 20) / len(hs[0].ops)} {
-		ops, hints := tileHinted(hs[0].ops, hs[0].hints, n)
-		hs = append(hs, sized{fmt.Sprintf("30s-x%d", n), ops, hints})
+		hs = append(hs, sized{name: fmt.Sprintf("30s-x%d", n), tiles: n})
 	}
-	for _, h := range hs {
-		if v := lin.CheckRevisionsHinted(h.ops, 0, h.hints); v.Verdict != lin.Pass {
-			b.Fatalf("%s: %v %s", h.name, v.Verdict, v.Reason)
-		}
-	}
+	debug.SetMemoryLimit(math.MaxInt64)
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	cpu := make([]time.Duration, len(hs))
 	checked := make([]int, len(hs))
+	size := make([]int, len(hs))
 	for b.Loop() {
 		for k, h := range hs {
+			if h.tiles > 0 {
+				h.ops, h.hints = tileHinted(hs[0].ops, hs[0].hints, h.tiles)
+			}
+			if v := lin.CheckRevisionsHinted(h.ops, 0, h.hints); v.Verdict != lin.Pass {
+				b.Fatalf("%s: %v %s", h.name, v.Verdict, v.Reason)
+			}
+			size[k] = len(h.ops)
 			reps := max(1, (1<<20)/len(h.ops)) // about 1M ops checked per size
 			c0, ok := processCPU()
 			if !ok {
@@ -63,7 +72,7 @@ func BenchmarkCheckerScaling(b *testing.B) {
 	per := make([]float64, len(hs))
 	for k, h := range hs {
 		per[k] = float64(cpu[k].Nanoseconds()) / float64(checked[k])
-		b.ReportMetric(per[k], fmt.Sprintf("cpu-ns/op-%s-%dk", h.name, len(h.ops)/1000))
+		b.ReportMetric(per[k], fmt.Sprintf("cpu-ns/op-%s-%dk", h.name, size[k]/1000))
 		if lo == 0 || per[k] < lo {
 			lo = per[k]
 		}
