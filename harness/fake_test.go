@@ -152,14 +152,15 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 		case rev == 0 && b.Serializable && r.c.stale:
 			rev = max(1, s.CurrentRevision()-int64(r.h.Rand().IntN(3)))
 		}
-		rr, err := s.Range(b.Key, b.End, mvcc.RangeOptions{Revision: rev})
+		rr, err := s.Range(b.Key, b.End, mvcc.RangeOptions{Revision: rev, Limit: b.Limit,
+			CountOnly: b.CountOnly, KeysOnly: b.KeysOnly})
 		if err != nil {
 			return fail(err)
 		}
 		if rev != 0 && b.Revision == 0 {
 			resp.Header.Revision = rev
 		}
-		resp.Body = &api.RangeResponse{KVs: fromMVCC(rr.KVs), Count: rr.Count}
+		resp.Body = &api.RangeResponse{KVs: fromMVCC(rr.KVs), Count: rr.Count, More: rr.More}
 	case *api.DeleteRangeRequest:
 		n, rev, _, err := s.DeleteRange(b.Key, b.End, false)
 		if err != nil {
