@@ -42,10 +42,16 @@ func (r *seedRun) storageObserver() *storageChecker {
 	}}
 }
 
-// BecameLeader notes when a leadership began, for the lease check (a new
-// leader renews every lease), then checks election safety.
+// BecameLeader notes when a leadership of a newer term than any before
+// began, for the lease check (a new leader renews every lease), then checks
+// election safety. A leader of a stale term (a candidate paused with its
+// votes in flight, elected after a later term's leader) renews only its
+// own lessor, which no one will ever ask: the real leader may still
+// expire the lease on its own schedule.
 func (c *storageChecker) BecameLeader(id host.NodeID, term uint64) {
-	c.leases.leaderStarts = append(c.leases.leaderStarts, int64(c.now()))
+	if term > c.newestTerm {
+		c.leases.leaderStarts = append(c.leases.leaderStarts, int64(c.now()))
+	}
 	c.safetyChecker.BecameLeader(id, term)
 }
 

@@ -88,3 +88,20 @@ func TestLeasePromotion(t *testing.T) {
 	book.promote(time.Second)
 	require.Equal(t, 3*sec, l.bound(), "2s is not before 3s less a second of slack")
 }
+
+// TestLeasePromotionIgnoresStaleTerms: only a leader of a newer term than
+// any before renews the leases. A candidate paused with its votes in
+// flight may win a stale term after a later term's leader took over; its
+// lessor is never asked, so its election extends nothing.
+func TestLeasePromotionIgnoresStaleTerms(t *testing.T) {
+	c, _, book := newStorageChecker()
+	sec := int64(time.Second)
+	l := book.granted(7, 0, 2*time.Second, 1*sec) // live until 3s by its grant
+	c.now = func() time.Duration { return 2 * time.Second }
+	c.BecameLeader(1, 6) // at 2s: renews until 4s
+	c.now = func() time.Duration { return 3500 * time.Millisecond }
+	c.BecameLeader(2, 5) // at 3.5s, a stale term: renews nothing
+	book.promote(0)
+	require.Equal(t, 4*sec, l.bound())
+	require.NoError(t, l.checkSeen(4*sec, 0, "its delete"))
+}

@@ -506,6 +506,13 @@ func (w *WAL) ReleaseTo(index uint64) error {
 		return err
 	}
 	limit := min(index, w.syncedSnap)
+	if limit == 0 {
+		// No synced snapshot marker: a released segment, even one holding
+		// no entries, would leave replay a log whose start no marker
+		// explains (found by TestRapidCrashes: ReleaseTo(0) before any
+		// snapshot removed segment 0).
+		return nil
+	}
 	keep := len(w.segs) - 1 // the active (or, after a removed tail, latest) segment
 	if !w.headSynced && w.f != nil {
 		keep--

@@ -397,3 +397,29 @@ func TestLastRecord(t *testing.T) {
 	require.True(t, IsSegmentName(segmentName(3, 17)))
 	require.False(t, IsSegmentName("0000000000000003-0000000000000011.snap"))
 }
+
+// A release before any snapshot marker removes nothing, not even segments
+// holding only hard states: replay reads a released segment as a hole no
+// marker explains (TestRapidCrashes found ReleaseTo(0) removing segment 0).
+func TestReleaseWithoutMarkerKeepsEverything(t *testing.T) {
+	fs, _ := tempFS(t)
+	opts := Options{SegmentSize: 128}
+	w, err := Create(fs, testMeta, opts)
+	require.NoError(t, err)
+	for term := uint64(1); term <= 8; term++ {
+		require.NoError(t, w.Save(HardState{Term: term}, nil))
+		syncNow(t, w)
+	}
+	require.NoError(t, w.Save(HardState{Term: 8, Commit: 1}, ents(1, 1, 8)))
+	syncNow(t, w)
+	before := len(w.Segments())
+	require.Greater(t, before, 1, "the hard states alone must roll a segment")
+	require.NoError(t, w.ReleaseTo(0))
+	require.Len(t, w.Segments(), before)
+	require.NoError(t, w.Close())
+
+	w, rep := reopen(t, fs, opts)
+	defer w.Close()
+	require.Nil(t, rep.Snapshot)
+	require.Equal(t, ents(1, 1, 8), rep.Entries)
+}
