@@ -53,6 +53,10 @@ type leaseRecord struct {
 	// lease was surely live (0: none): the lease may expire no earlier
 	// than promoted + ttl either (see promote).
 	promoted int64
+	// expireTerm is the term of the last applied expiry entry naming
+	// the lease (0: none seen). Only leaders of terms up to it can have
+	// proposed that entry, so only their promotions bind it.
+	expireTerm uint64
 }
 
 // promote applies etcd's lessor Promote to the bounds of the leases: a
@@ -62,14 +66,40 @@ type leaseRecord struct {
 // surely live (T before its bound so far, less the clock slack: no leader
 // could have proposed its expiry yet) raises its bound to T + TTL. The
 // leader's clock may be off by the slack, which checkSeen subtracts.
+//
+// A promotion binds only the expiry entries of its own term or later: a
+// leader deposed behind a partition may still propose an expiry on its own
+// schedule, be elected again, and commit that old-term entry after another
+// leader's election (seed 1 at -duration 1h). So when the entry that
+// expired the lease is known, elections of later terms than its own are
+// left out.
 func (b *leaseBook) promote(slack time.Duration) {
 	for _, l := range b.order {
-		for _, t := range b.leaderStarts {
-			if t < l.bound()-int64(slack) && t > l.promoted {
-				l.promoted = t
+		for _, s := range b.leaderStarts {
+			if l.expireTerm != 0 && s.term > l.expireTerm {
+				continue
+			}
+			if s.at < l.bound()-int64(slack) && s.at > l.promoted {
+				l.promoted = s.at
 			}
 		}
 	}
+}
+
+// expired notes that an expiry entry of term named lease id. The last one
+// is the one that deleted it (an entry finding the lease renewed deletes
+// nothing, and no leader names a lease it no longer holds), and terms
+// only grow along the log, so the highest term counts.
+func (b *leaseBook) expired(id int64, term uint64) {
+	if l := b.byID[id]; l != nil {
+		l.expireTerm = max(l.expireTerm, term)
+	}
+}
+
+// leaderStart is a leadership of a newer term than any before.
+type leaderStart struct {
+	at   int64 // virtual ns
+	term uint64
 }
 
 // bound is the earliest time (before the clock slack) the lease may
@@ -92,7 +122,7 @@ type leaseBook struct {
 	// leaderStarts are the virtual times (ns) at which a replica became
 	// leader, in order: each new leader renews every live lease by its
 	// TTL (see promote).
-	leaderStarts []int64
+	leaderStarts []leaderStart
 }
 
 // revSeen is, in time order, each time a response first reported a

@@ -50,9 +50,22 @@ func (r *seedRun) storageObserver() *storageChecker {
 // expire the lease on its own schedule.
 func (c *storageChecker) BecameLeader(id host.NodeID, term uint64) {
 	if term > c.newestTerm {
-		c.leases.leaderStarts = append(c.leases.leaderStarts, int64(c.now()))
+		c.leases.leaderStarts = append(c.leases.leaderStarts, leaderStart{at: int64(c.now()), term: term})
 	}
 	c.safetyChecker.BecameLeader(id, term)
+}
+
+// Applied notes the term of each lease-expiry entry for the lease check
+// (see leaseBook.promote), then checks state-machine safety.
+func (c *storageChecker) Applied(id host.NodeID, index, term uint64, data []byte) {
+	if node.IsExpireCommand(data) {
+		if cmd, err := node.DecodeCommand(data); err == nil {
+			for _, l := range cmd.Leases {
+				c.leases.expired(l, term)
+			}
+		}
+	}
+	c.safetyChecker.Applied(id, index, term, data)
 }
 
 // Damaged fails the run if no fault damaged the replica's disk.

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
 )
 
 func newStorageChecker(damaged ...host.NodeID) (*storageChecker, *recorder, *leaseBook) {
@@ -104,4 +106,54 @@ func TestLeasePromotionIgnoresStaleTerms(t *testing.T) {
 	book.promote(0)
 	require.Equal(t, 4*sec, l.bound())
 	require.NoError(t, l.checkSeen(4*sec, 0, "its delete"))
+}
+
+// TestLeasePromotionBindsLaterTermsOnly: the leader of term 5, deposed
+// behind a partition, proposes the expiry on its own schedule (4s: its
+// promotion at 1s + TTL 3s), is elected again in term 7 and commits that
+// term-5 entry. The leader of term 6 elected at 3s promised more time, but
+// its promise binds only expiry entries of term 6 or later.
+func TestLeasePromotionBindsLaterTermsOnly(t *testing.T) {
+	c, _, book := newStorageChecker()
+	sec := int64(time.Second)
+	l := book.granted(7, 0, 3*time.Second, 0) // live until 3s by its grant
+	c.now = func() time.Duration { return time.Second }
+	c.BecameLeader(1, 5) // renews until 4s
+	c.now = func() time.Duration { return 3 * time.Second }
+	c.BecameLeader(2, 6) // renews until 6s, for entries of term >= 6
+	c.now = func() time.Duration { return 4500 * time.Millisecond }
+	c.BecameLeader(1, 7)
+	c.Applied(1, 10, 5, appendExpire(7))
+	book.promote(0)
+	require.Equal(t, 4*sec, l.bound(), "a term-5 expiry owes nothing to term 6's promotion")
+	require.NoError(t, l.checkSeen(4600*int64(time.Millisecond), 0, "its delete"))
+
+	// An expiry entry of term 7 is bound by every promotion up to 7.
+	c.Applied(1, 11, 7, appendExpire(7))
+	l.promoted = 0
+	book.promote(0)
+	require.Equal(t, int64(4500*time.Millisecond)+3*sec, l.bound())
+	require.Error(t, l.checkSeen(5*sec, 0, "its delete"))
+}
+
+// appendExpire is a node expiry command naming leases, in the node's log
+// encoding (version, kind 2, varint stamp, uvarint count, varint IDs).
+func appendExpire(leases ...int64) []byte {
+	b := []byte{expireCmdVersion, 2}
+	b = binary.AppendVarint(b, 0)
+	b = binary.AppendUvarint(b, uint64(len(leases)))
+	for _, id := range leases {
+		b = binary.AppendVarint(b, id)
+	}
+	return b
+}
+
+// expireCmdVersion is the node's command encoding version (node/command.go).
+const expireCmdVersion = 1
+
+func TestAppendExpireIsTheNodesEncoding(t *testing.T) {
+	cmd, err := node.DecodeCommand(appendExpire(7, 9))
+	require.NoError(t, err)
+	require.True(t, cmd.Expire)
+	require.Equal(t, []int64{7, 9}, cmd.Leases)
 }

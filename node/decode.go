@@ -29,6 +29,13 @@ type Command struct {
 	Leases []int64
 }
 
+// IsExpireCommand reports whether data, an EntryNormal entry's Data, is a
+// lease-expiry decision, reading two bytes (cheap enough to call on every
+// applied entry).
+func IsExpireCommand(data []byte) bool {
+	return len(data) >= 2 && data[0] == cmdVersion && data[1] == kindExpire
+}
+
 // DecodeCommand decodes a log command; bad input gets an error wrapping
 // ErrBadCommand.
 func DecodeCommand(data []byte) (Command, error) {
