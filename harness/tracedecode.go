@@ -94,17 +94,9 @@ func appendRaftMessage(dst []byte, body []byte) []byte {
 	}
 	if len(m.Entries) > 0 {
 		dst = appendInt(dst, " entries=", int64(len(m.Entries)))
-		dst = append(dst, " ["...)
-		for i := range m.Entries {
-			if i == traceMaxItems {
-				dst = appendInt(dst, ", +", int64(len(m.Entries)-i))
-				break
-			}
-			if i > 0 {
-				dst = append(dst, ", "...)
-			}
-			dst = appendEntry(dst, &m.Entries[i])
-		}
+		dst = appendList(append(dst, " ["...), len(m.Entries), ", ", func(dst []byte, i int) []byte {
+			return appendEntry(dst, &m.Entries[i])
+		})
 		dst = append(dst, ']')
 	}
 	if s := m.Snapshot; s != nil {
@@ -250,17 +242,9 @@ func appendRange(dst []byte, r *api.RangeRequest) []byte {
 
 // appendTxn describes a transaction as if [compares] then [ops] else [ops].
 func appendTxn(dst []byte, r *api.TxnRequest) []byte {
-	dst = append(dst, " if ["...)
-	for i := range r.Compares {
-		if i == traceMaxItems {
-			dst = appendInt(dst, ", +", int64(len(r.Compares)-i))
-			break
-		}
-		if i > 0 {
-			dst = append(dst, ", "...)
-		}
-		dst = appendCompare(dst, &r.Compares[i])
-	}
+	dst = appendList(append(dst, " if ["...), len(r.Compares), ", ", func(dst []byte, i int) []byte {
+		return appendCompare(dst, &r.Compares[i])
+	})
 	dst = appendTxnOps(append(dst, "] then ["...), r.Success)
 	dst = appendTxnOps(append(dst, "] else ["...), r.Failure)
 	return append(dst, ']')
@@ -303,13 +287,7 @@ func appendCompare(dst []byte, c *api.Compare) []byte {
 }
 
 func appendTxnOps(dst []byte, ops []api.TxnOp) []byte {
-	for i := range ops {
-		if i == traceMaxItems {
-			return appendInt(dst, ", +", int64(len(ops)-i))
-		}
-		if i > 0 {
-			dst = append(dst, ", "...)
-		}
+	return appendList(dst, len(ops), ", ", func(dst []byte, i int) []byte {
 		switch o := &ops[i]; {
 		case o.Put != nil:
 			dst = appendPut(append(dst, "Put"...), o.Put)
@@ -318,8 +296,8 @@ func appendTxnOps(dst []byte, ops []api.TxnOp) []byte {
 		case o.DeleteRange != nil:
 			dst = appendKeyRange(append(dst, "DeleteRange"...), o.DeleteRange.Key, o.DeleteRange.End)
 		}
-	}
-	return dst
+		return dst
+	})
 }
 
 // appendResponse describes a response: op, status, revision, the
@@ -405,25 +383,14 @@ func appendWatchEvents(dst []byte, w *api.WatchEvents) []byte {
 	if len(w.Events) == 0 {
 		return dst
 	}
-	dst = append(dst, " ["...)
-	for i := range w.Events {
-		if i == traceMaxItems {
-			dst = appendInt(dst, ", +", int64(len(w.Events)-i))
-			break
-		}
-		if i > 0 {
-			dst = append(dst, ", "...)
-		}
+	dst = appendList(append(dst, " ["...), len(w.Events), ", ", func(dst []byte, i int) []byte {
 		e := &w.Events[i]
 		if e.Type == api.EventDelete {
-			dst = append(dst, "delete "...)
-			dst = appendKey(dst, e.KV.Key)
-			dst = appendInt(dst, "@", e.KV.ModRevision)
-			continue
+			dst = appendKey(append(dst, "delete "...), e.KV.Key)
+			return appendInt(dst, "@", e.KV.ModRevision)
 		}
-		dst = append(dst, "put "...)
-		dst = appendKV(dst, &e.KV)
-	}
+		return appendKV(append(dst, "put "...), &e.KV)
+	})
 	return append(dst, ']')
 }
 
@@ -492,14 +459,22 @@ func appendUint(dst []byte, label string, v uint64) []byte {
 }
 
 func appendInts(dst []byte, vs []int64) []byte {
-	for i, v := range vs {
+	return appendList(dst, len(vs), ",", func(dst []byte, i int) []byte {
+		return strconv.AppendInt(dst, vs[i], 10)
+	})
+}
+
+// appendList appends items 0..n-1 of a list with each, separated by sep:
+// the first traceMaxItems of them, then sep+"+k" for the k left out.
+func appendList(dst []byte, n int, sep string, each func(dst []byte, i int) []byte) []byte {
+	for i := range n {
 		if i == traceMaxItems {
-			return appendInt(dst, ",+", int64(len(vs)-i))
+			return appendInt(append(dst, sep...), "+", int64(n-i))
 		}
 		if i > 0 {
-			dst = append(dst, ',')
+			dst = append(dst, sep...)
 		}
-		dst = strconv.AppendInt(dst, v, 10)
+		dst = each(dst, i)
 	}
 	return dst
 }
@@ -530,17 +505,9 @@ func appendBytesField(dst []byte, label string, b []byte) []byte {
 
 // appendKVs appends up to traceMaxItems key-values as [k=v@mod ...].
 func appendKVs(dst []byte, kvs []api.KeyValue) []byte {
-	dst = append(dst, '[')
-	for i := range kvs {
-		if i == traceMaxItems {
-			dst = appendInt(dst, " +", int64(len(kvs)-i))
-			break
-		}
-		if i > 0 {
-			dst = append(dst, ' ')
-		}
-		dst = appendKV(dst, &kvs[i])
-	}
+	dst = appendList(append(dst, '['), len(kvs), " ", func(dst []byte, i int) []byte {
+		return appendKV(dst, &kvs[i])
+	})
 	return append(dst, ']')
 }
 
