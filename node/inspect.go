@@ -97,3 +97,20 @@ func (n *Node) ConfChangesAfter(index uint64) []uint64 {
 	}
 	return out
 }
+
+// StoreSnapshot is the mvcc store's snapshot (mvcc.Restore reads it) with
+// the revision it holds, for a client's backup (etcd's Maintenance.Snapshot).
+func (n *Node) StoreSnapshot() (data []byte, rev int64) {
+	if n.sm == nil {
+		return nil, 0
+	}
+	return n.sm.store.Snapshot(), n.sm.store.CurrentRevision()
+}
+
+// CompactRevision is the mvcc store's compaction revision.
+func (n *Node) CompactRevision() int64 {
+	if n.sm == nil {
+		return 0
+	}
+	return n.sm.store.CompactRevision()
+}

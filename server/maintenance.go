@@ -47,27 +47,48 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 }
 
 // Alarm implements etcd's Maintenance.Alarm. The only alarm is NOSPACE,
-// raised and cleared by the store's quota itself: GET lists it; raising or
-// clearing it by hand is not supported.
+// raised by the store's quota when a write is refused and cleared by the
+// replica itself once deletes or compaction bring the store under its
+// quota. GET lists it; DEACTIVATE succeeds once the store is under its
+// quota (the alarm is then already cleared: etcdctl alarm disarm works)
+// and fails with FailedPrecondition while it is not; ACTIVATE is not
+// supported (a NOSPACE raised by hand would not refuse writes here, and
+// seedkv has no CORRUPT alarm: a damaged data dir stops the member).
 func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
-	if r.Action != pb.AlarmRequest_GET {
-		return nil, status.Error(codes.Unimplemented, "etcdserver: seedkv raises and clears NOSPACE from the quota; alarms cannot be set by hand")
+	if r.Action == pb.AlarmRequest_ACTIVATE {
+		return nil, errAlarmActivate
 	}
 	var st node.Status
 	var hdr *pb.ResponseHeader
+	var size, quota int64
 	if err := m.s.onLoop(ctx, func() {
 		hdr = m.s.localHeader()
 		st = m.s.cfg.Node.Status()
+		size, quota = m.s.cfg.Node.StoreSize()
 	}); err != nil {
 		return nil, err
 	}
 	out := &pb.AlarmResponse{Header: hdr}
-	if st.Alarm && (r.Alarm == pb.AlarmType_NONE || r.Alarm == pb.AlarmType_NOSPACE) &&
-		(r.MemberID == 0 || r.MemberID == uint64(st.ID)) {
+	match := (r.Alarm == pb.AlarmType_NONE || r.Alarm == pb.AlarmType_NOSPACE) &&
+		(r.MemberID == 0 || r.MemberID == uint64(st.ID))
+	if r.Action == pb.AlarmRequest_DEACTIVATE {
+		if match && st.Alarm && size >= quota {
+			return nil, errAlarmStillOver
+		}
+		return out, nil
+	}
+	if st.Alarm && match {
 		out.Alarms = []*pb.AlarmMember{{MemberID: uint64(st.ID), Alarm: pb.AlarmType_NOSPACE}}
 	}
 	return out, nil
 }
+
+var (
+	errAlarmActivate = status.Error(codes.Unimplemented,
+		"etcdserver: seedkv raises NOSPACE from the quota; alarms cannot be raised by hand")
+	errAlarmStillOver = status.Error(codes.FailedPrecondition,
+		"etcdserver: NOSPACE stays until compaction or deletes bring the store under its quota")
+)
 
 func hexID(id uint64) string {
 	const digits = "0123456789abcdef"

@@ -7,6 +7,7 @@
 //	seedkv [member flags]              run one member (etcd's flag names)
 //	seedkv cluster [-dir D]            run a 3-member cluster on loopback
 //	seedkv check [-duration D] ...     workload + kills + pauses, then check
+//	seedkv snapshot status FILE        check a file of etcdctl snapshot save
 //
 // Member flags: --name, --data-dir, --listen-client-urls,
 // --advertise-client-urls, --listen-peer-urls, --initial-cluster,
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runCluster(args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "check":
 		err = runCheck(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "snapshot":
+		err = runSnapshot(args[1:], stdout)
 	default:
 		err = runMember(args, stderr)
 	}
