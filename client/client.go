@@ -383,3 +383,16 @@ func (c *Client) isServer(id host.NodeID) bool {
 	}
 	return false
 }
+
+// SetServers replaces the servers the client talks to (a real member's
+// client, after a membership change). A leader guess that is no longer a
+// server is forgotten.
+func (c *Client) SetServers(servers []host.NodeID) {
+	c.servers = append(c.servers[:0:0], servers...)
+	if !c.isServer(c.leader) {
+		c.leader = 0
+	}
+	if c.rr >= len(c.servers) {
+		c.rr = 0
+	}
+}

@@ -45,6 +45,10 @@ type Config struct {
 	// bootstrap, and waits for the leader to send it a snapshot after a
 	// MemberAdd.
 	Join bool
+	// PromoteCatchUp refuses to promote a learner whose log is behind 90%
+	// of the leader's (etcd's rule, CodeInvalid with ErrLearnerNotReady's
+	// text); off, a learner is promoted whatever its progress.
+	PromoteCatchUp bool
 	// ClusterID is written into the WAL metadata.
 	ClusterID uint64
 	// TickInterval is the raft tick.

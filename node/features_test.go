@@ -414,3 +414,40 @@ func TestWithoutReplacedSuffix(t *testing.T) {
 		})
 	}
 }
+
+// With PromoteCatchUp, a learner that has not caught up (here: not even
+// started) is not promoted; once it has joined and caught up, it is.
+// Without it, the promotion goes through at once.
+func TestPromoteCatchUp(t *testing.T) {
+	c := newCluster(t, 3, 40, Config{PromoteCatchUp: true})
+	c.waitLeader(5 * time.Second)
+	c.writeMany("p", 10)
+	_, err := c.do(&api.MemberAddRequest{ID: 4, Learner: true}, client.CallOptions{})
+	require.NoError(t, err)
+	_, err = c.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
+	var se *client.ServerError
+	require.ErrorAs(t, err, &se)
+	require.Equal(t, api.CodeInvalid, se.Response.Err)
+	require.Equal(t, ErrLearnerNotReady.Error(), se.Response.Detail)
+	joinCfg := c.cfg
+	joinCfg.Join = true
+	require.NoError(t, c.w.AddNode(4, func(h host.Host) host.Process {
+		n := Start(h, joinCfg).(*Node)
+		c.nodes[4] = n
+		return n
+	}))
+	c.ids = append(c.ids, 4)
+	c.converged(10 * time.Second)
+	resp, err := c.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
+	require.NoError(t, err)
+	for _, m := range resp.Body.(*api.MemberResponse).Members {
+		require.False(t, m.Learner, "member %d", m.ID)
+	}
+
+	off := newCluster(t, 3, 41, Config{})
+	off.waitLeader(5 * time.Second)
+	_, err = off.do(&api.MemberAddRequest{ID: 4, Learner: true}, client.CallOptions{})
+	require.NoError(t, err)
+	_, err = off.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
+	require.NoError(t, err)
+}

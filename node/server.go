@@ -90,8 +90,13 @@ func (n *Node) onMemberChange(key reqKey, req *api.Request) {
 		}
 		// Adding a voter that exists, or a learner that exists in any
 		// role, changes nothing (promoting a learner is allowed).
-		if m, ok := n.member(r.ID); ok && (r.Learner || !m.Learner) {
+		m, ok := n.member(r.ID)
+		if ok && (r.Learner || !m.Learner) {
 			n.replyErr(key, op, api.CodeMemberExists, "")
+			return
+		}
+		if ok && n.cfg.PromoteCatchUp && !n.learnerReady(r.ID) {
+			n.replyErr(key, op, api.CodeInvalid, ErrLearnerNotReady.Error())
 			return
 		}
 	case *api.MemberRemoveRequest:
@@ -174,4 +179,16 @@ func (n *Node) member(id host.NodeID) (api.Member, bool) {
 		}
 	}
 	return api.Member{}, false
+}
+
+// ErrLearnerNotReady is the detail of a refused promotion (etcd's text).
+var ErrLearnerNotReady = errors.New("can only promote a learner member which is in sync with leader")
+
+// learnerReady reports whether learner id has (as the leader sees it) at
+// least 90% of the leader's log, etcd's rule for a promotion.
+func (n *Node) learnerReady(id host.NodeID) bool {
+	st := n.rn.Status()
+	pr, ok := st.Progress[uint64(id)]
+	lead := st.Progress[uint64(n.id)]
+	return ok && float64(pr.Match) >= 0.9*float64(lead.Match)
 }

@@ -23,7 +23,17 @@ const (
 // remember each client's requests, so a restarted client must not reuse
 // an old identity): a start time in nanoseconds will do.
 func ClientID(home host.NodeID, incarnation uint64) host.NodeID {
+	if incarnation&incarnMask == 0 {
+		incarnation = 1 // 0 is MetaID's
+	}
 	return host.NodeID(clientBit | (incarnation&incarnMask)<<16 | uint64(home)&memberMask)
+}
+
+// MetaID is the ID of the process of member home that exchanges member
+// metadata with the other members (package server's member table): a
+// client ID of incarnation 0, which ClientID never hands out.
+func MetaID(home host.NodeID) host.NodeID {
+	return host.NodeID(clientBit | uint64(home)&memberMask)
 }
 
 // Home is the member that hosts process id (id itself for a member).

@@ -71,8 +71,13 @@ func (l *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 }
 
 // LeaseTimeToLive implements etcd's Lease.LeaseTimeToLive from the local
-// replica's state; an unknown lease has TTL -1, as in etcd.
+// replica's state once it has caught up (Server.catchUp: a grant or
+// revoke acknowledged before the call is seen); an unknown lease has TTL
+// -1, as in etcd.
 func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	if err := l.s.catchUp(ctx); err != nil {
+		return nil, err
+	}
 	var info mvcc.LeaseInfo
 	var lerr error
 	var hdr *pb.ResponseHeader
@@ -97,8 +102,12 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 	return out, nil
 }
 
-// LeaseLeases implements etcd's Lease.LeaseLeases from the local replica.
+// LeaseLeases implements etcd's Lease.LeaseLeases from the local replica,
+// once caught up (see LeaseTimeToLive).
 func (l *leaseServer) LeaseLeases(ctx context.Context, _ *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	if err := l.s.catchUp(ctx); err != nil {
+		return nil, err
+	}
 	var ids []int64
 	var hdr *pb.ResponseHeader
 	if err := l.s.onLoop(ctx, func() {

@@ -101,23 +101,3 @@ func hexID(id uint64) string {
 	}
 	return string(b)
 }
-
-type clusterServer struct {
-	pb.UnimplementedClusterServer
-	s *Server
-}
-
-// MemberList implements etcd's Cluster.MemberList from the configured
-// members (membership changes through gRPC are not supported).
-func (c *clusterServer) MemberList(ctx context.Context, _ *pb.MemberListRequest) (*pb.MemberListResponse, error) {
-	var hdr *pb.ResponseHeader
-	if err := c.s.onLoop(ctx, func() { hdr = c.s.localHeader() }); err != nil {
-		return nil, err
-	}
-	out := &pb.MemberListResponse{Header: hdr}
-	for _, m := range c.s.cfg.Members {
-		out.Members = append(out.Members, &pb.Member{ID: uint64(m.ID), Name: m.Name,
-			PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
-	}
-	return out, nil
-}

@@ -104,8 +104,14 @@ func (m *maintenanceServer) Defragment(ctx context.Context, _ *pb.DefragmentRequ
 // replica's store (every key with its history since the compaction, and
 // the leases) in SnapshotChunk pieces, in seedkv's snapshot file format
 // (EncodeSnapshotFile), which ends in a SHA-256 as etcd's does. It is not
-// a bbolt file: etcdutl cannot read it; `seedkv snapshot` can.
+// a bbolt file: etcdutl cannot read it; `seedkv snapshot` can. The local
+// replica first catches up (Server.catchUp).
 func (m *maintenanceServer) Snapshot(_ *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
+	// Every write acknowledged before the call is in the snapshot, even
+	// when taken from a follower.
+	if err := m.s.catchUp(stream.Context()); err != nil {
+		return err
+	}
 	var hdr *pb.ResponseHeader
 	var data []byte
 	if err := m.s.onLoop(stream.Context(), func() {

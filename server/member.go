@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sort"
 	"time"
 
@@ -36,6 +37,11 @@ type MemberConfig struct {
 	Node node.Config
 	// RequestTimeout: see Config.
 	RequestTimeout time.Duration
+	// Join starts a new member of an existing cluster (etcd's
+	// --initial-cluster-state existing): it was added with MemberAdd and
+	// waits for the leader to send it the state. Peers must name the
+	// cluster's members (this one included).
+	Join bool
 	// AllowPeerRecovery lets a replica whose data dir is corrupt rebuild
 	// from its peers (package node's protocol-aware recovery) instead of
 	// refusing to start.
@@ -44,6 +50,7 @@ type MemberConfig struct {
 
 // Member is a running member.
 type Member struct {
+	id     host.NodeID
 	loop   *oshost.Loop
 	net    *oshost.Net
 	node   *node.Node
@@ -64,6 +71,10 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		return nil, err
 	}
 	fs, err := wal.OSDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	tab, err := loadMemberTable(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -92,22 +103,31 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	ncfg := cfg.Node
-	ncfg.Members, ncfg.ClusterID = ids, cfg.ClusterID
+	ncfg.Members, ncfg.ClusterID, ncfg.Join = ids, cfg.ClusterID, cfg.Join
+	ncfg.PromoteCatchUp = true
 	var cl *client.Client
+	g := &gossip{self: cfg.ID, dir: cfg.DataDir, tab: tab, net: m.net, loop: m.loop}
 	m.loop.Do(func() {
 		m.node = node.Start(oshost.NewHost(cfg.ID, m.loop, m.net, afs), ncfg).(*node.Node)
 		m.net.Register(cfg.ID, m.node)
 		cid := oshost.ClientID(cfg.ID, uint64(time.Now().UnixNano()))
-		cl = client.New(oshost.NewHost(cid, m.loop, m.net, nil), ids, client.Options{})
+		cl = client.New(oshost.NewHost(cid, m.loop, m.net, nil), tab.live(), client.Options{})
 		m.net.Register(cid, cl)
+		g.client = cl
+		m.net.Register(oshost.MetaID(cfg.ID), g)
+		g.apply()
+		g.tick()
 	})
-	for id, addr := range cfg.Peers {
-		if id != cfg.ID {
-			m.net.SetPeer(id, addr)
-		}
+	if g.saveErr != nil {
+		ln.Close()
+		m.net.Close()
+		m.loop.Close()
+		return nil, fmt.Errorf("members file: %w", g.saveErr)
 	}
 	srv := New(Config{Loop: m.loop, Node: m.node, Client: cl, ClusterID: cfg.ClusterID,
 		Members: cfg.Members, RequestTimeout: cfg.RequestTimeout})
+	srv.gossip = g
+	m.id = cfg.ID
 	m.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(16<<20), grpc.MaxSendMsgSize(64<<20))
 	srv.Register(m.grpc)
 	go func() {
@@ -116,6 +136,10 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 	}()
 	return m, nil
 }
+
+// ID is the member's ID (from its data dir's members file if it has one,
+// else MemberConfig.ID).
+func (m *Member) ID() host.NodeID { return m.id }
 
 // ClientAddr is the address of the gRPC server.
 func (m *Member) ClientAddr() string { return m.ln.Addr().String() }
@@ -144,4 +168,46 @@ func (m *Member) Stop() {
 	<-m.served
 	m.net.Close()
 	m.loop.Close()
+}
+
+// loadMemberTable builds the member table from the data dir's members
+// file, then the configuration (at version 0, so that what the file or
+// the other members know wins), then this member's own name and client
+// URLs. A members file names this member's ID, which wins over cfg.ID (a
+// MemberUpdate may have changed the peer URL the ID was derived from).
+func loadMemberTable(cfg *MemberConfig) (*memberTable, error) {
+	tab := newMemberTable()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	msg, ok, err := loadMembersFile(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptDataDir, err)
+	}
+	if ok {
+		for _, m := range msg.Members {
+			tab.merge(m)
+		}
+		if msg.Self != 0 && host.NodeID(msg.Self) != cfg.ID {
+			cfg.Peers[host.NodeID(msg.Self)] = cfg.Peers[cfg.ID]
+			delete(cfg.Peers, cfg.ID)
+			cfg.ID = host.NodeID(msg.Self)
+		}
+	}
+	var self MemberInfo
+	for _, info := range cfg.Members {
+		if info.ID == cfg.ID {
+			self = info
+		}
+		tab.merge(memberMeta{ID: uint64(info.ID), Name: info.Name, PeerURLs: info.PeerURLs, ClientURLs: info.ClientURLs})
+	}
+	for id, addr := range cfg.Peers {
+		if tab.get(id) == nil {
+			tab.merge(memberMeta{ID: uint64(id), PeerURLs: []string{"http://" + addr}})
+		}
+	}
+	if self.ID != 0 {
+		tab.publish(cfg.ID, self.Name, self.ClientURLs)
+	}
+	return tab, nil
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/oshost"
 )
 
 // Defaults for zero Config fields.
@@ -96,6 +97,9 @@ type Config struct {
 type Server struct {
 	cfg Config
 	id  host.NodeID
+	// gossip keeps the member table (nil: membership cannot change and
+	// MemberList names members from cfg.Members).
+	gossip *gossip
 }
 
 // New builds a server.
@@ -171,6 +175,37 @@ func (s *Server) do(ctx context.Context, body api.RequestBody) (*api.Response, e
 	}
 }
 
+// catchUp is a read barrier for what the local replica serves from its
+// own state (lease TimeToLive and Leases): a linearizable read pinned to
+// the local replica returns once it has applied everything committed
+// before the call (raft's ReadIndex), so what it serves next is at least
+// that fresh.
+func (s *Server) catchUp(ctx context.Context) error {
+	timeout := s.cfg.RequestTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	ch := make(chan result, 1)
+	self := oshost.Home(s.id)
+	body := &api.RangeRequest{Key: []byte{0}, CountOnly: true, Limit: 1}
+	if !s.cfg.Loop.Post(func() {
+		s.cfg.Client.Do(body, client.CallOptions{Timeout: timeout, Member: self}, func(r *api.Response, err error) {
+			ch <- result{r, err}
+		})
+	}) {
+		return errStopped
+	}
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return toGRPC(r.err, r.resp)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctxErr(ctx.Err())
+	}
+}
+
 // header converts a seedkv response header into etcd's.
 func (s *Server) header(h api.Header) *pb.ResponseHeader {
 	return &pb.ResponseHeader{ClusterId: s.cfg.ClusterID, MemberId: uint64(h.Member),
@@ -243,6 +278,8 @@ func invalidErr(detail string) error {
 		return rpctypes.ErrGRPCEmptyKey
 	case strings.Contains(detail, "too large"):
 		return rpctypes.ErrGRPCRequestTooLarge
+	case strings.Contains(detail, node.ErrLearnerNotReady.Error()):
+		return rpctypes.ErrGRPCLearnerNotReady
 	}
 	return status.Error(codes.InvalidArgument, "etcdserver: "+orDefault(detail, "invalid request"))
 }

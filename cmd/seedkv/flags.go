@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -60,17 +61,17 @@ func parseMemberFlags(args []string, stderr io.Writer) (server.MemberConfig, mem
 	fs.StringVar(&f.advertisePeerURLs, "initial-advertise-peer-urls", "", "accepted for etcd compatibility; the peer URL is taken from --initial-cluster")
 	fs.StringVar(&f.initialCluster, "initial-cluster", "", "initial cluster: name=peerURL,... (default: this member alone)")
 	fs.StringVar(&f.initialClusterToken, "initial-cluster-token", "seedkv-cluster", "initial cluster token (makes the cluster ID)")
-	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "new (joining an existing cluster is not supported)")
+	fs.StringVar(&f.initialClusterState, "initial-cluster-state", "new", "new, or existing to join a cluster after etcdctl member add")
 	fs.IntVar(&f.heartbeatMS, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval (the raft tick)")
 	fs.IntVar(&f.electionMS, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
 	fs.StringVar(&f.clusterClientURLs, "initial-cluster-client-urls", "", "seedkv: the members' client URLs for MemberList, name=URL,... (default: only this member's)")
 	fs.StringVar(&f.pprofAddr, "debug-pprof-addr", "", "seedkv: serve net/http/pprof on this host:port (profiling)")
 	fs.BoolVar(&f.recoverFromPeers, "recover-from-peers", false, "seedkv: with a corrupt data dir, rebuild from the peers instead of refusing to start")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return server.MemberConfig{}, f, errHelp
-		}
-		return server.MemberConfig{}, f, usageErr("%v", err)
+		return server.MemberConfig{}, f, flagErr(err)
+	}
+	if err := fromEnv(fs); err != nil {
+		return server.MemberConfig{}, f, err
 	}
 	if fs.NArg() > 0 {
 		return server.MemberConfig{}, f, usageErr("unexpected argument %q", fs.Arg(0))
@@ -81,8 +82,12 @@ func parseMemberFlags(args []string, stderr io.Writer) (server.MemberConfig, mem
 
 func (f *memberFlags) config() (server.MemberConfig, error) {
 	var cfg server.MemberConfig
-	if f.initialClusterState != "new" {
-		return cfg, usageErr("--initial-cluster-state %q: only \"new\" is supported", f.initialClusterState)
+	switch f.initialClusterState {
+	case "new":
+	case "existing":
+		cfg.Join = true
+	default:
+		return cfg, usageErr("--initial-cluster-state %q: new or existing", f.initialClusterState)
 	}
 	if f.heartbeatMS <= 0 || f.electionMS < 5*f.heartbeatMS {
 		return cfg, usageErr("--election-timeout (%d ms) must be at least 5 heartbeat intervals (%d ms)", f.electionMS, f.heartbeatMS)
@@ -114,11 +119,14 @@ func (f *memberFlags) config() (server.MemberConfig, error) {
 		}
 	}
 	cfg.Peers = make(map[host.NodeID]string, len(members))
-	for i, m := range members {
-		id := host.NodeID(i + 1)
+	for _, m := range members {
+		id := server.MemberIDFor(m.url)
 		addr, err := hostPort("--initial-cluster", m.url)
 		if err != nil {
 			return cfg, err
+		}
+		if _, dup := cfg.Peers[id]; dup {
+			return cfg, usageErr("--initial-cluster: two peer URLs give member ID %d (the same URL twice, or a hash collision: change a port)", id)
 		}
 		cfg.Peers[id] = addr
 		info := server.MemberInfo{ID: id, Name: m.name, PeerURLs: []string{m.url}}
@@ -136,8 +144,10 @@ func (f *memberFlags) config() (server.MemberConfig, error) {
 	}
 	cfg.DataDir = orDefault(f.dataDir, f.name+".seedkv")
 	cfg.ListenPeer, cfg.ListenClient = listenPeer, listenClient
+	// The cluster ID depends on the token only, so that a member joining
+	// later (whose --initial-cluster lists more members) computes the same.
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s|%s", f.initialClusterToken, initial)
+	fmt.Fprintf(h, "seedkv|%s", f.initialClusterToken)
 	cfg.ClusterID = h.Sum64()
 	cfg.Node = node.Config{TickInterval: time.Duration(f.heartbeatMS) * time.Millisecond,
 		ElectionTicks: f.electionMS / f.heartbeatMS}
@@ -191,4 +201,32 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+func flagErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return usageErr("%v", err)
+}
+
+// fromEnv sets every flag not given on the command line from etcd's
+// environment variable for it (ETCD_NAME, ETCD_INITIAL_CLUSTER,
+// ETCD_INITIAL_CLUSTER_STATE, ...: what etcdctl member add prints), as
+// etcd does.
+func fromEnv(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var err error
+	fs.VisitAll(func(fl *flag.Flag) {
+		env := "ETCD_" + strings.ToUpper(strings.ReplaceAll(fl.Name, "-", "_"))
+		v, ok := os.LookupEnv(env)
+		if set[fl.Name] || !ok || err != nil {
+			return
+		}
+		if e := fl.Value.Set(v); e != nil {
+			err = usageErr("%s=%q: %v", env, v, e)
+		}
+	})
+	return err
 }

@@ -11,7 +11,7 @@
 //
 // Member flags: --name, --data-dir, --listen-client-urls,
 // --advertise-client-urls, --listen-peer-urls, --initial-cluster,
-// --initial-cluster-token, --initial-cluster-state (new),
+// --initial-cluster-token, --initial-cluster-state (new or existing),
 // --heartbeat-interval, --election-timeout, and seedkv's own
 // --recover-from-peers. Run with -h for details.
 //
@@ -82,8 +82,8 @@ func runMember(args []string, stderr io.Writer) error {
 	if st := m.Status(); st.Recovering {
 		fmt.Fprintf(stderr, "seedkv: member %d: data dir %s damaged, rebuilding from the peers\n", cfg.ID, cfg.DataDir)
 	}
-	fmt.Fprintf(stderr, "seedkv: member %d (%s) serving clients on %s, peers on %s\n",
-		cfg.ID, cfg.Members[cfg.ID-1].Name, m.ClientAddr(), m.PeerAddr())
+	fmt.Fprintf(stderr, "seedkv: member %x (%s) serving clients on %s, peers on %s\n",
+		uint64(m.ID()), f.name, m.ClientAddr(), m.PeerAddr())
 	s := <-sig
 	fmt.Fprintf(stderr, "seedkv: %v: shutting down\n", s)
 	m.Stop()

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/node"
+)
+
+// A learner added over gRPC joins (a new process with Join), catches up,
+// is promoted, has its peer URLs updated and is removed; MemberList on
+// every member follows, and etcd's errors come back for the bad cases.
+func TestMembershipChanges(t *testing.T) {
+	tc := startCluster(t)
+	cl := pb.NewClusterClient(tc.conns[0])
+	kv := pb.NewKVClient(tc.conns[1])
+	_, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("before"), Value: []byte("v")})
+	require.NoError(t, err)
+
+	_, err = cl.MemberAdd(ctx(t), &pb.MemberAddRequest{PeerURLs: []string{"127.0.0.1:1"}})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberBadURLs)
+	_, err = cl.MemberAdd(ctx(t), &pb.MemberAddRequest{PeerURLs: []string{"http://" + tc.cfgs[1].ListenPeer}})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCPeerURLExist)
+
+	addr := reservePort(t)
+	url := "http://" + addr
+	add, err := cl.MemberAdd(ctx(t), &pb.MemberAddRequest{PeerURLs: []string{url}, IsLearner: true})
+	require.NoError(t, err)
+	id := host.NodeID(add.Member.ID)
+	require.Equal(t, MemberIDFor(url), id)
+	require.True(t, add.Member.IsLearner)
+	require.Len(t, add.Members, 4)
+	_, err = cl.MemberAdd(ctx(t), &pb.MemberAddRequest{PeerURLs: []string{"http://" + reservePort(t)}, IsLearner: true})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCTooManyLearners)
+	_, err = cl.MemberPromote(ctx(t), &pb.MemberPromoteRequest{ID: uint64(tc.members[0].ID())})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotLearner)
+	_, err = cl.MemberPromote(ctx(t), &pb.MemberPromoteRequest{ID: 4242})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotFound)
+
+	// Every member lists the learner with its peer URL (from the table
+	// the others received) before it started.
+	for _, conn := range tc.conns {
+		require.Eventually(t, func() bool {
+			l, err := pb.NewClusterClient(conn).MemberList(ctx(t), &pb.MemberListRequest{})
+			return err == nil && hasMember(l.Members, id, url, true)
+		}, 10*time.Second, 20*time.Millisecond)
+	}
+
+	peers := map[host.NodeID]string{id: addr}
+	for i, c := range tc.cfgs {
+		peers[host.NodeID(i+1)] = c.ListenPeer
+	}
+	cfg := MemberConfig{ID: id, Peers: peers, DataDir: t.TempDir(), ListenPeer: addr, ListenClient: "127.0.0.1:0",
+		ClusterID: 7, Join: true, Node: node.Config{TickInterval: 20 * time.Millisecond},
+		Members: []MemberInfo{{ID: id, Name: "s4", PeerURLs: []string{url}, ClientURLs: []string{"http://x:1"}}}}
+	m4, err := StartMember(cfg)
+	require.NoError(t, err)
+	conn4, err := grpc.NewClient(m4.ClientAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn4.Close(); m4.Stop() })
+	require.Eventually(t, func() bool {
+		r, err := pb.NewKVClient(conn4).Range(ctx(t), &pb.RangeRequest{Key: []byte("before"), Serializable: true})
+		return err == nil && len(r.Kvs) == 1
+	}, 20*time.Second, 20*time.Millisecond, "the learner catches up")
+	require.Eventually(t, func() bool {
+		_, err := cl.MemberPromote(ctx(t), &pb.MemberPromoteRequest{ID: uint64(id)})
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		l, err := cl.MemberList(ctx(t), &pb.MemberListRequest{})
+		return err == nil && hasMember(l.Members, id, url, false) && nameOf(l.Members, id) == "s4"
+	}, 10*time.Second, 20*time.Millisecond, "promoted, and its name published")
+
+	// The new voter serves linearizable writes and reads.
+	_, err = pb.NewKVClient(conn4).Put(ctx(t), &pb.PutRequest{Key: []byte("after"), Value: []byte("v")})
+	require.NoError(t, err)
+
+	up, err := cl.MemberUpdate(ctx(t), &pb.MemberUpdateRequest{ID: uint64(id), PeerURLs: []string{url, "http://127.0.0.1:9"}})
+	require.NoError(t, err)
+	require.Len(t, up.Members, 4)
+	_, err = cl.MemberUpdate(ctx(t), &pb.MemberUpdateRequest{ID: uint64(id), PeerURLs: []string{"http://" + tc.cfgs[0].ListenPeer}})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCPeerURLExist)
+	_, err = cl.MemberUpdate(ctx(t), &pb.MemberUpdateRequest{ID: 4242, PeerURLs: []string{"http://127.0.0.1:8"}})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotFound)
+
+	rm, err := cl.MemberRemove(ctx(t), &pb.MemberRemoveRequest{ID: uint64(id)})
+	require.NoError(t, err)
+	require.Len(t, rm.Members, 3)
+	_, err = cl.MemberRemove(ctx(t), &pb.MemberRemoveRequest{ID: uint64(id)})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotFound)
+	_, err = kv.Put(ctx(t), &pb.PutRequest{Key: []byte("removed"), Value: []byte("v")})
+	require.NoError(t, err, "three voters left, quorum two")
+}
+
+func hasMember(ms []*pb.Member, id host.NodeID, url string, learner bool) bool {
+	for _, m := range ms {
+		if m.ID == uint64(id) {
+			return m.IsLearner == learner && len(m.PeerURLs) > 0 && m.PeerURLs[0] == url
+		}
+	}
+	return false
+}
+
+func nameOf(ms []*pb.Member, id host.NodeID) string {
+	for _, m := range ms {
+		if m.ID == uint64(id) {
+			return m.Name
+		}
+	}
+	return ""
+}
