@@ -1,0 +1,623 @@
+package compat
+
+// A differential test of seedkv's mvcc package against etcd v3.7.3's own
+// storage stack (mvccdiff_etcd_test.go): a rapid state machine drives the
+// same random operations into both and requires every client-observable
+// result to be equal: header revisions, key-values (key, value, create and
+// mod revision, version, lease), counts, more, deleted counts, prev_kv,
+// txn success and per-op responses with their header revisions, error
+// classes, lease key sets, and watch event streams with prev_kv, across
+// compactions and restarts.
+//
+// Run it alone:
+//
+//	cd compat && go test -run TestMVCCDiff -v .
+//	cd compat && go test -run TestMVCCDiff -rapid.checks=10000 -timeout 2h .   # long run
+//
+// Keys come from a small alphabet (with "\x00" and "\xff" bytes) so that
+// ops collide often; ranges include single keys, [key, end) with end at
+// or below key, prefixes and "from key" ("\x00") ends.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"go.etcd.io/etcd/server/v3/lease"
+	emvcc "go.etcd.io/etcd/server/v3/storage/mvcc"
+	"pgregory.net/rapid"
+
+	"github.com/seedkv/seedkv/mvcc"
+)
+
+// errClass is the shared enum both sides' errors map to.
+type errClass string
+
+const (
+	errNone          errClass = ""
+	errCompacted     errClass = "compacted"
+	errFutureRev     errClass = "future revision"
+	errLeaseNotFound errClass = "lease not found"
+	errLeaseExists   errClass = "lease exists"
+	errEmptyKey      errClass = "empty key"
+	errTooManyOps    errClass = "too many ops"
+	errDuplicateKey  errClass = "duplicate key"
+	errInvalid       errClass = "invalid argument"
+)
+
+func seedErr(err error) errClass {
+	for _, m := range []struct {
+		err error
+		c   errClass
+	}{
+		{mvcc.ErrCompacted, errCompacted}, {mvcc.ErrFutureRevision, errFutureRev},
+		{mvcc.ErrLeaseNotFound, errLeaseNotFound}, {mvcc.ErrLeaseExists, errLeaseExists},
+		{mvcc.ErrEmptyKey, errEmptyKey}, {mvcc.ErrTooManyOps, errTooManyOps},
+		{mvcc.ErrDuplicateKey, errDuplicateKey}, {mvcc.ErrInvalidArgument, errInvalid},
+	} {
+		if errors.Is(err, m.err) {
+			return m.c
+		}
+	}
+	if err != nil {
+		return errClass("seedkv: " + err.Error())
+	}
+	return errNone
+}
+
+func etcdErr(err error) errClass {
+	for _, m := range []struct {
+		err error
+		c   errClass
+	}{
+		{emvcc.ErrCompacted, errCompacted}, {emvcc.ErrFutureRev, errFutureRev},
+		{lease.ErrLeaseNotFound, errLeaseNotFound}, {lease.ErrLeaseExists, errLeaseExists},
+		{rpctypes.ErrGRPCEmptyKey, errEmptyKey}, {rpctypes.ErrGRPCTooManyOps, errTooManyOps},
+		{rpctypes.ErrGRPCDuplicateKey, errDuplicateKey}, {emvcc.ErrEmptyWatcherRange, errInvalid},
+	} {
+		if errors.Is(err, m.err) {
+			return m.c
+		}
+	}
+	if err != nil {
+		return errClass("etcd: " + err.Error())
+	}
+	return errNone
+}
+
+// Normalised, comparable results. nil and empty values are the same on
+// the wire (protobuf), so values are strings.
+type nkv struct {
+	Key, Value                    string
+	Create, Mod, Version, LeaseID int64
+}
+
+type nrange struct {
+	Rev   int64
+	KVs   []nkv
+	Count int64
+	More  bool
+}
+
+type nput struct {
+	Rev  int64
+	Prev *nkv
+}
+
+type ndel struct {
+	Rev     int64
+	Deleted int64
+	Prevs   []nkv
+}
+
+type nop struct {
+	Range *nrange
+	Put   *nput
+	Del   *ndel
+}
+
+type ntxn struct {
+	Rev       int64
+	Succeeded bool
+	Ops       []nop
+}
+
+type nevent struct {
+	Delete bool
+	KV     nkv
+	Prev   *nkv
+}
+
+func fromPB(kv *mvccpb.KeyValue) nkv {
+	return nkv{string(kv.Key), string(kv.Value), kv.CreateRevision, kv.ModRevision, kv.Version, kv.Lease}
+}
+
+func fromPBs(kvs []*mvccpb.KeyValue) []nkv {
+	var out []nkv
+	for _, kv := range kvs {
+		out = append(out, fromPB(kv))
+	}
+	return out
+}
+
+func fromSeed(kv mvcc.KeyValue) nkv {
+	return nkv{string(kv.Key), string(kv.Value), kv.CreateRevision, kv.ModRevision, kv.Version, kv.Lease}
+}
+
+func fromSeeds(kvs []mvcc.KeyValue) []nkv {
+	var out []nkv
+	for _, kv := range kvs {
+		out = append(out, fromSeed(kv))
+	}
+	return out
+}
+
+func pbRange(r *pb.RangeResponse) *nrange {
+	return &nrange{Rev: r.Header.Revision, KVs: fromPBs(r.Kvs), Count: r.Count, More: r.More}
+}
+
+func seedRange(r mvcc.RangeResult) *nrange {
+	return &nrange{Rev: r.Revision, KVs: fromSeeds(r.KVs), Count: r.Count, More: r.More}
+}
+
+func pbTxn(r *pb.TxnResponse) *ntxn {
+	out := &ntxn{Rev: r.Header.Revision, Succeeded: r.Succeeded}
+	for _, op := range r.Responses {
+		var o nop
+		switch {
+		case op.GetResponseRange() != nil:
+			o.Range = pbRange(op.GetResponseRange())
+		case op.GetResponsePut() != nil:
+			p := op.GetResponsePut()
+			o.Put = &nput{Rev: p.Header.Revision}
+			if p.PrevKv != nil {
+				kv := fromPB(p.PrevKv)
+				o.Put.Prev = &kv
+			}
+		case op.GetResponseDeleteRange() != nil:
+			d := op.GetResponseDeleteRange()
+			o.Del = &ndel{Rev: d.Header.Revision, Deleted: d.Deleted, Prevs: fromPBs(d.PrevKvs)}
+		}
+		out.Ops = append(out.Ops, o)
+	}
+	return out
+}
+
+func seedTxn(r mvcc.TxnResponse) *ntxn {
+	out := &ntxn{Rev: r.Revision, Succeeded: r.Succeeded}
+	for _, op := range r.Responses {
+		var o nop
+		switch op.Kind {
+		case mvcc.OpRange:
+			o.Range = seedRange(op.Range)
+		case mvcc.OpPut:
+			o.Put = &nput{Rev: op.Revision}
+			if op.Prev != nil {
+				kv := fromSeed(*op.Prev)
+				o.Put.Prev = &kv
+			}
+		case mvcc.OpDeleteRange:
+			o.Del = &ndel{Rev: op.Revision, Deleted: op.Deleted, Prevs: fromSeeds(op.Prevs)}
+		}
+		out.Ops = append(out.Ops, o)
+	}
+	return out
+}
+
+// The alphabets: few keys so that ops collide, with the bytes that
+// break naive range code.
+var (
+	diffKeys   = []string{"a", "b", "c", "ab", "a\x00", "\x00", "\xff", "b\xff"}
+	diffValues = []string{"", "x", "y", "\x00"}
+	diffLeases = []int64{0, 0, 0, 1, 2, 3, -1}
+)
+
+// diffFixedNow is the time seedkv's lease calls get; leases never expire
+// in this test (etcd's lessor is not primary, so it never expires them).
+var diffFixedNow = time.Unix(1_700_000_000, 0)
+
+// diffMachine is the rapid state machine.
+type diffMachine struct {
+	t       *testing.T
+	e       *etcdStore
+	s       *mvcc.Store
+	watches []*diffWatch
+}
+
+type diffWatch struct {
+	desc string
+	e    *etcdWatch
+	s    *mvcc.Watcher
+	sEvs []nevent
+	sErr errClass
+}
+
+const maxDiffWatches = 4
+
+func (m *diffMachine) key(rt *rapid.T, label string) []byte {
+	return []byte(rapid.SampledFrom(diffKeys).Draw(rt, label))
+}
+
+// end draws a range end for key: none (the key alone), a key of the
+// alphabet (possibly at or below key), the prefix end, or "\x00".
+func (m *diffMachine) end(rt *rapid.T, key []byte, label string) []byte {
+	switch rapid.IntRange(0, 3).Draw(rt, label+"Kind") {
+	case 0:
+		return nil
+	case 1:
+		return []byte(rapid.SampledFrom(diffKeys).Draw(rt, label))
+	case 2:
+		return mvcc.PrefixEnd(key)
+	default:
+		return []byte{0}
+	}
+}
+
+// revision draws a read revision: mostly 0 (latest), else anything from
+// -1 to two past the current revision.
+func (m *diffMachine) revision(rt *rapid.T, label string) int64 {
+	if rapid.Bool().Draw(rt, label+"Latest") {
+		return 0
+	}
+	return rapid.Int64Range(-1, m.s.CurrentRevision()+2).Draw(rt, label)
+}
+
+func (m *diffMachine) value(rt *rapid.T, label string) []byte {
+	return []byte(rapid.SampledFrom(diffValues).Draw(rt, label))
+}
+
+// Put: with or without a lease (possibly missing or negative), prev_kv.
+func (m *diffMachine) Put(rt *rapid.T) {
+	key, val := m.key(rt, "key"), m.value(rt, "value")
+	lid := rapid.SampledFrom(diffLeases).Draw(rt, "lease")
+	prev := rapid.Bool().Draw(rt, "prevKV")
+	er, eerr := m.e.put(&pb.PutRequest{Key: key, Value: val, Lease: lid, PrevKv: prev})
+	srev, sprev, serr := m.s.Put(key, val, lid, prev)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "put error")
+	if eerr != nil {
+		return
+	}
+	want := nput{Rev: er.Header.Revision}
+	if er.PrevKv != nil {
+		kv := fromPB(er.PrevKv)
+		want.Prev = &kv
+	}
+	got := nput{Rev: srev}
+	if sprev != nil {
+		kv := fromSeed(*sprev)
+		got.Prev = &kv
+	}
+	require.Equal(rt, want, got, "put response")
+}
+
+// Delete: a key, a range, a prefix or from a key, with prev_kv.
+func (m *diffMachine) Delete(rt *rapid.T) {
+	key := m.key(rt, "key")
+	end := m.end(rt, key, "end")
+	prev := rapid.Bool().Draw(rt, "prevKV")
+	er, eerr := m.e.deleteRange(&pb.DeleteRangeRequest{Key: key, RangeEnd: etcdEnd(end), PrevKv: prev})
+	n, rev, prevs, serr := m.s.DeleteRange(key, end, prev)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "delete error")
+	if eerr != nil {
+		return
+	}
+	require.Equal(rt, ndel{er.Header.Revision, er.Deleted, fromPBs(er.PrevKvs)},
+		ndel{rev, n, fromSeeds(prevs)}, "delete response")
+}
+
+func (m *diffMachine) rangeOptions(rt *rapid.T) mvcc.RangeOptions {
+	return mvcc.RangeOptions{
+		Revision:  m.revision(rt, "rev"),
+		Limit:     rapid.Int64Range(-1, 3).Draw(rt, "limit"),
+		CountOnly: rapid.Float64Range(0, 1).Draw(rt, "countOnly") < 0.15,
+		KeysOnly:  rapid.Float64Range(0, 1).Draw(rt, "keysOnly") < 0.25,
+	}
+}
+
+func pbRangeReq(key, end []byte, o mvcc.RangeOptions, serializable bool) *pb.RangeRequest {
+	return &pb.RangeRequest{Key: key, RangeEnd: etcdEnd(end), Revision: o.Revision, Limit: o.Limit,
+		CountOnly: o.CountOnly, KeysOnly: o.KeysOnly, Serializable: serializable}
+}
+
+// Range: at the latest or a past, compacted or future revision, with
+// limit, count only, keys only (serializable changes nothing in a store).
+func (m *diffMachine) Range(rt *rapid.T) {
+	key := m.key(rt, "key")
+	end := m.end(rt, key, "end")
+	o := m.rangeOptions(rt)
+	er, eerr := m.e.rangeReq(pbRangeReq(key, end, o, rapid.Bool().Draw(rt, "serializable")))
+	sr, serr := m.s.Range(key, end, o)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "range error")
+	if eerr != nil {
+		return
+	}
+	require.Equal(rt, pbRange(er), seedRange(sr), "range response")
+}
+
+func (m *diffMachine) compare(rt *rapid.T, i int) (mvcc.Compare, *pb.Compare) {
+	l := fmt.Sprintf("cmp%d", i)
+	key := m.key(rt, l+"key")
+	var end []byte
+	if rapid.Float64Range(0, 1).Draw(rt, l+"ranged") < 0.3 {
+		end = m.end(rt, key, l+"end")
+	}
+	target := mvcc.CompareTarget(rapid.IntRange(int(mvcc.CompareVersion), int(mvcc.CompareLease)).Draw(rt, l+"target"))
+	result := mvcc.CompareResult(rapid.IntRange(int(mvcc.Equal), int(mvcc.Greater)).Draw(rt, l+"result"))
+	sc := mvcc.Compare{Key: key, RangeEnd: end, Target: target, Result: result}
+	pc := &pb.Compare{Key: key, RangeEnd: etcdEnd(end)}
+	pc.Result = map[mvcc.CompareResult]pb.Compare_CompareResult{mvcc.Equal: pb.Compare_EQUAL,
+		mvcc.NotEqual: pb.Compare_NOT_EQUAL, mvcc.Less: pb.Compare_LESS, mvcc.Greater: pb.Compare_GREATER}[result]
+	switch target {
+	case mvcc.CompareValue:
+		sc.Value = m.value(rt, l+"value")
+		pc.Target, pc.TargetUnion = pb.Compare_VALUE, &pb.Compare_Value{Value: sc.Value}
+	case mvcc.CompareLease:
+		sc.Number = rapid.Int64Range(0, 3).Draw(rt, l+"lease")
+		pc.Target, pc.TargetUnion = pb.Compare_LEASE, &pb.Compare_Lease{Lease: sc.Number}
+	default:
+		sc.Number = rapid.Int64Range(0, m.s.CurrentRevision()+1).Draw(rt, l+"number")
+		switch target {
+		case mvcc.CompareVersion:
+			pc.Target, pc.TargetUnion = pb.Compare_VERSION, &pb.Compare_Version{Version: sc.Number}
+		case mvcc.CompareCreateRevision:
+			pc.Target, pc.TargetUnion = pb.Compare_CREATE, &pb.Compare_CreateRevision{CreateRevision: sc.Number}
+		default:
+			pc.Target, pc.TargetUnion = pb.Compare_MOD, &pb.Compare_ModRevision{ModRevision: sc.Number}
+		}
+	}
+	return sc, pc
+}
+
+func (m *diffMachine) txnOp(rt *rapid.T, l string) (mvcc.Op, *pb.RequestOp) {
+	key := m.key(rt, l+"key")
+	switch rapid.IntRange(0, 2).Draw(rt, l+"kind") {
+	case 0:
+		end := m.end(rt, key, l+"end")
+		o := m.rangeOptions(rt)
+		return mvcc.OpGet(key, end, o), &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: pbRangeReq(key, end, o, false)}}
+	case 1:
+		val := m.value(rt, l+"value")
+		lid := rapid.SampledFrom(diffLeases).Draw(rt, l+"lease")
+		prev := rapid.Bool().Draw(rt, l+"prevKV")
+		return mvcc.OpPutKV(key, val, lid, prev), &pb.RequestOp{Request: &pb.RequestOp_RequestPut{
+			RequestPut: &pb.PutRequest{Key: key, Value: val, Lease: lid, PrevKv: prev}}}
+	default:
+		end := m.end(rt, key, l+"end")
+		prev := rapid.Bool().Draw(rt, l+"prevKV")
+		return mvcc.OpDelete(key, end, prev), &pb.RequestOp{Request: &pb.RequestOp_RequestDeleteRange{
+			RequestDeleteRange: &pb.DeleteRangeRequest{Key: key, RangeEnd: etcdEnd(end), PrevKv: prev}}}
+	}
+}
+
+// Txn: up to three compares (value, version, create and mod revision,
+// lease; single key or range) and up to three ops per branch.
+func (m *diffMachine) Txn(rt *rapid.T) {
+	var st mvcc.TxnRequest
+	et := &pb.TxnRequest{}
+	for i := range rapid.IntRange(0, 3).Draw(rt, "compares") {
+		sc, pc := m.compare(rt, i)
+		st.Compares = append(st.Compares, sc)
+		et.Compare = append(et.Compare, pc)
+	}
+	for i := range rapid.IntRange(0, 3).Draw(rt, "success") {
+		so, po := m.txnOp(rt, fmt.Sprintf("then%d", i))
+		st.Success = append(st.Success, so)
+		et.Success = append(et.Success, po)
+	}
+	for i := range rapid.IntRange(0, 3).Draw(rt, "failure") {
+		so, po := m.txnOp(rt, fmt.Sprintf("else%d", i))
+		st.Failure = append(st.Failure, so)
+		et.Failure = append(et.Failure, po)
+	}
+	er, eerr := m.e.txn(et)
+	sr, serr := m.s.Txn(st)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "txn error")
+	if eerr != nil {
+		return
+	}
+	require.Equal(rt, pbTxn(er), seedTxn(sr), "txn response")
+}
+
+// Compact at any revision from -1 to one past the current. Watchers are
+// drained first: etcd pushes events to a synced watcher as they happen,
+// seedkv's watchers pull, and the node above pulls after every apply, so
+// a seedkv watcher that is up to date at compaction time is the faithful
+// model of an etcd watcher that has been sent its events.
+func (m *diffMachine) Compact(rt *rapid.T) {
+	rev := rapid.Int64Range(-1, m.s.CurrentRevision()+1).Draw(rt, "rev")
+	m.drainWatches(rt)
+	eerr := m.e.compact(rev)
+	serr := m.s.Compact(rev)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "compact(%d) error", rev)
+}
+
+func (m *diffMachine) LeaseGrant(rt *rapid.T) {
+	id := rapid.Int64Range(1, 3).Draw(rt, "id")
+	eerr := m.e.leaseGrant(id)
+	serr := m.s.LeaseGrant(id, time.Hour, diffFixedNow)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "lease grant error")
+}
+
+func (m *diffMachine) LeaseRevoke(rt *rapid.T) {
+	id := rapid.Int64Range(1, 3).Draw(rt, "id")
+	eerr := m.e.leaseRevoke(id)
+	srev, serr := m.s.LeaseRevoke(id)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "lease revoke error")
+	if serr == nil {
+		require.Equal(rt, m.e.rev(), srev, "revision after lease revoke")
+	}
+}
+
+// Restart: etcd closes its store, lessor and bbolt file and opens them
+// again; seedkv's recovery path is its snapshot: Restore(Snapshot()).
+// Watchers do not survive a restart on either side (clients re-create
+// them); they are drained and compared first.
+func (m *diffMachine) Restart(rt *rapid.T) {
+	m.drainWatches(rt)
+	m.cancelWatches()
+	m.e.restart()
+	s, err := mvcc.Restore(m.s.Snapshot(), mvcc.Config{})
+	require.NoError(rt, err)
+	m.s = s
+}
+
+// Watch: a key, range, prefix or from-key watch from the next revision,
+// a past, compacted or future one, with or without prev_kv.
+func (m *diffMachine) Watch(rt *rapid.T) {
+	if len(m.watches) >= maxDiffWatches {
+		rt.Skip("enough watchers")
+	}
+	key := m.key(rt, "key")
+	end := m.end(rt, key, "end")
+	start := int64(0)
+	if !rapid.Bool().Draw(rt, "fromNext") {
+		start = rapid.Int64Range(1, m.s.CurrentRevision()+2).Draw(rt, "start")
+	}
+	prev := rapid.Bool().Draw(rt, "prevKV")
+	desc := fmt.Sprintf("watch(%q, %q, start %d, prevKV %v)", key, end, start, prev)
+	ew, eerr := m.e.watch(key, end, start, prev)
+	sw, serr := m.s.Watch(key, end, start, prev)
+	if eerr == nil {
+		// etcd reports a compacted start revision in the first response.
+		require.NoError(rt, m.e.drain(ew), desc)
+		if ew.compacted != 0 {
+			eerr = emvcc.ErrCompacted
+			ew.ws.Close()
+		}
+	}
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), desc)
+	if eerr != nil {
+		return
+	}
+	w := &diffWatch{desc: desc, e: ew, s: sw}
+	m.watches = append(m.watches, w)
+	m.drainWatch(rt, w)
+}
+
+// CheckWatches drains every watcher and compares the streams so far.
+func (m *diffMachine) CheckWatches(rt *rapid.T) { m.drainWatches(rt) }
+
+func (m *diffMachine) drainWatches(rt *rapid.T) {
+	for _, w := range m.watches {
+		m.drainWatch(rt, w)
+	}
+}
+
+func seedEvent(ev mvcc.Event) nevent {
+	out := nevent{Delete: ev.Type == mvcc.EventDelete, KV: fromSeed(ev.KV)}
+	if ev.PrevKV != nil {
+		kv := fromSeed(*ev.PrevKV)
+		out.Prev = &kv
+	}
+	return out
+}
+
+func pbEvent(ev *mvccpb.Event) nevent {
+	out := nevent{Delete: ev.Type == mvccpb.Event_DELETE, KV: fromPB(ev.Kv)}
+	if ev.PrevKv != nil {
+		kv := fromPB(ev.PrevKv)
+		out.Prev = &kv
+	}
+	return out
+}
+
+func (m *diffMachine) drainWatch(rt *rapid.T, w *diffWatch) {
+	require.NoError(rt, m.e.drain(w.e), w.desc)
+	for w.sErr == errNone {
+		evs, err := w.s.Events(1000)
+		if err != nil {
+			w.sErr = seedErr(err)
+			break
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, ev := range evs {
+			w.sEvs = append(w.sEvs, seedEvent(ev))
+		}
+	}
+	var eEvs []nevent
+	for _, ev := range w.e.events {
+		eEvs = append(eEvs, pbEvent(ev))
+	}
+	eErr := errNone
+	if w.e.compacted != 0 {
+		eErr = errCompacted
+	}
+	require.Equal(rt, eErr, w.sErr, "%s: cancellation", w.desc)
+	require.Equal(rt, eEvs, w.sEvs, "%s: events", w.desc)
+}
+
+func (m *diffMachine) cancelWatches() {
+	for _, w := range m.watches {
+		w.e.ws.Close()
+		w.s.Cancel()
+	}
+	m.watches = nil
+}
+
+// Check runs after every action: the revisions, the whole key space and
+// the leases with their keys must agree.
+func (m *diffMachine) Check(rt *rapid.T) {
+	require.Equal(rt, m.e.rev(), m.s.CurrentRevision(), "current revision")
+	all := mvcc.RangeOptions{}
+	er, eerr := m.e.rangeReq(pbRangeReq([]byte{0}, []byte{0}, all, false))
+	require.NoError(rt, eerr)
+	sr, serr := m.s.Range([]byte{0}, []byte{0}, all)
+	require.NoError(rt, serr)
+	require.Equal(rt, pbRange(er), seedRange(sr), "whole key space")
+	ids := m.e.leases()
+	require.Equal(rt, ids, nilIfEmpty(m.s.Leases()), "lease IDs")
+	for _, id := range ids {
+		ekeys, err := m.e.leaseKeys(id)
+		require.NoError(rt, err)
+		info, err := m.s.LeaseTimeToLive(id, diffFixedNow)
+		require.NoError(rt, err)
+		var skeys []string
+		for _, k := range info.Keys {
+			skeys = append(skeys, string(k))
+		}
+		require.Equal(rt, nilIfEmpty(ekeys), skeys, "keys of lease %d", id)
+	}
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// TestMVCCDiff is the differential test. rapid's -rapid.checks sets how
+// many random op sequences run (default 100, about a minute at most).
+func TestMVCCDiff(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		m := &diffMachine{t: t, e: openEtcd(t.TempDir()), s: mvcc.New(mvcc.Config{})}
+		defer func() {
+			m.cancelWatches()
+			m.e.destroy()
+		}()
+		rt.Repeat(map[string]func(*rapid.T){
+			"Put":          m.Put,
+			"Delete":       m.Delete,
+			"Range":        m.Range,
+			"Txn":          m.Txn,
+			"Compact":      m.Compact,
+			"LeaseGrant":   m.LeaseGrant,
+			"LeaseRevoke":  m.LeaseRevoke,
+			"Restart":      m.Restart,
+			"Watch":        m.Watch,
+			"CheckWatches": m.CheckWatches,
+			"":             m.Check,
+		})
+		m.drainWatches(rt)
+	})
+}
+
+var _ = bytes.Equal
