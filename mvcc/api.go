@@ -197,6 +197,11 @@ type TxnRequest struct {
 // OpResponse is the result of one Op of a Txn.
 type OpResponse struct {
 	Kind OpKind
+	// Revision is the op's own header revision, as etcd reports it in
+	// each response of a Txn: the Txn's new revision once this op or an
+	// earlier one of the branch changed something, otherwise the revision
+	// before the Txn. For OpRange it equals Range.Revision.
+	Revision int64
 	// Range is set for OpRange.
 	Range RangeResult
 	// Prev is the previous key-value of an OpPut with PrevKV, if any.

@@ -6,14 +6,15 @@ package mvcc
 // after rev and, if the key was live at rev through an older put, that put;
 // a key whose last change before rev was a delete disappears from the
 // index. Compacting at or below the compaction revision gives ErrCompacted,
-// above the current revision ErrFutureRevision.
+// above the current revision ErrFutureRevision. As in etcd, a store never
+// compacted accepts Compact(0) once (it drops nothing).
 func (s *Store) Compact(rev int64) error {
 	switch {
-	case rev > s.rev:
-		return ErrFutureRevision
 	case rev <= s.compactRev:
 		s.probes.Hit(probeCompactStale)
 		return ErrCompacted
+	case rev > s.rev:
+		return ErrFutureRevision
 	}
 	s.probes.Hit(probeCompacted)
 	s.compactRev = rev
@@ -47,20 +48,20 @@ func (s *Store) markKept(rev int64) []bool {
 }
 
 // keptRevs is the part of one key's revisions that a compaction at rev
-// keeps: everything at or after rev, plus the newest older put if no
-// revision at rev replaces it.
+// keeps, as etcd's keyIndex.compact: everything after rev, plus the
+// newest change at or before rev unless it is a delete before rev. When
+// one Txn both put and deleted the key at rev (see checkOpShapes) only
+// its last change there is kept, as in etcd.
 func (s *Store) keptRevs(revs []uint32, rev int64) []uint32 {
-	i := 0 // first revision at or after rev
-	for i < len(revs) && s.log.at(revs[i]).main < rev {
+	i := 0 // first revision after rev
+	for i < len(revs) && s.log.at(revs[i]).main <= rev {
 		i++
 	}
 	if i == 0 {
 		return revs
 	}
 	from := i
-	last := s.log.at(revs[i-1])
-	atRev := i < len(revs) && s.log.at(revs[i]).main == rev
-	if !last.tombstone() && !atRev {
+	if last := s.log.at(revs[i-1]); !last.tombstone() || last.main == rev {
 		from = i - 1
 	}
 	if from == 0 {

@@ -43,10 +43,11 @@ func (s *Store) detach(id int64, ki *keyIndex) {
 	}
 }
 
-// LeaseGrant creates lease id (> 0) with ttl (> 0, at most MaxLeaseTTL),
-// expiring at now+ttl. Like etcd it needs room in the quota.
+// LeaseGrant creates lease id (not 0; etcd accepts negative IDs too) with
+// ttl (> 0, at most MaxLeaseTTL), expiring at now+ttl. Like etcd it needs
+// room in the quota.
 func (s *Store) LeaseGrant(id int64, ttl time.Duration, now time.Time) error {
-	if id <= 0 || ttl <= 0 || ttl > MaxLeaseTTL {
+	if id == 0 || ttl <= 0 || ttl > MaxLeaseTTL {
 		return ErrInvalidArgument
 	}
 	if s.leases[id] != nil {

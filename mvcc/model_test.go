@@ -19,8 +19,10 @@ type mver struct {
 	create, ver int64
 	lease       int64
 	del         bool
-	prev        *mver // the key's version before this one, if live
 	key         string
+	// superseded: a later change of the same Txn (same revision) wrote
+	// the key again; compacting at that revision drops this change.
+	superseded bool
 }
 
 type model struct {
@@ -31,7 +33,9 @@ type model struct {
 }
 
 func newModel() *model {
-	return &model{rev: 1, hist: map[string][]*mver{}, leases: map[int64]bool{}}
+	// compact starts at -1 as etcd's compactMainRev: Compact(0) is
+	// accepted once.
+	return &model{rev: 1, compact: -1, hist: map[string][]*mver{}, leases: map[int64]bool{}}
 }
 
 func (m *model) at(key string, rev int64) *mver {
@@ -48,9 +52,12 @@ func (m *model) at(key string, rev int64) *mver {
 }
 
 func (m *model) kv(v *mver, keysOnly bool) KeyValue {
-	kv := KeyValue{Key: []byte(v.key), CreateRevision: v.create, ModRevision: v.main, Version: v.ver, Lease: v.lease}
-	if !keysOnly && v.val != "" {
-		kv.Value = []byte(v.val)
+	kv := KeyValue{Key: []byte(v.key), CreateRevision: v.create, ModRevision: v.main, Version: v.ver}
+	if !keysOnly { // etcd's keys-only range has no lease either
+		kv.Lease = v.lease
+		if v.val != "" {
+			kv.Value = []byte(v.val)
+		}
 	}
 	return kv
 }
@@ -111,9 +118,8 @@ func (m *model) rangeAt(key, end []byte, rev int64, o RangeOptions) RangeResult 
 
 func (m *model) write(key string, v *mver) {
 	v.key = key
-	v.prev = m.at(key, v.main)
-	if v.prev != nil && v.prev.main == v.main {
-		panic("model: key written twice in one revision")
+	if h := m.hist[key]; len(h) > 0 && h[len(h)-1].main == v.main {
+		h[len(h)-1].superseded = true // a put and a "from key" delete in one Txn
 	}
 	m.hist[key] = append(m.hist[key], v)
 	m.events = append(m.events, v)
@@ -218,7 +224,8 @@ func modelDup(ops []Op) bool {
 			if b.Kind == OpPut && string(a.Key) == string(b.Key) {
 				return true
 			}
-			if b.Kind == OpDeleteRange && modelIn(string(a.Key), b.Key, b.End) {
+			// As etcd's gRPC check, a "from key" delete overlaps nothing.
+			if b.Kind == OpDeleteRange && !(len(b.End) == 1 && b.End[0] == 0) && modelIn(string(a.Key), b.Key, b.End) {
 				return true
 			}
 		}
@@ -255,7 +262,7 @@ func (m *model) txn(t TxnRequest) (TxnResponse, error) {
 		switch op.Kind {
 		case OpRange:
 			rev := op.Range.Revision
-			if rev == 0 {
+			if rev <= 0 {
 				rev = main
 			}
 			out.Range = m.rangeAt(op.Key, op.End, rev, op.Range)
@@ -273,15 +280,17 @@ func (m *model) txn(t TxnRequest) (TxnResponse, error) {
 				out.Prevs = prevs
 			}
 		}
+		out.Revision = m.rev // etcd's per-op header: before the Txn until its first change
+		if sub > 0 {
+			out.Revision = main
+		}
+		if op.Kind == OpRange {
+			out.Range.Revision = out.Revision
+		}
 		resp.Responses = append(resp.Responses, out)
 	}
 	if sub > 0 {
 		m.rev = main
-	}
-	for i := range resp.Responses {
-		if resp.Responses[i].Kind == OpRange {
-			resp.Responses[i].Range.Revision = m.rev
-		}
 	}
 	resp.Revision = m.rev
 	return resp, nil
@@ -324,14 +333,18 @@ func (m *model) watchEvents(mw *mwatch, max int) ([]Event, error) {
 		if v.main < mw.main || (v.main == mw.main && v.sub < mw.sub) || !modelIn(v.key, mw.key, mw.end) {
 			continue
 		}
+		if v.superseded && v.main <= m.compact {
+			continue // compaction keeps only a key's last change at its revision
+		}
 		ev := Event{Type: EventPut, KV: m.kv(v, false)}
 		if v.del {
 			ev = Event{Type: EventDelete, KV: KeyValue{Key: []byte(v.key), ModRevision: v.main}}
 		}
-		// A previous version survives compaction unless the event is at
-		// the compaction revision itself and the previous one is older.
-		if mw.prevKV && v.prev != nil && !(v.main == m.compact && v.prev.main < m.compact) {
-			kv := m.kv(v.prev, false)
+		// As etcd's watch server: the key at the event's revision - 1
+		// (before the event's whole Txn), unless that is compacted or
+		// the event starts a generation.
+		if prev := m.at(v.key, v.main-1); mw.prevKV && prev != nil && v.main-1 >= m.compact && (v.del || v.create != v.main) {
+			kv := m.kv(prev, false)
 			ev.PrevKV = &kv
 		}
 		evs = append(evs, ev)
@@ -542,6 +555,10 @@ func TestStoreMatchesModel(t *testing.T) {
 				start := rapid.Int64Range(max(m.compact-1, 0), m.rev+2).Draw(t, "start")
 				prevKV := rapid.Bool().Draw(t, "prevkv")
 				w, err := s.Watch(key, end, start, prevKV)
+				if len(end) > 0 && !(len(end) == 1 && end[0] == 0) && string(end) <= string(key) {
+					require.ErrorIs(t, err, ErrInvalidArgument, "an empty watch range, as etcd's ErrEmptyWatcherRange")
+					return
+				}
 				if start != 0 && start < m.compact {
 					require.ErrorIs(t, err, ErrCompacted)
 					return
@@ -571,7 +588,7 @@ func TestStoreMatchesModel(t *testing.T) {
 			},
 			"": func(t *rapid.T) {
 				require.Equal(t, m.rev, s.CurrentRevision())
-				require.Equal(t, m.compact, s.CompactRevision())
+				require.Equal(t, max(m.compact, 0), s.CompactRevision())
 				require.Equal(t, m.rev, replica.CurrentRevision())
 				h1, err := s.Hash(0)
 				require.NoError(t, err)

@@ -3,7 +3,8 @@ package mvcc
 // Range reads the keys in [key, end) at o.Revision. A nil or empty end
 // reads key alone; end "\x00" reads every key >= key (so key "\x00" with
 // end "\x00" reads every key). Use PrefixEnd for a prefix. An end at or
-// below key is an empty range.
+// below key is an empty range. As in etcd, a negative revision reads the
+// latest and a negative limit is no limit.
 //
 // Returned Value slices share the store's memory: callers must not modify
 // them. They stay valid after later writes and compactions.
@@ -11,10 +12,7 @@ func (s *Store) Range(key, end []byte, o RangeOptions) (RangeResult, error) {
 	if err := checkKey(key); err != nil {
 		return RangeResult{}, err
 	}
-	if o.Limit < 0 {
-		return RangeResult{}, ErrInvalidArgument
-	}
-	rev, err := s.checkReadRev(o.Revision)
+	rev, err := s.checkReadRev(max(o.Revision, 0))
 	if err != nil {
 		return RangeResult{}, err
 	}

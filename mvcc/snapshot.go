@@ -12,13 +12,17 @@ import (
 // Snapshot format, version 1. All integers are varints (signed) or
 // uvarints, in Go's canonical minimal encoding:
 //
-//	magic "SEEDMVCC" | uvarint version | varint rev | varint compactRev
+//	magic "SEEDMVCC" | uvarint version | varint rev | varint compact
 //	uvarint nLeases, then per lease by ascending ID:
 //	    varint id | varint ttl (ns) | varint expiry (Unix ns)
 //	uvarint nRecords, then per record in revision order:
 //	    varint main | uvarint sub | varint create | varint version |
 //	    varint lease | uvarint keyLen | key | uvarint valLen | value
 //	4-byte little-endian CRC-32C of everything before it
+//
+// compact is the compaction revision: 0 if none, -1 for a compaction at
+// revision 0 (which etcd allows once), so that a store never compacted
+// encodes as it did before that case existed.
 //
 // The key index, lease attachments and size are rebuilt from the records.
 const (
@@ -41,7 +45,7 @@ func (s *Store) Snapshot() []byte {
 	b = append(b, snapMagic...)
 	b = binary.AppendUvarint(b, snapVersion)
 	b = binary.AppendVarint(b, s.rev)
-	b = binary.AppendVarint(b, s.compactRev)
+	b = binary.AppendVarint(b, encodeCompactRev(s.compactRev))
 	ids := s.Leases()
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
@@ -65,6 +69,20 @@ func (s *Store) Snapshot() []byte {
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
+
+// encodeCompactRev maps the store's compaction revision (-1: none) to the
+// snapshot's (0: none, -1: compacted at 0); decodeCompactRev inverts it.
+func encodeCompactRev(rev int64) int64 {
+	switch rev {
+	case -1:
+		return 0
+	case 0:
+		return -1
+	}
+	return rev
+}
+
+func decodeCompactRev(v int64) int64 { return encodeCompactRev(v) }
 
 // decoder reads a snapshot, remembering the first error.
 type decoder struct {
@@ -136,8 +154,8 @@ func Restore(b []byte, cfg Config) (*Store, error) {
 	if v := d.uvarint(); d.err == nil && v != snapVersion {
 		d.fail("unknown version")
 	}
-	s.rev, s.compactRev = d.varint(), d.varint()
-	if d.err == nil && (s.rev < 1 || s.rev > MaxRevision || s.compactRev < 0 || s.compactRev > s.rev) {
+	s.rev, s.compactRev = d.varint(), decodeCompactRev(d.varint())
+	if d.err == nil && (s.rev < 1 || s.rev > MaxRevision || s.compactRev < -1 || s.compactRev > s.rev) {
 		d.fail("bad revisions")
 	}
 	d.leases(s)
@@ -159,13 +177,13 @@ func (d *decoder) leases(s *Store) {
 	if n > MaxSnapshotLeases {
 		d.fail("too many leases")
 	}
-	prev := int64(0)
+	var prev int64
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		id, ttl, exp := d.varint(), d.varint(), d.varint()
 		if d.err != nil {
 			return
 		}
-		if id <= prev || ttl <= 0 || ttl > int64(MaxLeaseTTL) {
+		if id == 0 || (i > 0 && id <= prev) || ttl <= 0 || ttl > int64(MaxLeaseTTL) {
 			d.fail("bad lease")
 			return
 		}
@@ -217,22 +235,25 @@ func (d *decoder) addRecord(s *Store, key, val []byte, r record) bool {
 	case r.version == 0: // tombstone
 		// A key's first kept record may be a tombstone (its put was
 		// compacted away); checkKeys checks it is recent enough.
-		if r.create != 0 || r.lease != 0 || len(val) != 0 || (last != nil && (last.tombstone() || last.main == r.main)) {
+		// A put and a delete of one key may share a revision: a Txn
+		// branch may put a key and then delete it with a "from key"
+		// delete (see checkOpShapes), or the other way round.
+		if r.create != 0 || r.lease != 0 || len(val) != 0 || (last != nil && last.tombstone()) {
 			d.fail("bad tombstone")
 			return false
 		}
 	case last != nil && !last.tombstone():
-		if r.create != last.create || r.version != last.version+1 || r.lease < 0 || last.main == r.main {
+		if r.create != last.create || r.version != last.version+1 || last.main == r.main {
 			d.fail("bad version chain")
 			return false
 		}
 	case last != nil: // a new generation after a tombstone
-		if r.create != r.main || r.version != 1 || r.lease < 0 || last.main == r.main {
+		if r.create != r.main || r.version != 1 {
 			d.fail("bad new generation")
 			return false
 		}
 	default: // the first record kept for this key
-		if r.version < 1 || r.create < 1 || r.create > r.main || r.lease < 0 || (r.version == 1 && r.create != r.main) {
+		if r.version < 1 || r.create < 1 || r.create > r.main || (r.version == 1 && r.create != r.main) {
 			d.fail("bad first record")
 			return false
 		}

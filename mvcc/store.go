@@ -32,8 +32,12 @@ type Store struct {
 	log   revLog
 	vals  arena
 
-	rev        int64 // current revision
-	compactRev int64 // revision of the last compaction, 0 if none
+	rev int64 // current revision
+	// compactRev is the revision of the last compaction, -1 before the
+	// first, as etcd's compactMainRev: etcd accepts Compact(0) once on a
+	// never-compacted store, and a Txn's negative read revision is
+	// compacted once any compaction happened.
+	compactRev int64
 
 	leases map[int64]*lease
 }
@@ -47,8 +51,9 @@ func New(cfg Config) *Store {
 	return &Store{
 		quota:  q,
 		tree:   newKeyTree(),
-		rev:    1,
-		leases: make(map[int64]*lease),
+		rev:        1,
+		compactRev: -1,
+		leases:     make(map[int64]*lease),
 	}
 }
 
@@ -57,7 +62,7 @@ func (s *Store) CurrentRevision() int64 { return s.rev }
 
 // CompactRevision is the revision of the last compaction (0 if none).
 // Reads and watches at revisions below it fail with ErrCompacted.
-func (s *Store) CompactRevision() int64 { return s.compactRev }
+func (s *Store) CompactRevision() int64 { return max(s.compactRev, 0) }
 
 // Size is the store's size in quota units: for every stored revision its
 // key and value bytes plus RevisionOverheadBytes, and LeaseOverheadBytes
@@ -95,17 +100,19 @@ func (s *Store) liveAt(ki *keyIndex, rev int64) *record {
 	return nil
 }
 
-// kv builds the KeyValue of a put record.
+// kv builds the KeyValue of a put record. keysOnly leaves out the value
+// and, as etcd's keys-only range (which reads only its key index), the
+// lease.
 func (s *Store) kv(r *record, keysOnly bool) KeyValue {
 	kv := KeyValue{
 		Key:            []byte(r.key),
 		CreateRevision: r.create,
 		ModRevision:    r.main,
 		Version:        r.version,
-		Lease:          r.lease,
 	}
 	if !keysOnly {
 		kv.Value = s.vals.get(r.vref, r.vlen)
+		kv.Lease = r.lease
 	}
 	return kv
 }

@@ -19,19 +19,25 @@ type Watcher struct {
 // means from the next write on. Past revisions are replayed from history.
 // With prevKV, events carry the key's previous key-value. A startRev below
 // the compaction revision fails with ErrCompacted; a future startRev is
-// allowed (the watcher waits for it).
+// allowed (the watcher waits for it). As in etcd, an end at or below key
+// (other than "\x00") is refused with ErrInvalidArgument (etcd's
+// ErrEmptyWatcherRange), and a negative startRev that is not compacted
+// (only -1, before any compaction) replays all history.
 func (s *Store) Watch(key, end []byte, startRev int64, prevKV bool) (*Watcher, error) {
 	if err := checkKey(key); err != nil {
 		return nil, err
 	}
-	switch {
-	case startRev < 0:
+	if len(end) > 0 && !isAllFrom(end) && string(end) <= string(key) {
 		return nil, ErrInvalidArgument
+	}
+	switch {
 	case startRev == 0:
 		startRev = s.rev + 1
 	case startRev < s.compactRev:
 		s.probes.Hit(probeWatchCompacted)
 		return nil, ErrCompacted
+	case startRev < 0:
+		startRev = 1
 	}
 	return &Watcher{
 		s:        s,
@@ -65,7 +71,7 @@ func (w *Watcher) Events(max int) ([]Event, error) {
 		if !inRange(r.ki.key, w.key, w.end) {
 			continue
 		}
-		evs = append(evs, w.event(uint32(p), r))
+		evs = append(evs, w.event(r))
 		if len(evs) == max {
 			w.nextMain, w.nextSub = r.main, r.sub+1
 			return evs, nil
@@ -75,8 +81,8 @@ func (w *Watcher) Events(max int) ([]Event, error) {
 	return evs, nil
 }
 
-// event builds the event of the record at position p.
-func (w *Watcher) event(p uint32, r *record) Event {
+// event builds the event of the record r.
+func (w *Watcher) event(r *record) Event {
 	s := w.s
 	var ev Event
 	if r.tombstone() {
@@ -85,31 +91,24 @@ func (w *Watcher) event(p uint32, r *record) Event {
 		ev = Event{Type: EventPut, KV: s.kv(r, false)}
 	}
 	if w.prevKV {
-		ev.PrevKV = s.prevOf(r.ki, p)
+		ev.PrevKV = s.prevOf(r)
 	}
 	return ev
 }
 
-// prevOf returns the version of ki just before its record at position p,
-// or nil if there was none (a new generation) or it was compacted.
-func (s *Store) prevOf(ki *keyIndex, p uint32) *KeyValue {
-	lo, hi := 0, len(ki.revs)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if ki.revs[mid] < p {
-			lo = mid + 1
-		} else {
-			hi = mid
-		}
-	}
-	if lo == 0 {
+// prevOf returns the previous key-value of the change r as etcd's watch
+// server gives it: the key as of revision r.main-1, so the state before
+// r's whole transaction, none for a put that starts a generation, and
+// none once that revision is compacted.
+func (s *Store) prevOf(r *record) *KeyValue {
+	if (!r.tombstone() && r.create == r.main) || r.main-1 < s.compactRev {
 		return nil
 	}
-	r := s.log.at(ki.revs[lo-1])
-	if r.tombstone() {
+	p := s.liveAt(r.ki, r.main-1)
+	if p == nil {
 		return nil
 	}
-	kv := s.kv(r, false)
+	kv := s.kv(p, false)
 	return &kv
 }
 

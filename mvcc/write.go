@@ -29,9 +29,6 @@ func (s *Store) checkPut(key, value []byte, lease int64) error {
 	if len(value) > MaxValueBytes {
 		return ErrValueTooLarge
 	}
-	if lease < 0 {
-		return ErrInvalidArgument
-	}
 	if lease != 0 && s.leases[lease] == nil {
 		return ErrLeaseNotFound
 	}
@@ -165,15 +162,20 @@ func (s *Store) Txn(t TxnRequest) (TxnResponse, error) {
 	resp := TxnResponse{Succeeded: ok, Responses: make([]OpResponse, len(ops))}
 	main, sub := s.rev+1, uint32(0)
 	for i := range ops {
-		resp.Responses[i] = s.applyOp(&ops[i], main, &sub)
+		r := &resp.Responses[i]
+		*r = s.applyOp(&ops[i], main, &sub)
+		// As etcd: each op reports the revision the Txn is at when it
+		// runs, which moves to main with the first change.
+		r.Revision = s.rev
+		if sub > 0 {
+			r.Revision = main
+		}
+		if r.Kind == OpRange {
+			r.Range.Revision = r.Revision
+		}
 	}
 	if sub > 0 {
 		s.rev = main
-	}
-	for i := range resp.Responses {
-		if resp.Responses[i].Kind == OpRange {
-			resp.Responses[i].Range.Revision = s.rev
-		}
 	}
 	resp.Revision = s.rev
 	return resp, nil
@@ -185,7 +187,7 @@ func (s *Store) applyOp(op *Op, main int64, sub *uint32) OpResponse {
 	switch op.Kind {
 	case OpRange:
 		rev := op.Range.Revision
-		if rev == 0 {
+		if rev <= 0 {
 			rev = main // the latest, including this Txn's earlier writes
 		}
 		out.Range = s.rangeAt(op.Key, op.End, rev, op.Range)
@@ -235,15 +237,11 @@ func checkOpShapes(ops []Op) error {
 		}
 		switch op.Kind {
 		case OpRange:
-			if op.Range.Limit < 0 || op.Range.Revision < 0 {
-				return ErrInvalidArgument
-			}
+			// A negative limit is no limit and a negative revision is
+			// checked against the store (checkOps), as in etcd.
 		case OpPut:
 			if len(op.Value) > MaxValueBytes {
 				return ErrValueTooLarge
-			}
-			if op.Lease < 0 {
-				return ErrInvalidArgument
 			}
 			puts = append(puts, op.Key)
 		case OpDeleteRange:
@@ -259,6 +257,13 @@ func checkOpShapes(ops []Op) error {
 		}
 	}
 	for _, d := range dels {
+		if isAllFrom(d.End) {
+			// etcd's gRPC check (v3rpc checkIntervals) takes the end
+			// "\x00" literally, as the empty interval [key, "\x00"), so a
+			// "from key" delete overlaps no put: the branch runs, and a
+			// put before it in the branch is deleted at the same revision.
+			continue
+		}
 		for _, p := range puts {
 			if inRange(string(p), d.Key, d.End) {
 				return ErrDuplicateKey
@@ -277,7 +282,7 @@ func (s *Store) checkOps(ops []Op) error {
 		op := &ops[i]
 		switch op.Kind {
 		case OpRange:
-			if _, err := s.checkReadRev(op.Range.Revision); err != nil {
+			if err := s.checkTxnReadRev(op.Range.Revision); err != nil {
 				return err
 			}
 		case OpPut:
@@ -298,6 +303,23 @@ func (s *Store) checkOps(ops []Op) error {
 		return ErrNoSpace
 	}
 	return nil
+}
+
+// checkTxnReadRev validates the read revision of a Txn's Range op as etcd
+// does (etcdserver/txn checkRange): 0 is the latest, above the current
+// revision is future, and anything below the compaction revision,
+// negative ones included, is compacted; a negative revision that passes
+// reads the latest.
+func (s *Store) checkTxnReadRev(rev int64) error {
+	if rev < 0 {
+		if rev < s.compactRev {
+			s.probes.Hit(probeReadCompacted)
+			return ErrCompacted
+		}
+		return nil
+	}
+	_, err := s.checkReadRev(rev)
+	return err
 }
 
 // compare evaluates one Compare at the current revision, as etcd does: a
