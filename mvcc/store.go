@@ -49,8 +49,8 @@ func New(cfg Config) *Store {
 		q = DefaultQuotaBytes
 	}
 	return &Store{
-		quota:  q,
-		tree:   newKeyTree(),
+		quota:      q,
+		tree:       newKeyTree(),
 		rev:        1,
 		compactRev: -1,
 		leases:     make(map[int64]*lease),
