@@ -19,7 +19,6 @@ package compat
 // or below key, prefixes and "from key" ("\x00") ends.
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -216,6 +215,8 @@ var (
 	diffKeys   = []string{"a", "b", "c", "ab", "a\x00", "\x00", "\xff", "b\xff"}
 	diffValues = []string{"", "x", "y", "\x00"}
 	diffLeases = []int64{0, 0, 0, 1, 2, 3, -1}
+	// diffLeaseIDs are the IDs granted: etcd's lessor takes negative IDs.
+	diffLeaseIDs = []int64{-1, 1, 2, 3}
 )
 
 // diffFixedNow is the time seedkv's lease calls get; leases never expire
@@ -438,14 +439,14 @@ func (m *diffMachine) Compact(rt *rapid.T) {
 }
 
 func (m *diffMachine) LeaseGrant(rt *rapid.T) {
-	id := rapid.Int64Range(1, 3).Draw(rt, "id")
+	id := rapid.SampledFrom(diffLeaseIDs).Draw(rt, "id")
 	eerr := m.e.leaseGrant(id)
 	serr := m.s.LeaseGrant(id, time.Hour, diffFixedNow)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "lease grant error")
 }
 
 func (m *diffMachine) LeaseRevoke(rt *rapid.T) {
-	id := rapid.Int64Range(1, 3).Draw(rt, "id")
+	id := rapid.SampledFrom(diffLeaseIDs).Draw(rt, "id")
 	eerr := m.e.leaseRevoke(id)
 	srev, serr := m.s.LeaseRevoke(id)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "lease revoke error")
@@ -468,7 +469,7 @@ func (m *diffMachine) Restart(rt *rapid.T) {
 }
 
 // Watch: a key, range, prefix or from-key watch from the next revision,
-// a past, compacted or future one, with or without prev_kv.
+// a past, compacted, negative or future one, with or without prev_kv.
 func (m *diffMachine) Watch(rt *rapid.T) {
 	if len(m.watches) >= maxDiffWatches {
 		rt.Skip("enough watchers")
@@ -477,7 +478,7 @@ func (m *diffMachine) Watch(rt *rapid.T) {
 	end := m.end(rt, key, "end")
 	start := int64(0)
 	if !rapid.Bool().Draw(rt, "fromNext") {
-		start = rapid.Int64Range(1, m.s.CurrentRevision()+2).Draw(rt, "start")
+		start = rapid.Int64Range(-2, m.s.CurrentRevision()+2).Draw(rt, "start")
 	}
 	prev := rapid.Bool().Draw(rt, "prevKV")
 	desc := fmt.Sprintf("watch(%q, %q, start %d, prevKV %v)", key, end, start, prev)
@@ -498,6 +499,19 @@ func (m *diffMachine) Watch(rt *rapid.T) {
 	w := &diffWatch{desc: desc, e: ew, s: sw}
 	m.watches = append(m.watches, w)
 	m.drainWatch(rt, w)
+}
+
+// CancelWatch cancels one watcher on both sides, after a last comparison.
+func (m *diffMachine) CancelWatch(rt *rapid.T) {
+	if len(m.watches) == 0 {
+		rt.Skip("no watchers")
+	}
+	i := rapid.IntRange(0, len(m.watches)-1).Draw(rt, "watcher")
+	w := m.watches[i]
+	m.drainWatch(rt, w)
+	w.e.ws.Close()
+	w.s.Cancel()
+	m.watches = append(m.watches[:i], m.watches[i+1:]...)
 }
 
 // CheckWatches drains every watcher and compares the streams so far.
@@ -613,11 +627,10 @@ func TestMVCCDiff(t *testing.T) {
 			"LeaseRevoke":  m.LeaseRevoke,
 			"Restart":      m.Restart,
 			"Watch":        m.Watch,
+			"CancelWatch":  m.CancelWatch,
 			"CheckWatches": m.CheckWatches,
 			"":             m.Check,
 		})
 		m.drainWatches(rt)
 	})
 }
-
-var _ = bytes.Equal
