@@ -207,14 +207,17 @@ type etcdWatch struct {
 	start  int64
 	events []*mvccpb.Event
 	// compacted is the CompactRevision of the response that canceled the
-	// watch because its start revision was compacted (0: none; -1 for a
-	// notice that carried 0, see drain).
+	// watch because its start revision was compacted (0: none).
 	compacted int64
 }
 
-// watch starts a watch as v3rpc does: end "\x00" becomes the empty
+// watch starts a watch as v3rpc does: a negative start revision is
+// answered with a compacted cancel, and end "\x00" becomes the empty
 // non-nil end that means "every key from key on".
 func (e *etcdStore) watch(key, end []byte, startRev int64, prevKV bool) (*etcdWatch, error) {
+	if startRev < 0 {
+		return nil, mvcc.ErrCompacted
+	}
 	switch {
 	case len(end) == 0:
 		end = nil
@@ -249,18 +252,8 @@ func (e *etcdStore) drain(w *etcdWatch) error {
 	for {
 		select {
 		case resp := <-w.ws.Chan():
-			if resp.CompactRevision != 0 || (len(resp.Events) == 0 && resp.Revision == 0) {
-				// The second case is etcd compacting a watch (start
-				// -1) after Compact(0): its notice carries
-				// CompactRevision 0, which v3rpc does not flag as a
-				// cancel, so an etcd client sees a watch that never
-				// delivers anything. seedkv refuses it with
-				// ErrCompacted; the test counts both as compacted
-				// (modelled difference, an etcd bug not worth copying).
+			if resp.CompactRevision != 0 {
 				w.compacted = resp.CompactRevision
-				if w.compacted == 0 {
-					w.compacted = -1
-				}
 				return nil
 			}
 			if len(resp.Events) == 0 {

@@ -241,7 +241,12 @@ type diffWatch struct {
 
 const maxDiffWatches = 4
 
+// key draws a key of the alphabet, rarely the empty key (refused by
+// both, which checks the order of a Txn's validations).
 func (m *diffMachine) key(rt *rapid.T, label string) []byte {
+	if rapid.IntRange(0, 39).Draw(rt, label+"Empty") == 0 {
+		return nil
+	}
 	return []byte(rapid.SampledFrom(diffKeys).Draw(rt, label))
 }
 
@@ -423,6 +428,38 @@ func (m *diffMachine) Txn(rt *rapid.T) {
 		return
 	}
 	require.Equal(rt, pbTxn(er), seedTxn(sr), "txn response")
+}
+
+// BigTxn: a Txn at or just past etcd's limit of 128 compares or ops per
+// branch.
+func (m *diffMachine) BigTxn(rt *rapid.T) {
+	n := rapid.IntRange(127, 129).Draw(rt, "n")
+	where := rapid.IntRange(0, 2).Draw(rt, "where")
+	var st mvcc.TxnRequest
+	et := &pb.TxnRequest{}
+	for i := range n {
+		switch where {
+		case 0:
+			sc, pc := m.compare(rt, i)
+			st.Compares = append(st.Compares, sc)
+			et.Compare = append(et.Compare, pc)
+		default:
+			key := []byte(diffKeys[i%len(diffKeys)])
+			so := mvcc.OpGet(key, nil, mvcc.RangeOptions{})
+			po := &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: pbRangeReq(key, nil, so.Range, false)}}
+			if where == 1 {
+				st.Success, et.Success = append(st.Success, so), append(et.Success, po)
+			} else {
+				st.Failure, et.Failure = append(st.Failure, so), append(et.Failure, po)
+			}
+		}
+	}
+	er, eerr := m.e.txn(et)
+	sr, serr := m.s.Txn(st)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "big txn error")
+	if eerr == nil {
+		require.Equal(rt, pbTxn(er), seedTxn(sr), "big txn response")
+	}
 }
 
 // Compact at any revision from -1 to one past the current. Watchers are
@@ -622,6 +659,7 @@ func TestMVCCDiff(t *testing.T) {
 			"Delete":       m.Delete,
 			"Range":        m.Range,
 			"Txn":          m.Txn,
+			"BigTxn":       m.BigTxn,
 			"Compact":      m.Compact,
 			"LeaseGrant":   m.LeaseGrant,
 			"LeaseRevoke":  m.LeaseRevoke,

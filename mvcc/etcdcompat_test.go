@@ -161,9 +161,10 @@ func TestEtcdLeaseIDs(t *testing.T) {
 	require.Equal(t, int64(3), rev)
 }
 
-// etcd refuses a watch whose end is at or below its key
-// (ErrEmptyWatcherRange), but not the "from key" end; a start revision of
-// -1 replays everything until the first compaction, -2 never does.
+// etcd's watch server refuses a watch whose end is at or below its key
+// (ErrEmptyWatcherRange), but not the "from key" end, and takes an empty
+// key (a watch that sees nothing); it answers a negative start revision
+// with a compacted cancel.
 func TestEtcdWatchRangesAndStarts(t *testing.T) {
 	s := New(Config{})
 	put(t, s, "b", "1")
@@ -171,7 +172,7 @@ func TestEtcdWatchRangesAndStarts(t *testing.T) {
 		key, end string
 		err      error
 	}{
-		{"b", "", nil}, {"b", "c", nil}, {"b", "\x00", nil}, {"\x00", "\x00", nil},
+		{"b", "", nil}, {"b", "c", nil}, {"b", "\x00", nil}, {"\x00", "\x00", nil}, {"", "c", nil}, {"", "", nil},
 		{"b", "b", ErrInvalidArgument}, {"b", "a", ErrInvalidArgument}, {"b", "\x01", ErrInvalidArgument},
 	} {
 		var end []byte
@@ -181,16 +182,15 @@ func TestEtcdWatchRangesAndStarts(t *testing.T) {
 		_, err := s.Watch([]byte(tc.key), end, 0, false)
 		require.ErrorIs(t, err, tc.err, "watch(%q, %q)", tc.key, tc.end)
 	}
-	w, err := s.Watch([]byte("b"), nil, -1, false)
+	w, err := s.Watch(nil, []byte("c"), 1, false)
 	require.NoError(t, err)
 	evs, err := w.Events(10)
 	require.NoError(t, err)
-	require.Len(t, evs, 1)
-	_, err = s.Watch([]byte("b"), nil, -2, false)
-	require.ErrorIs(t, err, ErrCompacted)
-	require.NoError(t, s.Compact(0))
+	require.Empty(t, evs, "etcd's watch with an empty key sees nothing, whatever its end")
 	_, err = s.Watch([]byte("b"), nil, -1, false)
 	require.ErrorIs(t, err, ErrCompacted)
+	_, err = s.Watch([]byte("b"), []byte("a"), -1, false)
+	require.ErrorIs(t, err, ErrCompacted, "the start revision is checked before the range")
 }
 
 // etcd's gRPC check reads a delete's end "\x00" literally, so a "from key"
@@ -238,4 +238,18 @@ func TestEtcdFromKeyDeleteAndPutInOneTxn(t *testing.T) {
 		_, err = Restore(st.Snapshot(), Config{})
 		require.NoError(t, err)
 	}
+}
+
+// etcd's gRPC handler checks every op of both branches (empty keys) before
+// it checks either branch for overlapping writes.
+func TestEtcdTxnValidationOrder(t *testing.T) {
+	s := New(Config{})
+	dup := []Op{OpPutKV([]byte("a"), nil, 0, false), OpPutKV([]byte("a"), nil, 0, false)}
+	empty := []Op{OpGet(nil, nil, RangeOptions{})}
+	_, err := s.Txn(TxnRequest{Success: dup, Failure: empty})
+	require.ErrorIs(t, err, ErrEmptyKey)
+	_, err = s.Txn(TxnRequest{Success: empty, Failure: dup})
+	require.ErrorIs(t, err, ErrEmptyKey)
+	_, err = s.Txn(TxnRequest{Success: dup})
+	require.ErrorIs(t, err, ErrDuplicateKey)
 }

@@ -19,25 +19,27 @@ type Watcher struct {
 // means from the next write on. Past revisions are replayed from history.
 // With prevKV, events carry the key's previous key-value. A startRev below
 // the compaction revision fails with ErrCompacted; a future startRev is
-// allowed (the watcher waits for it). As in etcd, an end at or below key
-// (other than "\x00") is refused with ErrInvalidArgument (etcd's
-// ErrEmptyWatcherRange), and a negative startRev that is not compacted
-// (only -1, before any compaction) replays all history.
+// allowed (the watcher waits for it). As etcd's watch server: the key may
+// be empty, and then the watch sees nothing whatever its end (etcd's
+// interval tree reads an empty bound as +infinity), an end
+// at or below key (other than "\x00") is refused with ErrInvalidArgument
+// (etcd's ErrEmptyWatcherRange), and a negative startRev is refused with
+// ErrCompacted.
 func (s *Store) Watch(key, end []byte, startRev int64, prevKV bool) (*Watcher, error) {
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	if len(end) > 0 && !isAllFrom(end) && string(end) <= string(key) {
-		return nil, ErrInvalidArgument
-	}
+	// In etcd's order: the start revision's sign, then the range, then
+	// compaction.
 	switch {
+	case len(key) > MaxKeyBytes:
+		return nil, ErrKeyTooLarge
+	case startRev < 0:
+		return nil, ErrCompacted
+	case len(end) > 0 && !isAllFrom(end) && string(end) <= string(key):
+		return nil, ErrInvalidArgument
 	case startRev == 0:
 		startRev = s.rev + 1
 	case startRev < s.compactRev:
 		s.probes.Hit(probeWatchCompacted)
 		return nil, ErrCompacted
-	case startRev < 0:
-		startRev = 1
 	}
 	return &Watcher{
 		s:        s,
@@ -68,7 +70,7 @@ func (w *Watcher) Events(max int) ([]Event, error) {
 	var evs []Event
 	for p := s.log.search(w.nextMain, w.nextSub); p < s.log.n; p++ {
 		r := s.log.at(uint32(p))
-		if !inRange(r.ki.key, w.key, w.end) {
+		if len(w.key) == 0 || !inRange(r.ki.key, w.key, w.end) {
 			continue
 		}
 		evs = append(evs, w.event(r))

@@ -218,18 +218,23 @@ func checkTxn(t TxnRequest) error {
 			return ErrInvalidArgument
 		}
 	}
+	// As etcd's gRPC handler: every op of both branches is checked before
+	// either branch is checked for overlapping writes.
 	for _, ops := range [][]Op{t.Success, t.Failure} {
 		if err := checkOpShapes(ops); err != nil {
+			return err
+		}
+	}
+	for _, ops := range [][]Op{t.Success, t.Failure} {
+		if err := checkOverlaps(ops); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// checkOpShapes validates ops without looking at the store.
+// checkOpShapes validates ops one by one without looking at the store.
 func checkOpShapes(ops []Op) error {
-	var puts [][]byte
-	var dels []Op
 	for i := range ops {
 		op := &ops[i]
 		if err := checkKey(op.Key); err != nil {
@@ -243,11 +248,25 @@ func checkOpShapes(ops []Op) error {
 			if len(op.Value) > MaxValueBytes {
 				return ErrValueTooLarge
 			}
-			puts = append(puts, op.Key)
 		case OpDeleteRange:
-			dels = append(dels, *op)
 		default:
 			return ErrInvalidArgument
+		}
+	}
+	return nil
+}
+
+// checkOverlaps fails with ErrDuplicateKey if a branch puts a key twice or
+// puts a key that one of its deletes covers.
+func checkOverlaps(ops []Op) error {
+	var puts [][]byte
+	var dels []Op
+	for i := range ops {
+		switch ops[i].Kind {
+		case OpPut:
+			puts = append(puts, ops[i].Key)
+		case OpDeleteRange:
+			dels = append(dels, ops[i])
 		}
 	}
 	slices.SortFunc(puts, bytes.Compare)
