@@ -126,6 +126,19 @@ func TestEtcdctlSnapshotDefragAlarmAuth(t *testing.T) {
 	require.NoError(t, err, sout)
 	require.Contains(t, sout, "keys=")
 
+	// A new one-member cluster started from the file serves the key.
+	ports := freeTCPPorts(t, 2)
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	restored := exec.Command(seedkvBin, "--name", "r1", "--data-dir", filepath.Join(t.TempDir(), "r1"),
+		"--listen-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", ports[0]), "--listen-client-urls", clientURL,
+		"--initial-snapshot", file)
+	require.NoError(t, restored.Start())
+	defer func() { _ = restored.Process.Kill(); _ = restored.Wait() }()
+	require.Eventually(t, func() bool {
+		out, err := runCmd(ctx, etcdctlBin, "--endpoints="+clientURL, "get", "/snap/k", "--print-value-only")
+		return err == nil && out == "v\n"
+	}, 20*time.Second, 100*time.Millisecond, "the restored member serves the key")
+
 	out, err = etcdctl(ctx, "defrag")
 	require.NoError(t, err)
 	require.Equal(t, 3, strings.Count(out, "Finished defragmenting"), out)

@@ -45,6 +45,10 @@ type Config struct {
 	// bootstrap, and waits for the leader to send it a snapshot after a
 	// MemberAdd.
 	Join bool
+	// InitialStore, an mvcc snapshot (mvcc.Store.Snapshot), is the state
+	// a new cluster starts from (a restore from a backup; every founding
+	// member must be given the same). Ignored on restart and when joining.
+	InitialStore []byte
 	// PromoteCatchUp refuses to promote a learner whose log is behind 90%
 	// of the leader's (etcd's rule, CodeInvalid with ErrLearnerNotReady's
 	// text); off, a learner is promoted whatever its progress.

@@ -10,6 +10,7 @@ import (
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/mvcc"
 	"github.com/seedkv/seedkv/wal"
 )
 
@@ -450,4 +451,31 @@ func TestPromoteCatchUp(t *testing.T) {
 	require.NoError(t, err)
 	_, err = off.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
 	require.NoError(t, err)
+}
+
+// A new cluster started from an mvcc snapshot (a restore from backup)
+// serves its keys at their revisions, takes writes after them, and lets a
+// restored lease lapse one TTL after the first leader took over.
+func TestInitialStore(t *testing.T) {
+	src := mvcc.New(mvcc.Config{})
+	now := time.Unix(1000, 0)
+	require.NoError(t, src.LeaseGrant(7, 2*time.Second, now))
+	_, _, err := src.Put([]byte("kept"), []byte("v"), 0, false)
+	require.NoError(t, err)
+	_, _, err = src.Put([]byte("leased"), []byte("v"), 7, false)
+	require.NoError(t, err)
+	c := newCluster(t, 3, 42, Config{InitialStore: src.Snapshot()})
+	c.waitLeader(5 * time.Second)
+	require.Equal(t, "v", c.mustGet("kept"))
+	h := c.mustPut("new", "w")
+	require.Equal(t, src.CurrentRevision()+1, h.Revision)
+	c.w.RunFor(4 * time.Second)
+	require.Equal(t, "", c.mustGet("leased"), "the restored lease expired")
+	require.Equal(t, "v", c.mustGet("kept"))
+	c.converged(5 * time.Second)
+
+	bad := newCluster(t, 1, 43, Config{InitialStore: []byte("not a snapshot")})
+	stopped, reason := bad.nodes[1].Stopped()
+	require.True(t, stopped)
+	require.Contains(t, reason, "initial store")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/mvcc"
 	"github.com/seedkv/seedkv/raft"
 	"github.com/seedkv/seedkv/wal"
 )
@@ -92,6 +93,7 @@ type Node struct {
 	recoverCause string      // why the replica is recovering
 	recovered    int         // recoveries completed by this incarnation
 	moving       *moveLeader // a MoveLeader in progress (moveleader.go)
+	initialStore *mvcc.Store // Config.InitialStore decoded, until boot
 	alarm        bool
 	tick         host.Timer
 	obsTerm      uint64 // term and vote last reported to the Observer
@@ -118,6 +120,14 @@ func Start(h host.Host, cfg Config) host.Process {
 		n.stopped, n.stopReason = true, "stopped in an earlier run: "+reason
 		return n
 	}
+	if len(cfg.InitialStore) > 0 {
+		st, err := mvcc.Restore(cfg.InitialStore, mvcc.Config{QuotaBytes: cfg.QuotaBytes})
+		if err != nil { // a configuration error, not damaged storage
+			n.stopped, n.stopReason = true, "config: initial store: "+err.Error()
+			return n
+		}
+		n.initialStore = st
+	}
 	n.scheduleTick()
 	if mark, present, ok := readRecovering(h.FS()); present {
 		if !ok {
@@ -130,6 +140,7 @@ func Start(h host.Host, cfg Config) host.Process {
 			n.recoverCause = "recovery in progress at restart"
 		}
 	}
+	defer func() { n.initialStore = nil }() // used by a bootstrap only
 	if err := n.boot(); err != nil {
 		// Storage that cannot be trusted: recover from the peers (or stop
 		// for good if that cannot be done safely).

@@ -174,6 +174,7 @@ func (n *Node) bootstrapOn(w *wal.WAL) error {
 	if len(n.cfg.Members) == 0 {
 		return errors.New("config: no members to bootstrap")
 	}
+	n.restoreInitialStore()
 	voters := make([]uint64, len(n.cfg.Members))
 	for i, m := range n.cfg.Members {
 		voters[i] = uint64(m)
@@ -314,4 +315,21 @@ func (n *Node) saveOwnSnapshot(snap raft.Snapshot) {
 			n.snaps.releaseBelow(idx)
 		})
 	})
+}
+
+// restoreInitialStore starts a new cluster's state machine from
+// Config.InitialStore (decoded by Start). Its leases get deadline 0 on
+// every replica alike, so a lease lives one TTL from the first leader's
+// promotion (which renews every lease) unless kept alive, as after
+// etcd's restore.
+func (n *Node) restoreInitialStore() {
+	st := n.initialStore
+	if st == nil {
+		return
+	}
+	n.initialStore = nil
+	n.sm.store = st
+	for _, id := range st.Leases() {
+		n.sm.leaseDeadline[id] = 0
+	}
 }

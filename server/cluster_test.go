@@ -69,6 +69,10 @@ func TestMembershipChanges(t *testing.T) {
 		r, err := pb.NewKVClient(conn4).Range(ctx(t), &pb.RangeRequest{Key: []byte("before"), Serializable: true})
 		return err == nil && len(r.Kvs) == 1
 	}, 20*time.Second, 20*time.Millisecond, "the learner catches up")
+	require.Eventually(t, func() bool { // once it has applied its own addition
+		st, err := pb.NewMaintenanceClient(conn4).Status(ctx(t), &pb.StatusRequest{})
+		return err == nil && st.IsLearner && st.Header.MemberId == uint64(id)
+	}, 10*time.Second, 20*time.Millisecond)
 	require.Eventually(t, func() bool {
 		_, err := cl.MemberPromote(ctx(t), &pb.MemberPromoteRequest{ID: uint64(id)})
 		return err == nil
@@ -78,6 +82,10 @@ func TestMembershipChanges(t *testing.T) {
 		return err == nil && hasMember(l.Members, id, url, false) && nameOf(l.Members, id) == "s4"
 	}, 10*time.Second, 20*time.Millisecond, "promoted, and its name published")
 
+	require.Eventually(t, func() bool {
+		st, err := pb.NewMaintenanceClient(conn4).Status(ctx(t), &pb.StatusRequest{})
+		return err == nil && !st.IsLearner
+	}, 10*time.Second, 20*time.Millisecond)
 	// The new voter serves linearizable writes and reads.
 	_, err = pb.NewKVClient(conn4).Put(ctx(t), &pb.PutRequest{Key: []byte("after"), Value: []byte("v")})
 	require.NoError(t, err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
@@ -15,15 +16,26 @@ type maintenanceServer struct {
 	s *Server
 }
 
-// Status implements etcd's Maintenance.Status from the local replica.
+// Status implements etcd's Maintenance.Status from the local replica:
+// DbSize and DbSizeInUse are both the store's size in its quota units
+// (the store is in memory: there is no file with free pages), DbSizeQuota
+// its quota, RaftIndex the commit index, IsLearner from raft's
+// configuration; Errors name a stopped or recovering replica, the
+// NOSPACE alarm, and a members file that cannot be saved.
 func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
 	var st node.Status
-	var size int64
+	var size, quota int64
 	var hdr *pb.ResponseHeader
+	var learner bool
+	var saveErr error
 	if err := m.s.onLoop(ctx, func() {
 		hdr = m.s.localHeader()
 		st = m.s.cfg.Node.Status()
-		size, _ = m.s.cfg.Node.StoreSize()
+		size, quota = m.s.cfg.Node.StoreSize()
+		learner = slices.Contains(m.s.cfg.Node.RaftStatus().ConfState.Learners, uint64(st.ID))
+		if m.s.gossip != nil {
+			saveErr = m.s.gossip.saveErr
+		}
 	}); err != nil {
 		return nil, err
 	}
@@ -31,8 +43,11 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 	// size: an empty store reports one byte.
 	size = max(size, 1)
 	out := &pb.StatusResponse{Header: hdr, Version: APIVersion, StorageVersion: APIVersion,
-		DbSize: size, DbSizeInUse: size, DbSizeQuota: 0,
+		DbSize: size, DbSizeInUse: size, DbSizeQuota: quota, IsLearner: learner,
 		Leader: uint64(st.Leader), RaftIndex: st.Commit, RaftTerm: st.Term, RaftAppliedIndex: st.Applied,
+	}
+	if saveErr != nil {
+		out.Errors = append(out.Errors, "members file: "+saveErr.Error())
 	}
 	if st.Stopped {
 		out.Errors = append(out.Errors, "stopped: "+st.Reason)

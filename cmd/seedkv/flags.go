@@ -32,6 +32,7 @@ type memberFlags struct {
 	recoverFromPeers    bool
 	clusterClientURLs   string
 	pprofAddr           string
+	initialSnapshot     string
 }
 
 // errUsage marks errors that are the caller's (exit status 2).
@@ -66,6 +67,7 @@ func parseMemberFlags(args []string, stderr io.Writer) (server.MemberConfig, mem
 	fs.IntVar(&f.electionMS, "election-timeout", 1000, "time (in milliseconds) for an election to timeout")
 	fs.StringVar(&f.clusterClientURLs, "initial-cluster-client-urls", "", "seedkv: the members' client URLs for MemberList, name=URL,... (default: only this member's)")
 	fs.StringVar(&f.pprofAddr, "debug-pprof-addr", "", "seedkv: serve net/http/pprof on this host:port (profiling)")
+	fs.StringVar(&f.initialSnapshot, "initial-snapshot", "", "seedkv: a new cluster starts with the keys of this file of etcdctl snapshot save (give every founding member the same; ignored once the data dir has state)")
 	fs.BoolVar(&f.recoverFromPeers, "recover-from-peers", false, "seedkv: with a corrupt data dir, rebuild from the peers instead of refusing to start")
 	if err := fs.Parse(args); err != nil {
 		return server.MemberConfig{}, f, flagErr(err)
@@ -152,6 +154,16 @@ func (f *memberFlags) config() (server.MemberConfig, error) {
 	cfg.Node = node.Config{TickInterval: time.Duration(f.heartbeatMS) * time.Millisecond,
 		ElectionTicks: f.electionMS / f.heartbeatMS}
 	cfg.AllowPeerRecovery = f.recoverFromPeers
+	if f.initialSnapshot != "" {
+		if cfg.Join {
+			return cfg, usageErr("--initial-snapshot starts a new cluster: not with --initial-cluster-state existing")
+		}
+		st, err := loadSnapshot(f.initialSnapshot)
+		if err != nil {
+			return cfg, usageErr("--initial-snapshot: %v", err)
+		}
+		cfg.Node.InitialStore = st.Snapshot()
+	}
 	return cfg, nil
 }
 
