@@ -98,3 +98,36 @@ func TestOpRevisions(t *testing.T) {
 		})
 	}
 }
+
+// The guard of a range compare keeps its outcome: the compare itself when
+// it held, the violating key's mod revision when a key failed it, the
+// range staying empty when it failed on no keys.
+func TestRangeCompareGuards(t *testing.T) {
+	kvs := []api.KeyValue{{Key: []byte("a1"), Value: []byte("x"), ModRevision: 4, CreateRevision: 4, Version: 1},
+		{Key: []byte("a2"), Value: []byte("y"), ModRevision: 6, CreateRevision: 5, Version: 2}}
+	snap := &txnSnapshot{ranges: map[keyRange][]api.KeyValue{{"a", "b"}: kvs, {"c", "d"}: nil}}
+	value := func(key, end string, res pb.Compare_CompareResult, v string) *pb.Compare {
+		return &pb.Compare{Key: []byte(key), RangeEnd: []byte(end), Target: pb.Compare_VALUE, Result: res,
+			TargetUnion: &pb.Compare_Value{Value: []byte(v)}}
+	}
+	for name, tc := range map[string]struct {
+		c     *pb.Compare
+		holds bool
+		guard api.Compare
+	}{
+		"held": {value("a", "b", pb.Compare_LESS, "z"), true,
+			api.Compare{Result: api.CompareLess, Target: api.TargetValue, Key: []byte("a"), End: []byte("b"), Value: []byte("z")}},
+		"failed on a2": {value("a", "b", pb.Compare_EQUAL, "x"), false,
+			api.Compare{Result: api.CompareEqual, Target: api.TargetMod, Key: []byte("a2"), ModRevision: 6}},
+		"value on empty": {value("c", "d", pb.Compare_EQUAL, "x"), false,
+			api.Compare{Result: api.CompareLess, Target: api.TargetCreate, Key: []byte("c"), End: []byte("d"), CreateRevision: 1}},
+		"version on empty": {&pb.Compare{Key: []byte("c"), RangeEnd: []byte("d"), Target: pb.Compare_VERSION,
+			Result: pb.Compare_EQUAL, TargetUnion: &pb.Compare_Version{Version: 0}}, true,
+			api.Compare{Result: api.CompareEqual, Target: api.TargetVersion, Key: []byte("c"), End: []byte("d")}},
+	} {
+		ok, guard, err := snap.holds(tc.c)
+		require.NoError(t, err, name)
+		require.Equal(t, tc.holds, ok, name)
+		require.Equal(t, tc.guard, *guard, name)
+	}
+}

@@ -179,9 +179,32 @@ func TestKVService(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "else", string(b.Kvs[0].Value))
 	require.Equal(t, nested.Header.Revision, b.Kvs[0].ModRevision, "one revision for the whole tree")
-	_, err = kv.Txn(ctx(t), &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{
+	// Range compares inside nested transactions: over /n/ (a = outer,
+	// b = else) every value is below "p", not every one equals "outer".
+	valueCmp := func(res pb.Compare_CompareResult, v string) *pb.Compare {
+		return &pb.Compare{Key: []byte("/n/"), RangeEnd: []byte("/n0"), Target: pb.Compare_VALUE, Result: res,
+			TargetUnion: &pb.Compare_Value{Value: []byte(v)}}
+	}
+	mark := func(v string) []*pb.RequestOp {
+		return []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/rc"), Value: []byte(v)}}}}
+	}
+	rc, err := kv.Txn(ctx(t), &pb.TxnRequest{
+		Compare: []*pb.Compare{valueCmp(pb.Compare_LESS, "p")},
+		Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{
+			Compare: []*pb.Compare{valueCmp(pb.Compare_EQUAL, "outer")},
+			Success: mark("all-outer"), Failure: mark("not-all-outer")}}}},
+		Failure: mark("outer-failed"),
+	})
+	require.NoError(t, err)
+	require.True(t, rc.Succeeded)
+	require.False(t, rc.Responses[0].GetResponseTxn().Succeeded)
+	got, err = kv.Range(ctx(t), &pb.RangeRequest{Key: []byte("/rc")})
+	require.NoError(t, err)
+	require.Equal(t, "not-all-outer", string(got.Kvs[0].Value))
+	empty, err := kv.Txn(ctx(t), &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{
 		Compare: []*pb.Compare{{Key: []byte("a"), RangeEnd: []byte("b")}}}}}}})
-	require.ErrorIs(t, err, errNestedRangeCompare)
+	require.NoError(t, err)
+	require.True(t, empty.Responses[0].GetResponseTxn().Succeeded, "an empty range compares as a zero key-value")
 	_, err = kv.Txn(ctx(t), &pb.TxnRequest{Success: []*pb.RequestOp{
 		{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/d"), Value: []byte("1")}}},
 		{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("/d"), Value: []byte("2")}}},

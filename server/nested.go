@@ -6,8 +6,6 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/seedkv/seedkv/api"
 )
@@ -21,11 +19,18 @@ import (
 // transaction runs only if none of those keys changed after R (a mod
 // revision guard on each), so the path is the one the store would pick
 // at commit time; otherwise it is retried.
+//
+// A compare over a key range cannot be guarded by mod revisions alone (a
+// key deleted from the range leaves no trace), so each range compare that
+// was evaluated on the path is guarded by its outcome instead: one that
+// held is itself a compare of the flat transaction (re-evaluated at
+// commit); one that failed because of key k is guarded by k's mod
+// revision (k unchanged still fails it); one that failed on an empty
+// range is guarded by the range staying empty (every create revision
+// below 1).
 
-// errNestedRangeCompare: a compare over a key range cannot be guarded by
-// mod revisions (a deleted key leaves no trace), so it is refused.
-var errNestedRangeCompare = status.Error(codes.Unimplemented,
-	"etcdserver: seedkv does not support compares over a key range in a transaction holding nested transactions")
+// keyRange is a compared key range [key, end).
+type keyRange struct{ key, end string }
 
 // hasNested reports whether any branch of r holds a transaction.
 func hasNested(r *pb.TxnRequest) bool {
@@ -40,14 +45,19 @@ func hasNested(r *pb.TxnRequest) bool {
 }
 
 // compareKeys collects the keys compared anywhere in r (deduplicated, in
-// order of appearance).
-func compareKeys(r *pb.TxnRequest, seen map[string]bool, out [][]byte) ([][]byte, error) {
+// order of appearance) and, apart, the key ranges.
+func compareKeys(r *pb.TxnRequest, seen map[string]bool, out [][]byte, ranges []keyRange) ([][]byte, []keyRange, error) {
 	for _, c := range r.Compare {
-		if len(c.RangeEnd) > 0 {
-			return nil, errNestedRangeCompare
-		}
 		if len(c.Key) == 0 {
-			return nil, rpctypes.ErrGRPCEmptyKey
+			return nil, nil, rpctypes.ErrGRPCEmptyKey
+		}
+		if len(c.RangeEnd) > 0 {
+			kr := keyRange{string(c.Key), string(c.RangeEnd)}
+			if !seen["\xff"+kr.key+"\xff"+kr.end] {
+				seen["\xff"+kr.key+"\xff"+kr.end] = true
+				ranges = append(ranges, kr)
+			}
+			continue
 		}
 		if !seen[string(c.Key)] {
 			seen[string(c.Key)] = true
@@ -58,13 +68,46 @@ func compareKeys(r *pb.TxnRequest, seen map[string]bool, out [][]byte) ([][]byte
 	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
 			if t := op.GetRequestTxn(); t != nil {
-				if out, err = compareKeys(t, seen, out); err != nil {
-					return nil, err
+				if out, ranges, err = compareKeys(t, seen, out, ranges); err != nil {
+					return nil, nil, err
 				}
 			}
 		}
 	}
-	return out, nil
+	return out, ranges, nil
+}
+
+// txnSnapshot is what the compares are evaluated on: the compared keys
+// and the contents of the compared ranges, at one revision.
+type txnSnapshot struct {
+	keys   map[string]*api.KeyValue
+	ranges map[keyRange][]api.KeyValue
+}
+
+// holds evaluates c on the snapshot; for a range compare it also returns
+// the compare that guards its outcome (see above).
+func (ts *txnSnapshot) holds(c *pb.Compare) (bool, *api.Compare, error) {
+	if len(c.RangeEnd) == 0 {
+		return compareHolds(c, ts.keys[string(c.Key)]), nil, nil
+	}
+	kvs := ts.ranges[keyRange{string(c.Key), string(c.RangeEnd)}]
+	if len(kvs) == 0 {
+		ok := compareHolds(c, nil)
+		if ok {
+			g, err := apiCompare(c)
+			return true, &g, err
+		}
+		return false, &api.Compare{Result: api.CompareLess, Target: api.TargetCreate,
+			Key: c.Key, End: c.RangeEnd, CreateRevision: 1}, nil
+	}
+	for i := range kvs {
+		if !compareHolds(c, &kvs[i]) {
+			return false, &api.Compare{Result: api.CompareEqual, Target: api.TargetMod,
+				Key: kvs[i].Key, ModRevision: kvs[i].ModRevision}, nil
+		}
+	}
+	g, err := apiCompare(c)
+	return true, &g, err
 }
 
 // txnShape is the executed path of a (nested) transaction: which branch
@@ -76,11 +119,19 @@ type txnShape struct {
 	nested    []*txnShape     // per op: the nested shape, or nil
 }
 
-// flatten picks the path of r on snapshot snap and appends its ops to flat.
-func flatten(r *pb.TxnRequest, snap map[string]*api.KeyValue, flat []api.TxnOp) (*txnShape, []api.TxnOp, error) {
+// flatten picks the path of r on snapshot snap, appends its ops to flat
+// and the guards of the range compares it evaluated to guards.
+func flatten(r *pb.TxnRequest, snap *txnSnapshot, flat []api.TxnOp, guards *[]api.Compare) (*txnShape, []api.TxnOp, error) {
 	sh := &txnShape{succeeded: true}
 	for _, c := range r.Compare {
-		if !compareHolds(c, snap[string(c.Key)]) {
+		ok, guard, err := snap.holds(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if guard != nil {
+			*guards = append(*guards, *guard)
+		}
+		if !ok {
 			sh.succeeded = false
 			break
 		}
@@ -91,7 +142,7 @@ func flatten(r *pb.TxnRequest, snap map[string]*api.KeyValue, flat []api.TxnOp) 
 	}
 	for _, op := range sh.ops {
 		if t := op.GetRequestTxn(); t != nil {
-			child, f, err := flatten(t, snap, flat)
+			child, f, err := flatten(t, snap, flat, guards)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -150,20 +201,24 @@ func compareHolds(c *pb.Compare, kv *api.KeyValue) bool {
 
 // nestedTxn runs a transaction holding nested ones (see above).
 func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	keys, err := compareKeys(r, map[string]bool{}, nil)
+	keys, ranges, err := compareKeys(r, map[string]bool{}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
+	if len(keys)+len(ranges) > api.MaxTxnOps {
+		return nil, rpctypes.ErrGRPCTooManyOps
+	}
 	for range MaxCASRetries {
-		snap, rev, err := k.snapshot(ctx, keys)
+		snap, rev, err := k.snapshot(ctx, keys, ranges)
 		if err != nil {
 			return nil, err
 		}
-		shape, flat, err := flatten(r, snap, nil)
+		var guards []api.Compare
+		shape, flat, err := flatten(r, snap, nil, &guards)
 		if err != nil {
 			return nil, err
 		}
-		if len(flat) > api.MaxTxnOps {
+		if len(flat) > api.MaxTxnOps || len(keys)+len(guards) > api.MaxTxnOps {
 			return nil, rpctypes.ErrGRPCTooManyOps
 		}
 		txn := &api.TxnRequest{Success: flat}
@@ -171,6 +226,7 @@ func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResp
 			txn.Compares = append(txn.Compares, api.Compare{Result: api.CompareLess, Target: api.TargetMod,
 				Key: key, ModRevision: rev + 1})
 		}
+		txn.Compares = append(txn.Compares, guards...)
 		resp, err := k.s.do(ctx, txn)
 		if err != nil {
 			return nil, err
@@ -190,25 +246,34 @@ func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResp
 	return nil, rpctypes.ErrGRPCTimeout
 }
 
-// snapshot reads keys in one read-only transaction: their key-values (nil
-// when missing) and the revision they were read at.
-func (k *kvServer) snapshot(ctx context.Context, keys [][]byte) (map[string]*api.KeyValue, int64, error) {
+// snapshot reads keys and ranges in one read-only transaction: the
+// key-values (a key missing from the map is missing from the store) and
+// the revision they were read at.
+func (k *kvServer) snapshot(ctx context.Context, keys [][]byte, ranges []keyRange) (*txnSnapshot, int64, error) {
 	txn := &api.TxnRequest{}
 	for _, key := range keys {
 		txn.Success = append(txn.Success, api.TxnOp{Range: &api.RangeRequest{Key: key}})
+	}
+	for _, kr := range ranges {
+		txn.Success = append(txn.Success, api.TxnOp{Range: &api.RangeRequest{Key: []byte(kr.key), End: []byte(kr.end)}})
 	}
 	resp, err := k.s.do(ctx, txn)
 	if err != nil {
 		return nil, 0, err
 	}
 	body, ok := resp.Body.(*api.TxnResponse)
-	if !ok || len(body.Responses) != len(keys) {
+	if !ok || len(body.Responses) != len(keys)+len(ranges) {
 		return nil, 0, rpctypes.ErrGRPCCorrupt
 	}
-	snap := make(map[string]*api.KeyValue, len(keys))
+	snap := &txnSnapshot{keys: make(map[string]*api.KeyValue, len(keys)), ranges: make(map[keyRange][]api.KeyValue, len(ranges))}
 	for i, r := range body.Responses {
-		if r.Range != nil && len(r.Range.KVs) == 1 {
-			snap[string(keys[i])] = &r.Range.KVs[0]
+		if r.Range == nil {
+			return nil, 0, rpctypes.ErrGRPCCorrupt
+		}
+		if i >= len(keys) {
+			snap.ranges[ranges[i-len(keys)]] = r.Range.KVs
+		} else if len(r.Range.KVs) == 1 {
+			snap.keys[string(keys[i])] = &r.Range.KVs[0]
 		}
 	}
 	return snap, resp.Header.Revision, nil
