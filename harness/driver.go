@@ -47,6 +47,7 @@ func (c *workClient) next() {
 		return
 	}
 	c.gen.lastRev = c.lastRev
+	c.gen.compacted = c.r.logWatch.ackedBefore(c.r.now())
 	s := c.gen.next(c.r.now())
 	if s.kind == opWatch {
 		c.openWatch()
@@ -182,6 +183,8 @@ type watchStream struct {
 	err      error
 	errAt    int64 // when err came
 	errNext  int64 // the revision the watch was to deliver next then (0: start)
+	// compactRev is the compaction revision an ErrCompacted end reported.
+	compactRev int64
 	w        *client.Watcher
 }
 
@@ -200,6 +203,9 @@ func (c *workClient) openWatch() {
 	if c.lastRev > 1 {
 		start = 2 + c.rng.Int64N(c.lastRev-1) // revision 1 is the empty store
 	}
+	if comp := c.gen.compacted; comp >= 2 && comp <= c.lastRev && c.rng.IntN(4) == 0 {
+		start = comp // from the compaction revision: etcd's restart point after ErrCompacted
+	}
 	ws := &watchStream{client: c.id, key: prefix, end: string(prefixEnd(prefix)), start: start,
 		prevKV: c.rng.IntN(2) == 0, opened: c.r.now()}
 	c.r.watches = append(c.r.watches, ws)
@@ -215,7 +221,7 @@ func (c *workClient) openWatch() {
 			}
 			ws.events = append(ws.events, u.Events...)
 			if u.Err != nil {
-				ws.err, ws.errAt = u.Err, c.r.now()
+				ws.err, ws.errAt, ws.compactRev = u.Err, c.r.now(), u.CompactRevision
 				if ws.w != nil {
 					ws.errNext = ws.w.NextRevision()
 				}

@@ -74,6 +74,11 @@ func (g *gen) pastRead() step {
 		// Just ahead of what the client saw: other clients may have
 		// written it by now (a plain read of it), or not (ErrFutureRevision).
 		rev = g.lastRev + 1 + g.rng.Int64N(3)
+	case k == 1 && g.compacted >= 2 && g.compacted <= g.lastRev:
+		// Exactly at the last compaction the client heard of: compaction
+		// keeps everything visible there, so it must be served (as a
+		// Kubernetes reflector relists at the compact revision).
+		rev = g.compacted
 	case k <= 4 && g.lastRev > 2:
 		rev = 2 + g.rng.Int64N(g.lastRev-1)
 	}

@@ -60,7 +60,10 @@ func (ws *watchStream) stream() lin.WatchStream {
 
 // checkWatchEnd requires a watch that ended with ErrCompacted to have
 // asked for a revision that a compaction requested by then covers: a
-// watch above the compaction point must be unaffected.
+// watch above the compaction point must be unaffected. The compaction
+// revision the end reported (etcd's compact_revision, where a client
+// restarts) must be one that covers the watch's position and that was
+// requested by then.
 func (r *seedRun) checkWatchEnd(ws *watchStream) error {
 	if !errors.Is(ws.err, api.ErrCompacted) {
 		return nil
@@ -69,9 +72,14 @@ func (r *seedRun) checkWatchEnd(ws *watchStream) error {
 	if want == 0 {
 		want = ws.start
 	}
-	if c := r.logWatch.requestedBefore(ws.errAt); want >= c {
+	c := r.logWatch.requestedBefore(ws.errAt)
+	switch {
+	case want >= c:
 		return fmt.Errorf("watch: ErrCompacted at %v for revision %d, but no compaction above it was requested by then (highest: %d)",
 			time.Duration(ws.errAt), want, c)
+	case ws.compactRev <= want || ws.compactRev > c:
+		return fmt.Errorf("watch: ErrCompacted at %v for revision %d reported compact revision %d, want one in (%d, %d] (the compactions requested by then)",
+			time.Duration(ws.errAt), want, ws.compactRev, want, c)
 	}
 	return nil
 }

@@ -96,6 +96,10 @@ type gen struct {
 	// lastRev is the highest revision the client has seen (reads of the
 	// past go at most there).
 	lastRev int64
+	// compacted is the highest compaction revision the client knows was
+	// acknowledged (0: none): reads and watches go exactly there at times,
+	// the boundary a compaction must keep readable.
+	compacted int64
 }
 
 func newGen(client int, rng *rand.Rand, cfg *Config) *gen {
@@ -171,6 +175,9 @@ func (g *gen) next(now int64) step {
 	switch kind {
 	case opGet:
 		k := kvKey(g.rng.IntN(g.keys))
+		if g.rng.IntN(4) == 0 {
+			return g.existence(k)
+		}
 		return step{kind: kind, checked: true, input: lin.Get(k),
 			body: &api.RangeRequest{Key: []byte(k), Serializable: g.serial}}
 	case opPut:
@@ -265,6 +272,36 @@ func (g *gen) cas() step {
 		Failure:  []api.TxnOp{{Range: &api.RangeRequest{Key: []byte(k)}}},
 	}
 	return step{kind: opCAS, checked: true, input: in, body: body}
+}
+
+// existence is a read-only transaction that asks whether key k exists the
+// ways etcd's recipes do: mod_revision = 0 or create_revision = 0 (absent:
+// etcd's lock and election create-if-absent guards), or value != v (fails
+// on an absent key, however v compares). Both branches read k, so the
+// answer shows which branch ran and the model checks the compare against
+// the key's state; a deleted key must compare as absent, not as its
+// tombstone.
+func (g *gen) existence(k string) step {
+	lc := lin.Compare{Key: k, Op: lin.CmpEqual}
+	ac := api.Compare{Key: []byte(k), Result: api.CompareEqual}
+	switch g.rng.IntN(3) {
+	case 0:
+		lc.Target, ac.Target = lin.TargetModRevision, api.TargetMod
+	case 1:
+		lc.Target, ac.Target = lin.TargetCreateRevision, api.TargetCreate
+	default:
+		v := "absent"
+		if i, _ := kvIndex(k); g.seen[i] {
+			v = g.lastSeen[i]
+		}
+		lc.Target, lc.Op, lc.Value = lin.TargetValue, lin.CmpNotEqual, v
+		ac.Target, ac.Result, ac.Value = api.TargetValue, api.CompareNotEqual, []byte(v)
+	}
+	in := lin.Input{Kind: lin.KindTxn, Key: k, Compares: []lin.Compare{lc},
+		Then: []lin.TxnOp{{Kind: lin.KindGet, Key: k}}, Else: []lin.TxnOp{{Kind: lin.KindGet, Key: k}}}
+	get := []api.TxnOp{{Range: &api.RangeRequest{Key: []byte(k)}}}
+	body := &api.TxnRequest{Compares: []api.Compare{ac}, Success: get, Failure: get}
+	return step{kind: opGet, checked: true, input: in, body: body}
 }
 
 // txn is a multi-key transaction: guarded by one key, it writes two keys
