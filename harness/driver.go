@@ -185,7 +185,7 @@ type watchStream struct {
 	errNext  int64 // the revision the watch was to deliver next then (0: start)
 	// compactRev is the compaction revision an ErrCompacted end reported.
 	compactRev int64
-	w        *client.Watcher
+	w          *client.Watcher
 }
 
 // openWatch opens a watch from a revision the client has seen (so that
