@@ -111,4 +111,23 @@ return false
 		New:         `for i < len(ents) && ents[i].Index < m.Index {`,
 		Description: "Replaying a snapshot marker drops the entries before the snapshot index but keeps the entry at it: the log replayed after a snapshot starts with an entry the snapshot already covers.",
 	},
+	{
+		Name: "mvcc-delete-keeps-lease", Group: GroupPath, File: "mvcc/write.go",
+		Old: `prev := s.kv(last, false)
+s.detach(last.lease, ki)`,
+		New:         `prev := s.kv(last, false)`,
+		Description: "Deleting a key does not detach it from its lease: when the lease later expires or is revoked, it deletes the key again (a delete of an absent key at a new revision), or a re-created key that belongs to no lease.",
+	},
+	{
+		Name: "wal-append-after-torn-tail", Group: GroupTiming, File: "wal/wal.go",
+		Old:         `w.f, w.off, w.alloc = f, res.end, res.size`,
+		New:         `w.f, w.off, w.alloc = f, res.size, res.size`,
+		Description: "After cutting off a torn final record, the WAL appends at the old end of the file instead of the end of the last valid record: new records follow a hole, and the next boot finds valid records after damage and refuses the log.",
+	},
+	{
+		Name: "node-snapshot-index-from-commit", Group: GroupTiming, File: "node/storage.go",
+		Old:         `snap, err := n.ms.CreateSnapshot(n.applied, n.confState, n.sm.encode())`,
+		New:         `snap, err := n.ms.CreateSnapshot(n.commit, n.confState, n.sm.encode())`,
+		Description: "A replica's own snapshot is labelled with its commit index instead of its applied index: when commit is ahead of apply, the snapshot claims entries its state does not hold, and a restart from it (or a follower sent it) never applies them (etcd's consistent-index shape).",
+	},
 }

@@ -340,7 +340,8 @@ func (l *leaseRecord) checkSeen(t int64, slack time.Duration, what string) error
 }
 
 // revokesByKey indexes the history's lease revokes (a Txn that deletes one
-// lease key, without compares) by key.
+// lease key, without compares) and the clients' plain deletes of lease
+// keys by key: either may be what removed a lease key instead of expiry.
 func revokesByKey(ops []lin.Op) map[string][]int {
 	out := map[string][]int{}
 	for i := range ops {
@@ -348,6 +349,9 @@ func revokesByKey(ops []lin.Op) map[string][]int {
 		if in.Kind == lin.KindTxn && len(in.Compares) == 0 && len(in.Then) == 1 &&
 			in.Then[0].Kind == lin.KindDelete && strings.HasPrefix(in.Then[0].Key, leasePrefix) {
 			out[in.Then[0].Key] = append(out[in.Then[0].Key], i)
+		}
+		if in.Kind == lin.KindDelete && strings.HasPrefix(in.Key, leasePrefix) {
+			out[in.Key] = append(out[in.Key], i)
 		}
 	}
 	return out
@@ -365,7 +369,10 @@ func classify(l *leaseRecord, rev int64, ops []lin.Op, revokes []int, seen *revS
 		op := &ops[i]
 		switch {
 		case op.Failed:
-		case !op.Unknown && op.Output.Revision+revBase == rev:
+		case !op.Unknown && op.Output.Revision+revBase == rev &&
+			(op.Input.Kind != lin.KindDelete || op.Output.Deleted > 0):
+			// (A plain delete that deleted nothing reports the
+			// revision it found, which may be the expiry's own.)
 			return x, false
 		case op.Unknown && (!known || op.Call < by):
 			if !x.ambiguous || op.Call < x.revoke {

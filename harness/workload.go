@@ -192,6 +192,13 @@ func (g *gen) next(now int64) step {
 			body: &api.PutRequest{Key: []byte(k), Value: []byte(v)}}
 	case opDelete:
 		k := kvKey(g.rng.IntN(g.keys))
+		if l := g.attachedLease(); l != nil && g.rng.IntN(16) == 0 {
+			// Delete a lease's key: the lease lives on with no key
+			// (the client forgets it; it lapses), so its expiry must
+			// delete nothing, whatever it was attached to before.
+			k = l.key
+			g.drop(l.id)
+		}
 		return step{kind: kind, checked: true, input: lin.Delete(k),
 			body: &api.DeleteRangeRequest{Key: []byte(k)}}
 	case opCAS:
