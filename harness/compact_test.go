@@ -57,12 +57,32 @@ func TestWatchCompactedEnd(t *testing.T) {
 		{want: 25, at: 250, ok: false}, // the compaction at 30 was refused
 		{want: 19, at: 301, ok: true},  // the unanswered one covers it
 	} {
-		ws := &watchStream{start: 2, err: api.ErrCompacted, errAt: tc.at, errNext: tc.want}
+		ws := &watchStream{start: 2, err: api.ErrCompacted, errAt: tc.at, errNext: tc.want, compactRev: tc.want + 1}
 		err := r.checkWatchEnd(ws)
 		if tc.ok {
 			require.NoError(t, err, "%+v", tc)
 		} else {
 			require.ErrorContains(t, err, "no compaction above it", "%+v", tc)
+		}
+	}
+	// The compact revision reported must cover the watch's position and
+	// be one requested by then.
+	for _, tc := range []struct {
+		compact int64
+		ok      bool
+	}{
+		{compact: 10, ok: true},
+		{compact: 20, ok: true},  // the unanswered request may have taken effect
+		{compact: 9, ok: false},  // the watch's own position: not compacted
+		{compact: 0, ok: false},  // not reported
+		{compact: 30, ok: false}, // refused
+	} {
+		ws := &watchStream{start: 2, err: api.ErrCompacted, errAt: 301, errNext: 9, compactRev: tc.compact}
+		err := r.checkWatchEnd(ws)
+		if tc.ok {
+			require.NoError(t, err, "%+v", tc)
+		} else {
+			require.ErrorContains(t, err, "reported compact revision", "%+v", tc)
 		}
 	}
 	require.NoError(t, r.checkWatchEnd(&watchStream{err: api.ErrUnavailable}))

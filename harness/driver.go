@@ -28,7 +28,18 @@ type workClient struct {
 	watches int
 	lastRev int64  // highest header revision seen
 	nextFn  func() // c.next, made once: think runs once per operation
+	// extra counts the operations issued without waiting for the one
+	// before (pipelined); each ends its chain when it is answered.
+	extra int
 }
+
+// pipelineOneIn: one operation in this many is followed at once by the
+// client's next one, without waiting for its answer, as etcd clients
+// multiplex requests on one connection. The client then has two requests
+// outstanding, so a server's per-client dedup state (the FinishedBelow
+// watermark and the applied request IDs above it) holds a gap that late
+// duplicates and retries run into.
+const pipelineOneIn = 8
 
 // think waits a random pause (mean ThinkTime), then runs the next op.
 func (c *workClient) think() {
@@ -55,6 +66,20 @@ func (c *workClient) next() {
 		return
 	}
 	c.issue(s)
+	if c.extra == 0 && c.rng.IntN(pipelineOneIn) == 0 {
+		c.extra++
+		c.think()
+	}
+}
+
+// opEnded continues the client's operations after one ended, unless it
+// was one of two in flight: then the other goes on alone.
+func (c *workClient) opEnded() {
+	if c.extra > 0 {
+		c.extra--
+		return
+	}
+	c.think()
 }
 
 // issue sends step s, recording it in the history if it is checked.
@@ -118,7 +143,7 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 			c.r.hist.Timeout(hid)
 		}
 	}
-	c.think()
+	c.opEnded()
 }
 
 // answered handles a successful answer.
@@ -153,7 +178,7 @@ func (c *workClient) answered(s step, hid int, resp *api.Response) {
 			s.lease.attached = true
 		}
 	}
-	c.think()
+	c.opEnded()
 }
 
 // noEffect reports whether an error code guarantees the request did

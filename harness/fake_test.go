@@ -222,7 +222,12 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 	case *api.WatchCreateRequest:
 		w, err := s.Watch(b.Key, b.End, b.StartRevision, b.PrevKV)
 		if err != nil {
-			return fail(err)
+			resp = fail(err)
+			if err == mvcc.ErrCompacted {
+				// As etcd: the compaction revision, where to restart.
+				resp.Body = &api.WatchCreateResponse{WatchID: b.WatchID, CompactRevision: s.CompactRevision()}
+			}
+			return resp
 		}
 		r.c.watchers = append(r.c.watchers, &fakeWatch{r: r, client: from, reqID: req.ID, id: b.WatchID, w: w})
 		resp.Body = &api.WatchCreateResponse{WatchID: b.WatchID}
