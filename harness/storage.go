@@ -35,6 +35,14 @@ type StorageParams struct {
 	// the seeds 512 B..4 KiB, so snapshots stream in many chunks that the
 	// network can lose, duplicate and reorder.
 	SnapChunkBytes int `json:"snap_chunk_bytes,omitempty"`
+	// ApplyBytes bounds the committed entry bytes a replica applies per
+	// raft Ready, 0 (raft's default, 16 MiB: a run never reaches it, so
+	// everything committed is applied at once) or [64 B, 16 MiB]; draw:
+	// 0, or in a quarter of the seeds 64 B..1 KiB, so the applied index
+	// lags the commit index across Readies as it does in etcd, whose
+	// apply is asynchronous (what reads, snapshots and restarts taken in
+	// between must cope with).
+	ApplyBytes uint64 `json:"apply_bytes,omitempty"`
 }
 
 // storageStream seeds the draw of StorageParams: its own stream, so adding
@@ -70,6 +78,9 @@ func drawStorage(seed uint64, compactEvery time.Duration, quotaOK bool) StorageP
 	if r.IntN(2) == 0 {
 		p.SnapChunkBytes = 512 + r.IntN(3585)
 	}
+	if r.IntN(4) == 0 {
+		p.ApplyBytes = uint64(logUniformBytes(r, 64, 1<<10))
+	}
 	return p
 }
 
@@ -103,12 +114,15 @@ func (p StorageParams) validate(v *validator) {
 	if p.UncommittedBytes != 0 {
 		v.int("storage.uncommitted_bytes", int(min(p.UncommittedBytes, 1<<40)), 256, 1<<30)
 	}
+	if p.ApplyBytes != 0 {
+		v.int("storage.apply_bytes", int(min(p.ApplyBytes, 1<<40)), 64, 16<<20)
+	}
 }
 
 // apply sets the node configuration's storage fields.
 func (p StorageParams) apply(c *node.Config) {
 	c.SegmentSize, c.QuotaBytes, c.MaxUncommittedBytes = p.SegmentBytes, p.QuotaBytes, p.UncommittedBytes
-	c.SnapshotChunkBytes = p.SnapChunkBytes
+	c.SnapshotChunkBytes, c.MaxApplyBytes = p.SnapChunkBytes, p.ApplyBytes
 }
 
 // logUniformBytes draws log-uniformly in [lo, hi].

@@ -93,6 +93,10 @@ type Config struct {
 	// uncommitted before raft drops new proposals (their clients are told
 	// to retry); 0 takes raft's default.
 	MaxUncommittedBytes uint64
+	// MaxApplyBytes bounds the committed entry bytes applied per raft
+	// Ready (at least one entry); the rest follow in later Readies, so the
+	// applied index may lag the commit index. 0 takes raft's default.
+	MaxApplyBytes uint64
 	// SnapshotChunkBytes: a snapshot whose data is larger is sent to a
 	// follower as a stream of chunks of this size (0: the default,
 	// limits.SnapshotChunkBytes).

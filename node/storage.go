@@ -224,6 +224,7 @@ func (n *Node) startRaft() error {
 		MaxSizePerMsg:             n.cfg.MaxSizePerMsg,
 		MaxInflightMsgs:           n.cfg.MaxInflightMsgs,
 		MaxUncommittedEntriesSize: n.cfg.MaxUncommittedBytes,
+		MaxCommittedSizePerReady:  n.cfg.MaxApplyBytes,
 		Storage:                   n.ms,
 		Applied:                   n.applied,
 		PreVote:                   !n.cfg.DisablePreVote,
