@@ -26,13 +26,10 @@ found = true`,
 		Description: "A watcher catching up from history in batches resumes after the revision of the batch's last event instead of after the event itself: when a batch fills in the middle of a multi-key revision, the rest of that revision is never delivered (etcd's unsynced-watcher batching shape).",
 	},
 	{
-		Name: "mvcc-prevkv-tombstone", Group: GroupSymptom, File: "mvcc/watch.go",
-		Old: `r := s.log.at(ki.revs[lo-1])
-if r.tombstone() {
-    return nil
-}`,
-		New:         `r := s.log.at(ki.revs[lo-1])`,
-		Description: "A watch event's prev_kv is taken from the record before it even when that record is a delete: the first put of a re-created key reports the tombstone (empty value, version 0) as its previous key-value instead of none.",
+		Name: "mvcc-prevkv-at-current-revision", Group: GroupSymptom, File: "mvcc/watch.go",
+		Old:         `p := s.liveAt(r.ki, r.main-1)`,
+		New:         `p := s.liveAt(r.ki, s.rev)`,
+		Description: "A watch event's prev_kv is read at the store's current revision instead of just before the event: right only by accident, for a watcher catching up it is a later version of the key (or the event itself), for a synced one the event itself.",
 	},
 	{
 		Name: "mvcc-range-limit-stops-count", Group: GroupSymptom, File: "mvcc/read.go",
@@ -44,8 +41,8 @@ return false`,
 	},
 	{
 		Name: "mvcc-restore-drops-compact-rev", Group: GroupPath, File: "mvcc/snapshot.go",
-		Old:         `s.rev, s.compactRev = d.varint(), d.varint()`,
-		New:         `s.rev, _ = d.varint(), d.varint()`,
+		Old:         `s.rev, s.compactRev = d.varint(), decodeCompactRev(d.varint())`,
+		New:         `s.rev, _ = d.varint(), decodeCompactRev(d.varint())`,
 		Description: "Restoring a snapshot reads the compaction revision but does not keep it: after a restart or a snapshot install, reads and watches below it are served from the partial history that compaction left (missing keys) instead of failing with ErrCompacted.",
 	},
 	{
