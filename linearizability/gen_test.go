@@ -2,7 +2,9 @@ package linearizability
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -163,6 +165,13 @@ func genInput(rng *rand.Rand, cfg genConfig, seq *int, ref *refStore) Input {
 // order, against the reference store; an unknown-outcome write takes effect
 // or not at random. The result is linearizable by construction.
 func genHistory(rng *rand.Rand, cfg genConfig) []Op {
+	ops, _ := genHistoryLog(rng, cfg)
+	return ops
+}
+
+// genHistoryLog is genHistory with the write log of the execution: the
+// changes of each revision, in revision order.
+func genHistoryLog(rng *rand.Rand, cfg genConfig) ([]Op, []LogEntry) {
 	type pending struct {
 		op    Op
 		point int64
@@ -190,9 +199,12 @@ func genHistory(rng *rand.Rand, cfg genConfig) []Op {
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].point < ps[j].point })
 	ref = newRef()
 	ops := make([]Op, 0, len(ps))
+	var log []LogEntry
 	for _, p := range ps {
 		if p.apply {
+			before := maps.Clone(ref.kv)
 			out := ref.apply(p.op.Input)
+			log = appendDiff(log, ref.rev, before, ref.kv)
 			if !p.op.Unknown {
 				p.op.Output = out
 			}
@@ -200,5 +212,26 @@ func genHistory(rng *rand.Rand, cfg genConfig) []Op {
 		ops = append(ops, p.op)
 	}
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
-	return ops
+	return ops, log
+}
+
+// appendDiff appends to log the changes from before to after (a state at
+// revision rev), if any, in key order.
+func appendDiff(log []LogEntry, rev int64, before, after map[string]KV) []LogEntry {
+	var e LogEntry
+	for _, k := range slices.Sorted(maps.Keys(after)) {
+		if old, ok := before[k]; !ok || old != after[k] {
+			e.Changes = append(e.Changes, Change{Key: k, Type: EventPut, Value: after[k].Value})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(before)) {
+		if _, ok := after[k]; !ok {
+			e.Changes = append(e.Changes, Change{Key: k, Type: EventDelete})
+		}
+	}
+	if len(e.Changes) == 0 {
+		return log
+	}
+	e.Revision = rev
+	return append(log, e)
 }

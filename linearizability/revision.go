@@ -113,6 +113,13 @@ type revChecker struct {
 		reason string
 	}
 
+	// A window's residual check (window.go) sets these: the revisions
+	// below lo were replayed and their operations dropped (st holds the
+	// state at lo-1, steps what they cost), and baseWrites counts the
+	// writes among them.
+	lo         int64
+	baseWrites int
+
 	// A witness check (see witness.go) sets these: h is then a
 	// sub-history, ids maps its ops to their indices in the whole
 	// history (for reasons), open says what the ops left out may have
@@ -164,6 +171,7 @@ func (c *revChecker) index() string {
 	if c.open != nil { // a sub-history: count the writes left out too
 		writes = c.open.writes
 	}
+	writes += c.baseWrites
 	if c.maxRev > int64(writes) {
 		i := slices.IndexFunc(c.h, func(o Op) bool { return !o.Failed && !o.Unknown && o.Output.Revision == c.maxRev })
 		c.blame = append(c.blame, int32(i))
@@ -214,7 +222,10 @@ func knownRole(op *Op) uint8 {
 // finds each revision's sure creator; two sure creators of one revision
 // contradict each other.
 func (c *revChecker) group() string {
-	n := c.maxRev + 1
+	n := c.maxRev + 1 - c.lo
+	if n < 0 {
+		n = 0
+	}
 	c.start = make([]int32, n+1)
 	c.creator = make([]int32, n)
 	for r := range c.creator {
@@ -222,7 +233,7 @@ func (c *revChecker) group() string {
 	}
 	for i := range c.h {
 		if c.isKnown(i) {
-			c.start[c.h[i].Output.Revision+1]++
+			c.start[c.h[i].Output.Revision-c.lo+1]++
 		}
 	}
 	for r := int64(1); r <= n; r++ {
@@ -235,22 +246,31 @@ func (c *revChecker) group() string {
 			continue
 		}
 		r := c.h[i].Output.Revision
-		c.level[fill[r]] = int32(i)
-		fill[r]++
+		c.level[fill[r-c.lo]] = int32(i)
+		fill[r-c.lo]++
 		if c.role[i] != roleCreator {
 			continue
 		}
 		switch {
 		case r == 0:
 			return fmt.Sprintf("%s is a write that reported revision 0", c.describe(i))
-		case c.creator[r] >= 0:
-			c.blame = append(c.blame, c.creator[r], int32(i))
-			return fmt.Sprintf("%s and %s both created revision %d", c.describe(int(c.creator[r])), c.describe(i), r)
+		case c.creatorAt(r) >= 0:
+			c.blame = append(c.blame, c.creatorAt(r), int32(i))
+			return fmt.Sprintf("%s and %s both created revision %d", c.describe(int(c.creatorAt(r))), c.describe(i), r)
 		}
-		c.creator[r] = int32(i)
+		c.creator[r-c.lo] = int32(i)
 	}
 	return ""
 }
+
+// at lists the known operations that reported rev (lo <= rev <= maxRev).
+func (c *revChecker) at(rev int64) []int32 {
+	r := rev - c.lo
+	return c.level[c.start[r]:c.start[r+1]]
+}
+
+// creatorAt is the operation that surely created rev, or -1.
+func (c *revChecker) creatorAt(rev int64) int32 { return c.creator[rev-c.lo] }
 
 func (c *revChecker) isKnown(i int) bool { return !c.h[i].Failed && !c.h[i].Unknown }
 
@@ -329,19 +349,21 @@ type choice struct {
 // search replays the writes in revision order, choosing a creator for each
 // gap, depth first.
 func (c *revChecker) search() (Verdict, string) {
-	c.st.init()
+	if c.lo == 0 {
+		c.st.init()
+	}
 	c.dead = map[deadKey]bool{}
 	c.groupUnknown()
-	if !c.checkLevel(0, -1) {
+	if c.lo == 0 && !c.checkLevel(0, -1) {
 		return Fail, c.best.reason
 	}
 	var stack []choice
-	for rev := int64(1); rev <= c.maxRev; {
+	for rev := max(c.lo, 1); rev <= c.maxRev; {
 		if c.steps > c.maxSteps {
 			return Unknown, fmt.Sprintf("revision check ran out of its budget of %d steps at revision %d", c.maxSteps, rev)
 		}
 		var ok bool
-		creator := c.creator[rev]
+		creator := c.creatorAt(rev)
 		if creator >= 0 {
 			ok = c.applyKnown(int(creator), rev)
 		} else {
@@ -436,7 +458,7 @@ func (c *revChecker) restCandidates(rev int64) []int32 {
 // maybes appends to cands the known transactions at rev that only delete
 // and may have created it, if keep says so.
 func (c *revChecker) maybes(rev int64, cands []int32, keep func(int32) bool) []int32 {
-	for _, i := range c.level[c.start[rev]:c.start[rev+1]] {
+	for _, i := range c.at(rev) {
 		if c.role[i] == roleMaybe && c.noneSawBefore(int(i), rev) && keep(i) {
 			cands = append(cands, i)
 		}
@@ -563,7 +585,7 @@ func (c *revChecker) noneSawBefore(i int, rev int64) bool {
 // sawBefore returns an operation at rev, other than i, that returned
 // before op i was called, or -1.
 func (c *revChecker) sawBefore(i int, rev int64) int {
-	for _, j := range c.level[c.start[rev]:c.start[rev+1]] {
+	for _, j := range c.at(rev) {
 		if int(j) != i && c.h[j].Return < c.h[i].Call {
 			return int(j)
 		}
@@ -618,8 +640,8 @@ func (c *revChecker) undoChoice(ch *choice) {
 // that reported a later revision.
 func (c *revChecker) someAt(rev int64) int {
 	for r := rev; r <= c.maxRev; r++ {
-		if c.start[r] < c.start[r+1] {
-			return int(c.level[c.start[r]])
+		if l := c.at(r); len(l) > 0 {
+			return int(l[0])
 		}
 	}
 	return -1
@@ -645,7 +667,7 @@ func (c *revChecker) applyKnown(i int, rev int64) bool {
 // checkLevel checks every known operation at rev but its creator against
 // the state at rev: each must have read it and changed nothing.
 func (c *revChecker) checkLevel(rev int64, creator int32) bool {
-	for _, i := range c.level[c.start[rev]:c.start[rev+1]] {
+	for _, i := range c.at(rev) {
 		if i == creator {
 			continue
 		}

@@ -361,11 +361,11 @@ func (c *revChecker) replayOpen() (Verdict, string) {
 		return o.fail(rev, bad, c.someAt(rev))
 	}
 	for rev := int64(0); rev <= c.maxRev; rev++ {
-		level := c.level[c.start[rev]:c.start[rev+1]]
+		level := c.at(rev)
 		if len(level) == 0 {
 			continue
 		}
-		creator := c.creator[rev]
+		creator := c.creatorAt(rev)
 		if creator >= 0 {
 			if j := c.sawBefore(int(creator), rev); j >= 0 {
 				c.blame = append(c.blame, int32(j), creator)
@@ -488,7 +488,7 @@ func (o *openReplay) touchedAt(k string, m int64) bool {
 
 // createdHere reports whether an op of the sub-history surely created m.
 func (o *openReplay) createdHere(m int64) bool {
-	return m <= o.c.maxRev && o.c.creator[m] >= 0
+	return m <= o.c.maxRev && o.c.creatorAt(m) >= 0
 }
 
 // observe checks that op i read x (nil: no key) for key k at revision r,

@@ -1,0 +1,481 @@
+package linearizability
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// ErrUndecided is Window.Finish's error when the window cannot give
+// CheckRevisions' verdict and reason without operations it has dropped
+// (a failure, an operation that arrived for a revision already checked,
+// a gap whose creator it cannot confirm): the caller must check the whole
+// history instead.
+var ErrUndecided = errors.New("linearizability: the window cannot decide without the operations it dropped")
+
+// Window is CheckRevisions in a bounded window: a run feeds it each
+// operation as it completes and, now and then, a revision below which no
+// operation can still sit; it replays the revisions up to there and drops
+// their operations, keeping the store state at that revision, the
+// operations above it and a few words per revision no operation surely
+// created. Finish checks the rest like CheckRevisions, starting from that
+// state.
+//
+// Its verdict and reason are CheckRevisions' on the whole history (with
+// the same hints and budget), or ErrUndecided. It replays a revision only
+// where CheckRevisions' search would not choose: a revision with a sure
+// creator, or a gap whose first candidate (the first transaction that
+// only deletes and reported it) changes the store, or a gap the write log
+// says was a delete whose creator comes at Finish (a lease expiry the
+// harness adds) and is then confirmed to be that first candidate. Real
+// time: each operation's call records the highest revision returned
+// before it (its floor), so the sweep is checked as operations complete;
+// operations must be added in the order they return (settled ones, with
+// no return time, at any time). Anything else, and any failure in the
+// part dropped, is ErrUndecided: then CheckRevisions' search might have
+// gone back to a choice the window made, or would name another witness.
+// It is not safe for concurrent use.
+type Window struct {
+	maxSteps int64
+	steps    int64
+	st       revState
+	next     int64 // the lowest revision not yet replayed
+	writes   int   // writes among the dropped operations
+	// retiredCall is the latest call among dropped operations.
+	retiredCall int64
+	pend        map[int64][]winOp // known operations by revision, not yet replayed
+	late        []winOp           // operations that returned out of order
+	floors      map[int]int64     // per called, not yet added operation: its floor
+	// The highest revision returned, by return time: before curT, and at it.
+	curT, maxBefore, maxAt int64
+	lastReturn             int64
+	gaps                   []winGap // replayed revisions no operation surely created
+	open                   []int    // gaps whose aboveRet is not known yet
+	spoiled                string   // why the window is undecided
+	dropped, added         int
+}
+
+// winOp is an operation of the window with its index in the history.
+type winOp struct {
+	id int
+	op Op
+}
+
+// winGap is a replayed revision no operation surely created.
+type winGap struct {
+	rev int64
+	// creator is the fed transaction that created it, or -1: a creator
+	// must come at Finish.
+	creator int
+	keys    []string // the keys the write log says changed (hints)
+	// For a creator to come: the keys' entries before rev, the earliest
+	// return among operations at rev, among operations above it, and the
+	// latest call among operations below it.
+	before    []KV
+	minRetAt  int64
+	aboveRet  int64
+	belowCall int64
+}
+
+// NewWindow starts a window checking with a budget of maxSteps
+// (DefaultRevisionSteps if 0), as CheckRevisions counts them.
+func NewWindow(maxSteps int64) *Window {
+	if maxSteps <= 0 {
+		maxSteps = DefaultRevisionSteps
+	}
+	w := &Window{maxSteps: maxSteps, pend: map[int64][]winOp{}, floors: map[int]int64{},
+		curT: math.MinInt64, maxBefore: -1, maxAt: -1, retiredCall: math.MinInt64, lastReturn: math.MinInt64}
+	w.st.init()
+	return w
+}
+
+// Call notes that operation id (its index in the history) was called at
+// virtual time at, which must not be before the latest return added.
+func (w *Window) Call(id int, at int64) {
+	w.floors[id] = w.floorAt(at)
+}
+
+// floorAt is the highest revision an added operation that returned
+// before t reported (-1: none), for t at or after the latest return.
+func (w *Window) floorAt(t int64) int64 {
+	if t > w.curT {
+		return max(w.maxBefore, w.maxAt)
+	}
+	return w.maxBefore
+}
+
+// Add adds operation id, finished: returned, failed, of unknown outcome,
+// or settled. An operation with a return time must be added when it
+// returns (in return order); one added out of that order is checked at
+// Finish, where it must be the creator a replayed gap waits for or sit
+// above every replayed revision.
+func (w *Window) Add(id int, op Op) {
+	w.added++
+	floor, called := w.floors[id]
+	delete(w.floors, id)
+	switch {
+	case w.spoiled != "":
+		return
+	case op.Failed:
+		return
+	case validKind(&op) != nil:
+		w.spoil("op %d: %v", id, validKind(&op))
+		return
+	case op.Unknown:
+		w.late = append(w.late, winOp{id, op})
+		return
+	case op.Output.Revision < 0:
+		w.spoil("op %d reported a negative revision", id)
+		return
+	case called && floor > op.Output.Revision:
+		w.spoil("op %d saw revision %d, below %d that returned before its call", id, op.Output.Revision, floor)
+		return
+	}
+	rev := op.Output.Revision
+	if op.Return != UnknownReturn {
+		if op.Return < w.lastReturn {
+			w.late = append(w.late, winOp{id, op})
+			return
+		}
+		w.returned(op.Return, rev)
+	}
+	if rev < w.next {
+		w.late = append(w.late, winOp{id, op})
+		return
+	}
+	w.pend[rev] = append(w.pend[rev], winOp{id, op})
+}
+
+// returned folds a return, in order, into the floors and the gaps that
+// wait for the first return above them.
+func (w *Window) returned(t, rev int64) {
+	w.lastReturn = t
+	if t > w.curT {
+		w.maxBefore, w.maxAt, w.curT = max(w.maxBefore, w.maxAt), -1, t
+	}
+	w.maxAt = max(w.maxAt, rev)
+	kept := w.open[:0]
+	for _, g := range w.open {
+		if w.gaps[g].rev < rev {
+			w.gaps[g].aboveRet = t
+		} else {
+			kept = append(kept, g)
+		}
+	}
+	w.open = kept
+}
+
+func (w *Window) spoil(format string, args ...any) {
+	if w.spoiled == "" {
+		w.spoiled = fmt.Sprintf(format, args...)
+	}
+}
+
+// Undecided says why the window cannot decide, or "".
+func (w *Window) Undecided() string { return w.spoiled }
+
+// Pending is the number of operations the window holds; Dropped those it
+// replayed and let go.
+func (w *Window) Pending() int  { return w.added - w.dropped }
+func (w *Window) Dropped() int  { return w.dropped }
+func (w *Window) Checked() int64 { return w.next }
+
+// Retire replays the revisions up to upTo, as far as it can without a
+// choice, and drops their operations. The caller promises that no
+// operation it adds later, but settled ones and the creators of gaps, will
+// report a revision at or below upTo (an operation still in flight may
+// report its floor: upTo is below the lowest floor of those). changes
+// gives the write log's changes at a revision (numbered as the history
+// numbers them), for the gaps.
+func (w *Window) Retire(upTo int64, changes func(rev int64) ([]Change, bool)) {
+	for w.spoiled == "" && w.next <= upTo {
+		if !w.replay(w.next, changes) {
+			return
+		}
+	}
+}
+
+// replay replays revision rev and drops its operations; false if it
+// cannot tell without a choice (nothing is changed then).
+func (w *Window) replay(rev int64, changes func(int64) ([]Change, bool)) bool {
+	ops := w.pend[rev]
+	slices.SortFunc(ops, func(a, b winOp) int { return cmp.Compare(a.id, b.id) })
+	c := &revChecker{maxSteps: w.maxSteps, steps: w.steps, lo: rev, maxRev: rev, st: w.st}
+	for _, o := range ops {
+		c.h = append(c.h, o.op)
+		c.ids = append(c.ids, o.id)
+		c.role = append(c.role, knownRole(&o.op))
+	}
+	if reason := c.group(); reason != "" {
+		w.spoil("%s", reason)
+		return false
+	}
+	gap := winGap{rev: rev, creator: -1}
+	ok := true
+	switch creator := c.creatorAt(rev); {
+	case rev == 0:
+	case c.steps > c.maxSteps:
+		w.spoil("out of steps at revision %d", rev)
+		return false
+	case creator >= 0:
+		ok = c.applyKnown(int(creator), rev)
+	default:
+		var fit bool
+		if gap, fit = w.gapAt(c, rev, changes); !fit {
+			return false
+		}
+	}
+	creator := c.creatorAt(rev)
+	if gap.creator >= 0 {
+		creator = int32(slices.Index(c.ids, gap.creator))
+	}
+	if !ok || !c.checkLevel(rev, creator) {
+		w.spoil("revision %d: %s", rev, c.best.reason)
+		return false
+	}
+	if rev > 0 && c.creatorAt(rev) < 0 {
+		w.gaps = append(w.gaps, gap)
+		if gap.creator < 0 {
+			w.noteAwaited(len(w.gaps)-1, ops)
+		}
+	}
+	for i, o := range ops {
+		if c.role[i] != roleReader {
+			w.writes++
+		}
+		w.retiredCall = max(w.retiredCall, o.op.Call)
+	}
+	c.st.undo = c.st.undo[:0]
+	w.st, w.steps, w.next = c.st, c.steps, rev+1
+	w.dropped += len(ops)
+	delete(w.pend, rev)
+	return true
+}
+
+// gapAt replays gap rev as CheckRevisions' search would on its first
+// try: the first transaction at rev that only deletes, may have created
+// it (no operation at rev returned before its call) and touches a key the
+// write log changed there, if it changes the store; with none, the write
+// log's deletes, for a creator that comes at Finish. It reports false,
+// changing nothing, if neither applies.
+func (w *Window) gapAt(c *revChecker, rev int64, changes func(int64) ([]Change, bool)) (winGap, bool) {
+	gap := winGap{rev: rev, creator: -1}
+	chs, ok := changes(rev)
+	if !ok || len(chs) == 0 {
+		return gap, false
+	}
+	for _, ch := range chs {
+		gap.keys = append(gap.keys, ch.Key)
+	}
+	for i := range c.h {
+		if c.role[i] != roleMaybe || !c.noneSawBefore(i, rev) || c.misses(int32(i), gap.keys) != 0 {
+			continue
+		}
+		mark := len(c.st.undo)
+		c.steps++
+		if changed, bad := c.exec(i, rev, true); !changed || bad != "" {
+			c.st.rollback(mark)
+			return gap, false // the search would try the next candidate
+		}
+		gap.creator = c.ids[i]
+		return gap, true
+	}
+	for i := range c.h {
+		if c.role[i] == roleMaybe {
+			return gap, false
+		}
+	}
+	// A creator to come: the log's changes must be deletes of live keys.
+	for _, ch := range chs {
+		kv, live := c.st.lookup(ch.Key)
+		if ch.Type != EventDelete || !live || slices.ContainsFunc(gap.before, func(b KV) bool { return b.Key == ch.Key }) {
+			return gap, false
+		}
+		gap.before = append(gap.before, kv)
+	}
+	c.steps++
+	for _, ch := range chs {
+		c.st.del(ch.Key)
+	}
+	return gap, true
+}
+
+// noteAwaited records, for gap g whose creator comes at Finish, what its
+// real-time checks need of the operations dropped now: the earliest
+// return at its revision, the latest call below it, the earliest return
+// above it (if any operation above has returned).
+func (w *Window) noteAwaited(g int, ops []winOp) {
+	gap := &w.gaps[g]
+	gap.minRetAt, gap.aboveRet, gap.belowCall = UnknownReturn, UnknownReturn, w.retiredCall
+	for _, o := range ops {
+		gap.minRetAt = min(gap.minRetAt, o.op.Return)
+	}
+	for rev, ops := range w.pend { // the order of the visit does not matter: a minimum
+		if rev > gap.rev {
+			for _, o := range ops {
+				gap.aboveRet = min(gap.aboveRet, o.op.Return)
+			}
+		}
+	}
+	if gap.aboveRet == UnknownReturn {
+		w.open = append(w.open, g)
+	}
+}
+
+// Finish checks what the window still holds, with hints for the whole
+// history, and returns CheckRevisions' result on the whole history, or
+// ErrUndecided.
+func (w *Window) Finish(hints RevisionHints) (Result, error) {
+	if w.spoiled != "" {
+		return Result{}, fmt.Errorf("%w: %s", ErrUndecided, w.spoiled)
+	}
+	var rest []winOp
+	for _, ops := range w.pend {
+		rest = append(rest, ops...)
+	}
+	creators, reason := w.settleGaps(hints, &rest)
+	if reason != "" {
+		return Result{}, fmt.Errorf("%w: %s", ErrUndecided, reason)
+	}
+	slices.SortFunc(rest, func(a, b winOp) int { return cmp.Compare(a.id, b.id) })
+	c := &revChecker{maxSteps: w.maxSteps, steps: w.steps, lo: w.next, st: w.st, hints: hints,
+		baseWrites: w.writes + creators}
+	for _, o := range rest {
+		c.h = append(c.h, o.op)
+		c.ids = append(c.ids, o.id)
+	}
+	if reason := c.index(); reason != "" {
+		return Result{Verdict: Fail, Reason: reason, model: StoreModel()}, nil
+	}
+	if reason := c.sweep(); reason != "" {
+		return Result{Verdict: Fail, Reason: reason, model: StoreModel()}, nil
+	}
+	v, reason := c.search()
+	if v == Fail && len(w.gaps) > 0 {
+		// The search might have gone back to a gap replayed already.
+		return Result{}, fmt.Errorf("%w: the rest fails, and the search could have chosen otherwise at revision %d", ErrUndecided, w.gaps[0].rev)
+	}
+	return Result{Verdict: v, Reason: reason, model: StoreModel()}, nil
+}
+
+// settleGaps checks the operations that came out of order: each one at a
+// replayed revision must be the creator its gap waits for, and is
+// confirmed as CheckRevisions would have placed it; the others join the
+// rest (which they must not precede in real time). It returns how many
+// creators it confirmed, or why the window cannot decide.
+func (w *Window) settleGaps(hints RevisionHints, rest *[]winOp) (int, string) {
+	var creators []winOp
+	for _, g := range w.gaps {
+		if !slices.Equal(hints[g.rev], g.keys) {
+			return 0, fmt.Sprintf("the write log's keys at revision %d changed", g.rev)
+		}
+	}
+	for _, o := range w.late {
+		switch {
+		case o.op.Unknown || o.op.Output.Revision >= w.next:
+			if o.op.Return != UnknownReturn && o.op.Return < w.retiredCall {
+				return 0, fmt.Sprintf("op %d returned before an operation dropped was called", o.id)
+			}
+			*rest = append(*rest, o)
+		default:
+			creators = append(creators, o)
+		}
+	}
+	slices.SortFunc(creators, func(a, b winOp) int { return cmp.Compare(a.op.Output.Revision, b.op.Output.Revision) })
+	aboveRet := UnknownReturn // the earliest return among the rest
+	for _, o := range *rest {
+		if !o.op.Unknown {
+			aboveRet = min(aboveRet, o.op.Return)
+		}
+	}
+	for k, o := range creators {
+		if k > 0 && creators[k-1].op.Output.Revision == o.op.Output.Revision {
+			return 0, fmt.Sprintf("two operations came late for revision %d", o.op.Output.Revision)
+		}
+		if reason := w.confirm(o, aboveRet, hints); reason != "" {
+			return 0, reason
+		}
+	}
+	if reason := lateOrder(creators); reason != "" {
+		return 0, reason
+	}
+	awaited := 0
+	for _, g := range w.gaps {
+		if g.creator < 0 {
+			awaited++
+		}
+	}
+	if awaited != len(creators) {
+		return 0, fmt.Sprintf("%d gaps wait for a creator, %d came", awaited, len(creators))
+	}
+	return len(creators), ""
+}
+
+// confirm checks late operation o as the creator its gap waits for.
+func (w *Window) confirm(o winOp, aboveRet int64, hints RevisionHints) string {
+	rev := o.op.Output.Revision
+	g, found := slices.BinarySearchFunc(w.gaps, rev, func(g winGap, r int64) int { return cmp.Compare(g.rev, r) })
+	if !found || w.gaps[g].creator >= 0 {
+		return fmt.Sprintf("op %d came late for revision %d, replayed already", o.id, rev)
+	}
+	gap := &w.gaps[g]
+	op := &o.op
+	switch {
+	case knownRole(op) != roleMaybe:
+		return fmt.Sprintf("op %d, late for gap %d, is no transaction that only deletes", o.id, rev)
+	case gap.minRetAt < op.Call:
+		return fmt.Sprintf("op %d, late for gap %d, was called after an operation at it returned", o.id, rev)
+	case min(gap.aboveRet, aboveRet) < op.Call:
+		return fmt.Sprintf("op %d, late for gap %d, was called after an operation above it returned", o.id, rev)
+	case op.Return != UnknownReturn && op.Return < gap.belowCall:
+		return fmt.Sprintf("op %d, late for gap %d, returned before an operation below it was called", o.id, rev)
+	}
+	// Replay it on the keys' entries before rev: it must touch no other
+	// key and delete exactly what the log says.
+	var touched []string
+	for _, cm := range op.Input.Compares {
+		touched = append(touched, cm.Key)
+	}
+	for _, br := range [][]TxnOp{op.Input.Then, op.Input.Else} {
+		for _, t := range br {
+			touched = append(touched, t.Key)
+		}
+	}
+	for _, k := range touched {
+		if !slices.ContainsFunc(gap.before, func(kv KV) bool { return kv.Key == k }) {
+			return fmt.Sprintf("op %d, late for gap %d, touches key %s the log does not change there", o.id, rev, k)
+		}
+	}
+	c := &revChecker{h: []Op{*op}, ids: []int{o.id}, hints: hints}
+	c.st.init()
+	for _, kv := range gap.before {
+		c.st.set(kv.Key, kv, true)
+	}
+	if c.misses(0, hints[rev]) != 0 && len(hints[rev]) > 0 {
+		return fmt.Sprintf("op %d, late for gap %d, misses its keys", o.id, rev)
+	}
+	if changed, bad := c.exec(0, rev, true); !changed || bad != "" || c.st.kvs.Len() != 0 {
+		return fmt.Sprintf("op %d, late for gap %d, does not make the log's change", o.id, rev)
+	}
+	return ""
+}
+
+// lateOrder checks real time among the late creators: one that returned
+// before another was called must not sit higher.
+func lateOrder(ops []winOp) string {
+	byRet := slices.Clone(ops)
+	slices.SortFunc(byRet, func(a, b winOp) int { return cmp.Compare(a.op.Return, b.op.Return) })
+	for _, o := range ops {
+		for _, a := range byRet {
+			if a.op.Return >= o.op.Call {
+				break
+			}
+			if a.op.Output.Revision > o.op.Output.Revision {
+				return fmt.Sprintf("op %d returned before op %d was called, yet sits higher", a.id, o.id)
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,224 @@
+package linearizability
+
+import (
+	"cmp"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+// windowCase is a history fed to a Window as a run would feed it.
+type windowCase struct {
+	h     []Op
+	log   []LogEntry
+	late  map[int]bool // ops added only at Finish, as the harness adds lease expiries
+	hints RevisionHints
+}
+
+// hintsOf are the write log's keys at each revision no op surely
+// created, as the harness gives them.
+func hintsOf(h []Op, log []LogEntry) RevisionHints {
+	created := map[int64]bool{}
+	for i := range h {
+		if SurelyCreated(&h[i]) {
+			created[h[i].Output.Revision] = true
+		}
+	}
+	hints := RevisionHints{}
+	for _, e := range log {
+		if !created[e.Revision] {
+			for _, c := range e.Changes {
+				hints[e.Revision] = append(hints[e.Revision], c.Key)
+			}
+		}
+	}
+	return hints
+}
+
+// asMaybes turns some known deletes that deleted into transactions that
+// only delete (the shape of a lease revoke or expiry: they create their
+// revision or not, so their revision is a gap the search fills), and
+// marks some of those to come late.
+func asMaybes(rng *rand.Rand, h []Op, share float64) map[int]bool {
+	late := map[int]bool{}
+	for i := range h {
+		op := &h[i]
+		if op.Unknown || op.Failed || op.Input.Kind != KindDelete || op.Output.Deleted == 0 || rng.Float64() >= share {
+			continue
+		}
+		op.Input = Input{Kind: KindTxn, Key: op.Input.Key, Then: []TxnOp{{Kind: KindDelete, Key: op.Input.Key}}}
+		op.Output = Output{Revision: op.Output.Revision, Succeeded: true}
+		if rng.IntN(2) == 0 {
+			late[i] = true
+		}
+	}
+	return late
+}
+
+// feed runs c through a window: calls and returns in time order, a
+// retirement after an event with probability retire (up to below the
+// lowest floor of the ops in flight), unknown and late ops at Finish.
+func (c *windowCase) feed(rng *rand.Rand, budget int64, retire float64) (*Window, Result, error) {
+	w := NewWindow(budget)
+	type event struct {
+		at   int64
+		ret  bool
+		id   int
+		call bool
+	}
+	var evs []event
+	for i := range c.h {
+		if c.late[i] {
+			continue
+		}
+		evs = append(evs, event{at: c.h[i].Call, id: i, call: true})
+		if !c.h[i].Unknown {
+			evs = append(evs, event{at: c.h[i].Return, id: i, ret: true})
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.at, b.at) })
+	inflight := map[int]int64{} // id -> floor at call
+	changes := func(rev int64) ([]Change, bool) {
+		i, ok := slices.BinarySearchFunc(c.log, rev, func(e LogEntry, r int64) int { return cmp.Compare(e.Revision, r) })
+		if !ok {
+			return nil, false
+		}
+		return c.log[i].Changes, true
+	}
+	for _, e := range evs {
+		if e.call {
+			w.Call(e.id, e.at)
+			if !c.h[e.id].Unknown {
+				inflight[e.id] = w.floorAt(e.at)
+			}
+			continue
+		}
+		delete(inflight, e.id)
+		w.Add(e.id, c.h[e.id])
+		if rng.Float64() < retire {
+			upTo := max(w.maxBefore, w.maxAt) - 1 // an op called later may read the latest
+			for _, f := range inflight {
+				upTo = min(upTo, f-1)
+			}
+			w.Retire(upTo, changes)
+		}
+	}
+	for i := range c.h {
+		if c.h[i].Unknown || c.late[i] {
+			w.Add(i, c.h[i])
+		}
+	}
+	r, err := w.Finish(c.hints)
+	return w, r, err
+}
+
+// TestWindowAgreesWithRevisions: on random histories, linearizable and
+// not, with gaps filled by transactions that come in order or late, the
+// window gives CheckRevisions' verdict and reason or says it cannot
+// decide; on linearizable histories without unknown or late ops it always
+// decides.
+func TestWindowAgreesWithRevisions(t *testing.T) {
+	decided := map[Verdict]int{}
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := drawConfig(t, rapid.Bool().Draw(t, "multiKey"))
+		cfg.ops = rapid.IntRange(1, 300).Draw(t, "ops")
+		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 7))
+		h, log := genHistoryLog(rng, cfg)
+		c := &windowCase{h: h, log: log}
+		c.late = asMaybes(rng, c.h, rapid.Float64Range(0, 1).Draw(t, "maybes"))
+		if rapid.Bool().Draw(t, "mutate") {
+			c.h, _ = mutate(rng, c.h)
+		}
+		c.hints = hintsOf(c.h, c.log)
+		budget := int64(rapid.SampledFrom([]int{0, 50, 5000}).Draw(t, "budget"))
+		want := CheckRevisionsHinted(c.h, budget, c.hints)
+		_, got, err := c.feed(rng, budget, rapid.Float64Range(0, 1).Draw(t, "retire"))
+		if err != nil {
+			require.ErrorIs(t, err, ErrUndecided)
+			return
+		}
+		decided[want.Verdict]++
+		require.Equal(t, want.Verdict, got.Verdict, "whole: %s\nwindow: %s\n%s", want.Reason, got.Reason, dumpOps(c.h))
+		require.Equal(t, want.Reason, got.Reason)
+	})
+	t.Logf("decided: %v", decided)
+	require.Positive(t, decided[Pass])
+	require.Positive(t, decided[Fail])
+}
+
+// TestWindowDecidesCleanHistories: a linearizable history whose ops are
+// all known and come in order is always decided, with no op left but
+// those above the last retirement.
+func TestWindowDecidesCleanHistories(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := drawConfig(t, rapid.Bool().Draw(t, "multiKey"))
+		cfg.unknown = 0
+		cfg.ops = rapid.IntRange(1, 300).Draw(t, "ops")
+		rng := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 8))
+		h, log := genHistoryLog(rng, cfg)
+		c := &windowCase{h: h, log: log}
+		asMaybes(rng, c.h, rapid.Float64Range(0, 1).Draw(t, "maybes")) // all come in order here
+		c.hints = hintsOf(c.h, c.log)
+		w, got, err := c.feed(rng, 0, 1)
+		require.NoError(t, err)
+		require.Equal(t, Pass, got.Verdict, got.Reason)
+		require.Positive(t, w.Dropped()+1)
+	})
+}
+
+// TestWindowLateCreatorIsConfirmed: a gap the log says was a delete waits
+// for its creator; one that comes at Finish and fits passes, one that
+// was called after an op at its revision returned cannot be confirmed,
+// and none at all leaves the window undecided.
+func TestWindowLateCreatorIsConfirmed(t *testing.T) {
+	expiry := func(call, ret int64) Op {
+		return Op{ClientID: 9, Call: call, Return: ret,
+			Input:  Input{Kind: KindTxn, Key: "/l", Then: []TxnOp{{Kind: KindDelete, Key: "/l"}}},
+			Output: Output{Revision: 2, Succeeded: true}}
+	}
+	h := []Op{
+		op(1, 0, 10, Put("/l", "a"), Output{Revision: 1}),
+		op(1, 20, 30, Get("/l"), Output{Revision: 2}),
+		op(1, 40, 50, Put("/x", "b"), Output{Revision: 3}),
+	}
+	log := []LogEntry{
+		{Revision: 1, Changes: []Change{{Key: "/l", Type: EventPut, Value: "a"}}},
+		{Revision: 2, Changes: []Change{{Key: "/l", Type: EventDelete}}},
+		{Revision: 3, Changes: []Change{{Key: "/x", Type: EventPut, Value: "b"}}},
+	}
+	for _, tc := range []struct {
+		name   string
+		late   *Op
+		decide bool
+	}{
+		{"fits", ptr(expiry(12, 25)), true},
+		{"called after a read of its revision returned", ptr(expiry(35, 36)), false},
+		{"none", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &windowCase{h: slices.Clone(h), log: log, late: map[int]bool{}}
+			if tc.late != nil {
+				c.h = append(c.h, *tc.late)
+				c.late[len(c.h)-1] = true
+			}
+			c.hints = hintsOf(c.h, c.log)
+			want := CheckRevisionsHinted(c.h, 0, c.hints)
+			w, got, err := c.feed(rand.New(rand.NewPCG(1, 1)), 0, 1)
+			require.Equal(t, int64(3), w.Checked(), "revisions 0..2 replayed as they completed (3 is the latest)")
+			if !tc.decide {
+				require.True(t, errors.Is(err, ErrUndecided), "%v", err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, want.Verdict, got.Verdict)
+			require.Equal(t, Pass, got.Verdict, got.Reason)
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
