@@ -178,8 +178,8 @@ func (w *Window) Undecided() string { return w.spoiled }
 
 // Pending is the number of operations the window holds; Dropped those it
 // replayed and let go.
-func (w *Window) Pending() int  { return w.added - w.dropped }
-func (w *Window) Dropped() int  { return w.dropped }
+func (w *Window) Pending() int   { return w.added - w.dropped }
+func (w *Window) Dropped() int   { return w.dropped }
 func (w *Window) Checked() int64 { return w.next }
 
 // Retire replays the revisions up to upTo, as far as it can without a

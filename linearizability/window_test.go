@@ -221,4 +221,3 @@ func TestWindowLateCreatorIsConfirmed(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
