@@ -29,9 +29,11 @@
 package linearizability
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // UnknownReturn is the Return time of an operation whose outcome is unknown:
@@ -226,6 +228,23 @@ type History struct {
 	// as it would the full one (an answer and the store's state compare
 	// by digest, 64 bits: a collision could only hide a wrong read).
 	DigestReads bool
+	// OnCall and OnFinish, if set, see each operation as it is called
+	// and as it finishes (returned, failed or timed out), so a checker
+	// can take it in as the run goes (see Window).
+	OnCall   func(id int, at int64)
+	OnFinish func(id int, op *Op)
+	// kept holds the operations of the chunks let go by Squeeze that
+	// were not dropped, in id order; squeezed counts those chunks.
+	kept     []keptOp
+	squeezed int
+	dropped  int
+}
+
+// keptOp is an operation of a squeezed chunk, with its id.
+type keptOp struct {
+	id      int
+	op      Op
+	dropped bool
 }
 
 // historyChunkLen is the number of operations in one chunk of a History.
@@ -234,6 +253,8 @@ const historyChunkLen = 1024
 type historyChunk struct {
 	ops      [historyChunkLen]Op
 	returned [historyChunkLen]bool
+	dropped  [historyChunkLen]bool
+	nret     int // how many have returned
 }
 
 // Call records the invocation of in by client at virtual time at and
@@ -245,6 +266,9 @@ func (h *History) Call(client int, at int64, in Input) int {
 	id := h.n
 	h.n++
 	h.chunks[id/historyChunkLen].ops[id%historyChunkLen] = Op{ClientID: client, Call: at, Return: UnknownReturn, Input: in}
+	if h.OnCall != nil {
+		h.OnCall(id, at)
+	}
 	return id
 }
 
@@ -260,8 +284,15 @@ func (h *History) Return(id int, at int64, out Output) error {
 			out.Digest, out.KVs = DigestKVs(out.KVs), nil
 		}
 		op.Return, op.Output = at, out
+		h.finished(id, op)
 	}
 	return err
+}
+
+func (h *History) finished(id int, op *Op) {
+	if h.OnFinish != nil {
+		h.OnFinish(id, op)
+	}
 }
 
 // Fail records that operation id definitely had no effect (the store
@@ -270,6 +301,7 @@ func (h *History) Fail(id int, at int64, reason string) error {
 	op, err := h.finish(id)
 	if err == nil {
 		op.Return, op.Failed, op.Output = at, true, Output{Err: reason}
+		h.finished(id, op)
 	}
 	return err
 }
@@ -280,6 +312,7 @@ func (h *History) Timeout(id int) error {
 	op, err := h.finish(id)
 	if err == nil {
 		op.Return, op.Unknown = UnknownReturn, true
+		h.finished(id, op)
 	}
 	return err
 }
@@ -289,24 +322,115 @@ func (h *History) finish(id int) (*Op, error) {
 		return nil, fmt.Errorf("%w: id %d", ErrBadOpID, id)
 	}
 	c := h.chunks[id/historyChunkLen]
-	if c.returned[id%historyChunkLen] {
+	if c == nil || c.returned[id%historyChunkLen] {
 		return nil, fmt.Errorf("%w: id %d", ErrBadOpID, id)
 	}
 	c.returned[id%historyChunkLen] = true
+	c.nret++
 	return &c.ops[id%historyChunkLen], nil
 }
+
+// Drop lets go of finished operation id: Ops and Take leave it out, and
+// its memory is freed once its chunk is squeezed. A run drops what its
+// checks no longer need (reads a Window has checked).
+func (h *History) Drop(id int) {
+	if id < 0 || id >= h.n {
+		return
+	}
+	if k := id / historyChunkLen; k >= h.squeezed {
+		c := h.chunks[k]
+		if !c.dropped[id%historyChunkLen] {
+			c.dropped[id%historyChunkLen] = true
+			c.ops[id%historyChunkLen] = Op{}
+			h.dropped++
+		}
+		return
+	}
+	i, ok := slices.BinarySearchFunc(h.kept, id, func(k keptOp, id int) int { return cmp.Compare(k.id, id) })
+	if ok && !h.kept[i].dropped {
+		h.kept[i] = keptOp{id: id, dropped: true}
+		h.dropped++
+	}
+}
+
+// Squeeze lets go of the chunks, from the first, whose operations have
+// all finished, keeping the operations not dropped (in a slice sized to
+// them): a long run's history then holds what its checks still need,
+// not every operation.
+func (h *History) Squeeze() {
+	for h.squeezed < len(h.chunks)-1 && h.chunks[h.squeezed].nret == historyChunkLen {
+		c := h.chunks[h.squeezed]
+		for i := range historyChunkLen {
+			if !c.dropped[i] {
+				h.kept = append(h.kept, keptOp{id: h.squeezed*historyChunkLen + i, op: c.ops[i]})
+			}
+		}
+		h.chunks[h.squeezed] = nil
+		h.squeezed++
+	}
+	live := 0
+	for i := range h.kept {
+		if !h.kept[i].dropped {
+			live++
+		}
+	}
+	if live < len(h.kept)/2 { // compact
+		h.kept = slices.DeleteFunc(h.kept, func(k keptOp) bool { return k.dropped })
+		h.kept = slices.Clip(h.kept)
+	}
+}
+
+// Kept is the number of operations the history holds (called, not
+// dropped).
+func (h *History) Kept() int { return h.n - h.dropped }
 
 // Len is the number of recorded operations.
 func (h *History) Len() int { return h.n }
 
 // Ops returns a copy of the history. Operations that never returned are
-// marked Unknown.
+// marked Unknown; dropped ones are left out.
 func (h *History) Ops() []Op {
-	out := make([]Op, 0, h.n)
-	for _, c := range h.chunks {
-		out = h.appendChunk(out, c)
-	}
+	out, _ := h.collect(false, false)
 	return out
+}
+
+// collect gathers the operations not dropped, with their ids if asked
+// for, releasing each chunk once copied if take.
+func (h *History) collect(take, withIDs bool) ([]Op, []int) {
+	n := h.n - h.dropped
+	out := make([]Op, 0, n+n/8+16)
+	var ids []int
+	for _, k := range h.kept {
+		if !k.dropped {
+			out = append(out, k.op)
+			if withIDs {
+				ids = append(ids, k.id)
+			}
+		}
+	}
+	for i := h.squeezed; i < len(h.chunks); i++ {
+		c := h.chunks[i]
+		for j := range min(historyChunkLen, h.n-i*historyChunkLen) {
+			if c.dropped[j] {
+				continue
+			}
+			op := c.ops[j]
+			if !c.returned[j] {
+				op.Unknown, op.Return = true, UnknownReturn
+			}
+			out = append(out, op)
+			if withIDs {
+				ids = append(ids, i*historyChunkLen+j)
+			}
+		}
+		if take {
+			h.chunks[i] = nil
+		}
+	}
+	if take {
+		h.chunks, h.kept, h.n, h.squeezed, h.dropped = nil, nil, 0, 0, 0
+	}
+	return out, ids
 }
 
 // Take is Ops for the last use of a history: it hands over the operations
@@ -315,24 +439,10 @@ func (h *History) Ops() []Op {
 // the few operations a check may add (the harness adds lease expiries)
 // without copying it again.
 func (h *History) Take() []Op {
-	out := make([]Op, 0, h.n+h.n/8+16)
-	for i, c := range h.chunks {
-		out = h.appendChunk(out, c)
-		h.chunks[i] = nil
-	}
-	h.chunks, h.n = nil, 0
+	out, _ := h.collect(true, false)
 	return out
 }
 
-// appendChunk appends chunk c's recorded operations to out.
-func (h *History) appendChunk(out []Op, c *historyChunk) []Op {
-	n := min(historyChunkLen, h.n-len(out))
-	for i := range n {
-		op := c.ops[i]
-		if !c.returned[i] {
-			op.Unknown, op.Return = true, UnknownReturn
-		}
-		out = append(out, op)
-	}
-	return out
-}
+// TakeWithIDs is Take that also returns each operation's id (they differ
+// from positions once operations were dropped).
+func (h *History) TakeWithIDs() ([]Op, []int) { return h.collect(true, true) }
