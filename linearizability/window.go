@@ -47,7 +47,11 @@ type Window struct {
 	retiredCall int64
 	pend        map[int64][]winOp // known operations by revision, not yet replayed
 	late        []winOp           // operations that returned out of order
-	floors      map[int]int64     // per called, not yet added operation: its floor
+	floors      map[int]int64     // per operation in flight (called, not added): its floor
+	unknown     map[int]winOp     // operations of unknown outcome, till settled
+	settled     map[int]Op        // operations settled during the run, as settled
+	// OnDrop, if set, sees each operation the window lets go.
+	OnDrop func(id int, op *Op)
 	// The highest revision returned, by return time: before curT, and at it.
 	curT, maxBefore, maxAt int64
 	lastReturn             int64
@@ -59,8 +63,10 @@ type Window struct {
 
 // winOp is an operation of the window with its index in the history.
 type winOp struct {
-	id int
-	op Op
+	id     int
+	op     Op
+	floor  int64 // the highest revision returned before its call
+	called bool  // floor is known
 }
 
 // winGap is a replayed revision no operation surely created.
@@ -86,6 +92,7 @@ func NewWindow(maxSteps int64) *Window {
 		maxSteps = DefaultRevisionSteps
 	}
 	w := &Window{maxSteps: maxSteps, pend: map[int64][]winOp{}, floors: map[int]int64{},
+		unknown: map[int]winOp{}, settled: map[int]Op{},
 		curT: math.MinInt64, maxBefore: -1, maxAt: -1, retiredCall: math.MinInt64, lastReturn: math.MinInt64}
 	w.st.init()
 	return w
@@ -106,46 +113,110 @@ func (w *Window) floorAt(t int64) int64 {
 	return w.maxBefore
 }
 
-// Add adds operation id, finished: returned, failed, of unknown outcome,
-// or settled. An operation with a return time must be added when it
-// returns (in return order); one added out of that order is checked at
-// Finish, where it must be the creator a replayed gap waits for or sit
-// above every replayed revision.
+// Add adds operation id, finished: returned, failed, of unknown outcome
+// (to be settled with Settle), or settled. An operation with a return
+// time must be added when it returns (in return order); one added out of
+// that order is checked at Finish, where it must be the creator a
+// replayed gap waits for or sit above every replayed revision.
 func (w *Window) Add(id int, op Op) {
 	w.added++
 	floor, called := w.floors[id]
 	delete(w.floors, id)
+	if op.Unknown && w.spoiled == "" {
+		w.unknown[id] = winOp{id: id, op: op, floor: floor, called: called}
+		return
+	}
+	w.take(winOp{id: id, op: op, floor: floor, called: called})
+}
+
+// Settle gives the outcome of operation id, added with an unknown
+// outcome: settled as known (with no return time), failed, or still
+// unknown. An operation settled twice must be settled alike.
+func (w *Window) Settle(id int, op Op) {
+	o, ok := w.unknown[id]
+	switch {
+	case w.spoiled != "":
+		return
+	case !ok:
+		if prev, was := w.settled[id]; !was || !sameSettlement(&prev, &op) {
+			w.spoil("op %d settled otherwise than before", id)
+		}
+		return
+	case op.Unknown:
+		o.op = op
+		w.unknown[id] = o
+		return
+	}
+	delete(w.unknown, id)
+	w.settled[id] = op
+	o.op = op
+	w.take(o)
+}
+
+func sameSettlement(a, b *Op) bool {
+	return a.Unknown == b.Unknown && a.Failed == b.Failed && a.Return == b.Return &&
+		a.Output.Revision == b.Output.Revision && a.Output.Succeeded == b.Output.Succeeded
+}
+
+// Settles reports whether operation id was added with an unknown
+// outcome (Settle gives its outcome).
+func (w *Window) Settles(id int) bool {
+	_, u := w.unknown[id]
+	_, s := w.settled[id]
+	return u || s
+}
+
+// InFlight reports whether operation id was called and not yet added.
+func (w *Window) InFlight(id int) bool {
+	_, ok := w.floors[id]
+	return ok
+}
+
+// Horizon is the highest revision no operation still in flight, or
+// called later, may report: below the lowest floor of those in flight
+// and below the floor of a call now (a later read may see that; one
+// called at the time of the latest return does not count that return).
+func (w *Window) Horizon() int64 {
+	h := w.maxBefore - 1
+	for _, f := range w.floors { // a minimum: the order of the visit does not matter
+		h = min(h, f-1)
+	}
+	return h
+}
+
+// take takes in a finished operation of known outcome, or a failed one.
+func (w *Window) take(o winOp) {
+	op := &o.op
+	id := o.id
 	switch {
 	case w.spoiled != "":
 		return
 	case op.Failed:
+		w.dropped++
 		return
-	case validKind(&op) != nil:
-		w.spoil("op %d: %v", id, validKind(&op))
-		return
-	case op.Unknown:
-		w.late = append(w.late, winOp{id, op})
+	case validKind(op) != nil:
+		w.spoil("op %d: %v", id, validKind(op))
 		return
 	case op.Output.Revision < 0:
 		w.spoil("op %d reported a negative revision", id)
 		return
-	case called && floor > op.Output.Revision:
-		w.spoil("op %d saw revision %d, below %d that returned before its call", id, op.Output.Revision, floor)
+	case o.called && o.floor > op.Output.Revision:
+		w.spoil("op %d saw revision %d, below %d that returned before its call", id, op.Output.Revision, o.floor)
 		return
 	}
 	rev := op.Output.Revision
 	if op.Return != UnknownReturn {
 		if op.Return < w.lastReturn {
-			w.late = append(w.late, winOp{id, op})
+			w.late = append(w.late, o)
 			return
 		}
 		w.returned(op.Return, rev)
 	}
 	if rev < w.next {
-		w.late = append(w.late, winOp{id, op})
+		w.late = append(w.late, o)
 		return
 	}
-	w.pend[rev] = append(w.pend[rev], winOp{id, op})
+	w.pend[rev] = append(w.pend[rev], o)
 }
 
 // returned folds a return, in order, into the floors and the gaps that
@@ -250,6 +321,11 @@ func (w *Window) replay(rev int64, changes func(int64) ([]Change, bool)) bool {
 	c.st.undo = c.st.undo[:0]
 	w.st, w.steps, w.next = c.st, c.steps, rev+1
 	w.dropped += len(ops)
+	if w.OnDrop != nil {
+		for i := range ops {
+			w.OnDrop(ops[i].id, &ops[i].op)
+		}
+	}
 	delete(w.pend, rev)
 	return true
 }
@@ -372,9 +448,12 @@ func (w *Window) settleGaps(hints RevisionHints, rest *[]winOp) (int, string) {
 			return 0, fmt.Sprintf("the write log's keys at revision %d changed", g.rev)
 		}
 	}
+	for _, o := range w.unknown {
+		*rest = append(*rest, o) // sorted by id below
+	}
 	for _, o := range w.late {
 		switch {
-		case o.op.Unknown || o.op.Output.Revision >= w.next:
+		case o.op.Output.Revision >= w.next:
 			if o.op.Return != UnknownReturn && o.op.Return < w.retiredCall {
 				return 0, fmt.Sprintf("op %d returned before an operation dropped was called", o.id)
 			}
@@ -386,7 +465,7 @@ func (w *Window) settleGaps(hints RevisionHints, rest *[]winOp) (int, string) {
 	slices.SortFunc(creators, func(a, b winOp) int { return cmp.Compare(a.op.Output.Revision, b.op.Output.Revision) })
 	aboveRet := UnknownReturn // the earliest return among the rest
 	for _, o := range *rest {
-		if !o.op.Unknown {
+		if !o.op.Unknown && !o.op.Failed {
 			aboveRet = min(aboveRet, o.op.Return)
 		}
 	}

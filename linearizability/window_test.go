@@ -16,7 +16,36 @@ type windowCase struct {
 	h     []Op
 	log   []LogEntry
 	late  map[int]bool // ops added only at Finish, as the harness adds lease expiries
+	early map[int]bool // unknown ops settled as soon as called
 	hints RevisionHints
+}
+
+// settlePuts settles, as the harness does from the write log, some of
+// the unknown puts: found in the log, they happened at its revision (with
+// no return time); not found, they changed nothing. Some are settled at
+// once (early), the rest at the end.
+func (c *windowCase) settlePuts(rng *rand.Rand) {
+	at := map[string]int64{}
+	for _, e := range c.log {
+		for _, ch := range e.Changes {
+			if ch.Type == EventPut {
+				at[ch.Value] = e.Revision
+			}
+		}
+	}
+	c.early = map[int]bool{}
+	for i := range c.h {
+		op := &c.h[i]
+		if !op.Unknown || op.Input.Kind != KindPut || rng.IntN(3) == 0 {
+			continue
+		}
+		if rev, ok := at[op.Input.Value]; ok {
+			op.Unknown, op.Output = false, Output{Revision: rev}
+		} else {
+			op.Unknown, op.Failed = false, true
+		}
+		c.early[i] = rng.IntN(2) == 0
+	}
 }
 
 // hintsOf are the write log's keys at each revision no op surely
@@ -76,12 +105,11 @@ func (c *windowCase) feed(rng *rand.Rand, budget int64, retire float64) (*Window
 			continue
 		}
 		evs = append(evs, event{at: c.h[i].Call, id: i, call: true})
-		if !c.h[i].Unknown {
+		if _, settled := c.early[i]; !settled && !c.h[i].Unknown {
 			evs = append(evs, event{at: c.h[i].Return, id: i, ret: true})
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b event) int { return cmp.Compare(a.at, b.at) })
-	inflight := map[int]int64{} // id -> floor at call
 	changes := func(rev int64) ([]Change, bool) {
 		i, ok := slices.BinarySearchFunc(c.log, rev, func(e LogEntry, r int64) int { return cmp.Compare(e.Revision, r) })
 		if !ok {
@@ -92,24 +120,31 @@ func (c *windowCase) feed(rng *rand.Rand, budget int64, retire float64) (*Window
 	for _, e := range evs {
 		if e.call {
 			w.Call(e.id, e.at)
-			if !c.h[e.id].Unknown {
-				inflight[e.id] = w.floorAt(e.at)
+			if _, settled := c.early[e.id]; settled || c.h[e.id].Unknown { // it times out at once
+				unknown := c.h[e.id]
+				unknown.Unknown, unknown.Failed, unknown.Return, unknown.Output = true, false, UnknownReturn, Output{}
+				w.Add(e.id, unknown)
+				if c.early[e.id] {
+					w.Settle(e.id, c.h[e.id])
+				}
 			}
 			continue
 		}
-		delete(inflight, e.id)
 		w.Add(e.id, c.h[e.id])
 		if rng.Float64() < retire {
-			upTo := max(w.maxBefore, w.maxAt) - 1 // an op called later may read the latest
-			for _, f := range inflight {
-				upTo = min(upTo, f-1)
-			}
-			w.Retire(upTo, changes)
+			w.Retire(w.Horizon(), changes)
 		}
 	}
 	for i := range c.h {
-		if c.h[i].Unknown || c.late[i] {
+		switch {
+		case c.late[i]:
 			w.Add(i, c.h[i])
+		case c.h[i].Unknown:
+			w.Settle(i, c.h[i])
+		default:
+			if _, settled := c.early[i]; settled {
+				w.Settle(i, c.h[i])
+			}
 		}
 	}
 	r, err := w.Finish(c.hints)
@@ -130,6 +165,7 @@ func TestWindowAgreesWithRevisions(t *testing.T) {
 		h, log := genHistoryLog(rng, cfg)
 		c := &windowCase{h: h, log: log}
 		c.late = asMaybes(rng, c.h, rapid.Float64Range(0, 1).Draw(t, "maybes"))
+		c.settlePuts(rng)
 		if rapid.Bool().Draw(t, "mutate") {
 			c.h, _ = mutate(rng, c.h)
 		}
@@ -184,6 +220,7 @@ func TestWindowLateCreatorIsConfirmed(t *testing.T) {
 		op(1, 0, 10, Put("/l", "a"), Output{Revision: 1}),
 		op(1, 20, 30, Get("/l"), Output{Revision: 2}),
 		op(1, 40, 50, Put("/x", "b"), Output{Revision: 3}),
+		op(1, 60, 70, Get("/x"), got(3, kv("/x", "b", 3, 3, 1))),
 	}
 	log := []LogEntry{
 		{Revision: 1, Changes: []Change{{Key: "/l", Type: EventPut, Value: "a"}}},
