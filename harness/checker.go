@@ -43,6 +43,9 @@ func (r *seedRun) checkHistory(ops []lin.Op) lin.Result {
 	if historyHook != nil {
 		historyHook(ops, r.hints)
 	}
+	if r.window != nil {
+		return r.window.check(ops, r.hints)
+	}
 	switch r.cfg.Checker {
 	case CheckPorcupine:
 		return r.checkLinearizable(ops)

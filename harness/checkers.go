@@ -267,7 +267,11 @@ func (r *seedRun) checkLeases(rec *Records) CheckResult {
 func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 	ops := rec.History
 	if rec.WriteLog != nil {
-		n := resolveUnknown(ops, rec.WriteLog)
+		var floor func(int64) int64
+		if r.window != nil {
+			floor = r.window.floors(ops)
+		}
+		n := resolveUnknownWith(ops, rec.WriteLog, floor)
 		r.hints = revisionHints(rec.WriteLog, ops)
 		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
 	}
@@ -294,7 +298,14 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 
 // records is what the checks judge.
 func (r *seedRun) records() *Records {
-	rec := &Records{History: r.hist.Take(), End: r.w.Elapsed(), TraceHash: r.w.TraceHash()}
+	rec := &Records{End: r.w.Elapsed(), TraceHash: r.w.TraceHash()}
+	if r.window != nil {
+		r.notef("%s", r.window.describe())
+		r.window.total = r.hist.Len()
+		rec.History, r.window.ids = r.hist.TakeWithIDs()
+	} else {
+		rec.History = r.hist.Take()
+	}
 	entries, disagree, err := r.writeLog()
 	r.disagree, r.logErr = disagree, err
 	if err == nil {

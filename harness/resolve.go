@@ -35,6 +35,13 @@ import (
 // the log itself is checked by convergence, agreement and the watches.
 // It returns how many operations were settled.
 func resolveUnknown(ops []lin.Op, log []lin.LogEntry) int {
+	return resolveUnknownWith(ops, log, nil)
+}
+
+// resolveUnknownWith is resolveUnknown with the revision floor of the
+// unknown operations' calls given (nil: computed from ops): a history
+// checked in a window has dropped reads the floor counts.
+func resolveUnknownWith(ops []lin.Op, log []lin.LogEntry, floor func(t int64) int64) int {
 	putAt := map[string]int64{}      // value -> store revision of its put
 	deleteAt := map[string][]int64{} // key -> store revisions of its deletes
 	for _, e := range log {
@@ -63,7 +70,9 @@ func resolveUnknown(ops []lin.Op, log []lin.LogEntry) int {
 	// Then deletes: the log's deletes no known operation accounts for,
 	// and only those after the call (by the revisions that operations
 	// answered before it reported).
-	floor := revisionFloor(ops)
+	if floor == nil {
+		floor = revisionFloor(ops)
+	}
 	deletes := map[string][]int64{} // key -> store revisions of unaccounted deletes
 	for k, revs := range deleteAt {
 		for _, rev := range revs {

@@ -72,6 +72,9 @@ type Result struct {
 	// Artifacts holds the material for failure artifacts; nil unless
 	// Config.KeepArtifacts.
 	Artifacts *Artifacts
+	// window says how checking the history in a window went ("": not
+	// checked in one); for tests.
+	window string
 }
 
 // Artifacts is what a run keeps for writing up a failure.

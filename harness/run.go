@@ -42,6 +42,7 @@ type seedRun struct {
 	startReplica   ReplicaFunc
 	timeline       runTimeline // kept only for artifacts
 	hist           lin.History
+	window         *histWindow // checks hist as the run goes (nil: the whole history is kept)
 	answeredBy     []host.NodeID // per history op: the replica that answered (0: none)
 	watches        []*watchStream
 	pastReads      []*pastRead
@@ -54,6 +55,7 @@ type seedRun struct {
 	trace          bytes.Buffer // the trace, if kept for artifacts
 	overBudget     bool         // the world ran past its event or byte budget
 	workload       WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
+	windowMode     windowMode   // whether hist may be checked in a window
 	logSource      host.NodeID  // the replica the final write log was read from
 	leases         leaseBook    // the leases granted, for the expiry check
 	logWatch       *logWatcher  // the harness's watch of the write log (nil: no compaction)
@@ -75,8 +77,28 @@ type seedRun struct {
 
 // Run runs one seed end to end and returns its result. It never panics: a
 // panic anywhere in the world, the cluster or the checks becomes a Fail
-// verdict whose reason carries the stack.
-func Run(cfg Config, seed uint64) (res Result) {
+// verdict whose reason carries the stack. A long run checks its history
+// in a window (histwindow.go); if it does not pass so, it is run again
+// keeping the whole history, for the reason and witness that gives.
+func Run(cfg Config, seed uint64) Result {
+	return runMode(cfg, seed, windowAuto)
+}
+
+// runMode is Run with the window mode given.
+func runMode(cfg Config, seed uint64, mode windowMode) Result {
+	res, windowed := runOnce(cfg, seed, mode)
+	if !windowed || res.Verdict == Pass {
+		return res
+	}
+	whole, _ := runOnce(cfg, seed, windowOff)
+	whole.Wall += res.Wall
+	whole.window = "undecided, run again with the whole history: " + res.window
+	return whole
+}
+
+// runOnce runs the seed once; windowed reports whether its history was
+// checked in a window.
+func runOnce(cfg Config, seed uint64, mode windowMode) (res Result, windowed bool) {
 	start := time.Now() // deliberate: wall time is reported (wall_ms), never fed into the world
 	res = Result{Seed: seed, Verdict: Fail}
 	var r *seedRun
@@ -89,20 +111,25 @@ func Run(cfg Config, seed uint64) (res Result) {
 				r.countEvents(&res)
 			}
 		}
+		windowed = r != nil && r.window != nil
 		res.Wall = time.Since(start) // deliberate: reporting only, see start
 	}()
 	if err := cfg.Validate(); err != nil {
 		res.Reason = err.Error()
-		return res
+		return res, false
 	}
 	r, err := newSeedRun(cfg, seed)
 	res.Scenario = &r.sc
 	if err != nil {
 		res.Reason = err.Error()
-		return res
+		return res, false
 	}
+	r.windowMode = mode
 	r.run(&res)
-	return res
+	if r.window != nil {
+		res.window = r.window.outcome()
+	}
+	return res, r.window != nil
 }
 
 // newSeedRun prepares the run of seed under cfg (valid): the scenario is
@@ -155,6 +182,9 @@ func (r *seedRun) runFor(d time.Duration) bool {
 			return false
 		}
 		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
+		if r.window != nil {
+			r.window.advance()
+		}
 		r.timeline.sample(r)
 		r.skew.sample(r)
 		r.sampleStates()
@@ -244,6 +274,7 @@ func (r *seedRun) build() {
 	r.addProbe()
 	r.addElectionReader()
 	r.startCompactor()
+	r.startWindow(r.windowMode)
 	r.startTransfers()
 	r.startNemesis()
 	r.startOperator(start)

@@ -330,6 +330,22 @@ func (h *History) finish(id int) (*Op, error) {
 	return &c.ops[id%historyChunkLen], nil
 }
 
+// Op returns operation id as recorded so far, if the history holds it.
+func (h *History) Op(id int) (Op, bool) {
+	if id < 0 || id >= h.n {
+		return Op{}, false
+	}
+	if k := id / historyChunkLen; k >= h.squeezed {
+		c := h.chunks[k]
+		return c.ops[id%historyChunkLen], !c.dropped[id%historyChunkLen]
+	}
+	i, ok := slices.BinarySearchFunc(h.kept, id, func(k keptOp, id int) int { return cmp.Compare(k.id, id) })
+	if !ok || h.kept[i].dropped {
+		return Op{}, false
+	}
+	return h.kept[i].op, true
+}
+
 // Drop lets go of finished operation id: Ops and Take leave it out, and
 // its memory is freed once its chunk is squeezed. A run drops what its
 // checks no longer need (reads a Window has checked).

@@ -166,6 +166,21 @@ func (w *Window) Settles(id int) bool {
 	return u || s
 }
 
+// Floor is the highest revision returned before operation id, in
+// flight, was called (-1: none).
+func (w *Window) Floor(id int) (int64, bool) {
+	f, ok := w.floors[id]
+	return f, ok
+}
+
+// UnknownFloor is Floor for an operation in flight or of unknown outcome.
+func (w *Window) UnknownFloor(id int) (int64, bool) {
+	if o, ok := w.unknown[id]; ok {
+		return o.floor, o.called
+	}
+	return w.Floor(id)
+}
+
 // InFlight reports whether operation id was called and not yet added.
 func (w *Window) InFlight(id int) bool {
 	_, ok := w.floors[id]

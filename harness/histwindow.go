@@ -1,0 +1,232 @@
+package harness
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	lin "github.com/seedkv/seedkv/linearizability"
+)
+
+// Windowed checking (see lin.Window). In a long run the client history
+// is checked as it is recorded: each operation goes to a window when it
+// is called and when it finishes, and every slice of virtual time the
+// window replays the revisions no operation in flight can still report
+// and lets their operations go; the history then drops the reads among
+// them (the other checks read only writes and unknown outcomes). The
+// window is told, when a put times out, at which revision the harness's
+// watch of the write log saw its value (as resolveUnknown would settle
+// it), so that its revision does not stay a gap.
+//
+// The window's verdict is the revision checker's on the whole history, or
+// undecided. A run checked in a window that does not pass (any check,
+// not only linearizability) is run again with the whole history, so that
+// every reason, witness and op index is the one the whole history gives:
+// the world is deterministic, so the second run is the same run.
+
+// windowMode says whether a run checks its history in a window.
+type windowMode uint8
+
+const (
+	windowAuto   windowMode = iota // in long runs that allow it (histWindow.wanted)
+	windowOff                      // never: the whole history is kept
+	windowAlways                   // whenever the run allows it, long or not (tests)
+)
+
+// histWindow feeds the run's history to a lin.Window.
+type histWindow struct {
+	r *seedRun
+	w *lin.Window
+	// puts maps the value of each timed-out put not settled yet to its
+	// op (their number is the run's unknown writes, a few per cent).
+	puts    map[string]int
+	scanned int // the write log entries looked at for them
+	// ids are the history ids of the operations the checks get (set when
+	// the history is taken), total the number of operations recorded.
+	ids   []int
+	total int
+	// undecided says why the window could not decide ("": it did, or
+	// the run has not been checked yet).
+	undecided string
+}
+
+// wantsWindow says whether the run can check its history in a window: a
+// long run (unless mode says otherwise) of the built-in workload checked
+// by the revision checker alone, with the harness's watch of the write
+// log, no artifacts, no checks replaced and no hook that wants the whole
+// history.
+func (r *seedRun) wantsWindow(mode windowMode) bool {
+	switch {
+	case mode == windowOff, r.cfg.KeepArtifacts, r.cfg.Checker != CheckRevision, r.cfg.Checks != nil,
+		r.workload != nil, r.logWatch == nil, historyHook != nil:
+		return false
+	}
+	return mode == windowAlways || r.cfg.Duration >= LongRun
+}
+
+// startWindow taps the history into a window, if the run wants one.
+func (r *seedRun) startWindow(mode windowMode) {
+	if !r.wantsWindow(mode) {
+		return
+	}
+	hw := &histWindow{r: r, w: lin.NewWindow(r.cfg.CheckSteps), puts: map[string]int{}}
+	r.window = hw
+	hw.w.OnDrop = func(id int, op *lin.Op) {
+		if !op.Input.IsWrite() {
+			r.hist.Drop(id)
+		}
+	}
+	r.hist.OnCall = hw.w.Call
+	r.hist.OnFinish = hw.finished
+}
+
+// finished takes in an operation as it finishes.
+func (hw *histWindow) finished(id int, op *lin.Op) {
+	floor, _ := hw.w.Floor(id)
+	hw.w.Add(id, *op)
+	switch {
+	case op.Failed && !op.Input.IsWrite():
+		hw.r.hist.Drop(id) // no check reads it
+	case op.Unknown:
+		if v, ok := putValue(&op.Input); ok {
+			hw.puts[v] = id
+			hw.settleSince(floor)
+		}
+	}
+}
+
+// putValue is the value by which the write log names a write's effect,
+// as resolveUnknown looks it up: a put's value, or a transaction's first
+// put in its Then branch.
+func putValue(in *lin.Input) (string, bool) {
+	if in.Kind == lin.KindPut {
+		return in.Value, true
+	}
+	if in.Kind == lin.KindTxn {
+		for _, t := range in.Then {
+			if t.Kind == lin.KindPut {
+				return t.Value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// settleSince settles the timed-out puts whose value the write log holds
+// above revision floor (as the history numbers it), scanning the log
+// from its end.
+func (hw *histWindow) settleSince(floor int64) {
+	log := hw.r.logWatch.log
+	i := len(log)
+	for i > 0 && log[i-1].Revision > floor+revBase {
+		i--
+	}
+	hw.settleFrom(log[i:])
+}
+
+// settleFrom settles the timed-out puts whose value the log entries hold.
+func (hw *histWindow) settleFrom(log []lin.LogEntry) {
+	for _, e := range log {
+		for _, c := range e.Changes {
+			if c.Type != lin.EventPut {
+				continue
+			}
+			if id, ok := hw.puts[c.Value]; ok {
+				delete(hw.puts, c.Value)
+				hw.settle(id, e.Revision)
+			}
+		}
+	}
+}
+
+// settle settles timed-out put id as happened at store revision rev, as
+// resolveUnknown will (Settle checks that it does).
+func (hw *histWindow) settle(id int, rev int64) {
+	op, ok := hw.r.hist.Op(id)
+	if !ok {
+		return
+	}
+	op.Unknown, op.Return = false, lin.UnknownReturn
+	op.Output = lin.Output{Revision: rev - revBase, Succeeded: true}
+	hw.w.Settle(id, op)
+}
+
+// advance settles the timed-out puts the write log has shown since the
+// last time, replays what the window can and lets the history go of it.
+func (hw *histWindow) advance() {
+	if log := hw.r.logWatch.log; hw.scanned < len(log) {
+		if len(hw.puts) > 0 {
+			hw.settleFrom(log[hw.scanned:])
+		}
+		hw.scanned = len(log)
+	}
+	hw.w.Retire(hw.w.Horizon(), hw.changes)
+	hw.r.hist.Squeeze()
+}
+
+// changes is the harness's watch of the write log at revision rev (as
+// the history numbers it).
+func (hw *histWindow) changes(rev int64) ([]lin.Change, bool) {
+	log := hw.r.logWatch.log
+	i, ok := slices.BinarySearchFunc(log, rev+revBase, func(e lin.LogEntry, r int64) int { return cmp.Compare(e.Revision, r) })
+	if !ok {
+		return nil, false
+	}
+	return log[i].Changes, true
+}
+
+// check gives the window the operations it has not seen in their final
+// form (the outcomes settled from the write log, the lease expiries) and
+// returns its verdict, or records why it cannot decide.
+func (hw *histWindow) check(ops []lin.Op, hints lin.RevisionHints) lin.Result {
+	for k := range ops {
+		id := hw.total + k - len(hw.ids) // an op a check added
+		if k < len(hw.ids) {
+			id = hw.ids[k]
+		}
+		switch {
+		case hw.w.Settles(id):
+			hw.w.Settle(id, ops[k])
+		case k >= len(hw.ids) || hw.w.InFlight(id):
+			hw.w.Add(id, ops[k])
+		}
+	}
+	res, err := hw.w.Finish(hints)
+	if err != nil {
+		hw.undecided = err.Error()
+		return lin.Result{Verdict: lin.Unknown, Reason: err.Error()}
+	}
+	return res
+}
+
+// describe is the account's line about the window.
+func (hw *histWindow) describe() string {
+	return fmt.Sprintf("history window: %d revisions replayed as the run went, %d ops dropped, %d kept",
+		hw.w.Checked(), hw.w.Dropped(), hw.r.hist.Kept())
+}
+
+// outcome says how the window went, for Result.window.
+func (hw *histWindow) outcome() string {
+	if hw.undecided != "" {
+		return "undecided: " + hw.undecided
+	}
+	return "decided"
+}
+
+// floors is the revision floor (see revisionFloor) at the calls of the
+// operations of unknown outcome in ops, as the window noted them when
+// they were called (it saw every return, the reads dropped since
+// included), raised by the operations the checks added.
+func (hw *histWindow) floors(ops []lin.Op) func(t int64) int64 {
+	byCall := map[int64]int64{}
+	for k, id := range hw.ids {
+		if !ops[k].Unknown {
+			continue
+		}
+		if f, ok := hw.w.UnknownFloor(id); ok && f > 0 {
+			byCall[ops[k].Call] = f + revBase
+		}
+	}
+	added := revisionFloor(ops[len(hw.ids):])
+	return func(t int64) int64 { return max(byCall[t], added(t)) }
+}
