@@ -42,7 +42,7 @@ type seedRun struct {
 	startReplica   ReplicaFunc
 	timeline       runTimeline // kept only for artifacts
 	hist           lin.History
-	window         *histWindow // checks hist as the run goes (nil: the whole history is kept)
+	window         *histWindow   // checks hist as the run goes (nil: the whole history is kept)
 	answeredBy     []host.NodeID // per history op: the replica that answered (0: none)
 	watches        []*watchStream
 	pastReads      []*pastRead
