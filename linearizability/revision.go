@@ -119,6 +119,7 @@ type revChecker struct {
 	// writes among them.
 	lo         int64
 	baseWrites int
+	preUsed    []int32 // unknown writes the window placed at the gaps below lo
 
 	// A witness check (see witness.go) sets these: h is then a
 	// sub-history, ids maps its ops to their indices in the whole
@@ -354,6 +355,10 @@ func (c *revChecker) search() (Verdict, string) {
 	}
 	c.dead = map[deadKey]bool{}
 	c.groupUnknown()
+	for _, i := range c.preUsed {
+		c.used[i] = true
+		c.usedHash ^= mixRev(int64(i))
+	}
 	if c.lo == 0 && !c.checkLevel(0, -1) {
 		return Fail, c.best.reason
 	}

@@ -76,9 +76,12 @@ type winGap struct {
 	// must come at Finish.
 	creator int
 	keys    []string // the keys the write log says changed (hints)
-	// For a creator to come: the keys' entries before rev, the earliest
+	// For a creator to come: the keys whose entries before rev are kept
+	// (the log's, and those the unknown writes that touch them touch too),
+	// those entries (of the live ones), the earliest
 	// return among operations at rev, among operations above it, and the
 	// latest call among operations below it.
+	saved     []string
 	before    []KV
 	minRetAt  int64
 	aboveRet  int64
@@ -380,11 +383,26 @@ func (w *Window) gapAt(c *revChecker, rev int64, changes func(int64) ([]Change, 
 	}
 	// A creator to come: the log's changes must be deletes of live keys.
 	for _, ch := range chs {
-		kv, live := c.st.lookup(ch.Key)
-		if ch.Type != EventDelete || !live || slices.ContainsFunc(gap.before, func(b KV) bool { return b.Key == ch.Key }) {
+		_, live := c.st.lookup(ch.Key)
+		if ch.Type != EventDelete || !live || slices.Contains(gap.saved, ch.Key) {
 			return gap, false
 		}
-		gap.before = append(gap.before, kv)
+		gap.saved = append(gap.saved, ch.Key)
+	}
+	for _, o := range w.unknown { // the keys only matter as a set
+		if hitsKeys(&o.op.Input, gap.keys) {
+			for _, k := range touchedKeys(&o.op.Input) {
+				if !slices.Contains(gap.saved, k) {
+					gap.saved = append(gap.saved, k)
+				}
+			}
+		}
+	}
+	slices.Sort(gap.saved[len(chs):])
+	for _, k := range gap.saved {
+		if kv, live := c.st.lookup(k); live {
+			gap.before = append(gap.before, kv)
+		}
 	}
 	c.steps++
 	for _, ch := range chs {
@@ -426,16 +444,19 @@ func (w *Window) Finish(hints RevisionHints) (Result, error) {
 	for _, ops := range w.pend {
 		rest = append(rest, ops...)
 	}
-	creators, reason := w.settleGaps(hints, &rest)
+	creators, used, reason := w.settleGaps(hints, &rest)
 	if reason != "" {
 		return Result{}, fmt.Errorf("%w: %s", ErrUndecided, reason)
 	}
 	slices.SortFunc(rest, func(a, b winOp) int { return cmp.Compare(a.id, b.id) })
 	c := &revChecker{maxSteps: w.maxSteps, steps: w.steps, lo: w.next, st: w.st, hints: hints,
 		baseWrites: w.writes + creators}
-	for _, o := range rest {
+	for i, o := range rest {
 		c.h = append(c.h, o.op)
 		c.ids = append(c.ids, o.id)
+		if slices.Contains(used, o.id) {
+			c.preUsed = append(c.preUsed, int32(i))
+		}
 	}
 	if reason := c.index(); reason != "" {
 		return Result{Verdict: Fail, Reason: reason, model: StoreModel()}, nil
@@ -451,70 +472,159 @@ func (w *Window) Finish(hints RevisionHints) (Result, error) {
 	return Result{Verdict: v, Reason: reason, model: StoreModel()}, nil
 }
 
-// settleGaps checks the operations that came out of order: each one at a
-// replayed revision must be the creator its gap waits for, and is
-// confirmed as CheckRevisions would have placed it; the others join the
-// rest (which they must not precede in real time). It returns how many
-// creators it confirmed, or why the window cannot decide.
-func (w *Window) settleGaps(hints RevisionHints, rest *[]winOp) (int, string) {
-	var creators []winOp
+// settleGaps checks the operations that came out of order and gives
+// each replayed gap that waits for its creator the one CheckRevisions'
+// search would try first: a transaction at its revision that came late
+// (a lease expiry), else the first write of unknown outcome that may
+// have created it; that creator must make the write log's change. The
+// others join the rest (which they must not precede in real time). It
+// returns how many late transactions it placed and the unknown writes
+// it used (ids), or why the window cannot decide.
+func (w *Window) settleGaps(hints RevisionHints, rest *[]winOp) (int, []int, string) {
 	for _, g := range w.gaps {
 		if !slices.Equal(hints[g.rev], g.keys) {
-			return 0, fmt.Sprintf("the write log's keys at revision %d changed", g.rev)
+			return 0, nil, fmt.Sprintf("the write log's keys at revision %d changed", g.rev)
 		}
 	}
 	for _, o := range w.unknown {
-		*rest = append(*rest, o) // sorted by id below
+		*rest = append(*rest, o) // sorted by id later
 	}
+	creators := map[int64]winOp{}
+	var late []winOp // known, with a return time, out of order
 	for _, o := range w.late {
-		switch {
-		case o.op.Output.Revision >= w.next:
-			if o.op.Return != UnknownReturn && o.op.Return < w.retiredCall {
-				return 0, fmt.Sprintf("op %d returned before an operation dropped was called", o.id)
-			}
-			*rest = append(*rest, o)
-		default:
-			creators = append(creators, o)
+		if o.op.Return != UnknownReturn {
+			late = append(late, o)
 		}
+		if rev := o.op.Output.Revision; rev < w.next {
+			if _, dup := creators[rev]; dup {
+				return 0, nil, fmt.Sprintf("two operations came late for revision %d", rev)
+			}
+			creators[rev] = o
+			continue
+		}
+		if o.op.Return != UnknownReturn && o.op.Return < w.retiredCall {
+			return 0, nil, fmt.Sprintf("op %d returned before an operation dropped was called", o.id)
+		}
+		*rest = append(*rest, o)
 	}
-	slices.SortFunc(creators, func(a, b winOp) int { return cmp.Compare(a.op.Output.Revision, b.op.Output.Revision) })
 	aboveRet := UnknownReturn // the earliest return among the rest
 	for _, o := range *rest {
 		if !o.op.Unknown && !o.op.Failed {
 			aboveRet = min(aboveRet, o.op.Return)
 		}
 	}
-	for k, o := range creators {
-		if k > 0 && creators[k-1].op.Output.Revision == o.op.Output.Revision {
-			return 0, fmt.Sprintf("two operations came late for revision %d", o.op.Output.Revision)
+	u := w.unknownWrites(late)
+	var placed []winOp
+	for g := range w.gaps {
+		gap := &w.gaps[g]
+		if gap.creator >= 0 {
+			continue
 		}
-		if reason := w.confirm(o, aboveRet, hints); reason != "" {
-			return 0, reason
+		if o, ok := creators[gap.rev]; ok {
+			if reason := w.confirm(gap, o, aboveRet, hints); reason != "" {
+				return 0, nil, reason
+			}
+			delete(creators, gap.rev)
+			placed = append(placed, o)
+			continue
+		}
+		if reason := u.place(gap, hints); reason != "" {
+			return 0, nil, reason
 		}
 	}
-	if reason := lateOrder(creators); reason != "" {
-		return 0, reason
+	for rev, o := range creators { // any one will do: the window cannot decide
+		return 0, nil, fmt.Sprintf("op %d came late for revision %d, replayed already", o.id, rev)
 	}
-	awaited := 0
-	for _, g := range w.gaps {
-		if g.creator < 0 {
-			awaited++
-		}
+	if reason := lateOrder(placed); reason != "" {
+		return 0, nil, reason
 	}
-	if awaited != len(creators) {
-		return 0, fmt.Sprintf("%d gaps wait for a creator, %d came", awaited, len(creators))
+	w.steps += u.steps
+	if w.steps > w.maxSteps { // the search would have run out among the replayed revisions
+		return 0, nil, "out of steps among the revisions replayed"
 	}
-	return len(creators), ""
+	return len(placed), u.usedIDs, ""
 }
 
-// confirm checks late operation o as the creator its gap waits for.
-func (w *Window) confirm(o winOp, aboveRet int64, hints RevisionHints) string {
-	rev := o.op.Output.Revision
-	g, found := slices.BinarySearchFunc(w.gaps, rev, func(g winGap, r int64) int { return cmp.Compare(g.rev, r) })
-	if !found || w.gaps[g].creator >= 0 {
-		return fmt.Sprintf("op %d came late for revision %d, replayed already", o.id, rev)
+// unknownSet is the writes of unknown outcome as CheckRevisions' search
+// sees them: by call, grouped by input, each with its floor.
+type unknownSet struct {
+	ops     []winOp
+	floor   []int64
+	used    []bool
+	usedIDs []int
+	steps   int64 // the candidates tried beyond one per gap
+}
+
+// unknownWrites lists the writes still of unknown outcome, by call (then
+// id), with their floors raised by the late operations that returned
+// before their call.
+func (w *Window) unknownWrites(late []winOp) *unknownSet {
+	u := &unknownSet{}
+	for _, o := range w.unknown {
+		if o.op.Unknown && o.op.Input.IsWrite() {
+			u.ops = append(u.ops, o)
+		}
 	}
-	gap := &w.gaps[g]
+	slices.SortFunc(u.ops, func(a, b winOp) int {
+		return cmp.Or(cmp.Compare(a.op.Call, b.op.Call), cmp.Compare(a.id, b.id))
+	})
+	for _, o := range u.ops {
+		f := o.floor
+		if !o.called {
+			f = math.MaxInt64 // never a candidate here: the window cannot tell
+		}
+		for _, l := range late {
+			if l.op.Return < o.op.Call {
+				f = max(f, l.op.Output.Revision)
+			}
+		}
+		u.floor = append(u.floor, f)
+	}
+	u.used = make([]bool, len(u.ops))
+	return u
+}
+
+// place gives gap its first candidate among the unknown writes, as the
+// search lists them: of each input that writes a key the gap changed
+// (any key if it has no hints), the first unused write, if nothing
+// returned before its call had seen the gap's revision; the earliest
+// called of those. It must make the write log's change.
+func (u *unknownSet) place(gap *winGap, hints RevisionHints) string {
+	keys := hints[gap.rev]
+	firstOf := map[string]bool{}
+	for k, o := range u.ops {
+		in := o.op.Input.String()
+		if u.used[k] || firstOf[in] {
+			continue
+		}
+		firstOf[in] = true
+		if len(keys) > 0 && !hitsKeys(&o.op.Input, keys) || u.floor[k] >= gap.rev {
+			continue
+		}
+		if gap.replay(o, hints) != "" {
+			u.steps++ // the search tries the next candidate, as here
+			continue
+		}
+		u.used[k] = true
+		u.usedIDs = append(u.usedIDs, o.id)
+		return ""
+	}
+	return fmt.Sprintf("no write of unknown outcome that writes its keys can have created gap %d", gap.rev)
+}
+
+// hitsKeys reports whether a write may change one of keys.
+func hitsKeys(in *Input, keys []string) bool {
+	for _, k := range hintKeys(in) {
+		if slices.Contains(keys, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// confirm checks late operation o as the creator gap waits for.
+func (w *Window) confirm(gap *winGap, o winOp, aboveRet int64, hints RevisionHints) string {
+	rev := gap.rev
 	op := &o.op
 	switch {
 	case knownRole(op) != roleMaybe:
@@ -525,21 +635,37 @@ func (w *Window) confirm(o winOp, aboveRet int64, hints RevisionHints) string {
 		return fmt.Sprintf("op %d, late for gap %d, was called after an operation above it returned", o.id, rev)
 	case op.Return != UnknownReturn && op.Return < gap.belowCall:
 		return fmt.Sprintf("op %d, late for gap %d, returned before an operation below it was called", o.id, rev)
+	case len(hints[rev]) > 0 && !hitsKeys(&op.Input, hints[rev]):
+		return fmt.Sprintf("op %d, late for gap %d, misses its keys", o.id, rev)
 	}
-	// Replay it on the keys' entries before rev: it must touch no other
-	// key and delete exactly what the log says.
-	var touched []string
-	for _, cm := range op.Input.Compares {
-		touched = append(touched, cm.Key)
+	return gap.replay(o, hints)
+}
+
+// touchedKeys are the keys an operation reads or writes.
+func touchedKeys(in *Input) []string {
+	var ks []string
+	for _, cm := range in.Compares {
+		ks = append(ks, cm.Key)
 	}
-	for _, br := range [][]TxnOp{op.Input.Then, op.Input.Else} {
+	if in.Kind != KindTxn {
+		ks = append(ks, in.Key)
+	}
+	for _, br := range [][]TxnOp{in.Then, in.Else} {
 		for _, t := range br {
-			touched = append(touched, t.Key)
+			ks = append(ks, t.Key)
 		}
 	}
-	for _, k := range touched {
-		if !slices.ContainsFunc(gap.before, func(kv KV) bool { return kv.Key == k }) {
-			return fmt.Sprintf("op %d, late for gap %d, touches key %s the log does not change there", o.id, rev, k)
+	return ks
+}
+
+// replay applies o as the creator of gap to the entries kept of the
+// keys around it: it must touch no other key, delete the keys the log
+// says it deleted and leave the others as they were.
+func (gap *winGap) replay(o winOp, hints RevisionHints) string {
+	op := &o.op
+	for _, k := range touchedKeys(&op.Input) {
+		if !slices.Contains(gap.saved, k) {
+			return fmt.Sprintf("op %d, creator of gap %d, touches key %s the window did not keep", o.id, gap.rev, k)
 		}
 	}
 	c := &revChecker{h: []Op{*op}, ids: []int{o.id}, hints: hints}
@@ -547,11 +673,19 @@ func (w *Window) confirm(o winOp, aboveRet int64, hints RevisionHints) string {
 	for _, kv := range gap.before {
 		c.st.set(kv.Key, kv, true)
 	}
-	if c.misses(0, hints[rev]) != 0 && len(hints[rev]) > 0 {
-		return fmt.Sprintf("op %d, late for gap %d, misses its keys", o.id, rev)
+	changed, bad := c.exec(0, gap.rev, true)
+	ok := changed && bad == ""
+	left := 0
+	for _, kv := range gap.before {
+		if slices.Contains(gap.keys, kv.Key) {
+			continue
+		}
+		left++
+		got, live := c.st.lookup(kv.Key)
+		ok = ok && live && got == kv
 	}
-	if changed, bad := c.exec(0, rev, true); !changed || bad != "" || c.st.kvs.Len() != 0 {
-		return fmt.Sprintf("op %d, late for gap %d, does not make the log's change", o.id, rev)
+	if !ok || c.st.kvs.Len() != left {
+		return fmt.Sprintf("op %d, creator of gap %d, does not make the log's change", o.id, gap.rev)
 	}
 	return ""
 }
