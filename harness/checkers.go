@@ -300,8 +300,8 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 func (r *seedRun) records() *Records {
 	rec := &Records{End: r.w.Elapsed(), TraceHash: r.w.TraceHash()}
 	if r.window != nil {
+		r.window.total, r.window.kept = r.hist.Len(), r.hist.Kept()
 		r.notef("%s", r.window.describe())
-		r.window.total = r.hist.Len()
 		rec.History, r.window.ids = r.hist.TakeWithIDs()
 	} else {
 		rec.History = r.hist.Take()

@@ -41,6 +41,9 @@ type histWindow struct {
 	// op (their number is the run's unknown writes, a few per cent).
 	puts    map[string]int
 	scanned int // the write log entries looked at for them
+	// dropped counts the ops dropped from the history, kept those it held
+	// when it was taken.
+	dropped, kept int
 	// ids are the history ids of the operations the checks get (set when
 	// the history is taken), total the number of operations recorded.
 	ids   []int
@@ -74,6 +77,7 @@ func (r *seedRun) startWindow(mode windowMode) {
 	hw.w.OnDrop = func(id int, op *lin.Op) {
 		if !op.Input.IsWrite() {
 			r.hist.Drop(id)
+			hw.dropped++
 		}
 	}
 	r.hist.OnCall = hw.w.Call
@@ -87,6 +91,7 @@ func (hw *histWindow) finished(id int, op *lin.Op) {
 	switch {
 	case op.Failed && !op.Input.IsWrite():
 		hw.r.hist.Drop(id) // no check reads it
+		hw.dropped++
 	case op.Unknown:
 		if v, ok := putValue(&op.Input); ok {
 			hw.puts[v] = id
@@ -201,8 +206,8 @@ func (hw *histWindow) check(ops []lin.Op, hints lin.RevisionHints) lin.Result {
 
 // describe is the account's line about the window.
 func (hw *histWindow) describe() string {
-	return fmt.Sprintf("history window: %d revisions replayed as the run went, %d ops dropped, %d kept",
-		hw.w.Checked(), hw.w.Dropped(), hw.r.hist.Kept())
+	return fmt.Sprintf("history window: %d revisions replayed as the run went, %d ops let go (%d of them dropped from the history), %d kept",
+		hw.w.Checked(), hw.w.Dropped(), hw.dropped, hw.kept)
 }
 
 // outcome says how the window went, for Result.window.
@@ -210,7 +215,7 @@ func (hw *histWindow) outcome() string {
 	if hw.undecided != "" {
 		return "undecided: " + hw.undecided
 	}
-	return "decided"
+	return "decided; " + hw.describe()
 }
 
 // floors is the revision floor (see revisionFloor) at the calls of the

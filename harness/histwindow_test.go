@@ -3,6 +3,7 @@ package harness
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +31,7 @@ func TestWindowMatchesWholeHistory(t *testing.T) {
 		if win.window != "" {
 			windowed++
 		}
-		if win.window == "decided" {
+		if strings.HasPrefix(win.window, "decided") {
 			decided++
 		} else if win.window != "" {
 			t.Logf("seed %d: %s", seed, win.window)
@@ -52,4 +53,24 @@ func TestWindowNotForArtifacts(t *testing.T) {
 		require.Empty(t, res.window)
 		require.False(t, strings.Contains(string(res.Verdict), "window"))
 	}
+}
+
+// TestWindowLongRun: a run of five virtual minutes is checked in a window
+// (by default, being long), decided there, letting go of most of its
+// history as it runs, with the verdict and trace hash of the whole run.
+func TestWindowLongRun(t *testing.T) {
+	requireNode(t)
+	if testing.Short() {
+		t.Skip("a long run")
+	}
+	cfg := testConfig()
+	cfg.Duration = 5 * time.Minute
+	win := Run(cfg, 1)
+	whole := runMode(cfg, 1, windowOff)
+	t.Logf("%s", win.window)
+	require.True(t, strings.HasPrefix(win.window, "decided"), win.window)
+	require.Equal(t, whole.Verdict, win.Verdict)
+	require.Equal(t, whole.Reason, win.Reason)
+	require.Equal(t, whole.TraceHash, win.TraceHash)
+	require.Equal(t, whole.Checks, win.Checks)
 }
