@@ -11,11 +11,13 @@ var raftBugs2 = []Bug{
 if r.term != term {
     r.term = term
     r.vote = None
+    r.dropStaleAcks()
 }
 `,
 		New: `
 r.term = term
 r.vote = None
+r.dropStaleAcks()
 `,
 		Description: "Every role change clears the vote, even when the term stays the same: a candidate that lost, or a leader that stepped down, votes again in a term it already voted in (two leaders in one term).",
 		Flags:       []string{"-faults", "partition,crash"},

@@ -173,6 +173,7 @@ func (r *raft) reset(term uint64) {
 	if r.term != term {
 		r.term = term
 		r.vote = None
+		r.dropStaleAcks()
 	}
 	r.lead = None
 	r.electionElapsed = 0
@@ -195,6 +196,25 @@ func (r *raft) reset(term uint64) {
 	r.uncommittedSize = 0
 	r.readOnly.reset()
 	r.pendingReadIndex = nil
+}
+
+// dropStaleAcks drops the append acknowledgements of an earlier term that
+// wait for the Ready's persistence: the entries they vouch for may be
+// replaced in this very Ready by the newer leader's (an append of the
+// older leader, then one of the newer that truncates it, stepped while a
+// Ready was out). Sent after the sync, such an ack would tell the older
+// leader we durably hold entries we no longer hold at all. The older
+// leader is deposed; it only loses an answer it can no longer use.
+func (r *raft) dropStaleAcks() {
+	kept := r.msgsAfterAppend[:0]
+	for _, m := range r.msgsAfterAppend {
+		if m.Type == MsgAppResp && !m.Reject && m.Term < r.term {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	clear(r.msgsAfterAppend[len(kept):])
+	r.msgsAfterAppend = kept
 }
 
 func (r *raft) becomeFollower(term, lead uint64) {

@@ -1,5 +1,10 @@
 package raft
 
+import (
+	"bytes"
+	"encoding/binary"
+)
+
 // readIndexStatus is one ReadIndex request waiting for a heartbeat quorum.
 type readIndexStatus struct {
 	req   Message // the MsgReadIndex (From None or self for a local request)
@@ -9,9 +14,19 @@ type readIndexStatus struct {
 
 // readOnly tracks ReadIndex requests in arrival order. A heartbeat
 // response acknowledging request k also confirms every earlier request.
+//
+// Each request gets a key of the leader's own, a number never used before
+// by this raft instance, and heartbeats carry that key, not the request's
+// context: contexts are chosen by each requester (the leader's node and
+// every follower number their rounds from 1, and again from 1 after a
+// restart), so two requests may carry the same context. Keyed by context,
+// a late or duplicated heartbeat answer to an earlier request with the
+// same context would confirm a later one without a fresh quorum (a stale
+// read: simrun seed 127 of TestSeeds, TestReadIndexKeysAreLeaders).
 type readOnly struct {
 	pending map[string]*readIndexStatus
 	queue   []string
+	seq     uint64 // the last key handed out; never reset
 }
 
 func (ro *readOnly) reset() {
@@ -45,10 +60,13 @@ func (r *raft) handleReadIndex(m Message) {
 		r.pendingReadIndex = append(r.pendingReadIndex, m)
 		return
 	}
-	key := string(m.Context)
-	if _, dup := r.readOnly.pending[key]; dup {
-		return
+	for _, k := range r.readOnly.queue {
+		if st := r.readOnly.pending[k]; st.req.From == m.From && bytes.Equal(st.req.Context, m.Context) {
+			return // the same request again: it is pending already
+		}
 	}
+	r.readOnly.seq++
+	key := string(binary.BigEndian.AppendUint64(nil, r.readOnly.seq))
 	r.readOnly.pending[key] = &readIndexStatus{req: m, index: r.log.committed,
 		acks: map[uint64]bool{r.id: true}}
 	r.readOnly.queue = append(r.readOnly.queue, key)

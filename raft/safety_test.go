@@ -517,3 +517,69 @@ func (w *safetyWorld) compact(n *simNode) {
 	require.NoError(w.t, err)
 	require.NoError(w.t, n.storage.Compact(n.lastApp))
 }
+
+// TestNoAckForReplacedEntries: a follower steps an append of the leader of
+// term 2 and then, before the Ready, one of the leader of term 3 that
+// replaces the entry the first added. The Ready must not carry an
+// acknowledgement to the deposed leader of the entry it no longer holds
+// (simrun seed 730: sent after the sync, it vouched for entries that were
+// never durable on the follower).
+func TestNoAckForReplacedEntries(t *testing.T) {
+	s := NewMemoryStorage()
+	require.NoError(t, s.ApplySnapshot(BootstrapSnapshot([]uint64{1, 2, 3}, nil)))
+	rn, err := NewRawNode(Config{ID: 3, ElectionTick: 10, HeartbeatTick: 1, Storage: s, Rand: newTestRand()})
+	require.NoError(t, err)
+	require.NoError(t, rn.Step(Message{Type: MsgApp, From: 1, To: 3, Term: 2, Index: 1, LogTerm: 1,
+		Entries: []Entry{{Index: 2, Term: 2}, {Index: 3, Term: 2}}}))
+	require.NoError(t, rn.Step(Message{Type: MsgApp, From: 2, To: 3, Term: 3, Index: 2, LogTerm: 2,
+		Entries: []Entry{{Index: 3, Term: 3}}}))
+	rd := rn.Ready()
+	require.Equal(t, []Entry{{Index: 2, Term: 2}, {Index: 3, Term: 3}}, rd.Entries)
+	var acks []Message
+	for _, m := range rd.MessagesAfterPersist {
+		if m.Type == MsgAppResp && !m.Reject {
+			acks = append(acks, m)
+		}
+	}
+	require.Len(t, acks, 1, "only the newer leader's ack: %+v", acks)
+	require.Equal(t, uint64(2), acks[0].To)
+	require.Equal(t, uint64(3), acks[0].Index)
+	require.Equal(t, uint64(3), acks[0].Term)
+}
+
+// TestReadIndexKeysAreLeaders: contexts are chosen by the requesters, so a
+// follower's forwarded read may carry the same context as an earlier read
+// of the leader's own. A late (duplicated) heartbeat answer to the earlier
+// read must not confirm the later one: the leader keys its rounds itself
+// (simrun seed 127 of TestSeeds: follower 2's round 12 was released by
+// late duplicates of answers to the leader's own round 12, with no fresh
+// quorum).
+func TestReadIndexKeysAreLeaders(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	c.campaign(1)
+	require.NoError(t, c.propose(1, "x"))
+	// The leader's own read, context "ctx": keep node 2's heartbeat answer.
+	var old []Message
+	c.onSend = func(m Message) {
+		if m.Type == MsgHeartbeatResp && m.From == 2 && len(m.Context) > 0 {
+			old = append(old, m)
+		}
+	}
+	require.NoError(t, c.nodes[1].rn.ReadIndex([]byte("ctx")))
+	c.stabilize()
+	require.Len(t, c.nodes[1].reads, 1)
+	require.NotEmpty(t, old)
+	c.onSend = nil
+	// Follower 3 forwards a read with the same context; the leader's
+	// heartbeats for it are lost, so no quorum confirms it.
+	c.drop = func(m Message) bool { return m.Type == MsgHeartbeat }
+	require.NoError(t, c.nodes[3].rn.ReadIndex([]byte("ctx")))
+	c.stabilize()
+	c.drop = nil
+	// The old answer arrives again, late.
+	late := old[0]
+	require.NoError(t, c.nodes[1].rn.Step(late))
+	c.handle(1)
+	c.stabilize()
+	require.Empty(t, c.nodes[3].reads, "a late answer to an earlier round confirmed the follower's read")
+}
