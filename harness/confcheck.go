@@ -62,6 +62,9 @@ type tapped struct {
 	host.Process
 	id   host.NodeID
 	taps *confTaps
+	// after, if set, runs right after the replica handled a payload
+	// (the safety checker's term rule).
+	after func(id host.NodeID, payload []byte)
 }
 
 // Receive records a request of the operator before the replica sees it.
@@ -70,6 +73,9 @@ func (p *tapped) Receive(from host.NodeID, payload []byte) {
 		p.taps.note(p.id, payload, false)
 	}
 	p.Process.Receive(from, payload)
+	if p.after != nil {
+		p.after(p.id, payload)
+	}
 }
 
 // Unwrap is the replica's own process.
@@ -96,7 +102,11 @@ func (h tapHost) Send(to host.NodeID, payload []byte) {
 func (r *seedRun) tapConfChanges(start ReplicaFunc) ReplicaFunc {
 	return func(h host.Host, peers []host.NodeID) host.Process {
 		p := start(tapHost{Host: h, taps: &r.confTaps}, peers)
-		return &tapped{Process: p, id: h.ID(), taps: &r.confTaps}
+		t := &tapped{Process: p, id: h.ID(), taps: &r.confTaps}
+		if r.safety != nil {
+			t.after = r.safety.afterReceive
+		}
+		return t
 	}
 }
 

@@ -52,6 +52,9 @@ type safetyChecker struct {
 	dirty    []host.NodeID          // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
 
+	terms  termState   // safety_term.go
+	quorum quorumWatch // safety_quorum.go
+
 	promises, commitChecks, completeness, reads int
 	elections                                   []election // see safety_read.go
 	// skipVotes and skipCompleteness turn the durable-vote and leader
@@ -119,6 +122,9 @@ func (s *safetyChecker) BecameLeader(id host.NodeID, term uint64) {
 		return
 	}
 	s.leaders[term] = id
+	s.noteTermSource(id, term)
+	s.quorumLeader(id, term)
+	s.checkVotes(id, term)
 	s.noteElection(id, term)
 	s.checkCompleteness(id, term)
 	s.newestTerm = max(s.newestTerm, term)
@@ -164,6 +170,7 @@ func (s *safetyChecker) AppliedSnapshot(id host.NodeID, index, term uint64) {
 
 // Synced notes the newest durable term and vote of a replica.
 func (s *safetyChecker) Synced(id host.NodeID, term, vote uint64) {
+	s.checkDoubleVote(id, term, vote)
 	d := s.replica(id)
 	if term > d.term || (term == d.term && vote != 0) {
 		d.term, d.vote = term, vote
@@ -183,6 +190,7 @@ func (s *safetyChecker) DurableLog(id host.NodeID, index, term uint64) {
 // Booted checks that a restart recovered what the replica had synced.
 func (s *safetyChecker) Booted(id host.NodeID, r node.Recovered) {
 	s.boots++
+	s.noteTermSource(id, r.Term)
 	d := s.replica(id)
 	lost := "lost synced data: replica %d restarted at %v "
 	switch {

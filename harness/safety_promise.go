@@ -57,6 +57,8 @@ func (s *safetyChecker) watchNet(w *sim.World) {
 	s.running = w.Alive
 	w.Net().OnSend(s.onSend)
 	w.Net().OnDeliver(s.onDeliver)
+	w.Net().OnSend(s.onSendTerm)
+	w.Net().OnDeliver(s.onDeliverTerm)
 }
 
 // nodeOf is the running replica id as a *node.Node, or nil.
@@ -108,12 +110,12 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 				from, what, m.Term, to, s.now(), cand, d.term, d.vote)
 		}
 	case raft.MsgAppResp:
-		// An ack of a term the replica has durably left is not checked:
-		// one Ready may carry an old leader's ack for entries that a
-		// newer leader's append replaced in that same Ready (the old
-		// leader can no longer gather a quorum in its term that excludes
-		// the newer leader's voters).
-		if d.logIndex < m.Index && m.Term >= d.term {
+		// Every ack is checked, of any term: raft drops the acks of an
+		// older term still waiting for a Ready's sync when its term moves
+		// on (one Ready could otherwise carry an old leader's ack for
+		// entries a newer leader's append replaced in that same Ready:
+		// seed 730, raft's TestNoAckForReplacedEntries).
+		if d.logIndex < m.Index {
 			s.pending = append(s.pending, promise{from: from, to: to, index: m.Index, at: s.now()})
 		}
 	}
@@ -205,6 +207,7 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 		s.views[id] = v
 	}
 	voters := st.ConfState.Voters
+	s.checkMatch(id, &st)
 	if st.Commit > v.commit {
 		s.commitChecks++
 		held, total := s.holders(voters, st.Commit)

@@ -38,6 +38,7 @@ func (s *safetyChecker) noteElection(id host.NodeID, term uint64) {
 // replica member answered in term to the leaderships begun before the
 // call.
 func (s *safetyChecker) checkRead(client int, call time.Duration, hdr api.Header) {
+	s.checkReadQuorum(client, call, hdr)
 	i := sort.Search(len(s.elections), func(i int) bool { return s.elections[i].at >= call })
 	if i == 0 {
 		return

@@ -1,0 +1,180 @@
+package harness
+
+import (
+	"slices"
+	"time"
+
+	"github.com/seedkv/seedkv/faults"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+)
+
+// The CheckQuorum check. With CheckQuorum on (the node's default), a
+// leader counts, every election timeout, the voters it heard an append or
+// heartbeat answer from in that period, and steps down unless they and it
+// make a quorum. So a leader that for a whole window of three election
+// timeouts (stretched by the slowest clock rate the scenario's clock-drift
+// fault may set, plus two ticks; one timeout may be lost to a leadership
+// transfer, which restarts the count) heard such answers from fewer
+// voters than make a quorum with it must have stepped down. A cut-off
+// leader that keeps leading takes clients' requests it can never commit,
+// and its followers' leases keep them from electing anyone else.
+//
+// A leader whose heartbeats stop for longer than its ticks allow (a paused
+// process, or one that could not send while its sync hung) starts the
+// window again when they resume.
+//
+// The check runs on the leader's heartbeats: at most every quarter window
+// it reads the leader's voters; a leader found short of a quorum is
+// confirmed at the next delivery at a later virtual time (after any
+// backlog of ticks a paused process runs at one instant) and fails the
+// run if it still leads that term and is not paused. Voters that joined
+// after the election and were never heard from count as heard (a new
+// member starts as recently active).
+
+// quorumWatch is the CheckQuorum check's state.
+type quorumWatch struct {
+	window time.Duration // 0: off
+	// stall is a gap between a leader's heartbeats that its ticks alone
+	// never leave: it was paused (or could not send), and its count of
+	// the window starts again.
+	stall time.Duration
+	heard map[[2]host.NodeID]heardAt
+	lead  map[host.NodeID]*leadership
+	// suspect is a leader found short of a quorum, to confirm.
+	suspect     *leadership
+	suspectID   host.NodeID
+	suspectAt   time.Duration
+	suspectSeen int
+	checks      int
+}
+
+// heardAt is when a leader last stepped an answer from a voter, and the
+// answer's term.
+type heardAt struct {
+	at   time.Duration
+	term uint64
+}
+
+// leadership is one replica's current leadership as the check knows it.
+type leadership struct {
+	term      uint64
+	since     time.Duration
+	voters    []uint64 // at the election
+	lastCheck time.Duration
+	lastBeat  time.Duration
+}
+
+// setQuorumWindow turns the CheckQuorum check on for a run with raft
+// parameters p and the fault specs of the scenario.
+func (s *safetyChecker) setQuorumWindow(p RaftParams, specs []faults.Spec) {
+	drift := 1.0
+	for _, f := range specs {
+		if f.Name == faults.ClockDrift {
+			drift = max(drift, f.Param("max_drift"))
+		}
+	}
+	tick := p.Tick.D()
+	s.quorum.window = time.Duration(float64(3*p.ElectionTicks)*drift*float64(tick)) + 2*tick
+	s.quorum.stall = time.Duration(float64(2*p.HeartbeatTicks+2) * drift * float64(tick))
+	s.quorum.heard = map[[2]host.NodeID]heardAt{}
+	s.quorum.lead = map[host.NodeID]*leadership{}
+}
+
+// quorumLeader notes a new leadership.
+func (s *safetyChecker) quorumLeader(id host.NodeID, term uint64) {
+	if s.quorum.window == 0 {
+		return
+	}
+	l := &leadership{term: term, since: s.now()}
+	if n := s.nodeOf(id); n != nil {
+		l.voters = slices.Clone(n.RaftStatus().ConfState.Voters)
+	}
+	s.quorum.lead[id] = l
+}
+
+// quorumDelivered notes an answer reaching a leader, and confirms a
+// suspect once virtual time moved on.
+func (s *safetyChecker) quorumDelivered(from, to host.NodeID, h peerHeader) {
+	q := &s.quorum
+	if q.window == 0 {
+		return
+	}
+	if q.suspect != nil && s.now() > q.suspectAt {
+		s.confirmSuspect()
+	}
+	if h.typ == raft.MsgAppResp || h.typ == raft.MsgHeartbeatResp {
+		q.heard[[2]host.NodeID{to, from}] = heardAt{at: s.now(), term: h.term}
+	}
+}
+
+// quorumHeartbeat checks a leader as it sends a heartbeat of term.
+func (s *safetyChecker) quorumHeartbeat(id host.NodeID, term uint64) {
+	q := &s.quorum
+	l := q.lead[id]
+	now := s.now()
+	if l != nil && l.term == term {
+		if now-max(l.lastBeat, l.since) > q.stall {
+			l.since = now // paused or stalled: its ticks stopped too
+		}
+		l.lastBeat = now
+	}
+	if q.window == 0 || q.suspect != nil || l == nil || l.term != term ||
+		now-l.since < q.window || now-l.lastCheck < q.window/4 {
+		return
+	}
+	l.lastCheck = now
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	st := n.RaftStatus()
+	if st.Role != raft.RoleLeader || st.Term != term || !slices.Contains(st.ConfState.Voters, uint64(id)) {
+		return
+	}
+	q.checks++
+	if heard := s.heardVoters(id, l, st.ConfState.Voters); 2*heard <= len(st.ConfState.Voters) {
+		q.suspect, q.suspectID, q.suspectAt, q.suspectSeen = l, id, now, heard
+	}
+}
+
+// heardVoters counts the voters (the leader included) the leader heard an
+// answer of its term from within the window.
+func (s *safetyChecker) heardVoters(id host.NodeID, l *leadership, voters []uint64) int {
+	heard := 0
+	for _, v := range voters {
+		h, ok := s.quorum.heard[[2]host.NodeID{id, host.NodeID(v)}]
+		switch {
+		case host.NodeID(v) == id:
+			heard++
+		case ok && h.term == l.term && s.now()-h.at <= s.quorum.window:
+			heard++
+		case (!ok || h.term != l.term) && !slices.Contains(l.voters, v):
+			heard++ // joined since the election and never heard: active
+		}
+	}
+	return heard
+}
+
+// confirmSuspect fails the run if the suspect still leads its term.
+func (s *safetyChecker) confirmSuspect() {
+	q := &s.quorum
+	l, id := q.suspect, q.suspectID
+	q.suspect = nil
+	if s.world != nil && s.world.Paused(id) {
+		return
+	}
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	st := n.RaftStatus()
+	if st.Role != raft.RoleLeader || st.Term != l.term {
+		return
+	}
+	if heard := s.heardVoters(id, l, st.ConfState.Voters); 2*heard > len(st.ConfState.Voters) {
+		return
+	}
+	s.fail("check quorum: leader %d of term %d still leads at %v, but in the last %v it heard from only %d of its %d voters %v (itself included): it must step down after an election timeout without a quorum",
+		id, l.term, s.now(), q.window, q.suspectSeen, len(st.ConfState.Voters), st.ConfState.Voters)
+}

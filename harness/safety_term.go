@@ -1,0 +1,385 @@
+package harness
+
+import (
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+)
+
+// Checks of Raft's term and vote rules, from the messages on the wire and
+// the replicas' live raft status (see safetyChecker). Each names the rule
+// the first time a replica breaks it, whether or not the break ever costs
+// a committed entry:
+//
+//   - One vote per term: a replica never makes durable a vote in a term
+//     for another candidate than the one it had made durable there.
+//   - Terms move only for a reason (§5.1): a replica sends a message of
+//     term T only if it campaigned in T (it is a candidate or leader of T
+//     as it sends), led T, restarted in T, or received a message of term
+//     T that may raise its term (anything but a pre-vote request or
+//     a granted pre-vote answer, which carry a future term). A pre-vote
+//     that raised the receiver's term, or a term made up, shows here.
+//   - A leader steps down on a higher term (§5.1): right after a leader
+//     of term t stepped a message of term T > t that is not a (pre-)vote
+//     request (a leader in its CheckQuorum lease may ignore those), it no
+//     longer leads term t.
+//   - The election restriction (§5.4.1) on every grant: a replica grants
+//     a vote or a pre-vote only to a candidate whose log (last index and
+//     term, in the request) is at least as up to date as the entry at the
+//     replica's own commit index. That entry never leaves its log, and
+//     its last entry is at least as up to date, so a grant below it breaks
+//     the rule whatever else the log holds.
+
+// bootTerm is the term a bootstrapped cluster starts in.
+var bootTerm = raft.BootstrapSnapshot(nil, nil).Meta.Term
+
+// termState is what the term checks track per replica.
+type termState struct {
+	// ceil is the highest term the replica may have reached (see
+	// noteTermSource); sent is the highest term it sent a message in.
+	ceil, sent map[host.NodeID]uint64
+	// behind are vote requests delivered to a replica whose commit entry
+	// is more up to date than the candidate's log.
+	behind []staleRequest
+	// hbResp is when each voter last sent a heartbeat answer to each
+	// leader (keyed leader, voter).
+	hbResp map[[2]host.NodeID]time.Duration
+	// grants are the voters that sent a granted vote to a candidate in a
+	// term; acks the highest index each replica acknowledged to each
+	// leader in each term.
+	grants map[voteKey][]host.NodeID
+	acks   map[ackKey]uint64
+	checks int
+}
+
+// voteKey names one candidacy.
+type voteKey struct {
+	cand host.NodeID
+	term uint64
+}
+
+// ackKey names the acknowledgements of one follower to one leader in one
+// term.
+type ackKey struct {
+	from, to host.NodeID
+	term     uint64
+}
+
+// staleRequest is a vote or pre-vote request that must not be granted.
+type staleRequest struct {
+	voter, cand      host.NodeID
+	term             uint64
+	pre              bool
+	index, logTerm   uint64 // the candidate's log, from the request
+	commit, commitAt uint64 // the voter's commit index and its term
+}
+
+// peerHeader is the start of a raft message on the wire.
+type peerHeader struct {
+	typ                  raft.MessageType
+	reject               bool
+	to, from             uint64
+	term, logTerm, index uint64
+}
+
+// readPeerHeader decodes a peer payload's message header (type, flags,
+// to, from, term, log term, index) without decoding the rest; ok is false
+// for anything else.
+func readPeerHeader(p []byte) (h peerHeader, ok bool) {
+	if len(p) < 4 || api.Envelope(p[0]) != api.EnvelopePeer {
+		return h, false
+	}
+	h.typ, h.reject = raft.MessageType(p[2]), p[3]&1 != 0
+	b := p[4:]
+	var vals [5]uint64
+	for i := range vals {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			return h, false
+		}
+		vals[i], b = v, b[n:]
+	}
+	h.to, h.from, h.term, h.logTerm, h.index = vals[0], vals[1], vals[2], vals[3], vals[4]
+	return h, true
+}
+
+// raisesTerm reports whether a replica that steps a message of type t
+// with a higher term must adopt that term (before anything else).
+func raisesTerm(t raft.MessageType) bool {
+	return t != raft.MsgVote && t != raft.MsgPreVote && t != raft.MsgPreVoteResp
+}
+
+// mayRaiseTerm reports whether a message may raise its receiver's term:
+// every type but a pre-vote request and a granted pre-vote answer.
+func mayRaiseTerm(h peerHeader) bool {
+	return h.typ != raft.MsgPreVote && !(h.typ == raft.MsgPreVoteResp && !h.reject)
+}
+
+func (t *termState) init() {
+	if t.ceil == nil {
+		t.ceil, t.sent = map[host.NodeID]uint64{}, map[host.NodeID]uint64{}
+		t.hbResp = map[[2]host.NodeID]time.Duration{}
+		t.grants = map[voteKey][]host.NodeID{}
+		t.acks = map[ackKey]uint64{}
+	}
+}
+
+// noteTermSource raises the term id may have reached.
+func (s *safetyChecker) noteTermSource(id host.NodeID, term uint64) {
+	s.terms.init()
+	if term > s.terms.ceil[id] {
+		s.terms.ceil[id] = term
+	}
+}
+
+// checkDoubleVote holds a synced vote to the one vote per term rule; it
+// runs before Synced records it.
+func (s *safetyChecker) checkDoubleVote(id host.NodeID, term, vote uint64) {
+	d := s.replica(id)
+	if term == d.term && d.vote != 0 && vote != 0 && vote != d.vote {
+		s.fail("election safety: replica %d made durable a vote for %d in term %d at %v, but it had made durable a vote for %d in that term",
+			id, vote, term, s.now(), d.vote)
+	}
+}
+
+// onSendTerm checks a message as it leaves: its term must have a source,
+// and a granted vote must not go to a candidate behind the voter.
+func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
+	h, ok := readPeerHeader(p)
+	if !ok || h.term == 0 {
+		return
+	}
+	s.terms.init()
+	term := h.term
+	switch h.typ {
+	case raft.MsgHeartbeat:
+		s.quorumHeartbeat(from, term)
+	case raft.MsgHeartbeatResp:
+		s.terms.hbResp[[2]host.NodeID{to, from}] = s.now()
+	case raft.MsgVote:
+		s.noteTermSource(from, term) // its own campaign
+	case raft.MsgPreVote:
+		term-- // a pre-vote asks for the next term
+	case raft.MsgAppResp:
+		if !h.reject {
+			s.noteAck(from, to, h)
+		}
+	case raft.MsgPreVoteResp, raft.MsgVoteResp:
+		if !h.reject {
+			s.checkGrant(from, to, h)
+			if h.typ == raft.MsgVoteResp {
+				k := voteKey{to, h.term}
+				s.terms.grants[k] = append(s.terms.grants[k], from)
+			}
+			if h.typ == raft.MsgPreVoteResp {
+				return // carries the pre-candidate's future term
+			}
+		}
+	}
+	s.terms.checks++
+	if c := max(s.terms.ceil[from], bootTerm); term > c && !s.campaigning(from, term) {
+		s.fail("term rule: replica %d sent %s in term %d to %d at %v, but it never campaigned in, led or heard of a term above %d (only a message that may raise a term can: not a pre-vote)",
+			from, h.typ, term, to, s.now(), c)
+		return
+	}
+	if term > s.terms.sent[from] {
+		s.terms.sent[from] = term
+	}
+}
+
+// campaigning reports whether replica id leads or campaigns in term now:
+// its own election raised its term (and a candidate may answer a pre-vote
+// in its new term before its vote requests, which wait for its sync, go
+// out).
+func (s *safetyChecker) campaigning(id host.NodeID, term uint64) bool {
+	n := s.nodeOf(id)
+	if n == nil {
+		return false
+	}
+	st := n.RaftStatus()
+	if st.Term == term && (st.Role == raft.RoleCandidate || st.Role == raft.RoleLeader) {
+		s.noteTermSource(id, term)
+		return true
+	}
+	return false
+}
+
+// onDeliverTerm notes the term a delivered message may raise its receiver
+// to, and checks a vote request against the receiver's commit index
+// before the receiver steps it.
+func (s *safetyChecker) onDeliverTerm(from, to host.NodeID, p []byte) {
+	h, ok := readPeerHeader(p)
+	if !ok || h.term == 0 {
+		return
+	}
+	if mayRaiseTerm(h) {
+		s.noteTermSource(to, h.term)
+	}
+	s.quorumDelivered(from, to, h)
+	if h.typ == raft.MsgVote || h.typ == raft.MsgPreVote {
+		s.noteVoteRequest(from, to, h)
+	}
+}
+
+// noteVoteRequest records a vote request whose candidate is behind the
+// entry at the voter's commit index: granting it breaks §5.4.1.
+func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
+	// Keep only the newest request of each candidate to each voter.
+	for i := 0; i < len(s.terms.behind); i++ {
+		if r := s.terms.behind[i]; r.voter == voter && r.cand == cand {
+			s.terms.behind = slices.Delete(s.terms.behind, i, i+1)
+			i--
+		}
+	}
+	n := s.nodeOf(voter)
+	if n == nil {
+		return
+	}
+	c := n.RaftStatus().Commit
+	if c == 0 {
+		return
+	}
+	ct, ok, _ := n.LogTerm(c)
+	if !ok {
+		return // not durable yet, or compacted: nothing to compare with
+	}
+	if h.logTerm > ct || (h.logTerm == ct && h.index >= c) {
+		return
+	}
+	s.terms.behind = append(s.terms.behind, staleRequest{voter: voter, cand: cand, term: h.term,
+		pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm, commit: c, commitAt: ct})
+}
+
+// checkGrant fails if voter grants the request it was asked that the
+// election restriction forbids.
+func (s *safetyChecker) checkGrant(voter, cand host.NodeID, h peerHeader) {
+	pre := h.typ == raft.MsgPreVoteResp
+	for i, r := range s.terms.behind {
+		if r.voter != voter || r.cand != cand || r.term != h.term || r.pre != pre {
+			continue
+		}
+		s.terms.behind = slices.Delete(s.terms.behind, i, i+1)
+		what := "vote"
+		if pre {
+			what = "pre-vote"
+		}
+		s.fail("election restriction: replica %d granted its %s in term %d to %d at %v, whose log ends at index %d of term %d, behind the entry at its own commit index %d (term %d) (Raft §5.4.1)",
+			voter, what, h.term, cand, s.now(), r.index, r.logTerm, r.commit, r.commitAt)
+		return
+	}
+}
+
+// afterReceive runs right after replica id stepped a payload from the
+// network: a leader that stepped a message of a higher term (one that
+// must raise its term) no longer leads its old term.
+func (s *safetyChecker) afterReceive(id host.NodeID, p []byte) {
+	h, ok := readPeerHeader(p)
+	if !ok || h.term == 0 || !raisesTerm(h.typ) || h.term <= s.terms.sent[id] {
+		return // not a higher term than the replica already sent in
+	}
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	st := n.RaftStatus()
+	if st.Role == raft.RoleLeader && st.Term < h.term &&
+		(slices.Contains(st.ConfState.Voters, h.from) || slices.Contains(st.ConfState.Learners, h.from)) {
+		s.fail("term rule: leader %d of term %d stepped %s of term %d from %d at %v and still leads (a higher term must depose it, Raft §5.1)",
+			id, st.Term, h.typ, h.term, h.from, s.now())
+	}
+}
+
+// checkReadQuorum holds a linearizable read that a leader answered itself
+// to ReadIndex: the leader confirmed it still led after the read arrived,
+// with heartbeat answers from a quorum of its voters (itself included),
+// and every one of those was sent after the read was called. A leader
+// that counts an answer of an earlier round, one follower's answer alone
+// or none at all shows here, even when no newer leader was elected yet.
+func (s *safetyChecker) checkReadQuorum(client int, call time.Duration, hdr api.Header) {
+	lead, ok := s.leaders[hdr.RaftTerm]
+	if !ok || lead != hdr.Member {
+		return // a follower answered: its term may be newer than the round's
+	}
+	n := s.nodeOf(lead)
+	if n == nil {
+		return
+	}
+	voters := n.RaftStatus().ConfState.Voters
+	if len(voters) <= 1 {
+		return
+	}
+	s.terms.init()
+	acked := 0
+	for _, v := range voters {
+		at, ever := s.terms.hbResp[[2]host.NodeID{lead, host.NodeID(v)}]
+		if host.NodeID(v) == lead || !ever || at >= call {
+			acked++ // a voter that never answered it joined since
+		}
+	}
+	if 2*acked <= len(voters) {
+		s.fail("read quorum: client %d's linearizable read called at %v was answered by leader %d in term %d, but only %d of its %d voters %v (itself included) sent it a heartbeat answer after the call: ReadIndex must confirm the leadership with a quorum after the read arrives",
+			client, call, lead, hdr.RaftTerm, acked, len(voters), voters)
+	}
+}
+
+// noteAck records an append acknowledgement on its way to a leader.
+func (s *safetyChecker) noteAck(from, to host.NodeID, h peerHeader) {
+	k := ackKey{from, to, h.term}
+	s.terms.acks[k] = max(s.terms.acks[k], h.index)
+}
+
+// checkVotes holds a new leader of term to its election: a quorum of the
+// voters of its configuration (itself included) sent it a granted vote in
+// that term. Counting a vote of another term, a pre-vote or a learner's
+// answer shows here. It runs as the leadership begins.
+func (s *safetyChecker) checkVotes(id host.NodeID, term uint64) {
+	n := s.leaderView(id)
+	if n == nil || s.skipVotes {
+		return
+	}
+	s.terms.init()
+	voters := n.RaftStatus().ConfState.Voters
+	got := s.terms.grants[voteKey{id, term}]
+	granted := 0
+	for _, v := range voters {
+		if host.NodeID(v) == id || slices.Contains(got, host.NodeID(v)) {
+			granted++
+		}
+	}
+	if 2*granted <= len(voters) {
+		s.fail("vote count: replica %d became leader of term %d at %v with granted votes in that term from only %v of its voters %v (itself included: %d of %d)",
+			id, term, s.now(), got, voters, granted, len(voters))
+	}
+	// Forget the candidacies of older terms: nothing asks about them again.
+	for k := range s.terms.grants {
+		if k.term < term {
+			delete(s.terms.grants, k)
+		}
+	}
+}
+
+// checkMatch holds a leader's progress to what its followers told it: the
+// index a leader of term believes a follower holds is never above the
+// highest index that follower acknowledged to it in that term. A leader
+// that counts an acknowledgement of an earlier term, or moves a match on
+// anything but an acknowledgement, shows here.
+func (s *safetyChecker) checkMatch(id host.NodeID, st *raft.Status) {
+	for _, v := range st.ConfState.Voters {
+		if host.NodeID(v) == id {
+			continue
+		}
+		pr, ok := st.Progress[v]
+		if !ok || pr.Match == 0 {
+			continue
+		}
+		if a := s.terms.acks[ackKey{host.NodeID(v), id, st.Term}]; pr.Match > a {
+			s.fail("match: leader %d of term %d holds match %d for voter %d at %v, but %d acknowledged at most index %d to it in that term",
+				id, st.Term, pr.Match, v, s.now(), v, a)
+			return
+		}
+	}
+}
