@@ -1,0 +1,158 @@
+package harness
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+)
+
+// A replica makes durable at most one vote per term.
+func TestDoubleVoteCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		syncs [][2]uint64 // term, vote
+		want  string
+	}{
+		{"one vote", [][2]uint64{{3, 1}, {3, 1}}, ""},
+		{"vote after none", [][2]uint64{{3, 0}, {3, 4}}, ""},
+		{"new term, new vote", [][2]uint64{{3, 1}, {4, 2}}, ""},
+		{"vote cleared, then another", [][2]uint64{{3, 1}, {3, 0}, {3, 4}},
+			"election safety: replica 2 made durable a vote for 4 in term 3 at 1s, but it had made durable a vote for 1 in that term"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rec := newTestChecker()
+			for _, sy := range tc.syncs {
+				s.Synced(2, sy[0], sy[1])
+			}
+			if tc.want == "" {
+				require.Empty(t, rec.fails)
+				return
+			}
+			require.Equal(t, []string{tc.want}, rec.fails)
+		})
+	}
+}
+
+// A replica sends a message of a term only after it had a reason to reach
+// that term; a pre-vote request is none.
+func TestTermSourceCheck(t *testing.T) {
+	hb := func(from, to, term uint64) raft.Message {
+		return raft.Message{Type: raft.MsgHeartbeat, From: from, To: to, Term: term}
+	}
+	resp := raft.Message{Type: raft.MsgHeartbeatResp, From: 2, To: 1, Term: 3}
+	for _, tc := range []struct {
+		name      string
+		delivered []raft.Message // to replica 2 before it answers
+		booted    uint64         // a restart in this term first, if > 0
+		want      string
+	}{
+		{"heard the term", []raft.Message{hb(1, 2, 3)}, 0, ""},
+		{"restarted in it", nil, 3, ""},
+		{"never heard of it", []raft.Message{hb(1, 2, 2)}, 0,
+			"term rule: replica 2 sent MsgHeartbeatResp in term 3 to 1 at 1s, but it never campaigned in, led or heard of a term above 2"},
+		{"only from a pre-vote", []raft.Message{{Type: raft.MsgPreVote, From: 3, To: 2, Term: 3}}, 0, "term rule: replica 2"},
+		{"a vote request may raise it", []raft.Message{{Type: raft.MsgVote, From: 3, To: 2, Term: 3}}, 0, ""},
+		{"a granted pre-vote answer may not", []raft.Message{{Type: raft.MsgPreVoteResp, From: 3, To: 2, Term: 3}}, 0, "term rule: replica 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rec := newTestChecker()
+			if tc.booted > 0 {
+				s.Booted(2, recovered(tc.booted, 0, 0, 1))
+			}
+			for _, m := range tc.delivered {
+				s.onDeliverTerm(host.NodeID(m.From), host.NodeID(m.To), peerMsg(m))
+			}
+			s.onSendTerm(2, 1, peerMsg(resp))
+			if tc.want == "" {
+				require.Empty(t, rec.fails)
+				return
+			}
+			require.Len(t, rec.fails, 1)
+			require.Contains(t, rec.fails[0], tc.want)
+		})
+	}
+}
+
+// voters3 is a leader's view with voters 1..3 and the given progress.
+type voters3 map[uint64]raft.ProgressStatus
+
+func (v voters3) RaftStatus() raft.Status {
+	return raft.Status{HardState: raft.HardState{Term: 3}, SoftState: raft.SoftState{Role: raft.RoleLeader},
+		ConfState: raft.ConfState{Voters: []uint64{1, 2, 3}}, Progress: v}
+}
+
+func (voters3) LogTerm(uint64) (uint64, bool, bool) { return 0, false, false }
+
+// A new leader holds granted votes of its own term from a quorum.
+func TestVoteCountCheck(t *testing.T) {
+	grant := func(from, term uint64) raft.Message {
+		return raft.Message{Type: raft.MsgVoteResp, From: from, To: 1, Term: term}
+	}
+	for _, tc := range []struct {
+		name   string
+		grants []raft.Message
+		want   string
+	}{
+		{"a quorum in its term", []raft.Message{grant(2, 3)}, ""},
+		{"a grant of the term before", []raft.Message{grant(2, 2)},
+			"vote count: replica 1 became leader of term 3 at 1s with granted votes in that term from only [] of its voters [1 2 3] (itself included: 1 of 3)"},
+		{"a pre-vote", []raft.Message{{Type: raft.MsgPreVoteResp, From: 2, To: 1, Term: 3}}, "vote count: replica 1"},
+		{"a rejection", []raft.Message{{Type: raft.MsgVoteResp, From: 2, To: 1, Term: 3, Reject: true}}, "vote count: replica 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rec := newTestChecker()
+			s.viewOf = func(host.NodeID) leaderLog { return voters3{} }
+			s.skipCompleteness = true
+			s.noteTermSource(2, 3) // it heard of term 3 (a vote request)
+			for _, m := range tc.grants {
+				s.onSendTerm(host.NodeID(m.From), host.NodeID(m.To), peerMsg(m))
+			}
+			s.BecameLeader(1, 3)
+			if tc.want == "" {
+				require.Empty(t, rec.fails)
+				return
+			}
+			require.Len(t, rec.fails, 1)
+			require.Contains(t, rec.fails[0], tc.want)
+		})
+	}
+}
+
+// A leader's match for a follower never exceeds what the follower
+// acknowledged to it in the leader's term.
+func TestMatchCheck(t *testing.T) {
+	ack := func(term, index uint64) raft.Message {
+		return raft.Message{Type: raft.MsgAppResp, From: 2, To: 1, Term: term, Index: index}
+	}
+	for _, tc := range []struct {
+		name  string
+		acks  []raft.Message
+		match uint64
+		want  string
+	}{
+		{"acknowledged", []raft.Message{ack(3, 5), ack(3, 7)}, 7, ""},
+		{"beyond the acks", []raft.Message{ack(3, 5)}, 7,
+			"match: leader 1 of term 3 holds match 7 for voter 2 at 1s, but 2 acknowledged at most index 5 to it in that term"},
+		{"an ack of the term before", []raft.Message{ack(2, 9), ack(3, 5)}, 7, "holds match 7 for voter 2"},
+		{"a rejection is no ack", []raft.Message{{Type: raft.MsgAppResp, From: 2, To: 1, Term: 3, Index: 9, Reject: true}}, 9, "holds match 9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, rec := newTestChecker()
+			s.noteTermSource(2, 3) // it heard of term 3 (the leader's appends)
+			for _, m := range tc.acks {
+				s.onSendTerm(host.NodeID(m.From), host.NodeID(m.To), peerMsg(m))
+			}
+			st := voters3{2: {Match: tc.match}}.RaftStatus()
+			s.checkMatch(1, &st)
+			if tc.want == "" {
+				require.Empty(t, rec.fails)
+				return
+			}
+			require.Len(t, rec.fails, 1)
+			require.Contains(t, rec.fails[0], tc.want)
+		})
+	}
+}
