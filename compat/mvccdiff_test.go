@@ -11,8 +11,8 @@ package compat
 //
 // Run it alone:
 //
-//	cd compat && go test -run TestMVCCDiff -v .
-//	cd compat && go test -run TestMVCCDiff -rapid.checks=10000 -timeout 2h .   # long run
+//	cd compat && go test -run TestMVCCDiff -v .   # 1000 sequences of ~100 actions
+//	cd compat && go test -run TestMVCCDiff -rapid.checks=10000 -rapid.steps=100 -timeout 2h .   # long run
 //
 // Keys come from a small alphabet (with "\x00" and "\xff" bytes) so that
 // ops collide often; ranges include single keys, [key, end) with end at
@@ -20,7 +20,10 @@ package compat
 
 import (
 	"errors"
+	"flag"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -229,6 +232,19 @@ type diffMachine struct {
 	e       *etcdStore
 	s       *mvcc.Store
 	watches []*diffWatch
+	stats   map[string]int // outcomes compared, for the log (see note)
+	// etcdNoCompact: revisions etcd cannot compact at (noteDeleteThenPut).
+	etcdNoCompact map[int64]bool
+}
+
+// note counts one compared outcome: the action and its error class (or
+// "ok"), so a run shows that compacted, future, duplicate-key, ... cases
+// were reached, not only happy paths.
+func (m *diffMachine) note(action string, c errClass) {
+	if c == errNone {
+		c = "ok"
+	}
+	m.stats[action+": "+string(c)]++
 }
 
 type diffWatch struct {
@@ -237,6 +253,8 @@ type diffWatch struct {
 	s    *mvcc.Watcher
 	sEvs []nevent
 	sErr errClass
+	// compared is how many events have been counted in the stats.
+	compared int
 }
 
 const maxDiffWatches = 4
@@ -244,7 +262,8 @@ const maxDiffWatches = 4
 // key draws a key of the alphabet, rarely the empty key (refused by
 // both, which checks the order of a Txn's validations).
 func (m *diffMachine) key(rt *rapid.T, label string) []byte {
-	if rapid.IntRange(0, 39).Draw(rt, label+"Empty") == 0 {
+	// rapid favours the ends of a range: 50 of 0..99 is rare.
+	if rapid.IntRange(0, 99).Draw(rt, label+"Empty") == 50 {
 		return nil
 	}
 	return []byte(rapid.SampledFrom(diffKeys).Draw(rt, label))
@@ -286,6 +305,7 @@ func (m *diffMachine) Put(rt *rapid.T) {
 	er, eerr := m.e.put(&pb.PutRequest{Key: key, Value: val, Lease: lid, PrevKv: prev})
 	srev, sprev, serr := m.s.Put(key, val, lid, prev)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "put error")
+	m.note("put", etcdErr(eerr))
 	if eerr != nil {
 		return
 	}
@@ -310,6 +330,7 @@ func (m *diffMachine) Delete(rt *rapid.T) {
 	er, eerr := m.e.deleteRange(&pb.DeleteRangeRequest{Key: key, RangeEnd: etcdEnd(end), PrevKv: prev})
 	n, rev, prevs, serr := m.s.DeleteRange(key, end, prev)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "delete error")
+	m.note("delete", etcdErr(eerr))
 	if eerr != nil {
 		return
 	}
@@ -340,6 +361,7 @@ func (m *diffMachine) Range(rt *rapid.T) {
 	er, eerr := m.e.rangeReq(pbRangeReq(key, end, o, rapid.Bool().Draw(rt, "serializable")))
 	sr, serr := m.s.Range(key, end, o)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "range error")
+	m.note("range", etcdErr(eerr))
 	if eerr != nil {
 		return
 	}
@@ -425,9 +447,40 @@ func (m *diffMachine) Txn(rt *rapid.T) {
 	sr, serr := m.s.Txn(st)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "txn error")
 	if eerr != nil {
+		m.note("txn", etcdErr(eerr))
 		return
 	}
+	m.note(map[bool]string{true: "txn success branch", false: "txn failure branch"}[er.Succeeded], errNone)
 	require.Equal(rt, pbTxn(er), seedTxn(sr), "txn response")
+	ops := st.Success
+	if !sr.Succeeded {
+		ops = st.Failure
+	}
+	m.noteDeleteThenPut(rt, ops, sr.Revision)
+}
+
+// noteDeleteThenPut records the revision of a Txn whose branch deleted a
+// live key with a "from key" delete and then put it again (etcd's gRPC
+// check lets that through, see checkIntervals). etcd v3.7.3 cannot
+// compact at exactly that revision: its keyIndex.compact marks only the
+// tombstone (first generation) as kept, the backend drops the new put,
+// and the next read of the key hits lg.Fatal("range failed to find
+// revision pair"). seedkv keeps the put. The test does not compact etcd
+// there (an etcd bug, not a behaviour to copy).
+func (m *diffMachine) noteDeleteThenPut(rt *rapid.T, ops []mvcc.Op, rev int64) {
+	var from []byte // key of the first "from key" delete so far
+	for _, op := range ops {
+		switch {
+		case op.Kind == mvcc.OpDeleteRange && len(op.End) == 1 && op.End[0] == 0 && from == nil:
+			from = op.Key
+		case op.Kind == mvcc.OpPut && from != nil && string(op.Key) >= string(from):
+			r, err := m.s.Range(op.Key, nil, mvcc.RangeOptions{Revision: rev - 1, CountOnly: true})
+			require.NoError(rt, err)
+			if r.Count > 0 {
+				m.etcdNoCompact[rev] = true
+			}
+		}
+	}
 }
 
 // BigTxn: a Txn at or just past etcd's limit of 128 compares or ops per
@@ -440,7 +493,10 @@ func (m *diffMachine) BigTxn(rt *rapid.T) {
 	for i := range n {
 		switch where {
 		case 0:
-			sc, pc := m.compare(rt, i)
+			key := []byte(diffKeys[i%len(diffKeys)])
+			sc := mvcc.Compare{Key: key, Target: mvcc.CompareVersion, Result: mvcc.Greater, Number: -1}
+			pc := &pb.Compare{Key: key, Target: pb.Compare_VERSION, Result: pb.Compare_GREATER,
+				TargetUnion: &pb.Compare_Version{Version: -1}}
 			st.Compares = append(st.Compares, sc)
 			et.Compare = append(et.Compare, pc)
 		default:
@@ -457,6 +513,7 @@ func (m *diffMachine) BigTxn(rt *rapid.T) {
 	er, eerr := m.e.txn(et)
 	sr, serr := m.s.Txn(st)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "big txn error")
+	m.note("big txn", etcdErr(eerr))
 	if eerr == nil {
 		require.Equal(rt, pbTxn(er), seedTxn(sr), "big txn response")
 	}
@@ -469,10 +526,15 @@ func (m *diffMachine) BigTxn(rt *rapid.T) {
 // model of an etcd watcher that has been sent its events.
 func (m *diffMachine) Compact(rt *rapid.T) {
 	rev := rapid.Int64Range(-1, m.s.CurrentRevision()+1).Draw(rt, "rev")
+	if m.etcdNoCompact[rev] {
+		m.note("compact skipped: etcd bug", errNone)
+		rt.Skip("etcd v3.7.3 loses a put when compacting at this revision")
+	}
 	m.drainWatches(rt)
 	eerr := m.e.compact(rev)
 	serr := m.s.Compact(rev)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "compact(%d) error", rev)
+	m.note("compact", etcdErr(eerr))
 }
 
 func (m *diffMachine) LeaseGrant(rt *rapid.T) {
@@ -480,6 +542,7 @@ func (m *diffMachine) LeaseGrant(rt *rapid.T) {
 	eerr := m.e.leaseGrant(id)
 	serr := m.s.LeaseGrant(id, time.Hour, diffFixedNow)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "lease grant error")
+	m.note("lease grant", etcdErr(eerr))
 }
 
 func (m *diffMachine) LeaseRevoke(rt *rapid.T) {
@@ -487,6 +550,7 @@ func (m *diffMachine) LeaseRevoke(rt *rapid.T) {
 	eerr := m.e.leaseRevoke(id)
 	srev, serr := m.s.LeaseRevoke(id)
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), "lease revoke error")
+	m.note("lease revoke", etcdErr(eerr))
 	if serr == nil {
 		require.Equal(rt, m.e.rev(), srev, "revision after lease revoke")
 	}
@@ -503,6 +567,7 @@ func (m *diffMachine) Restart(rt *rapid.T) {
 	s, err := mvcc.Restore(m.s.Snapshot(), mvcc.Config{})
 	require.NoError(rt, err)
 	m.s = s
+	m.note("restart", errNone)
 }
 
 // Watch: a key, range, prefix or from-key watch from the next revision,
@@ -530,6 +595,7 @@ func (m *diffMachine) Watch(rt *rapid.T) {
 		}
 	}
 	require.Equal(rt, etcdErr(eerr), seedErr(serr), desc)
+	m.note("watch", etcdErr(eerr))
 	if eerr != nil {
 		return
 	}
@@ -603,6 +669,8 @@ func (m *diffMachine) drainWatch(rt *rapid.T, w *diffWatch) {
 	}
 	require.Equal(rt, eErr, w.sErr, "%s: cancellation", w.desc)
 	require.Equal(rt, eEvs, w.sEvs, "%s: events", w.desc)
+	m.stats["watch events compared"] += len(eEvs) - w.compared
+	w.compared = len(eEvs)
 }
 
 func (m *diffMachine) cancelWatches() {
@@ -645,30 +713,117 @@ func nilIfEmpty[T any](s []T) []T {
 	return s
 }
 
-// TestMVCCDiff is the differential test. rapid's -rapid.checks sets how
-// many random op sequences run (default 100, about a minute at most).
+// TestMVCCDiff is the differential test. Unless -rapid.checks and
+// -rapid.steps say otherwise it runs 1000 op sequences of about 100 actions
+// (some 15 s; rapid's defaults of 100 sequences of 30 reach little watch
+// history). Long run: -rapid.checks=10000 -rapid.steps=100.
 func TestMVCCDiff(t *testing.T) {
+	setDefaultFlag(t, "rapid.checks", "1000")
+	setDefaultFlag(t, "rapid.steps", "100")
+	stats := map[string]int{}
+	defer func() { logDiffStats(t, stats) }()
 	rapid.Check(t, func(rt *rapid.T) {
-		m := &diffMachine{t: t, e: openEtcd(t.TempDir()), s: mvcc.New(mvcc.Config{})}
+		m := &diffMachine{t: t, e: openEtcd(t.TempDir()), s: mvcc.New(mvcc.Config{}), stats: stats,
+			etcdNoCompact: map[int64]bool{}}
 		defer func() {
 			m.cancelWatches()
 			m.e.destroy()
 		}()
+		// rapid picks actions uniformly: writes are listed several
+		// times so that watches and reads have history to see, and
+		// the rarer actions skip most of the time.
 		rt.Repeat(map[string]func(*rapid.T){
 			"Put":          m.Put,
+			"Put2":         m.Put,
+			"Put3":         m.Put,
 			"Delete":       m.Delete,
+			"Delete2":      m.Delete,
 			"Range":        m.Range,
+			"Range2":       m.Range,
 			"Txn":          m.Txn,
-			"BigTxn":       m.BigTxn,
+			"Txn2":         m.Txn,
+			"Txn3":         m.Txn,
+			"BigTxn":       rarely(m.BigTxn),
 			"Compact":      m.Compact,
 			"LeaseGrant":   m.LeaseGrant,
 			"LeaseRevoke":  m.LeaseRevoke,
-			"Restart":      m.Restart,
+			"Restart":      rarely(m.Restart),
 			"Watch":        m.Watch,
-			"CancelWatch":  m.CancelWatch,
+			"CancelWatch":  rarely(m.CancelWatch),
 			"CheckWatches": m.CheckWatches,
 			"":             m.Check,
 		})
 		m.drainWatches(rt)
 	})
+}
+
+// setDefaultFlag sets flag name to value for this test unless the command
+// line set it.
+func setDefaultFlag(t *testing.T, name, value string) {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	f := flag.Lookup(name)
+	if set || f == nil {
+		return
+	}
+	old := f.Value.String()
+	require.NoError(t, flag.Set(name, value))
+	t.Cleanup(func() { _ = flag.Set(name, old) })
+}
+
+// rarely runs action one time in four.
+func rarely(action func(*rapid.T)) func(*rapid.T) {
+	return func(rt *rapid.T) {
+		if rapid.IntRange(0, 3).Draw(rt, "rarely") != 0 {
+			rt.Skip("not this time")
+		}
+		action(rt)
+	}
+}
+
+// logDiffStats logs how often each outcome was compared (shrinking runs
+// included), so that a green run also shows what it reached.
+func logDiffStats(t *testing.T, stats map[string]int) {
+	keys := make([]string, 0, len(stats))
+	for k := range stats {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\n  %-40s %d", k, stats[k])
+	}
+	t.Logf("outcomes compared:%s", b.String())
+}
+
+// TestEtcdCompactDeleteThenPutBug pins the etcd v3.7.3 bug the
+// differential test steps around (noteDeleteThenPut): a Txn that deletes a
+// live key with a "from key" delete and puts it again, then a compaction
+// at exactly that revision, and etcd's next read of the key fails its
+// index/backend invariant (lg.Fatal, a panic here). seedkv keeps the put.
+// If an etcd upgrade fixes this, the test fails: drop the workaround.
+func TestEtcdCompactDeleteThenPutBug(t *testing.T) {
+	e := openEtcd(t.TempDir())
+	defer e.destroy()
+	s := mvcc.New(mvcc.Config{})
+	_, err := e.put(&pb.PutRequest{Key: []byte("b"), Value: []byte("old")})
+	require.NoError(t, err)
+	_, _, err = s.Put([]byte("b"), []byte("old"), 0, false)
+	require.NoError(t, err)
+	_, err = e.txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{Key: []byte("a"), RangeEnd: []byte{0}}}},
+		{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("b"), Value: []byte("new")}}},
+	}})
+	require.NoError(t, err)
+	_, err = s.Txn(mvcc.TxnRequest{Success: []mvcc.Op{
+		mvcc.OpDelete([]byte("a"), []byte{0}, false), mvcc.OpPutKV([]byte("b"), []byte("new"), 0, false)}})
+	require.NoError(t, err)
+
+	require.NoError(t, e.compact(3))
+	require.NoError(t, s.Compact(3))
+	r, err := s.Range([]byte("b"), nil, mvcc.RangeOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "new", string(r.KVs[0].Value), "seedkv keeps the put")
+	require.Panics(t, func() { _, _ = e.rangeReq(&pb.RangeRequest{Key: []byte("b")}) },
+		"etcd v3.7.3 dropped the put from its backend but not from its index")
 }
