@@ -386,10 +386,10 @@ func (m *diffMachine) compare(rt *rapid.T, i int) (mvcc.Compare, *pb.Compare) {
 		sc.Value = m.value(rt, l+"value")
 		pc.Target, pc.TargetUnion = pb.Compare_VALUE, &pb.Compare_Value{Value: sc.Value}
 	case mvcc.CompareLease:
-		sc.Number = rapid.Int64Range(0, 3).Draw(rt, l+"lease")
+		sc.Number = rapid.Int64Range(-1, 3).Draw(rt, l+"lease")
 		pc.Target, pc.TargetUnion = pb.Compare_LEASE, &pb.Compare_Lease{Lease: sc.Number}
 	default:
-		sc.Number = rapid.Int64Range(0, m.s.CurrentRevision()+1).Draw(rt, l+"number")
+		sc.Number = rapid.Int64Range(-1, m.s.CurrentRevision()+1).Draw(rt, l+"number")
 		switch target {
 		case mvcc.CompareVersion:
 			pc.Target, pc.TargetUnion = pb.Compare_VERSION, &pb.Compare_Version{Version: sc.Number}
