@@ -339,17 +339,35 @@ func (m *diffMachine) Delete(rt *rapid.T) {
 }
 
 func (m *diffMachine) rangeOptions(rt *rapid.T) mvcc.RangeOptions {
-	return mvcc.RangeOptions{
+	o := mvcc.RangeOptions{
 		Revision:  m.revision(rt, "rev"),
 		Limit:     rapid.Int64Range(-1, 3).Draw(rt, "limit"),
 		CountOnly: rapid.Float64Range(0, 1).Draw(rt, "countOnly") < 0.15,
 		KeysOnly:  rapid.Float64Range(0, 1).Draw(rt, "keysOnly") < 0.25,
 	}
+	if rapid.Bool().Draw(rt, "sorted") {
+		o.SortOrder = mvcc.SortOrder(rapid.IntRange(0, 2).Draw(rt, "sortOrder"))
+		o.SortTarget = mvcc.SortTarget(rapid.IntRange(0, 4).Draw(rt, "sortTarget"))
+	}
+	if rapid.Float64Range(0, 1).Draw(rt, "filtered") < 0.3 {
+		bound := func(label string) int64 {
+			if rapid.Bool().Draw(rt, label+"Set") {
+				return rapid.Int64Range(-1, m.s.CurrentRevision()+1).Draw(rt, label)
+			}
+			return 0
+		}
+		o.MinModRevision, o.MaxModRevision = bound("minMod"), bound("maxMod")
+		o.MinCreateRevision, o.MaxCreateRevision = bound("minCreate"), bound("maxCreate")
+	}
+	return o
 }
 
 func pbRangeReq(key, end []byte, o mvcc.RangeOptions, serializable bool) *pb.RangeRequest {
 	return &pb.RangeRequest{Key: key, RangeEnd: etcdEnd(end), Revision: o.Revision, Limit: o.Limit,
-		CountOnly: o.CountOnly, KeysOnly: o.KeysOnly, Serializable: serializable}
+		CountOnly: o.CountOnly, KeysOnly: o.KeysOnly, Serializable: serializable,
+		SortOrder: pb.RangeRequest_SortOrder(o.SortOrder), SortTarget: pb.RangeRequest_SortTarget(o.SortTarget),
+		MinModRevision: o.MinModRevision, MaxModRevision: o.MaxModRevision,
+		MinCreateRevision: o.MinCreateRevision, MaxCreateRevision: o.MaxCreateRevision}
 }
 
 // Range: at the latest or a past, compacted or future revision, with

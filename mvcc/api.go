@@ -93,8 +93,20 @@ type RangeOptions struct {
 	Limit int64
 	// CountOnly returns only the count of keys in the range.
 	CountOnly bool
-	// KeysOnly omits values.
+	// KeysOnly omits values and, as etcd's keys-only read, leases (unless
+	// sorting by value, when etcd reads whole key-values).
 	KeysOnly bool
+	// SortOrder and SortTarget sort the result as etcd does: a target
+	// other than the key with SortNone sorts ascending. With a sort other
+	// than by key ascending, or with a revision filter, the whole range
+	// is read before Limit cuts it; otherwise, as in etcd, only the keys
+	// up to Limit+1 are sorted.
+	SortOrder  SortOrder
+	SortTarget SortTarget
+	// Min/Max Mod/Create Revision drop key-values outside the bounds
+	// (0: no bound) after the read; Count still counts them.
+	MinModRevision, MaxModRevision       int64
+	MinCreateRevision, MaxCreateRevision int64
 }
 
 // RangeResult is the result of Range.

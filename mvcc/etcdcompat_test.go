@@ -253,3 +253,49 @@ func TestEtcdTxnValidationOrder(t *testing.T) {
 	_, err = s.Txn(TxnRequest{Success: dup})
 	require.ErrorIs(t, err, ErrDuplicateKey)
 }
+
+// etcd's sort and revision filters, with its quirks: Count ignores the
+// filters; a sort target with SortNone sorts ascending but, as the order
+// counts as the default one, only the first Limit+1 keys are read and
+// sorted; keys-only sorted by value keeps the lease.
+func TestEtcdSortAndFilters(t *testing.T) {
+	s := New(Config{})
+	require.NoError(t, s.LeaseGrant(9, time.Minute, time.Unix(0, 0)))
+	_, _, err := s.Put([]byte("d"), []byte("9"), 9, false) // rev 2
+	require.NoError(t, err)
+	put(t, s, "a", "3") // rev 3
+	put(t, s, "b", "1") // rev 4
+	put(t, s, "c", "2") // rev 5
+	put(t, s, "a", "0") // rev 6: a is at version 2; mods a 6, b 4, c 5, d 2
+	all := []byte{0}
+	for _, tc := range []struct {
+		name  string
+		o     RangeOptions
+		keys  []string
+		count int64
+		more  bool
+	}{
+		{"by value descending", RangeOptions{SortTarget: SortByValue, SortOrder: SortDescend}, []string{"d", "c", "b", "a"}, 4, false},
+		{"by mod ascending, limit 2", RangeOptions{SortTarget: SortByMod, SortOrder: SortAscend, Limit: 2}, []string{"d", "b"}, 4, true},
+		{"by mod, order none, limit 2: only a, b, c sorted", RangeOptions{SortTarget: SortByMod, Limit: 2}, []string{"b", "c"}, 4, true},
+		{"by version, order none, limit 1: only a, b sorted", RangeOptions{SortTarget: SortByVersion, Limit: 1}, []string{"b"}, 4, true},
+		{"by key descending", RangeOptions{SortOrder: SortDescend}, []string{"d", "c", "b", "a"}, 4, false},
+		{"min mod 4: count unfiltered", RangeOptions{MinModRevision: 4}, []string{"a", "b", "c"}, 4, false},
+		{"max create 3, limit 1", RangeOptions{MaxCreateRevision: 3, Limit: 1}, []string{"a"}, 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := s.Range([]byte("a"), all, tc.o)
+			require.NoError(t, err)
+			require.Equal(t, tc.keys, keysOf(r))
+			require.Equal(t, tc.count, r.Count)
+			require.Equal(t, tc.more, r.More)
+			resp := txnOK(t, s, TxnRequest{Success: []Op{OpGet([]byte("a"), all, tc.o)}})
+			require.Equal(t, tc.keys, keysOf(resp.Responses[0].Range), "the same inside a Txn")
+		})
+	}
+	r, err := s.Range([]byte("d"), nil, RangeOptions{KeysOnly: true, SortTarget: SortByValue})
+	require.NoError(t, err)
+	require.Equal(t, []KeyValue{{Key: []byte("d"), CreateRevision: 2, ModRevision: 2, Version: 1, Lease: 9}}, r.KVs)
+	_, err = s.Range([]byte("a"), nil, RangeOptions{SortTarget: SortByValue + 1})
+	require.ErrorIs(t, err, ErrInvalidArgument)
+}

@@ -12,14 +12,21 @@ func (s *Store) Range(key, end []byte, o RangeOptions) (RangeResult, error) {
 	if err := checkKey(key); err != nil {
 		return RangeResult{}, err
 	}
+	if !o.validSort() {
+		return RangeResult{}, ErrInvalidArgument
+	}
 	rev, err := s.checkReadRev(max(o.Revision, 0))
 	if err != nil {
 		return RangeResult{}, err
 	}
 	var res RangeResult
-	if len(end) == 0 && rev == s.rev {
+	switch {
+	case o.postProcessed():
+		res = s.rangeAt(key, end, rev, o.readOptions())
+		o.finish(&res)
+	case len(end) == 0 && rev == s.rev:
 		res = s.getLatest(key, o)
-	} else {
+	default:
 		res = s.rangeAt(key, end, rev, o)
 	}
 	res.Revision = s.rev

@@ -190,7 +190,12 @@ func (s *Store) applyOp(op *Op, main int64, sub *uint32) OpResponse {
 		if rev <= 0 {
 			rev = main // the latest, including this Txn's earlier writes
 		}
-		out.Range = s.rangeAt(op.Key, op.End, rev, op.Range)
+		if op.Range.postProcessed() {
+			out.Range = s.rangeAt(op.Key, op.End, rev, op.Range.readOptions())
+			op.Range.finish(&out.Range)
+		} else {
+			out.Range = s.rangeAt(op.Key, op.End, rev, op.Range)
+		}
 	case OpPut:
 		out.Prev = s.putAt(op.Key, op.Value, op.Lease, main, *sub, op.PrevKV)
 		*sub++
@@ -244,6 +249,9 @@ func checkOpShapes(ops []Op) error {
 		case OpRange:
 			// A negative limit is no limit and a negative revision is
 			// checked against the store (checkOps), as in etcd.
+			if !op.Range.validSort() {
+				return ErrInvalidArgument
+			}
 		case OpPut:
 			if len(op.Value) > MaxValueBytes {
 				return ErrValueTooLarge
