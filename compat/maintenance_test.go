@@ -67,6 +67,16 @@ func TestEtcdctlStatusAndHashKV(t *testing.T) {
 		}
 		return true
 	}, 10*time.Second, 100*time.Millisecond)
+	// --cluster reaches every member through the client URLs MemberList
+	// gives (each member publishes its own).
+	require.Eventually(t, func() bool {
+		out, err := etcdctlOne(ctx, "endpoint", "hashkv", "--cluster", "-w", "json")
+		var hs []hashOut
+		return err == nil && json.Unmarshal([]byte(out), &hs) == nil && len(hs) == 3
+	}, 10*time.Second, 100*time.Millisecond)
+	out, err = etcdctlOne(ctx, "endpoint", "health", "--cluster")
+	require.NoError(t, err)
+	require.Equal(t, 3, strings.Count(out, "is healthy"), out)
 	out, err = etcdctl(ctx, "endpoint", "hashkv")
 	require.NoError(t, err)
 	before := strings.Fields(strings.Split(out, "\n")[0])

@@ -23,6 +23,34 @@ type clusterServer struct {
 	s *Server
 }
 
+// quorumActive reports whether, with voters as the voters after a
+// reconfiguration, a quorum of them is active (gossip.active): etcd's
+// strict reconfiguration check, which refuses a change that would leave
+// the cluster without a working majority. On the loop.
+func (s *Server) quorumActive(voters []host.NodeID) bool {
+	n := 0
+	for _, id := range voters {
+		if s.gossip.active(id) {
+			n++
+		}
+	}
+	return n >= len(voters)/2+1
+}
+
+// votersAfter lists the voters of ms after adding (or removing) id.
+func votersAfter(ms []api.Member, add, remove host.NodeID) []host.NodeID {
+	var out []host.NodeID
+	for _, m := range ms {
+		if (!m.Learner || m.ID == add) && m.ID != remove {
+			out = append(out, m.ID)
+		}
+	}
+	if add != 0 && !inConf(ms, add) {
+		out = append(out, add)
+	}
+	return out
+}
+
 // members asks the leader for raft's member list.
 func (s *Server) members(ctx context.Context) ([]api.Member, *pb.ResponseHeader, error) {
 	resp, err := s.do(ctx, &api.MemberListRequest{})
@@ -78,7 +106,10 @@ var errNoMembership = status.Error(codes.Unimplemented, "etcdserver: this server
 
 // MemberAdd implements etcd's Cluster.MemberAdd: the new member's ID is
 // derived from its first peer URL (MemberIDFor); its peer URLs go into
-// the member table (and so to every member) before raft adds it.
+// the member table (and so to every member) before raft adds it. A voter
+// is added only if a quorum of the voters after the change would be
+// active (ErrMemberNotEnoughStarted: the new one has not started yet), a
+// learner only if there is no other (ErrTooManyLearners).
 func (c *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (*pb.MemberAddResponse, error) {
 	if c.s.gossip == nil {
 		return nil, errNoMembership
@@ -110,6 +141,8 @@ func (c *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 			conflict = rpctypes.ErrGRPCMemberExist // an ID collision of two URLs
 		case r.IsLearner && learners >= MaxLearners:
 			conflict = rpctypes.ErrGRPCTooManyLearners
+		case !r.IsLearner && !c.s.quorumActive(votersAfter(ms, id, 0)):
+			conflict = rpctypes.ErrGRPCMemberNotEnoughStarted
 		default:
 			c.s.gossip.tab.setPeer(id, r.PeerURLs)
 			c.s.gossip.changed()
@@ -141,7 +174,9 @@ func (c *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 	return out, nil
 }
 
-// MemberRemove implements etcd's Cluster.MemberRemove.
+// MemberRemove implements etcd's Cluster.MemberRemove. It refuses
+// (ErrUnhealthy) a removal after which fewer than a quorum of the
+// remaining voters would be active.
 func (c *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
 	if c.s.gossip == nil {
 		return nil, errNoMembership
@@ -152,6 +187,13 @@ func (c *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequ
 	}
 	if !inConf(ms, host.NodeID(r.ID)) || r.ID >= 1<<16 {
 		return nil, rpctypes.ErrGRPCMemberNotFound
+	}
+	var healthy bool
+	if err := c.s.onLoop(ctx, func() { healthy = c.s.quorumActive(votersAfter(ms, 0, host.NodeID(r.ID))) }); err != nil {
+		return nil, err
+	}
+	if !healthy {
+		return nil, rpctypes.ErrGRPCUnhealthy
 	}
 	resp, err := c.s.do(ctx, &api.MemberRemoveRequest{ID: host.NodeID(r.ID)})
 	if err != nil {
@@ -170,7 +212,8 @@ func (c *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequ
 
 // MemberPromote implements etcd's Cluster.MemberPromote: a learner
 // becomes a voter once its log is within 90% of the leader's (etcd's
-// rule; the leader checks, see node.Config.PromoteCatchUp).
+// rule; the leader checks, see node.Config.PromoteCatchUp) and a quorum
+// of the voters after the change would be active.
 func (c *clusterServer) MemberPromote(ctx context.Context, r *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
 	if c.s.gossip == nil {
 		return nil, errNoMembership
@@ -185,6 +228,13 @@ func (c *clusterServer) MemberPromote(ctx context.Context, r *pb.MemberPromoteRe
 		return nil, rpctypes.ErrGRPCMemberNotFound
 	case !m.Learner:
 		return nil, rpctypes.ErrGRPCMemberNotLearner
+	}
+	var started bool
+	if err := c.s.onLoop(ctx, func() { started = c.s.quorumActive(votersAfter(ms, id, 0)) }); err != nil {
+		return nil, err
+	}
+	if !started {
+		return nil, rpctypes.ErrGRPCMemberNotEnoughStarted
 	}
 	resp, err := c.s.do(ctx, &api.MemberAddRequest{ID: id})
 	if errors.Is(err, rpctypes.ErrGRPCMemberExist) {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
 )
@@ -105,6 +106,39 @@ func TestMembershipChanges(t *testing.T) {
 	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotFound)
 	_, err = kv.Put(ctx(t), &pb.PutRequest{Key: []byte("removed"), Value: []byte("v")})
 	require.NoError(t, err, "three voters left, quorum two")
+
+	// Strict reconfiguration: two voters that never start leave three
+	// active of five (a quorum); a third would not.
+	var added []uint64
+	for range 2 {
+		a, err := cl.MemberAdd(ctx(t), &pb.MemberAddRequest{PeerURLs: []string{"http://" + reservePort(t)}})
+		require.NoError(t, err)
+		added = append(added, a.Member.ID)
+	}
+	_, err = cl.MemberAdd(ctx(t), &pb.MemberAddRequest{PeerURLs: []string{"http://" + reservePort(t)}})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotEnoughStarted)
+	for _, id := range added {
+		_, err = cl.MemberRemove(ctx(t), &pb.MemberRemoveRequest{ID: id})
+		require.NoError(t, err)
+	}
+}
+
+// A reconfiguration needs a quorum of the voters after it to be active.
+func TestQuorumActive(t *testing.T) {
+	s := &Server{gossip: &gossip{self: 1, started: time.Now().Add(-time.Hour), heard: map[host.NodeID]time.Time{
+		2: time.Now(), 3: time.Now().Add(-time.Hour)}}}
+	ms := []api.Member{{ID: 1}, {ID: 2}, {ID: 3}, {ID: 4, Learner: true}}
+	require.Equal(t, []host.NodeID{1, 2, 3, 5}, votersAfter(ms, 5, 0))
+	require.Equal(t, []host.NodeID{1, 2, 3, 4}, votersAfter(ms, 4, 0), "a promotion")
+	require.Equal(t, []host.NodeID{1, 3}, votersAfter(ms, 0, 2))
+	require.True(t, s.quorumActive(votersAfter(ms, 0, 0)), "1 and 2 of 3")
+	require.False(t, s.quorumActive(votersAfter(ms, 5, 0)), "2 of 4")
+	require.False(t, s.quorumActive(votersAfter(ms, 0, 2)), "1 of 2")
+	require.True(t, s.quorumActive(votersAfter(ms, 0, 3)), "1 and 2 of 2")
+	s.gossip.started, s.gossip.atStart = time.Now(), map[host.NodeID]bool{5: true}
+	require.True(t, s.quorumActive(votersAfter(ms, 5, 0)), "just started: 5, known then, may be starting")
+	s.gossip.atStart = nil
+	require.False(t, s.quorumActive(votersAfter(ms, 5, 0)), "5 added since: never heard from")
 }
 
 func hasMember(ms []*pb.Member, id host.NodeID, url string, learner bool) bool {

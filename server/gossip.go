@@ -1,6 +1,9 @@
 package server
 
 import (
+	"slices"
+	"time"
+
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/oshost"
@@ -21,14 +24,43 @@ type gossip struct {
 	client *client.Client
 	// saveErr is the last error saving the table (reported in Status).
 	saveErr error
+	// heard is when each member's table last arrived (wall clock: the
+	// real path only).
+	heard map[host.NodeID]time.Time
+	// started is when the member started, atStart the members it knew.
+	started time.Time
+	atStart map[host.NodeID]bool
+	// servers is what the client was last given.
+	servers []host.NodeID
+}
+
+// ActiveWindow: a member whose table arrived this recently is active
+// (its process runs and reaches this one); reconfigurations count active
+// members, as etcd's strict reconfiguration check does.
+const ActiveWindow = 3 * GossipInterval
+
+// active reports whether member id is active as this member sees it. In
+// its first ActiveWindow a member takes the members it knew of at start
+// and has not heard from yet for active (they may be starting too).
+func (g *gossip) active(id host.NodeID) bool {
+	t, ok := g.heard[id]
+	if !ok {
+		return id == g.self || (g.atStart[id] && time.Since(g.started) < ActiveWindow)
+	}
+	return time.Since(t) < ActiveWindow
 }
 
 // Receive merges a table from another member.
-func (g *gossip) Receive(_ host.NodeID, payload []byte) {
+func (g *gossip) Receive(from host.NodeID, payload []byte) {
 	msg, err := decodeMeta(payload)
 	if err != nil {
 		return
 	}
+	if g.heard == nil {
+		g.heard = make(map[host.NodeID]time.Time)
+	}
+	g.heard[oshost.Home(from)] = time.Now()
+	g.refreshServers()
 	changed := false
 	for _, m := range msg.Members {
 		if g.tab.merge(m) {
@@ -59,10 +91,24 @@ func (g *gossip) apply() {
 			g.net.SetPeer(id, addr)
 		}
 	}
-	if g.client != nil {
-		g.client.SetServers(live)
-	}
+	g.refreshServers()
 	g.saveErr = saveMembersFile(g.dir, g.tab.encode(g.self))
+}
+
+// refreshServers gives the member's client the live members that are
+// active (this one always is): a write sent to a member that is down, or
+// added but not started, would wait for the whole request timeout.
+func (g *gossip) refreshServers() {
+	var servers []host.NodeID
+	for _, id := range g.tab.live() {
+		if g.active(id) {
+			servers = append(servers, id)
+		}
+	}
+	if !slices.Equal(servers, g.servers) && g.client != nil {
+		g.client.SetServers(servers)
+		g.servers = servers
+	}
 }
 
 // broadcast sends the table to every other live member.
@@ -77,6 +123,7 @@ func (g *gossip) broadcast() {
 
 // tick broadcasts and schedules the next tick.
 func (g *gossip) tick() {
+	g.refreshServers()
 	g.broadcast()
 	g.loop.After(GossipInterval, g.tick)
 }

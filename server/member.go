@@ -106,7 +106,11 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 	ncfg.Members, ncfg.ClusterID, ncfg.Join = ids, cfg.ClusterID, cfg.Join
 	ncfg.PromoteCatchUp = true
 	var cl *client.Client
-	g := &gossip{self: cfg.ID, dir: cfg.DataDir, tab: tab, net: m.net, loop: m.loop}
+	g := &gossip{self: cfg.ID, dir: cfg.DataDir, tab: tab, net: m.net, loop: m.loop, started: time.Now(),
+		heard: make(map[host.NodeID]time.Time), atStart: make(map[host.NodeID]bool)}
+	for _, id := range tab.live() {
+		g.atStart[id] = true
+	}
 	m.loop.Do(func() {
 		m.node = node.Start(oshost.NewHost(cfg.ID, m.loop, m.net, afs), ncfg).(*node.Node)
 		m.net.Register(cfg.ID, m.node)
