@@ -66,6 +66,7 @@ func TestMembershipChanges(t *testing.T) {
 	conn4, err := grpc.NewClient(m4.ClientAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { conn4.Close(); m4.Stop() })
+	// (a restart below replaces conn4 and m4: the cleanup closes the last ones)
 	require.Eventually(t, func() bool {
 		r, err := pb.NewKVClient(conn4).Range(ctx(t), &pb.RangeRequest{Key: []byte("before"), Serializable: true})
 		return err == nil && len(r.Kvs) == 1
@@ -90,6 +91,31 @@ func TestMembershipChanges(t *testing.T) {
 	// The new voter serves linearizable writes and reads.
 	_, err = pb.NewKVClient(conn4).Put(ctx(t), &pb.PutRequest{Key: []byte("after"), Value: []byte("v")})
 	require.NoError(t, err)
+
+	// Restarted from their data dirs, the joined member and a founding
+	// one keep the four-member cluster (the founder learns the new
+	// member's address from its members file).
+	conn4.Close()
+	m4.Stop()
+	tc.conns[2].Close()
+	tc.members[2].Stop()
+	tc.cfgs[2].ListenClient = "127.0.0.1:0"
+	m3, err := StartMember(tc.cfgs[2])
+	require.NoError(t, err)
+	tc.members[2] = m3
+	tc.conns[2], err = grpc.NewClient(m3.ClientAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	m4, err = StartMember(cfg)
+	require.NoError(t, err)
+	conn4, err = grpc.NewClient(m4.ClientAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := pb.NewKVClient(conn4).Put(ctx(t), &pb.PutRequest{Key: []byte("restarted"), Value: []byte("v")})
+		return err == nil
+	}, 20*time.Second, 50*time.Millisecond)
+	l, err := pb.NewClusterClient(tc.conns[2]).MemberList(ctx(t), &pb.MemberListRequest{})
+	require.NoError(t, err)
+	require.True(t, hasMember(l.Members, id, url, false))
 
 	up, err := cl.MemberUpdate(ctx(t), &pb.MemberUpdateRequest{ID: uint64(id), PeerURLs: []string{url, "http://127.0.0.1:9"}})
 	require.NoError(t, err)
