@@ -171,6 +171,11 @@ func (s *safetyChecker) AppliedSnapshot(id host.NodeID, index, term uint64) {
 // Synced notes the newest durable term and vote of a replica.
 func (s *safetyChecker) Synced(id host.NodeID, term, vote uint64) {
 	s.checkDoubleVote(id, term, vote)
+	if vote == uint64(id) {
+		// A durable vote for itself: it campaigned in term, even if its
+		// vote requests never went out (it crashed first).
+		s.noteTermSource(id, term)
+	}
 	d := s.replica(id)
 	if term > d.term || (term == d.term && vote != 0) {
 		d.term, d.vote = term, vote

@@ -19,10 +19,12 @@ import (
 //     for another candidate than the one it had made durable there.
 //   - Terms move only for a reason (§5.1): a replica sends a message of
 //     term T only if it campaigned in T (it is a candidate or leader of T
-//     as it sends), led T, restarted in T, or received a message of term
-//     T that may raise its term (anything but a pre-vote request or
-//     a granted pre-vote answer, which carry a future term). A pre-vote
-//     that raised the receiver's term, or a term made up, shows here.
+//     as it sends, it made a vote for itself in T durable, or it was
+//     granted pre-votes for T), led T, restarted in T (or, recovering
+//     from lost storage, raised its term to its vote floor), or received any
+//     other message of term T but a pre-vote request (which carries the
+//     pre-candidate's future term). A pre-vote that raised the receiver's
+//     term, or a term made up, shows here.
 //   - A leader steps down on a higher term (§5.1): right after a leader
 //     of term t stepped a message of term T > t that is not a (pre-)vote
 //     request (a leader in its CheckQuorum lease may ignore those), it no
@@ -113,11 +115,10 @@ func raisesTerm(t raft.MessageType) bool {
 	return t != raft.MsgVote && t != raft.MsgPreVote && t != raft.MsgPreVoteResp
 }
 
-// mayRaiseTerm reports whether a message may raise its receiver's term:
-// every type but a pre-vote request and a granted pre-vote answer.
-func mayRaiseTerm(h peerHeader) bool {
-	return h.typ != raft.MsgPreVote && !(h.typ == raft.MsgPreVoteResp && !h.reject)
-}
+// mayRaiseTerm reports whether a message may raise its receiver's term to
+// the message's: every type but a pre-vote request. (A granted pre-vote
+// answer carries the term its pre-candidate campaigns in once it won.)
+func mayRaiseTerm(h peerHeader) bool { return h.typ != raft.MsgPreVote }
 
 func (t *termState) init() {
 	if t.ceil == nil {
@@ -201,7 +202,10 @@ func (s *safetyChecker) campaigning(id host.NodeID, term uint64) bool {
 		return false
 	}
 	st := n.RaftStatus()
-	if st.Term == term && (st.Role == raft.RoleCandidate || st.Role == raft.RoleLeader) {
+	rec, _ := n.Recovering()
+	if st.Term == term && (st.Role == raft.RoleCandidate || st.Role == raft.RoleLeader || rec) {
+		// A recovering replica raises its term to its vote floor, the
+		// highest term it may have reached before its storage was lost.
 		s.noteTermSource(id, term)
 		return true
 	}
@@ -354,12 +358,9 @@ func (s *safetyChecker) checkVotes(id host.NodeID, term uint64) {
 		s.fail("vote count: replica %d became leader of term %d at %v with granted votes in that term from only %v of its voters %v (itself included: %d of %d)",
 			id, term, s.now(), got, voters, granted, len(voters))
 	}
-	// Forget the candidacies of older terms: nothing asks about them again.
-	for k := range s.terms.grants {
-		if k.term < term {
-			delete(s.terms.grants, k)
-		}
-	}
+	// The candidacies of older terms are kept: a candidate of a stale
+	// term may still win after a newer term elected its leader (its
+	// grants were sent before).
 }
 
 // checkMatch holds a leader's progress to what its followers told it: the

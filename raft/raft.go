@@ -1084,9 +1084,17 @@ func (r *raft) noteLeaderCommit(m *Message) {
 // by itself, and so at or below what it reports as committed now), and
 // our log matches its log up to there: our vote checks protect those
 // entries again.
+//
+// A node caught up that way with a leader of a term below the vote floor
+// raises its term to the floor instead: the leader hears of it in our next
+// answer and steps down, and the next election is of a term above the
+// floor. Otherwise a stable leader of an older term (the node durably
+// reached a higher term as a candidate whose vote requests were lost, and
+// then lost its storage) would keep the node recovering, and unable to
+// vote, for good.
 func (r *raft) maybeEndRecovery() {
 	if !r.recovering || r.state != RoleFollower || r.lead == None ||
-		r.recoveryTerm != r.term || r.term < r.voteFloor {
+		r.recoveryTerm != r.term {
 		return
 	}
 	c := r.log.committed
@@ -1094,6 +1102,10 @@ func (r *raft) maybeEndRecovery() {
 		return
 	}
 	if t, err := r.log.term(c); err != nil || t != r.term {
+		return
+	}
+	if r.term < r.voteFloor {
+		r.becomeFollower(r.voteFloor, None)
 		return
 	}
 	r.recovering = false

@@ -111,3 +111,31 @@ func TestVoteFloorHoldsAfterRecovery(t *testing.T) {
 	rd := n3.rn.Ready()
 	require.Contains(t, rd.MessagesAfterPersist, Message{Type: MsgVoteResp, From: 3, To: 2, Term: 3})
 }
+
+// TestRecoveryRaisesTermToFloor: a recovering node caught up with a leader
+// of a term below its vote floor raises its term to the floor (and stays
+// in recovery) instead of waiting for good for an election the stable
+// leader never needs; its next answer deposes that leader. (simrun seed
+// 76: the floor was 6, the cluster stayed at term 5.)
+func TestRecoveryRaisesTermToFloor(t *testing.T) {
+	s := NewMemoryStorage()
+	rn, err := NewRawNode(Config{ID: 3, ElectionTick: 10, HeartbeatTick: 1, Storage: s, Rand: newTestRand(),
+		PreVote: true, CheckQuorum: true, Recovering: true, VoteFloor: 6})
+	require.NoError(t, err)
+	require.NoError(t, rn.Step(Message{Type: MsgApp, From: 2, To: 3, Term: 5, Index: 0, LogTerm: 0,
+		Entries: []Entry{{Index: 1, Term: 5}}, Commit: 1}))
+	rd := rn.Ready()
+	require.NoError(t, s.Append(rd.Entries))
+	require.NoError(t, s.SetHardState(rd.HardState))
+	require.Len(t, rd.CommittedEntries, 1)
+	rn.Advance()
+	require.Equal(t, uint64(6), rn.Status().Term, "caught up with a leader below the floor")
+	require.True(t, rn.Recovering(), "recovery ends only with a leader at or above the floor")
+	require.NoError(t, rn.Step(Message{Type: MsgHeartbeat, From: 2, To: 3, Term: 5, Commit: 1}))
+	rd = rn.Ready()
+	var told bool
+	for _, m := range append(rd.Messages, rd.MessagesAfterPersist...) {
+		told = told || (m.To == 2 && m.Term == 6)
+	}
+	require.True(t, told, "the leader of term 5 hears of term 6: %+v", rd)
+}
