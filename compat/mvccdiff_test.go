@@ -228,7 +228,6 @@ var diffFixedNow = time.Unix(1_700_000_000, 0)
 
 // diffMachine is the rapid state machine.
 type diffMachine struct {
-	t       *testing.T
 	e       *etcdStore
 	s       *mvcc.Store
 	watches []*diffWatch
@@ -247,6 +246,7 @@ func (m *diffMachine) note(action string, c errClass) {
 	m.stats[action+": "+string(c)]++
 }
 
+// diffWatch is one watch open on both sides with what each has delivered.
 type diffWatch struct {
 	desc string
 	e    *etcdWatch
@@ -741,7 +741,7 @@ func TestMVCCDiff(t *testing.T) {
 	stats := map[string]int{}
 	defer func() { logDiffStats(t, stats) }()
 	rapid.Check(t, func(rt *rapid.T) {
-		m := &diffMachine{t: t, e: openEtcd(t.TempDir()), s: mvcc.New(mvcc.Config{}), stats: stats,
+		m := &diffMachine{e: openEtcd(t.TempDir()), s: mvcc.New(mvcc.Config{}), stats: stats,
 			etcdNoCompact: map[int64]bool{}}
 		defer func() {
 			m.cancelWatches()
