@@ -60,9 +60,12 @@ func TestEtcdctlMemberAddPromoteRemove(t *testing.T) {
 		proc.Stderr = os.Stderr
 	}
 	require.NoError(t, proc.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
 	defer func() {
 		_ = proc.Process.Signal(syscall.SIGTERM)
-		_ = proc.Wait()
+		<-exited
+		exited <- nil
 	}()
 
 	require.Eventually(t, func() bool {
@@ -116,6 +119,13 @@ func TestEtcdctlMemberAddPromoteRemove(t *testing.T) {
 	out, err = ctl("member", "remove", id)
 	require.NoError(t, err)
 	require.Contains(t, out, "removed from cluster")
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "the removed member exits cleanly, as etcd's")
+		exited <- nil
+	case <-time.After(15 * time.Second):
+		t.Fatal("the removed member kept running")
+	}
 	out, err = ctl("member", "list")
 	require.NoError(t, err)
 	require.Equal(t, 3, strings.Count(strings.TrimSpace(out), "\n")+1, out)

@@ -125,9 +125,19 @@ func TestMembershipChanges(t *testing.T) {
 	_, err = cl.MemberUpdate(ctx(t), &pb.MemberUpdateRequest{ID: 4242, PeerURLs: []string{"http://127.0.0.1:8"}})
 	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotFound)
 
+	select {
+	case <-m4.Removed():
+		t.Fatal("removed before its removal")
+	default:
+	}
 	rm, err := cl.MemberRemove(ctx(t), &pb.MemberRemoveRequest{ID: uint64(id)})
 	require.NoError(t, err)
 	require.Len(t, rm.Members, 3)
+	select {
+	case <-m4.Removed():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the removed member did not notice")
+	}
 	_, err = cl.MemberRemove(ctx(t), &pb.MemberRemoveRequest{ID: uint64(id)})
 	require.ErrorIs(t, err, rpctypes.ErrGRPCMemberNotFound)
 	_, err = kv.Put(ctx(t), &pb.PutRequest{Key: []byte("removed"), Value: []byte("v")})

@@ -111,14 +111,22 @@ func (g *gossip) refreshServers() {
 	}
 }
 
-// broadcast sends the table to every other live member.
+// broadcast sends the table to every other member, removed ones
+// included: a removed member learns of its removal from it (the leader
+// no longer sends it raft messages).
 func (g *gossip) broadcast() {
 	b := g.tab.encode(g.self)
-	for _, id := range g.tab.live() {
+	for id := range g.tab.m {
 		if id != g.self {
 			g.net.Send(oshost.MetaID(g.self), oshost.MetaID(id), b)
 		}
 	}
+}
+
+// selfRemoved reports whether the table says this member was removed.
+func (g *gossip) selfRemoved() bool {
+	m := g.tab.get(g.self)
+	return m != nil && m.Removed
 }
 
 // tick broadcasts and schedules the next tick.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -50,13 +51,17 @@ type MemberConfig struct {
 
 // Member is a running member.
 type Member struct {
-	id     host.NodeID
-	loop   *oshost.Loop
-	net    *oshost.Net
-	node   *node.Node
-	grpc   *grpc.Server
-	ln     net.Listener
-	served chan struct{}
+	id host.NodeID
+	// removed is closed once the replica, having been a member, applied
+	// its own removal; seenSelf is touched on the loop only.
+	removed  chan struct{}
+	seenSelf bool
+	loop     *oshost.Loop
+	net      *oshost.Net
+	node     *node.Node
+	grpc     *grpc.Server
+	ln       net.Listener
+	served   chan struct{}
 }
 
 // ErrCorruptDataDir: the data directory holds damaged state; the error
@@ -87,7 +92,7 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen client: %w", err)
 	}
-	m := &Member{loop: oshost.NewLoop(), ln: ln, served: make(chan struct{})}
+	m := &Member{loop: oshost.NewLoop(), ln: ln, served: make(chan struct{}), removed: make(chan struct{})}
 	// fsyncs run beside the loop, so that a member keeps serving while its
 	// disk flushes (the replica is written for asynchronous syncs).
 	afs := oshost.AsyncSyncFS(fs, m.loop)
@@ -121,6 +126,7 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		m.net.Register(oshost.MetaID(cfg.ID), g)
 		g.apply()
 		g.tick()
+		m.watchRemoval(g)
 	})
 	if g.saveErr != nil {
 		ln.Close()
@@ -144,6 +150,28 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 // ID is the member's ID (from its data dir's members file if it has one,
 // else MemberConfig.ID).
 func (m *Member) ID() host.NodeID { return m.id }
+
+// Removed is closed once this member has been removed from the cluster
+// (a MemberRemove of it applied): etcd's member then stops, and so does
+// `seedkv`.
+func (m *Member) Removed() <-chan struct{} { return m.removed }
+
+// watchRemoval checks every GossipInterval whether this member was
+// removed: its replica's configuration, which once held it, no longer
+// does, or (as a removed member rarely hears of the commit of its own
+// removal) the member table the others send says so.
+func (m *Member) watchRemoval(g *gossip) {
+	cs := m.node.RaftStatus().ConfState
+	in := slices.Contains(cs.Voters, uint64(m.id)) || slices.Contains(cs.Learners, uint64(m.id))
+	switch {
+	case in && !g.selfRemoved():
+		m.seenSelf = true
+	case m.seenSelf || g.selfRemoved():
+		close(m.removed)
+		return
+	}
+	m.loop.After(GossipInterval, func() { m.watchRemoval(g) })
+}
 
 // ClientAddr is the address of the gRPC server.
 func (m *Member) ClientAddr() string { return m.ln.Addr().String() }

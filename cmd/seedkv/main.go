@@ -15,7 +15,8 @@
 // --heartbeat-interval, --election-timeout, and seedkv's own
 // --recover-from-peers. Run with -h for details.
 //
-// Exit status: 0 clean shutdown (SIGTERM/SIGINT) or check passed, 1 a
+// Exit status: 0 clean shutdown (SIGTERM/SIGINT, or the member was removed
+// from the cluster) or check passed, 1 a
 // failure (a corrupt data dir, a failed check), 2 bad usage.
 package main
 
@@ -84,8 +85,12 @@ func runMember(args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "seedkv: member %x (%s) serving clients on %s, peers on %s\n",
 		uint64(m.ID()), f.name, m.ClientAddr(), m.PeerAddr())
-	s := <-sig
-	fmt.Fprintf(stderr, "seedkv: %v: shutting down\n", s)
+	select {
+	case s := <-sig:
+		fmt.Fprintf(stderr, "seedkv: %v: shutting down\n", s)
+	case <-m.Removed():
+		fmt.Fprintf(stderr, "seedkv: member %x removed from the cluster: shutting down\n", uint64(m.ID()))
+	}
 	m.Stop()
 	return nil
 }
