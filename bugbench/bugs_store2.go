@@ -144,4 +144,11 @@ s.detach(last.lease, ki)`,
 		Description: "A replica's own snapshot is labelled with its commit index instead of its applied index: when commit is ahead of apply, the snapshot claims entries its state does not hold, and a restart from it (or a follower sent it) never applies them (etcd's consistent-index shape).",
 		Unit:        UnitMissed,
 	},
+	{
+		Name: "mvcc-compact-keeps-tombstone", Group: GroupPath, File: "mvcc/compact.go",
+		Old:         `if last := s.log.at(revs[i-1]); !last.tombstone() || last.main == rev {`,
+		New:         `if last := s.log.at(revs[i-1]); !last.tombstone() || last.main <= rev {`,
+		Description: "Compaction keeps a key's newest record at or before the compaction revision even when it is a delete from before it: keys deleted before the compaction stay in the index as tombstones for good, and a snapshot of the store then holds history before its compaction revision, which a restore refuses.",
+		Unit:        UnitCaught,
+	},
 }
