@@ -39,6 +39,13 @@ type Entry struct {
 	Origin string `json:"origin"`
 	// New is the number of features the run was first to reach.
 	New int `json:"new"`
+	// Bug, for a run that failed, names the bug it found (a bugbench
+	// bug, or a real one): a regression entry (testdata/regress), which
+	// the explorer runs again under new seeds before anything else (see
+	// hardFirst). FoundBy says how it was found, Reason how it failed.
+	Bug     string `json:"bug,omitempty"`
+	FoundBy string `json:"found_by,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // ExploreConfig configures an exploration.
@@ -85,6 +92,8 @@ type Explorer struct {
 	reached  int                // runs counted in reach
 	top      map[string]topHits // each probe's most hits in one corpus entry
 	topOrder []string           // the probes of top, in discovery order
+	hard     []int // corpus indexes of the regression entries (see hardCandidate)
+	hardRuns int   // runs made from them so far
 	runs     int
 	gen      uint64
 	stopped  bool
@@ -125,6 +134,7 @@ func NewExplorer(cfg ExploreConfig) (*Explorer, error) {
 		e.count(en.Probes)
 		e.admit(en)
 	}
+	e.hard = hardOrder(e.corpus)
 	return e, nil
 }
 
@@ -305,6 +315,9 @@ func features(order []string, hits map[string]uint32, states []string) []string 
 // and 9 in 1,268 for fresh draws; they now only follow a cross, where
 // they still reach what no draw does (small mvcc quotas).
 func (e *Explorer) candidate(r *rand.Rand) Candidate {
+	if c, ok := e.hardCandidate(r); ok {
+		return c
+	}
 	if len(e.corpus) == 0 || r.IntN(3) == 0 {
 		seed := r.Uint64N(1 << 40)
 		return Candidate{Seed: seed, Scenario: DrawScenario(e.cfg.Base, seed), Origin: "fresh"}
@@ -334,6 +347,55 @@ func (e *Explorer) candidate(r *rand.Rand) Candidate {
 		c.Scenario = cloneScenario(parent.Scenario) // a mutation left the bounds; keep the parent
 	}
 	return c
+}
+
+// hardOrder lists the corpus's regression entries to run again: one per
+// distinct scenario, the scenarios that made the most distinct bugs fail
+// first (a scenario several bugs failed under stresses the cluster in
+// general), then in corpus order.
+func hardOrder(corpus []Entry) []int {
+	bugs := map[string]map[string]bool{} // scenario -> the bugs it found
+	var order []int
+	var keys []string
+	for i, en := range corpus {
+		if en.Bug == "" {
+			continue
+		}
+		k := string(MarshalScenario(en.Scenario))
+		if bugs[k] == nil {
+			bugs[k] = map[string]bool{}
+			order = append(order, i)
+			keys = append(keys, k)
+		}
+		bugs[k][en.Bug] = true
+	}
+	idx := make([]int, len(order))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return len(bugs[keys[b]]) - len(bugs[keys[a]]) })
+	out := make([]int, len(idx))
+	for i, j := range idx {
+		out[i] = order[j]
+	}
+	return out
+}
+
+// hardCandidate runs a regression entry's scenario again under a new
+// seed: each once, in corpus order, before anything else, then in turn for
+// half the runs. A scenario that made one bug fail is a scenario that
+// stresses the cluster (more and aimed faults, short timeouts, small
+// snapshot intervals and message limits), and runs under it fail other
+// bugs too far more often than the swarm's do (see the README's
+// "Explore against swarm on bugbench"). The seed is new: an old failing
+// run replayed bit for bit on changed code is a different run anyway.
+func (e *Explorer) hardCandidate(r *rand.Rand) (Candidate, bool) {
+	if len(e.hard) == 0 || (e.hardRuns >= len(e.hard) && r.IntN(2) == 0) {
+		return Candidate{}, false
+	}
+	en := e.corpus[e.hard[e.hardRuns%len(e.hard)]]
+	e.hardRuns++
+	return Candidate{Seed: r.Uint64N(1 << 40), Scenario: cloneScenario(en.Scenario), Origin: "regress"}, true
 }
 
 // pick chooses a parent. Half the time by hit counts: a probe drawn at

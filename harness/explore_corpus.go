@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // ErrBadCorpus wraps every error reading a corpus directory.
@@ -47,7 +47,10 @@ func entryName(en Entry) string {
 
 // LoadCorpus reads every *.json entry of dir, in file name order (so the
 // same directory gives the same corpus). A missing directory is an empty
-// corpus; a file that is not an entry is an error naming it.
+// corpus; a file that is not an entry is an error naming it. Regression
+// files (testdata/regress: bug, found_by, reason, seed, scenario) are
+// entries too. A scenario's missing fields take DefaultScenario's values,
+// so a file written before a field existed still loads.
 func LoadCorpus(dir string) ([]Entry, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
@@ -60,16 +63,34 @@ func LoadCorpus(dir string) ([]Entry, error) {
 		if err != nil {
 			return nil, err
 		}
-		var en Entry
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&en); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrBadCorpus, name, err)
-		}
-		if err := en.Scenario.Validate(); err != nil {
+		en, err := decodeEntry(b)
+		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrBadCorpus, name, err)
 		}
 		out = append(out, en)
 	}
 	return out, nil
+}
+
+// decodeEntry reads one entry strictly (unknown fields are errors).
+func decodeEntry(b []byte) (Entry, error) {
+	var raw struct {
+		Entry
+		Scenario json.RawMessage `json:"scenario"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return Entry{}, err
+	}
+	if raw.Scenario == nil {
+		return Entry{}, errors.New("no scenario")
+	}
+	sc, err := DecodeScenario(bytes.NewReader(raw.Scenario), DefaultScenario())
+	if err != nil {
+		return Entry{}, err
+	}
+	en := raw.Entry
+	en.Scenario = sc
+	return en, nil
 }

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -192,4 +193,70 @@ func TestStorageMutationKeepsQuotaClear(t *testing.T) {
 		require.Zero(t, s.Storage.QuotaBytes)
 	}
 	require.Greater(t, quotas, 50)
+}
+
+// TestRegressEntriesRunFirst: the corpus's regression entries (Bug set)
+// are run again, each once in order under a new seed, before anything
+// else; after that they make about half the runs, in turn.
+func TestRegressEntriesRunFirst(t *testing.T) {
+	cfg := exploreCfg()
+	var hard []Scenario
+	for i := range 3 {
+		sc := DrawScenario(cfg.Base, uint64(100+i))
+		hard = append(hard, sc)
+		cfg.Corpus = append(cfg.Corpus, Entry{Seed: uint64(100 + i), Scenario: sc, Bug: "b"})
+	}
+	cfg.Corpus = append(cfg.Corpus, Entry{Seed: 9, Scenario: DrawScenario(cfg.Base, 9), States: []string{"1"}})
+	e, err := NewExplorer(cfg)
+	require.NoError(t, err)
+	r := newTestRand(1)
+	for i := range 3 {
+		c := e.candidate(r)
+		require.Equal(t, "regress", c.Origin)
+		require.Equal(t, hard[i], c.Scenario)
+		require.NotEqual(t, uint64(100+i), c.Seed, "a new seed")
+	}
+	regress := 0
+	for i := range 1000 {
+		c := e.candidate(r)
+		if c.Origin == "regress" {
+			require.Equal(t, hard[(3+regress)%3], c.Scenario, "run %d", i)
+			regress++
+		}
+	}
+	require.InDelta(t, 500, regress, 60)
+}
+
+// TestRegressionCorpusLoads: testdata/regress is an explore corpus
+// (`simrun -explore -corpus harness/testdata/regress`): every file loads
+// as an entry naming its bug.
+func TestRegressionCorpusLoads(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "regress", "*.json"))
+	require.NoError(t, err)
+	entries, err := LoadCorpus(filepath.Join("testdata", "regress"))
+	require.NoError(t, err)
+	require.Len(t, entries, len(files))
+	for _, en := range entries {
+		require.NotEmpty(t, en.Bug)
+		require.NoError(t, en.Scenario.Validate())
+	}
+}
+
+// TestHardOrder: one regression entry per distinct scenario, those that
+// found the most distinct bugs first, ties in corpus order; entries
+// without a bug are not regression entries.
+func TestHardOrder(t *testing.T) {
+	base := exploreCfg().Base
+	a, b, c := DrawScenario(base, 1), DrawScenario(base, 2), DrawScenario(base, 3)
+	corpus := []Entry{
+		{Scenario: a, Bug: "x"},
+		{Scenario: b, Bug: "x"},
+		{Scenario: c},
+		{Scenario: b, Bug: "y"},
+		{Scenario: b, Bug: "y"}, // the same bug again counts once
+		{Scenario: c, Bug: "z"},
+		{Scenario: a, Bug: "x"},
+	}
+	require.Equal(t, []int{1, 0, 5}, hardOrder(corpus))
+	require.Empty(t, hardOrder(corpus[2:3]))
 }

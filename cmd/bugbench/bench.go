@@ -110,7 +110,16 @@ func measure(o *options, b bugbench.Bug, stderr io.Writer) bugResult {
 		res.Error = "build: " + buildError(string(out))
 		return res
 	}
-	res.Default = runSim(o, bin, o.extra)
+	flags := o.extra
+	if o.explore && o.corpus != "" {
+		loo := filepath.Join(dir, "corpus")
+		if err := copyCorpusWithout(o.corpus, loo, b.Name); err != nil {
+			res.Error = "corpus: " + err.Error()
+			return res
+		}
+		flags = append([]string{"-corpus", loo}, o.extra...)
+	}
+	res.Default = runSim(o, bin, flags)
 	if o.shrink && res.Default.Caught && !o.explore {
 		res.Default.Shrink = runShrink(o, bin, dir, o.extra, res.Default.First)
 	}

@@ -45,6 +45,8 @@ func TestBadUsageIsOneLineAndExit2(t *testing.T) {
 		{"-bugs", "no-such-bug"},
 		{"-flags", "-seeds 5"},
 		{"-flags", "-json"},
+		{"-flags", "-corpus x"},
+		{"-corpus", "x"},
 		{"-nope"},
 		{"extra"},
 	} {

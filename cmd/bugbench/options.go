@@ -74,6 +74,7 @@ type options struct {
 	root          string
 	keep          bool
 	explore       bool
+	corpus        string
 	shrink        bool
 	shrinkBudget  string
 }
@@ -100,6 +101,7 @@ func parseArgs(args []string) (options, error) {
 	fs.StringVar(&o.root, "root", "", "")
 	fs.BoolVar(&o.keep, "keep", false, "")
 	fs.BoolVar(&o.explore, "explore", false, "")
+	fs.StringVar(&o.corpus, "corpus", "", "")
 	fs.BoolVar(&o.shrink, "shrink", false, "")
 	fs.StringVar(&o.shrinkBudget, "shrink-budget", "60s", "")
 	if err := fs.Parse(args); err != nil {
@@ -121,6 +123,8 @@ func parseArgs(args []string) (options, error) {
 		return o, fmt.Errorf("-parallel %d out of range [1, %d]", o.parallel, maxWorkers)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("-timeout %v must be positive", o.timeout)
+	case o.corpus != "" && !o.explore:
+		return o, errors.New("-corpus needs -explore")
 	}
 	if err := checkShrinkBudget(o.shrinkBudget); err != nil {
 		return o, err
@@ -137,7 +141,7 @@ func parseArgs(args []string) (options, error) {
 	o.extra = strings.Fields(*extra)
 	for _, f := range o.extra {
 		switch strings.TrimLeft(strings.SplitN(f, "=", 2)[0], "-") {
-		case "seeds", "seed", "json", "parallel", "out", "trace":
+		case "seeds", "seed", "json", "parallel", "out", "trace", "corpus":
 			return o, fmt.Errorf("-flags: %s is set by bugbench itself", f)
 		}
 	}

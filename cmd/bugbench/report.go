@@ -60,6 +60,9 @@ func computeScore(results []bugResult, first uint64) score {
 		if b.Default.Caught {
 			s.Caught++
 			pos = float64(b.Default.First - first + 1)
+			if b.Default.RunsToFirst > 0 {
+				pos = float64(b.Default.RunsToFirst) // -explore: its seeds are drawn, not counted
+			}
 			caught = append(caught, pos)
 		}
 		all = append(all, pos)
