@@ -92,8 +92,8 @@ type Explorer struct {
 	reached  int                // runs counted in reach
 	top      map[string]topHits // each probe's most hits in one corpus entry
 	topOrder []string           // the probes of top, in discovery order
-	hard     []int // corpus indexes of the regression entries (see hardCandidate)
-	hardRuns int   // runs made from them so far
+	hard     []int              // corpus indexes of the regression entries (see hardCandidate)
+	hardRuns int                // runs made from them so far
 	runs     int
 	gen      uint64
 	stopped  bool
