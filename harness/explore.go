@@ -68,7 +68,8 @@ type ExploreConfig struct {
 	// (a wall-time budget). nil: always.
 	Continue func() bool
 	// Each sees every run's result in run order with the candidate that
-	// made it; false ends the search after the generation.
+	// made it; false ends the search there (the rest of the generation
+	// is not judged).
 	Each func(Candidate, Result) bool
 }
 
@@ -170,24 +171,27 @@ func (e *Explorer) generation() {
 		cands[i] = e.candidate(r)
 		cands[i].Run = e.runs + i
 	}
-	results := make([]Result, n)
 	idx := make([]uint64, n)
 	for i := range idx {
 		idx[i] = uint64(i)
 	}
-	// Each worker writes its own slot; RunManyWith returns once all are
-	// done, and the results are judged in candidate order.
+	// RunManyWith hands the results over in candidate order as soon as
+	// each and those before it are done, so a failure is reported without
+	// waiting for the rest of its generation (CPU to the first failure);
+	// the candidates were all drawn before, so judging early changes no
+	// run.
+	judged := 0
 	RunManyWith(func(i uint64) Result {
 		cfg := e.cfg.Base
 		sc := cands[i].Scenario
 		cfg.Scenario = &sc
-		results[i] = Run(cfg, cands[i].Seed)
-		return results[i]
-	}, idx, max(1, e.cfg.Parallel), func(Result) bool { return true })
-	for i, res := range results {
-		e.judge(cands[i], res)
-	}
-	e.runs += n
+		return Run(cfg, cands[i].Seed)
+	}, idx, max(1, e.cfg.Parallel), func(res Result) bool {
+		e.judge(cands[judged], res)
+		judged++
+		return !e.stopped
+	})
+	e.runs += judged
 }
 
 // judge adds a passing run to the corpus if it reached a new feature, and
