@@ -255,3 +255,19 @@ func (confToy) Classify(p []byte) Moment {
 	}
 	return MomentConfAppend
 }
+
+// TestReplayDeliversKeptAnswersAgain: the replay fault keeps the answers
+// sent while it holds (toy moments 1 and 2: votes and acks, never appends
+// or snapshots) and delivers each once more when it heals, as network
+// duplicates; without a Protocol it keeps nothing.
+func TestReplayDeliversKeptAnswersAgain(t *testing.T) {
+	w, n, _ := aimedWorld(t, Replay, true)
+	w.RunFor(5 * time.Second)
+	n.HealAll()
+	require.Positive(t, w.Net().Stats().Duplicated, "nothing delivered again")
+
+	w, n, _ = aimedWorld(t, Replay, false)
+	w.RunFor(5 * time.Second)
+	n.HealAll()
+	require.Zero(t, w.Net().Stats().Duplicated, "replayed without a Protocol")
+}

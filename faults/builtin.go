@@ -19,6 +19,7 @@ func init() {
 		crashFault{}, partitionFault{}, packetFault{}, tornFault{},
 		corruptFault{}, fullFault{}, slowFault{}, driftFault{}, membershipFault{},
 		pauseFault{}, crashAckFault{}, crashSnapshotFault{}, isolateLeaderFault{}, crashSlowLeaderFault{},
+		replayFault{},
 		loseSyncedFault{}, corruptMajorityFault{}, loseDirentFault{},
 	} {
 		MustRegister(f)

@@ -16,5 +16,6 @@ var (
 	probeIsolatedConf      = probe.New("faults/leader-isolated-after-conf-change", "faults: a leader was cut off as its append of a membership change reached one follower")
 	probeIsolatedChain     = probe.New("faults/leaders-isolated-in-turn", "faults: a second new leader was cut off within one isolate-leader episode")
 	probeSlowLeaderCrash   = probe.New("faults/slow-leader-crashed", "faults: a leader crashed while its disk was slow")
+	probeReplayed          = probe.New("faults/replayed-late", "faults: votes, acks, heartbeat answers or hand-offs were delivered again at the end of a replay episode")
 	probeInjectSkipped     = probe.New("faults/inject-skipped", "faults: an episode could not inject (nothing to aim at, or no budget)")
 )

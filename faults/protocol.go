@@ -26,6 +26,11 @@ const (
 	// MomentConfAppend: a leader's append carrying a membership change
 	// (among other entries, perhaps).
 	MomentConfAppend
+	// MomentHeartbeatResponse: a follower's answer to a heartbeat (it
+	// confirms a leadership for ReadIndex).
+	MomentHeartbeatResponse
+	// MomentTimeoutNow: a leader hands leadership to a follower.
+	MomentTimeoutNow
 )
 
 // IsAppend reports whether m is a leader's append with entries (a
@@ -53,6 +58,9 @@ type Observed struct {
 	From, To  host.NodeID
 	Moment    Moment
 	Delivered bool
+	// Payload is the message, valid only during the trigger's call: a
+	// trigger that keeps it must copy it.
+	Payload []byte
 }
 
 // Trigger is armed by an aimed fault's Inject: it sees every classified
@@ -108,7 +116,7 @@ func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
 	if m == MomentOther {
 		return
 	}
-	ob := Observed{From: from, To: to, Moment: m, Delivered: delivered}
+	ob := Observed{From: from, To: to, Moment: m, Delivered: delivered, Payload: p}
 	for i := 0; i < len(n.armed); i++ {
 		a := n.armed[i]
 		if a.t(ob) {

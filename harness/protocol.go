@@ -40,6 +40,10 @@ func (p nodeProtocol) Classify(payload []byte) faults.Moment {
 		}
 	case raft.MsgSnap:
 		return faults.MomentSnapshot
+	case raft.MsgHeartbeatResp:
+		return faults.MomentHeartbeatResponse
+	case raft.MsgTimeoutNow:
+		return faults.MomentTimeoutNow
 	}
 	return faults.MomentOther
 }

@@ -274,6 +274,25 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	return true
 }
 
+// Duplicate delivers a copy of payload from -> to once more, delay plus a
+// latency draw from now, as the network's own duplication does (counted
+// and traced as a duplicate, no send hooks): a fault that replays a
+// message late. payload must not change afterwards. It reports false if
+// to is not a running node.
+func (n *Network) Duplicate(from, to host.NodeID, payload []byte, delay time.Duration) bool {
+	w := n.w
+	dst := w.nodes[to]
+	if dst == nil || !dst.alive {
+		return false
+	}
+	ph := hashBytes(payload)
+	n.stats.Duplicated++
+	n.stats.DuplicatedBytes += uint64(len(payload))
+	w.traceMsg(kDup, from, dst.id, ph, payload)
+	w.push(event{at: w.at(delay + n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: payload, hash: ph})
+	return true
+}
+
 func (n *Network) latency() time.Duration {
 	c := &n.cfg
 	d := c.Base

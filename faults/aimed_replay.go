@@ -1,0 +1,75 @@
+package faults
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/seedkv/seedkv/host"
+)
+
+// Replay is the name of the replay fault.
+const Replay = "replay"
+
+// replayFault keeps copies of the protocol answers sent while it holds
+// (votes, append acknowledgements, heartbeat answers) and of leadership
+// hand-offs (MsgTimeoutNow), up to max_msgs of them, and delivers each
+// again when it heals: a duplicate the network delayed by up to an
+// episode, within the fault model. By then the cluster has usually moved
+// on (a new term, a leader re-elected, a truncated log, a read round
+// answered), which is when a stale message must be refused: a vote of an
+// earlier election counted in the next, an acknowledgement of an earlier
+// term counted by a re-elected leader, a heartbeat answer of an earlier
+// read round confirming a later one, a late hand-off making a lagging
+// follower campaign.
+type replayFault struct{}
+
+func (replayFault) Name() string { return Replay }
+func (replayFault) Class() Class { return InModel }
+func (replayFault) Params() []Param {
+	return []Param{{Name: "max_msgs", Min: 1, Max: 256, Default: 16, DrawMin: 4, DrawMax: 32, Integer: true,
+		Doc: "messages kept per episode and delivered again when it heals"}}
+}
+
+// replayed reports whether a moment is one the replay fault keeps.
+func replayed(m Moment) bool {
+	switch m {
+	case MomentVoteResponse, MomentAppendResponse, MomentHeartbeatResponse, MomentTimeoutNow:
+		return true
+	}
+	return false
+}
+
+type keptMsg struct {
+	from, to host.NodeID
+	payload  []byte
+}
+
+func (replayFault) Inject(e *Episode) (string, func(), bool) {
+	n := e.N
+	if n.proto == nil {
+		return "", nil, false
+	}
+	limit := int(e.Spec.Param("max_msgs"))
+	var kept []keptMsg
+	n.Arm(e, func(o Observed) bool {
+		if o.Delivered || !replayed(o.Moment) {
+			return false
+		}
+		kept = append(kept, keptMsg{o.From, o.To, slices.Clone(o.Payload)})
+		return len(kept) >= limit
+	})
+	return "armed", func() {
+		n.Disarm(e)
+		sent := 0
+		for _, k := range kept {
+			// Spread the copies a little: they were sent over the episode.
+			d := time.Duration(e.R.Int64N(int64(20 * time.Millisecond)))
+			if n.w.Net().Duplicate(k.from, k.to, k.payload, d) {
+				sent++
+			}
+		}
+		n.w.Probes().If(sent > 0, probeReplayed)
+		e.detail = fmt.Sprintf("%d of %d kept messages delivered again", sent, len(kept))
+	}, true
+}
