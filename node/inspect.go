@@ -114,3 +114,18 @@ func (n *Node) CompactRevision() int64 {
 	}
 	return n.sm.store.CompactRevision()
 }
+
+// ClearAlarm clears the quota alarm if the store is under its quota (a
+// client's disarm; the alarm also clears by itself with the next write
+// that succeeds). It reports whether the alarm is now clear.
+func (n *Node) ClearAlarm() bool {
+	if n.sm != nil {
+		n.checkAlarm()
+	}
+	return !n.alarm
+}
+
+// Booting reports whether the replica is still making its start state
+// durable; until then it drops every message (a real member waits for
+// this before it serves clients).
+func (n *Node) Booting() bool { return n.booting }

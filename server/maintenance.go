@@ -62,11 +62,11 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 }
 
 // Alarm implements etcd's Maintenance.Alarm. The only alarm is NOSPACE,
-// raised by the store's quota when a write is refused and cleared by the
-// replica itself once deletes or compaction bring the store under its
-// quota. GET lists it; DEACTIVATE succeeds once the store is under its
-// quota (the alarm is then already cleared: etcdctl alarm disarm works)
-// and fails with FailedPrecondition while it is not; ACTIVATE is not
+// raised on the local replica when the quota refuses a write and cleared
+// by the next write that succeeds. GET lists it; DEACTIVATE clears it
+// (and answers the alarm it cleared) if the store is under its quota, as
+// it is unless data came in above it, and fails with FailedPrecondition
+// otherwise; writes past the quota are refused again. ACTIVATE is not
 // supported (a NOSPACE raised by hand would not refuse writes here, and
 // seedkv has no CORRUPT alarm: a damaged data dir stops the member).
 func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
@@ -75,11 +75,15 @@ func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 	}
 	var st node.Status
 	var hdr *pb.ResponseHeader
-	var size, quota int64
+	cleared := true
 	if err := m.s.onLoop(ctx, func() {
 		hdr = m.s.localHeader()
 		st = m.s.cfg.Node.Status()
-		size, quota = m.s.cfg.Node.StoreSize()
+		match := (r.Alarm == pb.AlarmType_NONE || r.Alarm == pb.AlarmType_NOSPACE) &&
+			(r.MemberID == 0 || r.MemberID == uint64(st.ID))
+		if r.Action == pb.AlarmRequest_DEACTIVATE && match && st.Alarm {
+			cleared = m.s.cfg.Node.ClearAlarm()
+		}
 	}); err != nil {
 		return nil, err
 	}
@@ -87,8 +91,11 @@ func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 	match := (r.Alarm == pb.AlarmType_NONE || r.Alarm == pb.AlarmType_NOSPACE) &&
 		(r.MemberID == 0 || r.MemberID == uint64(st.ID))
 	if r.Action == pb.AlarmRequest_DEACTIVATE {
-		if match && st.Alarm && size >= quota {
+		if !cleared {
 			return nil, errAlarmStillOver
+		}
+		if match && st.Alarm {
+			out.Alarms = []*pb.AlarmMember{{MemberID: uint64(st.ID), Alarm: pb.AlarmType_NOSPACE}}
 		}
 		return out, nil
 	}

@@ -12,10 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/mvcc"
+	"github.com/seedkv/seedkv/node"
 )
 
 // HashKV agrees across replicas at one revision, changes with the data,
@@ -200,4 +204,54 @@ func FuzzDecodeSnapshotFile(f *testing.F) {
 		}
 		require.Equal(t, EncodeSnapshotFile(data), b)
 	})
+}
+
+// NOSPACE: a write past the quota raises the alarm (listed, in Status
+// errors); disarming fails while the store is over its quota and
+// succeeds once deletes and compaction brought it under.
+func TestNoSpaceAlarm(t *testing.T) {
+	addr := reservePort(t)
+	m, err := StartMember(MemberConfig{ID: 1, Peers: map[host.NodeID]string{1: addr}, DataDir: t.TempDir(),
+		ListenPeer: addr, ListenClient: "127.0.0.1:0", ClusterID: 7,
+		Node: node.Config{TickInterval: 20 * time.Millisecond, QuotaBytes: 64 << 10}})
+	require.NoError(t, err)
+	conn, err := grpc.NewClient(m.ClientAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(); m.Stop() })
+	kv, mc := pb.NewKVClient(conn), pb.NewMaintenanceClient(conn)
+	var last int64
+	require.Eventually(t, func() bool {
+		p, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("big"), Value: bytes.Repeat([]byte("x"), 8<<10)})
+		if err == nil {
+			last = p.Header.Revision
+		}
+		return errors.Is(err, rpctypes.ErrGRPCNoSpace)
+	}, 20*time.Second, time.Millisecond)
+	al, err := mc.Alarm(ctx(t), &pb.AlarmRequest{Action: pb.AlarmRequest_GET})
+	require.NoError(t, err)
+	require.Len(t, al.Alarms, 1)
+	require.Equal(t, pb.AlarmType_NOSPACE, al.Alarms[0].Alarm)
+	st, err := mc.Status(ctx(t), &pb.StatusRequest{})
+	require.NoError(t, err)
+	require.NotEmpty(t, st.Errors)
+	require.Equal(t, int64(64<<10), st.DbSizeQuota)
+	// Disarm clears it (etcdctl alarm disarm); the next big write
+	// raises it again; deletes and compaction make room.
+	dis, err := mc.Alarm(ctx(t), &pb.AlarmRequest{Action: pb.AlarmRequest_DEACTIVATE, Alarm: pb.AlarmType_NOSPACE, MemberID: 1})
+	require.NoError(t, err)
+	require.Len(t, dis.Alarms, 1)
+	al, err = mc.Alarm(ctx(t), &pb.AlarmRequest{Action: pb.AlarmRequest_GET})
+	require.NoError(t, err)
+	require.Empty(t, al.Alarms)
+	_, err = kv.Put(ctx(t), &pb.PutRequest{Key: []byte("big"), Value: bytes.Repeat([]byte("x"), 8<<10)})
+	require.ErrorIs(t, err, rpctypes.ErrGRPCNoSpace)
+	_, err = kv.DeleteRange(ctx(t), &pb.DeleteRangeRequest{Key: []byte("big")})
+	require.NoError(t, err)
+	_, err = kv.Compact(ctx(t), &pb.CompactionRequest{Revision: last + 1})
+	require.NoError(t, err)
+	al, err = mc.Alarm(ctx(t), &pb.AlarmRequest{Action: pb.AlarmRequest_GET})
+	require.NoError(t, err)
+	require.Empty(t, al.Alarms, "cleared by the delete that succeeded")
+	_, err = kv.Put(ctx(t), &pb.PutRequest{Key: []byte("big"), Value: bytes.Repeat([]byte("x"), 8<<10)})
+	require.NoError(t, err)
 }

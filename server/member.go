@@ -134,6 +134,15 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		m.loop.Close()
 		return nil, fmt.Errorf("members file: %w", g.saveErr)
 	}
+	// The replica drops every message until its start state is durable:
+	// a client's write sent meanwhile would wait for its whole timeout.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		booting := true
+		m.loop.Do(func() { booting = m.node.Booting() })
+		if !booting {
+			break
+		}
+	}
 	srv := New(Config{Loop: m.loop, Node: m.node, Client: cl, ClusterID: cfg.ClusterID,
 		Members: cfg.Members, RequestTimeout: cfg.RequestTimeout})
 	srv.gossip = g
