@@ -131,6 +131,33 @@ func TestEtcdctlMemberAddPromoteRemove(t *testing.T) {
 	require.Equal(t, 3, strings.Count(strings.TrimSpace(out), "\n")+1, out)
 	_, err = ctl("put", "/members/removed", "v")
 	require.NoError(t, err)
+
+	// A voter added directly (no learner step) joins and serves
+	// linearizable reads once started.
+	ports = freeTCPPorts(t, 2)
+	peer5 := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	client5 := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	out, err = ctl("member", "add", "s5", "--peer-urls="+peer5)
+	require.NoError(t, err)
+	id5 := strings.Fields(out)[1]
+	p5 := exec.Command(seedkvBin, "--data-dir", filepath.Join(t.TempDir(), "s5"),
+		"--listen-peer-urls", peer5, "--listen-client-urls", client5)
+	p5.Env = os.Environ()
+	for k, v := range etcdEnv(out) {
+		p5.Env = append(p5.Env, k+"="+v)
+	}
+	require.NoError(t, p5.Start())
+	defer func() { _ = p5.Process.Signal(syscall.SIGTERM); _ = p5.Wait() }()
+	require.Eventually(t, func() bool {
+		out, err := runCmd(ctx, etcdctlBin, "--endpoints="+client5, "get", "/members/removed")
+		return err == nil && strings.Contains(out, "/members/removed")
+	}, 30*time.Second, 200*time.Millisecond, "the new voter serves linearizable reads")
+	require.Eventually(t, func() bool {
+		out, err := ctl("member", "list")
+		return err == nil && strings.Contains(out, id5+", started, s5, "+peer5+", "+client5+", false")
+	}, 10*time.Second, 200*time.Millisecond)
+	_, err = ctl("member", "remove", id5)
+	require.NoError(t, err)
 }
 
 // etcdEnv picks the NAME="value" lines etcdctl member add prints.
