@@ -78,6 +78,13 @@ func (r *seedRun) checkRevisions(ops []lin.Op) lin.Result {
 // of ops surely created (the search consults hints only there; on a long
 // run hints for every revision would cost megabytes).
 func revisionHints(log []lin.LogEntry, ops []lin.Op) lin.RevisionHints {
+	return revisionHintsIf(log, ops, func(int64) bool { return true })
+}
+
+// revisionHintsIf is revisionHints for the revisions keep selects (as
+// the history numbers them): a history checked in a window holds no
+// longer the writes that surely created the revisions it replayed.
+func revisionHintsIf(log []lin.LogEntry, ops []lin.Op, keep func(rev int64) bool) lin.RevisionHints {
 	created := map[int64]bool{}
 	for i := range ops {
 		if lin.SurelyCreated(&ops[i]) {
@@ -86,7 +93,7 @@ func revisionHints(log []lin.LogEntry, ops []lin.Op) lin.RevisionHints {
 	}
 	h := lin.RevisionHints{}
 	for _, e := range log {
-		if created[e.Revision-revBase] {
+		if created[e.Revision-revBase] || !keep(e.Revision-revBase) {
 			continue
 		}
 		keys := make([]string, len(e.Changes))

@@ -268,11 +268,13 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 	ops := rec.History
 	if rec.WriteLog != nil {
 		var floor func(int64) int64
+		var dropped map[keyRev]bool
+		keep := func(int64) bool { return true }
 		if r.window != nil {
-			floor = r.window.floors(ops)
+			floor, dropped, keep = r.window.floors(ops), r.window.accounted, r.window.hinted
 		}
-		n := resolveUnknownWith(ops, rec.WriteLog, floor)
-		r.hints = revisionHints(rec.WriteLog, ops)
+		n := resolveUnknownWith(ops, rec.WriteLog, floor, dropped)
+		r.hints = revisionHintsIf(rec.WriteLog, ops, keep)
 		r.notef("history: %d ops, %d unknown outcomes settled from the write log", len(ops), n)
 	}
 	switch {

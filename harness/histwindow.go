@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 
 	lin "github.com/seedkv/seedkv/linearizability"
 )
@@ -41,6 +42,15 @@ type histWindow struct {
 	// op (their number is the run's unknown writes, a few per cent).
 	puts    map[string]int
 	scanned int // the write log entries looked at for them
+	// The acknowledged writes the window let go, by store revision, till
+	// the write log's entry at their revision is seen to hold them; the
+	// log's live keys before the entry at cursor (the next to look at).
+	verify map[int64][]int
+	live   map[string]bool
+	cursor int
+	// accounted are the deletes that the writes dropped account for (see
+	// accountedDeletes), for resolveUnknown.
+	accounted map[keyRev]bool
 	// dropped counts the ops dropped from the history, kept those it held
 	// when it was taken.
 	dropped, kept int
@@ -72,14 +82,10 @@ func (r *seedRun) startWindow(mode windowMode) {
 	if !r.wantsWindow(mode) {
 		return
 	}
-	hw := &histWindow{r: r, w: lin.NewWindow(r.cfg.CheckSteps), puts: map[string]int{}}
+	hw := &histWindow{r: r, w: lin.NewWindow(r.cfg.CheckSteps), puts: map[string]int{},
+		verify: map[int64][]int{}, live: map[string]bool{}, accounted: map[keyRev]bool{}}
 	r.window = hw
-	hw.w.OnDrop = func(id int, op *lin.Op) {
-		if !op.Input.IsWrite() {
-			r.hist.Drop(id)
-			hw.dropped++
-		}
-	}
+	hw.w.OnDrop = hw.letGo
 	r.hist.OnCall = hw.w.Call
 	r.hist.OnFinish = hw.finished
 }
@@ -89,7 +95,7 @@ func (hw *histWindow) finished(id int, op *lin.Op) {
 	floor, _ := hw.w.Floor(id)
 	hw.w.Add(id, *op)
 	switch {
-	case op.Failed && !op.Input.IsWrite():
+	case (op.Failed || op.Unknown) && !op.Input.IsWrite(), op.Failed && !leaseOp(&op.Input):
 		hw.r.hist.Drop(id) // no check reads it
 		hw.dropped++
 	case op.Unknown:
@@ -166,7 +172,113 @@ func (hw *histWindow) advance() {
 		hw.scanned = len(log)
 	}
 	hw.w.Retire(hw.w.Horizon(), hw.changes)
+	hw.verifyLog()
 	hw.r.hist.Squeeze()
+}
+
+// letGo is told of each operation the window replayed and let go: a read
+// is dropped from the history at once; an acknowledged write (not of a
+// lease key: the lease check reads those) once the write log is seen to
+// hold it at its revision (as the lost-writes check requires; one it
+// does not hold stays for that check).
+func (hw *histWindow) letGo(id int, op *lin.Op) {
+	switch {
+	case !op.Input.IsWrite():
+		hw.r.hist.Drop(id)
+		hw.dropped++
+	case !op.Unknown && !op.Failed && op.Return != lin.UnknownReturn && op.Output.Revision > 0 && !leaseOp(&op.Input):
+		rev := op.Output.Revision + revBase
+		hw.verify[rev] = append(hw.verify[rev], id)
+	}
+}
+
+// leaseOp reports whether an operation may delete a lease key: the lease
+// check reads those (revokesByKey), so they stay in the history.
+func leaseOp(in *lin.Input) bool {
+	if in.Kind == lin.KindDelete && strings.HasPrefix(in.Key, leasePrefix) {
+		return true
+	}
+	for _, br := range [][]lin.TxnOp{in.Then, in.Else} {
+		for _, t := range br {
+			if t.Kind == lin.KindDelete && strings.HasPrefix(t.Key, leasePrefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// verifyLog walks the harness's watch of the write log up to the last
+// revision the window replayed, dropping each acknowledged write the
+// window let go whose effect the entry of its revision holds, and noting
+// the deletes it accounts for.
+func (hw *histWindow) verifyLog() {
+	log := hw.r.logWatch.log
+	upTo := hw.w.Checked() - 1 + revBase // the last replayed, as the store numbers it
+	for hw.cursor < len(log) && log[hw.cursor].Revision <= upTo {
+		e := &log[hw.cursor]
+		for rev := range hw.verify { // revisions the log skipped: their writes stay
+			if rev < e.Revision {
+				delete(hw.verify, rev)
+			}
+		}
+		for _, id := range hw.verify[e.Revision] {
+			hw.verifyOne(id, e)
+		}
+		delete(hw.verify, e.Revision)
+		for _, c := range e.Changes {
+			if c.Type == lin.EventPut {
+				hw.live[c.Key] = true
+			} else {
+				delete(hw.live, c.Key)
+			}
+		}
+		hw.cursor++
+	}
+}
+
+// verifyOne drops write id if log entry e, at its revision, holds all
+// its effect (as logIndex.missing judges it, with the live keys before e).
+func (hw *histWindow) verifyOne(id int, e *lin.LogEntry) {
+	op, ok := hw.r.hist.Op(id)
+	if !ok {
+		return
+	}
+	var want []lin.Change
+	in := &op.Input
+	switch in.Kind {
+	case lin.KindPut:
+		want = append(want, lin.Change{Key: in.Key, Type: lin.EventPut, Value: in.Value})
+	case lin.KindDelete:
+		if op.Output.Deleted > 0 {
+			want = append(want, lin.Change{Key: in.Key, Type: lin.EventDelete})
+		}
+	case lin.KindTxn:
+		branch := in.Else
+		if op.Output.Succeeded {
+			branch = in.Then
+		}
+		for _, t := range branch {
+			switch {
+			case t.Kind == lin.KindPut:
+				want = append(want, lin.Change{Key: t.Key, Type: lin.EventPut, Value: t.Value})
+			case t.Kind == lin.KindDelete && hw.live[t.Key]:
+				want = append(want, lin.Change{Key: t.Key, Type: lin.EventDelete})
+			}
+		}
+	}
+	for _, w := range want {
+		if !hasChange(e.Changes, w) {
+			return
+		}
+	}
+	var acc []lin.Op
+	acc = append(acc, op)
+	for k := range accountedDeletes(acc) {
+		hw.accounted[k] = true
+	}
+	hw.r.hist.Drop(id)
+	hw.dropped++
 }
 
 // changes is the harness's watch of the write log at revision rev (as
@@ -234,4 +346,11 @@ func (hw *histWindow) floors(ops []lin.Op) func(t int64) int64 {
 	}
 	added := revisionFloor(ops[len(hw.ids):])
 	return func(t int64) int64 { return max(byCall[t], added(t)) }
+}
+
+// hinted selects the revisions (as the history numbers them) that may
+// need hints: those the window has not replayed, and the gaps among
+// those it has (every other revision it replayed was surely created).
+func (hw *histWindow) hinted(rev int64) bool {
+	return rev >= hw.w.Checked() || hw.w.IsGap(rev)
 }

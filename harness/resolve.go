@@ -35,13 +35,15 @@ import (
 // the log itself is checked by convergence, agreement and the watches.
 // It returns how many operations were settled.
 func resolveUnknown(ops []lin.Op, log []lin.LogEntry) int {
-	return resolveUnknownWith(ops, log, nil)
+	return resolveUnknownWith(ops, log, nil, nil)
 }
 
 // resolveUnknownWith is resolveUnknown with the revision floor of the
-// unknown operations' calls given (nil: computed from ops): a history
-// checked in a window has dropped reads the floor counts.
-func resolveUnknownWith(ops []lin.Op, log []lin.LogEntry, floor func(t int64) int64) int {
+// unknown operations' calls given (nil: computed from ops) and the
+// deletes accounted for by operations no longer in ops: a history checked
+// in a window has dropped reads the floor counts and writes that account
+// for deletes.
+func resolveUnknownWith(ops []lin.Op, log []lin.LogEntry, floor func(t int64) int64, dropped map[keyRev]bool) int {
 	putAt := map[string]int64{}      // value -> store revision of its put
 	deleteAt := map[string][]int64{} // key -> store revisions of its deletes
 	for _, e := range log {
@@ -56,6 +58,9 @@ func resolveUnknownWith(ops []lin.Op, log []lin.LogEntry, floor func(t int64) in
 	// Writes with a put first: one that happened accounts for its
 	// deletes at its revision.
 	accounted := accountedDeletes(ops)
+	for k := range dropped {
+		accounted[k] = true
+	}
 	settled := 0
 	for i := range ops {
 		if op := &ops[i]; op.Unknown && op.Input.IsWrite() && hasPut(&op.Input) {

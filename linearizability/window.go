@@ -126,6 +126,10 @@ func (w *Window) Add(id int, op Op) {
 	floor, called := w.floors[id]
 	delete(w.floors, id)
 	if op.Unknown && w.spoiled == "" {
+		if !op.Input.IsWrite() && validKind(&op) == nil {
+			w.dropped++ // the check leaves a read of unknown outcome out
+			return
+		}
 		w.unknown[id] = winOp{id: id, op: op, floor: floor, called: called}
 		return
 	}
@@ -182,6 +186,12 @@ func (w *Window) UnknownFloor(id int) (int64, bool) {
 		return o.floor, o.called
 	}
 	return w.Floor(id)
+}
+
+// IsGap reports whether rev, replayed, had no sure creator.
+func (w *Window) IsGap(rev int64) bool {
+	_, ok := slices.BinarySearchFunc(w.gaps, rev, func(g winGap, r int64) int { return cmp.Compare(g.rev, r) })
+	return ok
 }
 
 // InFlight reports whether operation id was called and not yet added.
