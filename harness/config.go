@@ -175,6 +175,10 @@ type Config struct {
 	// CheckSteps bounds the revision checker's search (0: its default);
 	// running out of steps gives the verdict unknown.
 	CheckSteps int64
+	// Window says whether the client history is checked in a window as
+	// the run goes (histwindow.go): auto ("", in runs of LongRun or
+	// more), off or always.
+	Window HistoryWindow
 	// SnapshotEntries is how many applied entries a replica takes a
 	// snapshot after; 0 draws it per seed (see snapshotChoices).
 	SnapshotEntries uint64
@@ -297,6 +301,9 @@ func (c Config) Validate() error {
 func (c Config) validateRest() error {
 	if c.RequestTimeout <= 0 || c.HealTimeout <= 0 || c.CheckTimeout <= 0 {
 		return fmt.Errorf("%w: request, heal and check timeouts must be positive", ErrBadConfig)
+	}
+	if _, err := ParseHistoryWindow(string(c.Window)); err != nil {
+		return err
 	}
 	return c.validateSystem()
 }

@@ -25,6 +25,37 @@ import (
 // every reason, witness and op index is the one the whole history gives:
 // the world is deterministic, so the second run is the same run.
 
+// HistoryWindow is Config.Window: whether a run checks its client history
+// in a window as it goes.
+type HistoryWindow string
+
+// The settings of Config.Window.
+const (
+	WindowAuto   HistoryWindow = "auto"   // in runs of LongRun or more that allow it (the default, also "")
+	WindowOff    HistoryWindow = "off"    // never: the whole history is kept and checked at the end
+	WindowAlways HistoryWindow = "always" // whenever the run allows it, however short (to compare)
+)
+
+// ParseHistoryWindow parses a `-window` value.
+func ParseHistoryWindow(s string) (HistoryWindow, error) {
+	switch HistoryWindow(s) {
+	case "", WindowAuto, WindowOff, WindowAlways:
+		return HistoryWindow(s), nil
+	}
+	return "", fmt.Errorf("%w: window %q (want auto, off or always)", ErrBadConfig, s)
+}
+
+// mode is the window mode a setting asks for.
+func (s HistoryWindow) mode() windowMode {
+	switch s {
+	case WindowOff:
+		return windowOff
+	case WindowAlways:
+		return windowAlways
+	}
+	return windowAuto
+}
+
 // windowMode says whether a run checks its history in a window.
 type windowMode uint8
 

@@ -81,7 +81,7 @@ type seedRun struct {
 // in a window (histwindow.go); if it does not pass so, it is run again
 // keeping the whole history, for the reason and witness that gives.
 func Run(cfg Config, seed uint64) Result {
-	return runMode(cfg, seed, windowAuto)
+	return runMode(cfg, seed, cfg.Window.mode())
 }
 
 // runMode is Run with the window mode given.

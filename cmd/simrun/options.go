@@ -92,6 +92,7 @@ func parseArgs(args []string) (options, error) {
 	shard := fs.String("shard", "1/1", "run only share i of n of the seeds (i/n, 1-based)")
 	reads := fs.String("reads", string(def.Reads), "linearizable or serializable")
 	checker := fs.String("checker", string(def.Checker), "linearizability checker: revision, porcupine or both")
+	window := fs.String("window", "auto", "check the history in a window as the run goes: auto (runs of 1m or more), off or always")
 	scenarioFile := fs.String("scenario", "", "run this scenario (JSON, as -json prints it) instead of drawing one per seed")
 	workload := fs.String("workload", "kv", "kv, election, lock, config or kubernetes")
 	fs.BoolVar(&o.probes, "probes", false, "print a coverage report: each probe, how many seeds hit it, the first seed")
@@ -129,6 +130,9 @@ func parseArgs(args []string) (options, error) {
 	if o.cfg.Checker, err = harness.ParseChecker(*checker); err != nil {
 		return o, usagef("-checker: %v", err)
 	}
+	if o.cfg.Window, err = harness.ParseHistoryWindow(*window); err != nil {
+		return o, usagef("-window: %v", err)
+	}
 	if o.cfg.Workload, err = workloads.New(*workload, workloads.Options{Fencing: *fencing}); err != nil {
 		return o, usagef("-workload: %v", err)
 	}
@@ -155,7 +159,7 @@ func parseArgs(args []string) (options, error) {
 		return o, err
 	}
 	o.cfg.Probes = true // cheap; every JSON line carries the seed's probes
-	for _, name := range []string{"scenario", "nodes", "clients", "duration", "faults", "reads", "checker", "workload", "fencing", "check-determinism"} {
+	for _, name := range []string{"scenario", "nodes", "clients", "duration", "faults", "reads", "checker", "window", "workload", "fencing", "check-determinism"} {
 		if !set[name] {
 			continue
 		}
