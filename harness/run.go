@@ -169,6 +169,10 @@ const (
 	MaxBytesPerSecond  = 256 << 10
 )
 
+// sliceHook, if set (by benchmarks, never concurrently with RunMany),
+// is called after each slice of virtual time a run runs.
+var sliceHook func(elapsed time.Duration)
+
 // errLivelock is the failure of a run past its event budget.
 var errLivelock = errors.New("livelock")
 
@@ -184,6 +188,9 @@ func (r *seedRun) runFor(d time.Duration) bool {
 		r.w.RunFor(min(end-r.w.Elapsed(), 50*time.Millisecond))
 		if r.window != nil {
 			r.window.advance()
+		}
+		if sliceHook != nil {
+			sliceHook(r.w.Elapsed())
 		}
 		r.timeline.sample(r)
 		r.skew.sample(r)

@@ -1,0 +1,58 @@
+package harness
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"testing"
+	"time"
+)
+
+// BenchmarkLongSeedHeap runs seed 1 (then 2, ...) for one virtual hour
+// with 5 nodes and reports the live heap after a full collection at 10,
+// 30 and 60 virtual minutes (heap-MB-10m, -30m, -60m), their ratio
+// (heap-60m/10m: flat is 1) and the CPU seconds per seed. The soft
+// memory limit is off (simrun sets one per worker; here the figures are
+// what the run keeps, not what the collector was pushed to).
+// BENCH_WINDOW=off measures the whole-history run instead.
+func BenchmarkLongSeedHeap(b *testing.B) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	debug.SetMemoryLimit(1 << 62)
+	cfg := DefaultConfig()
+	cfg.Duration, cfg.Nodes = time.Hour, 5
+	if w := HistoryWindow(os.Getenv("BENCH_WINDOW")); w != "" {
+		cfg.Window = w
+	}
+	marks := []time.Duration{10 * time.Minute, 30 * time.Minute, 60 * time.Minute}
+	heap := make([]float64, len(marks))
+	failed := 0
+	cpu0, _ := processCPU()
+	for i := 0; i < b.N; i++ {
+		next := 0
+		sliceHook = func(elapsed time.Duration) {
+			if next < len(marks) && elapsed >= marks[next] {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				heap[next] = max(heap[next], float64(ms.HeapAlloc)/(1<<20))
+				next++
+			}
+		}
+		res := Run(cfg, uint64(i+1))
+		sliceHook = nil
+		if res.Verdict != Pass {
+			failed++
+			b.Logf("seed %d: %v: %.200s", i+1, res.Verdict, res.Reason)
+		}
+		b.Logf("seed %d: window %s", i+1, res.window)
+	}
+	for k, m := range marks {
+		b.ReportMetric(heap[k], "heap-MB-"+m.String())
+	}
+	if heap[0] > 0 {
+		b.ReportMetric(heap[2]/heap[0], "heap-60m/10m")
+	}
+	cpu1, _ := processCPU()
+	b.ReportMetric((cpu1-cpu0).Seconds()/float64(b.N), "cpu-s/seed")
+	b.ReportMetric(float64(failed), "failed-seeds")
+}
