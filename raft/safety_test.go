@@ -583,3 +583,82 @@ func TestReadIndexKeysAreLeaders(t *testing.T) {
 	c.stabilize()
 	require.Empty(t, c.nodes[3].reads, "a late answer to an earlier round confirmed the follower's read")
 }
+
+// TestAppendsStartAtTheFirstConflict is why bugbench's
+// raft-commit-past-last-new (a follower commits min(leaderCommit,
+// lastIndex) instead of min(leaderCommit, last new entry)) cannot show in
+// this raft: an append a follower accepts either truncates the follower's
+// divergent suffix (its first entry that differs is the first conflict) or
+// leaves a log beyond its last entry that is a prefix of the leader's. So
+// committing past the append's last entry never commits an entry the
+// leader does not hold. Here a follower holds a divergent suffix of five
+// entries from a deposed leader, the new leader sends one entry per append
+// (the smallest message size), and every append the follower accepts is
+// checked against that. Probing lands exactly on the first conflict (the
+// follower's hint is the last index of a term at or below the probe's, and
+// the leader steps back to its last entry of a term at or below that), and
+// while probing the leader's match is 0, so no append starts lower.
+func TestAppendsStartAtTheFirstConflict(t *testing.T) {
+	c := newCluster(t, 5, func(cfg *Config) { cfg.MaxSizePerMsg = 1; cfg.PreVote = true; cfg.CheckQuorum = true })
+	c.campaign(1)
+	require.NoError(t, c.propose(1, "a"))
+	// Leader 1 appends b and c, which reach 2 and 3, and then s1..s5,
+	// which reach only 2, all before any answer: 2's commit index stays
+	// at a, below the entries it shares with the next leader.
+	for _, d := range []string{"b", "c", "s1", "s2", "s3", "s4", "s5"} {
+		require.NoError(t, c.nodes[1].rn.Propose([]byte(d)))
+		c.handle(1)
+	}
+	var out []Message
+	for _, m := range c.queue {
+		if m.Type == MsgApp && (m.To == 2 || (m.To == 3 && m.Entries[0].Index <= 5)) {
+			out = append(out, m)
+		}
+	}
+	c.queue = nil
+	for _, m := range out {
+		_ = c.nodes[m.To].rn.Step(m)
+	}
+	c.handle(2)
+	c.handle(3)
+	c.queue = nil // their answers are lost; 1 is cut off from now on
+	require.Equal(t, uint64(3), c.nodes[2].rn.r.log.committed)
+	// 3, 4 and 5 elect 3, which holds b and c and commits entries of its own.
+	c.isolate(1)
+	c.isolate(2)
+	c.tickAll(30)
+	require.Equal(t, uint64(3), c.leader())
+	for _, d := range []string{"n1", "n2", "n3", "n4", "n5", "n6", "n7"} {
+		require.NoError(t, c.propose(3, d))
+	}
+	// Leadership moves to 4, which then probes 2 from its last index: 2
+	// rejects, and the hints must bring 4 down to the first conflict.
+	c.nodes[3].rn.TransferLeadership(4)
+	c.stabilize()
+	require.Equal(t, uint64(4), c.leader())
+	f, l := c.nodes[2].rn.r, c.nodes[4].rn.r
+	require.Equal(t, uint64(10), f.log.lastIndex(), "follower 2 holds a, b, c and the divergent s1..s5")
+	accepted := 0
+	c.rewrite = func(m *Message) {
+		if m.Type != MsgApp || m.To != 2 || m.From != 4 || len(m.Entries) == 0 || !f.log.matchTerm(m.Index, m.LogTerm) ||
+			m.Index < f.log.committed {
+			return
+		}
+		accepted++
+		if f.log.findConflict(m.Entries) != 0 {
+			return // it truncates the divergent suffix
+		}
+		lastNew := m.Entries[len(m.Entries)-1].Index
+		for i := lastNew + 1; i <= f.log.lastIndex(); i++ {
+			ft, _ := f.log.term(i)
+			require.True(t, l.log.matchTerm(i, ft),
+				"follower 2 accepts an append ending at %d that leaves its divergent entry %d (term %d) behind, with leader commit %d",
+				lastNew, i, ft, m.Commit)
+		}
+	}
+	delete(c.cut, 2)
+	c.tickAll(20)
+	require.Positive(t, accepted)
+	c.rewrite = nil
+	c.checkApplied()
+}
