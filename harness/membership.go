@@ -43,6 +43,7 @@ type operator struct {
 	changes   int
 	overlaps  int           // second changes sent while the first was in flight
 	extra     []host.NodeID // learners added by an overlapping change
+	settled   bool          // the final member list decided who runs
 }
 
 // servers is every replica ID a client may need: the initial replicas and,
@@ -256,9 +257,12 @@ func (o *operator) removeVictim() {
 	})
 }
 
-// startNode starts a fresh replica that joins the cluster.
+// startNode starts a fresh replica that joins the cluster. After settle,
+// an add's late answer (a timeout that fired after the final member list
+// was read) starts nothing: the list decided, and a replica started for a
+// refused add would never join, yet be counted as one that must catch up.
 func (o *operator) startNode(id host.NodeID) {
-	if o.started[id] {
+	if o.started[id] || o.settled {
 		return
 	}
 	o.started[id] = true
@@ -421,6 +425,7 @@ func (o *operator) settle(deadline time.Duration) error {
 		// Its add was still unanswered when the workload ended.
 		o.startNode(id)
 	}
+	o.settled = true
 	o.r.notef("membership: %d changes (%d overlapped), final members %v", o.changes, o.overlaps, members)
 	return nil
 }

@@ -78,3 +78,13 @@ func TestRetiredReplicasStayDown(t *testing.T) {
 	}
 	require.Positive(t, shutDown, "no running replica was shut down")
 }
+
+// Once settle has read the final member list, an add's late answer (seed
+// 997 at -nodes 5 -faults all on fb3c43d: the add of 7 was refused as
+// pending, retried, and timed out after settle) must not start a replica
+// that is no member: the convergence check would wait for it forever.
+func TestLateAddAnswerAfterSettleStartsNothing(t *testing.T) {
+	o := &operator{started: map[host.NodeID]bool{}, settled: true}
+	o.startNode(7)
+	require.False(t, o.started[7])
+}
