@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -225,6 +226,9 @@ func loadMemberTable(cfg *MemberConfig) (*memberTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptDataDir, err)
 	}
+	if wals, _ := filepath.Glob(filepath.Join(cfg.DataDir, "*.wal")); !ok && len(wals) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrLegacyDataDir, cfg.DataDir)
+	}
 	if ok {
 		for _, m := range msg.Members {
 			tab.merge(m)
@@ -250,5 +254,16 @@ func loadMemberTable(cfg *MemberConfig) (*memberTable, error) {
 	if self.ID != 0 {
 		tab.publish(cfg.ID, self.Name, self.ClientURLs)
 	}
+	// Saved before the replica writes anything: a data dir with a WAL and
+	// no members file is one made before members.json existed.
+	if err := saveMembersFile(cfg.DataDir, tab.encode(cfg.ID)); err != nil {
+		return nil, fmt.Errorf("members file: %w", err)
+	}
 	return tab, nil
 }
+
+// ErrLegacyDataDir: a data dir with a WAL but no members.json, made by a
+// seedkv that numbered members by their position in --initial-cluster
+// (IDs are now derived from peer URLs, so its raft configuration names
+// none of them).
+var ErrLegacyDataDir = errors.New("data dir made by an older seedkv (member IDs by position, no members.json): start this member with an empty data dir")

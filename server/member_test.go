@@ -401,6 +401,10 @@ func TestRestartAndCorruptDataDir(t *testing.T) {
 	_, err = StartMember(cfg)
 	require.ErrorIs(t, err, ErrCorruptDataDir)
 	require.True(t, strings.Contains(err.Error(), filepath.Base(names[0])), err.Error())
+	// A data dir from before members.json (IDs by position) is refused.
+	require.NoError(t, os.Remove(filepath.Join(cfg.DataDir, membersFile)))
+	_, err = StartMember(cfg)
+	require.ErrorIs(t, err, ErrLegacyDataDir)
 	tc.members[2] = &Member{} // already stopped
 	tc.members = tc.members[:2]
 	tc.conns = tc.conns[:2]
