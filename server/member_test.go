@@ -381,6 +381,9 @@ func TestRestartAndCorruptDataDir(t *testing.T) {
 		require.NoError(t, err)
 	}
 	cfg := tc.cfgs[2]
+	// Member 3 may trail the quorum that acknowledged the puts: wait
+	// until it holds them.
+	require.Eventually(t, func() bool { return tc.members[2].Status().Commit >= 20 }, 10*time.Second, 5*time.Millisecond)
 	tc.conns[2].Close()
 	tc.members[2].Stop()
 	m, err := StartMember(cfg)
