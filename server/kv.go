@@ -3,7 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
-	"slices"
+	"math"
+	"sort"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -50,42 +51,68 @@ func checkRange(r *pb.RangeRequest) error {
 	return nil
 }
 
-// postProcessed reports whether a range is sorted or filtered after it is
-// read: then the store is asked for the whole range, as etcd does.
-func postProcessed(r *pb.RangeRequest) bool {
-	return r.SortOrder != pb.RangeRequest_NONE || r.SortTarget != pb.RangeRequest_KEY ||
-		r.MinModRevision != 0 || r.MaxModRevision != 0 ||
+// defaultOrdering is etcd's IsDefaultOrdering: the store's key order
+// already is the answer's (no order asked, or keys ascending). A sort
+// target with no order is still sorted ascending, but only over what the
+// store read (sortKVs).
+func defaultOrdering(r *pb.RangeRequest) bool {
+	return r.SortOrder == pb.RangeRequest_NONE ||
+		(r.SortTarget == pb.RangeRequest_KEY && r.SortOrder == pb.RangeRequest_ASCEND)
+}
+
+// revisionFilters reports whether the range filters by mod or create
+// revision (etcd's HasRevisionFilters).
+func revisionFilters(r *pb.RangeRequest) bool {
+	return r.MinModRevision != 0 || r.MaxModRevision != 0 ||
 		r.MinCreateRevision != 0 || r.MaxCreateRevision != 0
 }
 
-// apiRange translates a range request for the store.
-func apiRange(r *pb.RangeRequest) *api.RangeRequest {
-	out := &api.RangeRequest{Key: r.Key, End: r.RangeEnd, Revision: r.Revision, Limit: r.Limit,
-		CountOnly: r.CountOnly, KeysOnly: r.KeysOnly, Serializable: r.Serializable}
-	if postProcessed(r) {
-		out.Limit = 0
+// storeLimit is the limit the store is asked for, as etcd's rangeLimit:
+// everything when the answer is sorted or filtered after the read, else
+// one more than the limit, so that finishRange can tell More.
+func storeLimit(r *pb.RangeRequest) int64 {
+	limit := r.Limit
+	if !defaultOrdering(r) || revisionFilters(r) {
+		limit = 0
 	}
-	return out
+	if limit > 0 && limit < math.MaxInt64 {
+		limit++
+	}
+	return limit
+}
+
+// apiRange translates a range request for the store. Keys only is passed
+// on unless the range is sorted by value (etcd's FastKeysOnly): then the
+// store reads values (and leases) to sort by, and finishRange drops the
+// values.
+func apiRange(r *pb.RangeRequest) *api.RangeRequest {
+	return &api.RangeRequest{Key: r.Key, End: r.RangeEnd, Revision: r.Revision, Limit: storeLimit(r),
+		CountOnly: r.CountOnly, KeysOnly: r.KeysOnly && r.SortTarget != pb.RangeRequest_VALUE,
+		Serializable: r.Serializable}
 }
 
 // finishRange applies the filters, sort and limit etcd applies after its
-// read, and converts the result. Count stays the count of the whole range
-// (before filters), as in etcd.
+// read (etcd's executeRange), and converts the result. Count stays the
+// count of the whole range (before filters), as in etcd.
 func finishRange(r *pb.RangeRequest, body *api.RangeResponse) *pb.RangeResponse {
 	out := &pb.RangeResponse{Count: body.Count, More: body.More}
 	kvs := body.KVs
-	if postProcessed(r) {
+	if revisionFilters(r) {
 		kvs = filterKVs(r, kvs)
-		sortKVs(r, kvs)
-		out.More = false
-		if r.Limit > 0 && int64(len(kvs)) > r.Limit {
+	}
+	sortKVs(r, kvs)
+	if r.Limit > 0 {
+		out.More = int64(len(kvs)) > r.Limit
+		if out.More {
 			kvs = kvs[:r.Limit]
-			out.More = true
 		}
 	}
 	out.Kvs = make([]*mvccpb.KeyValue, len(kvs))
 	for i := range kvs {
 		out.Kvs[i] = pbKV(&kvs[i])
+		if r.KeysOnly {
+			out.Kvs[i].Value = nil
+		}
 	}
 	return out
 }
@@ -106,35 +133,47 @@ func filterKVs(r *pb.RangeRequest, kvs []api.KeyValue) []api.KeyValue {
 	return out
 }
 
-// sortKVs sorts by the request's target and order. A target other than the
-// key with no order means ascending, as in etcd; ties keep key order.
+// sortKVs sorts by the request's target and order as etcd's
+// sortRangeResults does: a target other than the key with no order means
+// ascending; the same (unstable) sort.Sort over the same key-ordered input
+// with the same comparisons, so that ties come out in etcd's order too.
 func sortKVs(r *pb.RangeRequest, kvs []api.KeyValue) {
 	order := r.SortOrder
-	if order == pb.RangeRequest_NONE {
-		if r.SortTarget == pb.RangeRequest_KEY {
-			return
-		}
+	if r.SortTarget != pb.RangeRequest_KEY && order == pb.RangeRequest_NONE {
 		order = pb.RangeRequest_ASCEND
 	}
-	var cmp func(a, b *api.KeyValue) int
+	if order == pb.RangeRequest_NONE || (r.SortTarget == pb.RangeRequest_KEY && order == pb.RangeRequest_ASCEND) {
+		return
+	}
+	var less func(a, b *api.KeyValue) bool
 	switch r.SortTarget {
-	case pb.RangeRequest_KEY:
-		cmp = func(a, b *api.KeyValue) int { return bytes.Compare(a.Key, b.Key) }
 	case pb.RangeRequest_VERSION:
-		cmp = func(a, b *api.KeyValue) int { return cmpInt(a.Version, b.Version) }
+		less = func(a, b *api.KeyValue) bool { return a.Version < b.Version }
 	case pb.RangeRequest_CREATE:
-		cmp = func(a, b *api.KeyValue) int { return cmpInt(a.CreateRevision, b.CreateRevision) }
+		less = func(a, b *api.KeyValue) bool { return a.CreateRevision < b.CreateRevision }
 	case pb.RangeRequest_MOD:
-		cmp = func(a, b *api.KeyValue) int { return cmpInt(a.ModRevision, b.ModRevision) }
+		less = func(a, b *api.KeyValue) bool { return a.ModRevision < b.ModRevision }
 	case pb.RangeRequest_VALUE:
-		cmp = func(a, b *api.KeyValue) int { return bytes.Compare(a.Value, b.Value) }
+		less = func(a, b *api.KeyValue) bool { return bytes.Compare(a.Value, b.Value) < 0 }
+	default:
+		less = func(a, b *api.KeyValue) bool { return bytes.Compare(a.Key, b.Key) < 0 }
 	}
+	var s sort.Interface = kvSorter{kvs, less}
 	if order == pb.RangeRequest_DESCEND {
-		asc := cmp
-		cmp = func(a, b *api.KeyValue) int { return asc(b, a) }
+		s = sort.Reverse(s)
 	}
-	slices.SortStableFunc(kvs, func(a, b api.KeyValue) int { return cmp(&a, &b) })
+	sort.Sort(s)
 }
+
+// kvSorter is a sort.Interface over key-values with a comparison.
+type kvSorter struct {
+	kvs  []api.KeyValue
+	less func(a, b *api.KeyValue) bool
+}
+
+func (k kvSorter) Len() int           { return len(k.kvs) }
+func (k kvSorter) Swap(i, j int)      { k.kvs[i], k.kvs[j] = k.kvs[j], k.kvs[i] }
+func (k kvSorter) Less(i, j int) bool { return k.less(&k.kvs[i], &k.kvs[j]) }
 
 func cmpInt(a, b int64) int {
 	switch {

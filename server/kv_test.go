@@ -63,7 +63,9 @@ func TestFinishRange(t *testing.T) {
 // A sorted or filtered range asks the store for everything; a plain one
 // passes its limit through.
 func TestAPIRangeLimit(t *testing.T) {
-	require.Equal(t, int64(3), apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3}).Limit)
+	require.Equal(t, int64(4), apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3}).Limit, "one more, to tell More")
+	require.Equal(t, int64(4), apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3, SortTarget: pb.RangeRequest_VALUE}).Limit,
+		"a target without an order reads in key order (etcd's IsDefaultOrdering)")
 	require.Zero(t, apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3, SortOrder: pb.RangeRequest_DESCEND}).Limit)
 	require.Zero(t, apiRange(&pb.RangeRequest{Key: []byte("a"), Limit: 3, MaxCreateRevision: 9}).Limit)
 }
@@ -130,4 +132,33 @@ func TestRangeCompareGuards(t *testing.T) {
 		require.Equal(t, tc.holds, ok, name)
 		require.Equal(t, tc.guard, *guard, name)
 	}
+}
+
+// etcd sorts by a target given without an order only over the limit+1 keys
+// it read in key order (executeRange's rangeLimit); found by the
+// differential test of compat/mvccdiff against etcd's executeRange.
+func TestFinishRangeTargetWithoutOrderSortsWhatWasRead(t *testing.T) {
+	req := &pb.RangeRequest{Key: []byte("a"), SortTarget: pb.RangeRequest_VALUE, Limit: 2}
+	require.Equal(t, int64(3), apiRange(req).Limit)
+	body := &api.RangeResponse{KVs: append([]api.KeyValue(nil), sample[:3]...), Count: 4, More: true}
+	out := finishRange(req, body)
+	require.Equal(t, "bc", keysOf(out)) // x, y of a=z b=x c=y; d (w) was never read
+	require.True(t, out.More)
+}
+
+// Keys only with a sort by value: the store reads values and leases
+// (etcd's FastKeysOnly is off), the answer is sorted by them and carries
+// neither values nor anything else lost.
+func TestKeysOnlySortedByValue(t *testing.T) {
+	req := &pb.RangeRequest{Key: []byte("a"), KeysOnly: true, SortOrder: pb.RangeRequest_ASCEND, SortTarget: pb.RangeRequest_VALUE}
+	require.False(t, apiRange(req).KeysOnly)
+	kvs := append([]api.KeyValue(nil), sample...)
+	kvs[0].Lease = 7
+	out := finishRange(req, &api.RangeResponse{KVs: kvs, Count: 4})
+	require.Equal(t, "dbca", keysOf(out))
+	for _, kv := range out.Kvs {
+		require.Nil(t, kv.Value)
+	}
+	require.Equal(t, int64(7), out.Kvs[3].Lease)
+	require.True(t, apiRange(&pb.RangeRequest{Key: []byte("a"), KeysOnly: true}).KeysOnly)
 }
