@@ -166,7 +166,9 @@ func (o *operator) promote() {
 		return
 	}
 	o.r.notef("membership: promoting %d", id)
+	w := o.r.safety.voterChangeSent()
 	o.c.MemberAdd(id, false, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+		o.r.safety.voterChangeAnswered(w, err)
 		switch {
 		case err == nil:
 			o.learner, o.voter = 0, id
@@ -241,7 +243,9 @@ func (o *operator) remove() {
 func (o *operator) removeVictim() {
 	victim := o.victim
 	o.r.notef("membership: removing %d", victim)
+	w := o.r.safety.voterChangeSent()
 	o.c.MemberRemove(victim, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+		o.r.safety.voterChangeAnswered(w, err)
 		switch {
 		case err == nil || errors.Is(err, api.ErrMemberNotFound):
 			o.victim = 0

@@ -33,6 +33,9 @@ type safetyChecker struct {
 	note func(format string, args ...any) // the run's account (may be nil)
 
 	leaders map[uint64]host.NodeID // term -> the replica that led it
+	// voterChanges are the membership operator's promotions and removals
+	// (checkReadQuorum skips reads that overlap one).
+	voterChanges []voterChange
 	// newestTerm is the highest term a leader was elected in so far.
 	newestTerm uint64
 	// applied holds, by log index, the entry first applied there; its

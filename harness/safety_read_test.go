@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/client"
 )
 
 // A linearizable read answered in a term below that of a leader elected
@@ -47,4 +48,26 @@ func TestStaleReadCheck(t *testing.T) {
 	require.False(t, linearizableRead(&api.RangeRequest{Key: []byte("k"), Serializable: true}))
 	require.False(t, linearizableRead(&api.RangeRequest{Key: []byte("k"), Revision: 3}))
 	require.False(t, linearizableRead(&api.PutRequest{Key: []byte("k")}))
+}
+
+// A read overlapping a promotion or removal (from its sending to a second
+// after its answer; forever if it timed out) is not held to the voters
+// read when its answer arrives: they may have changed after the leader
+// answered (seeds 1507 and 1309 of -faults all on fb3c43d, 1318 default).
+func TestVotersChangingWindow(t *testing.T) {
+	var now time.Duration
+	s := &safetyChecker{now: func() time.Duration { return now }}
+	now = time.Second
+	w := s.voterChangeSent()
+	now = 2 * time.Second
+	s.voterChangeAnswered(w, nil)
+	now = 3 * time.Second
+	require.True(t, s.votersChanging(2500*time.Millisecond), "called before the change could be applied everywhere")
+	now = 4 * time.Second
+	require.False(t, s.votersChanging(3500*time.Millisecond), "called after the change settled")
+	w = s.voterChangeSent()
+	now = 5 * time.Second
+	s.voterChangeAnswered(w, client.ErrTimeout)
+	now = 20 * time.Second
+	require.True(t, s.votersChanging(19*time.Second), "a timed-out change may still apply")
 }
