@@ -236,8 +236,9 @@ type History struct {
 	// kept holds the operations of the chunks let go by Squeeze that
 	// were not dropped, in id order; squeezed counts those chunks.
 	kept     []keptOp
-	squeezed int
-	dropped  int
+	squeezed    int
+	dropped     int
+	keptDropped int // dropped entries of kept
 }
 
 // keptOp is an operation of a squeezed chunk, with its id.
@@ -366,6 +367,7 @@ func (h *History) Drop(id int) {
 	if ok && !h.kept[i].dropped {
 		h.kept[i] = keptOp{id: id, dropped: true}
 		h.dropped++
+		h.keptDropped++
 	}
 }
 
@@ -384,15 +386,10 @@ func (h *History) Squeeze() {
 		h.chunks[h.squeezed] = nil
 		h.squeezed++
 	}
-	live := 0
-	for i := range h.kept {
-		if !h.kept[i].dropped {
-			live++
-		}
-	}
-	if live < len(h.kept)/2 { // compact
+	if h.keptDropped > len(h.kept)/2 { // compact
 		h.kept = slices.DeleteFunc(h.kept, func(k keptOp) bool { return k.dropped })
 		h.kept = slices.Clip(h.kept)
+		h.keptDropped = 0
 	}
 }
 
@@ -444,7 +441,7 @@ func (h *History) collect(take, withIDs bool) ([]Op, []int) {
 		}
 	}
 	if take {
-		h.chunks, h.kept, h.n, h.squeezed, h.dropped = nil, nil, 0, 0, 0
+		h.chunks, h.kept, h.n, h.squeezed, h.dropped, h.keptDropped = nil, nil, 0, 0, 0, 0
 	}
 	return out, ids
 }
