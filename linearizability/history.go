@@ -235,7 +235,7 @@ type History struct {
 	OnFinish func(id int, op *Op)
 	// kept holds the operations of the chunks let go by Squeeze that
 	// were not dropped, in id order; squeezed counts those chunks.
-	kept     []keptOp
+	kept        []keptOp
 	squeezed    int
 	dropped     int
 	keptDropped int // dropped entries of kept
