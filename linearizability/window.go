@@ -713,4 +713,3 @@ func lateOrder(ops []winOp) string {
 	}
 	return ""
 }
-
