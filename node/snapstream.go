@@ -132,7 +132,13 @@ func decodeSnapChunk(b []byte) (c snapChunk, ok bool) {
 		c.id.unit == 0, c.id.unit > raft.MaxMessageSize, c.off%c.id.unit != 0:
 		return c, false
 	}
-	c.header, c.data = b[:hl], b[hl:]
+	// A chunk without a header must leave header nil, not empty: add
+	// keeps the stream's header from the first chunk only if later ones
+	// carry none.
+	if hl > 0 {
+		c.header = b[:hl]
+	}
+	c.data = b[hl:]
 	want := min(c.id.unit, c.id.size-c.off) // every chunk is whole
 	return c, uint64(len(c.data)) == want && (c.off == 0) == (hl > 0)
 }
