@@ -267,8 +267,7 @@ func (r *seedRun) build() {
 	}
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
-	_, raftPeers := r.sys.(seedkvSystem)
-	r.safety.watchNet(r.w, raftPeers)
+	r.safety.watchNet(r.w)
 	r.safety.setQuorumWindow(r.sc.Raft, r.sc.Faults)
 	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Storage: r.sc.Storage, Observer: r.storageObserver()})
 	r.retired = map[host.NodeID]bool{}

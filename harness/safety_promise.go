@@ -51,20 +51,14 @@ type leaderView struct {
 }
 
 // watchNet hooks the checker to the world's network (votes and acks on
-// the wire, acks reaching leaders) and names the replicas' processes. The
-// term, vote and quorum checks read every message as seedkv's raft
-// message: they watch the wire only when raftPeers says the system under
-// test speaks it (another System's messages would be misread: the
-// primary-backup example's, as a MsgHup of term 54).
-func (s *safetyChecker) watchNet(w *sim.World, raftPeers bool) {
+// the wire, acks reaching leaders) and names the replicas' processes.
+func (s *safetyChecker) watchNet(w *sim.World) {
 	s.world = w
 	s.running = w.Alive
 	w.Net().OnSend(s.onSend)
 	w.Net().OnDeliver(s.onDeliver)
-	if raftPeers {
-		w.Net().OnSend(s.onSendTerm)
-		w.Net().OnDeliver(s.onDeliverTerm)
-	}
+	w.Net().OnSend(s.onSendTerm)
+	w.Net().OnDeliver(s.onDeliverTerm)
 }
 
 // nodeOf is the running replica id as a *node.Node, or nil.

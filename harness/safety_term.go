@@ -152,9 +152,13 @@ func (s *safetyChecker) checkDoubleVote(id host.NodeID, term, vote uint64) {
 
 // onSendTerm checks a message as it leaves: its term must have a source,
 // and a granted vote must not go to a candidate behind the voter.
+//
+// Only a seedkv node's messages are read (foreign): another System's bytes
+// would be misread as raft messages (the primary-backup example's, as a
+// MsgHup of term 54).
 func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
 	h, ok := readPeerHeader(p)
-	if !ok || h.term == 0 {
+	if !ok || h.term == 0 || s.foreign(from) {
 		return
 	}
 	s.terms.init()
@@ -220,7 +224,7 @@ func (s *safetyChecker) campaigning(id host.NodeID, term uint64) bool {
 // before the receiver steps it.
 func (s *safetyChecker) onDeliverTerm(from, to host.NodeID, p []byte) {
 	h, ok := readPeerHeader(p)
-	if !ok || h.term == 0 {
+	if !ok || h.term == 0 || s.foreign(to) {
 		return
 	}
 	if mayRaiseTerm(h) {
@@ -435,4 +439,11 @@ func (s *safetyChecker) checkMatch(id host.NodeID, st *raft.Status) {
 			return
 		}
 	}
+}
+
+// foreign reports whether process id of the run's world is not a seedkv
+// node (another System's replica, a client, the operator), whose bytes
+// are not raft messages. Without a world (unit tests) nothing is.
+func (s *safetyChecker) foreign(id host.NodeID) bool {
+	return s.world != nil && s.nodeOf(id) == nil
 }
