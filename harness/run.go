@@ -267,7 +267,8 @@ func (r *seedRun) build() {
 	}
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
-	r.safety.watchNet(r.w)
+	rw, ok := r.sys.(interface{ raftWire() bool })
+	r.safety.watchNet(r.w, ok && rw.raftWire())
 	r.safety.setQuorumWindow(r.sc.Raft, r.sc.Faults)
 	start := r.sys.Replicas(&SystemEnv{Raft: r.sc.Raft, Storage: r.sc.Storage, Observer: r.storageObserver()})
 	r.retired = map[host.NodeID]bool{}

@@ -36,6 +36,9 @@ type safetyChecker struct {
 	// voterChanges are the membership operator's promotions and removals
 	// (checkReadQuorum skips reads that overlap one).
 	voterChanges []voterChange
+	// wireOff: the system's messages are not seedkv's raft messages, so
+	// the term, vote and quorum checks, which read the wire, are off.
+	wireOff bool
 	// newestTerm is the highest term a leader was elected in so far.
 	newestTerm uint64
 	// applied holds, by log index, the entry first applied there; its

@@ -51,14 +51,21 @@ type leaderView struct {
 }
 
 // watchNet hooks the checker to the world's network (votes and acks on
-// the wire, acks reaching leaders) and names the replicas' processes.
-func (s *safetyChecker) watchNet(w *sim.World) {
+// the wire, acks reaching leaders) and names the replicas' processes. The
+// term, vote and quorum checks read every message as seedkv's raft
+// message, so they watch the wire only when raftWire says the system
+// under test speaks it (the primary-backup example's bytes were misread
+// as a MsgHup of term 54).
+func (s *safetyChecker) watchNet(w *sim.World, raftWire bool) {
 	s.world = w
 	s.running = w.Alive
 	w.Net().OnSend(s.onSend)
 	w.Net().OnDeliver(s.onDeliver)
-	w.Net().OnSend(s.onSendTerm)
-	w.Net().OnDeliver(s.onDeliverTerm)
+	s.wireOff = !raftWire
+	if raftWire {
+		w.Net().OnSend(s.onSendTerm)
+		w.Net().OnDeliver(s.onDeliverTerm)
+	}
 }
 
 // nodeOf is the running replica id as a *node.Node, or nil.

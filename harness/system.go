@@ -139,6 +139,10 @@ type Recoverer interface {
 // events to the observer.
 func SeedKV() System { return seedkvSystem{} }
 
+// raftWire marks a system whose replicas exchange seedkv's raft messages
+// (a System embedding SeedKV's keeps it), for the wire checks.
+func (seedkvSystem) raftWire() bool { return true }
+
 // seedkvSystem is seedkv's node, or (Config.ObservedCluster,
 // Config.Cluster) test replicas that speak its protocol.
 type seedkvSystem struct {
