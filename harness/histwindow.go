@@ -275,29 +275,7 @@ func (hw *histWindow) verifyOne(id int, e *lin.LogEntry) {
 	if !ok {
 		return
 	}
-	var want []lin.Change
-	in := &op.Input
-	switch in.Kind {
-	case lin.KindPut:
-		want = append(want, lin.Change{Key: in.Key, Type: lin.EventPut, Value: in.Value})
-	case lin.KindDelete:
-		if op.Output.Deleted > 0 {
-			want = append(want, lin.Change{Key: in.Key, Type: lin.EventDelete})
-		}
-	case lin.KindTxn:
-		branch := in.Else
-		if op.Output.Succeeded {
-			branch = in.Then
-		}
-		for _, t := range branch {
-			switch {
-			case t.Kind == lin.KindPut:
-				want = append(want, lin.Change{Key: t.Key, Type: lin.EventPut, Value: t.Value})
-			case t.Kind == lin.KindDelete && hw.live[t.Key]:
-				want = append(want, lin.Change{Key: t.Key, Type: lin.EventDelete})
-			}
-		}
-	}
+	want := effectOf(&op, func(key string) bool { return hw.live[key] })
 	for _, w := range want {
 		if !hasChange(e.Changes, w) {
 			return

@@ -80,6 +80,30 @@ func (x *logIndex) liveBefore(key string, rev int64) bool {
 
 // missing says what of op's effect the log lacks at rev ("" if nothing).
 func (x *logIndex) missing(op *lin.Op, rev int64) string {
+	want := effectOf(op, func(key string) bool { return x.liveBefore(key, rev) })
+	if len(want) == 0 {
+		return ""
+	}
+	e := x.at(rev)
+	if e == nil {
+		last := int64(0)
+		if n := len(x.log); n > 0 {
+			last = x.log[n-1].Revision
+		}
+		return fmt.Sprintf("has no revision %d (it ends at revision %d)", rev, last)
+	}
+	for _, w := range want {
+		if !hasChange(e.Changes, w) {
+			return fmt.Sprintf("has no %s of %q%s at revision %d, but %s", w.Type, w.Key, valueSuffix(w), rev, describeChanges(e.Changes))
+		}
+	}
+	return ""
+}
+
+// effectOf is the changes an acknowledged write op must have made at its
+// revision: a put's, a delete's that deleted something, and the taken
+// branch's puts and its deletes of keys live before it (live).
+func effectOf(op *lin.Op, live func(key string) bool) []lin.Change {
 	var want []lin.Change
 	in := &op.Input
 	switch in.Kind {
@@ -98,28 +122,12 @@ func (x *logIndex) missing(op *lin.Op, rev int64) string {
 			switch {
 			case t.Kind == lin.KindPut:
 				want = append(want, lin.Change{Key: t.Key, Type: lin.EventPut, Value: t.Value})
-			case t.Kind == lin.KindDelete && x.liveBefore(t.Key, rev):
+			case t.Kind == lin.KindDelete && live(t.Key):
 				want = append(want, lin.Change{Key: t.Key, Type: lin.EventDelete})
 			}
 		}
 	}
-	if len(want) == 0 {
-		return ""
-	}
-	e := x.at(rev)
-	if e == nil {
-		last := int64(0)
-		if n := len(x.log); n > 0 {
-			last = x.log[n-1].Revision
-		}
-		return fmt.Sprintf("has no revision %d (it ends at revision %d)", rev, last)
-	}
-	for _, w := range want {
-		if !hasChange(e.Changes, w) {
-			return fmt.Sprintf("has no %s of %q%s at revision %d, but %s", w.Type, w.Key, valueSuffix(w), rev, describeChanges(e.Changes))
-		}
-	}
-	return ""
+	return want
 }
 
 func hasChange(cs []lin.Change, w lin.Change) bool {
