@@ -310,14 +310,7 @@ func TestMemberAddJoinAndRemove(t *testing.T) {
 	resp, err := c.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
 	require.NoError(t, err)
 	require.Len(t, resp.Body.(*api.MemberResponse).Members, 4)
-	joinCfg := c.cfg
-	joinCfg.Join = true
-	require.NoError(t, c.w.AddNode(4, func(h host.Host) host.Process {
-		n := Start(h, joinCfg).(*Node)
-		c.nodes[4] = n
-		return n
-	}))
-	c.ids = append(c.ids, 4)
+	c.join(t, 4)
 	c.converged(10 * time.Second)
 	require.Len(t, c.nodes[4].confState.Voters, 4)
 	// Remove a founding member; the four-member cluster shrinks to three.
@@ -430,14 +423,7 @@ func TestPromoteCatchUp(t *testing.T) {
 	require.ErrorAs(t, err, &se)
 	require.Equal(t, api.CodeInvalid, se.Response.Err)
 	require.Equal(t, ErrLearnerNotReady.Error(), se.Response.Detail)
-	joinCfg := c.cfg
-	joinCfg.Join = true
-	require.NoError(t, c.w.AddNode(4, func(h host.Host) host.Process {
-		n := Start(h, joinCfg).(*Node)
-		c.nodes[4] = n
-		return n
-	}))
-	c.ids = append(c.ids, 4)
+	c.join(t, 4)
 	c.converged(10 * time.Second)
 	resp, err := c.do(&api.MemberAddRequest{ID: 4}, client.CallOptions{})
 	require.NoError(t, err)
@@ -478,4 +464,16 @@ func TestInitialStore(t *testing.T) {
 	stopped, reason := bad.nodes[1].Stopped()
 	require.True(t, stopped)
 	require.Contains(t, reason, "initial store")
+}
+
+// join starts replica id, already added as a member, joining the cluster.
+func (c *cluster) join(t *testing.T, id host.NodeID) {
+	joinCfg := c.cfg
+	joinCfg.Join = true
+	require.NoError(t, c.w.AddNode(id, func(h host.Host) host.Process {
+		n := Start(h, joinCfg).(*Node)
+		c.nodes[id] = n
+		return n
+	}))
+	c.ids = append(c.ids, id)
 }
