@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"testing"
 	"time"
 )
@@ -14,7 +15,9 @@ import (
 // (heap-60m/10m: flat is 1) and the CPU seconds per seed. The soft
 // memory limit is off (simrun sets one per worker; here the figures are
 // what the run keeps, not what the collector was pushed to).
-// BENCH_WINDOW=off measures the whole-history run instead.
+// BENCH_WINDOW=off measures the whole-history run instead;
+// BENCH_HEAPPROFILE=prefix writes a heap profile at each mark
+// (prefix-10m0s.pprof, ...) for `go tool pprof -sample_index=inuse_space`.
 func BenchmarkLongSeedHeap(b *testing.B) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	debug.SetMemoryLimit(1 << 62)
@@ -35,6 +38,7 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				heap[next] = max(heap[next], float64(ms.HeapAlloc)/(1<<20))
+				writeHeapProfile(b, marks[next])
 				next++
 			}
 		}
@@ -55,4 +59,21 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 	cpu1, _ := processCPU()
 	b.ReportMetric((cpu1-cpu0).Seconds()/float64(b.N), "cpu-s/seed")
 	b.ReportMetric(float64(failed), "failed-seeds")
+}
+
+// writeHeapProfile writes the live heap's profile at a mark when
+// BENCH_HEAPPROFILE names a file prefix.
+func writeHeapProfile(b *testing.B, mark time.Duration) {
+	prefix := os.Getenv("BENCH_HEAPPROFILE")
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + "-" + mark.String() + ".pprof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -140,4 +141,43 @@ func TestPastReadDigest(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The Raft safety checker keeps the entries applied at indices some
+// replica may still apply (not every replica's compacted ones), so a
+// long run's table stays the size of the logs; and the state-machine
+// check still fails on other bytes or another term at an index it kept.
+func TestSafetyDropsCompactedEntriesAndStillChecks(t *testing.T) {
+	requireNode(t)
+	cfg := DefaultConfig()
+	cfg.Duration = 2 * time.Minute
+	r, err := newSeedRun(cfg, 1)
+	require.NoError(t, err)
+	var res Result
+	r.run(&res)
+	require.Equal(t, Pass, res.Verdict, res.Reason)
+	s := r.safety
+	last := s.lastApplied()
+	require.Positive(t, s.appliedBase, "entries below every replica's snapshot were dropped")
+	require.Less(t, uint64(len(s.applied)), last/2, "the table holds less than half the run's entries")
+	var failed []string
+	s.fail = func(format string, args ...any) { failed = append(failed, fmt.Sprintf(format, args...)) }
+	// A record below the base is gone: applying there again checks
+	// nothing (no replica can: it is under every snapshot).
+	s.Applied(1, s.appliedBase-1, 1, []byte("whatever"))
+	require.Empty(t, failed)
+	lowest := s.appliedBase
+	for !s.entry(lowest).set {
+		lowest++
+	}
+	e := *s.entry(lowest)
+	s.Applied(e.by, lowest, e.term, []byte("other bytes"))
+	require.Len(t, failed, 1)
+	require.Contains(t, failed[0], "with other bytes")
+	s.Applied(e.by, lowest, e.term+1, nil)
+	require.Len(t, failed, 2)
+	require.Contains(t, failed[1], fmt.Sprintf("applied index %d of term %d", lowest, e.term+1))
+	s.AppliedSnapshot(e.by, last, s.entry(last).term+1)
+	require.Len(t, failed, 3)
+	require.Contains(t, failed[2], "installed a snapshot")
 }

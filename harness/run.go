@@ -267,6 +267,7 @@ func (r *seedRun) build() {
 	}
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
+	r.safety.retired = func(id host.NodeID) bool { return r.retired[id] }
 	rw, ok := r.sys.(interface{ raftWire() bool })
 	r.safety.watchNet(r.w, ok && rw.raftWire())
 	r.safety.setQuorumWindow(r.sc.Raft, r.sc.Faults)

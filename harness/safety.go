@@ -41,11 +41,16 @@ type safetyChecker struct {
 	wireOff bool
 	// newestTerm is the highest term a leader was elected in so far.
 	newestTerm uint64
-	// applied holds, by log index, the entry first applied there; its
-	// bytes are copied once into arena.
-	applied []appliedEntry
-	arena   []byte
-	durable map[host.NodeID]*durableState
+	// applied holds, by log index from appliedBase, the entry first
+	// applied there, its bytes as a digest; the indices below appliedBase
+	// were dropped (see prune): no replica can apply them again.
+	applied     []appliedEntry
+	appliedBase uint64
+	sincePrune  int
+	durable     map[host.NodeID]*durableState
+	// retired, if set, says which replicas left the cluster for good
+	// (they never apply again, so they do not hold back prune).
+	retired func(host.NodeID) bool
 
 	leaderships, applies, snapshots, boots, damaged int
 
@@ -82,7 +87,8 @@ type appliedEntry struct {
 	// leader term seen when it was first applied (a commit needs a leader
 	// of the commit term, elected before it).
 	within   uint64
-	off, n   int         // its bytes: arena[off:off+n]
+	sum      uint64      // its bytes' digest (digestEntry)
+	n        int         // and their length
 	by       host.NodeID // the first replica to apply it
 	at       time.Duration
 	set      bool
@@ -145,6 +151,10 @@ func (s *safetyChecker) Applied(id host.NodeID, index, term uint64, data []byte)
 	s.noteApplied(id, index, term)
 	e := s.entry(index)
 	switch {
+	case e == nil:
+		// Below every replica's snapshot when it was dropped: only a
+		// replica whose storage went back past its own snapshot could
+		// apply it again (the durability check at its boot fails then).
 	case !e.set:
 		*e = appliedEntry{term: term, within: s.newestTerm, by: id, at: s.now(), set: true}
 		s.keep(e, data)
@@ -153,7 +163,7 @@ func (s *safetyChecker) Applied(id host.NodeID, index, term uint64, data []byte)
 			id, index, term, s.now(), e.by, e.term, e.at)
 	case !e.haveData:
 		s.keep(e, data)
-	case !bytes.Equal(s.arena[e.off:e.off+e.n], data):
+	case e.n != len(data) || e.sum != digestEntry(data):
 		s.fail("state-machine safety: replica %d applied index %d (term %d) at %v with other bytes (%d) than replica %d (%d) at %v",
 			id, index, term, s.now(), len(data), e.by, e.n, e.at)
 	}
@@ -166,6 +176,7 @@ func (s *safetyChecker) AppliedSnapshot(id host.NodeID, index, term uint64) {
 	s.noteApplied(id, index, term)
 	e := s.entry(index)
 	switch {
+	case e == nil: // dropped, see Applied
 	case !e.set:
 		*e = appliedEntry{term: term, within: s.newestTerm, by: id, at: s.now(), set: true}
 	case e.term != term:
@@ -268,18 +279,98 @@ func (s *safetyChecker) noteApplied(id host.NodeID, index, term uint64) {
 	}
 }
 
-// entry returns the record of index, growing the table as needed.
+// entry returns the record of index, growing the table as needed; nil
+// if index was dropped (below appliedBase).
 func (s *safetyChecker) entry(index uint64) *appliedEntry {
-	for uint64(len(s.applied)) <= index {
+	if index < s.appliedBase {
+		return nil
+	}
+	for s.appliedBase+uint64(len(s.applied)) <= index {
 		s.applied = append(s.applied, appliedEntry{})
 	}
-	return &s.applied[index]
+	return &s.applied[index-s.appliedBase]
 }
 
-// keep copies data into the arena as the bytes of e.
+// lastApplied is the highest index on record (0: none).
+func (s *safetyChecker) lastApplied() uint64 {
+	if len(s.applied) == 0 {
+		return 0
+	}
+	return s.appliedBase + uint64(len(s.applied)) - 1
+}
+
+// keep records data as the bytes of e, by digest and length.
 func (s *safetyChecker) keep(e *appliedEntry, data []byte) {
-	e.off, e.n, e.haveData = len(s.arena), len(data), true
-	s.arena = append(s.arena, data...)
+	e.sum, e.n, e.haveData = digestEntry(data), len(data), true
+	s.sincePrune++
+	if s.sincePrune >= pruneEvery {
+		s.sincePrune = 0
+		s.prune()
+	}
+}
+
+// digestEntry is a 64-bit FNV-1a digest of an entry's bytes: two
+// replicas that apply other bytes at an index differ in it but for a
+// chance of 2^-64 (the bytes are the workload's, not an adversary's).
+func digestEntry(data []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, b := range data {
+		h ^= uint64(b)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// pruneEvery is how many applied entries the checker records between two
+// attempts to drop old ones.
+const pruneEvery = 1024
+
+// prune drops the records of the indices no replica can apply again, so
+// that the table is the size of the replicas' logs, not of the run: an
+// index below every (non-retired) replica's compacted log. A replica
+// applies an index again only after a restart, from its log above its
+// snapshot (which covers what it compacted), and a snapshot it installs
+// is at or above its sender's compaction point; so a record below all of
+// them is never compared again. The completeness check reads the highest
+// record committed before a new leader's term: below every replica's
+// compaction point it would find the index compacted on the leader and
+// check nothing. A replica that does not run now (or not a seedkv node)
+// holds pruning back: its disk may hold less than its memory did.
+func (s *safetyChecker) prune() {
+	floor := s.lastApplied()
+	if floor <= s.appliedBase || len(s.durable) == 0 {
+		return
+	}
+	for id := range s.durable { // a minimum: the order of the visit does not matter
+		if s.retired != nil && s.retired(id) {
+			continue
+		}
+		n := s.nodeOf(id)
+		if n == nil || s.running == nil || !s.running(id) {
+			return
+		}
+		floor = min(floor, compactedBelow(n, s.appliedBase, floor))
+	}
+	// Drop the indices below floor-1 (the snapshot at floor-1 may still
+	// be installed), when that halves the table at least.
+	if drop := floor - 1 - min(floor-1, s.appliedBase); drop > uint64(len(s.applied))/2 {
+		s.applied = append([]appliedEntry(nil), s.applied[drop:]...)
+		s.appliedBase += drop
+	}
+}
+
+// compactedBelow is the replica's first log index (what it has not
+// compacted), searched in [lo, hi]: hi if it holds everything from lo.
+func compactedBelow(n *node.Node, lo, hi uint64) uint64 {
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if _, _, compacted := n.LogTerm(mid); compacted {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
 
 // summary describes what was checked, for the run's account.

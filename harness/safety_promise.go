@@ -309,6 +309,7 @@ func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
 	if len(s.applied) == 0 {
 		return
 	}
+	base := s.appliedBase
 	// The highest entry applied so far that was committed in a term
 	// below term. Raft promises a leader of term T only the entries
 	// committed in terms before T: a leader of a stale term (a candidate
@@ -316,14 +317,14 @@ func (s *safetyChecker) checkCompleteness(id host.NodeID, term uint64) {
 	// entry of an old term that a leader of a later term committed
 	// (seed 4813 on 54198bb: a term-4 entry committed in term 6, then a
 	// leader of term 5 elected from votes granted before).
-	idx := uint64(len(s.applied)) - 1
-	for idx > 0 && (!s.applied[idx].set || s.applied[idx].committedBy() >= term) {
+	idx := s.lastApplied()
+	for idx > base && (!s.applied[idx-base].set || s.applied[idx-base].committedBy() >= term) {
 		idx--
 	}
-	if idx == 0 {
-		return
+	if idx == 0 || !s.applied[idx-base].set || s.applied[idx-base].committedBy() >= term {
+		return // none, or only among the records dropped (see prune)
 	}
-	e := &s.applied[idx]
+	e := &s.applied[idx-base]
 	s.completeness++
 	t, ok, compacted := n.LogTerm(idx)
 	switch {
