@@ -181,3 +181,13 @@ func TestSafetyDropsCompactedEntriesAndStillChecks(t *testing.T) {
 	require.Len(t, failed, 3)
 	require.Contains(t, failed[2], "installed a snapshot")
 }
+
+// simrun collects long runs more often than short ones: a long run keeps
+// its checks' state live, which the short runs' target would multiply.
+func TestGCPercentFor(t *testing.T) {
+	require.Equal(t, GCPercent, GCPercentFor(DefaultConfig().Duration))
+	require.Equal(t, GCPercent, GCPercentFor(LongRun-time.Nanosecond))
+	require.Equal(t, LongRunGCPercent, GCPercentFor(LongRun))
+	require.Equal(t, LongRunGCPercent, GCPercentFor(time.Hour))
+	require.Less(t, LongRunGCPercent, GCPercent)
+}

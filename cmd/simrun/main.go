@@ -37,6 +37,7 @@ package main
 import (
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/seedkv/seedkv/harness"
 )
@@ -44,6 +45,7 @@ import (
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(harness.GCPercent)
+		setGCPercent = func(d time.Duration) { debug.SetGCPercent(harness.GCPercentFor(d)) }
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		limitMemory = func(parallel int) { debug.SetMemoryLimit(int64(parallel) * harness.MemoryLimitPerWorker) }

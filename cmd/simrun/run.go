@@ -34,6 +34,11 @@ var runSeed = harness.Run
 // harness.MemoryLimitPerWorker). Tests leave it nil.
 var limitMemory func(parallel int)
 
+// setGCPercent, if set (by main, unless GOGC is set), sets the collector
+// target for runs of this virtual duration (see harness.GCPercentFor).
+// Tests leave it nil.
+var setGCPercent func(d time.Duration)
+
 // run is the whole command: it parses args, runs the seeds and writes the
 // results to stdout and diagnostics to stderr. It returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -57,6 +62,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if limitMemory != nil {
 		limitMemory(o.parallel)
+	}
+	if setGCPercent != nil {
+		setGCPercent(o.cfg.Duration)
 	}
 	if o.explore {
 		return runExplore(&o, stdout, stderr)
