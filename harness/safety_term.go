@@ -35,9 +35,13 @@ import (
 //   - The election restriction (§5.4.1) on every grant: a replica grants
 //     a vote or a pre-vote only to a candidate whose log (last index and
 //     term, in the request) is at least as up to date as the entry at the
-//     replica's own commit index. That entry never leaves its log, and
-//     its last entry is at least as up to date, so a grant below it breaks
-//     the rule whatever else the log holds.
+//     replica's own last entry when the request arrives (raft's log,
+//     unstable entries included; raft.Status LastIndex, LastTerm). A
+//     grant behind the commit entry is named so: that entry never leaves
+//     the log, so such a grant breaks the rule whatever else happens. A
+//     grant to a longer log of an older last term (a length-only
+//     comparison) shows at the first such request, without waiting for
+//     the new leader to overwrite a committed entry.
 
 // bootTerm is the term a bootstrapped cluster starts in.
 var bootTerm = raft.BootstrapSnapshot(nil, nil).Meta.Term
@@ -80,7 +84,8 @@ type staleRequest struct {
 	term             uint64
 	pre              bool
 	index, logTerm   uint64 // the candidate's log, from the request
-	commit, commitAt uint64 // the voter's commit index and its term
+	commit, commitAt uint64 // the voter's commit (or last) index and its term
+	last             bool   // commit, commitAt are the voter's last entry
 }
 
 // peerHeader is the start of a raft message on the wire.
@@ -246,19 +251,31 @@ func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
 	if n == nil {
 		return
 	}
-	c := n.RaftStatus().Commit
-	if c == 0 {
+	st := n.RaftStatus()
+	r := staleRequest{voter: voter, cand: cand, term: h.term, pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm}
+	if c := st.Commit; c != 0 {
+		if ct, ok, _ := n.LogTerm(c); ok && !atLeastAsUpToDate(h.logTerm, h.index, ct, c) {
+			r.commit, r.commitAt = c, ct
+			s.terms.behind = append(s.terms.behind, r)
+			return
+		}
+	}
+	// Behind the voter's last entry (unstable ones included: raft
+	// compares with those too). A voter that already voted for this
+	// candidate in this term may still owe the grant of an earlier copy
+	// of the request, made while its log was shorter: skip it.
+	if st.LastIndex == 0 || (!r.pre && st.Term == h.term && st.Vote == uint64(cand)) ||
+		atLeastAsUpToDate(h.logTerm, h.index, st.LastTerm, st.LastIndex) {
 		return
 	}
-	ct, ok, _ := n.LogTerm(c)
-	if !ok {
-		return // not durable yet, or compacted: nothing to compare with
-	}
-	if h.logTerm > ct || (h.logTerm == ct && h.index >= c) {
-		return
-	}
-	s.terms.behind = append(s.terms.behind, staleRequest{voter: voter, cand: cand, term: h.term,
-		pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm, commit: c, commitAt: ct})
+	r.commit, r.commitAt, r.last = st.LastIndex, st.LastTerm, true
+	s.terms.behind = append(s.terms.behind, r)
+}
+
+// atLeastAsUpToDate reports whether a log ending at (index, term) is at
+// least as up to date as one ending at (refIndex, refTerm) (§5.4.1).
+func atLeastAsUpToDate(term, index, refTerm, refIndex uint64) bool {
+	return term > refTerm || (term == refTerm && index >= refIndex)
 }
 
 // checkGrant fails if voter grants the request it was asked that the
@@ -274,8 +291,12 @@ func (s *safetyChecker) checkGrant(voter, cand host.NodeID, h peerHeader) {
 		if pre {
 			what = "pre-vote"
 		}
-		s.fail("election restriction: replica %d granted its %s in term %d to %d at %v, whose log ends at index %d of term %d, behind the entry at its own commit index %d (term %d) (Raft §5.4.1)",
-			voter, what, h.term, cand, s.now(), r.index, r.logTerm, r.commit, r.commitAt)
+		which := "commit"
+		if r.last {
+			which = "last"
+		}
+		s.fail("election restriction: replica %d granted its %s in term %d to %d at %v, whose log ends at index %d of term %d, behind the entry at its own %s index %d (term %d) (Raft §5.4.1)",
+			voter, what, h.term, cand, s.now(), r.index, r.logTerm, which, r.commit, r.commitAt)
 		return
 	}
 }

@@ -463,6 +463,10 @@ type Status struct {
 	Applied        uint64
 	LeadTransferee uint64
 	ConfState      ConfState
+	// LastIndex and LastTerm are the log's last entry, unstable entries
+	// included: what the vote restriction (§5.4.1) compares a candidate
+	// with.
+	LastIndex, LastTerm uint64
 	// Progress of each member, as seen by a leader (nil otherwise).
 	Progress map[uint64]ProgressStatus
 }
@@ -479,7 +483,8 @@ type ProgressStatus struct {
 func (rn *RawNode) Status() Status {
 	r := rn.r
 	st := Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
-		Applied: r.log.applied, LeadTransferee: r.leadTransferee, ConfState: r.trk.confState()}
+		Applied: r.log.applied, LeadTransferee: r.leadTransferee, ConfState: r.trk.confState(),
+		LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm()}
 	if r.state == RoleLeader {
 		st.Progress = make(map[uint64]ProgressStatus, len(r.trk.ids))
 		for _, id := range r.trk.ids {
