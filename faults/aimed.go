@@ -34,7 +34,8 @@ func restartHeal(e *Episode, hit *[]host.NodeID) func() {
 
 // crashAckFault crashes a replica right after it sent a vote or an append
 // acknowledgement while it has a sync in flight: if the replica answered
-// before the data it vouches for was durable, the crash loses it.
+// before the data it vouches for was durable, the crash loses it. Half the
+// episodes tear the write in flight (see tearOnCrash).
 type crashAckFault struct{}
 
 func (crashAckFault) Name() string    { return CrashAck }
@@ -48,23 +49,48 @@ func (crashAckFault) Inject(e *Episode) (string, func(), bool) {
 	}
 	var hit []host.NodeID
 	fired := false
+	// Half the episodes tear the write in flight (torn writes are in the
+	// model), waiting for one that crosses a sector boundary so that the
+	// tear can cut a record short: the restarted replica must cut the
+	// torn record off and append after the last whole one.
+	tear := e.R.IntN(2) == 0
 	n.Arm(e, func(o Observed) bool {
 		if fired || o.Delivered || (o.Moment != MomentVoteResponse && o.Moment != MomentAppendResponse) ||
-			n.w.Disk(o.From).SyncsInFlight() == 0 || !n.crashableNow(o.From) {
+			n.w.Disk(o.From).SyncsInFlight() == 0 || !n.crashableNow(o.From) ||
+			(tear && !n.w.Disk(o.From).LastWriteTearable()) {
 			return false
 		}
 		fired = true
 		what := map[Moment]string{MomentVoteResponse: "vote", MomentAppendResponse: "ack"}[o.Moment]
+		restore := n.tearOnCrash(o.From, tear)
 		n.CrashSoon(e, o.From, CrashAck, func(ok bool) {
+			restore()
 			if ok {
 				hit = append(hit, o.From)
 				n.w.Probes().Hit(probeCrashAck)
 				e.detail = fmt.Sprintf("%d after %s to %d", o.From, what, o.To)
+				if tear {
+					e.detail += ", torn"
+				}
 			}
 		})
 		return true
 	})
 	return "armed", restartHeal(e, &hit), true
+}
+
+// tearOnCrash turns torn writes on for id's disk until the returned
+// restore runs (after the crash), if tear: the crash then keeps a
+// sector-granular prefix of the replica's last unsynced write, as the
+// disk-torn fault does for every crash while it holds.
+func (n *Nemesis) tearOnCrash(id host.NodeID, tear bool) (restore func()) {
+	d := n.w.Disk(id)
+	if !tear || d == nil {
+		return func() {}
+	}
+	prev := d.TornWrites()
+	d.SetTornWrites(true)
+	return func() { d.SetTornWrites(prev) }
 }
 
 // crashSnapshotFault crashes the sender of a snapshot right after it sent
@@ -289,10 +315,14 @@ func (crashSlowLeaderFault) Inject(e *Episode) (string, func(), bool) {
 	m := math.Pow(e.Spec.Param("slow"), 0.5+0.5*e.R.Float64())
 	_ = d.SetSlow(m)
 	var hit []host.NodeID
-	// Crash once a few slowed syncs are under way.
+	// Crash once a few slowed syncs are under way; half the episodes
+	// tear the write in flight (see tearOnCrash).
 	wait := time.Duration(e.R.Int64N(int64(200 * time.Millisecond)))
+	tear := e.R.IntN(2) == 0
 	timer := n.w.After(wait, func() {
+		restore := n.tearOnCrash(leader, tear)
 		n.CrashSoon(e, leader, CrashSlowLeader, func(ok bool) {
+			restore()
 			if ok {
 				n.w.Probes().Hit(probeSlowLeaderCrash)
 				hit = append(hit, leader)

@@ -42,6 +42,11 @@ func (r *seedRun) storageObserver() *storageChecker {
 	}}
 }
 
+// tainted reports whether a fault damaged replica id's disk.
+func (r *seedRun) tainted(id host.NodeID) bool {
+	return r.nemesis != nil && r.nemesis.EverTainted(id)
+}
+
 // BecameLeader notes when a leadership of a newer term than any before
 // began, for the lease check (a new leader renews every lease), then checks
 // election safety. A leader of a stale term (a candidate paused with its
@@ -96,6 +101,7 @@ func (c *storageChecker) Booted(id host.NodeID, r node.Recovered) {
 		prev, prevIndex = t, i
 	}
 	c.safetyChecker.Booted(id, r)
+	c.shadowBooted(id, r.LastIndex)
 }
 
 // checkStops fails the run if a replica stopped for good although no fault

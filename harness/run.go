@@ -239,6 +239,9 @@ func (r *seedRun) run(res *Result) {
 	if r.failure == "" {
 		r.checkStops()
 	}
+	if r.failure == "" {
+		r.safety.shadowFinal(r.w.Nodes())
+	}
 	r.settleWorkload(r.healedAt + r.cfg.HealTimeout)
 	res.Ops = r.ops + r.workloadOps()
 	res.Faults = r.sc.FaultNames()
@@ -268,6 +271,7 @@ func (r *seedRun) build() {
 	r.safety = newSafetyChecker(r.w.Elapsed, r.failf)
 	r.safety.note = r.notef
 	r.safety.retired = func(id host.NodeID) bool { return r.retired[id] }
+	r.safety.tainted = r.tainted
 	rw, ok := r.sys.(interface{ raftWire() bool })
 	r.safety.watchNet(r.w, ok && rw.raftWire())
 	r.safety.setQuorumWindow(r.sc.Raft, r.sc.Faults)

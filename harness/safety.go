@@ -65,6 +65,10 @@ type safetyChecker struct {
 
 	terms  termState   // safety_term.go
 	quorum quorumWatch // safety_quorum.go
+	shadow shadowState // shadowboot.go
+	// tainted reports whether a fault damaged a replica's disk (shadow
+	// boots skip it); nil: none did.
+	tainted func(host.NodeID) bool
 
 	promises, commitChecks, completeness, reads int
 	elections                                   []election // see safety_read.go

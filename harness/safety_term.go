@@ -176,10 +176,12 @@ func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
 	case raft.MsgAppResp:
 		if !h.reject {
 			s.noteAck(from, to, h)
+			s.shadowOnSend(from, to, h)
 		}
 	case raft.MsgPreVoteResp, raft.MsgVoteResp:
 		if !h.reject {
 			s.checkGrant(from, to, h)
+			s.shadowOnSend(from, to, h)
 			if h.typ == raft.MsgVoteResp {
 				k := voteKey{to, h.term}
 				s.terms.grants[k] = append(s.terms.grants[k], from)

@@ -386,6 +386,24 @@ func (d *Disk) tear() {
 	copy(f.durable[op.off:cut], op.data)
 }
 
+// LastWriteTearable reports whether a crash now, with torn writes on,
+// could keep part but not all of the last unsynced write: it is still
+// unsynced, its file exists, and it crosses a sector boundary. Aimed
+// faults use it to crash when a tear cuts a record short.
+func (d *Disk) LastWriteTearable() bool {
+	f := d.lastFile
+	if f == nil || f.removed {
+		return false
+	}
+	i := slices.IndexFunc(f.ops, func(o diskOp) bool { return o.seq == d.lastSeq })
+	if i < 0 || f.ops[i].trunc {
+		return false
+	}
+	op := f.ops[i]
+	first := (op.off/d.sector + 1) * d.sector
+	return first < op.off+int64(len(op.data))
+}
+
 // tornCut draws where a torn write [off, end) stops: off (nothing), a
 // sector boundary strictly inside, or end (all of it), uniformly.
 func tornCut(off, end, sector int64, r *rand.Rand) int64 {

@@ -1,0 +1,309 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/raft"
+	"github.com/seedkv/seedkv/wal"
+)
+
+// Shadow boots: what a crash now would leave, read without a crash.
+//
+// A replica's promises (a vote granted, entries acknowledged) rest on its
+// WAL. The restart checks (Booted) compare what a restart recovers with
+// what the replica had synced, but only when a crash lands in the window
+// between a promise and the write that should have backed it; a WAL that
+// leaves a vote out of its hard state record, or appends after a repaired
+// torn tail at the wrong offset, fails only in the rare seed whose crash
+// and restart come at the right moment. A shadow boot reads the replica's
+// durable WAL bytes now (sim.Disk.DurableBytes: what any crash keeps) into
+// a scratch file system and opens them with wal.Open, as a restart would,
+// while the replica runs on untouched (no event, no randomness: traces do
+// not change). It fails the run if
+//
+//   - the durable WAL would not open (damage no fault made: a restart now
+//     would find its storage damaged);
+//   - a granted vote is being sent while the durable hard state holds
+//     another vote in that term, or an older term (a crash now would let
+//     the replica vote again in the term);
+//   - an acknowledgement is being sent for an index the durable WAL does
+//     not hold, or holds with another term than the live log.
+//
+// It runs at every granted vote, at the first acknowledgement of new
+// entries after each restart (a repaired torn tail is overwritten then),
+// and once per running replica at the end of the run. Replicas whose disk
+// a fault damaged, and replicas rebuilding lost storage, are skipped.
+
+// shadowState is what the shadow boots track per replica.
+type shadowState struct {
+	// afterBoot: the replica restarted and has not acknowledged new
+	// entries since; its first such acknowledgement gets a shadow boot.
+	afterBoot map[host.NodeID]uint64 // -> its recovered last index
+	boots     int
+}
+
+// shadowBoot opens replica id's durable WAL bytes in a scratch file
+// system. ok is false when there is nothing to check (no such disk, no
+// node, a replica that is rebuilding, a disk a fault damaged, or no WAL
+// yet).
+func (s *safetyChecker) shadowBoot(id host.NodeID) (rep wal.Replay, ok bool, err error) {
+	if s.world == nil || s.wireOff || (s.tainted != nil && s.tainted(id)) {
+		return wal.Replay{}, false, nil
+	}
+	n := s.nodeOf(id)
+	d := s.world.Disk(id)
+	if n == nil || d == nil {
+		return wal.Replay{}, false, nil
+	}
+	if rec, _ := n.Recovering(); rec {
+		return wal.Replay{}, false, nil
+	}
+	files := map[string][]byte{}
+	for _, name := range d.Names() {
+		if !strings.HasSuffix(name, ".wal") {
+			continue
+		}
+		b, err := d.DurableBytes(name)
+		if err != nil {
+			return wal.Replay{}, false, nil
+		}
+		files[name] = b
+	}
+	s.shadow.boots++
+	return openDurable(files)
+}
+
+// openDurable opens the WAL segment files of a scratch copy of a disk
+// (name -> durable bytes) as a restart would; ok is false if they hold
+// no WAL.
+func openDurable(files map[string][]byte) (rep wal.Replay, ok bool, err error) {
+	w, rep, err := wal.Open(&memFS{files: files}, wal.Options{})
+	if errors.Is(err, wal.ErrNoWAL) {
+		return wal.Replay{}, false, nil
+	}
+	if err != nil {
+		return wal.Replay{}, true, err
+	}
+	w.Close()
+	return rep, true, nil
+}
+
+// voteDurable reports whether a durable hard state backs a vote granted
+// to cand in term: it holds that vote, or a later term (the replica never
+// goes back to vote in term).
+func voteDurable(hs wal.HardState, term, cand uint64) bool {
+	return hs.Term > term || (hs.Term == term && hs.Vote == cand)
+}
+
+// shadowFail fails the run for a durable WAL that would not open.
+func (s *safetyChecker) shadowFail(id host.NodeID, why string, err error) {
+	s.fail("durable storage: replica %d's durable WAL would not open at %v (%s), though no fault damaged its disk: a crash now would find its storage damaged: %v",
+		id, s.now(), why, err)
+}
+
+// shadowVote checks, as replica voter sends its granted vote in term to
+// cand, that its durable hard state holds that vote (or a later term).
+func (s *safetyChecker) shadowVote(voter, cand host.NodeID, term uint64) {
+	rep, ok, err := s.shadowBoot(voter)
+	switch {
+	case !ok:
+		return
+	case err != nil:
+		s.shadowFail(voter, fmt.Sprintf("as it granted its vote in term %d to %d", term, cand), err)
+	case !voteDurable(rep.HardState, term, uint64(cand)):
+		s.fail("durable storage: replica %d granted its vote in term %d to %d at %v, but its durable WAL holds term %d, vote %d: a crash now would let it vote again in term %d",
+			voter, term, cand, s.now(), rep.HardState.Term, rep.HardState.Vote, term)
+	}
+}
+
+// shadowAck checks, as replica id acknowledges index to a leader, that
+// its durable WAL holds the entry at index with the live log's term.
+func (s *safetyChecker) shadowAck(id, to host.NodeID, index uint64) {
+	rep, ok, err := s.shadowBoot(id)
+	switch {
+	case !ok:
+		return
+	case err != nil:
+		s.shadowFail(id, fmt.Sprintf("as it acknowledged index %d to %d", index, to), err)
+		return
+	}
+	if rep.Snapshot != nil && index <= rep.Snapshot.Index {
+		return
+	}
+	t, held := replayTerm(rep, index)
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	live, lok, _ := n.LogTerm(index)
+	switch {
+	case !held:
+		s.fail("durable storage: replica %d acknowledged index %d to %d at %v, but its durable WAL does not hold that entry (a crash now would lose it)",
+			id, index, to, s.now())
+	case lok && t != live:
+		s.fail("durable storage: replica %d acknowledged index %d to %d at %v, but its durable WAL holds that entry with term %d, its log with term %d",
+			id, index, to, s.now(), t, live)
+	}
+}
+
+// replayTerm is the term of the last entry at index in a replay (a
+// later entry at an index replaces an earlier one), after the snapshot.
+func replayTerm(rep wal.Replay, index uint64) (uint64, bool) {
+	for i := len(rep.Entries) - 1; i >= 0; i-- {
+		if e := rep.Entries[i]; e.Index == index {
+			return e.Term, true
+		}
+	}
+	return 0, false
+}
+
+// shadowOnSend runs the shadow boots of a message leaving its replica: a
+// granted vote, or the first acknowledgement of new entries after a
+// restart.
+func (s *safetyChecker) shadowOnSend(from, to host.NodeID, h peerHeader) {
+	switch {
+	case h.reject:
+	case h.typ == raft.MsgVoteResp:
+		s.shadowVote(from, to, h.term)
+	case h.typ == raft.MsgAppResp:
+		last, ok := s.shadow.afterBoot[from]
+		if !ok || h.index <= last {
+			return
+		}
+		delete(s.shadow.afterBoot, from)
+		s.shadowAck(from, to, h.index)
+	}
+}
+
+// shadowBooted arms the first-acknowledgement shadow boot of a replica
+// that restarted with its log ending at last.
+func (s *safetyChecker) shadowBooted(id host.NodeID, last uint64) {
+	if s.shadow.afterBoot == nil {
+		s.shadow.afterBoot = map[host.NodeID]uint64{}
+	}
+	s.shadow.afterBoot[id] = last
+}
+
+// shadowFinal shadow-boots every running replica once, at the end of the
+// run.
+func (s *safetyChecker) shadowFinal(ids []host.NodeID) {
+	for _, id := range ids {
+		if s.running != nil && !s.running(id) {
+			continue
+		}
+		if _, ok, err := s.shadowBoot(id); ok && err != nil {
+			s.shadowFail(id, "at the end of the run", err)
+			return
+		}
+	}
+}
+
+// memFS is a scratch in-memory host.FS for shadow boots: every write is
+// durable at once and syncs complete before they return.
+type memFS struct {
+	files map[string][]byte
+}
+
+var _ host.FS = (*memFS)(nil)
+
+func (m *memFS) Create(name string) (host.File, error) {
+	if _, ok := m.files[name]; ok {
+		return nil, fmt.Errorf("%w: %s", host.ErrExist, name)
+	}
+	m.files[name] = nil
+	return &memFile{fs: m, name: name}, nil
+}
+
+func (m *memFS) Open(name string) (host.File, error) {
+	if _, ok := m.files[name]; !ok {
+		return nil, fmt.Errorf("%w: %s", host.ErrNotExist, name)
+	}
+	return &memFile{fs: m, name: name}, nil
+}
+
+func (m *memFS) Remove(name string) error {
+	if _, ok := m.files[name]; !ok {
+		return fmt.Errorf("%w: %s", host.ErrNotExist, name)
+	}
+	delete(m.files, name)
+	return nil
+}
+
+func (m *memFS) Rename(oldName, newName string) error {
+	b, ok := m.files[oldName]
+	if !ok {
+		return fmt.Errorf("%w: %s", host.ErrNotExist, oldName)
+	}
+	delete(m.files, oldName)
+	m.files[newName] = b
+	return nil
+}
+
+func (m *memFS) List() ([]string, error) {
+	names := make([]string, 0, len(m.files))
+	for n := range m.files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+func (m *memFS) SyncDir(done func(error)) { done(nil) }
+
+// memFile is an open file of a memFS.
+type memFile struct {
+	fs   *memFS
+	name string
+}
+
+func (f *memFile) Name() string { return f.name }
+
+func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, host.ErrBadOffset
+	}
+	b := f.fs.files[f.name]
+	if end := off + int64(len(p)); end > int64(len(b)) {
+		b = append(b, make([]byte, end-int64(len(b)))...)
+	}
+	copy(b[off:], p)
+	f.fs.files[f.name] = b
+	return len(p), nil
+}
+
+func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+	b := f.fs.files[f.name]
+	if off < 0 {
+		return 0, host.ErrBadOffset
+	}
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (f *memFile) Truncate(size int64) error {
+	if size < 0 {
+		return host.ErrBadOffset
+	}
+	b := f.fs.files[f.name]
+	if size <= int64(len(b)) {
+		f.fs.files[f.name] = b[:size]
+		return nil
+	}
+	f.fs.files[f.name] = append(b, make([]byte, size-int64(len(b)))...)
+	return nil
+}
+
+func (f *memFile) Size() int64           { return int64(len(f.fs.files[f.name])) }
+func (f *memFile) Sync(done func(error)) { done(nil) }
+func (f *memFile) Close() error          { return nil }
