@@ -50,14 +50,12 @@ func (crashAckFault) Inject(e *Episode) (string, func(), bool) {
 	var hit []host.NodeID
 	fired := false
 	// Half the episodes tear the write in flight (torn writes are in the
-	// model), waiting for one that crosses a sector boundary so that the
-	// tear can cut a record short: the restarted replica must cut the
-	// torn record off and append after the last whole one.
+	// model): the restarted replica must cut a torn record off and append
+	// after the last whole one.
 	tear := e.R.IntN(2) == 0
 	n.Arm(e, func(o Observed) bool {
 		if fired || o.Delivered || (o.Moment != MomentVoteResponse && o.Moment != MomentAppendResponse) ||
-			n.w.Disk(o.From).SyncsInFlight() == 0 || !n.crashableNow(o.From) ||
-			(tear && !n.w.Disk(o.From).LastWriteTearable()) {
+			n.w.Disk(o.From).SyncsInFlight() == 0 || !n.crashableNow(o.From) {
 			return false
 		}
 		fired = true

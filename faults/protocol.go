@@ -91,6 +91,10 @@ func (n *Nemesis) Arm(e *Episode, t Trigger) {
 	n.armed = append(n.armed, armed{e, t})
 }
 
+// Armed reports whether any trigger is armed (watchers may skip the
+// work of reporting a moment when none is).
+func (n *Nemesis) Armed() bool { return len(n.armed) > 0 }
+
 // Disarm removes e's trigger, if it is still armed.
 func (n *Nemesis) Disarm(e *Episode) {
 	for i, a := range n.armed {

@@ -22,6 +22,12 @@ const (
 	// whether it renamed a file before its data was durable, or removed
 	// data that only an unsynced record made redundant.
 	MomentFileChanged
+	// MomentSyncStarted: the replica started an fsync whose last write
+	// crosses a sector boundary (sim.Disk.LastWriteTearable). A crash
+	// now, with torn writes, keeps a sector-granular part of that write:
+	// the restart finds a record cut short, must cut it off, and must
+	// append after the last whole record.
+	MomentSyncStarted
 )
 
 // CrashStorage is the name of the crash-storage fault.
@@ -29,6 +35,7 @@ const CrashStorage = "crash-storage"
 
 var (
 	probeCrashSyncDone    = probe.New("faults/crash-between-syncs", "faults: a replica crashed right after one fsync completed while another was in flight")
+	probeCrashTorn        = probe.New("faults/crash-torn-sync", "faults: a replica crashed, tearing its write, right after it started syncing a write that crosses a sector")
 	probeCrashFileChanged = probe.New("faults/crash-after-rename-or-remove", "faults: a replica crashed right after it renamed or removed a file")
 )
 
@@ -53,21 +60,26 @@ func (crashStorageFault) Params() []Param {
 
 func (crashStorageFault) Inject(e *Episode) (string, func(), bool) {
 	n := e.N
-	want := e.R.IntN(3) // 0: sync done, 1: file changed, 2: either
+	want := e.R.IntN(4) // 0: sync done, 1: file changed, 2: either, 3: torn write
 	pass := e.Spec.Param("pass")
 	var hit []host.NodeID
 	fired := false
 	n.Arm(e, func(o Observed) bool {
 		switch {
-		case fired, o.Moment != MomentSyncDone && o.Moment != MomentFileChanged,
+		case fired, o.Moment != MomentSyncDone && o.Moment != MomentFileChanged && o.Moment != MomentSyncStarted,
 			want == 0 && o.Moment != MomentSyncDone, want == 1 && o.Moment != MomentFileChanged,
+			want == 2 && o.Moment == MomentSyncStarted, want == 3 && o.Moment != MomentSyncStarted,
 			!n.crashableNow(o.From), e.R.Float64() < pass:
 			return false
 		}
 		fired = true
-		what := map[Moment]string{MomentSyncDone: "one sync done, another in flight", MomentFileChanged: "rename or remove"}[o.Moment]
+		what := map[Moment]string{MomentSyncDone: "one sync done, another in flight", MomentFileChanged: "rename or remove",
+			MomentSyncStarted: "a sync started, its write torn"}[o.Moment]
+		restore := n.tearOnCrash(o.From, o.Moment == MomentSyncStarted)
 		n.CrashSoon(e, o.From, CrashStorage, func(ok bool) {
+			restore()
 			if ok {
+				n.w.Probes().If(o.Moment == MomentSyncStarted, probeCrashTorn)
 				hit = append(hit, o.From)
 				n.w.Probes().If(o.Moment == MomentSyncDone, probeCrashSyncDone)
 				n.w.Probes().If(o.Moment == MomentFileChanged, probeCrashFileChanged)

@@ -90,10 +90,25 @@ func (fs tapFS) Rename(oldName, newName string) error {
 
 func (fs tapFS) SyncDir(done func(error)) { fs.FS.SyncDir(fs.t.syncDone(done)) }
 
-// tapFile reports its syncs.
+// tapFile reports its syncs (started and done).
 type tapFile struct {
 	host.File
 	t *storageTap
 }
 
-func (f tapFile) Sync(done func(error)) { f.File.Sync(f.t.syncDone(done)) }
+func (f tapFile) Sync(done func(error)) {
+	f.t.syncStarted()
+	f.File.Sync(f.t.syncDone(done))
+}
+
+// syncStarted reports MomentSyncStarted when a sync begins while the
+// disk's last write is unsynced and crosses a sector boundary (a torn
+// crash now cuts a record short).
+func (t *storageTap) syncStarted() {
+	if t.r.nemesis == nil || !t.r.nemesis.Armed() {
+		return
+	}
+	if d := t.r.w.Disk(t.id); d != nil && d.LastWriteTearable() {
+		t.report(faults.MomentSyncStarted)
+	}
+}
