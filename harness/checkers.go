@@ -70,7 +70,7 @@ const (
 // DefaultCheckNames lists the default checks in the order they run.
 func DefaultCheckNames() []string {
 	return []string{CheckLostWrites, CheckRun, CheckWorkload, CheckLogDisagreement, CheckMembership,
-		CheckLease, CheckWriteLog, CheckWatches, CheckPastReads, CheckLinearizability}
+		CheckLease, CheckWriteLog, CheckHashKV, CheckWatches, CheckPastReads, CheckLinearizability}
 }
 
 // CheckStatus is the outcome of one check.
@@ -202,6 +202,8 @@ func (r *seedRun) defaultCheck(name string, res *Result) RunChecker {
 			}
 			return result(r.logErr)
 		})
+	case CheckHashKV:
+		return builtin{name: name, fn: r.checkHashKV}
 	case CheckWatches:
 		return bare(r.needsLog(func(rec *Records) error { return r.checkWatches(rec.WriteLog) }))
 	case CheckPastReads:

@@ -133,6 +133,7 @@ func (lw *logWatcher) compactNow() {
 		case err == nil:
 			c.acked = true
 			lw.r.leases.seen.note(c.ret, h.Revision)
+			lw.r.hashProbe()
 		case errors.Is(err, client.ErrTimeout):
 		default:
 			var se *client.ServerError

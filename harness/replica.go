@@ -45,6 +45,12 @@ func (i nodeInspector) KVHash() (int64, uint64, error) {
 	return rev, h, nil
 }
 
+// HashKV is the node's history hash (see HistoryHasher).
+func (i nodeInspector) HashKV(rev int64) (uint64, int64, error) { return i.n.HashKV(rev) }
+
+// CurrentRevision is the node's store revision (0 while it has none).
+func (i nodeInspector) CurrentRevision() int64 { return i.n.Status().Revision }
+
 func (i nodeInspector) Stopped() (bool, string) { return i.n.Stopped() }
 
 func (i nodeInspector) Recovering() (bool, string) { return i.n.Recovering() }

@@ -59,6 +59,7 @@ type seedRun struct {
 	logSource      host.NodeID  // the replica the final write log was read from
 	leases         leaseBook    // the leases granted, for the expiry check
 	logWatch       *logWatcher  // the harness's watch of the write log (nil: no compaction)
+	hashKV         hashKV       // the HashKV check (hashkv.go)
 	transfers      *transferer  // leadership transfers (nil: none)
 	logFrom        int64        // the final write log is read from replicas from this revision
 	// watchesFrozen: the workload's watch streams record no more events

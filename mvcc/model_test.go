@@ -125,6 +125,39 @@ func (m *model) write(key string, v *mver) {
 	m.events = append(m.events, v)
 }
 
+// hashKV is the HashKV a correct store gives at rev, from the model's
+// own rule of what compaction keeps (etcd's keyIndex.compact): every
+// change after the compaction revision; at or below it, only each key's
+// newest change, and only if that is a put (a tombstone at exactly the
+// compaction revision is kept by the store but not hashed).
+func (m *model) hashKV(rev int64) uint64 {
+	c := max(m.compact, 0)
+	var h HistoryHasher
+	for _, v := range m.events {
+		if v.main > rev {
+			break
+		}
+		if v.main <= c {
+			vs := m.hist[v.key]
+			newest := vs[0]
+			for _, w := range vs {
+				if w.main <= c {
+					newest = w
+				}
+			}
+			if newest != v || v.del {
+				continue
+			}
+		}
+		if v.del {
+			h.Add(v.key, nil, v.main, v.sub, 0, 0)
+			continue
+		}
+		h.Add(v.key, []byte(v.val), v.main, v.sub, v.create, v.ver)
+	}
+	return h.Sum()
+}
+
 func (m *model) put(key, val string, lease, main int64, sub uint32) *KeyValue {
 	v := &mver{main: main, sub: sub, val: val, create: main, ver: 1, lease: lease}
 	cur := m.at(key, main)
@@ -595,6 +628,11 @@ func TestStoreMatchesModel(t *testing.T) {
 				h2, err := replica.Hash(0)
 				require.NoError(t, err)
 				require.Equal(t, h2, h1, "hash does not depend on compaction")
+				at := rapid.Int64Range(max(m.compact, 1), m.rev).Draw(t, "hashkv rev")
+				hk, c, err := s.HashKV(at)
+				require.NoError(t, err)
+				require.Equal(t, max(m.compact, 0), c)
+				require.Equal(t, m.hashKV(at), hk, "HashKV at %d, compacted at %d", at, c)
 				require.LessOrEqual(t, s.Size(), replica.Size())
 				require.Equal(t, s.Leases(), replica.Leases())
 			},

@@ -129,3 +129,14 @@ func (n *Node) ClearAlarm() bool {
 // durable; until then it drops every message (a real member waits for
 // this before it serves clients).
 func (n *Node) Booting() bool { return n.booting }
+
+// HashKV returns the hash of the history the replica's store holds up to
+// rev (0: its current revision) and its compaction revision
+// (mvcc.Store.HashKV). Replicas at the same (rev, compaction revision)
+// must agree.
+func (n *Node) HashKV(rev int64) (hash uint64, compactRev int64, err error) {
+	if n.sm == nil {
+		return 0, 0, fmt.Errorf("node %d: no state", n.id)
+	}
+	return n.sm.store.HashKV(rev)
+}
