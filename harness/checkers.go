@@ -261,6 +261,9 @@ func (r *seedRun) checkLeases(rec *Records) CheckResult {
 	extra, err := r.leaseExpiries(rec.History, rec.WriteLog, r.skew.slack())
 	r.notef("leases: %d granted, %d expiries in the write log (clock-skew slack %v)", len(r.leases.order), len(extra), r.skew.slack())
 	rec.History = append(rec.History, extra...)
+	if err == nil {
+		err = r.checkLeaseEnds(rec, r.skew.slack())
+	}
 	return result(err)
 }
 

@@ -44,6 +44,10 @@ type leaseRecord struct {
 	renewed int64
 	// keepAlives counts the acknowledged keep-alives.
 	keepAlives int
+	// lastCall is the latest call time (virtual ns) of the grant or of
+	// any keep-alive, acknowledged or not: no renewal can take effect
+	// much later (see leaseLiveness).
+	lastCall int64
 	// gone lists the return times of answers that said the lease did
 	// not exist (a keep-alive or a put under it): it had ended by then.
 	gone []int64
@@ -158,7 +162,7 @@ func (b *leaseBook) granted(id int64, client int, ttl time.Duration, call int64)
 	if b.valueLease == nil {
 		b.valueLease = map[string]int64{}
 	}
-	l := &leaseRecord{id: id, client: client, ttl: ttl, renewed: call}
+	l := &leaseRecord{id: id, client: client, ttl: ttl, renewed: call, lastCall: call}
 	b.byID[id] = l
 	b.order = append(b.order, l)
 	return l
@@ -207,6 +211,9 @@ func (c *workClient) keepAlive(l *lease, rounds int) {
 			return
 		}
 		call := c.r.now()
+		if rec := c.r.leases.byID[l.id]; rec != nil {
+			rec.lastCall = max(rec.lastCall, call)
+		}
 		c.r.record("call", c.nid, api.OpLeaseKeepAlive, -1, l.id)
 		c.c.Do(&api.LeaseKeepAliveRequest{ID: l.id}, client.CallOptions{}, func(resp *api.Response, err error) {
 			c.keepAliveDone(l, call, resp, err)

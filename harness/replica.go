@@ -3,6 +3,7 @@ package harness
 import (
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/raft"
 )
 
 // nodeReplica returns the start function of the real replica, package node,
@@ -50,6 +51,15 @@ func (i nodeInspector) HashKV(rev int64) (uint64, int64, error) { return i.n.Has
 
 // CurrentRevision is the node's store revision (0 while it has none).
 func (i nodeInspector) CurrentRevision() int64 { return i.n.Status().Revision }
+
+// Leases lists the leases the node's store holds.
+func (i nodeInspector) Leases() []int64 { return i.n.Leases() }
+
+// Leadership is the node's raft term and whether it leads in it.
+func (i nodeInspector) Leadership() (term uint64, leader bool) {
+	st := i.n.Status()
+	return st.Term, st.Role == raft.RoleLeader
+}
 
 func (i nodeInspector) Stopped() (bool, string) { return i.n.Stopped() }
 

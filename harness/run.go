@@ -233,6 +233,9 @@ func (r *seedRun) run(res *Result) {
 		}
 	}
 	if r.failure == "" {
+		r.awaitLeaseEnds()
+	}
+	if r.failure == "" {
 		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
 			r.failf("%v%s\n%s", err, r.damagedNote(), r.replicaStates())
 		}

@@ -24,6 +24,7 @@ type transferer struct {
 	rng                *rand.Rand
 	asked, moved, lost int
 	refused            int
+	lastCall           int64 // virtual ns of the last transfer asked for (0: none)
 }
 
 // startTransfers adds the transfer operator's client, if transfers are on.
@@ -54,6 +55,7 @@ func (t *transferer) transfer() {
 	}
 	target := t.r.replicas[t.rng.IntN(len(t.r.replicas))]
 	t.asked++
+	t.lastCall = t.r.now()
 	t.r.record("call", transferClient, api.OpMoveLeader, -1, int64(target))
 	t.c.MoveLeader(target, client.CallOptions{}, func(h api.Header, err error) {
 		switch {
