@@ -21,7 +21,7 @@ var concurrencyBugs = []Bug{
 		Unit:        UnitCaught,
 	},
 	{
-		Name: "workloads-watcher-applies-each-event", Group: GroupSymptom, File: "workloads/follow.go",
+		Name: "concurrency-watcher-applies-each-event", Group: GroupSymptom, File: "concurrency/follow.go",
 		Old:         `if i+1 == len(u.Events) || u.Events[i+1].Revision() != ev.Revision() {`,
 		New:         `if i >= 0 {`,
 		Description: "A configuration watcher applies each event as a step instead of each revision: it runs on a configuration half of one transaction and half of the one before.",
@@ -29,7 +29,7 @@ var concurrencyBugs = []Bug{
 		Unit:        UnitCaught,
 	},
 	{
-		Name: "workloads-informer-watch-skips-revision", Group: GroupSymptom, File: "workloads/follow.go",
+		Name: "concurrency-informer-watch-skips-revision", Group: GroupSymptom, File: "concurrency/follow.go",
 		Old:         `StartRevision: h.Revision + 1}`,
 		New:         `StartRevision: h.Revision + 2}`,
 		Description: "An informer starts its watch one revision past the one after its list: the change right after the list is never applied, and its cache stays wrong until the object changes again (forever, for a delete).",

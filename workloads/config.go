@@ -8,6 +8,7 @@ import (
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/concurrency"
 	"github.com/seedkv/seedkv/harness"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
@@ -76,7 +77,7 @@ func (r *configRun) Ops() int { return r.ops }
 // store's last revision.
 func (r *configRun) Settled(rev int64) bool {
 	for _, w := range r.watchers {
-		if w.f == nil || !w.f.caughtUp(rev) {
+		if w.f == nil || !w.f.CaughtUp(rev) {
 			return false
 		}
 	}
@@ -153,18 +154,22 @@ func (cw *configWriter) think() {
 // configWatcher follows the configuration.
 type configWatcher struct {
 	id      int
-	f       *follower
+	f       *concurrency.Follower
 	applied []applied
 }
 
 func (cw *configWatcher) start(c *client.Client) {
-	cw.f = follow(c, configPrefix, func(rev int64, _ []api.KeyValue) { cw.apply(rev) }, cw.apply)
+	cw.f = concurrency.Follow(c, configPrefix, concurrency.FollowOptions{
+		Listed:  func(rev int64, _ []api.KeyValue) { cw.apply(rev) },
+		Applied: cw.apply,
+	})
 }
 
 // apply records the configuration the watcher holds after revision rev.
 func (cw *configWatcher) apply(rev int64) {
-	conf := make(map[string]string, len(cw.f.cache))
-	for k, kv := range cw.f.cache {
+	snap := cw.f.Snapshot()
+	conf := make(map[string]string, len(snap))
+	for k, kv := range snap {
 		conf[k] = string(kv.Value)
 	}
 	cw.applied = append(cw.applied, applied{rev: rev, conf: conf})

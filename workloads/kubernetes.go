@@ -11,6 +11,7 @@ import (
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
+	"github.com/seedkv/seedkv/concurrency"
 	"github.com/seedkv/seedkv/harness"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
@@ -72,7 +73,7 @@ type k8sRun struct {
 type informer struct {
 	id     int
 	prefix string
-	f      *follower
+	f      *concurrency.Follower
 	lists  []listed
 }
 
@@ -103,10 +104,10 @@ func (Kubernetes) Start(env *harness.WorkloadEnv) harness.WorkloadRun {
 		r.informers = append(r.informers, in)
 		env.AddClient(i, func(h host.Host) host.Process {
 			c := env.NewClient(h)
-			in.f = follow(c, in.prefix, func(rev int64, kvs []api.KeyValue) {
-				in.lists = append(in.lists, listed{rev: rev, kvs: kvs})
-			}, nil)
-			in.f.event = in.record
+			in.f = concurrency.Follow(c, in.prefix, concurrency.FollowOptions{
+				Listed: func(rev int64, kvs []api.KeyValue) { in.lists = append(in.lists, listed{rev: rev, kvs: kvs}) },
+				Event:  in.record,
+			})
 			return c
 		})
 	}
@@ -129,7 +130,7 @@ func (in *informer) record(ev api.Event) {
 // Settled implements harness.Settler.
 func (r *k8sRun) Settled(rev int64) bool {
 	for _, in := range r.informers {
-		if in.f == nil || !in.f.caughtUp(rev) {
+		if in.f == nil || !in.f.CaughtUp(rev) {
 			return false
 		}
 	}
@@ -270,10 +271,10 @@ func (r *k8sRun) checkCaches(log []lin.LogEntry) error {
 	p := newReplay(log)
 	p.to(end)
 	for _, in := range r.informers {
-		if in.f == nil || in.f.cache == nil {
+		if in.f == nil || !in.f.Listed() {
 			return fmt.Errorf("informer %d never listed %s", in.id, in.prefix)
 		}
-		snap := in.f.snapshot()
+		snap := in.f.Snapshot()
 		kvs := make([]api.KeyValue, 0, len(snap))
 		for _, kv := range snap {
 			kvs = append(kvs, kv)
@@ -281,7 +282,7 @@ func (r *k8sRun) checkCaches(log []lin.LogEntry) error {
 		slices.SortFunc(kvs, func(a, b api.KeyValue) int { return bytes.Compare(a.Key, b.Key) })
 		if err := sameKVs(p, in.prefix, kvs); err != nil {
 			return fmt.Errorf("informer %d: cache of %s (next revision %d) against the store at revision %d: %v",
-				in.id, in.prefix, in.f.next(), end, err)
+				in.id, in.prefix, in.f.Next(), end, err)
 		}
 	}
 	return nil
