@@ -157,7 +157,7 @@ func (r *seedRun) checkList(res *Result) []RunChecker {
 // reason).
 func (r *seedRun) workloadCheckers() []RunChecker {
 	if r.workload == nil {
-		return nil
+		return r.recipeCheckers()
 	}
 	var list []RunChecker
 	for _, c := range r.workload.Checkers() {
@@ -317,6 +317,7 @@ func (r *seedRun) records() *Records {
 	r.disagree, r.logErr = disagree, err
 	if err == nil {
 		rec.WriteLog = entries
+		rec.History = append(rec.History, r.recipeOps(entries)...)
 	}
 	ids, ins := r.inspectors()
 	for i, id := range ids {

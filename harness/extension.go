@@ -151,6 +151,7 @@ func (r *seedRun) startWorkload() {
 		for i := range r.cfg.clientCount() {
 			r.addClient(i)
 		}
+		r.startRecipes()
 		return
 	}
 	env := &WorkloadEnv{r: r, Servers: r.servers(), Clients: r.cfg.clientCount(),

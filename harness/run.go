@@ -55,6 +55,7 @@ type seedRun struct {
 	trace          bytes.Buffer // the trace, if kept for artifacts
 	overBudget     bool         // the world ran past its event or byte budget
 	workload       WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
+	recipes        *recipeRun   // the built-in workload's recipe part (nil: none)
 	windowMode     windowMode   // whether hist may be checked in a window
 	logSource      host.NodeID  // the replica the final write log was read from
 	leases         leaseBook    // the leases granted, for the expiry check
@@ -247,7 +248,7 @@ func (r *seedRun) run(res *Result) {
 		r.safety.shadowFinal(r.w.Nodes())
 	}
 	r.settleWorkload(r.healedAt + r.cfg.HealTimeout)
-	res.Ops = r.ops + r.workloadOps()
+	res.Ops = r.ops + r.workloadOps() + r.recipeOpCount()
 	res.Faults = r.sc.FaultNames()
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()

@@ -153,6 +153,10 @@ type WorkloadParams struct {
 	// [0, MaxDuration], 0 never; draw: Config.TransferEvery (negative:
 	// 0), or 0 in a third of the seeds, else 1s..5s.
 	TransferEvery Duration `json:"transfer_every"`
+	// Recipes are the recipe part: clients running the election, lock,
+	// session and follower recipes beside the kv clients (recipes.go;
+	// drawn from its own stream).
+	Recipes RecipeParams `json:"recipes"`
 }
 
 // MaxWeight bounds one weight of a scenario's Mix.
@@ -197,6 +201,7 @@ func DrawScenario(cfg Config, seed uint64) Scenario {
 		s.Workload.ThinkTime = uniformDur(r, 40*time.Millisecond, 80*time.Millisecond)
 	}
 	drawLeasesAndCompaction(r, cfg, &s.Workload)
+	s.Workload.Recipes = drawRecipes(cfg, seed)
 	s.Storage = drawStorage(seed, s.Workload.CompactEvery.D(), quotaFaultsOK(s.Faults))
 	return s
 }
@@ -413,6 +418,7 @@ func (p WorkloadParams) validate(v *validator) {
 	v.int("workload.keep_alive_percent", p.KeepAlivePercent, 0, 100)
 	v.dur("workload.compact_every", p.CompactEvery, 0, MaxDuration)
 	v.dur("workload.transfer_every", p.TransferEvery, 0, MaxDuration)
+	p.Recipes.validate(v)
 }
 
 func jsonName(f reflect.StructField) string {
@@ -508,7 +514,7 @@ func DefaultScenario() Scenario {
 		Faults: []faults.Spec{},
 		Workload: WorkloadParams{Keys: 8, Mix: DefaultMix(), ThinkTime: Duration(60 * time.Millisecond), Watches: cfg.Watches,
 			LeaseTTLMin: 1, LeaseTTLMax: 5, KeepAlivePercent: 50, CompactEvery: Duration(2 * time.Second),
-			TransferEvery: Duration(3 * time.Second)},
+			TransferEvery: Duration(3 * time.Second), Recipes: defaultRecipes()},
 		Storage: defaultStorage(),
 	}
 }
