@@ -155,8 +155,8 @@ func (rr *recipeRun) checkElection(log []lin.LogEntry) error {
 	for _, w := range rr.rec.wins {
 		points = append(points, checkPoint{rev: w.at, check: func(st *replayState) error {
 			if kv, ok := st.first(prefix); !ok || string(kv.Key) != w.key || kv.CreateRevision != w.term {
-				return fmt.Errorf("%w: election: client %d won with key %s (term %d) at revision %d, but the store's leader then was %s",
-					errRecipe, w.client, w.key, w.term, w.at, ownerString(kv, ok))
+				return fmt.Errorf("client %d won with key %s (term %d) at revision %d, but the store's leader then was %s",
+					w.client, w.key, w.term, w.at, ownerString(kv, ok))
 			}
 			return nil
 		}})
@@ -171,8 +171,8 @@ func (rr *recipeRun) checkElection(log []lin.LogEntry) error {
 			if o.Key != "" {
 				saw = fmt.Sprintf("%s (created at %d, value %q)", o.Key, o.CreateRevision, o.Value)
 			}
-			return fmt.Errorf("%w: election: observer client %d reported leader %s at revision %d, but the store's leader then was %s",
-				errRecipe, o.client, saw, o.Revision, ownerString(kv, ok))
+			return fmt.Errorf("observer client %d reported leader %s at revision %d, but the store's leader then was %s",
+				o.client, saw, o.Revision, ownerString(kv, ok))
 		}})
 	}
 	rr.r.notef("recipes: election: %d wins, %d observed leader changes", len(rr.rec.wins), len(rr.rec.observed))
@@ -183,12 +183,12 @@ func (rr *recipeRun) checkElection(log []lin.LogEntry) error {
 			}
 			i, known := rr.rec.workBy[c.Value]
 			if !known {
-				return fmt.Errorf("%w: election: leader-only write %q at revision %d was made by no leader", errRecipe, c.Value, e.Revision)
+				return fmt.Errorf("leader-only write %q at revision %d was made by no leader", c.Value, e.Revision)
 			}
 			w := rr.rec.wins[i]
 			if kv, ok := st.first(prefix); !ok || string(kv.Key) != w.key || kv.CreateRevision != w.term {
-				return fmt.Errorf("%w: election: leader-only write %q of client %d (key %s, term %d) landed at revision %d, when the store's leader was %s",
-					errRecipe, c.Value, w.client, w.key, w.term, e.Revision, ownerString(kv, ok))
+				return fmt.Errorf("leader-only write %q of client %d (key %s, term %d) landed at revision %d, when the store's leader was %s",
+					c.Value, w.client, w.key, w.term, e.Revision, ownerString(kv, ok))
 			}
 		}
 		return nil
@@ -204,8 +204,8 @@ func (rr *recipeRun) checkLock(log []lin.LogEntry) error {
 	for _, h := range rr.rec.holds {
 		points = append(points, checkPoint{rev: h.at, check: func(st *replayState) error {
 			if kv, ok := st.first(prefix); !ok || string(kv.Key) != h.key || kv.CreateRevision != h.token {
-				return fmt.Errorf("%w: lock: client %d took the lock with key %s (token %d) at revision %d, but the lock's owner then was %s",
-					errRecipe, h.client, h.key, h.token, h.at, ownerString(kv, ok))
+				return fmt.Errorf("client %d took the lock with key %s (token %d) at revision %d, but the lock's owner then was %s",
+					h.client, h.key, h.token, h.at, ownerString(kv, ok))
 			}
 			return nil
 		}})
@@ -218,12 +218,12 @@ func (rr *recipeRun) checkLock(log []lin.LogEntry) error {
 			}
 			i, known := rr.rec.dataBy[c.Value]
 			if !known {
-				return fmt.Errorf("%w: lock: critical-section write %q at revision %d was made by no holder", errRecipe, c.Value, e.Revision)
+				return fmt.Errorf("critical-section write %q at revision %d was made by no holder", c.Value, e.Revision)
 			}
 			h := rr.rec.holds[i]
 			if kv, ok := st.first(prefix); !ok || string(kv.Key) != h.key || kv.CreateRevision != h.token {
-				return fmt.Errorf("%w: lock: mutual exclusion: critical-section write %q of client %d (key %s, token %d) landed at revision %d, when the lock's owner was %s",
-					errRecipe, c.Value, h.client, h.key, h.token, e.Revision, ownerString(kv, ok))
+				return fmt.Errorf("mutual exclusion: critical-section write %q of client %d (key %s, token %d) landed at revision %d, when the lock's owner was %s",
+					c.Value, h.client, h.key, h.token, e.Revision, ownerString(kv, ok))
 			}
 		}
 		return nil
@@ -236,8 +236,8 @@ func (rr *recipeRun) checkLock(log []lin.LogEntry) error {
 func (rr *recipeRun) checkCloses() error {
 	for _, c := range rr.rec.closes {
 		if c.found {
-			return fmt.Errorf("%w: session: client %d closed its session (the revoke of lease %d was answered at %v), but its key %s was still there at revision %d",
-				errRecipe, c.client, c.lease, time.Duration(c.closed), c.key, c.rev)
+			return fmt.Errorf("client %d closed its session (the revoke of lease %d was answered at %v), but its key %s was still there at revision %d",
+				c.client, c.lease, time.Duration(c.closed), c.key, c.rev)
 		}
 	}
 	rr.r.notef("recipes: session: %d closes checked", len(rr.rec.closes))
@@ -259,8 +259,8 @@ func (rr *recipeRun) checkFollowers(log []lin.LogEntry) error {
 			if f.list {
 				what = "list at revision"
 			}
-			return fmt.Errorf("%w: follower: client %d's %s %d of %s is %s, but the store held %s",
-				errRecipe, f.client, what, f.rev, f.prefix, describeAPIKVs(f.kvs), describeAPIKVs(want))
+			return fmt.Errorf("client %d's %s %d of %s is %s, but the store held %s",
+				f.client, what, f.rev, f.prefix, describeAPIKVs(f.kvs), describeAPIKVs(want))
 		}})
 	}
 	rr.r.notef("recipes: followers: %d lists and applied revisions", len(rr.rec.follows))

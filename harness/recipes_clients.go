@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -44,8 +43,10 @@ type recipeProc struct {
 	rng  *rand.Rand
 	seq  int
 	sess *concurrency.Session
-	// cancel stops a waiting Lock or Campaign (nil: none waits).
+	// cancel stops a waiting Lock or Campaign (nil: none waits); waits
+	// counts the waits begun, so a timer cancels only its own.
 	cancel func()
+	waits  int
 	f      *concurrency.Follower
 	obs    *concurrency.Observer
 	over   bool
@@ -183,7 +184,7 @@ func (p *recipeProc) campaign() {
 	p.withSession(func() {
 		e := concurrency.NewElection(p.sess, recipeElection)
 		p.rr.ops++
-		p.cancel = e.Cancel
+		p.wait(e.Cancel)
 		e.Campaign(p.value("e"), func(err error) {
 			p.cancel = nil
 			if err != nil {
@@ -210,6 +211,25 @@ func (p *recipeProc) campaign() {
 	})
 }
 
+// wait notes a Lock or Campaign begun, cancelled by cancel. Every other
+// client of a recipe gives up a wait after 50..500 ms, as etcd users bound
+// Lock and Campaign with a context deadline: the waiter's key is deleted
+// from the middle of the queue, and the next waiter must not take that
+// for its turn.
+func (p *recipeProc) wait(cancel func()) {
+	p.cancel = cancel
+	p.waits++
+	if p.nth%2 == 0 {
+		return
+	}
+	n := p.waits
+	p.rr.r.w.Schedule(time.Duration(50+p.rng.IntN(451))*time.Millisecond, func() {
+		if p.waits == n && p.cancel != nil && !p.over {
+			p.cancel()
+		}
+	})
+}
+
 // observed records what an observer saw.
 func (p *recipeProc) observed(o concurrency.Owner) {
 	if p.over {
@@ -224,7 +244,7 @@ func (p *recipeProc) lock() {
 	p.withSession(func() {
 		m := concurrency.NewMutex(p.sess, recipeLock)
 		p.rr.ops++
-		p.cancel = m.Cancel
+		p.wait(m.Cancel)
 		m.Lock(func(err error) {
 			p.cancel = nil
 			if err != nil {
@@ -347,6 +367,3 @@ func (p *recipeProc) objectWrite() {
 			func(*api.TxnResponse, api.Header, error) { p.think(p.objectWrite) })
 	})
 }
-
-// errRecipe wraps every failure of a recipe check.
-var errRecipe = errors.New("recipes")
