@@ -126,6 +126,8 @@ type recipeRun struct {
 	procs []*recipeProc
 	ops   int
 	rec   recipeRecords
+	// note adds a line to the run's account.
+	note func(format string, args ...any)
 }
 
 // startRecipes adds the recipe clients of the scenario, if any (the
@@ -135,7 +137,7 @@ func (r *seedRun) startRecipes() {
 	if r.cfg.Workload != nil || p.total() == 0 {
 		return
 	}
-	rr := &recipeRun{r: r, p: p, rec: recipeRecords{workBy: map[string]int{}, dataBy: map[string]int{}}}
+	rr := &recipeRun{r: r, p: p, note: r.notef, rec: recipeRecords{workBy: map[string]int{}, dataBy: map[string]int{}}}
 	r.recipes = rr
 	kinds := []struct {
 		n    int

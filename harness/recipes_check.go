@@ -175,7 +175,7 @@ func (rr *recipeRun) checkElection(log []lin.LogEntry) error {
 				o.client, saw, o.Revision, ownerString(kv, ok))
 		}})
 	}
-	rr.r.notef("recipes: election: %d wins, %d observed leader changes", len(rr.rec.wins), len(rr.rec.observed))
+	rr.note("recipes: election: %d wins, %d observed leader changes", len(rr.rec.wins), len(rr.rec.observed))
 	return walkLog(log, points, func(e *lin.LogEntry, st *replayState) error {
 		for _, c := range e.Changes {
 			if c.Key != recipeElectionWork || c.Type != lin.EventPut {
@@ -210,7 +210,7 @@ func (rr *recipeRun) checkLock(log []lin.LogEntry) error {
 			return nil
 		}})
 	}
-	rr.r.notef("recipes: lock: %d holds", len(rr.rec.holds))
+	rr.note("recipes: lock: %d holds", len(rr.rec.holds))
 	return walkLog(log, points, func(e *lin.LogEntry, st *replayState) error {
 		for _, c := range e.Changes {
 			if c.Key != recipeLockData || c.Type != lin.EventPut {
@@ -240,7 +240,7 @@ func (rr *recipeRun) checkCloses() error {
 				c.client, c.lease, time.Duration(c.closed), c.key, c.rev)
 		}
 	}
-	rr.r.notef("recipes: session: %d closes checked", len(rr.rec.closes))
+	rr.note("recipes: session: %d closes checked", len(rr.rec.closes))
 	return nil
 }
 
@@ -263,6 +263,6 @@ func (rr *recipeRun) checkFollowers(log []lin.LogEntry) error {
 				f.client, what, f.rev, f.prefix, describeAPIKVs(f.kvs), describeAPIKVs(want))
 		}})
 	}
-	rr.r.notef("recipes: followers: %d lists and applied revisions", len(rr.rec.follows))
+	rr.note("recipes: followers: %d lists and applied revisions", len(rr.rec.follows))
 	return walkLog(log, points, nil)
 }
