@@ -41,17 +41,20 @@ var concurrencyBugs = []Bug{
 		Old:         "\twasOver := s.over\n\ts.end()\n\tif wasOver && s.lease == 0 {",
 		New:         "\twasOver := s.over\n\ts.end()\n\tif !wasOver || s.lease == 0 {",
 		Description: "Closing a live session only stops its keep-alives and does not revoke its lease: the session's keys (a held lock, a candidacy) outlive it until the TTL runs out, so a process that exits holding the lock keeps it that long (etcd's Session.Close revokes).",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "concurrency-queue-no-recheck-after-delete", Group: GroupTiming, File: "concurrency/queue.go",
 		Old:         "\t\t\t\twt.w.Cancel()\n\t\t\t\twt.w = nil\n\t\t\t\twt.look()\n\t\t\t\treturn",
 		New:         "\t\t\t\twt.finish(Owner{Key: wt.key, CreateRevision: wt.rev, Revision: e.Revision()}, nil)\n\t\t\t\treturn",
 		Description: "A waiter takes the lock (or leadership) as soon as its predecessor's key is deleted, without reading the queue again: when the predecessor gave up its own wait (a Lock or Campaign with a deadline), the waiter takes over while an earlier holder still holds it (etcd's waitDeletes loops until no earlier key is left).",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "concurrency-campaign-resume-skips-wait", Group: GroupTiming, File: "concurrency/election.go",
 		Old:         "\t\te.rev = rev\n\t\twait := func() {",
 		New:         "\t\te.rev = rev\n\t\tif existed {\n\t\t\te.leader = true\n\t\t\tdone(nil)\n\t\t\treturn\n\t\t}\n\t\twait := func() {",
 		Description: "A campaign that finds its key already there (a retry after an unanswered put that did land, or a second Campaign of the same session) counts as won without waiting for its turn: two leaders at once.",
+		Unit:        UnitCaught,
 	},
 }

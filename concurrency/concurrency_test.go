@@ -250,3 +250,134 @@ func TestLeaderTxnIsGuarded(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotLeader)
 	require.False(t, e.IsLeader())
 }
+
+// TestSessionCloseRevokes: closing a session deletes its keys at once
+// (the lease is revoked), so the next waiter takes the lock without
+// waiting for the TTL.
+func TestSessionCloseRevokes(t *testing.T) {
+	tw := newWorld(t, 6, 3)
+	a, b := tw.client(100), tw.client(101)
+	sa := tw.session(a, 10)
+	ma, mb := NewMutex(sa, "/lock/e"), NewMutex(tw.session(b, 10), "/lock/e")
+	var aOK, bOK bool
+	ma.Lock(func(err error) { require.NoError(t, err); aOK = true })
+	tw.until(5*time.Second, "a holds", func() bool { return aOK })
+	mb.Lock(func(err error) { require.NoError(t, err); bOK = true })
+	closed := false
+	sa.Close(func(err error) { require.NoError(t, err); closed = true })
+	tw.until(5*time.Second, "close", func() bool { return closed })
+	var found *bool
+	a.c.Get([]byte(ma.Key()), client.RangeOptions{}, func(r *api.RangeResponse, _ api.Header, err error) {
+		require.NoError(t, err)
+		f := len(r.KVs) > 0
+		found = &f
+	})
+	tw.until(5*time.Second, "read", func() bool { return found != nil })
+	require.False(t, *found, "the closed session's key is still there")
+	tw.until(2*time.Second, "b holds well before a's 10 s TTL", func() bool { return bOK })
+}
+
+// TestWaiterRereadsAfterPredecessorGivesUp: when the waiter in front
+// gives up (a Lock cancelled), the waiter behind it must not take the
+// lock while the holder still has it.
+func TestWaiterRereadsAfterPredecessorGivesUp(t *testing.T) {
+	tw := newWorld(t, 7, 3)
+	ps := []*proc{tw.client(100), tw.client(101), tw.client(102)}
+	var ms []*Mutex
+	for _, p := range ps {
+		ms = append(ms, NewMutex(tw.session(p, 5), "/lock/f"))
+	}
+	held := make([]bool, 3)
+	var errs [3]error
+	lock := func(i int) {
+		ms[i].Lock(func(err error) { errs[i] = err; held[i] = err == nil })
+		tw.until(5*time.Second, "queued", func() bool { return ms[i].rev != 0 })
+	}
+	lock(0)
+	tw.until(5*time.Second, "0 holds", func() bool { return held[0] })
+	lock(1)
+	lock(2)
+	tw.w.RunFor(200 * time.Millisecond)
+	ms[1].Cancel() // 1 gives up: its key, 2's predecessor, is deleted
+	tw.until(5*time.Second, "1 cancelled", func() bool { return errs[1] != nil })
+	tw.w.RunFor(500 * time.Millisecond)
+	require.False(t, held[2], "2 took the lock while 0 holds it")
+	ms[0].Unlock(nil)
+	tw.until(5*time.Second, "2 holds after 0 unlocked", func() bool { return held[2] })
+}
+
+// TestCampaignAgainWaitsItsTurn: a second Campaign of a session whose key
+// is already queued (a resumed campaign) still waits for its turn.
+func TestCampaignAgainWaitsItsTurn(t *testing.T) {
+	tw := newWorld(t, 8, 3)
+	a, b := tw.client(100), tw.client(101)
+	ea := NewElection(tw.session(a, 5), "/election/g")
+	sb := tw.session(b, 5)
+	eb1, eb2 := NewElection(sb, "/election/g"), NewElection(sb, "/election/g")
+	won := 0
+	ea.Campaign("a", func(err error) { require.NoError(t, err); won++ })
+	tw.until(5*time.Second, "a leads", func() bool { return won == 1 })
+	eb1.Campaign("b", func(error) {})
+	tw.until(5*time.Second, "b queued", func() bool { return eb1.rev != 0 })
+	bLeads := false
+	eb2.Campaign("b2", func(err error) { bLeads = err == nil })
+	tw.w.RunFor(time.Second)
+	require.False(t, bLeads, "b's resumed campaign leads while a does")
+	require.True(t, ea.IsLeader())
+}
+
+// TestFollowerAppliesWholeRevisions: a follower's cache after each
+// revision it applies, and after each list, is the store's prefix at that
+// revision, through multi-key transactions, deletes and a relist.
+func TestFollowerAppliesWholeRevisions(t *testing.T) {
+	tw := newWorld(t, 9, 3)
+	w, r := tw.client(100), tw.client(101)
+	type state struct {
+		rev int64
+		kvs map[string]api.KeyValue
+	}
+	var states []state
+	var f *Follower
+	f = Follow(r.c, "/conf/", FollowOptions{
+		Listed:  func(rev int64, _ []api.KeyValue) { states = append(states, state{rev, f.Snapshot()}) },
+		Applied: func(rev int64) { states = append(states, state{rev, f.Snapshot()}) },
+	})
+	tw.until(5*time.Second, "listed", func() bool { return f.Listed() })
+	write := func(ops ...api.TxnOp) {
+		done := false
+		w.c.Txn(&api.TxnRequest{Success: ops}, client.CallOptions{}, func(_ *api.TxnResponse, _ api.Header, err error) {
+			require.NoError(t, err)
+			done = true
+		})
+		tw.until(5*time.Second, "write", func() bool { return done })
+	}
+	put := func(k, v string) api.TxnOp { return api.TxnOp{Put: &api.PutRequest{Key: []byte(k), Value: []byte(v)}} }
+	for i := range 6 {
+		v := fmt.Sprint(i)
+		write(put("/conf/a", v), put("/conf/b", v), put("/other", v))
+		if i == 2 {
+			write(api.TxnOp{DeleteRange: &api.DeleteRangeRequest{Key: []byte("/conf/a")}})
+			f.Relist()
+		}
+	}
+	tw.until(5*time.Second, "caught up", func() bool { return len(states) > 0 && f.CaughtUp(states[len(states)-1].rev) })
+	tw.w.RunFor(100 * time.Millisecond)
+	require.GreaterOrEqual(t, f.Lists(), 2)
+	require.Greater(t, len(states), 6)
+	for _, s := range states {
+		var got *api.RangeResponse
+		r.c.Range([]byte("/conf/"), client.RangeOptions{End: PrefixEnd("/conf/"), Revision: s.rev}, func(resp *api.RangeResponse, _ api.Header, err error) {
+			require.NoError(t, err)
+			got = resp
+		})
+		tw.until(5*time.Second, "read", func() bool { return got != nil })
+		require.Len(t, s.kvs, len(got.KVs), "revision %d", s.rev)
+		for _, kv := range got.KVs {
+			c, ok := s.kvs[string(kv.Key)]
+			require.True(t, ok, "revision %d: %s missing", s.rev, kv.Key)
+			require.Equal(t, string(kv.Value), string(c.Value), "revision %d: %s", s.rev, kv.Key)
+			require.Equal(t, kv.ModRevision, c.ModRevision, "revision %d: %s", s.rev, kv.Key)
+		}
+	}
+	f.Close()
+}
