@@ -148,7 +148,7 @@ func (e *WorkloadEnv) Notef(format string, args ...any) { e.r.notef(format, args
 // startWorkload starts the configured workload, or the built-in one.
 func (r *seedRun) startWorkload() {
 	if r.cfg.Workload == nil {
-		for i := range r.cfg.clientCount() {
+		for i := range r.kvClients() {
 			r.addClient(i)
 		}
 		r.startRecipes()

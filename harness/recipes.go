@@ -10,10 +10,11 @@ import (
 	lin "github.com/seedkv/seedkv/linearizability"
 )
 
-// The recipe part of the built-in workload: in some seeds, a few more
+// The recipe part of the built-in workload: in some seeds, some of the
 // clients run package concurrency's recipes (election, mutex, session,
 // list-and-watch followers of a configuration and of Kubernetes-shaped
-// objects) alongside the kv clients, the way the store's users do. Each
+// objects) alongside the kv clients, the way the store's users do; they
+// take the place of kv clients (kvClients). Each
 // recipe records what its clients believed and is checked against the
 // committed write log (recipes_check.go); their writes join the kv
 // history (recipeOps), so the kv checks see every revision accounted for.
@@ -57,7 +58,8 @@ const recipeStream = 0x2ec1_9e5e_2ec1_9e5e
 // each recipe (0: the recipe is off), and their sessions' lease TTL.
 // Draw: nothing in two seeds of three, with a Config.Workload, and in
 // long runs (Config.Duration >= LongRun); else each recipe on with
-// probability 1/2 (at least one) with 2..3 clients, and a TTL of 1..3 s.
+// probability 1/2 (at least one), election and lock with 2..3 clients,
+// config and objects with 1..2, and a TTL of 1..3 s.
 type RecipeParams struct {
 	// Election candidates, [0, MaxRecipeClients]: campaign, write under
 	// the leader guard, proclaim, then resign or close their session;
@@ -98,14 +100,18 @@ func drawRecipes(cfg Config, seed uint64) RecipeParams {
 	if r.IntN(recipeOneIn) != 0 {
 		return p
 	}
+	// A queue (election, lock) needs contenders; a follower recipe's one
+	// client writes what it follows.
 	counts := []*int{&p.Election, &p.Lock, &p.Config, &p.Objects}
-	for _, c := range counts {
+	least := []int{2, 2, 1, 1}
+	for i, c := range counts {
 		if r.IntN(2) == 0 {
-			*c = 2 + r.IntN(2)
+			*c = least[i] + r.IntN(2)
 		}
 	}
 	if p.total() == 0 {
-		*counts[r.IntN(len(counts))] = 2 + r.IntN(2)
+		i := r.IntN(len(counts))
+		*counts[i] = least[i] + r.IntN(2)
 	}
 	p.SessionTTL = 1 + r.Int64N(3)
 	return p
@@ -128,6 +134,17 @@ type recipeRun struct {
 	rec   recipeRecords
 	// note adds a line to the run's account.
 	note func(format string, args ...any)
+}
+
+// kvClients is how many of the scenario's clients run the kv workload:
+// the recipe clients take the place of kv clients (so a seed with recipes
+// costs about what it did without), down to half of them.
+func (r *seedRun) kvClients() int {
+	n := r.cfg.clientCount()
+	if r.cfg.Workload != nil {
+		return n
+	}
+	return max(n/2, n-r.sc.Workload.Recipes.total())
 }
 
 // startRecipes adds the recipe clients of the scenario, if any (the

@@ -58,11 +58,13 @@ func (p *recipeProc) value(tag string) string {
 	return "r" + tag + itoa(p.id) + "." + itoa(p.seq)
 }
 
-// think runs f after a random pause (mean: the scenario's think time).
+// think runs f after a random pause (mean: twice the scenario's think
+// time; recipe clients are fewer and cost more per turn than kv clients,
+// and the recipe part is kept cheap).
 func (p *recipeProc) think(f func()) {
 	d := time.Duration(0)
 	if t := p.rr.r.cfg.ThinkTime; t > 0 {
-		d = time.Duration(p.rng.Int64N(2*int64(t) + 1))
+		d = time.Duration(p.rng.Int64N(4*int64(t) + 1))
 	}
 	p.rr.r.w.Schedule(d, func() {
 		if !p.done() {
@@ -211,15 +213,15 @@ func (p *recipeProc) campaign() {
 	})
 }
 
-// wait notes a Lock or Campaign begun, cancelled by cancel. Every other
-// client of a recipe gives up a wait after 50..500 ms, as etcd users bound
+// wait notes a Lock or Campaign begun, cancelled by cancel. Every client
+// of a recipe but the first gives up a wait after 50..500 ms, as etcd users bound
 // Lock and Campaign with a context deadline: the waiter's key is deleted
 // from the middle of the queue, and the next waiter must not take that
 // for its turn.
 func (p *recipeProc) wait(cancel func()) {
 	p.cancel = cancel
 	p.waits++
-	if p.nth%2 == 0 {
+	if p.nth == 0 {
 		return
 	}
 	n := p.waits
@@ -294,7 +296,7 @@ func (p *recipeProc) follow(prefix string) {
 			rec.follows = append(rec.follows, followState{client: p.id, prefix: prefix, rev: rev, kvs: p.followed()})
 		},
 	})
-	every := time.Duration(200+p.rng.IntN(800)) * time.Millisecond
+	every := time.Duration(500+p.rng.IntN(1501)) * time.Millisecond
 	var resync func()
 	resync = func() {
 		if p.done() {
