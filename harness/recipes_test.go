@@ -4,9 +4,11 @@ import (
 	"errors"
 	"flag"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/concurrency"
@@ -263,4 +265,52 @@ func TestRecipeOps(t *testing.T) {
 	}
 	require.Equal(t, lin.TxnOp{Kind: lin.KindDelete, Key: "recipe/lock/a"}, ops[3].Input.Then[0])
 	require.Equal(t, lin.TxnOp{Kind: lin.KindPut, Key: recipeConfig + "gen", Value: "1"}, ops[10].Input.Then[1])
+}
+
+// BenchmarkRecipePart measures what the recipe part costs: each seed of
+// the default swarm runs with its drawn scenario and again without its
+// recipe part, and the ratios of events and of wall time (mean and
+// median) are reported, along with the share of seeds that had one.
+//
+//	go test ./harness -run '^$' -bench RecipePart -benchtime 100x -cpu 1
+func BenchmarkRecipePart(b *testing.B) {
+	requireNode(b)
+	var evOn, evOff uint64
+	var wOn, wOff []time.Duration
+	var chOn, chOff time.Duration
+	seed, with := uint64(0), 0
+	for b.Loop() {
+		seed++
+		cfg := testConfig()
+		if DrawScenario(cfg, seed).Workload.Recipes.total() > 0 {
+			with++
+		}
+		without := cfg
+		without.Adjust = func(s *Scenario) { s.Workload.Recipes = defaultRecipes() }
+		var on, off Result
+		if seed%2 == 0 { // alternate which runs first: the second gains from a warm heap
+			on, off = Run(cfg, seed), Run(without, seed)
+		} else {
+			off, on = Run(without, seed), Run(cfg, seed)
+		}
+		if on.Verdict != Pass || off.Verdict != Pass {
+			b.Fatalf("seed %d: %s / %s", seed, on.Reason, off.Reason)
+		}
+		evOn, evOff = evOn+on.Events, evOff+off.Events
+		chOn, chOff = chOn+on.CheckTime, chOff+off.CheckTime
+		wOn, wOff = append(wOn, on.Wall), append(wOff, off.Wall)
+	}
+	sum := func(ws []time.Duration) (s time.Duration) {
+		for _, w := range ws {
+			s += w
+		}
+		return s
+	}
+	b.ReportMetric(float64(evOn)/float64(evOff), "events-ratio")
+	b.ReportMetric(float64(sum(wOn))/float64(sum(wOff)), "wall-ratio")
+	b.ReportMetric(float64(chOn)/float64(chOff), "check-ratio")
+	slices.Sort(wOn)
+	slices.Sort(wOff)
+	b.ReportMetric(float64(wOn[len(wOn)/2])/float64(wOff[len(wOff)/2]), "median-wall-ratio")
+	b.ReportMetric(float64(with)/float64(seed), "recipe-share")
 }
