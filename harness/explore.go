@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -46,6 +47,10 @@ type Entry struct {
 	Bug     string `json:"bug,omitempty"`
 	FoundBy string `json:"found_by,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	// raw is the scenario as the corpus file has it (nil for an entry
+	// made in memory): the fields it does not record are drawn for each
+	// run again (see hardCandidate).
+	raw []byte
 }
 
 // ExploreConfig configures an exploration.
@@ -399,7 +404,35 @@ func (e *Explorer) hardCandidate(r *rand.Rand) (Candidate, bool) {
 	}
 	en := e.corpus[e.hard[e.hardRuns%len(e.hard)]]
 	e.hardRuns++
-	return Candidate{Seed: r.Uint64N(1 << 40), Scenario: cloneScenario(en.Scenario), Origin: "regress"}, true
+	seed := r.Uint64N(1 << 40)
+	return Candidate{Seed: seed, Scenario: e.refresh(en, seed), Origin: "regress"}, true
+}
+
+// refresh is en's scenario for a run under seed: the fields en's file
+// records, and for the others the swarm's draw for seed rather than the
+// defaults. A corpus outlives the draws it was made under: the 75
+// regression scenarios of testdata/regress predate storage.apply_bytes
+// (the applied index lagging the commit index, drawn in a quarter of the
+// swarm's seeds and what node-read-applied-off-by-one needs), so read
+// over the defaults they never lag, and the same goes for every draw
+// added after a file was written. The quota stays the file's (or the
+// default's): the swarm draws a small one only for the faults and
+// compaction cadence of its own draw. (A zero the file omits,
+// storage.apply_bytes or snap_chunk_bytes, reads as missing: it is drawn,
+// as three quarters and half of the draws are zero.)
+func (e *Explorer) refresh(en Entry, seed uint64) Scenario {
+	if en.raw == nil {
+		return cloneScenario(en.Scenario)
+	}
+	s, err := DecodeScenario(bytes.NewReader(en.raw), DrawScenario(e.cfg.Base, seed))
+	if err != nil {
+		return cloneScenario(en.Scenario)
+	}
+	s.Storage.QuotaBytes = en.Scenario.Storage.QuotaBytes
+	if s.Validate() != nil {
+		return cloneScenario(en.Scenario)
+	}
+	return s
 }
 
 // pick chooses a parent. Half the time by hit counts: a probe drawn at

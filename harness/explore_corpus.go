@@ -92,5 +92,6 @@ func decodeEntry(b []byte) (Entry, error) {
 	}
 	en := raw.Entry
 	en.Scenario = sc
+	en.raw = raw.Scenario
 	return en, nil
 }

@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -259,4 +261,60 @@ func TestHardOrder(t *testing.T) {
 	}
 	require.Equal(t, []int{1, 0, 5}, hardOrder(corpus))
 	require.Empty(t, hardOrder(corpus[2:3]))
+}
+
+// TestRegressFillsMissingFieldsFromTheDraw: a regression entry's file
+// that does not record a field (written before the field existed) runs
+// with the swarm's draw of it for the run's seed, not the default;
+// everything the file records, the faults and the quota included, stays.
+func TestRegressFillsMissingFieldsFromTheDraw(t *testing.T) {
+	cfg := exploreCfg()
+	sc := DrawScenario(cfg.Base, 100)
+	sc.Storage.QuotaBytes = 32 << 10
+	sc.Workload.CompactEvery = Duration(time.Second)
+	sc.Storage.SnapChunkBytes = 1000 // recorded (a zero is omitted, and drawn like a missing field)
+	full := MarshalScenario(sc)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(full, &m))
+	delete(m["storage"].(map[string]any), "apply_bytes")
+	delete(m["workload"].(map[string]any), "transfer_every")
+	old, err := json.Marshal(map[string]any{"seed": 100, "bug": "b", "scenario": m})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "b.json"), old, 0o644))
+	cfg.Corpus, err = LoadCorpus(dir)
+	require.NoError(t, err)
+	require.Zero(t, cfg.Corpus[0].Scenario.Storage.ApplyBytes, "read over the defaults")
+
+	e, err := NewExplorer(cfg)
+	require.NoError(t, err)
+	r := newTestRand(1)
+	lagged, transfers := 0, map[Duration]bool{}
+	for n := 0; n < 200; {
+		c, ok := e.hardCandidate(r)
+		if !ok {
+			continue // the half of the runs after the first pass that go elsewhere
+		}
+		n++
+		draw := DrawScenario(cfg.Base, c.Seed)
+		require.Equal(t, draw.Storage.ApplyBytes, c.Scenario.Storage.ApplyBytes, "seed %d", c.Seed)
+		require.Equal(t, draw.Workload.TransferEvery, c.Scenario.Workload.TransferEvery)
+		if c.Scenario.Storage.ApplyBytes > 0 {
+			lagged++
+		}
+		transfers[c.Scenario.Workload.TransferEvery] = true
+		got := c.Scenario
+		got.Storage.ApplyBytes, got.Workload.TransferEvery = sc.Storage.ApplyBytes, sc.Workload.TransferEvery
+		require.Equal(t, sc, got, "the recorded fields are the file's")
+		require.NoError(t, c.Scenario.Validate())
+	}
+	require.InDelta(t, 50, lagged, 25, "a quarter of the draws lag apply")
+	require.Greater(t, len(transfers), 50)
+
+	// An entry made in memory (no file) runs as it is.
+	cfg.Corpus = []Entry{{Seed: 100, Scenario: sc, Bug: "b"}}
+	e, err = NewExplorer(cfg)
+	require.NoError(t, err)
+	c, _ := e.hardCandidate(r)
+	require.Equal(t, sc, c.Scenario)
 }
