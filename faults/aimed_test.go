@@ -271,3 +271,48 @@ func TestReplayDeliversKeptAnswersAgain(t *testing.T) {
 	n.HealAll()
 	require.Zero(t, w.Net().Stats().Duplicated, "replayed without a Protocol")
 }
+
+// pinger is a client stand-in: every 5ms it sends replica 1 a toy client
+// write (MomentClientWrite).
+type pinger struct{}
+
+func (pinger) Receive(host.NodeID, []byte) {}
+
+func startPinger(h host.Host) host.Process {
+	var tick func()
+	tick = func() {
+		h.Send(1, []byte{byte(MomentClientWrite)})
+		h.After(5*time.Millisecond, tick)
+	}
+	h.After(time.Millisecond, tick)
+	return pinger{}
+}
+
+// TestDupRequestDeliversClientWritesTwice: while dup-request holds, some
+// client writes reach their replica twice (network duplicates); the
+// replicas' own traffic is never duplicated, and nothing is without a
+// Protocol.
+func TestDupRequestDeliversClientWritesTwice(t *testing.T) {
+	for _, client := range []bool{true, false} {
+		w := sim.NewWorld(7, sim.DefaultConfig())
+		ids := []host.NodeID{1, 2, 3}
+		for _, id := range ids {
+			require.NoError(t, w.AddNode(id, startChatty(ids)))
+		}
+		if client {
+			require.NoError(t, w.AddNode(1001, startPinger))
+		}
+		f, _ := Lookup(DupRequest)
+		n, err := NewFromSpecs(w, ids, []Spec{DefaultSpec(f)}, w.Rand("n"))
+		require.NoError(t, err)
+		n.SetProtocol(toyProtocol{})
+		require.NoError(t, n.Start(5*time.Second))
+		w.RunFor(5 * time.Second)
+		n.HealAll()
+		if client {
+			require.Positive(t, w.Net().Stats().Duplicated, "no client write delivered twice")
+		} else {
+			require.Zero(t, w.Net().Stats().Duplicated, "replica traffic duplicated")
+		}
+	}
+}

@@ -111,13 +111,14 @@ type armed struct {
 }
 
 // observe classifies one message for the armed triggers. Only messages
-// between replicas matter.
+// to replicas matter: between replicas, and client writes
+// (MomentClientWrite) from any other process.
 func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
-	if len(n.armed) == 0 || n.proto == nil || !n.isReplica(from) || !n.isReplica(to) {
+	if len(n.armed) == 0 || n.proto == nil || !n.isReplica(to) {
 		return
 	}
 	m := n.proto.Classify(p)
-	if m == MomentOther {
+	if m == MomentOther || (m == MomentClientWrite) == n.isReplica(from) {
 		return
 	}
 	ob := Observed{From: from, To: to, Moment: m, Delivered: delivered, Payload: p}

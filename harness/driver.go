@@ -67,8 +67,11 @@ func (c *workClient) next() {
 	}
 	c.issue(s)
 	if c.extra == 0 && c.rng.IntN(pipelineOneIn) == 0 {
+		// At once (the next instant), so that both requests are in flight
+		// together: the second tells the replicas the client is not done
+		// with the first (FinishedBelow), often after the first applied.
 		c.extra++
-		c.think()
+		c.r.w.Schedule(0, c.nextFn)
 	}
 }
 

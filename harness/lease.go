@@ -197,16 +197,15 @@ func (b *leaseBook) keyed(id int64, key string) {
 	}
 }
 
-// keepAlive runs the keep-alive loop of lease l: every TTL/3 (etcd's
-// client cadence) a keep-alive, for rounds rounds, until the lease is
+// keepAlive runs the keep-alive loop of lease l: a keep-alive every
+// keepAliveGap (TTL/3, etcd's client cadence, or late), for rounds rounds, until the lease is
 // revoked or gone or the workload is over. A keep-alive is a logged write;
 // it is not part of the linearizability history.
 func (c *workClient) keepAlive(l *lease, rounds int) {
 	if rounds <= 0 || c.r.workloadOver() || !c.gen.holds(l.id) {
 		return
 	}
-	every := time.Duration(l.ttl) * time.Second / 3
-	c.r.w.Schedule(every, func() {
+	c.r.w.Schedule(keepAliveGap(l), func() {
 		if c.r.workloadOver() || !c.gen.holds(l.id) || !c.r.w.Alive(c.nid) {
 			return
 		}
@@ -220,6 +219,20 @@ func (c *workClient) keepAlive(l *lease, rounds int) {
 		})
 		c.keepAlive(l, rounds-1)
 	})
+}
+
+// keepAliveGap is the wait before a lease's next keep-alive: TTL/3
+// (etcd's client cadence) for leases of even ID; a late renewal, 0..40
+// ms before the deadline, for odd ones (a client slowed by a pause or a
+// slow link), so that the keep-alive races the leader's expiry: it may
+// commit just before an expire the leader proposed from its not yet
+// updated lessor, and the expire must then find the lease renewed.
+func keepAliveGap(l *lease) time.Duration {
+	ttl := time.Duration(l.ttl) * time.Second
+	if l.id%2 == 0 {
+		return ttl / 3
+	}
+	return ttl - time.Duration((l.id/2)%5)*10*time.Millisecond
 }
 
 // keepAliveDone records a keep-alive's outcome.

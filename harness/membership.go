@@ -120,6 +120,9 @@ func (o *operator) add() {
 	if o.rng.IntN(2) == 0 {
 		o.overlap()
 	}
+	if o.rng.IntN(2) == 0 {
+		o.handOff()
+	}
 }
 
 // overlap sends, right behind an add, a second change: the add of the

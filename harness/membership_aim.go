@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
 )
@@ -25,4 +26,18 @@ func (o *operator) onElection(leader host.NodeID) {
 		o.r.notef("membership: adding learner %d at leader %d, just elected, while a change is unanswered", o.spare[0], leader)
 		o.overlapWith(client.CallOptions{Member: leader})
 	})
+}
+
+// handOff asks, right behind a membership change of the operator's own,
+// for leadership to move to a random replica (etcd's MoveLeader): the
+// transferee is caught up with the leader's log, so it is elected holding
+// the change, committed or not but often not yet applied, and onElection
+// then sends it a second change, which it must refuse until an entry of
+// its own term is applied. Without the hand-off that moment needs a leader
+// lost within the round trip of a change, which random faults rarely
+// produce. A refused or unanswered transfer changes nothing.
+func (o *operator) handOff() {
+	target := o.r.replicas[o.rng.IntN(len(o.r.replicas))]
+	o.r.notef("membership: moving leadership to %d right behind a change", target)
+	o.c.MoveLeader(target, client.CallOptions{}, func(api.Header, error) {})
 }

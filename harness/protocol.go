@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"encoding/binary"
+
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
@@ -15,8 +17,19 @@ import (
 type nodeProtocol struct{ r *seedRun }
 
 // Classify decodes a peer payload's raft message type (without copying)
-// into the moment it marks.
+// into the moment it marks, and reads a client payload's header for a
+// write request (MomentClientWrite).
 func (p nodeProtocol) Classify(payload []byte) faults.Moment {
+	if len(payload) >= 4 && api.Envelope(payload[0]) == api.EnvelopeClient {
+		// Envelope, version, class, op (api.Encode).
+		switch api.Op(payload[3]) {
+		case api.OpPut, api.OpDeleteRange, api.OpTxn:
+			if api.Class(payload[2]) == api.ClassRequest {
+				return faults.MomentClientWrite
+			}
+		}
+		return faults.MomentOther
+	}
 	if len(payload) < 2 || api.Envelope(payload[0]) != api.EnvelopePeer {
 		return faults.MomentOther
 	}
@@ -47,6 +60,24 @@ func (p nodeProtocol) Classify(payload []byte) faults.Moment {
 	}
 	return faults.MomentOther
 }
+
+// RequestIDs reads a client request's ID and FinishedBelow watermark
+// from its payload (api.Encode: envelope, version, class, op, then both
+// as uvarints), for the dup-request fault.
+func (p nodeProtocol) RequestIDs(payload []byte) (id, finishedBelow uint64, ok bool) {
+	if len(payload) < 4 || api.Envelope(payload[0]) != api.EnvelopeClient || api.Class(payload[2]) != api.ClassRequest {
+		return 0, 0, false
+	}
+	b := payload[4:]
+	id, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, 0, false
+	}
+	finishedBelow, m := binary.Uvarint(b[n:])
+	return id, finishedBelow, m > 0
+}
+
+var _ faults.RequestIDs = nodeProtocol{}
 
 // Leader is the running replica that believes it leads in the highest
 // term, or 0.
