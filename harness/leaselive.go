@@ -126,9 +126,15 @@ func (r *seedRun) leaseLiveness(ins []Inspector, slack time.Duration) (lv leaseL
 			lv.pauses = append(lv.pauses, e)
 		}
 	}
-	if t := r.transfers; t != nil && t.lastCall > 0 {
+	// Transfers: the transfer operator's and the membership operator's
+	// hand-offs (membership_aim.go).
+	last := r.handOffCall
+	if t := r.transfers; t != nil {
+		last = max(last, t.lastCall)
+	}
+	if last > 0 {
 		et := time.Duration(2*raft.ElectionTicks) * raft.Tick.D()
-		lv.transfersUntil = t.lastCall + int64(4*r.cfg.RequestTimeout+lv.netMax+et)
+		lv.transfersUntil = last + int64(4*r.cfg.RequestTimeout+lv.netMax+et)
 	}
 	return lv, true
 }

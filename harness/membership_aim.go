@@ -39,5 +39,6 @@ func (o *operator) onElection(leader host.NodeID) {
 func (o *operator) handOff() {
 	target := o.r.replicas[o.rng.IntN(len(o.r.replicas))]
 	o.r.notef("membership: moving leadership to %d right behind a change", target)
+	o.r.handOffCall = o.r.now()
 	o.c.MoveLeader(target, client.CallOptions{}, func(api.Header, error) {})
 }

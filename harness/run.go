@@ -35,34 +35,38 @@ type seedRun struct {
 	electionReader *electionReader
 	nemesis        *faults.Nemesis
 	faultSet       faults.Set
-	operator       *operator            // membership changes, if that fault is on
-	retired        map[host.NodeID]bool // removed from the cluster for good
-	hints          lin.RevisionHints    // the write log's keys per revision, for the revision checker
-	checkFns       *checkFns            // tests: replaces the linearizability checks
-	startReplica   ReplicaFunc
-	timeline       runTimeline // kept only for artifacts
-	hist           lin.History
-	window         *histWindow   // checks hist as the run goes (nil: the whole history is kept)
-	answeredBy     []host.NodeID // per history op: the replica that answered (0: none)
-	watches        []*watchStream
-	pastReads      []*pastRead
-	confTaps       confTaps // the operator's traffic as the replicas saw it
-	ops            int
-	stopAt         time.Duration // end of the workload phase
-	healedAt       time.Duration
-	failure        string       // a harness-level failure, first one wins
-	notes          bytes.Buffer // the run's account, for the summary artifact
-	trace          bytes.Buffer // the trace, if kept for artifacts
-	overBudget     bool         // the world ran past its event or byte budget
-	workload       WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
-	recipes        *recipeRun   // the built-in workload's recipe part (nil: none)
-	windowMode     windowMode   // whether hist may be checked in a window
-	logSource      host.NodeID  // the replica the final write log was read from
-	leases         leaseBook    // the leases granted, for the expiry check
-	logWatch       *logWatcher  // the harness's watch of the write log (nil: no compaction)
-	hashKV         hashKV       // the HashKV check (hashkv.go)
-	transfers      *transferer  // leadership transfers (nil: none)
-	logFrom        int64        // the final write log is read from replicas from this revision
+	operator       *operator // membership changes, if that fault is on
+	// handOffCall is when the membership operator last asked for a
+	// leadership transfer (virtual ns; 0: never): a leader drops
+	// proposals while it hands over.
+	handOffCall  int64
+	retired      map[host.NodeID]bool // removed from the cluster for good
+	hints        lin.RevisionHints    // the write log's keys per revision, for the revision checker
+	checkFns     *checkFns            // tests: replaces the linearizability checks
+	startReplica ReplicaFunc
+	timeline     runTimeline // kept only for artifacts
+	hist         lin.History
+	window       *histWindow   // checks hist as the run goes (nil: the whole history is kept)
+	answeredBy   []host.NodeID // per history op: the replica that answered (0: none)
+	watches      []*watchStream
+	pastReads    []*pastRead
+	confTaps     confTaps // the operator's traffic as the replicas saw it
+	ops          int
+	stopAt       time.Duration // end of the workload phase
+	healedAt     time.Duration
+	failure      string       // a harness-level failure, first one wins
+	notes        bytes.Buffer // the run's account, for the summary artifact
+	trace        bytes.Buffer // the trace, if kept for artifacts
+	overBudget   bool         // the world ran past its event or byte budget
+	workload     WorkloadRun  // Config.Workload's run (nil: the built-in kv workload)
+	recipes      *recipeRun   // the built-in workload's recipe part (nil: none)
+	windowMode   windowMode   // whether hist may be checked in a window
+	logSource    host.NodeID  // the replica the final write log was read from
+	leases       leaseBook    // the leases granted, for the expiry check
+	logWatch     *logWatcher  // the harness's watch of the write log (nil: no compaction)
+	hashKV       hashKV       // the HashKV check (hashkv.go)
+	transfers    *transferer  // leadership transfers (nil: none)
+	logFrom      int64        // the final write log is read from replicas from this revision
 	// watchesFrozen: the workload's watch streams record no more events
 	// (the final write log is being read).
 	watchesFrozen bool

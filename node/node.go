@@ -247,11 +247,29 @@ func (n *Node) flushProposals() {
 	if err == nil {
 		return
 	}
-	// Dropped: nothing was appended, so the clients may safely retry.
+	// Dropped: nothing was appended, so the clients may safely retry. A
+	// dropped expiry is proposed again at the next tick (not after
+	// PendingTimeout: a leader that drops proposals for a while, its
+	// uncommitted log full behind a full disk, would keep dead leases for
+	// seconds more).
 	for _, p := range props {
+		n.retryExpire(p.data)
 		if pr := n.pending[p.key]; pr != nil {
 			delete(n.pending, p.key)
 			n.replyErr(p.key, pr.op, api.CodeNotLeader, "proposal dropped: "+err.Error())
+		}
+	}
+}
+
+// retryExpire forgets that the leases of a dropped expire command were
+// proposed, so that expireLeases proposes them again.
+func (n *Node) retryExpire(data []byte) {
+	if !IsExpireCommand(data) {
+		return
+	}
+	if c, err := decodeCommand(data); err == nil {
+		for _, id := range c.leases {
+			delete(n.revoking, id)
 		}
 	}
 }
