@@ -386,7 +386,10 @@ func (h *History) Squeeze() {
 		h.chunks[h.squeezed] = nil
 		h.squeezed++
 	}
-	if h.keptDropped > len(h.kept)/2 { // compact
+	// Compact once a quarter of kept is dropped: a long run drops most
+	// writes it kept soon after (once the write log shows them), so
+	// waiting for half held about twice what the checks need.
+	if h.keptDropped > len(h.kept)/4 {
 		h.kept = slices.DeleteFunc(h.kept, func(k keptOp) bool { return k.dropped })
 		h.kept = slices.Clip(h.kept)
 		h.keptDropped = 0

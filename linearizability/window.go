@@ -45,11 +45,11 @@ type Window struct {
 	writes   int   // writes among the dropped operations
 	// retiredCall is the latest call among dropped operations.
 	retiredCall int64
-	pend        map[int64][]winOp // known operations by revision, not yet replayed
-	late        []winOp           // operations that returned out of order
-	floors      map[int]int64     // per operation in flight (called, not added): its floor
-	unknown     map[int]winOp     // operations of unknown outcome, till settled
-	settled     map[int]Op        // operations settled during the run, as settled
+	pend        map[int64][]winOp  // known operations by revision, not yet replayed
+	late        []winOp            // operations that returned out of order
+	floors      map[int]int64      // per operation in flight (called, not added): its floor
+	unknown     map[int]unknownOp  // operations of unknown outcome, till settled
+	settled     map[int]settlement // operations settled during the run, as settled
 	// OnDrop, if set, sees each operation the window lets go.
 	OnDrop func(id int, op *Op)
 	// The highest revision returned, by return time: before curT, and at it.
@@ -67,6 +67,28 @@ type winOp struct {
 	op     Op
 	floor  int64 // the highest revision returned before its call
 	called bool  // floor is known
+}
+
+// unknownOp is a winOp of unknown outcome, without its output (which an
+// unknown outcome leaves out of the check): a long run holds many.
+type unknownOp struct {
+	id        int
+	client    int
+	call, ret int64
+	floor     int64
+	called    bool
+	in        Input
+}
+
+// slim is o (of unknown outcome) as the window holds it till settled.
+func slim(o winOp) unknownOp {
+	return unknownOp{id: o.id, client: o.op.ClientID, call: o.op.Call, ret: o.op.Return, floor: o.floor, called: o.called, in: o.op.Input}
+}
+
+// winOp is o again as an operation of unknown outcome.
+func (o *unknownOp) winOp() winOp {
+	return winOp{id: o.id, floor: o.floor, called: o.called,
+		op: Op{ClientID: o.client, Call: o.call, Return: o.ret, Input: o.in, Unknown: true}}
 }
 
 // winGap is a replayed revision no operation surely created.
@@ -95,7 +117,7 @@ func NewWindow(maxSteps int64) *Window {
 		maxSteps = DefaultRevisionSteps
 	}
 	w := &Window{maxSteps: maxSteps, pend: map[int64][]winOp{}, floors: map[int]int64{},
-		unknown: map[int]winOp{}, settled: map[int]Op{},
+		unknown: map[int]unknownOp{}, settled: map[int]settlement{},
 		curT: math.MinInt64, maxBefore: -1, maxAt: -1, retiredCall: math.MinInt64, lastReturn: math.MinInt64}
 	w.st.init()
 	return w
@@ -130,7 +152,7 @@ func (w *Window) Add(id int, op Op) {
 			w.dropped++ // the check leaves a read of unknown outcome out
 			return
 		}
-		w.unknown[id] = winOp{id: id, op: op, floor: floor, called: called}
+		w.unknown[id] = slim(winOp{id: id, op: op, floor: floor, called: called})
 		return
 	}
 	w.take(winOp{id: id, op: op, floor: floor, called: called})
@@ -140,29 +162,36 @@ func (w *Window) Add(id int, op Op) {
 // outcome: settled as known (with no return time), failed, or still
 // unknown. An operation settled twice must be settled alike.
 func (w *Window) Settle(id int, op Op) {
-	o, ok := w.unknown[id]
+	u, ok := w.unknown[id]
+	o := u.winOp()
 	switch {
 	case w.spoiled != "":
 		return
 	case !ok:
-		if prev, was := w.settled[id]; !was || !sameSettlement(&prev, &op) {
+		if prev, was := w.settled[id]; !was || prev != settlementOf(&op) {
 			w.spoil("op %d settled otherwise than before", id)
 		}
 		return
 	case op.Unknown:
 		o.op = op
-		w.unknown[id] = o
+		w.unknown[id] = slim(o)
 		return
 	}
 	delete(w.unknown, id)
-	w.settled[id] = op
+	w.settled[id] = settlementOf(&op)
 	o.op = op
 	w.take(o)
 }
 
-func sameSettlement(a, b *Op) bool {
-	return a.Unknown == b.Unknown && a.Failed == b.Failed && a.Return == b.Return &&
-		a.Output.Revision == b.Output.Revision && a.Output.Succeeded == b.Output.Succeeded
+// settlement is what Settle remembers of a settled operation (a few
+// words, not the operation): a second settlement must agree with it.
+type settlement struct {
+	ret, rev                   int64
+	unknown, failed, succeeded bool
+}
+
+func settlementOf(op *Op) settlement {
+	return settlement{ret: op.Return, rev: op.Output.Revision, unknown: op.Unknown, failed: op.Failed, succeeded: op.Output.Succeeded}
 }
 
 // Settles reports whether operation id was added with an unknown
@@ -396,8 +425,8 @@ func (w *Window) gapAt(c *revChecker, rev int64, changes func(int64) ([]Change, 
 		gap.saved = append(gap.saved, ch.Key)
 	}
 	for _, o := range w.unknown { // the keys only matter as a set
-		if hitsKeys(&o.op.Input, gap.keys) {
-			for _, k := range touchedKeys(&o.op.Input) {
+		if hitsKeys(&o.in, gap.keys) {
+			for _, k := range touchedKeys(&o.in) {
 				if !slices.Contains(gap.saved, k) {
 					gap.saved = append(gap.saved, k)
 				}
@@ -493,7 +522,7 @@ func (w *Window) settleGaps(hints RevisionHints, rest *[]winOp) (int, []int, str
 		}
 	}
 	for _, o := range w.unknown {
-		*rest = append(*rest, o) // sorted by id later
+		*rest = append(*rest, o.winOp()) // sorted by id later
 	}
 	creators := map[int64]winOp{}
 	var late []winOp // known, with a return time, out of order
@@ -567,8 +596,8 @@ type unknownSet struct {
 func (w *Window) unknownWrites(late []winOp) *unknownSet {
 	u := &unknownSet{}
 	for _, o := range w.unknown {
-		if o.op.Unknown && o.op.Input.IsWrite() {
-			u.ops = append(u.ops, o)
+		if o.in.IsWrite() {
+			u.ops = append(u.ops, o.winOp())
 		}
 	}
 	slices.SortFunc(u.ops, func(a, b winOp) int {
