@@ -18,14 +18,25 @@ func (r *seedRun) check(res *Result) {
 	res.Verdict = Pass
 	r.transfers.note()
 	rec := r.records()
+	if checkHook != nil {
+		checkHook("records")
+	}
 	for _, c := range r.checkList(res) {
 		r.runCheck(c, rec, res)
+		if checkHook != nil {
+			checkHook(c.Name())
+		}
 	}
 	res.Checks = r.outcomes
 	if r.cfg.KeepArtifacts {
 		res.Artifacts = r.artifacts(rec.History, &r.linResult)
 	}
 }
+
+// checkHook, if set (by benchmarks, never concurrently with RunMany), is
+// called once the checks' records are read and after each check, with
+// the check's name.
+var checkHook func(stage string)
 
 // checkRetryFactor: a check that ran out of time is run once more with
 // this many times the budget before the verdict is unknown. The budget is

@@ -12,7 +12,9 @@ import (
 // BenchmarkLongSeedHeap runs seed 1 (then 2, ...) for one virtual hour
 // with 5 nodes and reports the live heap after a full collection at 10,
 // 30 and 60 virtual minutes (heap-MB-10m, -30m, -60m), their ratio
-// (heap-60m/10m: flat is 1) and the CPU seconds per seed. The soft
+// (heap-60m/10m: flat is 1), the highest live heap during the checks
+// after the run (heap-MB-checks: the peak a process sees) and the CPU
+// seconds per seed. The soft
 // memory limit is off (simrun sets one per worker; here the figures are
 // what the run keeps, not what the collector was pushed to).
 // BENCH_WINDOW=off measures the whole-history run instead;
@@ -29,6 +31,7 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 	marks := []time.Duration{10 * time.Minute, 30 * time.Minute, 60 * time.Minute}
 	heap := make([]float64, len(marks))
 	failed := 0
+	atCheck, atStage := 0.0, ""
 	cpu0, _ := processCPU()
 	for i := 0; i < b.N; i++ {
 		next := 0
@@ -38,12 +41,21 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				heap[next] = max(heap[next], float64(ms.HeapAlloc)/(1<<20))
-				writeHeapProfile(b, marks[next])
+				writeHeapProfile(b, marks[next].String())
 				next++
 			}
 		}
+		checkHook = func(stage string) {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if mb := float64(ms.HeapAlloc) / (1 << 20); mb > atCheck {
+				atCheck, atStage = mb, stage
+				writeHeapProfile(b, "check")
+			}
+		}
 		res := Run(cfg, uint64(i+1))
-		sliceHook = nil
+		sliceHook, checkHook = nil, nil
 		if res.Verdict != Pass {
 			failed++
 			b.Logf("seed %d: %v: %.200s", i+1, res.Verdict, res.Reason)
@@ -53,6 +65,8 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 	for k, m := range marks {
 		b.ReportMetric(heap[k], "heap-MB-"+m.String())
 	}
+	b.ReportMetric(atCheck, "heap-MB-checks")
+	b.Logf("the checks' live heap peaked at %.1f MB after %s", atCheck, atStage)
 	if heap[0] > 0 {
 		b.ReportMetric(heap[2]/heap[0], "heap-60m/10m")
 	}
@@ -63,12 +77,12 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 
 // writeHeapProfile writes the live heap's profile at a mark when
 // BENCH_HEAPPROFILE names a file prefix.
-func writeHeapProfile(b *testing.B, mark time.Duration) {
+func writeHeapProfile(b *testing.B, mark string) {
 	prefix := os.Getenv("BENCH_HEAPPROFILE")
 	if prefix == "" {
 		return
 	}
-	f, err := os.Create(prefix + "-" + mark.String() + ".pprof")
+	f, err := os.Create(prefix + "-" + mark + ".pprof")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -90,9 +90,12 @@ func WitnessText(reason string, ops []WitnessOp) string {
 	return b.String()
 }
 
-// noteAnswer records which replica answered history op hid.
+// noteAnswer records which replica answered history op hid, for a
+// failure's witness and artifacts. A run checked in a window records
+// none: it has no artifacts, and a failure runs it again with the whole
+// history, whose record the witness reads.
 func (r *seedRun) noteAnswer(hid int, member host.NodeID) {
-	if hid < 0 {
+	if hid < 0 || r.window != nil {
 		return
 	}
 	for len(r.answeredBy) <= hid {

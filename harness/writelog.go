@@ -75,6 +75,9 @@ func (r *seedRun) writeLog() (log []lin.LogEntry, disagree, err error) {
 		return tail, nil, nil
 	}
 	log, gap, disagree := combine(r.logWatch.log, tail, r.logFrom, id)
+	// The checks read log from now on (the world has stopped): let the
+	// watched one go, so that a long run does not hold both at its peak.
+	r.logWatch.log = nil
 	acked := 0
 	for _, c := range r.logWatch.comp {
 		if c.acked {
