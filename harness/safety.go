@@ -7,6 +7,7 @@ import (
 
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/node"
+	"github.com/seedkv/seedkv/raft"
 	"github.com/seedkv/seedkv/sim"
 )
 
@@ -62,6 +63,7 @@ type safetyChecker struct {
 	lostAcks []promise              // such acks whose replica crashed in that instant
 	dirty    []host.NodeID          // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
+	status   raft.Status // checkCommit's, reused (raft.RawNode.StatusInto)
 
 	terms  termState   // safety_term.go
 	quorum quorumWatch // safety_quorum.go

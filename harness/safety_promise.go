@@ -201,7 +201,8 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 	if n == nil {
 		return
 	}
-	st := n.RaftStatus()
+	st := &s.status // every ack reaches this: reuse its map and slices
+	n.RaftStatusInto(st)
 	if st.Role != raft.RoleLeader {
 		return
 	}
@@ -214,7 +215,7 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 		s.views[id] = v
 	}
 	voters := st.ConfState.Voters
-	s.checkMatch(id, &st)
+	s.checkMatch(id, st)
 	if st.Commit > v.commit {
 		s.commitChecks++
 		held, total := s.holders(voters, st.Commit)
@@ -231,7 +232,10 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 			return
 		}
 	}
-	v.commit, v.voters = max(v.commit, st.Commit), voters
+	v.commit = max(v.commit, st.Commit)
+	if !slices.Equal(v.voters, voters) {
+		v.voters = slices.Clone(voters) // voters is reused by the next call
+	}
 	// One membership change at a time: a leader proposes a change only
 	// when every earlier one in its log is applied.
 	if cc := n.ConfChangesAfter(n.AppliedIndex()); len(cc) > 1 {

@@ -57,6 +57,17 @@ func (n *Node) RaftStatus() raft.Status {
 	return n.rn.Status()
 }
 
+// RaftStatusInto sets *st to RaftStatus, reusing the map and slices st
+// holds (raft.RawNode.StatusInto): for a check that reads it on every
+// message.
+func (n *Node) RaftStatusInto(st *raft.Status) {
+	if n.rn == nil {
+		*st = raft.Status{}
+		return
+	}
+	n.rn.StatusInto(st)
+}
+
 // LogTerm is the term of the entry at index i in the replica's durable
 // log: ok is false if the log does not reach i; compacted is true if i is
 // covered by the snapshot (its term is gone, and it was committed).

@@ -216,6 +216,15 @@ func (t *tracker) confState() ConfState {
 	return ConfState{Voters: slices.Clone(t.voters), Learners: slices.Clone(t.learners)}
 }
 
+// fillStatus sets each member's entry of a leader's Status.Progress.
+func (t *tracker) fillStatus(prog map[uint64]ProgressStatus) {
+	for _, id := range t.ids {
+		pr := t.progress[id]
+		prog[id] = ProgressStatus{Match: pr.Match, Next: pr.Next, State: pr.State,
+			IsLearner: pr.IsLearner, RecentActive: pr.RecentActive}
+	}
+}
+
 func (t *tracker) rebuildLists() {
 	t.voters, t.learners, t.ids = t.voters[:0], t.learners[:0], t.ids[:0]
 	for id, pr := range t.progress {

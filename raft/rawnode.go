@@ -487,11 +487,30 @@ func (rn *RawNode) Status() Status {
 		LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm()}
 	if r.state == RoleLeader {
 		st.Progress = make(map[uint64]ProgressStatus, len(r.trk.ids))
-		for _, id := range r.trk.ids {
-			pr := r.trk.progress[id]
-			st.Progress[id] = ProgressStatus{Match: pr.Match, Next: pr.Next, State: pr.State,
-				IsLearner: pr.IsLearner, RecentActive: pr.RecentActive}
-		}
+		r.trk.fillStatus(st.Progress)
 	}
 	return st
+}
+
+// StatusInto sets *st to the node's current status, as Status returns it,
+// but reuses the Progress map and the ConfState slices st already holds
+// instead of allocating new ones: a caller that reads the status on every
+// message (the simulator's safety checks) allocates nothing once they
+// have grown. The caller must not keep those slices or the map elsewhere
+// across calls. Empty lists may come back empty rather than nil, and a
+// node that does not lead leaves a map it was given empty, not nil.
+func (rn *RawNode) StatusInto(st *Status) {
+	r := rn.r
+	prog, voters, learners := st.Progress, st.ConfState.Voters[:0], st.ConfState.Learners[:0]
+	*st = Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
+		Applied: r.log.applied, LeadTransferee: r.leadTransferee,
+		ConfState: ConfState{Voters: append(voters, r.trk.voters...), Learners: append(learners, r.trk.learners...)}}
+	clear(prog)
+	if r.state == RoleLeader {
+		if prog == nil {
+			prog = make(map[uint64]ProgressStatus, len(r.trk.ids))
+		}
+		r.trk.fillStatus(prog)
+	}
+	st.Progress = prog
 }
