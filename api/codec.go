@@ -489,18 +489,19 @@ func (d *decoder) byte1(field string) byte {
 }
 
 // flags reads a flag byte with n defined bits; any other bit is malformed.
-func (d *decoder) flags(field string, n int) []bool {
+// Bit i is flag i (see flag); a byte, not a []bool, so that decoding a
+// request allocates nothing for its flags.
+func (d *decoder) flags(field string, n int) uint8 {
 	f := d.byte1(field)
 	if f>>n != 0 {
 		d.off--
 		d.failAt(field, ErrMalformed)
 	}
-	out := make([]bool, n)
-	for i := range out {
-		out[i] = f&(1<<i) != 0
-	}
-	return out
+	return f
 }
+
+// flag is bit i of a flag byte read by decoder.flags.
+func flag(f uint8, i int) bool { return f&(1<<i) != 0 }
 
 // bytes reads a length-prefixed byte string; empty decodes as nil. The
 // result is a copy, so the message does not pin the payload.
@@ -618,13 +619,13 @@ func (d *decoder) requestBody(op Op) RequestBody {
 		r.Key = d.bytes("key", MaxKeySize)
 		r.End = d.bytes("end", MaxKeySize)
 		r.StartRevision = d.varint("start")
-		r.PrevKV = d.flags("flags", 1)[0]
+		r.PrevKV = flag(d.flags("flags", 1), 0)
 		return r
 	case OpWatchCancel:
 		return &WatchCancelRequest{WatchID: d.varint("watch")}
 	case OpMemberAdd:
 		r := &MemberAddRequest{ID: d.nodeID("member")}
-		r.Learner = d.flags("flags", 1)[0]
+		r.Learner = flag(d.flags("flags", 1), 0)
 		return r
 	case OpMemberRemove:
 		return &MemberRemoveRequest{ID: d.nodeID("member")}
@@ -641,7 +642,7 @@ func (d *decoder) put() *PutRequest {
 	r := &PutRequest{Key: d.bytes("key", MaxKeySize)}
 	r.Value = d.bytes("value", MaxValueSize)
 	r.Lease = d.varint("lease")
-	r.PrevKV = d.flags("flags", 1)[0]
+	r.PrevKV = flag(d.flags("flags", 1), 0)
 	return r
 }
 
@@ -651,20 +652,23 @@ func (d *decoder) rangeReq() *RangeRequest {
 	r.Revision = d.varint("revision")
 	r.Limit = d.varint("limit")
 	f := d.flags("flags", 3)
-	r.CountOnly, r.KeysOnly, r.Serializable = f[0], f[1], f[2]
+	r.CountOnly, r.KeysOnly, r.Serializable = flag(f, 0), flag(f, 1), flag(f, 2)
 	return r
 }
 
 func (d *decoder) deleteRange() *DeleteRangeRequest {
 	r := &DeleteRangeRequest{Key: d.bytes("key", MaxKeySize)}
 	r.End = d.bytes("end", MaxKeySize)
-	r.PrevKV = d.flags("flags", 1)[0]
+	r.PrevKV = flag(d.flags("flags", 1), 0)
 	return r
 }
 
 func (d *decoder) txn() *TxnRequest {
 	r := &TxnRequest{}
 	n := d.count("compares", MaxTxnOps)
+	if n > 0 {
+		r.Compares = make([]Compare, 0, n)
+	}
 	for i := 0; i < n && d.err == nil; i++ {
 		var c Compare
 		c.Result = CompareResult(d.byte1("compare.result"))
@@ -690,6 +694,9 @@ func (d *decoder) txn() *TxnRequest {
 func (d *decoder) txnOps() []TxnOp {
 	n := d.count("txn ops", MaxTxnOps)
 	var ops []TxnOp
+	if n > 0 {
+		ops = make([]TxnOp, 0, n)
+	}
 	for i := 0; i < n && d.err == nil; i++ {
 		switch Op(d.byte1("txn op")) {
 		case OpRange:
@@ -759,7 +766,7 @@ func (d *decoder) responseBody(op Op) ResponseBody {
 		n := d.count("members", MaxMembers)
 		for i := 0; i < n && d.err == nil; i++ {
 			m := Member{ID: d.nodeID("member")}
-			m.Learner = d.flags("flags", 1)[0]
+			m.Learner = flag(d.flags("flags", 1), 0)
 			r.Members = append(r.Members, m)
 		}
 		return r
@@ -770,13 +777,13 @@ func (d *decoder) responseBody(op Op) ResponseBody {
 
 func (d *decoder) rangeResp() *RangeResponse {
 	r := &RangeResponse{KVs: d.kvs()}
-	r.More = d.flags("flags", 1)[0]
+	r.More = flag(d.flags("flags", 1), 0)
 	r.Count = d.varint("count")
 	return r
 }
 
 func (d *decoder) txnResp() *TxnResponse {
-	r := &TxnResponse{Succeeded: d.flags("flags", 1)[0]}
+	r := &TxnResponse{Succeeded: flag(d.flags("flags", 1), 0)}
 	n := d.count("txn responses", MaxTxnOps)
 	for i := 0; i < n && d.err == nil; i++ {
 		switch Op(d.byte1("txn response")) {
@@ -801,7 +808,7 @@ func (d *decoder) watchEvents(w *WatchEvents) {
 	w.Header = d.header()
 	w.WatchID = d.varint("watch")
 	w.Seq = d.uvarint("seq")
-	w.Canceled = d.flags("flags", 1)[0]
+	w.Canceled = flag(d.flags("flags", 1), 0)
 	w.Err = ErrorCode(d.byte1("code"))
 	if d.err == nil && w.Err >= codeEnd {
 		d.off--

@@ -370,3 +370,39 @@ func BenchmarkEncodeDecodePut(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeRequests decodes the requests a replica decodes as it
+// applies a write (a put, a range with flags, a three-compare txn), as
+// allocs/request and ns/request.
+func BenchmarkDecodeRequests(b *testing.B) {
+	key := []byte("/registry/pods/default/nginx")
+	reqs := []Message{
+		&Request{ID: 1, Body: &PutRequest{Key: key, Value: make([]byte, 100), PrevKV: true}},
+		&Request{ID: 2, Body: &RangeRequest{Key: key, End: []byte("/registry/pods/z"), Serializable: true}},
+		&Request{ID: 3, Body: &TxnRequest{
+			Compares: []Compare{{Key: key, Target: TargetMod, ModRevision: 7}, {Key: key, Target: TargetVersion},
+				{Key: key, Target: TargetValue, Value: []byte("v")}},
+			Success: []TxnOp{{Put: &PutRequest{Key: key, Value: []byte("v2")}}, {DeleteRange: &DeleteRangeRequest{Key: key}}},
+			Failure: []TxnOp{{Range: &RangeRequest{Key: key}}}}},
+	}
+	payloads := make([][]byte, len(reqs))
+	for i, m := range reqs {
+		payloads[i] = MustEncode(m)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for _, p := range payloads {
+			if _, err := Decode(p); err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/request")
+	b.ReportMetric(float64(testing.AllocsPerRun(10, func() {
+		for _, p := range payloads {
+			_, _ = Decode(p)
+		}
+	}))/float64(len(payloads)), "allocs/request")
+}
