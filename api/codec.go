@@ -442,6 +442,10 @@ func (d *decoder) uvarint(field string) uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if v, ok := varint.OneByte(d.b[d.off:]); ok {
+		d.off++
+		return v
+	}
 	v, n, err := varint.Uvarint(d.b[d.off:])
 	if !d.advance(field, n, err) {
 		return 0
@@ -463,16 +467,22 @@ func (d *decoder) varint(field string) int64 {
 // advance moves past a varint of n bytes, or records why it could not be
 // decoded (the input ended inside it, or it is not a minimal 64-bit one).
 func (d *decoder) advance(field string, n int, err error) bool {
-	switch {
-	case errors.Is(err, varint.ErrTruncated):
-		d.failAt(field, ErrTruncated)
-		return false
-	case err != nil:
-		d.failAt(field, ErrMalformed)
+	if err != nil {
+		d.varintFailed(field, err)
 		return false
 	}
 	d.off += n
 	return true
+}
+
+// varintFailed records why a varint could not be decoded (errors.Is is
+// called only on this path: it is not cheap enough for every varint).
+func (d *decoder) varintFailed(field string, err error) {
+	if errors.Is(err, varint.ErrTruncated) {
+		d.failAt(field, ErrTruncated)
+		return
+	}
+	d.failAt(field, ErrMalformed)
 }
 
 func (d *decoder) byte1(field string) byte {

@@ -89,19 +89,29 @@ func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
+	if v, ok := varint.OneByte(d.b[d.off:]); ok {
+		d.off++
+		return v
+	}
 	v, n, err := varint.Uvarint(d.b[d.off:])
-	switch {
-	case errors.Is(err, varint.ErrTruncated):
-		d.fail(what, ErrTruncated)
-		return 0
-	case err != nil:
-		// Overflow, or a non-minimal encoding: only minimal encodings
-		// are accepted, so that the encoding of a value is canonical.
-		d.fail(what, ErrMalformed)
+	if err != nil {
+		d.varintFailed(what, err)
 		return 0
 	}
 	d.off += n
 	return v
+}
+
+// varintFailed records why a varint could not be decoded (errors.Is is
+// called only on this path: it is not cheap enough for every varint).
+func (d *decoder) varintFailed(what string, err error) {
+	if errors.Is(err, varint.ErrTruncated) {
+		d.fail(what, ErrTruncated)
+		return
+	}
+	// Overflow, or a non-minimal encoding: only minimal encodings are
+	// accepted, so that the encoding of a value is canonical.
+	d.fail(what, ErrMalformed)
 }
 
 // bytes returns a length-prefixed byte string aliasing the input (callers

@@ -24,6 +24,9 @@ var (
 // Uvarint decodes the unsigned varint at the start of b and returns it
 // with the number of bytes it took.
 func Uvarint(b []byte) (uint64, int, error) {
+	if v, ok := OneByte(b); ok {
+		return v, 1, nil
+	}
 	v, n := binary.Uvarint(b)
 	switch {
 	case n == 0:
@@ -34,6 +37,18 @@ func Uvarint(b []byte) (uint64, int, error) {
 		return 0, 0, ErrNonMinimal
 	}
 	return v, n, nil
+}
+
+// OneByte decodes the varint at the start of b if it takes one byte (a
+// value below 128), as most varints of the formats do (types, counts,
+// node IDs, small terms and indexes); ok is false otherwise, and Uvarint
+// decodes it. It is small enough to be inlined: a decoder's hot path
+// tries it first.
+func OneByte(b []byte) (v uint64, ok bool) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return uint64(b[0]), true
+	}
+	return 0, false
 }
 
 // Varint decodes the signed (zig-zag) varint at the start of b, as

@@ -2,6 +2,7 @@ package varint
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"testing"
 
@@ -63,4 +64,40 @@ func FuzzUvarint(f *testing.F) {
 		require.Equal(t, bn, n)
 		require.Equal(t, b[:n], binary.AppendUvarint(nil, v))
 	})
+}
+
+// OneByte decodes exactly the inputs whose varint takes one byte, to what
+// encoding/binary decodes them to, over every first byte (with and
+// without a following byte, and the empty input).
+func TestOneByteAgreesWithUvarint(t *testing.T) {
+	_, ok := OneByte(nil)
+	require.False(t, ok)
+	for b0 := range 256 {
+		for _, in := range [][]byte{{byte(b0)}, {byte(b0), 0x01}, {byte(b0), 0x80, 0x01}} {
+			v, ok := OneByte(in)
+			uv, n := binary.Uvarint(in)
+			require.Equal(t, n == 1, ok, "%x", in)
+			if ok {
+				require.Equal(t, uv, v, "%x", in)
+			}
+		}
+	}
+}
+
+// BenchmarkDecode decodes varints of one, two and five bytes.
+func BenchmarkDecode(b *testing.B) {
+	for _, x := range []uint64{5, 300, 1 << 30} {
+		in := binary.AppendUvarint(nil, x)
+		b.Run(fmt.Sprintf("bytes=%d", len(in)), func(b *testing.B) {
+			for b.Loop() {
+				if v, ok := OneByte(in); ok {
+					_ = v
+					continue
+				}
+				if _, _, err := Uvarint(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
