@@ -724,11 +724,21 @@ func (f *file) apply(op diskOp) {
 		f.durable = resize(f.durable, op.off)
 		return
 	}
-	end := op.off + int64(len(op.data))
-	if end > int64(len(f.durable)) {
-		f.durable = resize(f.durable, end)
+	f.durable = writeAt(f.durable, op.off, op.data)
+}
+
+// writeAt writes p into b at off, growing b as needed (zeroing any gap),
+// and returns b. A write at the end, as a log's appends and a new file's
+// first write are, appends: nothing is zeroed only to be overwritten.
+func writeAt(b []byte, off int64, p []byte) []byte {
+	if off == int64(len(b)) {
+		return append(b, p...)
 	}
-	copy(f.durable[op.off:], op.data)
+	if end := off + int64(len(p)); end > int64(len(b)) {
+		b = resize(b, end)
+	}
+	copy(b[off:], p)
+	return b
 }
 
 // handle is an open file (host.File).
@@ -769,9 +779,8 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 		if err := d.reserve(f, grow); err != nil {
 			return 0, err
 		}
-		f.data = resize(f.data, end)
 	}
-	copy(f.data[off:], p)
+	f.data = writeAt(f.data, off, p)
 	// A capped slice of pend: a later append may move pend to a new
 	// array, but never writes into this one while the op is pending.
 	start := len(f.pend)

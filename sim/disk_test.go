@@ -269,3 +269,36 @@ func TestLoseDirentsKeepsOnlySyncedDirectory(t *testing.T) {
 	w.RunFor(time.Second)
 	require.Equal(t, 1, d.LoseDirents())
 }
+
+// writeAt writes p at off: at the end it appends, inside it overwrites,
+// past the end it zeroes the gap, even where the spare capacity holds
+// stale bytes (a file truncated and written again).
+func TestWriteAt(t *testing.T) {
+	stale := func(s string, extra int) []byte {
+		b := append([]byte(s), make([]byte, extra)...)
+		for i := len(s); i < len(b); i++ {
+			b[i] = 'x'
+		}
+		return b[:len(s)]
+	}
+	cases := []struct {
+		name string
+		b    []byte
+		off  int64
+		p    string
+		want string
+	}{
+		{"empty file", nil, 0, "abc", "abc"},
+		{"append", []byte("abc"), 3, "de", "abcde"},
+		{"append into stale capacity", stale("abc", 8), 3, "de", "abcde"},
+		{"overwrite inside", []byte("abcdef"), 1, "XY", "aXYdef"},
+		{"overwrite across the end", []byte("abc"), 2, "XYZ", "abXYZ"},
+		{"gap", []byte("ab"), 4, "Z", "ab\x00\x00Z"},
+		{"gap in stale capacity", stale("ab", 8), 4, "Z", "ab\x00\x00Z"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, string(writeAt(c.b, c.off, []byte(c.p))))
+		})
+	}
+}
