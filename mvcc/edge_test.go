@@ -423,6 +423,28 @@ func TestSnapshotRoundTripAndCorruption(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorruptSnapshot)
 }
 
+// AppendSnapshot appends exactly Snapshot's bytes after a prefix, whether
+// the buffer has room or must grow, and they restore.
+func TestAppendSnapshotAfterPrefix(t *testing.T) {
+	s := New(Config{})
+	require.NoError(t, s.LeaseGrant(3, time.Minute, time.Unix(5, 0)))
+	put(t, s, "a", "1")
+	_, _, err := s.Put([]byte("b"), []byte("x"), 3, false)
+	require.NoError(t, err)
+	want := s.Snapshot()
+	require.LessOrEqual(t, len(want)-s.SnapshotSizeHint(), 64, "the hint is about the size")
+	for _, room := range []int{3, 8, len(want) + 3} {
+		prefix := make([]byte, 3, room)
+		copy(prefix, "pfx")
+		got := s.AppendSnapshot(prefix)
+		require.Equal(t, "pfx", string(got[:3]), "room %d", room)
+		require.Equal(t, want, got[3:], "room %d", room)
+		r, err := Restore(got[3:], Config{})
+		require.NoError(t, err)
+		require.Equal(t, want, r.Snapshot())
+	}
+}
+
 func TestHashStringMatchesHashKey(t *testing.T) {
 	for _, k := range []string{"", "a", "abcdefgh", "abcdefghi", "/registry/pods/default/pod-00000001"} {
 		require.Equal(t, hashKey([]byte(k)), hashString(k), k)

@@ -41,7 +41,19 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // compaction, revisions, leases) deterministically: stores that applied
 // the same calls give the same bytes.
 func (s *Store) Snapshot() []byte {
-	b := make([]byte, 0, 64+s.size)
+	return s.AppendSnapshot(make([]byte, 0, s.SnapshotSizeHint()))
+}
+
+// SnapshotSizeHint is about the size of Snapshot's encoding (at least its
+// keys and values and a fixed header), for a caller that sizes a buffer
+// for AppendSnapshot.
+func (s *Store) SnapshotSizeHint() int { return 64 + int(s.size) }
+
+// AppendSnapshot appends Snapshot's encoding to b (its checksum covers
+// only the appended bytes) and returns the extended buffer: a caller
+// that frames the snapshot in a larger encoding writes it in place.
+func (s *Store) AppendSnapshot(b []byte) []byte {
+	start := len(b)
 	b = append(b, snapMagic...)
 	b = binary.AppendUvarint(b, snapVersion)
 	b = binary.AppendVarint(b, s.rev)
@@ -67,7 +79,7 @@ func (s *Store) Snapshot() []byte {
 		b = binary.AppendUvarint(b, uint64(r.vlen))
 		b = append(b, s.vals.get(r.vref, r.vlen)...)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b[start:], castagnoli))
 }
 
 // encodeCompactRev maps the store's compaction revision (-1: none) to the

@@ -109,7 +109,10 @@ var ErrBadState = errors.New("node: corrupt state snapshot")
 
 // encode serializes the state machine deterministically (sorted keys).
 func (sm *stateMachine) encode() []byte {
-	b := append([]byte(nil), stateMagic...)
+	// One buffer for all of it: the store's encoding, most of the bytes,
+	// is appended in place rather than built apart and copied.
+	b := make([]byte, 0, len(stateMagic)+32*(len(sm.sessions)+len(sm.leaseDeadline))+sm.store.SnapshotSizeHint()+8)
+	b = append(b, stateMagic...)
 	clients := make([]host.NodeID, 0, len(sm.sessions))
 	for c := range sm.sessions {
 		clients = append(clients, c)
@@ -136,7 +139,7 @@ func (sm *stateMachine) encode() []byte {
 		b = binary.AppendVarint(b, id)
 		b = binary.AppendVarint(b, sm.leaseDeadline[id])
 	}
-	b = append(b, sm.store.Snapshot()...)
+	b = sm.store.AppendSnapshot(b)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
