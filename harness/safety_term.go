@@ -10,6 +10,7 @@ import (
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/internal/varint"
 	"github.com/seedkv/seedkv/raft"
 )
 
@@ -107,6 +108,10 @@ func readPeerHeader(p []byte) (h peerHeader, ok bool) {
 	b := p[4:]
 	var vals [5]uint64
 	for i := range vals {
+		if v, ok := varint.OneByte(b); ok { // most are: inlined
+			vals[i], b = v, b[1:]
+			continue
+		}
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
 			return h, false
