@@ -63,7 +63,8 @@ type safetyChecker struct {
 	lostAcks []promise              // such acks whose replica crashed in that instant
 	dirty    []host.NodeID          // leaders an ack reached, to check when it is stepped
 	views    map[host.NodeID]*leaderView
-	status   raft.Status // checkCommit's, reused (raft.RawNode.StatusInto)
+	status   raft.Status      // checkCommit's, reused (raft.RawNode.StatusInto)
+	progress []memberProgress // checkCommit's, reused
 
 	terms  termState   // safety_term.go
 	quorum quorumWatch // safety_quorum.go

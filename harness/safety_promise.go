@@ -201,7 +201,7 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 	if n == nil {
 		return
 	}
-	st := &s.status // every ack reaches this: reuse its map and slices
+	st := &s.status // every ack reaches this: reuse its slices
 	n.RaftStatusInto(st)
 	if st.Role != raft.RoleLeader {
 		return
@@ -215,7 +215,11 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 		s.views[id] = v
 	}
 	voters := st.ConfState.Voters
-	s.checkMatch(id, st)
+	s.progress = s.progress[:0]
+	n.RaftProgress(func(m uint64, pr raft.ProgressStatus) {
+		s.progress = append(s.progress, memberProgress{m, pr})
+	})
+	s.checkMatch(id, st.Term, s.progress)
 	if st.Commit > v.commit {
 		s.commitChecks++
 		held, total := s.holders(voters, st.Commit)

@@ -457,22 +457,28 @@ func (s *safetyChecker) checkVotes(id host.NodeID, term uint64) {
 // highest index that follower acknowledged to it in that term. A leader
 // that counts an acknowledgement of an earlier term, or moves a match on
 // anything but an acknowledgement, shows here.
-func (s *safetyChecker) checkMatch(id host.NodeID, st *raft.Status) {
+// progress is the leader's view of its members in ID order
+// (node.RaftProgress), voters and learners.
+func (s *safetyChecker) checkMatch(id host.NodeID, term uint64, progress []memberProgress) {
 	if s.wireOff {
 		return // what it compares with is read on the wire
 	}
-	for _, v := range st.ConfState.Voters {
-		if host.NodeID(v) == id {
+	for _, pr := range progress {
+		v := pr.id
+		if pr.IsLearner || host.NodeID(v) == id || pr.Match == 0 {
 			continue
 		}
-		pr, ok := st.Progress[v]
-		if !ok || pr.Match == 0 {
-			continue
-		}
-		if a := s.terms.acks[ackKey{host.NodeID(v), id, st.Term}]; pr.Match > a {
+		if a := s.terms.acks[ackKey{host.NodeID(v), id, term}]; pr.Match > a {
 			s.fail("match: leader %d of term %d holds match %d for voter %d at %v, but %d acknowledged at most index %d to it in that term",
-				id, st.Term, pr.Match, v, s.now(), v, a)
+				id, term, pr.Match, v, s.now(), v, a)
 			return
 		}
 	}
+}
+
+// memberProgress is a leader's view of one member (raft.Status.Progress
+// as a list).
+type memberProgress struct {
+	id uint64
+	raft.ProgressStatus
 }

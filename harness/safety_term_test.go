@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,6 +88,16 @@ func (v voters3) RaftStatus() raft.Status {
 
 func (voters3) LogTerm(uint64) (uint64, bool, bool) { return 0, false, false }
 
+// progressList is st.Progress in ID order, as checkCommit hands it to
+// checkMatch.
+func progressList(st raft.Status) []memberProgress {
+	var out []memberProgress
+	for _, id := range slices.Sorted(maps.Keys(st.Progress)) {
+		out = append(out, memberProgress{id, st.Progress[id]})
+	}
+	return out
+}
+
 // A new leader holds granted votes of its own term from a quorum.
 func TestVoteCountCheck(t *testing.T) {
 	grant := func(from, term uint64) raft.Message {
@@ -146,7 +158,7 @@ func TestMatchCheck(t *testing.T) {
 				s.onSendTerm(host.NodeID(m.From), host.NodeID(m.To), peerMsg(m))
 			}
 			st := voters3{2: {Match: tc.match}}.RaftStatus()
-			s.checkMatch(1, &st)
+			s.checkMatch(1, st.Term, progressList(st))
 			if tc.want == "" {
 				require.Empty(t, rec.fails)
 				return

@@ -57,15 +57,23 @@ func (n *Node) RaftStatus() raft.Status {
 	return n.rn.Status()
 }
 
-// RaftStatusInto sets *st to RaftStatus, reusing the map and slices st
-// holds (raft.RawNode.StatusInto): for a check that reads it on every
-// message.
+// RaftStatusInto sets *st to RaftStatus without its Progress, reusing the
+// slices st holds (raft.RawNode.StatusInto): for a check that reads it on
+// every message.
 func (n *Node) RaftStatusInto(st *raft.Status) {
 	if n.rn == nil {
 		*st = raft.Status{}
 		return
 	}
 	n.rn.StatusInto(st)
+}
+
+// RaftProgress visits a leader's view of each member in ID order
+// (raft.RawNode.WithProgress), RaftStatus's Progress without the map.
+func (n *Node) RaftProgress(visit func(id uint64, pr raft.ProgressStatus)) {
+	if n.rn != nil {
+		n.rn.WithProgress(visit)
+	}
 }
 
 // LogTerm is the term of the entry at index i in the replica's durable

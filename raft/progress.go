@@ -216,13 +216,10 @@ func (t *tracker) confState() ConfState {
 	return ConfState{Voters: slices.Clone(t.voters), Learners: slices.Clone(t.learners)}
 }
 
-// fillStatus sets each member's entry of a leader's Status.Progress.
-func (t *tracker) fillStatus(prog map[uint64]ProgressStatus) {
-	for _, id := range t.ids {
-		pr := t.progress[id]
-		prog[id] = ProgressStatus{Match: pr.Match, Next: pr.Next, State: pr.State,
-			IsLearner: pr.IsLearner, RecentActive: pr.RecentActive}
-	}
+// status is a leader's view of the member, as Status reports it.
+func (pr *progress) status() ProgressStatus {
+	return ProgressStatus{Match: pr.Match, Next: pr.Next, State: pr.State,
+		IsLearner: pr.IsLearner, RecentActive: pr.RecentActive}
 }
 
 func (t *tracker) rebuildLists() {

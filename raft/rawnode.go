@@ -487,30 +487,38 @@ func (rn *RawNode) Status() Status {
 		LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm()}
 	if r.state == RoleLeader {
 		st.Progress = make(map[uint64]ProgressStatus, len(r.trk.ids))
-		r.trk.fillStatus(st.Progress)
+		for _, id := range r.trk.ids {
+			st.Progress[id] = r.trk.progress[id].status()
+		}
 	}
 	return st
 }
 
-// StatusInto sets *st to the node's current status, as Status returns it,
-// but reuses the Progress map and the ConfState slices st already holds
-// instead of allocating new ones: a caller that reads the status on every
-// message (the simulator's safety checks) allocates nothing once they
-// have grown. The caller must not keep those slices or the map elsewhere
-// across calls. Empty lists may come back empty rather than nil, and a
-// node that does not lead leaves a map it was given empty, not nil.
+// StatusInto sets *st to the node's current status as Status returns it,
+// except Progress, which it leaves nil (WithProgress visits a leader's
+// view of its members without building a map), and it reuses the
+// ConfState slices st already holds instead of allocating new ones: a
+// caller that reads the status on every message (the simulator's safety
+// checks) allocates nothing once they have grown. The caller must not
+// keep those slices elsewhere across calls. Empty lists may come back
+// empty rather than nil.
 func (rn *RawNode) StatusInto(st *Status) {
 	r := rn.r
-	prog, voters, learners := st.Progress, st.ConfState.Voters[:0], st.ConfState.Learners[:0]
+	voters, learners := st.ConfState.Voters[:0], st.ConfState.Learners[:0]
 	*st = Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
 		Applied: r.log.applied, LeadTransferee: r.leadTransferee,
 		ConfState: ConfState{Voters: append(voters, r.trk.voters...), Learners: append(learners, r.trk.learners...)}}
-	clear(prog)
-	if r.state == RoleLeader {
-		if prog == nil {
-			prog = make(map[uint64]ProgressStatus, len(r.trk.ids))
-		}
-		r.trk.fillStatus(prog)
+}
+
+// WithProgress calls visit with a leader's view of each member, in
+// ascending ID order: Status.Progress without the map. On a node that
+// does not lead it calls nothing. visit must not call into the node.
+func (rn *RawNode) WithProgress(visit func(id uint64, pr ProgressStatus)) {
+	r := rn.r
+	if r.state != RoleLeader {
+		return
 	}
-	st.Progress = prog
+	for _, id := range r.trk.ids {
+		visit(id, r.trk.progress[id].status())
+	}
 }
