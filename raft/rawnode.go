@@ -482,9 +482,8 @@ type ProgressStatus struct {
 // Status returns the node's current status.
 func (rn *RawNode) Status() Status {
 	r := rn.r
-	st := Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
-		Applied: r.log.applied, LeadTransferee: r.leadTransferee, ConfState: r.trk.confState(),
-		LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm()}
+	st := rn.basicStatus()
+	st.ConfState = r.trk.confState()
 	if r.state == RoleLeader {
 		st.Progress = make(map[uint64]ProgressStatus, len(r.trk.ids))
 		for _, id := range r.trk.ids {
@@ -505,9 +504,17 @@ func (rn *RawNode) Status() Status {
 func (rn *RawNode) StatusInto(st *Status) {
 	r := rn.r
 	voters, learners := st.ConfState.Voters[:0], st.ConfState.Learners[:0]
-	*st = Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
+	*st = rn.basicStatus()
+	st.ConfState = ConfState{Voters: append(voters, r.trk.voters...), Learners: append(learners, r.trk.learners...)}
+}
+
+// basicStatus is Status without ConfState and Progress, the fields that
+// Status and StatusInto fill alike.
+func (rn *RawNode) basicStatus() Status {
+	r := rn.r
+	return Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
 		Applied: r.log.applied, LeadTransferee: r.leadTransferee,
-		ConfState: ConfState{Voters: append(voters, r.trk.voters...), Learners: append(learners, r.trk.learners...)}}
+		LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm()}
 }
 
 // WithProgress calls visit with a leader's view of each member, in
