@@ -277,7 +277,7 @@ func BenchmarkRecipePart(b *testing.B) {
 	requireNode(b)
 	var evOn, evOff uint64
 	var wOn, wOff []time.Duration
-	var chOn, chOff time.Duration
+	var chOn, chOff, cpuOn, cpuOff time.Duration
 	seed, with := uint64(0), 0
 	for b.Loop() {
 		seed++
@@ -288,10 +288,17 @@ func BenchmarkRecipePart(b *testing.B) {
 		without := cfg
 		without.Adjust = func(s *Scenario) { s.Workload.Recipes = defaultRecipes() }
 		var on, off Result
+		timed := func(c Config, cpu *time.Duration) Result {
+			c0, _ := processCPU()
+			res := Run(c, seed)
+			c1, _ := processCPU()
+			*cpu += c1 - c0
+			return res
+		}
 		if seed%2 == 0 { // alternate which runs first: the second gains from a warm heap
-			on, off = Run(cfg, seed), Run(without, seed)
+			on, off = timed(cfg, &cpuOn), timed(without, &cpuOff)
 		} else {
-			off, on = Run(without, seed), Run(cfg, seed)
+			off, on = timed(without, &cpuOff), timed(cfg, &cpuOn)
 		}
 		if on.Verdict != Pass || off.Verdict != Pass {
 			b.Fatalf("seed %d: %s / %s", seed, on.Reason, off.Reason)
@@ -309,6 +316,9 @@ func BenchmarkRecipePart(b *testing.B) {
 	b.ReportMetric(float64(evOn)/float64(evOff), "events-ratio")
 	b.ReportMetric(float64(sum(wOn))/float64(sum(wOff)), "wall-ratio")
 	b.ReportMetric(float64(chOn)/float64(chOff), "check-ratio")
+	if cpuOff > 0 {
+		b.ReportMetric(float64(cpuOn)/float64(cpuOff), "cpu-ratio")
+	}
 	slices.Sort(wOn)
 	slices.Sort(wOff)
 	b.ReportMetric(float64(wOn[len(wOn)/2])/float64(wOff[len(wOff)/2]), "median-wall-ratio")
