@@ -22,6 +22,9 @@ type Follower struct {
 	w      *client.Watcher
 	lists  int
 	closed bool
+	// paused is the revision to resume from while the watch is down
+	// (0: not paused).
+	paused int64
 }
 
 // FollowOptions are the callbacks of a Follower; each may be nil.
@@ -106,6 +109,31 @@ func (f *Follower) Relist() {
 	f.w.Cancel()
 	f.w = nil
 	f.list()
+}
+
+// Pause drops the watch, as a broken watch connection does; the cache
+// stays as it is until Resume. A follower between a list and its watch,
+// or paused already, is left alone.
+func (f *Follower) Pause() {
+	if f.closed || f.w == nil || f.paused != 0 {
+		return
+	}
+	f.paused = f.w.NextRevision()
+	f.w.Cancel()
+	f.w = nil
+}
+
+// Resume watches again from the next revision the dropped watch would
+// have delivered, as a Kubernetes reflector restarts its watch from its
+// last resource version; if that revision was compacted meanwhile, the
+// watch ends with ErrCompacted and the follower relists.
+func (f *Follower) Resume() {
+	if f.closed || f.paused == 0 {
+		return
+	}
+	from := f.paused
+	f.paused = 0
+	f.w = f.c.Watch([]byte(f.prefix), client.WatchOptions{End: PrefixEnd(f.prefix), StartRevision: from}, f.onUpdate)
 }
 
 // Close stops the follower; no callback runs after it.

@@ -96,7 +96,7 @@ func (p *recipeProc) begin() {
 		p.configWrite()
 	case recipeKindObjects:
 		p.follow(recipeObjects)
-		p.objectWrite()
+		p.objectWrite(p.objectLoop)
 	}
 }
 
@@ -284,13 +284,18 @@ func (p *recipeProc) section(m *concurrency.Mutex, hold, n int) {
 }
 
 // follow starts the client's follower of prefix: every list and every
-// revision it applies is recorded, and it relists now and then (an
-// informer's resync).
+// revision it applies is recorded. Now and then it relists (an informer's
+// resync), or its watch drops for 0.5..3 s and resumes from where it
+// stopped (a broken connection; compaction meanwhile makes it relist).
+// After each list an objects client reconciles: one more write, at once.
 func (p *recipeProc) follow(prefix string) {
 	rec := &p.rr.rec
 	p.f = concurrency.Follow(p.c, prefix, concurrency.FollowOptions{
 		Listed: func(rev int64, kvs []api.KeyValue) {
 			rec.follows = append(rec.follows, followState{client: p.id, prefix: prefix, rev: rev, list: true, kvs: kvs})
+			if p.kind == recipeKindObjects && !p.done() {
+				p.objectWrite(nil)
+			}
 		},
 		Applied: func(rev int64) {
 			rec.follows = append(rec.follows, followState{client: p.id, prefix: prefix, rev: rev, kvs: p.followed()})
@@ -303,8 +308,18 @@ func (p *recipeProc) follow(prefix string) {
 			return
 		}
 		p.rr.ops++
-		p.f.Relist()
-		p.rr.r.w.Schedule(every, resync)
+		if p.rng.IntN(2) == 0 {
+			p.f.Relist()
+			p.rr.r.w.Schedule(every, resync)
+			return
+		}
+		p.f.Pause()
+		p.rr.r.w.Schedule(time.Duration(500+p.rng.IntN(2501))*time.Millisecond, func() {
+			if !p.done() {
+				p.f.Resume()
+				p.rr.r.w.Schedule(every, resync)
+			}
+		})
 	}
 	p.rr.r.w.Schedule(every, resync)
 }
@@ -345,15 +360,23 @@ func (p *recipeProc) configWrite() {
 	})
 }
 
+// objectLoop writes objects, one after the other.
+func (p *recipeProc) objectLoop() { p.think(func() { p.objectWrite(p.objectLoop) }) }
+
 // objectWrite creates, updates or deletes one object with compare-and-swap
 // on its mod revision (create: on its absence), as Kubernetes' API server
-// does.
-func (p *recipeProc) objectWrite() {
+// does, then runs next (if set).
+func (p *recipeProc) objectWrite(next func()) {
+	then := func() {
+		if next != nil {
+			next()
+		}
+	}
 	key := []byte(recipeObjects + "default/pod-" + itoa(p.rng.IntN(recipeObjectNames)))
 	p.rr.ops++
 	p.c.Get(key, client.RangeOptions{}, func(r *api.RangeResponse, _ api.Header, err error) {
 		if err != nil || p.done() {
-			p.think(p.objectWrite)
+			then()
 			return
 		}
 		put := api.TxnOp{Put: &api.PutRequest{Key: key, Value: []byte(`{"kind":"Pod","v":"` + p.value("o") + `"}`)}}
@@ -366,6 +389,6 @@ func (p *recipeProc) objectWrite() {
 		}
 		p.rr.ops++
 		p.c.Txn(&api.TxnRequest{Compares: []api.Compare{cmp}, Success: []api.TxnOp{put}}, client.CallOptions{},
-			func(*api.TxnResponse, api.Header, error) { p.think(p.objectWrite) })
+			func(*api.TxnResponse, api.Header, error) { then() })
 	})
 }
