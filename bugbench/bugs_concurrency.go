@@ -57,4 +57,11 @@ var concurrencyBugs = []Bug{
 		Description: "A campaign that finds its key already there (a retry after an unanswered put that did land, or a second Campaign of the same session) counts as won without waiting for its turn: two leaders at once.",
 		Unit:        UnitCaught,
 	},
+	{
+		Name: "concurrency-follower-resume-past-compaction", Group: GroupPath, File: "concurrency/follow.go",
+		Old:         "\t\tf.w = nil\n\t\tif errors.Is(u.Err, api.ErrCompacted) {\n\t\t\tf.list()",
+		New:         "\t\tf.w = nil\n\t\tif errors.Is(u.Err, api.ErrCompacted) {\n\t\t\tf.w = f.c.Watch([]byte(f.prefix), client.WatchOptions{End: PrefixEnd(f.prefix), StartRevision: u.CompactRevision}, f.onUpdate)",
+		Description: "A follower whose watch start was compacted resumes watching from the compaction revision instead of listing again: the changes between where it stopped and the compaction are lost, and its cache stays wrong (Kubernetes' reflector relists on 'resource version too old').",
+		Unit:        UnitCaught,
+	},
 }

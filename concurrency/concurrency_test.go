@@ -381,3 +381,41 @@ func TestFollowerAppliesWholeRevisions(t *testing.T) {
 	}
 	f.Close()
 }
+
+// TestFollowerRelistsAfterCompaction: a follower whose watch dropped and
+// whose resume point was compacted meanwhile lists again, and its cache
+// is the store's prefix, changes made while it was away included.
+func TestFollowerRelistsAfterCompaction(t *testing.T) {
+	tw := newWorld(t, 10, 3)
+	w, r := tw.client(100), tw.client(101)
+	f := Follow(r.c, "/obj/", FollowOptions{})
+	tw.until(5*time.Second, "listed", func() bool { return f.Listed() })
+	var last int64
+	put := func(k, v string) {
+		done := false
+		w.c.Put([]byte(k), []byte(v), client.PutOptions{}, func(_ *api.PutResponse, h api.Header, err error) {
+			require.NoError(t, err)
+			last, done = h.Revision, true
+		})
+		tw.until(5*time.Second, "put", func() bool { return done })
+	}
+	put("/obj/a", "1")
+	tw.until(5*time.Second, "applied", func() bool { return f.CaughtUp(last) })
+	lists := f.Lists()
+	f.Pause()
+	put("/obj/b", "2") // made while the follower is away
+	put("/other", "x")
+	put("/other", "y")
+	compacted := false
+	w.c.Compact(last, client.CallOptions{}, func(_ api.Header, err error) { require.NoError(t, err); compacted = true })
+	tw.until(5*time.Second, "compact", func() bool { return compacted })
+	f.Resume()
+	put("/obj/c", "3")
+	tw.until(5*time.Second, "caught up", func() bool { return f.CaughtUp(last) })
+	require.Greater(t, f.Lists(), lists, "the compacted resume lists again")
+	for _, k := range []string{"/obj/a", "/obj/b", "/obj/c"} {
+		_, ok := f.Get(k)
+		require.True(t, ok, "%s missing from the cache", k)
+	}
+	require.Equal(t, 3, f.Len())
+}
