@@ -28,8 +28,12 @@ import (
 	"go.etcd.io/etcd/server/v3/lease"
 	"go.etcd.io/etcd/server/v3/storage/backend"
 	"go.etcd.io/etcd/server/v3/storage/mvcc"
+	"go.etcd.io/etcd/server/v3/storage/schema"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"google.golang.org/protobuf/proto"
+
+	smvcc "github.com/seedkv/seedkv/mvcc"
 )
 
 // etcd validates a Txn in its gRPC handler (v3rpc/key.go) before it
@@ -171,6 +175,37 @@ func (e *etcdStore) compact(rev int64) error {
 	}
 	<-ch
 	return nil
+}
+
+// historyHash is seedkv's HashKV (mvcc.Store.HashKV) computed over the
+// revisions etcd's backend really holds after its compactions: every
+// record up to rev in revision order, except a tombstone at exactly the
+// compaction revision (etcd's compaction keeps it for watches; seedkv's
+// hash leaves it out, as etcd's HashKV does). Equal hashes mean seedkv
+// keeps, drops and numbers history exactly as etcd does.
+func (e *etcdStore) historyHash(compact, rev int64) uint64 {
+	e.be.ForceCommit() // compaction's deletes, visible to a read transaction
+	tx := e.be.ReadTx()
+	tx.RLock()
+	defer tx.RUnlock()
+	var h smvcc.HistoryHasher
+	err := tx.UnsafeForEach(schema.Key, func(k, v []byte) error {
+		r := mvcc.BytesToRev(k)
+		tomb := len(k) == 18 && k[17] == 't' // etcd's tombstone mark
+		if r.Main > rev || (tomb && r.Main == compact) {
+			return nil
+		}
+		var kv mvccpb.KeyValue
+		if err := proto.Unmarshal(v, &kv); err != nil {
+			return err
+		}
+		h.Add(string(kv.Key), kv.Value, r.Main, uint32(r.Sub), kv.CreateRevision, kv.Version)
+		return nil
+	})
+	if err != nil {
+		panic(err)
+	}
+	return h.Sum()
 }
 
 func (e *etcdStore) leaseGrant(id int64) error {
