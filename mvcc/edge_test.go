@@ -335,6 +335,10 @@ func TestLeases(t *testing.T) {
 
 	s.LeasePromote(t0.Add(time.Hour))
 	require.Empty(t, s.ExpiredLeases(t0.Add(time.Hour)))
+	// Promotion renews by exactly the TTL (lease 8's is 5s): a lease
+	// must still end after a leader change.
+	require.Empty(t, s.ExpiredLeases(t0.Add(time.Hour+5*time.Second-1)))
+	require.Equal(t, []int64{8}, s.ExpiredLeases(t0.Add(time.Hour+5*time.Second)))
 	// A far-future time saturates rather than wrapping.
 	require.NoError(t, s.LeaseGrant(9, MaxLeaseTTL, time.Unix(0, 1<<62)))
 	require.Equal(t, []int64{8}, s.ExpiredLeases(time.Unix(0, 1<<62+1<<61)))
