@@ -53,9 +53,15 @@ type Leadership interface {
 	Leadership() (term uint64, leader bool)
 }
 
-// leaseWaitReserve is the part of the heal timeout the wait for lease
-// ends leaves to convergence.
-const leaseWaitReserve = 3 * time.Second
+// leaseWaitReserve is the time convergence gets after the wait for
+// lease ends, and leaseWaitMax bounds that wait after heal: long enough
+// for a lease whose expiry proposal was dropped to be proposed again
+// (node.DefaultPendingTimeout) after its TTL. In a correct run the wait
+// ends when the last lease held ends, so the long waits are rare.
+const (
+	leaseWaitReserve = 3 * time.Second
+	leaseWaitMax     = 20 * time.Second
+)
 
 // leaseLiveness is what the bound of every lease depends on.
 type leaseLiveness struct {
@@ -158,13 +164,13 @@ func heldLeases(ids []host.NodeID, ins []Inspector) map[int64]host.NodeID {
 }
 
 // awaitLeaseEnds runs the world on until every lease some replica still
-// holds has passed its bound (endBy), or until the heal timeout less
-// leaseWaitReserve: the lease-liveness check then has leases to judge.
+// holds has passed its bound (endBy), or for at most leaseWaitMax after
+// heal: the lease-liveness check then has leases to judge.
 func (r *seedRun) awaitLeaseEnds() {
 	if len(r.leases.order) == 0 {
 		return
 	}
-	limit := r.healedAt + r.cfg.HealTimeout - leaseWaitReserve
+	limit := r.healedAt + leaseWaitMax
 	for r.w.Elapsed() < limit && !r.overBudget {
 		ids, ins := r.inspectors()
 		lv, ok := r.leaseLiveness(ins, r.skew.slack())

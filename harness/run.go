@@ -241,7 +241,7 @@ func (r *seedRun) run(res *Result) {
 		r.awaitLeaseEnds()
 	}
 	if r.failure == "" {
-		if err := r.awaitConvergence(r.healedAt + r.cfg.HealTimeout); err != nil {
+		if err := r.awaitConvergence(max(r.healedAt+r.cfg.HealTimeout, r.w.Elapsed()+leaseWaitReserve)); err != nil {
 			r.failf("%v%s\n%s", err, r.damagedNote(), r.replicaStates())
 		}
 	}
