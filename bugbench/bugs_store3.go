@@ -18,18 +18,21 @@ var storeBugs3 = []Bug{
     from = max(i-2, 0)
 }`,
 		Description: "Compaction keeps each live key's previous version as well as the one visible at the compaction revision (an off-by-one in the keep index): reads below the compaction are refused, so no client sees the extra history, but every replica holds (and snapshots, and counts against its quota) revisions etcd would have dropped.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-hashkv-range-off-by-one", Group: GroupSymptom, File: "mvcc/hash.go",
 		Old:         `if r.main > rev {`,
 		New:         `if r.main >= rev {`,
 		Description: "HashKV at revision R hashes the history below R instead of up to R (the shape of etcd's HashKV range fixes): members hashed at the same revision by a corruption checker agree with each other but not with the revision they claim, so a member that lost the writes of revision R passes the check.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "node-restore-compacts-history", Group: GroupTiming, File: "node/state.go",
 		Old:         `sm.store = store`,
 		New:         `_ = store.Compact(store.CurrentRevision()); sm.store = store`,
 		Description: "A replica restored from a snapshot (a restart, or a snapshot from the leader) compacts its store at the snapshot's revision, to give memory back: the history since the last requested compaction is gone on that replica only, so reads of the past and watches served by it fail with ErrCompacted at revisions nobody compacted, and its history differs from its peers'.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-promote-ttl-unit", Group: GroupPath, File: "mvcc/lease.go",
@@ -40,12 +43,14 @@ var storeBugs3 = []Bug{
     l.expiry = expiryAt(now, l.ttl*time.Second)
 }`,
 		Description: "A new leader renews every lease by its TTL taken as seconds once more (the TTL is already a duration): after a leader change, every lease that is not kept alive again lives practically forever, and its keys with it (etcd's lease-never-expires-after-leader-change shape). Nothing expires early, so only a check that leases do end can see it.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "node-expire-never-retried", Group: GroupTiming, File: "node/apply.go",
 		Old:         `if t, ok := n.revoking[id]; ok && now.Sub(t) < n.cfg.PendingTimeout {`,
 		New:         `if t, ok := n.revoking[id]; ok && now.Sub(t) >= 0 {`,
 		Description: "A lease whose expiry the leader proposed is never proposed again while the same leader leads: if the proposal was dropped (raft refuses proposals during a leadership transfer), the lease outlives its TTL until the next leader change (a lost revocation).",
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "node-promote-keeps-revoking", Group: GroupTiming, File: "node/node.go",
@@ -53,23 +58,27 @@ var storeBugs3 = []Bug{
 clear(n.revoking)`,
 		New:         `n.sm.store.LeasePromote(n.h.Now())`,
 		Description: "A replica that becomes leader again keeps its memory of the expiries it proposed in an earlier term: one that was lost with that term (overwritten by another leader) is taken as still in flight, and the lease outlives its TTL by the retry timeout.",
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "node-expire-leader-only", Group: GroupSymptom, File: "node/apply.go",
 		Old:         `if !ok || dl > c.stamp {`,
 		New:         `if !ok || dl > c.stamp || n.role != raft.RoleLeader {`,
 		Description: "A lease expiry entry is applied only on the replica that leads when it applies it, as if expiry were the leader's local business: followers keep the lease and its keys, so the replicas diverge, and a follower that becomes leader serves keys that expired.",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "node-restore-drops-lease-deadlines", Group: GroupTiming, File: "node/state.go",
 		Old:         `sm.leaseDeadline[id] = sv()`,
 		New:         `_, _ = id, sv()`,
 		Description: "Restoring the state machine from a snapshot reads the leases' replicated deadlines but does not keep them: after a restart or a snapshot install, that replica takes every expiry entry for an older lease as overruled by a keep-alive and keeps the lease and its keys (etcd's lease-revoke-lost-after-restart shape).",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "mvcc-revoke-keeps-lease", Group: GroupPath, File: "mvcc/lease.go",
 		Old:         `delete(s.leases, id)`,
 		New:         `_ = id`,
 		Description: "Revoking a lease deletes its keys but leaves the lease itself in the store: keep-alives of a revoked or expired lease still succeed, keys can be put under it again, and the leader proposes its expiry again and again.",
+		Unit:        UnitCaught,
 	},
 }
