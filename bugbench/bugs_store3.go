@@ -46,11 +46,11 @@ var storeBugs3 = []Bug{
 		Unit:        UnitCaught,
 	},
 	{
-		Name: "node-expire-never-retried", Group: GroupTiming, File: "node/apply.go",
-		Old:         `if t, ok := n.revoking[id]; ok && now.Sub(t) < n.cfg.PendingTimeout {`,
-		New:         `if t, ok := n.revoking[id]; ok && now.Sub(t) >= 0 {`,
-		Description: "A lease whose expiry the leader proposed is never proposed again while the same leader leads: if the proposal was dropped (raft refuses proposals during a leadership transfer), the lease outlives its TTL until the next leader change (a lost revocation).",
-		Unit:        UnitMissed,
+		Name: "node-expire-drop-not-retried", Group: GroupTiming, File: "node/node.go",
+		Old:         `n.retryExpire(p.data)`,
+		New:         `// a dropped expiry is proposed again after PendingTimeout`,
+		Description: "A lease expiry whose proposal raft dropped (a leader handing leadership over, or one whose uncommitted log is full behind a full disk) is proposed again only after the pending-proposal timeout (10 s), as for client writes: the lease and its keys outlive the TTL by seconds (the node's behaviour before 8f2cd0c, which the lease-liveness check found).",
+		Unit:        UnitCaught,
 	},
 	{
 		Name: "node-promote-keeps-revoking", Group: GroupTiming, File: "node/node.go",

@@ -9,7 +9,6 @@ import (
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
-	"github.com/seedkv/seedkv/node"
 )
 
 // Lease liveness: a lease nobody renews must end, and its keys with it.
@@ -27,16 +26,19 @@ import (
 // (the leader of the newest term, still leading at the end), a lease must
 // be gone by
 //
-//	max(last renewal could take effect, S) + TTL + clock-skew slack + latency
+//	max(last renewal could take effect, S) + TTL + clock-skew slack,
+//	then no earlier than heal and the end of the last leadership
+//	transfer, plus latency
 //
 // where a renewal called at t can take effect until t + the request
 // timeout (the client's resends) + the longest network delay + the longest
 // duplicate delay, or later if the leader it reached was paused; latency
 // covers proposing, committing and applying the expiry (ticks, round trips,
-// disk syncs, a paused leader). A leader drops proposals while it hands
-// leadership over; the node proposes a dropped expiry again only after
-// PendingTimeout, which is added to the bound of a lease whose expiry fell
-// before the last transfer could have ended.
+// disk syncs, a paused leader). Before heal a fault may hold an expiry up
+// for as long as it lasts (a leader whose uncommitted log is full behind a
+// full disk drops proposals), and a leader drops proposals while it hands
+// leadership over; the node proposes a dropped expiry again at its next
+// tick, so after both the expiry follows within the latency.
 
 // errLeaseNeverExpired is wrapped by every lease-liveness failure.
 var errLeaseNeverExpired = errors.New("lease never expired")
@@ -55,9 +57,9 @@ type Leadership interface {
 
 // leaseWaitReserve is the time convergence gets after the wait for
 // lease ends, and leaseWaitMax bounds that wait after heal: long enough
-// for a lease whose expiry proposal was dropped to be proposed again
-// (node.DefaultPendingTimeout) after its TTL. In a correct run the wait
-// ends when the last lease held ends, so the long waits are rare.
+// to see an expiry retried only after the node's PendingTimeout (10 s), as
+// before the node retried dropped expiries at once. In a correct run the
+// wait ends when the last lease held ends, so the long waits are rare.
 const (
 	leaseWaitReserve = 3 * time.Second
 	leaseWaitMax     = 20 * time.Second
@@ -71,6 +73,7 @@ type leaseLiveness struct {
 	latency        time.Duration
 	slack          time.Duration
 	pauses         []lin.Fault // process pauses: a paused leader acts late
+	healedAt       int64       // faults may hold an expiry up until then
 	transfersUntil int64       // the last leadership transfer may drop proposals until then
 }
 
@@ -78,9 +81,7 @@ type leaseLiveness struct {
 func (lv *leaseLiveness) endBy(l *leaseRecord) int64 {
 	renew := lv.afterPauses(l.lastCall + int64(lv.renewDelay))
 	e := max(renew, lv.start.at) + int64(l.ttl) + int64(lv.slack)
-	if e < lv.transfersUntil {
-		e += int64(node.DefaultPendingTimeout)
-	}
+	e = max(e, lv.healedAt, lv.transfersUntil)
 	return lv.afterPauses(e) + int64(lv.latency)
 }
 
@@ -127,6 +128,7 @@ func (r *seedRun) leaseLiveness(ins []Inspector, slack time.Duration) (lv leaseL
 	lv.renewDelay = r.cfg.RequestTimeout + lv.netMax + dup
 	lv.latency = 4*lv.netMax + 4*raft.Tick.D() + 500*time.Millisecond
 	lv.slack = slack
+	lv.healedAt = int64(r.healedAt)
 	for _, e := range r.faultEpisodes() {
 		if e.Name == faults.Pause {
 			lv.pauses = append(lv.pauses, e)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
-	"github.com/seedkv/seedkv/node"
 )
 
 // fakeLessor is an Inspector of a replica for the lease-liveness check:
@@ -48,8 +47,8 @@ func replicas(views ...fakeLessor) []ReplicaView {
 
 // TestLeaseEndBy: the bound is the later of the renewal's latest effect
 // and the final leader's election, plus the TTL, skew and latency; a
-// pause moves it past the pause; a transfer in flight adds the node's
-// retry timeout.
+// pause moves it past the pause; it is no earlier than the end of the
+// last transfer and than heal.
 func TestLeaseEndBy(t *testing.T) {
 	r, l := leaseRun()
 	ins := []Inspector{fakeLessor{term: 3, leader: true}}
@@ -65,7 +64,9 @@ func TestLeaseEndBy(t *testing.T) {
 	require.Equal(t, int64(6*time.Second+lv.netMax+lv.latency), lv.endBy(l), "the expiry fell in a pause of the leader")
 
 	lv.pauses, lv.transfersUntil = nil, int64(10*time.Second)
-	require.Equal(t, int64(3*time.Second+r.cfg.RequestTimeout+5*time.Millisecond+2*time.Second+node.DefaultPendingTimeout+lv.latency), lv.endBy(l))
+	require.Equal(t, int64(10*time.Second+lv.latency), lv.endBy(l), "a transfer may drop the expiry until it ends")
+	lv.healedAt = int64(11 * time.Second)
+	require.Equal(t, int64(11*time.Second+lv.latency), lv.endBy(l), "a fault may hold the expiry up until heal")
 
 	_, ok = r.leaseLiveness([]Inspector{fakeLessor{term: 2, leader: true}}, 0)
 	require.False(t, ok, "no replica leads in the newest term: no bound")
