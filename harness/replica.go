@@ -16,7 +16,7 @@ func nodeReplica(p RaftParams, obs node.Observer, opts ...func(*node.Config)) Re
 		c := node.Config{Members: peers, Join: peers == nil,
 			TickInterval: p.Tick.D(), ElectionTicks: p.ElectionTicks, HeartbeatTicks: p.HeartbeatTicks,
 			SnapshotEntries: p.SnapshotEntries, CatchUpEntries: p.CatchUpEntries,
-			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight, Observer: obs}
+			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight, ReadTimeout: p.ReadTimeout.D(), Observer: obs}
 		for _, o := range opts {
 			o(&c)
 		}

@@ -88,6 +88,13 @@ type RaftParams struct {
 	// MaxInflight bounds the appends in flight to one follower, [1, 1024];
 	// draw one of 1, 4, 16, 256.
 	MaxInflight int `json:"max_inflight"`
+	// ReadTimeout is how long a replica waits for a ReadIndex round
+	// before it gives up on it (its reads fail with Unavailable and the
+	// next round starts), [0, 10s], 0 the node's default (1s); draw: 1s in
+	// half the seeds, else log-uniform 100ms..1s. A short one makes a
+	// late answer to a round given up on common: it must not serve the
+	// next round.
+	ReadTimeout Duration `json:"read_timeout,omitempty"`
 }
 
 // NetParams are the network's base latency, loss and duplication.
@@ -203,7 +210,22 @@ func DrawScenario(cfg Config, seed uint64) Scenario {
 	drawLeasesAndCompaction(r, cfg, &s.Workload)
 	s.Workload.Recipes = drawRecipes(cfg, seed)
 	s.Storage = drawStorage(seed, s.Workload.CompactEvery.D(), quotaFaultsOK(s.Faults))
+	s.Raft.ReadTimeout = drawReadTimeout(seed)
 	return s
+}
+
+// readTimeoutStream seeds the draw of the read timeout: its own stream,
+// so that adding it shifted no other draw.
+const readTimeoutStream = 0x7ead_71e0_7ead_71e0
+
+// drawReadTimeout draws raft.read_timeout: node's default in half the
+// seeds, else log-uniform 100ms..1s.
+func drawReadTimeout(seed uint64) Duration {
+	r := rand.New(rand.NewPCG(seed, readTimeoutStream))
+	if r.IntN(2) == 0 {
+		return Duration(node.DefaultReadTimeout)
+	}
+	return logUniform(r, 100*time.Millisecond, time.Second)
 }
 
 // drawLeasesAndCompaction draws the lease TTLs, the keep-alive share and
@@ -390,6 +412,7 @@ func (p RaftParams) validate(v *validator) {
 	v.int("raft.catch_up_entries", int(min(p.CatchUpEntries, math.MaxInt32)), 1, 1_000_000)
 	v.int("raft.max_msg_bytes", int(min(p.MaxMsgBytes, math.MaxInt32)), 256, 16<<20)
 	v.int("raft.max_inflight", p.MaxInflight, 1, 1024)
+	v.dur("raft.read_timeout", p.ReadTimeout, 0, 10*time.Second)
 }
 
 func (p NetParams) validate(v *validator) {
@@ -508,7 +531,8 @@ func DefaultScenario() Scenario {
 		Nodes: cfg.Nodes, ClientsPerNode: 3, Duration: Duration(cfg.Duration), Reads: cfg.Reads,
 		Raft: RaftParams{Tick: Duration(node.DefaultTickInterval), ElectionTicks: node.DefaultElectionTicks,
 			HeartbeatTicks: node.DefaultHeartbeatTicks, SnapshotEntries: node.DefaultSnapshotEntries,
-			CatchUpEntries: node.DefaultCatchUpEntries, MaxMsgBytes: 1 << 20, MaxInflight: 256},
+			CatchUpEntries: node.DefaultCatchUpEntries, MaxMsgBytes: 1 << 20, MaxInflight: 256,
+			ReadTimeout: Duration(node.DefaultReadTimeout)},
 		Net:    NetParams{Base: Duration(sc.Net.Base), Jitter: Duration(sc.Net.Jitter), TailProb: sc.Net.TailProb, Tail: Duration(sc.Net.Tail)},
 		Disk:   DiskParams{SyncLatency: Duration(sc.Disk.SyncLatency), SyncJitter: Duration(sc.Disk.SyncJitter)},
 		Faults: []faults.Spec{},

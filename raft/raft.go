@@ -883,9 +883,13 @@ func (r *raft) handleAppendEntries(m Message) {
 
 func (r *raft) handleHeartbeat(m Message) {
 	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
-	if r.recovering && m.Commit > r.log.lastIndex() {
+	if m.Commit > r.log.lastIndex() {
 		// The leader sends the commit index only up to what it knows we
 		// match: it counts on entries we lost. Say where our log ends.
+		// (Not only while recovering: a replica that lost entries and
+		// finished recovering below what it had acknowledged would wait
+		// forever, since the leader takes its rejections of appends at
+		// Match for stale ones.)
 		r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Reject: true, Index: r.log.lastIndex()})
 		return
 	}
