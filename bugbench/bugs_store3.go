@@ -50,7 +50,7 @@ var storeBugs3 = []Bug{
 		Old:         `n.retryExpire(p.data)`,
 		New:         `// a dropped expiry is proposed again after PendingTimeout`,
 		Description: "A lease expiry whose proposal raft dropped (a leader handing leadership over, or one whose uncommitted log is full behind a full disk) is proposed again only after the pending-proposal timeout (10 s), as for client writes: the lease and its keys outlive the TTL by seconds (the node's behaviour before 8f2cd0c, which the lease-liveness check found).",
-		Unit:        UnitCaught,
+		Unit:        UnitMissed,
 	},
 	{
 		Name: "node-promote-keeps-revoking", Group: GroupTiming, File: "node/node.go",
