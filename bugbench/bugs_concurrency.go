@@ -64,4 +64,18 @@ var concurrencyBugs = []Bug{
 		Description: "A follower whose watch start was compacted resumes watching from the compaction revision instead of listing again: the changes between where it stopped and the compaction are lost, and its cache stays wrong (Kubernetes' reflector relists on 'resource version too old').",
 		Unit:        UnitCaught,
 	},
+	{
+		Name: "concurrency-leader-first-by-key", Group: GroupSymptom, File: "concurrency/election.go",
+		Old:         "\t\tfirst, _ := firstOf(r.KVs, 0)\n",
+		New:         "\t\tvar first *api.KeyValue\n\t\tif len(r.KVs) > 0 {\n\t\t\tfirst = &r.KVs[0]\n\t\t}\n",
+		Description: "Leader reads the election and names the first key of the range (sorted by key) instead of the one with the lowest create revision (etcd's Leader asks WithFirstCreate): candidates' keys are named after their leases, so a follower whose lease ID sorts first is reported as leader.",
+		Unit:        UnitCaught,
+	},
+	{
+		Name: "concurrency-trylock-ignores-owner", Group: GroupSymptom, File: "concurrency/mutex.go",
+		Old:         "first == nil || first.CreateRevision != rev {",
+		New:         "first == nil {",
+		Description: "TryLock takes the lock once its key is in the queue, without checking that the key is first: it succeeds while another client holds the lock.",
+		Unit:        UnitCaught,
+	},
 }

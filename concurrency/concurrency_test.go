@@ -419,3 +419,26 @@ func TestFollowerRelistsAfterCompaction(t *testing.T) {
 	}
 	require.Equal(t, 3, f.Len())
 }
+
+// TestLeaderIsLowestCreateRevision: Leader names the candidate that
+// campaigned first even when another candidate's key sorts before it.
+func TestLeaderIsLowestCreateRevision(t *testing.T) {
+	tw := newWorld(t, 11, 3)
+	a, b := tw.client(100), tw.client(101)
+	sa, sb := tw.session(a, 5), tw.session(b, 5)
+	ea, eb := NewElection(sa, "/election/h"), NewElection(sb, "/election/h")
+	first, second, firstKey := ea, eb, keyFor("/election/h/", sa.Lease())
+	if keyFor("/election/h/", sa.Lease()) < keyFor("/election/h/", sb.Lease()) {
+		first, second, firstKey = eb, ea, keyFor("/election/h/", sb.Lease()) // the leader's key must sort last
+	}
+	won := false
+	first.Campaign("leader", func(err error) { require.NoError(t, err); won = true })
+	tw.until(5*time.Second, "first leads", func() bool { return won })
+	second.Campaign("follower", func(error) {})
+	tw.until(5*time.Second, "second queued", func() bool { return second.rev != 0 })
+	var got *Owner
+	Leader(a.c, "/election/h/", func(o Owner, err error) { require.NoError(t, err); got = &o })
+	tw.until(5*time.Second, "leader read", func() bool { return got != nil })
+	require.Equal(t, firstKey, got.Key)
+	require.Equal(t, "leader", got.Value)
+}

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -181,8 +182,25 @@ func (p *recipeProc) endTurn(key string, release func(done func(error)), next fu
 }
 
 // campaign runs one election turn: campaign, write under the leader
-// guard, proclaim a new value, then resign or close the session.
+// guard, proclaim a new value, then resign or close the session. Every
+// other turn first reads the leader (Leader), as a client does before
+// deciding to campaign.
 func (p *recipeProc) campaign() {
+	if p.rng.IntN(2) == 0 {
+		p.rr.ops++
+		concurrency.Leader(p.c, recipeElection+"/", func(o concurrency.Owner, err error) {
+			if err == nil || errors.Is(err, concurrency.ErrNoLeader) {
+				p.observed(o)
+			}
+			p.think(p.campaignNow)
+		})
+		return
+	}
+	p.campaignNow()
+}
+
+// campaignNow campaigns at once.
+func (p *recipeProc) campaignNow() {
 	p.withSession(func() {
 		e := concurrency.NewElection(p.sess, recipeElection)
 		p.rr.ops++
@@ -246,8 +264,12 @@ func (p *recipeProc) lock() {
 	p.withSession(func() {
 		m := concurrency.NewMutex(p.sess, recipeLock)
 		p.rr.ops++
+		take := m.Lock
+		if p.nth == 2 && p.rng.IntN(2) == 0 {
+			take = m.TryLock // the third client tries, half the time
+		}
 		p.wait(m.Cancel)
-		m.Lock(func(err error) {
+		take(func(err error) {
 			p.cancel = nil
 			if err != nil {
 				p.think(p.lock)
