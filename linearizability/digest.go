@@ -5,40 +5,50 @@ import (
 	"slices"
 )
 
-// FNV-1a, 64 bits.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-// DigestKVs is a 64-bit digest of a read's answer: FNV-1a over every field
-// of every KV, strings with their lengths, so that different answers
-// differ but for a collision. It is never 0 (Output.Digest 0 means "no
-// digest") and allocates nothing (the revision checker digests the
-// store's state for every digested read it checks).
+// DigestKVs is a 64-bit digest of a read's answer: a sum, over its KVs,
+// of a mixed FNV-1a hash of every field (strings delimited), folded with
+// their number, so that different answers differ but for a collision.
+// An answer whose keys are not in strictly increasing order (as a store
+// never answers) digests differently from every ordered one, but for a
+// collision. Being a sum, the digest of the keys under a prefix can be
+// kept up to date as the store changes (revState.prefixDigest), so a
+// range read is checked at the cost of a lookup, not of its answer. It is
+// never 0 (Output.Digest 0 means "no digest") and allocates nothing.
 func DigestKVs(kvs []KV) uint64 {
-	h := uint64(fnvOffset)
-	num := func(v int64) {
-		for i := 0; i < 64; i += 8 {
-			h = (h ^ uint64(byte(v>>i))) * fnvPrime
-		}
-	}
-	str := func(s string) {
-		num(int64(len(s)))
-		for i := 0; i < len(s); i++ {
-			h = (h ^ uint64(s[i])) * fnvPrime
-		}
-	}
-	num(int64(len(kvs)))
+	var sum uint64
+	sorted := true
 	for i := range kvs {
-		kv := &kvs[i]
-		str(kv.Key)
-		str(kv.Value)
-		num(kv.ModRevision)
-		num(kv.CreateRevision)
-		num(kv.Version)
+		sum += kvDigest(&kvs[i])
+		if i > 0 && kvs[i-1].Key >= kvs[i].Key {
+			sorted = false
+		}
 	}
-	return h | 1
+	d := digestOf(len(kvs), sum)
+	if !sorted {
+		d = mix64(d^unsortedSalt) | 1
+	}
+	return d
+}
+
+// unsortedSalt marks the digest of an answer out of key order.
+const unsortedSalt = 0x6a09e667f3bcc908
+
+// kvDigest is one KV's term of DigestKVs' sum.
+func kvDigest(kv *KV) uint64 { return mix64(hashKV(kv)) }
+
+// digestOf folds the number of KVs and the sum of their terms.
+func digestOf(n int, sum uint64) uint64 {
+	return mix64(sum+mix64(uint64(n)+0x9e3779b97f4a7c15)) | 1
+}
+
+// mix64 is splitmix64's finalizer: every input bit affects every output
+// bit, so sums of mixed hashes do not cancel by structure.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // sameAnswer reports whether want (the store's state) is what out

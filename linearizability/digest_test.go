@@ -150,3 +150,41 @@ func TestDigestedHistoryHasNoWitness(t *testing.T) {
 	_, err = MinimalWitness(digested(h))
 	require.ErrorIs(t, err, ErrDigested)
 }
+
+// An answer out of key order, or with a key twice, never digests like
+// the ordered one (a store answers in order).
+func TestDigestKVsOrder(t *testing.T) {
+	a, b := kv("/a", "v1", 3, 2, 2), kv("/b", "v2", 4, 4, 1)
+	require.NotEqual(t, DigestKVs([]KV{a, b}), DigestKVs([]KV{b, a}))
+	require.NotEqual(t, DigestKVs([]KV{a}), DigestKVs([]KV{a, a}))
+	require.NotZero(t, DigestKVs([]KV{b, a}))
+}
+
+// The running digest of the keys under a prefix equals DigestKVs of
+// what a scan lists, through puts, deletes and rollbacks, for prefixes
+// asked for before and after the changes.
+func TestPrefixDigestFollowsTheStore(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var s revState
+	s.init()
+	prefixes := []string{"/", "/k/", "/k/1", "/l/", "/k/10", "/x"}
+	keys := []string{"/k/1", "/k/10", "/k/2", "/l/a", "/l/b", "/m", "/k/11"}
+	for step := 0; step < 3000; step++ {
+		mark := len(s.undo)
+		for range 1 + rng.IntN(3) {
+			k := keys[rng.IntN(len(keys))]
+			if rng.IntN(3) == 0 {
+				s.del(k)
+			} else {
+				s.put(k, fmt.Sprint("v", step), int64(step+1))
+			}
+		}
+		if rng.IntN(4) == 0 {
+			s.rollback(mark)
+		}
+		p := prefixes[rng.IntN(len(prefixes))]
+		got := s.prefixDigest(p)
+		require.Equal(t, DigestKVs(s.prefix(p)), got, "step %d prefix %q", step, p)
+	}
+	require.Len(t, s.sums, len(prefixes))
+}
