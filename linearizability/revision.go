@@ -870,16 +870,25 @@ func (s *revState) prefixDigest(p string) uint64 {
 }
 
 // account adds (sign 1) or removes (-1) kv from the sums of the prefixes
-// it is under.
+// it is under: by visiting the sums, or the key's own prefixes if there
+// are fewer of those (a history may range over many prefixes).
 func (s *revState) account(kv *KV, sign int) {
-	var d uint64
+	d := kvDigest(kv)
+	add := func(ps *prefixSum) {
+		ps.n += sign
+		ps.sum += uint64(sign) * d
+	}
+	if len(s.sums) > len(kv.Key)+1 {
+		for j := 0; j <= len(kv.Key); j++ {
+			if ps, ok := s.sums[kv.Key[:j]]; ok {
+				add(ps)
+			}
+		}
+		return
+	}
 	for p, ps := range s.sums { // sums commute: the order does not matter
 		if strings.HasPrefix(kv.Key, p) {
-			if d == 0 {
-				d = kvDigest(kv)
-			}
-			ps.n += sign
-			ps.sum += uint64(sign) * d
+			add(ps)
 		}
 	}
 }
