@@ -456,7 +456,7 @@ func (c *revChecker) restCandidates(rev int64) []int32 {
 	miss := func(i int32) bool { return c.misses(i, keys) != 0 }
 	cands := c.maybes(rev, nil, miss)
 	return c.unknownReps(rev, cands, func(g int32) bool {
-		return miss(c.unknown[c.groups[g].members[0]])
+		return missesAll(c.groups[g].keys, keys)
 	})
 }
 
@@ -501,8 +501,9 @@ func (c *revChecker) repsOf(rev int64, cands []int32, gs []int32) []int32 {
 
 // unkGroup is the unknown writes with one input, by call.
 type unkGroup struct {
-	members []int32 // positions in revChecker.unknown, ascending
-	next    int     // members before next are all used
+	members []int32  // positions in revChecker.unknown, ascending
+	next    int      // members before next are all used
+	keys    []string // the keys the input may write (hintKeys), listed once
 }
 
 // first returns the group's earliest unused member (a position in
@@ -541,8 +542,8 @@ func (c *revChecker) groupUnknown() {
 		if !ok {
 			g = int32(len(c.groups))
 			byInput[in] = g
-			c.groups = append(c.groups, unkGroup{})
-			for _, key := range hintKeys(&c.h[i].Input) {
+			c.groups = append(c.groups, unkGroup{keys: hintKeys(&c.h[i].Input)})
+			for _, key := range c.groups[g].keys {
 				if gs := c.groupsByKey[key]; len(gs) == 0 || gs[len(gs)-1] != g {
 					c.groupsByKey[key] = append(gs, g)
 				}
@@ -555,12 +556,20 @@ func (c *revChecker) groupUnknown() {
 
 // misses is 0 if op i writes one of keys, else 1.
 func (c *revChecker) misses(i int32, keys []string) int {
-	for _, k := range hintKeys(&c.h[i].Input) {
+	if missesAll(hintKeys(&c.h[i].Input), keys) {
+		return 1
+	}
+	return 0
+}
+
+// missesAll reports whether none of writes is among keys.
+func missesAll(writes, keys []string) bool {
+	for _, k := range writes {
 		if slices.Contains(keys, k) {
-			return 0
+			return false
 		}
 	}
-	return 1
+	return true
 }
 
 // hintKeys are the keys a write may change, as hints name them: a put's
