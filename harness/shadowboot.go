@@ -63,16 +63,18 @@ func (s *safetyChecker) shadowBoot(id host.NodeID) (rep wal.Replay, ok bool, err
 	if rec, _ := n.Recovering(); rec {
 		return wal.Replay{}, false, nil
 	}
+	// The directory as of its last completed sync: within the model
+	// directory changes are durable at once, but a WAL that relies on
+	// that (a new segment named nowhere durable) loses it on a real file
+	// system.
 	files := map[string][]byte{}
-	for _, name := range d.Names() {
+	for _, name := range d.DirNames() {
 		if !strings.HasSuffix(name, ".wal") {
 			continue
 		}
-		b, err := d.DurableBytes(name)
-		if err != nil {
-			return wal.Replay{}, false, nil
+		if b, ok := d.DirDurableBytes(name); ok {
+			files[name] = b
 		}
-		files[name] = b
 	}
 	s.shadow.boots++
 	return openDurable(files)
@@ -100,6 +102,36 @@ func voteDurable(hs wal.HardState, term, cand uint64) bool {
 	return hs.Term > term || (hs.Term == term && hs.Vote == cand)
 }
 
+// shadowCompare fails the run if a shadow boot's replay lacks what the
+// replica reported synced (Synced, DurableLog: what Booted holds a real
+// restart to): its term and vote, and its durable log's last entry.
+func (s *safetyChecker) shadowCompare(id host.NodeID, rep wal.Replay, when string) {
+	d := s.replica(id)
+	term, vote := rep.HardState.Term, rep.HardState.Vote
+	if m := rep.Snapshot; m != nil && m.Term > term {
+		term, vote = m.Term, 0
+	}
+	what := "durable storage: replica %d's durable WAL (files named in its synced directory) at %v (%s) "
+	switch {
+	case term < d.term:
+		s.fail(what+"holds term %d, but it had synced term %d: a crash now would lose it", id, s.now(), when, term, d.term)
+		return
+	case term == d.term && d.vote != 0 && vote != d.vote:
+		s.fail(what+"holds vote %d in term %d, but it had synced a vote for %d", id, s.now(), when, vote, term, d.vote)
+		return
+	}
+	if d.logIndex == 0 || (rep.Snapshot != nil && d.logIndex <= rep.Snapshot.Index) {
+		return
+	}
+	t, ok := replayTerm(rep, d.logIndex)
+	switch {
+	case !ok:
+		s.fail(what+"does not hold entry %d of term %d, which it had synced", id, s.now(), when, d.logIndex, d.logTerm)
+	case t != d.logTerm:
+		s.fail(what+"holds entry %d with term %d, but it had synced it with term %d", id, s.now(), when, d.logIndex, t, d.logTerm)
+	}
+}
+
 // shadowFail fails the run for a durable WAL that would not open.
 func (s *safetyChecker) shadowFail(id host.NodeID, why string, err error) {
 	s.fail("durable storage: replica %d's durable WAL would not open at %v (%s), though no fault damaged its disk: a crash now would find its storage damaged: %v",
@@ -118,6 +150,8 @@ func (s *safetyChecker) shadowVote(voter, cand host.NodeID, term uint64) {
 	case !voteDurable(rep.HardState, term, uint64(cand)):
 		s.fail("durable storage: replica %d granted its vote in term %d to %d at %v, but its durable WAL holds term %d, vote %d: a crash now would let it vote again in term %d",
 			voter, term, cand, s.now(), rep.HardState.Term, rep.HardState.Vote, term)
+	default:
+		s.shadowCompare(voter, rep, fmt.Sprintf("as it granted its vote in term %d to %d", term, cand))
 	}
 }
 
@@ -148,6 +182,8 @@ func (s *safetyChecker) shadowAck(id, to host.NodeID, index uint64) {
 	case lok && t != live:
 		s.fail("durable storage: replica %d acknowledged index %d to %d at %v, but its durable WAL holds that entry with term %d, its log with term %d",
 			id, index, to, s.now(), t, live)
+	default:
+		s.shadowCompare(id, rep, fmt.Sprintf("as it acknowledged index %d to %d", index, to))
 	}
 }
 
@@ -196,9 +232,13 @@ func (s *safetyChecker) shadowFinal(ids []host.NodeID) {
 		if s.running != nil && !s.running(id) {
 			continue
 		}
-		if _, ok, err := s.shadowBoot(id); ok && err != nil {
+		rep, ok, err := s.shadowBoot(id)
+		switch {
+		case ok && err != nil:
 			s.shadowFail(id, "at the end of the run", err)
 			return
+		case ok:
+			s.shadowCompare(id, rep, "at the end of the run")
 		}
 	}
 }

@@ -95,6 +95,9 @@ type Disk struct {
 	// dir is the directory as of the last completed SyncDir (name ->
 	// file): what LoseDirents falls back to.
 	dir map[string]*file
+	// dirCalls numbers the SyncDir calls; dirSynced is the number of the
+	// latest call whose directory d.dir is.
+	dirCalls, dirSynced uint64
 
 	lastFile *file // file and op seq of the last WriteAt (torn-write candidate)
 	lastSeq  uint64
@@ -197,11 +200,18 @@ func (d *Disk) syncDir(inc uint64, done func(error)) {
 	for name, f := range d.files {
 		snap[name] = f
 	}
+	d.dirCalls++
+	seq := d.dirCalls
 	fn := func() {
 		if d.inc != inc {
 			return // crashed first: the directory sync is lost
 		}
-		d.dir = snap
+		// A directory sync makes the directory durable as it was when
+		// called; one called earlier that completes later cannot undo
+		// a later one's (sync latencies are drawn per call).
+		if seq > d.dirSynced {
+			d.dir, d.dirSynced = snap, seq
+		}
 		d.w.trace(kSyncDir, d.id, uint64(len(snap)), 0)
 		done(nil)
 	}
@@ -384,6 +394,30 @@ func (d *Disk) tear() {
 	}
 	f.durable = resize(f.durable, max(int64(len(f.durable)), cut))
 	copy(f.durable[op.off:cut], op.data)
+}
+
+// DirNames lists, sorted, the directory as of the last completed SyncDir:
+// the names a crash followed by lost directory entries (LoseDirents)
+// would leave. Within the fault model directory changes are durable at
+// once; a store that relies on that loses files on real file systems.
+func (d *Disk) DirNames() []string {
+	names := make([]string, 0, len(d.dir))
+	for n := range d.dir {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// DirDurableBytes returns a copy of the durable contents of the file that
+// name denotes in the directory as of the last completed SyncDir (which
+// may since have been renamed or removed).
+func (d *Disk) DirDurableBytes(name string) ([]byte, bool) {
+	f, ok := d.dir[name]
+	if !ok {
+		return nil, false
+	}
+	return slices.Clone(f.durable), true
 }
 
 // LastWriteTearable reports whether a crash now, with torn writes on,

@@ -302,3 +302,26 @@ func TestWriteAt(t *testing.T) {
 		})
 	}
 }
+
+// TestDirSyncsDoNotGoBack: a directory sync called earlier that completes
+// after a later one (sync latencies are drawn per call) leaves the later
+// one's directory durable: DirNames and LoseDirents keep a file created
+// between the two calls.
+func TestDirSyncsDoNotGoBack(t *testing.T) {
+	w := NewWorld(1, DefaultConfig())
+	d := w.AddDisk(1)
+	_, err := d.Create("a")
+	require.NoError(t, err)
+	var order []string
+	require.NoError(t, d.SetSlow(1000)) // the first call completes last
+	d.SyncDir(func(err error) { require.NoError(t, err); order = append(order, "first") })
+	require.NoError(t, d.SetSlow(1))
+	_, err = d.Create("b")
+	require.NoError(t, err)
+	d.SyncDir(func(err error) { require.NoError(t, err); order = append(order, "second") })
+	w.RunFor(10 * time.Second)
+	require.Equal(t, []string{"second", "first"}, order)
+	require.Equal(t, []string{"a", "b"}, d.DirNames())
+	d.Crash()
+	require.Zero(t, d.LoseDirents())
+}
