@@ -179,11 +179,11 @@ func (e *etcdStore) compact(rev int64) error {
 
 // historyHash is seedkv's HashKV (mvcc.Store.HashKV) computed over the
 // revisions etcd's backend really holds after its compactions: every
-// record up to rev in revision order, except a tombstone at exactly the
-// compaction revision (etcd's compaction keeps it for watches; seedkv's
-// hash leaves it out, as etcd's HashKV does). Equal hashes mean seedkv
-// keeps, drops and numbers history exactly as etcd does.
-func (e *etcdStore) historyHash(compact, rev int64) uint64 {
+// record up to rev in revision order (a tombstone at exactly the
+// compaction revision included: etcd's compaction keeps it for watches).
+// Equal hashes mean seedkv keeps, drops and numbers history exactly as
+// etcd does.
+func (e *etcdStore) historyHash(rev int64) uint64 {
 	e.be.ForceCommit() // compaction's deletes, visible to a read transaction
 	tx := e.be.ReadTx()
 	tx.RLock()
@@ -191,8 +191,7 @@ func (e *etcdStore) historyHash(compact, rev int64) uint64 {
 	var h smvcc.HistoryHasher
 	err := tx.UnsafeForEach(schema.Key, func(k, v []byte) error {
 		r := mvcc.BytesToRev(k)
-		tomb := len(k) == 18 && k[17] == 't' // etcd's tombstone mark
-		if r.Main > rev || (tomb && r.Main == compact) {
+		if r.Main > rev {
 			return nil
 		}
 		var kv mvccpb.KeyValue

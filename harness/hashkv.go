@@ -29,7 +29,8 @@ const CheckHashKV = "hashkv"
 // HistoryHasher is implemented by an Inspector of a replica that can hash
 // the history its store holds (mvcc.Store.HashKV): every record of a
 // revision in (compactRev, rev], and each key's newest put at or below
-// compactRev, folded with mvcc.HistoryHasher.
+// compactRev (a delete only at exactly compactRev), folded with
+// mvcc.HistoryHasher.
 type HistoryHasher interface {
 	// HashKV is the hash at rev and the store's compaction revision
 	// (0: none); rev below the compaction or above the current revision
@@ -54,8 +55,8 @@ type hashKV struct {
 // at compact, from the write log (complete from revision 2 to at least
 // rev): etcd's keyIndex.compact keeps every change after the compaction
 // revision and, at or below it, each key's newest change unless that is a
-// delete (a delete at exactly the compaction revision is kept, for
-// watches, but not hashed). Create revisions and versions are replayed
+// delete below the compaction revision (a delete at exactly it is kept,
+// for watches from there). Create revisions and versions are replayed
 // from the log.
 func expectedHashKV(log []lin.LogEntry, compact, rev int64) uint64 {
 	type pos struct {
@@ -90,7 +91,7 @@ func expectedHashKV(log []lin.LogEntry, compact, rev int64) uint64 {
 				v.version++
 				live[ch.Key] = v
 			}
-			if e.Revision <= compact && (del || newest[ch.Key] != pos{e.Revision, i}) {
+			if e.Revision <= compact && (del && e.Revision < compact || newest[ch.Key] != pos{e.Revision, i}) {
 				continue // compaction dropped it
 			}
 			if del {

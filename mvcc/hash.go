@@ -71,9 +71,10 @@ func (k *HistoryHasher) Sum() uint64 { return k.h }
 // revisions kept since the compaction rather than the key space: every
 // record (put or tombstone) of a revision in (compactRev, rev], plus the
 // records compaction kept at or below compactRev, which for a correct
-// store are each key's newest change at or below compactRev when it is a
-// put (a tombstone at exactly compactRev is kept for watches, as etcd's
-// compaction keeps it, but left out here, as etcd's hash leaves it out).
+// store are each key's newest change at or below compactRev unless it is
+// a delete below compactRev (a tombstone at exactly compactRev is kept,
+// for watches from there, as etcd's compaction keeps it; etcd's own hash
+// leaves that one out, this one covers everything the store holds).
 // It hashes what the store really holds, so a compaction that keeps too
 // much or too little, or a restore that loses or invents history, changes
 // it; and replicas at the same (rev, compactRev) must agree. Leases are
@@ -84,17 +85,13 @@ func (s *Store) HashKV(rev int64) (hash uint64, compactRev int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	c := s.CompactRevision()
 	var h HistoryHasher
 	for p := range s.log.n {
 		r := s.log.at(uint32(p))
 		if r.main > rev {
 			break
 		}
-		if r.main == c && r.tombstone() {
-			continue
-		}
 		h.Add(r.key, s.vals.get(r.vref, r.vlen), r.main, r.sub, r.create, r.version)
 	}
-	return h.Sum(), c, nil
+	return h.Sum(), s.CompactRevision(), nil
 }

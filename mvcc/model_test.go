@@ -128,8 +128,7 @@ func (m *model) write(key string, v *mver) {
 // hashKV is the HashKV a correct store gives at rev, from the model's
 // own rule of what compaction keeps (etcd's keyIndex.compact): every
 // change after the compaction revision; at or below it, only each key's
-// newest change, and only if that is a put (a tombstone at exactly the
-// compaction revision is kept by the store but not hashed).
+// newest change, unless that is a delete below the compaction revision.
 func (m *model) hashKV(rev int64) uint64 {
 	c := max(m.compact, 0)
 	var h HistoryHasher
@@ -145,7 +144,7 @@ func (m *model) hashKV(rev int64) uint64 {
 					newest = w
 				}
 			}
-			if newest != v || v.del {
+			if newest != v || (v.del && v.main < c) {
 				continue
 			}
 		}
