@@ -139,7 +139,7 @@ func (r *seedRun) hashAgainstLog(id host.NodeID, hh HistoryHasher, log []lin.Log
 	first := firstHashDiff(hh, log, compact, rev)
 	where := fmt.Sprintf("the first revision whose hash differs is %d", first)
 	if first <= compact {
-		where = fmt.Sprintf("it differs already at the compaction revision %d: the history kept at or below it is not what compaction keeps (each key's newest put at or below it)", compact)
+		where = fmt.Sprintf("it differs already at the compaction revision %d: the history kept at or below it is not what compaction keeps (each key's newest change at or below it, unless a delete below it)", compact)
 	}
 	return fmt.Errorf("replica %d %s holds a different history than the write log: HashKV at revision %d (compacted at %d) is %#x, the write log gives %#x; %s",
 		id, when, rev, compact, got, want, where)
