@@ -78,4 +78,11 @@ var concurrencyBugs = []Bug{
 		Description: "TryLock takes the lock once its key is in the queue, without checking that the key is first: it succeeds while another client holds the lock.",
 		Unit:        UnitCaught,
 	},
+	{
+		Name: "concurrency-queue-key-without-lease", Group: GroupPath, File: "concurrency/queue.go",
+		Old:         "Value: []byte(value), Lease: s.lease}}},",
+		New:         "Value: []byte(value)}}},",
+		Description: "A contender's queue key (a lock's or a candidacy's) is put without the session's lease (etcd attaches it WithLease): when the session ends, closed or expired, the key stays, and the lock or the leadership is held by a process that is gone.",
+		Unit:        UnitCaught,
+	},
 }
