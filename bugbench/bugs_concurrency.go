@@ -85,4 +85,11 @@ var concurrencyBugs = []Bug{
 		Description: "A contender's queue key (a lock's or a candidacy's) is put without the session's lease (etcd attaches it WithLease): when the session ends, closed or expired, the key stays, and the lock or the leadership is held by a process that is gone.",
 		Unit:        UnitCaught,
 	},
+	{
+		Name: "concurrency-leader-txn-unguarded", Group: GroupTiming, File: "concurrency/election.go",
+		Old:         "\tk := []byte(e.key)\n\ttxn := &api.TxnRequest{\n\t\tCompares: []api.Compare{{Key: k, Target: api.TargetCreate, Result: api.CompareEqual, CreateRevision: e.rev}},\n\t\tSuccess:  ops,\n\t}",
+		New:         "\ttxn := &api.TxnRequest{Success: ops} // the candidate's belief guards it",
+		Description: "Leader-only writes go out as plain transactions, trusting the candidate's belief that it leads: a leader whose lease lapsed while it worked (a pause, a partition) still writes after another candidate took over (etcd guards them with If(CreateRevision(key) == term)).",
+		Unit:        UnitCaught,
+	},
 }

@@ -216,18 +216,30 @@ func (p *recipeProc) campaignNow() {
 			}
 			rec := &p.rr.rec
 			rec.wins = append(rec.wins, electionWin{client: p.id, key: e.Key(), term: e.Term(), at: e.ElectedAt()})
-			work := p.value("w")
-			rec.workBy[work] = len(rec.wins) - 1
-			p.rr.ops += 2
-			e.LeaderTxn([]api.TxnOp{{Put: &api.PutRequest{Key: []byte(recipeElectionWork), Value: []byte(work)}}}, func(error) {
-				if p.done() {
-					return
-				}
-				e.Proclaim(p.value("e"), func(error) {
-					p.think(func() { p.endTurn(e.Key(), e.Resign, p.campaign) })
-				})
-			})
+			p.lead(e, len(rec.wins)-1, 1+p.rng.IntN(3))
 		})
+	})
+}
+
+// lead does the leader's work: n leader-only writes (LeaderTxn, guarded
+// by the candidate's key), a think time apart, during which its lease may
+// lapse under faults; then it proclaims a new value and ends its turn.
+func (p *recipeProc) lead(e *concurrency.Election, win, n int) {
+	if p.done() {
+		return
+	}
+	if n == 0 {
+		p.rr.ops++
+		e.Proclaim(p.value("e"), func(error) {
+			p.think(func() { p.endTurn(e.Key(), e.Resign, p.campaign) })
+		})
+		return
+	}
+	work := p.value("w")
+	p.rr.rec.workBy[work] = win
+	p.rr.ops++
+	e.LeaderTxn([]api.TxnOp{{Put: &api.PutRequest{Key: []byte(recipeElectionWork), Value: []byte(work)}}}, func(error) {
+		p.think(func() { p.lead(e, win, n-1) })
 	})
 }
 
