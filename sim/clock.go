@@ -11,7 +11,7 @@ import (
 // that compare times stamped by different nodes' clocks (lease expiry)
 // bound their slack by it. An unknown node has offset 0.
 func (w *World) ClockOffset(id host.NodeID) time.Duration {
-	n := w.nodes[id]
+	n := w.node(id)
 	if n == nil {
 		return 0
 	}

@@ -127,7 +127,7 @@ type diskOp struct {
 // AddDisk returns the disk of id, creating it (with no process) if needed.
 // Use it to test code that needs only a disk, such as the WAL.
 func (w *World) AddDisk(id host.NodeID) *Disk {
-	if d, ok := w.disks[id]; ok {
+	if d := w.Disk(id); d != nil {
 		return d
 	}
 	c := w.cfg.Disk
@@ -143,12 +143,17 @@ func (w *World) AddDisk(id host.NodeID) *Disk {
 		syncJit:  c.SyncJitter,
 		rng:      w.Rand(fmt.Sprintf("disk/%d", id)),
 	}
-	w.disks[id] = d
+	w.setDisk(d)
 	return d
 }
 
 // Disk returns the disk of id, or nil if there is none.
-func (w *World) Disk(id host.NodeID) *Disk { return w.disks[id] }
+func (w *World) Disk(id host.NodeID) *Disk {
+	if uint64(id) < uint64(len(w.diskByID)) {
+		return w.diskByID[id]
+	}
+	return w.disks[id]
+}
 
 // ID is the node the disk belongs to.
 func (d *Disk) ID() host.NodeID { return d.id }
@@ -217,7 +222,7 @@ func (d *Disk) syncDir(inc uint64, done func(error)) {
 	}
 	// The completion belongs to the node's incarnation, like a file
 	// sync's: a crash drops it, a pause holds it back.
-	if n := d.w.nodes[d.id]; n != nil {
+	if n := d.w.node(d.id); n != nil {
 		d.w.push(event{at: d.w.at(d.syncDelay()), kind: evTimer, node: n, inc: n.inc, fn: fn})
 		return
 	}
@@ -681,7 +686,7 @@ func (r *syncReq) complete() {
 	if r.done == nil {
 		return
 	}
-	if n := d.w.nodes[d.id]; n != nil && n.paused {
+	if n := d.w.node(d.id); n != nil && n.paused {
 		// The data is durable (the kernel did it); the frozen process
 		// learns of it when it resumes.
 		done := r.done

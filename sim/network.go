@@ -242,7 +242,7 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	for _, h := range n.onSend {
 		h(from, to, p)
 	}
-	dst := w.nodes[to]
+	dst := w.node(to)
 	switch {
 	case dst == nil:
 		n.drop(kDropUnknown, from, to, p, ph)
@@ -281,7 +281,7 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 // to is not a running node.
 func (n *Network) Duplicate(from, to host.NodeID, payload []byte, delay time.Duration) bool {
 	w := n.w
-	dst := w.nodes[to]
+	dst := w.node(to)
 	if dst == nil || !dst.alive {
 		return false
 	}

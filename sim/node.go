@@ -45,7 +45,7 @@ func (w *World) AddNode(id host.NodeID, start func(h host.Host) host.Process) er
 	switch {
 	case id == 0:
 		return ErrBadNodeID
-	case w.nodes[id] != nil:
+	case w.node(id) != nil:
 		return fmt.Errorf("%w: %d", ErrNodeExists, id)
 	case start == nil:
 		return fmt.Errorf("%w: node %d: nil start function", ErrBadConfig, id)
@@ -57,7 +57,7 @@ func (w *World) AddNode(id host.NodeID, start func(h host.Host) host.Process) er
 		rng:   w.Rand(fmt.Sprintf("node/%d", id)),
 		rate:  1,
 	}
-	w.nodes[id] = n
+	w.setNode(n)
 	w.order = append(w.order, n)
 	w.trace(kStart, id, 0, 0)
 	w.boot(n)
@@ -84,7 +84,7 @@ func (w *World) Nodes() []host.NodeID {
 // Process returns the running process of id, or nil if it is down or
 // unknown.
 func (w *World) Process(id host.NodeID) host.Process {
-	if n := w.nodes[id]; n != nil && n.alive {
+	if n := w.node(id); n != nil && n.alive {
 		return n.proc
 	}
 	return nil
@@ -92,7 +92,7 @@ func (w *World) Process(id host.NodeID) host.Process {
 
 // Alive reports whether id is a running node.
 func (w *World) Alive(id host.NodeID) bool {
-	n := w.nodes[id]
+	n := w.node(id)
 	return n != nil && n.alive
 }
 
@@ -100,7 +100,7 @@ func (w *World) Alive(id host.NodeID) bool {
 // syncs are cancelled, messages in flight to it will be dropped, its open
 // files are closed and its disk loses what a crash loses (see Disk.Crash).
 func (w *World) Crash(id host.NodeID) error {
-	n := w.nodes[id]
+	n := w.node(id)
 	switch {
 	case n == nil:
 		return fmt.Errorf("%w: crash %d", ErrUnknownNode, id)
@@ -122,7 +122,7 @@ func (w *World) Crash(id host.NodeID) error {
 // Restart starts a crashed node again: its start function runs with a
 // fresh Host on the same disk.
 func (w *World) Restart(id host.NodeID) error {
-	n := w.nodes[id]
+	n := w.node(id)
 	switch {
 	case n == nil:
 		return fmt.Errorf("%w: restart %d", ErrUnknownNode, id)
@@ -138,7 +138,7 @@ func (w *World) Restart(id host.NodeID) error {
 // from now on: its Now advances rate times as fast and its timers fire
 // after d/rate. Rate 1 is a perfect clock.
 func (w *World) SetClockRate(id host.NodeID, rate float64) error {
-	n := w.nodes[id]
+	n := w.node(id)
 	if n == nil {
 		return fmt.Errorf("%w: clock rate of %d", ErrUnknownNode, id)
 	}
@@ -153,7 +153,7 @@ func (w *World) SetClockRate(id host.NodeID, rate float64) error {
 
 // ClockRate is node id's clock rate (1 for an unknown node).
 func (w *World) ClockRate(id host.NodeID) float64 {
-	if n := w.nodes[id]; n != nil {
+	if n := w.node(id); n != nil {
 		return n.rate
 	}
 	return 1

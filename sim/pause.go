@@ -15,7 +15,7 @@ import (
 // order. A crash of a paused node drops the backlog; its restart is not
 // paused.
 func (w *World) Pause(id host.NodeID) error {
-	n := w.nodes[id]
+	n := w.node(id)
 	switch {
 	case n == nil:
 		return fmt.Errorf("%w: pause %d", ErrUnknownNode, id)
@@ -34,7 +34,7 @@ func (w *World) Pause(id host.NodeID) error {
 // due, before anything later. Resuming a node that is not paused (or is
 // down) does nothing.
 func (w *World) Resume(id host.NodeID) {
-	n := w.nodes[id]
+	n := w.node(id)
 	if n == nil || !n.paused {
 		return
 	}
@@ -53,6 +53,6 @@ func (w *World) Resume(id host.NodeID) {
 
 // Paused reports whether node id is paused.
 func (w *World) Paused(id host.NodeID) bool {
-	n := w.nodes[id]
+	n := w.node(id)
 	return n != nil && n.paused
 }

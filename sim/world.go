@@ -105,7 +105,12 @@ type World struct {
 	nodes   map[host.NodeID]*nodeState
 	order   []*nodeState // nodes in AddNode order (dense index)
 	disks   map[host.NodeID]*Disk
-	probes  *probe.Set // nil: nobody collects this world's probe hits
+	// nodeByID and diskByID index nodes and disks by IDs below denseIDs
+	// (replicas from 1, the harness's clients from 1001): a lookup on
+	// every message and sync, cheaper than the maps, which hold them all.
+	nodeByID []*nodeState
+	diskByID []*Disk
+	probes   *probe.Set // nil: nobody collects this world's probe hits
 }
 
 // SetProbes makes the world's hosts and disks hand s to the code they run
@@ -538,4 +543,42 @@ func hashString(s string) uint64 {
 		v |= uint64(s[i]) << (8 * i)
 	}
 	return mix64(h ^ v)
+}
+
+// denseIDs bounds the IDs that World indexes by a slice as well as by
+// its maps.
+const denseIDs = 1 << 13
+
+// node is the node with this ID, or nil.
+func (w *World) node(id host.NodeID) *nodeState {
+	if uint64(id) < uint64(len(w.nodeByID)) {
+		return w.nodeByID[id]
+	}
+	return w.nodes[id]
+}
+
+// setNode registers n under its ID.
+func (w *World) setNode(n *nodeState) {
+	w.nodes[n.id] = n
+	if n.id < denseIDs {
+		w.nodeByID = growTo(w.nodeByID, int(n.id)+1)
+		w.nodeByID[n.id] = n
+	}
+}
+
+// setDisk registers d under its ID.
+func (w *World) setDisk(d *Disk) {
+	w.disks[d.id] = d
+	if d.id < denseIDs {
+		w.diskByID = growTo(w.diskByID, int(d.id)+1)
+		w.diskByID[d.id] = d
+	}
+}
+
+// growTo extends s with nils to length n if it is shorter.
+func growTo[T any](s []*T, n int) []*T {
+	if len(s) < n {
+		s = append(s, make([]*T, n-len(s))...)
+	}
+	return s
 }

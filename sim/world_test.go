@@ -173,3 +173,31 @@ func TestTraceHashAllocFree(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { w.Record("call", 1, p) })
 	require.Zero(t, allocs)
 }
+
+// Nodes and disks are found by ID whether the ID is in the dense range
+// or beyond it, and unknown IDs find nothing; a disk added first is the
+// one its node gets.
+func TestNodeAndDiskLookup(t *testing.T) {
+	w := NewWorld(1, DefaultConfig())
+	start := func(h host.Host) host.Process { return procFunc(func(host.NodeID, []byte) {}) }
+	d7 := w.AddDisk(7)
+	ids := []host.NodeID{1, 7, 1001, denseIDs - 1, denseIDs, 1 << 40}
+	for _, id := range ids {
+		require.NoError(t, w.AddNode(id, start), "node %d", id)
+	}
+	require.Same(t, d7, w.Disk(7))
+	for _, id := range ids {
+		require.True(t, w.Alive(id), "node %d", id)
+		require.NotNil(t, w.Process(id), "node %d", id)
+		require.NotNil(t, w.Disk(id), "node %d", id)
+		require.Equal(t, id, w.Disk(id).ID())
+		require.Equal(t, id, w.node(id).id)
+	}
+	for _, id := range []host.NodeID{0, 2, 1000, denseIDs + 1, 1<<40 + 1} {
+		require.False(t, w.Alive(id), "node %d", id)
+		require.Nil(t, w.Disk(id), "disk %d", id)
+		require.Nil(t, w.node(id), "node %d", id)
+	}
+	require.ErrorIs(t, w.AddNode(denseIDs, start), ErrNodeExists)
+	require.ErrorIs(t, w.AddNode(7, start), ErrNodeExists)
+}
