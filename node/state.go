@@ -80,6 +80,10 @@ type stateMachine struct {
 	store         *mvcc.Store
 	sessions      map[host.NodeID]*session
 	leaseDeadline map[int64]int64 // lease ID -> Unix ns
+	// encoded is the length of the last encoding: the next one's buffer
+	// is sized from it (the store's hint, in quota units, is several
+	// times the encoding, and the buffer is zeroed when allocated).
+	encoded int
 }
 
 func newStateMachine(quota int64) *stateMachine {
@@ -111,7 +115,11 @@ var ErrBadState = errors.New("node: corrupt state snapshot")
 func (sm *stateMachine) encode() []byte {
 	// One buffer for all of it: the store's encoding, most of the bytes,
 	// is appended in place rather than built apart and copied.
-	b := make([]byte, 0, len(stateMagic)+32*(len(sm.sessions)+len(sm.leaseDeadline))+sm.store.SnapshotSizeHint()+8)
+	size := sm.encoded + sm.encoded/8 + 64
+	if sm.encoded == 0 {
+		size = len(stateMagic) + 32*(len(sm.sessions)+len(sm.leaseDeadline)) + sm.store.SnapshotSizeHint() + 8
+	}
+	b := make([]byte, 0, size)
 	b = append(b, stateMagic...)
 	clients := make([]host.NodeID, 0, len(sm.sessions))
 	for c := range sm.sessions {
@@ -140,7 +148,9 @@ func (sm *stateMachine) encode() []byte {
 		b = binary.AppendVarint(b, sm.leaseDeadline[id])
 	}
 	b = sm.store.AppendSnapshot(b)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	sm.encoded = len(b)
+	return b
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
