@@ -2,6 +2,7 @@ package harness
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/faults"
@@ -14,7 +15,10 @@ import (
 // see it (faults.Protocol): faults may not import raft or node, so the
 // harness, which imports both, classifies payloads and names the leader
 // for it.
-type nodeProtocol struct{ r *seedRun }
+type nodeProtocol struct {
+	r    *seedRun
+	memo *classMemo // nil: every payload is decoded
+}
 
 // Classify decodes a peer payload's raft message type (without copying)
 // into the moment it marks, and reads a client payload's header for a
@@ -33,6 +37,17 @@ func (p nodeProtocol) Classify(payload []byte) faults.Moment {
 	if len(payload) < 2 || api.Envelope(payload[0]) != api.EnvelopePeer {
 		return faults.MomentOther
 	}
+	if m, ok := p.memo.find(payload); ok {
+		return m
+	}
+	m := classifyPeer(payload)
+	p.memo.add(payload, m)
+	return m
+}
+
+// classifyPeer decodes a peer payload's raft message into the moment it
+// marks.
+func classifyPeer(payload []byte) faults.Moment {
 	var m raft.Message
 	if m.UnmarshalShared(payload[1:]) != nil {
 		return faults.MomentOther
@@ -94,4 +109,53 @@ func (p nodeProtocol) Leader() host.NodeID {
 		}
 	}
 	return best
+}
+
+// classMemo remembers the moments of the peer payloads Classify decoded
+// last. The nemesis classifies every peer payload when it is sent and
+// again when it is delivered, and a delivered payload is the very slice
+// that was sent, unchanged (the network checks its hash before the
+// hooks run): its second classification is a lookup. A slot holds the
+// payload itself, so no other payload can have its address while it is
+// remembered, and a lookup that misses decodes again: the moment is
+// always the one decoding gives.
+type classMemo struct {
+	p [classMemoSlots][]byte
+	m [classMemoSlots]faults.Moment
+}
+
+// classMemoSlots is the memo's size: more than the messages usually in
+// flight at once.
+const classMemoSlots = 256
+
+// slot is where payload p is remembered: by the address of its first
+// byte (only the slot depends on it, never the answer).
+func (c *classMemo) slot(p []byte) int {
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(p)))>>3) % classMemoSlots
+}
+
+// classMemoMax bounds the payloads the memo holds (appends of a few
+// client writes, acknowledgements, votes): a snapshot is decoded twice
+// rather than kept alive.
+const classMemoMax = 4 << 10
+
+// find returns the moment remembered for this very slice.
+func (c *classMemo) find(p []byte) (faults.Moment, bool) {
+	if c == nil || len(p) == 0 || len(p) > classMemoMax {
+		return 0, false
+	}
+	i := c.slot(p)
+	if q := c.p[i]; len(q) == len(p) && unsafe.SliceData(q) == unsafe.SliceData(p) {
+		return c.m[i], true
+	}
+	return 0, false
+}
+
+// add remembers p's moment, in place of the payload in its slot.
+func (c *classMemo) add(p []byte, m faults.Moment) {
+	if c == nil || len(p) == 0 || len(p) > classMemoMax {
+		return
+	}
+	i := c.slot(p)
+	c.p[i], c.m[i] = p, m
 }
