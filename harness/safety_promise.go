@@ -206,6 +206,14 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 	if st.Role != raft.RoleLeader {
 		return
 	}
+	if !slices.Contains(st.ConfState.Voters, uint64(id)) {
+		// Raft steps a leader down as it applies its own removal (etcd
+		// too): one that goes on leading counts a quorum it is not part
+		// of, yet appends, answers reads and renews leases.
+		s.fail("leader completeness: leader %d of term %d still leads at %v, but its configuration's voters %v no longer include it (a leader that applies its own removal steps down)",
+			id, st.Term, s.now(), st.ConfState.Voters)
+		return
+	}
 	if s.views == nil {
 		s.views = map[host.NodeID]*leaderView{}
 	}
