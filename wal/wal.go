@@ -155,6 +155,10 @@ func Open(fs host.FS, opts Options) (*WAL, Replay, error) {
 		return nil, Replay{}, err
 	}
 	w.adoptState(&r.rep)
+	// The active segment's name may not be durable: the directory sync
+	// of its creation may have been lost in the crash. The first flush
+	// syncs the directory too, before anything appended is relied on.
+	w.dirDirty = w.f != nil
 	r.rep.Repaired = lastRes.repair
 	w.probes.If(lastRes.repair != nil, probeTornTail)
 	w.Sync(func(error) {}) // make the repaired state durable; errors stick
