@@ -442,8 +442,8 @@ func (d *decoder) uvarint(field string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	if v, ok := varint.OneByte(d.b[d.off:]); ok {
-		d.off++
+	if v, n := varint.Short(d.b[d.off:]); n > 0 {
+		d.off += n
 		return v
 	}
 	v, n, err := varint.Uvarint(d.b[d.off:])

@@ -108,8 +108,8 @@ func readPeerHeader(p []byte) (h peerHeader, ok bool) {
 	b := p[4:]
 	var vals [5]uint64
 	for i := range vals {
-		if v, ok := varint.OneByte(b); ok { // most are: inlined
-			vals[i], b = v, b[1:]
+		if v, n := varint.Short(b); n > 0 { // most are: inlined
+			vals[i], b = v, b[n:]
 			continue
 		}
 		v, n := binary.Uvarint(b)

@@ -24,8 +24,8 @@ var (
 // Uvarint decodes the unsigned varint at the start of b and returns it
 // with the number of bytes it took.
 func Uvarint(b []byte) (uint64, int, error) {
-	if v, ok := OneByte(b); ok {
-		return v, 1, nil
+	if v, n := Short(b); n > 0 {
+		return v, n, nil
 	}
 	v, n := binary.Uvarint(b)
 	switch {
@@ -39,16 +39,21 @@ func Uvarint(b []byte) (uint64, int, error) {
 	return v, n, nil
 }
 
-// OneByte decodes the varint at the start of b if it takes one byte (a
-// value below 128), as most varints of the formats do (types, counts,
-// node IDs, small terms and indexes); ok is false otherwise, and Uvarint
-// decodes it. It is small enough to be inlined: a decoder's hot path
-// tries it first.
-func OneByte(b []byte) (v uint64, ok bool) {
+// Short decodes the varint at the start of b if it takes one or two
+// bytes (a value below 16384), as most varints of the formats do (types,
+// counts, node IDs, terms, the indexes of a run): it returns the value
+// and its length, or n == 0 for anything else (longer, truncated or not
+// minimal), which Uvarint decodes or refuses. It is small enough to be
+// inlined: a decoder's hot path tries it first.
+func Short(b []byte) (v uint64, n int) {
 	if len(b) > 0 && b[0] < 0x80 {
-		return uint64(b[0]), true
+		return uint64(b[0]), 1
 	}
-	return 0, false
+	// A second byte of 0 would be a non-minimal encoding.
+	if len(b) > 1 && b[1]-1 < 0x7f {
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, 2
+	}
+	return 0, 0
 }
 
 // Varint decodes the signed (zig-zag) varint at the start of b, as

@@ -66,20 +66,29 @@ func FuzzUvarint(f *testing.F) {
 	})
 }
 
-// OneByte decodes exactly the inputs whose varint takes one byte, to what
-// encoding/binary decodes them to, over every first byte (with and
-// without a following byte, and the empty input).
-func TestOneByteAgreesWithUvarint(t *testing.T) {
-	_, ok := OneByte(nil)
-	require.False(t, ok)
+// Short decodes exactly the inputs whose varint takes one or two bytes,
+// to what encoding/binary decodes them to, over every first two bytes
+// (alone, and followed by a byte), one-byte inputs and the empty input;
+// a two-byte encoding with a zero last byte is not minimal and is left
+// to Uvarint, which refuses it.
+func TestShortAgreesWithUvarint(t *testing.T) {
+	_, n := Short(nil)
+	require.Zero(t, n)
+	check := func(in []byte) {
+		v, n := Short(in)
+		bv, bn := binary.Uvarint(in)
+		minimal := bn > 0 && (bn == 1 || in[bn-1] != 0)
+		require.Equal(t, bn <= 2 && minimal, n > 0, "%x", in)
+		if n > 0 {
+			require.Equal(t, bn, n, "%x", in)
+			require.Equal(t, bv, v, "%x", in)
+		}
+	}
 	for b0 := range 256 {
-		for _, in := range [][]byte{{byte(b0)}, {byte(b0), 0x01}, {byte(b0), 0x80, 0x01}} {
-			v, ok := OneByte(in)
-			uv, n := binary.Uvarint(in)
-			require.Equal(t, n == 1, ok, "%x", in)
-			if ok {
-				require.Equal(t, uv, v, "%x", in)
-			}
+		check([]byte{byte(b0)})
+		for b1 := range 256 {
+			check([]byte{byte(b0), byte(b1)})
+			check([]byte{byte(b0), byte(b1), 0x01})
 		}
 	}
 }
@@ -90,7 +99,7 @@ func BenchmarkDecode(b *testing.B) {
 		in := binary.AppendUvarint(nil, x)
 		b.Run(fmt.Sprintf("bytes=%d", len(in)), func(b *testing.B) {
 			for b.Loop() {
-				if v, ok := OneByte(in); ok {
+				if v, n := Short(in); n > 0 {
 					_ = v
 					continue
 				}
