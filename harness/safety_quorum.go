@@ -104,7 +104,13 @@ func (s *safetyChecker) quorumDelivered(from, to host.NodeID, h peerHeader) {
 		s.confirmSuspect()
 	}
 	if h.typ == raft.MsgAppResp || h.typ == raft.MsgHeartbeatResp {
-		q.heard[[2]host.NodeID{to, from}] = heardAt{at: s.now(), term: h.term}
+		// A late answer of an older term (a duplicate, a replay) is one
+		// the leader ignores: it must not erase the newer answer it
+		// heard (default seed 3037 failed on that).
+		k := [2]host.NodeID{to, from}
+		if prev, ok := q.heard[k]; !ok || h.term >= prev.term {
+			q.heard[k] = heardAt{at: s.now(), term: h.term}
+		}
 	}
 }
 
