@@ -12,20 +12,26 @@ import (
 // The CheckQuorum check. With CheckQuorum on (the node's default), a
 // leader counts, every election timeout, the voters it heard an append or
 // heartbeat answer from in that period, and steps down unless they and it
-// make a quorum. So a leader that for a whole window of three election
-// timeouts (stretched by the slowest clock rate the scenario's clock-drift
-// fault may set, plus two ticks; one timeout may be lost to a leadership
-// transfer, which restarts the count) heard such answers from fewer
-// voters than make a quorum with it must have stepped down. A cut-off
-// leader that keeps leading takes clients' requests it can never commit,
-// and its followers' leases keep them from electing anyone else.
+// make a quorum. Any stretch of two election timeouts holds one whole
+// period, so a leader that for a window of two election timeouts
+// (stretched by the slowest clock rate the scenario's clock-drift fault
+// may set, plus two ticks) heard such answers from fewer voters than make
+// a quorum with it must have stepped down. A leadership transfer restarts
+// the count; after the leader was seen with a transfer pending, the window
+// is three election timeouts, which hold a whole period on one side of
+// the restart. A cut-off leader that keeps leading takes clients' requests
+// it can never commit, and its followers' leases keep them from electing
+// anyone else.
 //
 // A leader whose heartbeats stop for longer than its ticks allow (a paused
 // process, or one that could not send while its sync hung) starts the
 // window again when they resume.
 //
-// The check runs on the leader's heartbeats: at most every quarter window
-// it reads the leader's voters; a leader found short of a quorum is
+// The check runs on the leader's heartbeats: at each instant it sends
+// them it reads whether a transfer is pending (a pending transfer lasts
+// an election timeout unless it ends the leadership, and heartbeats go
+// out at least twice per timeout, so none is missed); at most every
+// quarter window it reads the leader's voters; a leader found short of a quorum is
 // confirmed at the next delivery at a later virtual time (after any
 // backlog of ticks a paused process runs at one instant) and fails the
 // run if it still leads that term and is not paused. Voters that joined
@@ -34,7 +40,9 @@ import (
 
 // quorumWatch is the CheckQuorum check's state.
 type quorumWatch struct {
-	window time.Duration // 0: off
+	window time.Duration // 0: off; two election timeouts
+	// transferWindow is the window after a transfer: three timeouts.
+	transferWindow time.Duration
 	// stall is a gap between a leader's heartbeats that its ticks alone
 	// never leave: it was paused (or could not send), and its count of
 	// the window starts again.
@@ -46,7 +54,10 @@ type quorumWatch struct {
 	suspectID   host.NodeID
 	suspectAt   time.Duration
 	suspectSeen int
-	checks      int
+	// suspectWindow is the window the suspect was found short in.
+	suspectWindow time.Duration
+	checks        int
+	st            raft.Status // reused by the transfer reads
 }
 
 // heardAt is when a leader last stepped an answer from a voter, and the
@@ -63,6 +74,17 @@ type leadership struct {
 	voters    []uint64 // at the election
 	lastCheck time.Duration
 	lastBeat  time.Duration
+	// transferSeen is the last instant the leader had a transfer
+	// pending (-1: never).
+	transferSeen time.Duration
+}
+
+// windowOf is the window a leader's count is checked over at now.
+func (q *quorumWatch) windowOf(l *leadership, now time.Duration) time.Duration {
+	if l.transferSeen >= 0 && now-l.transferSeen <= q.transferWindow {
+		return q.transferWindow
+	}
+	return q.window
 }
 
 // setQuorumWindow turns the CheckQuorum check on for a run with raft
@@ -75,7 +97,8 @@ func (s *safetyChecker) setQuorumWindow(p RaftParams, specs []faults.Spec) {
 		}
 	}
 	tick := p.Tick.D()
-	s.quorum.window = time.Duration(float64(3*p.ElectionTicks)*drift*float64(tick)) + 2*tick
+	s.quorum.window = time.Duration(float64(2*p.ElectionTicks)*drift*float64(tick)) + 2*tick
+	s.quorum.transferWindow = time.Duration(float64(3*p.ElectionTicks)*drift*float64(tick)) + 2*tick
 	s.quorum.stall = time.Duration(float64(2*p.HeartbeatTicks+2) * drift * float64(tick))
 	s.quorum.heard = map[[2]host.NodeID]heardAt{}
 	s.quorum.lead = map[host.NodeID]*leadership{}
@@ -86,7 +109,7 @@ func (s *safetyChecker) quorumLeader(id host.NodeID, term uint64) {
 	if s.quorum.window == 0 {
 		return
 	}
-	l := &leadership{term: term, since: s.now()}
+	l := &leadership{term: term, since: s.now(), transferSeen: -1}
 	if n := s.nodeOf(id); n != nil {
 		l.voters = slices.Clone(n.RaftStatus().ConfState.Voters)
 	}
@@ -123,10 +146,16 @@ func (s *safetyChecker) quorumHeartbeat(id host.NodeID, term uint64) {
 		if now-max(l.lastBeat, l.since) > q.stall {
 			l.since = now // paused or stalled: its ticks stopped too
 		}
+		if l.lastBeat != now {
+			s.noteTransfer(id, l, now)
+		}
 		l.lastBeat = now
 	}
-	if q.window == 0 || q.suspect != nil || l == nil || l.term != term ||
-		now-l.since < q.window || now-l.lastCheck < q.window/4 {
+	if q.window == 0 || q.suspect != nil || l == nil || l.term != term {
+		return
+	}
+	w := q.windowOf(l, now)
+	if now-l.since < w || now-l.lastCheck < w/4 {
 		return
 	}
 	l.lastCheck = now
@@ -139,21 +168,33 @@ func (s *safetyChecker) quorumHeartbeat(id host.NodeID, term uint64) {
 		return
 	}
 	q.checks++
-	if heard := s.heardVoters(id, l, st.ConfState.Voters); 2*heard <= len(st.ConfState.Voters) {
-		q.suspect, q.suspectID, q.suspectAt, q.suspectSeen = l, id, now, heard
+	if heard := s.heardVoters(id, l, st.ConfState.Voters, w); 2*heard <= len(st.ConfState.Voters) {
+		q.suspect, q.suspectID, q.suspectAt, q.suspectSeen, q.suspectWindow = l, id, now, heard, w
+	}
+}
+
+// noteTransfer notes whether leader id has a leadership transfer pending.
+func (s *safetyChecker) noteTransfer(id host.NodeID, l *leadership, now time.Duration) {
+	n := s.nodeOf(id)
+	if n == nil {
+		return
+	}
+	n.RaftStatusInto(&s.quorum.st)
+	if s.quorum.st.LeadTransferee != 0 && s.quorum.st.Term == l.term {
+		l.transferSeen = now
 	}
 }
 
 // heardVoters counts the voters (the leader included) the leader heard an
-// answer of its term from within the window.
-func (s *safetyChecker) heardVoters(id host.NodeID, l *leadership, voters []uint64) int {
+// answer of its term from within window w.
+func (s *safetyChecker) heardVoters(id host.NodeID, l *leadership, voters []uint64, w time.Duration) int {
 	heard := 0
 	for _, v := range voters {
 		h, ok := s.quorum.heard[[2]host.NodeID{id, host.NodeID(v)}]
 		switch {
 		case host.NodeID(v) == id:
 			heard++
-		case ok && h.term == l.term && s.now()-h.at <= s.quorum.window:
+		case ok && h.term == l.term && s.now()-h.at <= w:
 			heard++
 		case (!ok || h.term != l.term) && !slices.Contains(l.voters, v):
 			heard++ // joined since the election and never heard: active
@@ -178,9 +219,11 @@ func (s *safetyChecker) confirmSuspect() {
 	if st.Role != raft.RoleLeader || st.Term != l.term {
 		return
 	}
-	if heard := s.heardVoters(id, l, st.ConfState.Voters); 2*heard > len(st.ConfState.Voters) {
+	// A transfer seen since the suspicion widens the window.
+	w := max(q.suspectWindow, q.windowOf(l, s.now()))
+	if heard := s.heardVoters(id, l, st.ConfState.Voters, w); 2*heard > len(st.ConfState.Voters) {
 		return
 	}
 	s.fail("check quorum: leader %d of term %d still leads at %v, but in the last %v it heard from only %d of its %d voters %v (itself included): it must step down after an election timeout without a quorum",
-		id, l.term, s.now(), q.window, q.suspectSeen, len(st.ConfState.Voters), st.ConfState.Voters)
+		id, l.term, s.now(), w, q.suspectSeen, len(st.ConfState.Voters), st.ConfState.Voters)
 }

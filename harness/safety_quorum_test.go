@@ -24,7 +24,7 @@ func TestQuorumHeardIgnoresOlderTerms(t *testing.T) {
 	answer := func(from host.NodeID, typ raft.MessageType, term uint64) {
 		s.quorumDelivered(from, 1, peerHeader{typ: typ, term: term})
 	}
-	heard := func() int { return s.heardVoters(1, l, l.voters) }
+	heard := func() int { return s.heardVoters(1, l, l.voters, s.quorum.window) }
 
 	require.Equal(t, 1, heard(), "only the leader itself")
 	now = 100 * time.Millisecond
