@@ -22,6 +22,13 @@ const Replay = "replay"
 // term counted by a re-elected leader, a heartbeat answer of an earlier
 // read round confirming a later one, a late hand-off making a lagging
 // follower campaign.
+//
+// The votes and acknowledgements kept for a node are delivered earlier,
+// at the moment that node starts a new election (it sends a vote request,
+// after any pre-vote, while the episode holds): they arrive in the middle of
+// the round they must not count in, and, if it wins, as it starts to lead
+// the new term. A copy kept after that moment waits for the next one or
+// the heal.
 type replayFault struct{}
 
 func (replayFault) Name() string { return Replay }
@@ -43,6 +50,7 @@ func replayed(m Moment) bool {
 type keptMsg struct {
 	from, to host.NodeID
 	payload  []byte
+	moment   Moment
 }
 
 func (replayFault) Inject(e *Episode) (string, func(), bool) {
@@ -52,12 +60,17 @@ func (replayFault) Inject(e *Episode) (string, func(), bool) {
 	}
 	limit := int(e.Spec.Param("max_msgs"))
 	var kept []keptMsg
+	taken, early := 0, 0
 	n.Arm(e, func(o Observed) bool {
-		if o.Delivered || !replayed(o.Moment) {
-			return false
+		switch {
+		case o.Delivered:
+		case o.Moment == MomentVoteRequest:
+			early += replayToCampaigner(n, e, &kept, o.From)
+		case replayed(o.Moment) && taken < limit:
+			taken++
+			kept = append(kept, keptMsg{o.From, o.To, slices.Clone(o.Payload), o.Moment})
 		}
-		kept = append(kept, keptMsg{o.From, o.To, slices.Clone(o.Payload)})
-		return len(kept) >= limit
+		return false // armed until the heal
 	})
 	return "armed", func() {
 		n.Disarm(e)
@@ -70,6 +83,34 @@ func (replayFault) Inject(e *Episode) (string, func(), bool) {
 			}
 		}
 		n.w.Probes().If(sent > 0, probeReplayed)
-		e.detail = fmt.Sprintf("%d of %d kept messages delivered again", sent, len(kept))
+		e.detail = fmt.Sprintf("%d of %d kept messages delivered again, %d more as their addressee campaigned", sent, len(kept), early)
 	}, true
 }
+
+// replayToCampaigner delivers again, at once, the votes and
+// acknowledgements kept for node c, which just asked for votes: a new
+// election round. They leave kept; it returns how many the network took.
+func replayToCampaigner(n *Nemesis, e *Episode, kept *[]keptMsg, c host.NodeID) int {
+	sent := 0
+	rest := (*kept)[:0]
+	for _, k := range *kept {
+		if k.to != c || !stale(k.moment) {
+			rest = append(rest, k)
+			continue
+		}
+		// Within the round: the vote requests' answers come in over a
+		// few milliseconds, the new leader's first appends soon after.
+		d := time.Duration(e.R.Int64N(int64(30 * time.Millisecond)))
+		if n.w.Net().Duplicate(k.from, k.to, k.payload, d) {
+			sent++
+		}
+	}
+	clear((*kept)[len(rest):])
+	*kept = rest
+	n.w.Probes().If(sent > 0, probeReplayedAtCampaign)
+	return sent
+}
+
+// stale reports whether a kept moment is one replayed at its addressee's
+// next campaign: an answer it counts toward an election or a commit.
+func stale(m Moment) bool { return m == MomentVoteResponse || m == MomentAppendResponse }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/probe"
 	"github.com/seedkv/seedkv/sim"
 )
 
@@ -270,6 +271,38 @@ func TestReplayDeliversKeptAnswersAgain(t *testing.T) {
 	w.RunFor(5 * time.Second)
 	n.HealAll()
 	require.Zero(t, w.Net().Stats().Duplicated, "replayed without a Protocol")
+}
+
+// campaignToy is toyProtocol where the chatty replicas' fourth moment is
+// a vote request: each replica starts a new election every 20ms.
+type campaignToy struct{ toyProtocol }
+
+func (campaignToy) Classify(p []byte) Moment {
+	if m := Moment(p[0]); m != MomentSnapshot {
+		return m
+	}
+	return MomentVoteRequest
+}
+
+// TestReplayAtCampaign: the votes and acks kept for a replica go to it
+// again as soon as it asks for votes, before the heal; with no vote
+// request in the toy protocol, they wait for the heal.
+func TestReplayAtCampaign(t *testing.T) {
+	for _, campaigns := range []bool{false, true} {
+		w, n, trace := aimedWorld(t, Replay, false)
+		probes := probe.NewSet()
+		w.SetProbes(probes)
+		if campaigns {
+			n.SetProtocol(campaignToy{})
+		} else {
+			n.SetProtocol(toyProtocol{})
+		}
+		w.RunFor(5 * time.Second)
+		n.HealAll()
+		require.Positive(t, count(*trace, "replay"), "no replay episode")
+		require.Equal(t, campaigns, probes.Count(probeReplayedAtCampaign) > 0, "campaigns %v", campaigns)
+		require.Positive(t, probes.Count(probeReplayed)+probes.Count(probeReplayedAtCampaign))
+	}
 }
 
 // pinger is a client stand-in: every 5ms it sends replica 1 a toy client

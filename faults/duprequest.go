@@ -85,7 +85,7 @@ func (dupRequestFault) Inject(e *Episode) (string, func(), bool) {
 		if o.Moment != MomentClientWrite || !o.Delivered {
 			return false
 		}
-		k := keptMsg{o.From, o.To, slices.Clone(o.Payload)}
+		k := keptMsg{from: o.From, to: o.To, payload: slices.Clone(o.Payload)}
 		if e.R.Float64() < share {
 			dup(k, maxDelay)
 		}

@@ -12,7 +12,7 @@ type Moment uint8
 // The moments.
 const (
 	// MomentOther is any message aimed faults do not care about (client
-	// traffic, heartbeats, requests for votes).
+	// traffic, heartbeats, pre-vote requests).
 	MomentOther Moment = iota
 	// MomentVoteResponse: a vote (or pre-vote) granted or refused.
 	MomentVoteResponse
@@ -31,6 +31,9 @@ const (
 	MomentHeartbeatResponse
 	// MomentTimeoutNow: a leader hands leadership to a follower.
 	MomentTimeoutNow
+	// MomentVoteRequest: a candidate asks for a vote (not a pre-vote): it
+	// starts a new term's election.
+	MomentVoteRequest
 )
 
 // IsAppend reports whether m is a leader's append with entries (a

@@ -72,6 +72,8 @@ func classifyPeer(payload []byte) faults.Moment {
 		return faults.MomentHeartbeatResponse
 	case raft.MsgTimeoutNow:
 		return faults.MomentTimeoutNow
+	case raft.MsgVote:
+		return faults.MomentVoteRequest
 	}
 	return faults.MomentOther
 }
