@@ -163,8 +163,7 @@ func (s *safetyChecker) checkDoubleVote(id host.NodeID, term, vote uint64) {
 // onSendTerm checks a message as it leaves: its term must have a source,
 // and a granted vote must not go to a candidate behind the voter.
 func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
-	in := s.peers.read(p)
-	h, ok := in.hdr, in.hdrOK
+	h, ok := readPeerHeader(p)
 	if !ok || h.term == 0 {
 		return
 	}
@@ -232,8 +231,7 @@ func (s *safetyChecker) campaigning(id host.NodeID, term uint64) bool {
 // to, and checks a vote request against the receiver's commit index
 // before the receiver steps it.
 func (s *safetyChecker) onDeliverTerm(from, to host.NodeID, p []byte) {
-	in := s.peers.read(p)
-	h, ok := in.hdr, in.hdrOK
+	h, ok := readPeerHeader(p)
 	if !ok || h.term == 0 {
 		return
 	}
@@ -249,6 +247,19 @@ func (s *safetyChecker) onDeliverTerm(from, to host.NodeID, p []byte) {
 // noteVoteRequest records a vote request whose candidate is behind the
 // entry at the voter's commit index: granting it breaks §5.4.1.
 func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
+	n := s.nodeOf(voter)
+	if n == nil {
+		return
+	}
+	st := n.RaftStatus()
+	if h.term < st.Term {
+		// Raft ignores (or refuses) a request of a term below its own: a
+		// late copy, granted by nothing. A grant that follows answers an
+		// earlier copy, which keeps its record (seed 2 of a 1 h run: a
+		// paused voter granted a vote, then stepped a newer term, then a
+		// duplicate of the request; its log had grown meanwhile).
+		return
+	}
 	// Keep only the newest request of each candidate to each voter.
 	for i := 0; i < len(s.terms.behind); i++ {
 		if r := s.terms.behind[i]; r.voter == voter && r.cand == cand {
@@ -256,11 +267,6 @@ func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
 			i--
 		}
 	}
-	n := s.nodeOf(voter)
-	if n == nil {
-		return
-	}
-	st := n.RaftStatus()
 	r := staleRequest{voter: voter, cand: cand, term: h.term, pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm}
 	if c := st.Commit; c != 0 {
 		if ct, ok, _ := n.LogTerm(c); ok && !atLeastAsUpToDate(h.logTerm, h.index, ct, c) {
@@ -317,8 +323,7 @@ func (s *safetyChecker) afterReceive(id host.NodeID, p []byte) {
 	if s.wireOff {
 		return // what it compares with is read on the wire
 	}
-	in := s.peers.read(p)
-	h, ok := in.hdr, in.hdrOK
+	h, ok := readPeerHeader(p)
 	if !ok || h.term == 0 || !raisesTerm(h.typ) || h.term <= s.terms.sent[id] {
 		return // not a higher term than the replica already sent in
 	}
