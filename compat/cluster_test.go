@@ -71,10 +71,11 @@ func build(dir, out, in, pkg string) error {
 	return cmd.Run()
 }
 
-// startCluster runs `seedkv cluster` and returns its endpoints and a stop
-// function that SIGTERMs it and requires a clean exit.
-func startCluster(bin, dir string) (func() error, []string, error) {
-	cmd := exec.Command(bin, "cluster", "-dir", dir)
+// startCluster runs `seedkv cluster` (with args, such as "-members", "1")
+// and returns its endpoints and a stop function that SIGTERMs it and
+// requires a clean exit.
+func startCluster(bin, dir string, args ...string) (func() error, []string, error) {
+	cmd := exec.Command(bin, append([]string{"cluster", "-dir", dir}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, err

@@ -308,6 +308,9 @@ var errNestedTxn = status.Error(codes.Internal, "etcdserver: nested transaction 
 
 // Txn implements etcd's KV.Txn.
 func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
+	if err := checkTxn(r); err != nil {
+		return nil, err
+	}
 	if hasNested(r) {
 		return k.nestedTxn(ctx, r)
 	}

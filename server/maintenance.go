@@ -42,7 +42,7 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 	// etcd's database file is never empty and etcdctl divides by its
 	// size: an empty store reports one byte.
 	size = max(size, 1)
-	out := &pb.StatusResponse{Header: hdr, Version: APIVersion, StorageVersion: APIVersion,
+	out := &pb.StatusResponse{Header: hdr, Version: APIVersion, StorageVersion: StorageVersion,
 		DbSize: size, DbSizeInUse: size, DbSizeQuota: quota, IsLearner: learner,
 		Leader: uint64(st.Leader), RaftIndex: st.Commit, RaftTerm: st.Term, RaftAppliedIndex: st.Applied,
 	}

@@ -49,6 +49,9 @@ const (
 	// APIVersion is the etcd API version this server speaks and reports
 	// in Status (clients check it for features).
 	APIVersion = "3.7.3"
+	// StorageVersion is what Status reports as the storage version: etcd
+	// v3.7.3 reports its storage schema's, major.minor.0.
+	StorageVersion = "3.7.0"
 )
 
 // Limits.

@@ -284,19 +284,52 @@ func (st *wstream) entries() []*watchEntry {
 	return out
 }
 
-// progress answers a progress request: every watch of the stream has
-// delivered all events up to the revision in the header.
+// progress answers a progress request as etcd does: once every watch of
+// the stream has delivered all events up to the store's revision, one
+// response with that revision (etcd defers its answer while a watch
+// catches up, and sends none on a stream without watches). The replica
+// is asked to confirm each caught-up watch at once
+// (Node.WatchProgressNow); its confirmations reach the watches on the
+// loop before the check posted after them.
 func (st *wstream) progress() {
+	st.s.cfg.Loop.Post(func() { st.progressCheck(time.Now().Add(progressDeferLimit)) })
+}
+
+// Deferred progress requests are checked every progressRetry, for at
+// most progressDeferLimit (a watch catching up on a long history).
+const (
+	progressRetry      = 10 * time.Millisecond
+	progressDeferLimit = time.Minute
+)
+
+// progressCheck runs on the loop.
+func (st *wstream) progressCheck(deadline time.Time) {
+	st.s.cfg.Node.WatchProgressNow(st.s.id)
 	st.s.cfg.Loop.Post(func() {
-		hdr := st.s.localHeader()
-		for _, e := range st.entries() {
-			hdr.Revision = min(hdr.Revision, e.next()-1)
+		if st.isClosed() {
+			return
 		}
-		if hdr.Revision <= 0 {
-			return // nothing to vouch for yet
+		hdr := st.s.localHeader()
+		entries := st.entries()
+		if len(entries) == 0 {
+			return
+		}
+		for _, e := range entries {
+			if e.w == nil || e.next()-1 < hdr.Revision {
+				if time.Now().Before(deadline) {
+					time.AfterFunc(progressRetry, func() { st.s.cfg.Loop.Post(func() { st.progressCheck(deadline) }) })
+				}
+				return
+			}
 		}
 		st.push(&pb.WatchResponse{Header: hdr, WatchId: progressWatchID})
 	})
+}
+
+func (st *wstream) isClosed() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.closed
 }
 
 // progressTick sends a progress notification to every idle watch that
