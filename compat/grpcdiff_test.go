@@ -112,9 +112,12 @@ type diffPair struct {
 	stats map[string]int
 	log   []string
 	ops   int
+	// members is the size of the seedkv cluster.
+	members int
 }
 
 func newDiffPair(t testing.TB, etcdEP string, seedEPs []string) *diffPair {
+	t.Helper()
 	mk := func(eps []string) *clientv3.Client {
 		c, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 5 * time.Second,
 			Logger: zap.NewNop(), MaxCallSendMsgSize: 8 << 20})
@@ -123,7 +126,7 @@ func newDiffPair(t testing.TB, etcdEP string, seedEPs []string) *diffPair {
 		return c
 	}
 	return &diffPair{t: t, e: mk([]string{etcdEP}), s: mk(seedEPs),
-		leaseS2E: map[int64]int64{}, leaseE2S: map[int64]int64{}, stats: map[string]int{}}
+		leaseS2E: map[int64]int64{}, leaseE2S: map[int64]int64{}, stats: map[string]int{}, members: len(seedEPs)}
 }
 
 // ctx bounds one call.

@@ -15,6 +15,7 @@ import (
 // watchPair is the same watch on both servers and what each delivered.
 type watchPair struct {
 	desc         string
+	start        int64 // the start revision asked for (0: none)
 	e, s         clientv3.WatchChan
 	cancelE      context.CancelFunc
 	cancelS      context.CancelFunc
@@ -48,7 +49,8 @@ func (g *gen) watchOp() {
 func (g *gen) watchCreate() {
 	k, opts, desc := g.keyRange()
 	desc = "watch " + desc
-	if rev := g.revision(); rev != 0 {
+	rev := g.revision()
+	if rev != 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 		desc += fmt.Sprintf(" rev=%d", rev)
 	}
@@ -79,29 +81,33 @@ func (g *gen) watchCreate() {
 	g.p.logf("%s", desc)
 	ectx, ecancel := context.WithCancel(context.Background())
 	sctx, scancel := context.WithCancel(context.Background())
-	w := &watchPair{desc: desc, cancelE: ecancel, cancelS: scancel,
+	w := &watchPair{desc: desc, start: rev, cancelE: ecancel, cancelS: scancel,
 		e: g.p.e.Watch(ectx, k, opts...), s: g.p.s.Watch(sctx, k, opts...)}
 	g.watches = append(g.watches, w)
 }
 
 // syncWatches asks both servers for a progress notification and reads
 // every watch up to it (or its end), then requires both sides of every
-// watch to have delivered the same responses.
+// watch to have delivered the same responses. etcd v3.7.3 answers a
+// progress request only when no watch of the stream starts above its
+// revision and every watch has caught up (else it drops the request), so
+// the store is first written up to the highest start revision, and the
+// request is repeated while a watch still waits.
 func (g *gen) syncWatches() {
 	if len(g.watches) == 0 {
 		return
 	}
 	p := g.p
-	p.logf("watch sync at rev=%d", p.rev)
-	if err := p.e.RequestProgress(p.ctx()); err != nil {
-		p.t.Fatalf("etcd RequestProgress: %v", err)
-	}
-	if err := p.s.RequestProgress(p.ctx()); err != nil {
-		p.t.Fatalf("seedkv RequestProgress: %v", err)
-	}
 	for _, w := range g.watches {
-		w.eGot, w.eDone = p.drain(w.e, w.eGot, w.eDone, false)
-		w.sGot, w.sDone = p.drain(w.s, w.sGot, w.sDone, true)
+		for !w.eDone && p.rev < w.start {
+			g.p.logf("put %q (to reach a watch's start revision)", g.prefix+"sync")
+			g.doPut(g.prefix+"sync", "", nil, nil)
+		}
+	}
+	p.logf("watch sync at rev=%d", p.rev)
+	for _, w := range g.watches {
+		w.eGot, w.eDone = p.drain(p.e, w.e, w.eGot, w.eDone, false)
+		w.sGot, w.sDone = p.drain(p.s, w.s, w.sGot, w.sDone, true)
 		p.fail("watch "+w.desc, strings.Join(w.eGot, "\n"), strings.Join(w.sGot, "\n"))
 		p.stats["watch responses compared"] += len(w.eGot)
 		w.eGot, w.sGot = nil, nil
@@ -109,13 +115,17 @@ func (g *gen) syncWatches() {
 }
 
 // drain reads a watch until a progress notification at or past the
-// pair's revision, or the watch's end, rendering what it read.
-func (p *diffPair) drain(ch clientv3.WatchChan, got []string, done, seedkv bool) ([]string, bool) {
+// pair's revision, or the watch's end, rendering what it read. It asks
+// c for progress at once and again every 100 ms of silence.
+func (p *diffPair) drain(c *clientv3.Client, ch clientv3.WatchChan, got []string, done, seedkv bool) ([]string, bool) {
 	if done {
 		return got, true
 	}
 	timeout := time.After(10 * time.Second)
 	for {
+		if err := c.RequestProgress(p.ctx()); err != nil {
+			p.t.Fatalf("RequestProgress: %v", err)
+		}
 		select {
 		case r, ok := <-ch:
 			if !ok {
@@ -131,6 +141,7 @@ func (p *diffPair) drain(ch clientv3.WatchChan, got []string, done, seedkv bool)
 			if r.Canceled {
 				return got, true
 			}
+		case <-time.After(100 * time.Millisecond):
 		case <-timeout:
 			return append(got, "timeout: no progress notification"), true
 		}
@@ -143,14 +154,16 @@ func (p *diffPair) drain(ch clientv3.WatchChan, got []string, done, seedkv bool)
 func (p *diffPair) renderWatch(r *clientv3.WatchResponse, seedkv bool) []string {
 	var out []string
 	if r.Created {
-		out = append(out, fmt.Sprintf("created rev=%d", r.Header.Revision))
+		// a member of a cluster answers at its own revision, which may lag
+		out = append(out, fmt.Sprintf("created rev=%d", map[bool]int64{true: r.Header.Revision}[p.members == 1]))
 	}
 	for _, ev := range r.Events {
 		text := p.text(ev, seedkv)
 		out = append(out, "event "+strings.ReplaceAll(text, "\n", " "))
 	}
 	if r.Canceled {
-		out = append(out, fmt.Sprintf("canceled compact_revision=%d reason=%q err=%v", r.CompactRevision, r.CancelReason, r.Err()))
+		out = append(out, fmt.Sprintf("canceled rev=%d compact_revision=%d reason=%q err=%v",
+			r.Header.Revision, r.CompactRevision, r.CancelReason, r.Err()))
 	}
 	return out
 }

@@ -135,6 +135,9 @@ func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 			body = apiTxnResponse(tr)
 		}
 	case *api.CompactRequest:
+		if n.beforeCompact != nil && r.Revision > st.CompactRevision() && r.Revision <= st.CurrentRevision() {
+			n.beforeCompact(r.Revision)
+		}
 		err = st.Compact(r.Revision)
 		body = &api.CompactResponse{}
 	case *api.LeaseGrantRequest:

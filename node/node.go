@@ -78,6 +78,9 @@ type Node struct {
 	watches   []*stream // in creation order (deterministic iteration)
 	watchByID map[watchKey]*stream
 
+	// beforeCompact: see SetBeforeCompact (nil in simulation).
+	beforeCompact func(rev int64)
+
 	revoking map[int64]time.Time // lease -> when its expiry was proposed
 	// promotedAt is when this replica last became leader and renewed
 	// every lease (Unix ns by its clock; see keepPromotion).

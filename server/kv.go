@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"sort"
 
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/mvcc"
 )
 
 type kvServer struct {
@@ -234,7 +236,7 @@ func (k *kvServer) casPut(ctx context.Context, r *pb.PutRequest) (*pb.PutRespons
 		}
 		rb, _ := resp.Body.(*api.RangeResponse)
 		if rb == nil || len(rb.KVs) == 0 {
-			return nil, rpctypes.ErrGRPCKeyNotFound
+			return nil, k.missingKey(ctx, r.Lease)
 		}
 		cur := rb.KVs[0]
 		put := &api.PutRequest{Key: r.Key, Value: r.Value, Lease: r.Lease, PrevKV: r.PrevKv}
@@ -263,6 +265,26 @@ func (k *kvServer) casPut(ctx context.Context, r *pb.PutRequest) (*pb.PutRespons
 		return out, nil
 	}
 	return nil, rpctypes.ErrGRPCTimeout
+}
+
+// missingKey is the error of a Put with ignore_value or ignore_lease on a
+// key that does not exist: etcd checks the lease first, so a lease that
+// does not exist either gets ErrLeaseNotFound.
+func (k *kvServer) missingKey(ctx context.Context, lease int64) error {
+	if lease == 0 {
+		return rpctypes.ErrGRPCKeyNotFound
+	}
+	if err := k.s.catchUp(ctx); err != nil {
+		return err
+	}
+	var lerr error
+	if err := k.s.onLoop(ctx, func() { _, lerr = k.s.cfg.Node.LeaseTimeToLive(lease) }); err != nil {
+		return err
+	}
+	if errors.Is(lerr, mvcc.ErrLeaseNotFound) {
+		return rpctypes.ErrGRPCLeaseNotFound
+	}
+	return rpctypes.ErrGRPCKeyNotFound
 }
 
 // DeleteRange implements etcd's KV.DeleteRange.

@@ -34,29 +34,42 @@ func (m *maintenanceServer) Hash(ctx context.Context, _ *pb.HashRequest) (*pb.Ha
 	return &pb.HashResponse{Header: hdr, Hash: foldHash(h)}, nil
 }
 
-// HashKV implements etcd's Maintenance.HashKV from the local replica: a
-// CRC-64 (ECMA) of every key live at the revision (0: the current one),
-// in key order, with its value, create and mod revisions, version and
-// lease (mvcc.Store.Hash), folded to 32 bits by XOR of its halves.
-// Replicas at the same revision agree whatever their compaction, unlike
-// etcd's hash, which also covers the history kept since the compaction.
-// A revision below the compaction or above the current one gets etcd's
-// ErrCompacted or ErrFutureRev.
+// HashKV implements etcd's Maintenance.HashKV from the local replica with
+// etcd's own hash (etcdhash.go), so that its answers equal etcd's after
+// the same writes and compactions: the hash of the history up to the
+// revision (0: the current one) kept since the compaction, the
+// compaction revision and the revision hashed; for the revision of one
+// of the last compactions, the hash recorded when it ran (with the
+// compaction revision before it), as etcd answers. A revision below the
+// compaction or above the current one gets etcd's ErrCompacted or
+// ErrFutureRev.
 func (m *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
-	var hdr *pb.ResponseHeader
-	var h uint64
-	var rev, compact int64
+	var out *pb.HashKVResponse
 	var err error
-	if lerr := m.s.onLoop(ctx, func() {
-		hdr = m.s.localHeader()
-		rev, compact = r.Revision, m.s.cfg.Node.CompactRevision()
-		if rev == 0 {
-			rev = hdr.Revision
-		}
-		h, err = m.s.cfg.Node.HashAt(rev)
-	}); lerr != nil {
+	if lerr := m.s.onLoop(ctx, func() { out, err = m.s.hashKV(r.Revision) }); lerr != nil {
 		return nil, lerr
 	}
+	return out, err
+}
+
+// hashKV runs on the loop.
+func (s *Server) hashKV(rev int64) (*pb.HashKVResponse, error) {
+	hdr := s.localHeader()
+	for _, c := range s.compactHashes {
+		if c.rev == rev {
+			return &pb.HashKVResponse{Header: hdr, Hash: c.hash, CompactRevision: c.compactRev, HashRevision: c.rev}, nil
+		}
+	}
+	compact := s.etcdCompactRevision()
+	switch {
+	case rev > 0 && rev < compact:
+		return nil, rpctypes.ErrGRPCCompacted
+	case rev > hdr.Revision:
+		return nil, rpctypes.ErrGRPCFutureRev
+	case rev == 0:
+		rev = hdr.Revision
+	}
+	h, err := etcdHash(s.cfg.Node, compact, rev, false)
 	switch {
 	case errors.Is(err, mvcc.ErrCompacted):
 		return nil, rpctypes.ErrGRPCCompacted
@@ -65,7 +78,7 @@ func (m *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*p
 	case err != nil:
 		return nil, status.Error(codes.Unknown, "etcdserver: "+err.Error())
 	}
-	return &pb.HashKVResponse{Header: hdr, Hash: foldHash(h), CompactRevision: compact, HashRevision: rev}, nil
+	return &pb.HashKVResponse{Header: hdr, Hash: h, CompactRevision: compact, HashRevision: rev}, nil
 }
 
 // MoveLeader implements etcd's Maintenance.MoveLeader: the leader hands

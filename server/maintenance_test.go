@@ -23,7 +23,9 @@ import (
 )
 
 // HashKV agrees across replicas at one revision, changes with the data,
-// and refuses compacted and future revisions as etcd does.
+// answers the compaction revision with the hash recorded before the
+// compaction (etcd's), and refuses compacted and future revisions as etcd
+// does. (That the values are etcd's is compat's TestGRPCDiff.)
 func TestHashKV(t *testing.T) {
 	tc := startCluster(t)
 	kv := pb.NewKVClient(tc.conns[0])
@@ -62,13 +64,22 @@ func TestHashKV(t *testing.T) {
 		_, err = hashAt(0, revs[1])
 		return errors.Is(err, rpctypes.ErrGRPCCompacted)
 	}, 10*time.Second, 10*time.Millisecond)
-	h, err := hashAt(0, 0)
+	for i := range tc.conns {
+		require.Eventually(t, func() bool { // each replica compacts in its time
+			h, err := hashAt(i, 0)
+			return err == nil && h.CompactRevision == revs[2]
+		}, 10*time.Second, 10*time.Millisecond, "member %d compacts", i)
+		h, err := hashAt(i, revs[2])
+		require.NoError(t, err)
+		require.Equal(t, first, h.Hash, "member %d: the hash recorded when compacting at %d", i, revs[2])
+		require.Equal(t, int64(-1), h.CompactRevision, "member %d: from the compaction before (none)", i)
+	}
+	p, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("h0"), Value: []byte("w")})
 	require.NoError(t, err)
-	require.Equal(t, first, h.Hash, "compaction does not change the hash of the live keys")
-	require.Equal(t, revs[2], h.CompactRevision)
-	hh, err := pb.NewMaintenanceClient(tc.conns[0]).Hash(ctx(t), &pb.HashRequest{})
+	after, err := hashAt(0, p.Header.Revision)
 	require.NoError(t, err)
-	require.Equal(t, first, hh.Hash)
+	require.Equal(t, revs[2], after.CompactRevision)
+	require.NotEqual(t, first, after.Hash)
 }
 
 // MoveLeader hands leadership to the named voter; an unknown target is a

@@ -103,6 +103,9 @@ type Server struct {
 	// gossip keeps the member table (nil: membership cannot change and
 	// MemberList names members from cfg.Members).
 	gossip *gossip
+	// compactHashes are etcd's compaction hashes (etcdhash.go), on the
+	// loop only.
+	compactHashes []compactHash
 }
 
 // New builds a server.
@@ -113,7 +116,11 @@ func New(cfg Config) *Server {
 	if cfg.ProgressNotifyInterval <= 0 {
 		cfg.ProgressNotifyInterval = DefaultProgressNotifyInterval
 	}
-	return &Server{cfg: cfg, id: cfg.Client.ID()}
+	s := &Server{cfg: cfg, id: cfg.Client.ID()}
+	if cfg.Node != nil {
+		cfg.Loop.Post(func() { cfg.Node.SetBeforeCompact(s.recordCompactHash) })
+	}
+	return s
 }
 
 // Register adds the services to g.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"sync"
 	"time"
@@ -20,8 +21,8 @@ const progressWatchID = -1
 
 // Reasons a watch is canceled, in etcd's words.
 const (
-	reasonCompacted = "mvcc: required revision has been compacted"
-	reasonDuplicate = "mvcc: duplicate watch ID provided on the WatchStream"
+	reasonDuplicate  = "mvcc: duplicate watch ID provided on the WatchStream"
+	reasonEmptyRange = "mvcc: watcher range is empty"
 )
 
 type watchServer struct {
@@ -36,6 +37,7 @@ type watchEntry struct {
 	noPut, noDel   bool
 	progressNotify bool
 	start          int64 // first revision of the watch
+	reqStart       int64 // the start revision asked for (0: none)
 	w              *client.Watcher
 	sentSince      bool // a response went out since the last progress tick
 }
@@ -180,11 +182,15 @@ func (st *wstream) create(c *pb.WatchCreateRequest) {
 		st.nextID++
 	} else if st.watches[id] != nil {
 		st.mu.Unlock()
-		st.push(&pb.WatchResponse{Header: &pb.ResponseHeader{}, WatchId: id, Created: true, Canceled: true,
-			CancelReason: reasonDuplicate})
+		st.refuse(reasonDuplicate)
 		return
 	}
-	e := &watchEntry{id: id, progressNotify: c.ProgressNotify}
+	if len(c.RangeEnd) > 0 && !(len(c.RangeEnd) == 1 && c.RangeEnd[0] == 0) && bytes.Compare(c.Key, c.RangeEnd) >= 0 {
+		st.mu.Unlock()
+		st.refuse(reasonEmptyRange)
+		return
+	}
+	e := &watchEntry{id: id, progressNotify: c.ProgressNotify, reqStart: c.StartRevision}
 	for _, f := range c.Filters {
 		switch f {
 		case pb.WatchCreateRequest_NOPUT:
@@ -196,6 +202,15 @@ func (st *wstream) create(c *pb.WatchCreateRequest) {
 	st.watches[id] = e
 	st.mu.Unlock()
 	st.s.cfg.Loop.Post(func() { st.start(e, c) })
+}
+
+// refuse answers a create request that makes no watch, as etcd does:
+// created and canceled at once, watch ID -1, with the reason.
+func (st *wstream) refuse(reason string) {
+	st.s.cfg.Loop.Post(func() {
+		st.push(&pb.WatchResponse{Header: st.s.localHeader(), WatchId: progressWatchID, Created: true,
+			Canceled: true, CancelReason: reason})
+	})
 }
 
 // start opens the watch on the local replica (on the loop). A watch from
@@ -217,7 +232,10 @@ func (st *wstream) deliver(e *watchEntry, u client.WatchUpdate) {
 		st.forget(e.id)
 		r := &pb.WatchResponse{Header: st.s.localHeader(), WatchId: e.id, Canceled: true}
 		if errors.Is(u.Err, api.ErrCompacted) {
-			r.CompactRevision, r.CancelReason = u.CompactRevision, reasonCompacted
+			// etcd's answer: the compaction revision, no reason, and a
+			// header at revision 0 (its watcher's response has none).
+			r.CompactRevision = u.CompactRevision
+			r.Header.Revision = 0
 		} else {
 			r.CancelReason = u.Err.Error()
 		}
@@ -284,46 +302,35 @@ func (st *wstream) entries() []*watchEntry {
 	return out
 }
 
-// progress answers a progress request as etcd does: once every watch of
-// the stream has delivered all events up to the store's revision, one
-// response with that revision (etcd defers its answer while a watch
-// catches up, and sends none on a stream without watches). The replica
-// is asked to confirm each caught-up watch at once
+// progress answers a progress request as etcd v3.7.3 does: if every
+// watch of the stream has delivered all events up to the store's
+// revision, and none starts above it, one response with that revision;
+// otherwise none (etcd drops the request; clients ask again). The
+// replica is first asked to confirm each caught-up watch at once
 // (Node.WatchProgressNow); its confirmations reach the watches on the
 // loop before the check posted after them.
 func (st *wstream) progress() {
-	st.s.cfg.Loop.Post(func() { st.progressCheck(time.Now().Add(progressDeferLimit)) })
+	st.s.cfg.Loop.Post(func() {
+		st.s.cfg.Node.WatchProgressNow(st.s.id)
+		st.s.cfg.Loop.Post(st.progressCheck)
+	})
 }
 
-// Deferred progress requests are checked every progressRetry, for at
-// most progressDeferLimit (a watch catching up on a long history).
-const (
-	progressRetry      = 10 * time.Millisecond
-	progressDeferLimit = time.Minute
-)
-
 // progressCheck runs on the loop.
-func (st *wstream) progressCheck(deadline time.Time) {
-	st.s.cfg.Node.WatchProgressNow(st.s.id)
-	st.s.cfg.Loop.Post(func() {
-		if st.isClosed() {
+func (st *wstream) progressCheck() {
+	if st.isClosed() {
+		return
+	}
+	hdr := st.s.localHeader()
+	entries := st.entries()
+	for _, e := range entries {
+		if e.w == nil || e.next()-1 < hdr.Revision || hdr.Revision < e.reqStart {
 			return
 		}
-		hdr := st.s.localHeader()
-		entries := st.entries()
-		if len(entries) == 0 {
-			return
-		}
-		for _, e := range entries {
-			if e.w == nil || e.next()-1 < hdr.Revision {
-				if time.Now().Before(deadline) {
-					time.AfterFunc(progressRetry, func() { st.s.cfg.Loop.Post(func() { st.progressCheck(deadline) }) })
-				}
-				return
-			}
-		}
+	}
+	if len(entries) > 0 {
 		st.push(&pb.WatchResponse{Header: hdr, WatchId: progressWatchID})
-	})
+	}
 }
 
 func (st *wstream) isClosed() bool {
