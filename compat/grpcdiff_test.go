@@ -48,7 +48,7 @@ var (
 	gdSeqs  = flag.Int("grpcdiff.seqs", 30, "TestGRPCDiff: random sequences to run")
 	gdOps   = flag.Int("grpcdiff.ops", 60, "TestGRPCDiff: operations per sequence")
 	gdSeed  = flag.Uint64("grpcdiff.seed", 1, "TestGRPCDiff: seed of the first sequence (sequence i uses seed+i)")
-	gdSeqs3 = flag.Int("grpcdiff.seqs3", 8, "TestGRPCDiff3 (3 seedkv members): random sequences to run")
+	gdSeqs3 = flag.Int("grpcdiff.seqs3", 4, "TestGRPCDiff3 (3 seedkv members): random sequences to run")
 )
 
 // freePort returns a loopback port that was free a moment ago.
