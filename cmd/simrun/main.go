@@ -12,7 +12,7 @@
 //	-seeds N       how many seeds (default 100)
 //	-seed S        first seed (default 1); -seeds 1 -seed S replays seed S
 //	-parallel P    worker goroutines, one world each (default: CPUs)
-//	-nodes N       cluster size (default 5, at most 51; 0 draws 3..5 per seed)
+//	-nodes N       cluster size, at most 51 (default 0: drawn per seed, 3..7)
 //	-clients N     workload clients (default 0: the scenario's clients per node)
 //	-duration D    virtual time per seed (default 10s)
 //	-faults LIST   swarm (default), none, all, or a comma list of fault names
