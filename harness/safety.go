@@ -356,6 +356,12 @@ func (s *safetyChecker) prune() {
 		if n == nil || s.running == nil || !s.running(id) {
 			return
 		}
+		if stopped, _ := n.Stopped(); stopped {
+			// Stopped for good (its disk was damaged): it applies nothing
+			// again; rebuilt, it starts from a snapshot at or above its
+			// sender's compaction point, like any replica.
+			continue
+		}
 		floor = min(floor, compactedBelow(n, s.appliedBase, floor))
 	}
 	// Drop the indices below floor-1 (the snapshot at floor-1 may still

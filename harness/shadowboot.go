@@ -67,17 +67,25 @@ func (s *safetyChecker) shadowBoot(id host.NodeID) (rep wal.Replay, ok bool, err
 	// directory changes are durable at once, but a WAL that relies on
 	// that (a new segment named nowhere durable) loses it on a real file
 	// system.
-	files := map[string][]byte{}
+	files, snaps := map[string][]byte{}, map[string][]byte{}
 	for _, name := range d.DirNames() {
-		if !strings.HasSuffix(name, ".wal") {
+		into := files
+		switch {
+		case strings.HasSuffix(name, ".snap"):
+			into = snaps
+		case !strings.HasSuffix(name, ".wal"):
 			continue
 		}
 		if b, ok := d.DirDurableBytes(name); ok {
-			files[name] = b
+			into[name] = b
 		}
 	}
 	s.shadow.boots++
-	return openDurable(files)
+	rep, ok, err = openDurable(files)
+	if ok && err == nil {
+		s.shadowSnapshot(id, rep, snaps)
+	}
+	return rep, ok, err
 }
 
 // openDurable opens the WAL segment files of a scratch copy of a disk

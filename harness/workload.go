@@ -88,9 +88,13 @@ type gen struct {
 	seq      int  // for unique values and lease keys
 	lastSeen []string
 	seen     []bool // lastSeen[i] is a value read or written (else: absent or unknown)
-	leases   []*lease
-	ttlMin   int64 // lease TTLs, seconds
-	ttlMax   int64
+	// lastKV[i] is key i as this client last read it, with its revisions
+	// and version (valid while kvKnown[i]): guards compare those too.
+	lastKV  []lin.KV
+	kvKnown []bool
+	leases  []*lease
+	ttlMin  int64 // lease TTLs, seconds
+	ttlMax  int64
 	// keepAlive: this client keeps its leases alive (else they lapse).
 	keepAlive bool
 	// lastRev is the highest revision the client has seen (reads of the
@@ -106,6 +110,7 @@ func newGen(client int, rng *rand.Rand, cfg *Config) *gen {
 	g := &gen{client: client, rng: rng, keys: cfg.Keys, mix: cfg.Mix.weights(),
 		serial:   cfg.Reads == ReadsSerializable,
 		lastSeen: make([]string, cfg.Keys), seen: make([]bool, cfg.Keys),
+		lastKV: make([]lin.KV, cfg.Keys), kvKnown: make([]bool, cfg.Keys),
 		ttlMin: cfg.MinLeaseTTL, ttlMax: cfg.MaxLeaseTTL, keepAlive: rng.IntN(100) < cfg.KeepAlivePercent}
 	for _, w := range g.mix {
 		g.total += w
@@ -258,12 +263,55 @@ func (g *gen) rangePrefix() string {
 // guard is a compare that holds if key i is as this client last saw it.
 func (g *gen) guard(i int) (lin.Compare, api.Compare) {
 	k := kvKey(i)
+	if g.kvKnown[i] && g.rng.IntN(2) == 0 {
+		return g.numericGuard(i)
+	}
 	if g.seen[i] {
 		return lin.Compare{Key: k, Target: lin.TargetValue, Op: lin.CmpEqual, Value: g.lastSeen[i]},
 			api.Compare{Key: []byte(k), Target: api.TargetValue, Result: api.CompareEqual, Value: []byte(g.lastSeen[i])}
 	}
 	return lin.Compare{Key: k, Target: lin.TargetVersion, Op: lin.CmpEqual, Num: 0},
 		api.Compare{Key: []byte(k), Target: api.TargetVersion, Result: api.CompareEqual, Version: 0}
+}
+
+// numericGuard is a guard on key i's revisions or version as this client
+// last read them, with each of the orderings etcd's clients use: equal
+// ("unchanged since I read it"), less than one past ("not modified
+// since"), greater than one below ("still there, not older"). Compares on
+// numbers and with Less and Greater are how etcd's own recipes and
+// clients guard their writes; a store that mixes up a compare's target or
+// its ordering passes value-only guards.
+func (g *gen) numericGuard(i int) (lin.Compare, api.Compare) {
+	kv := g.lastKV[i]
+	k := kvKey(i)
+	lc := lin.Compare{Key: k}
+	ac := api.Compare{Key: []byte(k)}
+	var have int64 // the operand in the model's numbering
+	switch g.rng.IntN(3) {
+	case 0:
+		lc.Target, ac.Target, have = lin.TargetModRevision, api.TargetMod, kv.ModRevision
+	case 1:
+		lc.Target, ac.Target, have = lin.TargetVersion, api.TargetVersion, kv.Version
+	default:
+		lc.Target, ac.Target, have = lin.TargetCreateRevision, api.TargetCreate, kv.CreateRevision
+	}
+	switch g.rng.IntN(3) {
+	case 0:
+		lc.Op, ac.Result, lc.Num = lin.CmpEqual, api.CompareEqual, have
+	case 1:
+		lc.Op, ac.Result, lc.Num = lin.CmpLess, api.CompareLess, have+1
+	default:
+		lc.Op, ac.Result, lc.Num = lin.CmpGreater, api.CompareGreater, have-1
+	}
+	switch ac.Target {
+	case api.TargetMod:
+		ac.ModRevision = lc.Num + revBase
+	case api.TargetCreate:
+		ac.CreateRevision = lc.Num + revBase
+	default:
+		ac.Version = lc.Num
+	}
+	return lc, ac
 }
 
 // cas is a single-key compare-and-swap: if the key is as last seen, put a
@@ -339,6 +387,16 @@ func (g *gen) txn() step {
 		in.Then = append(in.Then, lin.TxnOp{Kind: lin.KindPut, Key: kb, Value: vb})
 		body.Success = append(body.Success, api.TxnOp{Put: &api.PutRequest{Key: []byte(kb), Value: []byte(vb)}})
 	}
+	if g.rng.IntN(3) == 0 {
+		// Read a key the branch just wrote: a transaction's range sees
+		// the writes of its earlier operations (at the new revision).
+		k := ka
+		if len(in.Then) > 1 && g.rng.IntN(2) == 0 {
+			k = in.Then[1].Key
+		}
+		in.Then = append(in.Then, lin.TxnOp{Kind: lin.KindGet, Key: k})
+		body.Success = append(body.Success, api.TxnOp{Range: &api.RangeRequest{Key: []byte(k)}})
+	}
 	return step{kind: opTxn, checked: true, input: in, body: body}
 }
 
@@ -368,7 +426,7 @@ func (g *gen) deleteTxn(ka, kb string, lc lin.Compare, ac api.Compare) step {
 func (g *gen) learn(s *step, out *lin.Output, ok bool) {
 	for _, k := range touched(&s.input) {
 		if i, isKV := kvIndex(k); isKV {
-			g.seen[i] = false
+			g.seen[i], g.kvKnown[i] = false, false
 		}
 	}
 	if !ok {
@@ -378,6 +436,7 @@ func (g *gen) learn(s *step, out *lin.Output, ok bool) {
 		for _, kv := range kvs {
 			if i, isKV := kvIndex(kv.Key); isKV {
 				g.lastSeen[i], g.seen[i] = kv.Value, true
+				g.lastKV[i], g.kvKnown[i] = kv, true
 			}
 		}
 	}

@@ -1,0 +1,138 @@
+package bugbench
+
+// redBugs are the red team's set (issue 10: the hidden catalogue's
+// classes): mistakes in the places the rest of the catalogue is thin
+// (snap, client, the boot path that joins a snapshot and the WAL, the
+// unstable log, compares and transactions the workload rarely shapes, the
+// watch stream's bookkeeping), each in the shape of an etcd or raft
+// historical bug.
+var redBugs = []Bug{
+	{
+		Name: "raft-stable-to-ignores-term", Group: GroupTiming, File: "raft/log.go",
+		Old: `
+if u.entries[i-u.offset].Term != t {
+    return
+}
+`,
+		New:         ``,
+		Description: "Marking entries stable after a Ready was persisted does not check the term of the entry persisted at that index: if a newer leader's append replaced it while the Ready was out, the replacement is dropped from the unstable log as if written, and never reaches the WAL (etcd raft's unstable.stableTo term check).",
+		Flags:       []string{"-faults", "partition,crash"},
+	},
+	{
+		Name: "raft-conf-pending-index-off-by-one", Group: GroupPath, File: "raft/raft.go",
+		Old:         `r.pendingConfIndex = r.log.lastIndex() + uint64(i) + 1`,
+		New:         `r.pendingConfIndex = r.log.lastIndex() + uint64(i)`,
+		Description: "The pending configuration change is recorded at the index before its entry: a second membership change is admitted as soon as the entry before the first one is applied, so two changes can be in flight at once (two quorums that need not overlap).",
+		Flags:       []string{"-faults", "membership"},
+	},
+	{
+		Name: "snap-save-no-dir-sync", Group: GroupTiming, File: "snap/snap.go",
+		Old:         `fs.SyncDir(done)`,
+		New:         `done(nil)`,
+		Description: "A snapshot is reported saved once its file is synced and renamed, without syncing the directory: a crash can lose the rename while the WAL's marker for the snapshot is durable, and the replica cannot boot (etcd's snapshotter fsyncs the directory).",
+		Flags:       []string{"-faults", "crash,lose-dirent"},
+	},
+	{
+		Name: "client-watch-resume-from-now", Group: GroupTiming, File: "client/watch.go",
+		Old:         `if w.next == 0 {`,
+		New:         `if w.next == 0 || w.opts.StartRevision == 0 {`,
+		Description: "A watch started at 'now' (no start revision) takes every new stream's creation revision as its position, also after a resume: the events between the last one delivered and the new member's revision are skipped (etcd clientv3's resume-from-wrong-revision shape).",
+		Flags:       []string{"-faults", "partition,packet"},
+	},
+	{
+		Name: "client-low-watermark-skips-pending", Group: GroupTiming, File: "client/client.go",
+		Old: `
+for c.low < c.nextID && c.pending[c.low] == nil {
+    c.low++
+}
+`,
+		New: `
+c.low = max(c.low, cl.req.ID+1)
+`,
+		Description: "The client's 'every request below this has finished' watermark moves past the request that just finished, also over older requests still in flight: the servers forget those requests' deduplication records, and a retry or a late duplicate of one applies it twice.",
+		Flags:       []string{"-faults", "packet,partition"},
+	},
+	{
+		Name: "mvcc-watch-batch-repeats-last", Group: GroupPath, File: "mvcc/watch.go",
+		Old:         `w.nextMain, w.nextSub = r.main, r.sub+1`,
+		New:         `w.nextMain, w.nextSub = r.main, r.sub`,
+		Description: "A watcher whose batch filled up resumes at the last event it returned instead of after it: the next batch starts with that event again, a duplicate in the stream.",
+	},
+	{
+		Name: "mvcc-revoke-no-rev-bump", Group: GroupPath, File: "mvcc/lease.go",
+		Old: `
+s.deleteKeys(kis, s.rev+1, 0, false)
+s.rev++
+`,
+		New: `
+s.deleteKeys(kis, s.rev+1, 0, false)
+`,
+		Description: "Revoking a lease deletes its keys at the next revision but does not advance the store's revision: the next write reuses it, so two changes share a revision and reads, watches and hashes disagree about it.",
+	},
+	{
+		Name: "mvcc-compare-modrev-uses-create", Group: GroupSymptom, File: "mvcc/write.go",
+		Old:         `return compareInt(c.Result, r.main, c.Number)`,
+		New:         `return compareInt(c.Result, r.create, c.Number)`,
+		Description: "A compare on a key's mod revision compares its create revision: a compare-and-swap guarded by the mod revision it read succeeds after the key was changed (and fails after it was recreated).",
+	},
+	{
+		Name: "mvcc-compare-less-inclusive", Group: GroupSymptom, File: "mvcc/write.go",
+		Old:         `return order < 0`,
+		New:         `return order <= 0`,
+		Description: "A Less compare also holds on equality: a transaction guarded by 'version < n' or 'mod_revision < r' runs its success branch one step too late.",
+	},
+	{
+		Name: "mvcc-txn-range-misses-own-write", Group: GroupSymptom, File: "mvcc/write.go",
+		Old:         `rev = main // the latest, including this Txn's earlier writes`,
+		New:         `rev = s.rev // the latest, including this Txn's earlier writes`,
+		Description: "A range inside a transaction reads the store as of before the transaction: it misses the writes of the transaction's earlier operations (etcd's txn read-your-own-writes).",
+	},
+	{
+		Name: "mvcc-delete-absent-bumps-rev", Group: GroupSymptom, File: "mvcc/write.go",
+		Old:         `return 0, s.rev, nil, nil`,
+		New:         `s.rev++; return 0, s.rev, nil, nil`,
+		Description: "A delete that deletes nothing still creates a revision (with no change in it): revisions no longer count changes, and a watcher or a replica comparing revisions sees one no event explains.",
+	},
+	{
+		Name: "raft-candidate-same-term", Group: GroupTiming, File: "raft/raft.go",
+		Old:         `r.reset(r.term + 1)`,
+		New:         `r.reset(r.term)`,
+		Description: "A node that starts an election does not move to a new term: it votes for itself in a term in which it may already have voted for another candidate, and two leaders can be elected in one term.",
+		Flags:       []string{"-faults", "partition"},
+	},
+	{
+		Name: "raft-prevote-records-vote", Group: GroupTiming, File: "raft/raft.go",
+		Old: `
+if m.Type == MsgVote {
+    r.electionElapsed = 0
+    r.vote = m.From
+}
+`,
+		New: `
+r.electionElapsed = 0
+r.vote = m.From
+`,
+		Description: "A granted pre-vote is recorded as the node's vote in its current term (it is a vote for a future term, and must change nothing): after voting for one candidate the node can then grant its real vote in the same term to another, the pre-candidate.",
+		Flags:       []string{"-faults", "partition,packet"},
+	},
+	{
+		Name: "wal-release-before-head-synced", Group: GroupTiming, File: "wal/wal.go",
+		Old:         `if !w.headSynced && w.f != nil {`,
+		New:         `if !w.headSynced && w.f == nil {`,
+		Description: "Releasing WAL segments after a snapshot also removes the segment before the active one while the active segment's head (which restates the hard state and the snapshot marker) is not yet durable: a crash then leaves a log no marker explains, and the replica cannot boot.",
+		Flags:       []string{"-faults", "crash"},
+	},
+	{
+		Name: "mvcc-prevkv-compacted-boundary", Group: GroupPath, File: "mvcc/watch.go",
+		Old:         `if (!r.tombstone() && r.create == r.main) || r.main-1 < s.compactRev {`,
+		New:         `if (!r.tombstone() && r.create == r.main) || r.main < s.compactRev {`,
+		Description: "A watch event at the compaction revision still gets a previous key-value, read at a revision compaction removed: the version found there is not the one the key had (etcd gives none once that revision is compacted).",
+	},
+	{
+		Name: "raft-inflights-not-freed-on-heartbeat", Group: GroupPath, File: "raft/raft.go",
+		Old:         `pr.inflights.freeFirstOne()`,
+		New:         ``,
+		Description: "A leader whose in-flight window to a follower is full never frees a slot on a heartbeat answer: when the appends in the window were lost it sends that follower nothing more until a rejection, and the follower stays behind (etcd raft frees one slot per heartbeat response).",
+		Flags:       []string{"-faults", "packet"},
+	},
+}
