@@ -100,7 +100,9 @@ type File interface {
 	// Size is the current size, volatile bytes included.
 	Size() int64
 	// Sync makes every write so far durable and then calls done on the
-	// process's event loop, with nil or the error that prevented it.
+	// process's event loop, with nil or the error that prevented it. A
+	// Sync that fails with ErrIO leaves the writes it covered lost for
+	// good: a later successful Sync does not make them durable.
 	// Completion is asynchronous in the simulator; an implementation may
 	// call done before Sync returns.
 	Sync(done func(error))
@@ -120,4 +122,10 @@ var (
 	ErrClosed = errors.New("file closed")
 	// ErrBadOffset: a negative offset or size.
 	ErrBadOffset = errors.New("bad offset")
+	// ErrIO: the device failed an operation (EIO), for example an fsync
+	// whose writeback failed. After a failed Sync the writes it covered
+	// may never become durable, even if a later Sync of the file
+	// succeeds (Linux drops the dirty pages: PostgreSQL's "fsyncgate"),
+	// so a caller must treat it as fatal, as etcd does.
+	ErrIO = errors.New("input/output error")
 )

@@ -101,6 +101,10 @@ type Disk struct {
 
 	lastFile *file // file and op seq of the last WriteAt (torn-write candidate)
 	lastSeq  uint64
+
+	// syncFault, if set, decides as each file sync is about to complete
+	// whether it fails (see SetSyncFault).
+	syncFault func(name string) bool
 }
 
 type file struct {
@@ -114,6 +118,11 @@ type file struct {
 	pend    []byte
 	nextSeq uint64
 	removed bool
+	// errGen counts the syncs of this file that SetSyncFault's hook
+	// failed: a sync issued before a failure and completing after it
+	// reports the failure too (Linux's errseq: every fsync waiting when
+	// writeback failed sees the error).
+	errGen uint32
 }
 
 // diskOp is one unsynced write or truncate.
@@ -652,7 +661,8 @@ type syncReq struct {
 	upTo uint64 // ops with seq < upTo become durable
 	inc  uint64
 	done func(error)
-	err  error // non-nil: just report it (a sync on a bad handle)
+	err  error  // non-nil: just report it (a sync on a bad handle)
+	gen  uint32 // the file's errGen when the sync was issued
 }
 
 func (r *syncReq) complete() {
@@ -671,6 +681,9 @@ func (r *syncReq) complete() {
 	}
 	d.inflight--
 	f := r.f
+	if (d.syncFault != nil || f.errGen != r.gen) && r.failed() {
+		return
+	}
 	n := 0
 	for n < len(f.ops) && f.ops[n].seq < r.upTo {
 		f.apply(f.ops[n])
@@ -694,6 +707,51 @@ func (r *syncReq) complete() {
 		return
 	}
 	r.done(nil)
+}
+
+// SetSyncFault installs fail (nil removes it): as each later file Sync of
+// this disk is about to complete, fail(name) decides whether it fails
+// instead. A failed sync completes with host.ErrIO, and the writes and
+// truncates it covered are dropped from what can become durable: they
+// stay in the volatile view (reads see them) until a crash, but no later
+// Sync makes them durable, just as Linux marks the pages of a failed
+// writeback clean and a retried fsync then succeeds without them
+// (PostgreSQL's "fsyncgate"). A sync of the same file that was in flight
+// when one failed fails too. Directory syncs never fail. With no hook set
+// and no failure so far, syncs behave (and trace) exactly as before.
+func (d *Disk) SetSyncFault(fail func(name string) bool) { d.syncFault = fail }
+
+// failed reports whether r fails (SetSyncFault's hook says so, or a sync
+// of its file failed while it was in flight); if so it drops the
+// operations r covered, traces it and reports host.ErrIO.
+func (r *syncReq) failed() bool {
+	d, f := r.d, r.f
+	if f.errGen != r.gen {
+		// Waiting when another sync of the file failed: it sees that
+		// error (its data may be among what was dropped).
+	} else if d.syncFault == nil || !d.syncFault(f.name) {
+		return false
+	} else {
+		f.errGen++
+	}
+	n := 0
+	for n < len(f.ops) && f.ops[n].seq < r.upTo {
+		n++
+	}
+	off, size := writtenRange(f.ops[:n])
+	f.dropSynced(n) // forgotten, not applied: never durable
+	d.w.traceFile(kSyncFailed, d.id, uint64(n), hashString(f.name), f.name, off, size)
+	done := r.done
+	if done == nil {
+		return true
+	}
+	err := fmt.Errorf("%w: disk %d: fsync %q", host.ErrIO, d.id, f.name)
+	if n := d.w.node(d.id); n != nil && n.paused {
+		n.backlog = append(n.backlog, event{kind: evTimer, node: n, inc: n.inc, fn: func() { done(err) }})
+		return true
+	}
+	done(err)
+	return true
 }
 
 // writtenRange is the byte range [off, off+n) that spans the writes among
@@ -903,7 +961,7 @@ func (h *handle) Size() int64 { return int64(len(h.f.data)) }
 func (h *handle) Sync(done func(error)) {
 	d := h.d
 	r := d.w.newSyncReq()
-	*r = syncReq{d: d, f: h.f, upTo: h.f.nextSeq, inc: d.inc, done: done}
+	*r = syncReq{d: d, f: h.f, upTo: h.f.nextSeq, inc: d.inc, done: done, gen: h.f.errGen}
 	var delay time.Duration
 	if err := h.check(); err != nil {
 		r.err = err

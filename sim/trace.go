@@ -181,6 +181,12 @@ func appendBuiltin(dst []byte, k kind, e *TraceEvent, dec PayloadDecoder) []byte
 		return appendUint(appendFile(dst, e.File), " size=", uint64(e.Off))
 	case kSyncLost, kCreate, kRemove:
 		return appendFile(dst, e.File)
+	case kSyncFailed:
+		dst = appendFile(dst, e.File)
+		if e.Len > 0 {
+			dst = appendRange(dst, e.Off, e.Len)
+		}
+		return appendUint(dst, " dropped-ops=", e.Aux)
 	case kRename:
 		dst = appendFile(dst, e.File)
 		return append(append(dst, " to="...), e.To...)

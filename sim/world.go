@@ -462,6 +462,7 @@ const (
 	kResume
 	kSyncDir
 	kLoseDirents
+	kSyncFailed
 	numKinds
 )
 
@@ -491,6 +492,7 @@ var kindNames = [numKinds]string{
 	kResume:      "resume",
 	kSyncDir:     "sync-dir",
 	kLoseDirents: "lose-dirents",
+	kSyncFailed:  "sync-failed",
 }
 
 var kindHash = func() (h [numKinds]uint64) {
