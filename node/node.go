@@ -158,10 +158,45 @@ func (n *Node) stop(reason string) {
 	if n.stopped {
 		return
 	}
-	n.stopped = true
 	n.probes.Hit(probeStopped)
-	n.stopReason = reason
 	n.writeStopFile(reason)
+	n.inert(reason)
+}
+
+// halt makes the replica inert after its disk failed an operation with
+// host.ErrIO (a failed fsync), as etcd panics: this process must not go on,
+// since what the failed sync covered may never become durable whatever it
+// does next (fsyncgate), yet nothing it covered was acknowledged. Unlike
+// stop it leaves no StopFile: the durable state is a state a crash could
+// have left, so a restart recovers from it as after a crash. Stopped
+// reports the halt until the process is restarted.
+func (n *Node) halt(reason string) {
+	if n.stopped {
+		return
+	}
+	n.probes.Hit(probeHalted)
+	n.inert(HaltPrefix + reason)
+}
+
+// HaltPrefix starts the Stopped reason of a replica halted by an I/O
+// error (see Node.halt): it is down until restarted, not for good.
+const HaltPrefix = "halted on an I/O error (restart to recover): "
+
+// fail stops the replica after err: it halts (restartable) on an I/O
+// error of its disk and stops for good on anything else.
+func (n *Node) fail(what string, err error) {
+	if errors.Is(err, host.ErrIO) {
+		n.halt(what + ": " + err.Error())
+		return
+	}
+	n.stop(what + ": " + err.Error())
+}
+
+// inert makes the replica answer nothing, vote for nobody and set no
+// timers from now on.
+func (n *Node) inert(reason string) {
+	n.stopped = true
+	n.stopReason = reason
 	if n.tick != nil {
 		n.tick.Stop()
 	}
@@ -170,7 +205,8 @@ func (n *Node) stop(reason string) {
 	}
 }
 
-// Stopped reports whether the replica has stopped for good, and why.
+// Stopped reports whether the replica has stopped, and why: for good, or
+// (a reason starting with HaltPrefix) until its process is restarted.
 func (n *Node) Stopped() (bool, string) { return n.stopped, n.stopReason }
 
 // Receive handles one payload from the network: a raft message from a
@@ -318,12 +354,12 @@ func (n *Node) persistSnapshotFile(rd raft.Ready) {
 func (n *Node) persistWAL(rd raft.Ready) {
 	if !rd.Snapshot.IsEmpty() {
 		if err := n.wal.SaveSnapshot(walMarker(rd.Snapshot.Meta)); err != nil {
-			n.stop("wal: save snapshot marker: " + err.Error())
+			n.fail("wal: save snapshot marker", err)
 			return
 		}
 	}
 	if err := n.wal.Save(walHardState(rd.HardState), walEntries(rd.Entries)); err != nil {
-		n.stop("wal: save: " + err.Error())
+		n.fail("wal: save", err)
 		return
 	}
 	hs := rd.HardState
@@ -404,8 +440,9 @@ func (n *Node) syncWAL(then func()) {
 }
 
 // diskError retries after a full disk (nothing changed, nothing was
-// acknowledged) and stops the node on any other error: after a failed
-// fsync the state on disk is unknown.
+// acknowledged), halts the node on an I/O error (after a failed fsync
+// nothing this process does can make the lost writes durable: a restart
+// must reload what is) and stops it for good on anything else.
 func (n *Node) diskError(what string, err error, retry func()) {
 	if errors.Is(err, host.ErrNoSpace) {
 		n.probes.Hit(probeDiskFullRetry)
@@ -416,7 +453,7 @@ func (n *Node) diskError(what string, err error, retry func()) {
 		})
 		return
 	}
-	n.stop(what + ": " + err.Error())
+	n.fail(what, err)
 }
 
 // persisted finishes a Ready whose state is durable: acknowledgements and

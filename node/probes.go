@@ -17,6 +17,7 @@ var (
 	probeRecoveryStarted    = probe.New("node/recovery-started", "node: a replica started recovering from untrusted storage")
 	probeRecoveryDone       = probe.New("node/recovery-finished", "node: a recovering replica caught up and finished recovery")
 	probeStopped            = probe.New("node/stopped", "node: a replica stopped for good")
+	probeHalted             = probe.New("node/halted-on-io-error", "node: a replica halted (restartable) after an I/O error of its disk")
 	probeDiskFullRetry      = probe.New("node/disk-full-retry", "node: a write hit a full disk and is retried")
 	probeReadTimeout        = probe.New("node/read-index-timeout", "node: a batch of linearizable reads timed out waiting for its ReadIndex")
 	probeConfApplied        = probe.New("node/conf-change-applied", "node: a membership change was applied")

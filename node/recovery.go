@@ -329,11 +329,11 @@ func (n *Node) startRecovery(cause error) {
 			return
 		}
 		if err != nil {
-			n.stop(cause.Error() + "; recovery: " + err.Error())
+			n.fail(cause.Error()+"; recovery", err)
 			return
 		}
 		if err := n.removeDamaged(); err != nil {
-			n.stop(cause.Error() + "; recovery: " + err.Error())
+			n.fail(cause.Error()+"; recovery", err)
 			return
 		}
 		// The removals must be durable before the new log exists: else a
@@ -346,7 +346,7 @@ func (n *Node) startRecovery(cause error) {
 				err = n.wipeAndJoin(tOld)
 			}
 			if err != nil {
-				n.stop(cause.Error() + "; recovery: " + err.Error())
+				n.fail(cause.Error()+"; recovery", err)
 				return
 			}
 			n.booting = false

@@ -206,7 +206,7 @@ func (n *Node) saveBootstrap(snap raft.Snapshot) {
 			return
 		}
 		if err := n.wal.SaveSnapshot(walMarker(snap.Meta)); err != nil {
-			n.stop("wal: bootstrap marker: " + err.Error())
+			n.fail("wal: bootstrap marker", err)
 			return
 		}
 		n.syncWAL(n.booted)
