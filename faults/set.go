@@ -204,15 +204,24 @@ func (s Set) union(t Set) Set {
 }
 
 // Swarm draws a random subset of the in-model faults: each is in with
-// probability one half, independently (so a seed may also draw none).
+// probability one half (or its SwarmChance, if it is Rated),
+// independently (so a seed may also draw none).
 func Swarm(r *rand.Rand) Set {
 	var s Set
 	for _, f := range All.Faults() {
-		if r.IntN(2) == 1 {
+		if drawn(f, r) {
 			s = s.With(f.Name())
 		}
 	}
 	return s
+}
+
+// drawn draws whether a swarm includes f.
+func drawn(f Fault, r *rand.Rand) bool {
+	if rf, ok := f.(Rated); ok {
+		return r.Float64() < rf.SwarmChance()
+	}
+	return r.IntN(2) == 1
 }
 
 // Resolve turns a swarm set into a concrete one by drawing Swarm(r) and

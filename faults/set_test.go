@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -69,8 +70,15 @@ func TestSwarm(t *testing.T) {
 		}
 	}
 	for _, f := range All.Faults() {
-		require.InDelta(t, seeds/2, counts[f.Name()], 5*22.4, "%s drawn %d of %d", f.Name(), counts[f.Name()], seeds) // 5 sd
+		p := 0.5
+		if rf, ok := f.(Rated); ok {
+			p = rf.SwarmChance()
+		}
+		sd := math.Sqrt(seeds * p * (1 - p))
+		require.InDelta(t, seeds*p, counts[f.Name()], 5*sd, "%s drawn %d of %d", f.Name(), counts[f.Name()], seeds)
 	}
+	f, _ := Lookup(DiskSyncError)
+	require.Implements(t, (*Rated)(nil), f, "disk-sync-error is drawn at its own, lower rate")
 	r := rand.New(rand.NewPCG(1, 2))
 	require.True(t, SwarmSet.With(LoseSynced).Resolve(r).Has(LoseSynced))
 	require.Equal(t, Of(Crash), Of(Crash).Resolve(r))

@@ -331,6 +331,9 @@ func (s *safetyChecker) afterReceive(id host.NodeID, p []byte) {
 	if n == nil {
 		return
 	}
+	if stopped, _ := n.Stopped(); stopped {
+		return // it stepped nothing: a stopped or halted replica is inert
+	}
 	st := n.RaftStatus()
 	if st.Role == raft.RoleLeader && st.Term < h.term &&
 		(slices.Contains(st.ConfState.Voters, h.from) || slices.Contains(st.ConfState.Learners, h.from)) {

@@ -266,11 +266,13 @@ func oneOf[T any](r *rand.Rand, xs ...T) T { return xs[r.IntN(len(xs))] }
 // wantsSnapshots reports whether a fault aims at snapshots shipped to
 // followers (crash-snapshot, isolate-leader) or at the storage moments
 // snapshots make (crash-storage: a snapshot file and the WAL marker that
-// names it): those need small snapshot intervals and short catch-up logs,
-// or no snapshot is ever taken or sent.
+// names it; disk-sync-error: a failed fsync of a snapshot file): those
+// need small snapshot intervals and short catch-up logs, or no snapshot
+// is ever taken or sent.
 func wantsSnapshots(specs []faults.Spec) bool {
 	for _, s := range specs {
-		if s.Name == faults.CrashSnapshot || s.Name == faults.IsolateLeader || s.Name == faults.CrashStorage {
+		if s.Name == faults.CrashSnapshot || s.Name == faults.IsolateLeader || s.Name == faults.CrashStorage ||
+			s.Name == faults.DiskSyncError {
 			return true
 		}
 	}
