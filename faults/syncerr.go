@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/probe"
 )
 
@@ -13,6 +14,7 @@ const DiskSyncError = "disk-sync-error"
 var (
 	probeSyncErrInjected = probe.New("faults/sync-error-injected", "faults: an fsync of a replica failed (disk-sync-error)")
 	probeSyncErrSnapshot = probe.New("faults/sync-error-not-wal", "faults: a failed fsync hit a file other than a WAL segment (a snapshot, the hard state copy, a mark)")
+	probeSyncErrReceiver = probe.New("faults/sync-error-snapshot-receiver", "faults: the fsync that failed was the first one after a snapshot reached the replica")
 )
 
 func init() { MustRegister(syncErrorFault{}) }
@@ -23,17 +25,19 @@ func init() { MustRegister(syncErrorFault{}) }
 // retries and a later fsync succeeds. etcd treats a failed fsync as fatal
 // (it panics), and so must the store: a replica must neither acknowledge
 // nor vote on what the failed sync covered, nor go on writing on top of
-// it. The episode books the replica as down from the start (it may stop
-// at any sync), and at the end crashes and restarts it if its sync failed:
-// the supervisor restarting the process after the panic, which then sees
-// only what was durable. That is within the model: a state a crash could
+// it. A sync fails only while the replica may go down within the crash
+// budget; from then on the episode books it down, and at the end crashes
+// and restarts it: the supervisor restarting the process after the panic,
+// which then sees only what was durable. That is within the model: a state a crash could
 // leave, on a minority, with nothing acknowledged lost, because nothing
 // whose sync failed was acknowledged.
 //
 // Each episode aims at any file, at the WAL's segments only, or at every
-// other file (snapshots, the hard state copy, recovery marks), and lets a
-// drawn share of the matching syncs pass first; a third of the episodes
-// pick the leader when it may be taken down.
+// other file (snapshots, the hard state copy, recovery marks) of one
+// replica, and lets a drawn share of the matching syncs pass first (a
+// third of these episodes pick the leader when it may be taken down); or,
+// with a Protocol, at the next replica a snapshot reaches: the save of the
+// snapshot it received fails.
 type syncErrorFault struct{}
 
 func (syncErrorFault) Name() string { return DiskSyncError }
@@ -58,45 +62,92 @@ func (syncErrorFault) Inject(e *Episode) (string, func(), bool) {
 	if budget <= 0 {
 		return "", nil, false
 	}
+	a := &syncErrorEpisode{e: e, aim: e.R.IntN(4), pass: e.Spec.Param("pass")}
+	if a.aim == aimSnapReceiver && n.proto == nil {
+		a.aim = aimNotWAL
+	}
+	what := [...]string{"any file", "wal", "not wal", "snapshot receiver"}[a.aim]
+	if a.aim == aimSnapReceiver {
+		// The replica a snapshot reaches next: its save of the snapshot
+		// file is the next fsync of a file other than the WAL.
+		n.Arm(e, func(o Observed) bool {
+			if o.Moment != MomentSnapshot || !o.Delivered || !n.crashableNow(o.To) {
+				return false
+			}
+			a.pass = 0
+			a.arm(o.To)
+			return true
+		})
+		return "armed (" + what + ")", a.heal, true
+	}
 	id := Pick(e.R, cands, 1)[0]
 	if n.proto != nil && e.R.IntN(3) == 0 {
 		if l := n.proto.Leader(); l != 0 && n.crashableNow(l) {
 			id = l
 		}
 	}
-	aim := e.R.IntN(3) // 0: any file, 1: WAL segments, 2: other files
-	pass := e.Spec.Param("pass")
-	d := n.w.Disk(id)
-	n.MarkDown(id)
-	fired := false
-	d.SetSyncFault(func(name string) bool {
+	a.arm(id)
+	return fmt.Sprintf("%d armed (%s)", id, what), a.heal, true
+}
+
+// The targets of a disk-sync-error episode.
+const (
+	aimAny          = iota // the victim's next fsync of any file
+	aimWAL                 // of a WAL segment
+	aimNotWAL              // of any other file
+	aimSnapReceiver        // the next replica a snapshot reaches: its snapshot file
+)
+
+// syncErrorEpisode is one armed episode of disk-sync-error.
+type syncErrorEpisode struct {
+	e      *Episode
+	aim    int
+	pass   float64
+	victim host.NodeID // 0 until armed
+	fired  bool
+}
+
+// arm makes one of id's matching fsyncs fail, if id may go down then: it
+// is booked down from that moment until healed.
+func (a *syncErrorEpisode) arm(id host.NodeID) {
+	n, e := a.e.N, a.e
+	a.victim = id
+	n.w.Disk(id).SetSyncFault(func(name string) bool {
 		isWAL := strings.HasSuffix(name, walSuffix)
 		switch {
-		case fired, !n.run, aim == 1 && !isWAL, aim == 2 && isWAL, e.R.Float64() < pass:
+		case a.fired, !n.run, a.aim == aimWAL && !isWAL, (a.aim == aimNotWAL || a.aim == aimSnapReceiver) && isWAL,
+			e.R.Float64() < a.pass, !n.crashableNow(id):
 			return false
 		}
-		fired = true
+		a.fired = true
+		n.MarkDown(id)
 		n.w.Probes().Hit(probeSyncErrInjected)
 		n.w.Probes().If(!isWAL, probeSyncErrSnapshot)
+		n.w.Probes().If(a.aim == aimSnapReceiver, probeSyncErrReceiver)
 		n.w.Record("fault/"+DiskSyncError, id, []byte(name))
 		e.detail = fmt.Sprintf("%d: fsync of %s failed", id, name)
 		return true
 	})
-	what := [...]string{"any file", "wal", "not wal"}[aim]
-	return fmt.Sprintf("%d armed (%s)", id, what), func() {
-		d.SetSyncFault(nil)
-		if !fired {
-			n.MarkUp(id)
-			return
-		}
-		// The process panicked on the error: its supervisor restarts it,
-		// and the restart sees only what was durable.
-		if n.CrashNode(id, DiskSyncError+"/exit") {
-			n.RestartNode(id)
-			return
-		}
-		n.MarkUp(id)
-	}, true
+}
+
+// heal ends the episode: a victim whose fsync failed has panicked, and
+// its supervisor restarts it (a crash first: the restart sees only what
+// was durable); one whose fsync never failed is simply up again.
+func (a *syncErrorEpisode) heal() {
+	n := a.e.N
+	n.Disarm(a.e)
+	if a.victim == 0 {
+		return
+	}
+	n.w.Disk(a.victim).SetSyncFault(nil)
+	if !a.fired {
+		return
+	}
+	if n.CrashNode(a.victim, DiskSyncError+"/exit") {
+		n.RestartNode(a.victim)
+		return
+	}
+	n.MarkUp(a.victim)
 }
 
 // Rated is implemented by a fault that a swarm draws with a chance other
