@@ -40,3 +40,7 @@ func (s *Store) EachRecord(rev int64, f func(r *Record) bool) error {
 	}
 	return nil
 }
+
+// LastCompaction is the revision of the last compaction, -1 before any
+// (a compaction at revision 0 is one: etcd's store tells them apart).
+func (s *Store) LastCompaction() int64 { return s.compactRev }

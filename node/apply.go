@@ -135,7 +135,7 @@ func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 			body = apiTxnResponse(tr)
 		}
 	case *api.CompactRequest:
-		if n.beforeCompact != nil && r.Revision > st.CompactRevision() && r.Revision <= st.CurrentRevision() {
+		if n.beforeCompact != nil && r.Revision > st.LastCompaction() && r.Revision <= st.CurrentRevision() {
 			n.beforeCompact(r.Revision)
 		}
 		err = st.Compact(r.Revision)

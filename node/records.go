@@ -8,7 +8,7 @@ import (
 
 // SetBeforeCompact registers f, called on the loop just before the
 // replica applies a compaction that will succeed (rev above the store's
-// compaction revision and at most its current one), while the store
+// last compaction and at most its current revision), while the store
 // still holds the history the compaction drops. The gRPC server records
 // etcd's compaction hash there, as etcd does when it compacts. nil
 // unregisters.
@@ -21,4 +21,13 @@ func (n *Node) EachRecord(rev int64, f func(r *mvcc.Record) bool) error {
 		return fmt.Errorf("node %d: no state", n.id)
 	}
 	return n.sm.store.EachRecord(rev, f)
+}
+
+// LastCompaction is the store's mvcc.Store.LastCompaction (-1 before any
+// compaction, or without state).
+func (n *Node) LastCompaction() int64 {
+	if n.sm == nil {
+		return -1
+	}
+	return n.sm.store.LastCompaction()
 }

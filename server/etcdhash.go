@@ -44,8 +44,8 @@ type compactHash struct {
 func etcdHash(n *node.Node, lower, rev int64, keepTombAtRev bool) (uint32, error) {
 	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
 	h.Write([]byte("key"))
-	if rev < 0 {
-		return h.Sum32(), nil // etcd hashes nothing below revision 0
+	if rev <= 0 {
+		return h.Sum32(), nil // no record is at or below revision 0
 	}
 	type at struct {
 		main int64
@@ -120,10 +120,5 @@ func (s *Server) recordCompactHash(rev int64) {
 }
 
 // etcdCompactRevision is the compaction revision as etcd reports it in
-// HashKV: -1 before the first compaction.
-func (s *Server) etcdCompactRevision() int64 {
-	if c := s.cfg.Node.CompactRevision(); c > 0 {
-		return c
-	}
-	return -1
-}
+// HashKV: -1 before the first compaction (0 after one at revision 0).
+func (s *Server) etcdCompactRevision() int64 { return s.cfg.Node.LastCompaction() }

@@ -76,8 +76,11 @@ func TestHashKV(t *testing.T) {
 	}
 	p, err := kv.Put(ctx(t), &pb.PutRequest{Key: []byte("h0"), Value: []byte("w")})
 	require.NoError(t, err)
-	after, err := hashAt(0, p.Header.Revision)
-	require.NoError(t, err)
+	var after *pb.HashKVResponse
+	require.Eventually(t, func() bool { // member 0 applies the put in its time
+		after, err = hashAt(0, p.Header.Revision)
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond)
 	require.Equal(t, revs[2], after.CompactRevision)
 	require.NotEqual(t, first, after.Hash)
 }
