@@ -7,7 +7,7 @@ package bugbench
 // for the package's own tests (README: the bugbench table).
 func All() []Bug {
 	var all []Bug
-	for _, part := range [][]Bug{raftBugs, raftBugs2, raftBugs3, nodeBugs, walSnapBugs, mvccBugs, clientBugs, concurrencyBugs, storeBugs2, storeBugs3, redBugs, syncErrBugs} {
+	for _, part := range [][]Bug{raftBugs, raftBugs2, raftBugs3, nodeBugs, walSnapBugs, mvccBugs, clientBugs, concurrencyBugs, storeBugs2, storeBugs3, redBugs, syncErrBugs, snapStatusBugs} {
 		all = append(all, part...)
 	}
 	return all

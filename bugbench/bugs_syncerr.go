@@ -81,3 +81,32 @@ n.persistWAL(rd)`,
 		Unit:        UnitCaught,
 	},
 }
+
+// snapStatusBugs are planted bugs on the path by which a leader learns
+// that a snapshot stream failed (node.awaitSnapshot, raft's
+// MsgSnapStatus): before the node timed out unacknowledged streams it
+// reported every snapshot as delivered, so the reject path never ran.
+var snapStatusBugs = []Bug{
+	{
+		Name: "raft-snapshot-reject-stays", Group: GroupTiming, File: "raft/raft.go",
+		Old: `if m.Reject {
+    r.probes.Hit(probeSnapRejected)
+    pr.PendingSnapshot = 0
+}
+pr.becomeProbe()`,
+		New: `if m.Reject {
+    r.probes.Hit(probeSnapRejected)
+    return nil // the follower asks again when it needs a snapshot
+}
+pr.becomeProbe()`,
+		Description: "On a failed snapshot send the leader keeps the follower in snapshot state, waiting for it to ask again, but a follower in snapshot state gets no appends to reject: the follower whose stream was lost (a chunk dropped, a crash mid-stream) never catches up while that leader leads (etcd raft's stuck-in-StateSnapshot shape).",
+	},
+	{
+		Name: "node-snapshot-stream-unreported", Group: GroupTiming, File: "node/snapstream.go",
+		Old: `delete(n.snapOut, to)
+n.rn.ReportSnapshot(to, false)
+n.process()`,
+		New:         `delete(n.snapOut, to)`,
+		Description: "The node forgets to tell raft that a snapshot stream went unacknowledged: raft waits in snapshot state for an answer that never comes, and a follower whose stream was lost is left behind for as long as that leader leads.",
+	},
+}

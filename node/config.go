@@ -101,6 +101,10 @@ type Config struct {
 	// follower as a stream of chunks of this size (0: the default,
 	// limits.SnapshotChunkBytes).
 	SnapshotChunkBytes int
+	// SnapshotTimeout: a snapshot stream not acknowledged by its follower
+	// within this time is reported to raft as failed (0: two election
+	// timeouts).
+	SnapshotTimeout time.Duration
 	// DisablePreVote and DisableCheckQuorum turn off raft's PreVote and
 	// CheckQuorum (both on by default).
 	DisablePreVote, DisableCheckQuorum bool

@@ -52,10 +52,15 @@ type Node struct {
 	snaps *snapFiles
 	sm    *stateMachine
 
-	applied      uint64
-	confState    raft.ConfState
-	snapIndex    uint64        // latest durable snapshot
-	snapIn       *snapAssembly // the snapshot stream being received
+	applied   uint64
+	confState raft.ConfState
+	snapIndex uint64        // latest durable snapshot
+	snapIn    *snapAssembly // the snapshot stream being received
+	// snapOut numbers, per follower, the snapshot stream sent to it
+	// last and not yet timed out (see awaitSnapshot); snapSeq counts
+	// the streams sent.
+	snapOut      map[uint64]uint64
+	snapSeq      uint64
 	snapshotting bool
 	readyBusy    bool
 	// inflight is the Ready whose persistence is under way, persistWait
@@ -520,7 +525,7 @@ func (n *Node) sendAll(msgs []raft.Message) {
 	for i := range msgs {
 		m := &msgs[i]
 		if m.Type == raft.MsgSnap && n.sendSnapshotStream(m) {
-			n.rn.ReportSnapshot(m.To, true)
+			n.awaitSnapshot(m.To)
 			continue
 		}
 		start := len(buf)

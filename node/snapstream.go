@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"time"
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
@@ -81,6 +82,45 @@ func (n *Node) sendSnapshotStream(m *raft.Message) bool {
 		n.h.Send(host.NodeID(m.To), appendSnapChunk(nil, id, uint64(off), h, data[off:end]))
 	}
 	return true
+}
+
+// awaitSnapshot waits for the outcome of the snapshot stream just sent to
+// follower to: raft keeps the follower in snapshot state until the
+// follower acknowledges the installed snapshot, which moves it on. If no
+// acknowledgement has come within SnapshotTimeout, the stream is taken as
+// failed (a chunk was lost, the receiver crashed or restarted mid-stream,
+// it is cut off) and raft is told so (ReportSnapshot(to, false)), as etcd's
+// sender does when its snapshot stream fails: the leader leaves snapshot
+// state and probes the follower again, which asks for a new snapshot if
+// it still needs one. A timeout after the snapshot did arrive costs
+// nothing: raft ignores a report for a follower no longer in snapshot
+// state. A snapshot small enough for one message is reported delivered at
+// once (the network gives no delivery report; the follower's answer, or
+// its silence, then drives raft).
+func (n *Node) awaitSnapshot(to uint64) {
+	n.snapSeq++
+	seq := n.snapSeq
+	if n.snapOut == nil {
+		n.snapOut = make(map[uint64]uint64)
+	}
+	n.snapOut[to] = seq
+	n.h.After(n.snapshotTimeout(), func() {
+		if n.stopped || n.rn == nil || n.snapOut[to] != seq {
+			return // superseded by a newer stream, or no raft to tell
+		}
+		delete(n.snapOut, to)
+		n.rn.ReportSnapshot(to, false)
+		n.process()
+	})
+}
+
+// snapshotTimeout is how long a snapshot stream may take to be
+// acknowledged: Config.SnapshotTimeout, or two election timeouts.
+func (n *Node) snapshotTimeout() time.Duration {
+	if n.cfg.SnapshotTimeout > 0 {
+		return n.cfg.SnapshotTimeout
+	}
+	return 2 * time.Duration(n.cfg.ElectionTicks) * n.cfg.TickInterval
 }
 
 // appendSnapChunk encodes one chunk, envelope included.

@@ -180,3 +180,33 @@ func TestSnapChunksInOrderKeepTheHeader(t *testing.T) {
 	require.Equal(t, "hdr", string(a.header))
 	require.Equal(t, "abcdef", string(a.data))
 }
+
+// TestLostSnapshotStreamIsReportedFailed: a snapshot stream whose chunks
+// are lost (the follower is cut off right after it was sent) is never
+// acknowledged; after the snapshot timeout the leader tells raft it
+// failed, leaves snapshot state for that follower and probes it again, so
+// the follower gets a new snapshot and catches up instead of being left
+// in snapshot state for good.
+func TestLostSnapshotStreamIsReportedFailed(t *testing.T) {
+	cfg := Config{SnapshotEntries: 8, CatchUpEntries: 2, SnapshotChunkBytes: 512}
+	c := newCluster(t, 3, 33, cfg)
+	l := c.waitLeader(5 * time.Second)
+	f := followerOf(c, l)
+	c.w.Net().Isolate(f)
+	for i := range 40 {
+		_, err := c.put(fmt.Sprintf("/k/%02d", i), bigValue(i, 200))
+		require.NoError(t, err)
+	}
+	c.w.Net().Heal()
+	sent := c.runUntilStep(5*time.Second, time.Millisecond, func() bool { return c.nodes[l].snapOut[uint64(f)] != 0 })
+	require.True(t, sent, "no snapshot stream to the lagging follower: %s", c.describe())
+	c.w.Net().Isolate(f) // the stream's chunks are lost
+	require.Equal(t, raft.StateSnapshot, c.nodes[l].RaftStatus().Progress[uint64(f)].State)
+	c.w.RunFor(200 * time.Millisecond)
+	c.w.Net().Heal()
+	left := c.runUntilStep(2*c.nodes[l].snapshotTimeout(), time.Millisecond, func() bool {
+		return c.nodes[l].RaftStatus().Progress[uint64(f)].State != raft.StateSnapshot
+	})
+	require.True(t, left, "the leader still holds follower %d in snapshot state", f)
+	c.converged(10 * time.Second)
+}
