@@ -17,7 +17,7 @@ import (
 // for it.
 type nodeProtocol struct {
 	r    *seedRun
-	memo *classMemo // nil: every payload is decoded
+	memo *peerMemo // nil: every payload is decoded
 }
 
 // Classify decodes a peer payload's raft message type (without copying)
@@ -37,33 +37,34 @@ func (p nodeProtocol) Classify(payload []byte) faults.Moment {
 	if len(payload) < 2 || api.Envelope(payload[0]) != api.EnvelopePeer {
 		return faults.MomentOther
 	}
-	if m, ok := p.memo.find(payload); ok {
-		return m
+	if p.memo == nil {
+		return classifyPeer(payload)
 	}
-	m := classifyPeer(payload)
-	p.memo.add(payload, m)
-	return m
+	return p.memo.read(payload).peek(payload).moment
 }
 
 // classifyPeer decodes a peer payload's raft message into the moment it
 // marks.
 func classifyPeer(payload []byte) faults.Moment {
-	var m raft.Message
-	if m.UnmarshalShared(payload[1:]) != nil {
+	s, err := raft.Peek(payload[1:])
+	if err != nil {
 		return faults.MomentOther
 	}
-	switch m.Type {
+	return momentOf(s)
+}
+
+// momentOf is the moment a raft message of this summary marks.
+func momentOf(s raft.Summary) faults.Moment {
+	switch s.Type {
 	case raft.MsgVoteResp, raft.MsgPreVoteResp:
 		return faults.MomentVoteResponse
 	case raft.MsgAppResp:
 		return faults.MomentAppendResponse
 	case raft.MsgApp:
-		for i := range m.Entries {
-			if m.Entries[i].Type == raft.EntryConfChange {
-				return faults.MomentConfAppend
-			}
+		if s.ConfChange {
+			return faults.MomentConfAppend
 		}
-		if len(m.Entries) > 0 {
+		if s.Entries > 0 {
 			return faults.MomentAppend
 		}
 	case raft.MsgSnap:
@@ -113,51 +114,98 @@ func (p nodeProtocol) Leader() host.NodeID {
 	return best
 }
 
-// classMemo remembers the moments of the peer payloads Classify decoded
-// last. The nemesis classifies every peer payload when it is sent and
-// again when it is delivered, and a delivered payload is the very slice
-// that was sent, unchanged (the network checks its hash before the
-// hooks run): its second classification is a lookup. A slot holds the
-// payload itself, so no other payload can have its address while it is
-// remembered, and a lookup that misses decodes again: the moment is
-// always the one decoding gives.
-type classMemo struct {
-	p [classMemoSlots][]byte
-	m [classMemoSlots]faults.Moment
+// peerInfo is what the harness's observers read of a peer payload: the
+// safety checker's header, and, once asked for (peek), whether the whole
+// message decodes and the nemesis's moment. Each comes from the payload
+// alone.
+type peerInfo struct {
+	hdr   peerHeader
+	hdrOK bool // readPeerHeader's ok
+	// peeked: msgOK and moment are set. msgOK: the payload is a peer
+	// envelope whose raft message decodes (raft.Message.UnmarshalShared
+	// succeeds); moment is classifyPeer's answer.
+	peeked bool
+	msgOK  bool
+	moment faults.Moment
 }
 
-// classMemoSlots is the memo's size: more than the messages usually in
+// peek sets in's msgOK and moment from p, in's payload, unless they are
+// set: one check of the whole message (raft.Peek, which allocates
+// nothing), made only for an observer that needs it.
+func (in *peerInfo) peek(p []byte) *peerInfo {
+	if in.peeked {
+		return in
+	}
+	in.peeked, in.msgOK, in.moment = true, false, faults.MomentOther
+	if len(p) < 2 || api.Envelope(p[0]) != api.EnvelopePeer {
+		return in
+	}
+	if s, err := raft.Peek(p[1:]); err == nil {
+		in.msgOK, in.moment = true, momentOf(s)
+	}
+	return in
+}
+
+// readPeerInfo reads a payload's peerInfo, all of it.
+func readPeerInfo(p []byte) peerInfo {
+	var in peerInfo
+	in.hdr, in.hdrOK = readPeerHeader(p)
+	in.peek(p)
+	return in
+}
+
+// peerMemo remembers the peerInfo of the peer payloads read last. Each
+// peer payload is read when it is sent (by the term check, the promise
+// check and the nemesis when a trigger is armed) and again when it is
+// delivered (the term check, the nemesis, and the term check again once
+// the replica stepped it), and a delivered payload is the very slice
+// that was sent, unchanged (the network checks its hash before the hooks
+// run): all but its first reading are lookups. A slot holds the payload
+// itself, so no other payload can have its address while it is
+// remembered, and a lookup that misses reads it again: the answer is
+// always the one reading gives.
+type peerMemo struct {
+	p  [peerMemoSlots][]byte
+	in [peerMemoSlots]peerInfo
+	// spare holds the reading of a payload the memo does not keep.
+	spare peerInfo
+}
+
+// peerMemoSlots is the memo's size: more than the messages usually in
 // flight at once.
-const classMemoSlots = 256
+const peerMemoSlots = 256
 
 // slot is where payload p is remembered: by the address of its first
 // byte (only the slot depends on it, never the answer).
-func (c *classMemo) slot(p []byte) int {
-	return int(uintptr(unsafe.Pointer(unsafe.SliceData(p)))>>3) % classMemoSlots
+func (c *peerMemo) slot(p []byte) int {
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(p)))>>3) % peerMemoSlots
 }
 
-// classMemoMax bounds the payloads the memo holds (appends of a few
-// client writes, acknowledgements, votes): a snapshot is decoded twice
+// peerMemoMax bounds the payloads the memo holds (appends of a few
+// client writes, acknowledgements, votes): a snapshot is read again
 // rather than kept alive.
-const classMemoMax = 4 << 10
+const peerMemoMax = 4 << 10
 
-// find returns the moment remembered for this very slice.
-func (c *classMemo) find(p []byte) (faults.Moment, bool) {
-	if c == nil || len(p) == 0 || len(p) > classMemoMax {
-		return 0, false
+// read returns p's peerInfo with its header read (call peek on it for
+// the rest). It points into the memo: valid until the next read.
+func (c *peerMemo) read(p []byte) *peerInfo {
+	if c == nil {
+		in := &peerInfo{}
+		in.hdr, in.hdrOK = readPeerHeader(p)
+		return in
+	}
+	if len(p) < 4 || len(p) > peerMemoMax || api.Envelope(p[0]) != api.EnvelopePeer {
+		c.spare = peerInfo{}
+		c.spare.hdr, c.spare.hdrOK = readPeerHeader(p)
+		return &c.spare
 	}
 	i := c.slot(p)
+	in := &c.in[i]
 	if q := c.p[i]; len(q) == len(p) && unsafe.SliceData(q) == unsafe.SliceData(p) {
-		return c.m[i], true
+		return in
 	}
-	return 0, false
-}
-
-// add remembers p's moment, in place of the payload in its slot.
-func (c *classMemo) add(p []byte, m faults.Moment) {
-	if c == nil || len(p) == 0 || len(p) > classMemoMax {
-		return
-	}
-	i := c.slot(p)
-	c.p[i], c.m[i] = p, m
+	c.p[i] = p
+	*in = peerInfo{}
+	in.hdr, in.hdrOK = readPeerHeader(p)
+	return in
 }

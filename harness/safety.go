@@ -65,6 +65,10 @@ type safetyChecker struct {
 	views    map[host.NodeID]*leaderView
 	status   raft.Status      // checkCommit's, reused (raft.RawNode.StatusInto)
 	progress []memberProgress // checkCommit's, reused
+	// peers remembers what the wire checks read of each peer payload, so
+	// that a message is read once, not at each hook (the run shares it
+	// with the nemesis).
+	peers *peerMemo
 
 	terms  termState   // safety_term.go
 	quorum quorumWatch // safety_quorum.go
@@ -120,7 +124,7 @@ var _ node.Observer = (*safetyChecker)(nil)
 
 func newSafetyChecker(now func() time.Duration, fail func(format string, args ...any)) *safetyChecker {
 	return &safetyChecker{now: now, fail: fail, leaders: map[uint64]host.NodeID{},
-		durable: map[host.NodeID]*durableState{}}
+		durable: map[host.NodeID]*durableState{}, peers: &peerMemo{}}
 }
 
 func (s *safetyChecker) replica(id host.NodeID) *durableState {

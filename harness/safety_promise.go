@@ -92,10 +92,13 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 	if !ok || (t != raft.MsgVote && t != raft.MsgVoteResp && t != raft.MsgAppResp) {
 		return
 	}
-	var m raft.Message
-	if m.UnmarshalShared(p[1:]) != nil || m.Reject {
+	// The message must decode; its type, flags, term and index are the
+	// header's.
+	in := s.peers.read(p).peek(p)
+	if !in.msgOK || in.hdr.reject {
 		return
 	}
+	m := in.hdr
 	s.promises++
 	d := s.replica(from)
 
@@ -109,12 +112,12 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 			cand = to
 		}
 		// A durable later term covers the vote too: the replica never
-		// goes back to vote in term m.Term again (one Ready may carry
+		// goes back to vote in term m.term again (one Ready may carry
 		// votes of two terms and only the last hard state).
-		if d.term < m.Term || (d.term == m.Term && d.vote != uint64(cand)) {
+		if d.term < m.term || (d.term == m.term && d.vote != uint64(cand)) {
 			what := map[raft.MessageType]string{raft.MsgVote: "asked for votes", raft.MsgVoteResp: "granted its vote"}[t]
 			s.fail("durability order: replica %d %s in term %d (to %d) at %v before its vote for %d in that term was durable (durable: term %d, vote %d)",
-				from, what, m.Term, to, s.now(), cand, d.term, d.vote)
+				from, what, m.term, to, s.now(), cand, d.term, d.vote)
 		}
 	case raft.MsgAppResp:
 		// Every ack is checked, of any term: raft drops the acks of an
@@ -122,8 +125,8 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 		// on (one Ready could otherwise carry an old leader's ack for
 		// entries a newer leader's append replaced in that same Ready:
 		// seed 730, raft's TestNoAckForReplacedEntries).
-		if d.logIndex < m.Index {
-			s.pending = append(s.pending, promise{from: from, to: to, index: m.Index, at: s.now()})
+		if d.logIndex < m.index {
+			s.pending = append(s.pending, promise{from: from, to: to, index: m.index, at: s.now()})
 		}
 	}
 }

@@ -163,7 +163,8 @@ func (s *safetyChecker) checkDoubleVote(id host.NodeID, term, vote uint64) {
 // onSendTerm checks a message as it leaves: its term must have a source,
 // and a granted vote must not go to a candidate behind the voter.
 func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
-	h, ok := readPeerHeader(p)
+	in := s.peers.read(p)
+	h, ok := in.hdr, in.hdrOK
 	if !ok || h.term == 0 {
 		return
 	}
@@ -231,7 +232,8 @@ func (s *safetyChecker) campaigning(id host.NodeID, term uint64) bool {
 // to, and checks a vote request against the receiver's commit index
 // before the receiver steps it.
 func (s *safetyChecker) onDeliverTerm(from, to host.NodeID, p []byte) {
-	h, ok := readPeerHeader(p)
+	in := s.peers.read(p)
+	h, ok := in.hdr, in.hdrOK
 	if !ok || h.term == 0 {
 		return
 	}
@@ -323,7 +325,8 @@ func (s *safetyChecker) afterReceive(id host.NodeID, p []byte) {
 	if s.wireOff {
 		return // what it compares with is read on the wire
 	}
-	h, ok := readPeerHeader(p)
+	in := s.peers.read(p)
+	h, ok := in.hdr, in.hdrOK
 	if !ok || h.term == 0 || !raisesTerm(h.typ) || h.term <= s.terms.sent[id] {
 		return // not a higher term than the replica already sent in
 	}

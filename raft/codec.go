@@ -440,12 +440,46 @@ func (m *Message) Unmarshal(b []byte) error {
 func (m *Message) UnmarshalShared(b []byte) error { return m.unmarshal(b, false) }
 
 func (m *Message) unmarshal(b []byte, copyBytes bool) error {
+	var v Message
+	if err := decodeMessage(b, copyBytes, &v, nil); err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
+// Summary is what Peek tells of an encoded Message.
+type Summary struct {
+	Type       MessageType
+	Entries    int  // how many entries it carries
+	ConfChange bool // one of them is an EntryConfChange
+}
+
+// Peek checks the wire encoding b of a Message exactly as UnmarshalShared
+// does (it fails on the same inputs, with the same error) and summarises
+// it without building the Message: no entries slice is allocated (only a
+// snapshot's configuration is, as decoding it needs). Observers that only
+// need a message's type and the kinds of its entries (the harness's
+// nemesis, for every message sent) use it instead of a full decode.
+func Peek(b []byte) (Summary, error) {
+	var v Message
+	var s Summary
+	if err := decodeMessage(b, false, &v, &s); err != nil {
+		return Summary{}, err
+	}
+	s.Type = v.Type
+	return s, nil
+}
+
+// decodeMessage decodes b into v (its entries too, unless sum is set:
+// then they are only checked and summarised into sum, and a snapshot is
+// checked but not kept).
+func decodeMessage(b []byte, copyBytes bool, v *Message, sum *Summary) error {
 	if len(b) > MaxMessageSize {
 		return &DecodeError{What: "Message", Err: ErrTooLarge}
 	}
 	d := decoder{b: b, copyBytes: copyBytes}
 	d.format("Message")
-	var v Message
 	t := d.byte1("Message.Type")
 	if d.err == nil && (t >= byte(numMessageTypes) || MessageType(t).isLocal()) {
 		d.fail("Message.Type", ErrMalformed)
@@ -466,20 +500,30 @@ func (m *Message) unmarshal(b []byte, copyBytes bool) error {
 	v.Context = d.bytes("Message.Context", MaxContextSize)
 	// An entry takes at least 4 bytes: term, index, type, data length.
 	if n := d.count("Message.Entries", MaxEntriesPerMessage, 4); n > 0 {
-		v.Entries = make([]Entry, n)
-		for i := range v.Entries {
-			v.Entries[i].decodeFields(&d)
+		if sum == nil {
+			v.Entries = make([]Entry, n)
+			for i := range v.Entries {
+				v.Entries[i].decodeFields(&d)
+			}
+		} else {
+			sum.Entries = n
+			for range n {
+				var e Entry
+				e.decodeFields(&d)
+				sum.ConfChange = sum.ConfChange || e.Type == EntryConfChange
+			}
 		}
 	}
 	if flags&msgFlagSnapshot != 0 && d.err == nil {
-		v.Snapshot = new(Snapshot)
-		v.Snapshot.decodeFields(&d)
+		if sum == nil {
+			v.Snapshot = new(Snapshot)
+			v.Snapshot.decodeFields(&d)
+		} else {
+			var s Snapshot
+			s.decodeFields(&d)
+		}
 	}
-	if err := d.end("Message"); err != nil {
-		return err
-	}
-	*m = v
-	return nil
+	return d.end("Message")
 }
 
 func cloneBytes(b []byte) []byte {

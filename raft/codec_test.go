@@ -123,10 +123,13 @@ func FuzzMessageUnmarshal(f *testing.F) {
 		var m, shared Message
 		err := m.Unmarshal(b)
 		require.Equal(t, err, shared.UnmarshalShared(b), "both decoders agree")
+		sum, perr := Peek(b)
+		require.Equal(t, err, perr, "Peek fails as the decoders do")
 		if err != nil {
 			return
 		}
 		require.Equal(t, m, shared)
+		require.Equal(t, summarise(&m), sum)
 		// Whatever decodes re-encodes to the same bytes (the encoding is
 		// canonical), and decodes again to the same message.
 		b2 := m.Marshal()
@@ -142,6 +145,52 @@ func FuzzMessageUnmarshal(f *testing.F) {
 		require.NoError(t, err)
 		_ = rn.Step(m)
 	})
+}
+
+// summarise is Peek's Summary of a decoded message.
+func summarise(m *Message) Summary {
+	s := Summary{Type: m.Type, Entries: len(m.Entries)}
+	for _, e := range m.Entries {
+		s.ConfChange = s.ConfChange || e.Type == EntryConfChange
+	}
+	return s
+}
+
+// Peek accepts what UnmarshalShared accepts, with the same error, and
+// summarises the message decoding gives: for the sample messages and
+// every truncation and single-byte change of them.
+func TestPeekAgreesWithUnmarshal(t *testing.T) {
+	check := func(b []byte) {
+		var m Message
+		err := m.UnmarshalShared(b)
+		sum, perr := Peek(b)
+		require.Equal(t, err, perr, "input %x", b)
+		if err == nil {
+			require.Equal(t, summarise(&m), sum, "input %x", b)
+		}
+	}
+	ok := 0
+	for _, m := range sampleMessages() {
+		b := m.Marshal()
+		for n := 0; n <= len(b); n++ {
+			check(b[:n])
+		}
+		for i := range b {
+			for _, x := range []byte{0x01, 0x80, 0xff} {
+				c := append([]byte(nil), b...)
+				c[i] ^= x
+				check(c)
+			}
+		}
+		if _, err := Peek(b); err == nil {
+			ok++
+		}
+	}
+	require.Equal(t, len(sampleMessages()), ok, "every sample peeks")
+	// Peek allocates nothing for an append without a snapshot.
+	app := (&Message{Type: MsgApp, To: 2, From: 1, Term: 3, Entries: []Entry{{Term: 3, Index: 1, Data: []byte("x")},
+		{Term: 3, Index: 2, Type: EntryConfChange, Data: []byte("cc")}}}).Marshal()
+	require.Zero(t, testing.AllocsPerRun(100, func() { _, _ = Peek(app) }))
 }
 
 // BenchmarkUnmarshalShared decodes the messages a replica steps most: an
