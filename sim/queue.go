@@ -137,24 +137,43 @@ func (q *eventQueue) up(i int, k qkey) {
 	q.set(i, k)
 }
 
-// down places k at the hole i and sifts it towards the leaves.
+// down places k at the hole i and sifts it towards the leaves. A node
+// with all four children compares them without a loop, in two pairs then
+// their winners (seq is unique, so the least child is the same whichever
+// way they are compared).
 func (q *eventQueue) down(i int, k qkey) {
-	n := len(q.h)
+	h := q.h
+	n := len(h)
 	for {
 		c := heapArity*i + 1
 		if c >= n {
 			break
 		}
 		best := c
-		for j := c + 1; j < min(c+heapArity, n); j++ {
-			if q.h[j].before(q.h[best]) {
-				best = j
+		if c+heapArity <= n {
+			ch := h[c : c+heapArity : c+heapArity]
+			a, b := 0, 2
+			if ch[1].before(ch[0]) {
+				a = 1
+			}
+			if ch[3].before(ch[2]) {
+				b = 3
+			}
+			if ch[b].before(ch[a]) {
+				a = b
+			}
+			best = c + a
+		} else {
+			for j := c + 1; j < n; j++ {
+				if h[j].before(h[best]) {
+					best = j
+				}
 			}
 		}
-		if !q.h[best].before(k) {
+		if !h[best].before(k) {
 			break
 		}
-		q.set(i, q.h[best])
+		q.set(i, h[best])
 		i = best
 	}
 	q.set(i, k)
