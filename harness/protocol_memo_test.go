@@ -133,6 +133,8 @@ func classifyDecoded(payload []byte) faults.Moment {
 		return faults.MomentHeartbeatResponse
 	case raft.MsgTimeoutNow:
 		return faults.MomentTimeoutNow
+	case raft.MsgVote:
+		return faults.MomentVoteRequest
 	}
 	return faults.MomentOther
 }
@@ -188,5 +190,5 @@ func TestReadPeerInfoAgreesWithDecoding(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, moments, 8, "the messages cover eight moments: %v", moments)
+	require.Len(t, moments, 9, "the messages cover nine moments: %v", moments)
 }
