@@ -102,6 +102,21 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// uvarints reads len(dst) unsigned varints into dst, whats[i] naming the
+// i-th: uvarint's reads, one call for a run of fields instead of one
+// each (a message's header, an entry's term and index), with one-byte
+// varints read in the loop.
+func (d *decoder) uvarints(dst []uint64, whats []string) {
+	for i := range dst {
+		if d.err == nil && d.off < len(d.b) && d.b[d.off] < 0x80 {
+			dst[i] = uint64(d.b[d.off])
+			d.off++
+			continue
+		}
+		dst[i] = d.uvarint(whats[i])
+	}
+}
+
 // varintFailed records why a varint could not be decoded (errors.Is is
 // called only on this path: it is not cheap enough for every varint).
 func (d *decoder) varintFailed(what string, err error) {
@@ -189,9 +204,13 @@ func (e *Entry) appendFields(b []byte) []byte {
 	return appendBytes(b, e.Data)
 }
 
+// entryFields names an entry's leading varints for uvarints.
+var entryFields = []string{"Entry.Term", "Entry.Index"}
+
 func (e *Entry) decodeFields(d *decoder) {
-	e.Term = d.uvarint("Entry.Term")
-	e.Index = d.uvarint("Entry.Index")
+	var ti [2]uint64
+	d.uvarints(ti[:], entryFields)
+	e.Term, e.Index = ti[0], ti[1]
 	t := d.byte1("Entry.Type")
 	if d.err == nil && t > byte(EntryConfChange) {
 		d.fail("Entry.Type", ErrMalformed)
@@ -471,6 +490,11 @@ func Peek(b []byte) (Summary, error) {
 	return s, nil
 }
 
+// messageFields names a message's header varints for uvarints, in their
+// order on the wire (MarshalAppend).
+var messageFields = []string{"Message.To", "Message.From", "Message.Term", "Message.LogTerm",
+	"Message.Index", "Message.Commit", "Message.RejectHint"}
+
 // decodeMessage decodes b into v (its entries too, unless sum is set:
 // then they are only checked and summarised into sum, and a snapshot is
 // checked but not kept).
@@ -490,13 +514,9 @@ func decodeMessage(b []byte, copyBytes bool, v *Message, sum *Summary) error {
 		d.fail("Message.Flags", ErrMalformed)
 	}
 	v.Reject = flags&msgFlagReject != 0
-	v.To = d.uvarint("Message.To")
-	v.From = d.uvarint("Message.From")
-	v.Term = d.uvarint("Message.Term")
-	v.LogTerm = d.uvarint("Message.LogTerm")
-	v.Index = d.uvarint("Message.Index")
-	v.Commit = d.uvarint("Message.Commit")
-	v.RejectHint = d.uvarint("Message.RejectHint")
+	var h [7]uint64
+	d.uvarints(h[:], messageFields)
+	v.To, v.From, v.Term, v.LogTerm, v.Index, v.Commit, v.RejectHint = h[0], h[1], h[2], h[3], h[4], h[5], h[6]
 	v.Context = d.bytes("Message.Context", MaxContextSize)
 	// An entry takes at least 4 bytes: term, index, type, data length.
 	if n := d.count("Message.Entries", MaxEntriesPerMessage, 4); n > 0 {
