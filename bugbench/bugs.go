@@ -440,8 +440,8 @@ c.finish(cl, r, &ServerError{Response: r})
 	},
 	{
 		Name: "client-watch-resume-duplicate", Group: GroupTiming, File: "client/watch.go",
-		Old:         `w.next = evs[len(evs)-1].Revision() + 1`,
-		New:         `w.next = evs[len(evs)-1].Revision()`,
+		Old:         `w.next = max(w.next, evs[len(evs)-1].Revision()+1)`,
+		New:         `w.next = max(w.next, evs[len(evs)-1].Revision())`,
 		Description: "The watch remembers the last delivered revision instead of the next one: after a stream break it resumes at that revision and delivers its events again.",
 		Flags:       []string{"-faults", "partition,packet"},
 		Unit:        UnitCaught,

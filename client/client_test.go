@@ -290,6 +290,38 @@ func TestWatchResumesAfterGapWithoutDuplicates(t *testing.T) {
 	require.Equal(t, []int64{1, 2, 3, 4}, got)
 }
 
+// TestWatchRawShowsRepeatsAndProgress: with Raw, a stream's repeat of a
+// revision already delivered or covered by a progress notification
+// reaches the callback (a checker must see a faulty server's repeats),
+// and so does each progress notification.
+func TestWatchRawShowsRepeatsAndProgress(t *testing.T) {
+	f := newFixture(t, 1, Options{})
+	f.c.leader = 1
+	var got, progress []int64
+	w := f.c.Watch([]byte("k"), WatchOptions{StartRevision: 1, Raw: true}, func(u WatchUpdate) {
+		require.NoError(t, u.Err)
+		if u.Progress != 0 {
+			require.Empty(t, u.Events)
+			progress = append(progress, u.Progress)
+		}
+		for _, e := range u.Events {
+			got = append(got, e.Revision())
+		}
+	})
+	f.w.RunFor(100 * time.Millisecond)
+	f.servers[1].emit(false, ev(1, "k"), ev(2, "k"))
+	f.w.RunFor(100 * time.Millisecond)
+	*f.servers[1].rev = 4
+	f.servers[1].emit(false) // progress: everything up to 4 was sent
+	f.w.RunFor(100 * time.Millisecond)
+	require.Equal(t, []int64{4}, progress)
+	require.Equal(t, int64(5), w.NextRevision())
+	f.servers[1].emit(false, ev(2, "k"), ev(3, "k")) // a repeat, and 3 after the promise
+	f.w.RunFor(100 * time.Millisecond)
+	require.Equal(t, []int64{1, 2, 2, 3}, got)
+	require.Equal(t, int64(5), w.NextRevision(), "never moves back")
+}
+
 func TestWatchResumesAfterSilence(t *testing.T) {
 	f := newFixture(t, 2, Options{WatchStreamTimeout: 300 * time.Millisecond})
 	f.c.leader = 1

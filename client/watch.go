@@ -18,6 +18,12 @@ type WatchOptions struct {
 	PrevKV bool
 	// Member pins the watch (and every resume) to one member.
 	Member host.NodeID
+	// Raw hands the callback every event the current stream sends, also
+	// one at or below a revision already delivered or covered by a
+	// progress notification (which only a faulty server sends: the
+	// client drops those otherwise), and reports each progress
+	// notification as an update with Progress set. For checkers.
+	Raw bool
 }
 
 // WatchUpdate is one delivery to a watch callback.
@@ -31,6 +37,10 @@ type WatchUpdate struct {
 	// up to where); the caller must start a new watch.
 	Err             error
 	CompactRevision int64
+	// Progress, with WatchOptions.Raw, is a progress notification: the
+	// member says every event up to this revision was sent. Such an
+	// update carries no events.
+	Progress int64
 }
 
 // Watcher is a resumable watch started by Client.Watch.
@@ -220,15 +230,20 @@ func (w *Watcher) onEvents(from host.NodeID, m *api.WatchEvents) {
 		if m.Header.Revision+1 > w.next {
 			w.next = m.Header.Revision + 1
 		}
+		if w.opts.Raw {
+			w.fn(WatchUpdate{Member: from, Progress: m.Header.Revision})
+		}
 		return
 	}
 	evs := m.Events
-	for len(evs) > 0 && w.next != 0 && evs[0].Revision() < w.next {
-		evs = evs[1:] // already delivered before a resume
+	for !w.opts.Raw && len(evs) > 0 && w.next != 0 && evs[0].Revision() < w.next {
+		// At or below what the stream's start, an earlier event or a
+		// progress notification covered: a faulty server's repeat.
+		evs = evs[1:]
 	}
 	if len(evs) == 0 {
 		return
 	}
-	w.next = evs[len(evs)-1].Revision() + 1
+	w.next = max(w.next, evs[len(evs)-1].Revision()+1)
 	w.fn(WatchUpdate{Events: evs, Member: from})
 }

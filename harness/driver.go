@@ -213,7 +213,27 @@ type watchStream struct {
 	errNext  int64 // the revision the watch was to deliver next then (0: start)
 	// compactRev is the compaction revision an ErrCompacted end reported.
 	compactRev int64
-	w          *client.Watcher
+	// progress is the highest revision a progress notification said was
+	// sent in full; stale names the first event that came at or below
+	// it afterwards (a broken promise: a client resuming from there, or
+	// a cache serving reads at it, misses that event).
+	progress int64
+	stale    string
+	w        *client.Watcher
+}
+
+// noteProgress notes a progress notification (true: u is one) or checks
+// u's events against the last one.
+func (ws *watchStream) noteProgress(u client.WatchUpdate) bool {
+	if u.Progress != 0 {
+		ws.progress = max(ws.progress, u.Progress)
+		return true
+	}
+	if ws.stale == "" && len(u.Events) > 0 && u.Events[0].Revision() <= ws.progress {
+		ws.stale = fmt.Sprintf("event at revision %d (key %q) from replica %d came after a progress notification said every event up to revision %d was sent",
+			u.Events[0].Revision(), u.Events[0].KV.Key, u.Member, ws.progress)
+	}
+	return false
 }
 
 // openWatch opens a watch from a revision the client has seen (so that
@@ -237,10 +257,13 @@ func (c *workClient) openWatch() {
 	ws := &watchStream{client: c.id, key: prefix, end: string(prefixEnd(prefix)), start: start,
 		prevKV: c.rng.IntN(2) == 0, opened: c.r.now()}
 	c.r.watches = append(c.r.watches, ws)
-	ws.w = c.c.Watch([]byte(ws.key), client.WatchOptions{End: []byte(ws.end), StartRevision: start, PrevKV: ws.prevKV},
+	ws.w = c.c.Watch([]byte(ws.key), client.WatchOptions{End: []byte(ws.end), StartRevision: start, PrevKV: ws.prevKV, Raw: true},
 		func(u client.WatchUpdate) {
 			if c.r.watchesFrozen {
 				return // the write log is being read: see writeLog
+			}
+			if ws.noteProgress(u) {
+				return
 			}
 			ws.updates++
 			ws.members = append(ws.members, u.Member)

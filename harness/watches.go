@@ -25,6 +25,9 @@ func (r *seedRun) checkWatches(entries []lin.LogEntry) error {
 			s.MayCompact = r.logWatch.maxRequested()
 		}
 		events += len(s.Events)
+		if ws.stale != "" {
+			return r.watchFailure(i, ws, errors.New(ws.stale), entries)
+		}
 		if err := lin.CheckWatch(&s, log); err != nil {
 			return r.watchFailure(i, ws, err, entries)
 		}
