@@ -157,6 +157,15 @@ func (c *Client) Leader() host.NodeID { return c.leader }
 // Outstanding is the number of requests awaiting an outcome.
 func (c *Client) Outstanding() int { return len(c.pending) }
 
+// NextRequestID is the request ID the next Do will give its request.
+func (c *Client) NextRequestID() api.RequestID { return c.nextID }
+
+// FinishedBelow is the client's watermark now: every request with a lower
+// ID has finished (answered or given up), and each attempt sent from now
+// on carries at least this FinishedBelow, so a server that applies one
+// refuses those lower IDs for good.
+func (c *Client) FinishedBelow() api.RequestID { return c.low }
+
 // call is one request in flight.
 type call struct {
 	req      *api.Request

@@ -276,6 +276,7 @@ func (r *seedRun) checkLinearizability(rec *Records, res *Result) CheckResult {
 		var dropped map[keyRev]bool
 		keep := func(int64) bool { return true }
 		if r.window != nil {
+			r.window.lateEffects(rec.WriteLog)
 			floor, dropped, keep = r.window.floors(ops), r.window.accounted, r.window.hinted
 		}
 		n := resolveUnknownWith(ops, rec.WriteLog, floor, dropped)

@@ -11,6 +11,7 @@ import (
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
 	"github.com/seedkv/seedkv/host"
+	lin "github.com/seedkv/seedkv/linearizability"
 )
 
 // maxWatchesPerClient bounds the watch streams one client opens.
@@ -101,6 +102,7 @@ func (c *workClient) issue(s step) {
 	}
 	c.r.timeline.sample(c.r)
 	c.r.record("call", c.nid, s.body.Op(), int64(hid), 0)
+	s.reqID, s.low = c.c.NextRequestID(), c.c.FinishedBelow()
 	c.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
 		c.done(s, hid, resp, err)
 	})
@@ -138,6 +140,9 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 		// did nothing: the outcome is unknown.
 		if hid >= 0 {
 			c.r.hist.Timeout(hid)
+			if c.r.window != nil {
+				c.r.window.timedOut(c, hid, s.reqID)
+			}
 		}
 		c.gen.learn(&s, nil, false)
 	default:
@@ -176,6 +181,9 @@ func (c *workClient) answered(s step, hid int, resp *api.Response) {
 			return
 		}
 		c.r.hist.Return(hid, c.r.now(), out)
+		if c.r.window != nil && s.input.Kind == lin.KindPut {
+			c.r.window.fence(c, s.low, out.Revision+revBase)
+		}
 		c.gen.learn(&s, &out, true)
 		if s.kind == opLeasePut && s.lease != nil {
 			s.lease.attached = true

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/seedkv/seedkv/api"
 	lin "github.com/seedkv/seedkv/linearizability"
 )
 
@@ -92,6 +93,152 @@ type histWindow struct {
 	// undecided says why the window could not decide ("": it did, or
 	// the run has not been checked yet).
 	undecided string
+	fences
+}
+
+// Fencing timed-out writes. A timed-out put (or transaction putting a
+// value) whose value the write log never holds is settled at the end as
+// having had no effect (resolveUnknown); till then the history and the
+// window keep it, and a long run times out tens of thousands. seedkv's
+// replicas apply each client's requests at most once, and refuse for
+// good a request below the client's FinishedBelow watermark once they
+// applied one carrying it (node's sessions). So once a later put of the
+// same client, issued when the client's watermark had passed the
+// timed-out request, is acknowledged at store revision R, the timed-out
+// write took effect at a revision below R or never: if the harness's
+// watch of the write log holds every revision up to R and not its value,
+// the window settles it as no effect at once and the history drops it.
+// The verdict does not rest on that promise: if the value ever shows in
+// the write log (a replica that applied it late anyway), the window says
+// it cannot decide, and the run is checked again with the whole history.
+type fences struct {
+	// open are each client's timed-out writes not settled yet, with
+	// their request IDs, in the order they timed out.
+	open map[int][]timedOutWrite
+	// fenced wait for the write log to hold every revision up to theirs.
+	fenced []timedOutWrite
+	// early are the values of the writes settled as no effect early, to
+	// catch one showing in the write log after all.
+	early map[string]int
+}
+
+// timedOutWrite is a timed-out write that puts value (history op id,
+// request reqID); rev is the store revision it is fenced at (0: not yet).
+type timedOutWrite struct {
+	id    int
+	reqID api.RequestID
+	value string
+	rev   int64
+}
+
+// timedOut notes that client c's write hid (request reqID) timed out: if
+// the write log has not settled it already, a later acknowledged put of
+// the client may fence it.
+func (hw *histWindow) timedOut(c *workClient, hid int, reqID api.RequestID) {
+	op, ok := hw.r.hist.Op(hid)
+	if !ok {
+		return
+	}
+	v, ok := putValue(&op.Input)
+	if !ok || !hw.unsettled(v, hid) {
+		return
+	}
+	if hw.open == nil {
+		hw.open, hw.early = map[int][]timedOutWrite{}, map[string]int{}
+	}
+	hw.open[c.id] = append(hw.open[c.id], timedOutWrite{id: hid, reqID: reqID, value: v})
+}
+
+// unsettled reports whether timed-out put id, of value v, waits to be
+// settled.
+func (hw *histWindow) unsettled(v string, id int) bool {
+	got, ok := hw.puts[v]
+	return ok && got == id
+}
+
+// fence is told that client c's put, issued with FinishedBelow watermark
+// low, was acknowledged at store revision rev: its timed-out writes below
+// low can take effect at revisions below rev only.
+func (hw *histWindow) fence(c *workClient, low api.RequestID, rev int64) {
+	open := hw.open[c.id]
+	kept := open[:0]
+	for _, t := range open {
+		switch {
+		case !hw.unsettled(t.value, t.id): // settled from the write log meanwhile
+		case t.reqID < low:
+			t.rev = rev
+			hw.fenced = append(hw.fenced, t)
+		default:
+			kept = append(kept, t)
+		}
+	}
+	clear(open[len(kept):])
+	if len(kept) == 0 {
+		delete(hw.open, c.id)
+		return
+	}
+	hw.open[c.id] = kept
+}
+
+// settleFenced settles as no effect the fenced writes whose revision the
+// harness's watch of the write log holds completely (it was scanned for
+// their values: they are not in it).
+func (hw *histWindow) settleFenced() {
+	if len(hw.fenced) == 0 {
+		return
+	}
+	held := hw.r.logWatch.held()
+	kept := hw.fenced[:0]
+	for _, t := range hw.fenced {
+		switch {
+		case !hw.unsettled(t.value, t.id):
+		case t.rev > held:
+			kept = append(kept, t)
+		default:
+			hw.settleNoEffect(t)
+		}
+	}
+	clear(hw.fenced[len(kept):])
+	hw.fenced = kept
+}
+
+// settleNoEffect settles fenced write t as resolveUnknown settles a write
+// whose value the log does not hold, and drops it from the history.
+func (hw *histWindow) settleNoEffect(t timedOutWrite) {
+	op, ok := hw.r.hist.Op(t.id)
+	if !ok {
+		return
+	}
+	delete(hw.puts, t.value)
+	hw.early[t.value] = t.id
+	op.Unknown, op.Failed = false, true
+	op.Output = lin.Output{Err: "settled: no effect in the committed log"}
+	hw.w.Settle(t.id, op)
+	hw.w.Forget(t.id)
+	hw.r.hist.Drop(t.id)
+	hw.dropped++
+}
+
+// lateEffects is lateEffect over the whole final write log (its part
+// above the harness's watch comes from a replica).
+func (hw *histWindow) lateEffects(log []lin.LogEntry) {
+	if len(hw.early) == 0 {
+		return
+	}
+	for i := range log {
+		hw.lateEffect(&log[i])
+	}
+}
+
+// lateEffect makes the window undecided if a write settled early as no
+// effect shows in write log entry e after all.
+func (hw *histWindow) lateEffect(e *lin.LogEntry) {
+	for _, c := range e.Changes {
+		if id, ok := hw.early[c.Value]; ok && c.Type == lin.EventPut {
+			hw.w.Spoil("op %d, settled as no effect by its client's later put, shows in the write log at revision %d", id, e.Revision)
+			return
+		}
+	}
 }
 
 // wantsWindow says whether the run can check its history in a window: a
@@ -168,7 +315,11 @@ func (hw *histWindow) settleSince(floor int64) {
 
 // settleFrom settles the timed-out puts whose value the log entries hold.
 func (hw *histWindow) settleFrom(log []lin.LogEntry) {
-	for _, e := range log {
+	for i := range log {
+		e := &log[i]
+		if len(hw.early) > 0 {
+			hw.lateEffect(e)
+		}
 		for _, c := range e.Changes {
 			if c.Type != lin.EventPut {
 				continue
@@ -197,11 +348,12 @@ func (hw *histWindow) settle(id int, rev int64) {
 // last time, replays what the window can and lets the history go of it.
 func (hw *histWindow) advance() {
 	if log := hw.r.logWatch.log; hw.scanned < len(log) {
-		if len(hw.puts) > 0 {
+		if len(hw.puts) > 0 || len(hw.early) > 0 {
 			hw.settleFrom(log[hw.scanned:])
 		}
 		hw.scanned = len(log)
 	}
+	hw.settleFenced()
 	hw.w.Retire(hw.w.Horizon(), hw.changes)
 	hw.verifyLog()
 	hw.r.hist.Squeeze()
@@ -327,8 +479,8 @@ func (hw *histWindow) check(ops []lin.Op, hints lin.RevisionHints) lin.Result {
 
 // describe is the account's line about the window.
 func (hw *histWindow) describe() string {
-	return fmt.Sprintf("history window: %d revisions replayed as the run went, %d ops let go (%d of them dropped from the history), %d kept",
-		hw.w.Checked(), hw.w.Dropped(), hw.dropped, hw.kept)
+	return fmt.Sprintf("history window: %d revisions replayed as the run went, %d ops let go (%d of them dropped from the history; %d timed-out writes settled as no effect early, fenced by their client's later put), %d kept",
+		hw.w.Checked(), hw.w.Dropped(), hw.dropped, len(hw.early), hw.kept)
 }
 
 // outcome says how the window went, for Result.window.

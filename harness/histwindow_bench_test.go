@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -17,7 +18,9 @@ import (
 // seconds per seed. The soft
 // memory limit is off (simrun sets one per worker; here the figures are
 // what the run keeps, not what the collector was pushed to).
-// BENCH_WINDOW=off measures the whole-history run instead;
+// BENCH_WINDOW=off measures the whole-history run instead; BENCH_SEED=S
+// starts at seed S (S, S+1, ... with -benchtime Nx); BENCH_NODES=N runs
+// N replicas (0: drawn per seed, as simrun does without -nodes);
 // BENCH_HEAPPROFILE=prefix writes a heap profile at each mark
 // (prefix-10m0s.pprof, ...) for `go tool pprof -sample_index=inuse_space`.
 func BenchmarkLongSeedHeap(b *testing.B) {
@@ -32,8 +35,24 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 	heap := make([]float64, len(marks))
 	failed := 0
 	atCheck, atStage := 0.0, ""
+	if s := os.Getenv("BENCH_NODES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("BENCH_NODES=%q: %v", s, err)
+		}
+		cfg.Nodes = n
+	}
+	first := uint64(1)
+	if s := os.Getenv("BENCH_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			b.Fatalf("BENCH_SEED=%q: %v", s, err)
+		}
+		first = n
+	}
 	cpu0, _ := processCPU()
 	for i := 0; i < b.N; i++ {
+		seed := first + uint64(i)
 		next := 0
 		sliceHook = func(elapsed time.Duration) {
 			if next < len(marks) && elapsed >= marks[next] {
@@ -54,13 +73,13 @@ func BenchmarkLongSeedHeap(b *testing.B) {
 				writeHeapProfile(b, "check")
 			}
 		}
-		res := Run(cfg, uint64(i+1))
+		res := Run(cfg, seed)
 		sliceHook, checkHook = nil, nil
 		if res.Verdict != Pass {
 			failed++
-			b.Logf("seed %d: %v: %.200s", i+1, res.Verdict, res.Reason)
+			b.Logf("seed %d: %v: %.200s", seed, res.Verdict, res.Reason)
 		}
-		b.Logf("seed %d: window %s", i+1, res.window)
+		b.Logf("seed %d: window %s", seed, res.window)
 	}
 	for k, m := range marks {
 		b.ReportMetric(heap[k], "heap-MB-"+m.String())

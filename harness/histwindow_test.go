@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	lin "github.com/seedkv/seedkv/linearizability"
 	"github.com/stretchr/testify/require"
 )
 
@@ -73,4 +74,64 @@ func TestWindowLongRun(t *testing.T) {
 	require.Equal(t, whole.Reason, win.Reason)
 	require.Equal(t, whole.TraceHash, win.TraceHash)
 	require.Equal(t, whole.Checks, win.Checks)
+}
+
+// A timed-out write is fenced only by a later acknowledged put of its own
+// client issued with a FinishedBelow watermark above its request ID, and
+// only while the write log has not settled it.
+func TestFenceNeedsTheWatermarkPastTheWrite(t *testing.T) {
+	hw := &histWindow{puts: map[string]int{"c1.1": 10, "c1.2": 11}}
+	c, other := &workClient{id: 1}, &workClient{id: 2}
+	hw.open = map[int][]timedOutWrite{1: {{id: 10, reqID: 5, value: "c1.1"}, {id: 11, reqID: 6, value: "c1.2"}}}
+	hw.fence(other, 100, 50) // another client's put says nothing of these
+	require.Empty(t, hw.fenced)
+	hw.fence(c, 5, 60) // issued while request 5 was still open
+	require.Empty(t, hw.fenced)
+	hw.fence(c, 6, 70)
+	require.Equal(t, []timedOutWrite{{id: 10, reqID: 5, value: "c1.1", rev: 70}}, hw.fenced)
+	require.Len(t, hw.open[1], 1)
+	delete(hw.puts, "c1.2") // the write log showed it meanwhile
+	hw.fence(c, 9, 80)
+	require.Len(t, hw.fenced, 1)
+	require.Empty(t, hw.open)
+}
+
+// A long run settles most of its timed-out writes early, with the verdict,
+// reason, checks and trace hash of the whole history; and a write settled
+// early that shows in the write log after all makes the window undecided
+// (the run is then checked again with the whole history).
+func TestFencedWritesSettleEarly(t *testing.T) {
+	requireNode(t)
+	cfg := testConfig()
+	cfg.Duration = 90 * time.Second
+	r, err := newSeedRun(cfg, 1)
+	require.NoError(t, err)
+	r.windowMode = windowAuto
+	var res Result
+	r.run(&res)
+	require.Equal(t, Pass, res.Verdict, res.Reason)
+	hw := r.window
+	require.NotNil(t, hw)
+	require.Greater(t, len(hw.early), len(hw.puts), "most timed-out writes are settled early")
+	whole := runMode(cfg, 1, windowOff)
+	require.Equal(t, whole.Verdict, res.Verdict)
+	require.Equal(t, whole.Reason, res.Reason)
+	require.Equal(t, whole.TraceHash, res.TraceHash)
+	require.Equal(t, whole.Checks, res.Checks)
+
+	// The same run, with the value of a write settled early put into
+	// the final write log after everything else.
+	r, err = newSeedRun(cfg, 1)
+	require.NoError(t, err)
+	r.windowMode = windowAuto
+	var late string
+	r.run(&Result{})
+	for v := range r.window.early { // any one will do
+		late = v
+		break
+	}
+	require.NotEmpty(t, late)
+	require.Empty(t, r.window.w.Undecided())
+	r.window.lateEffects([]lin.LogEntry{{Revision: 1 << 40, Changes: []lin.Change{{Key: "/k/1", Type: lin.EventPut, Value: late}}}})
+	require.Contains(t, r.window.w.Undecided(), "settled as no effect")
 }

@@ -160,6 +160,10 @@ type step struct {
 	ttl     int64     // opLeasePut's grant: the TTL asked for, seconds
 	past    *pastRead // opPastRead: the read, filled in when answered
 	call    int64     // virtual time of the call
+	// reqID is the client's request ID for it, low the client's
+	// FinishedBelow watermark when it was issued (histwindow.go fences
+	// timed-out writes with them).
+	reqID, low api.RequestID
 }
 
 // next picks the client's next operation at virtual time now. Lease puts

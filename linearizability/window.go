@@ -301,6 +301,15 @@ func (w *Window) spoil(format string, args ...any) {
 	}
 }
 
+// Forget lets go of what Settle remembered of operation id, settled: the
+// caller promises never to add or settle it again (it dropped the
+// operation), so there is no second settlement to compare.
+func (w *Window) Forget(id int) { delete(w.settled, id) }
+
+// Spoil makes the window undecided, for the reason given (the first one
+// stays): the caller found that something it told the window was wrong.
+func (w *Window) Spoil(format string, args ...any) { w.spoil(format, args...) }
+
 // Undecided says why the window cannot decide, or "".
 func (w *Window) Undecided() string { return w.spoiled }
 
