@@ -24,7 +24,10 @@ import (
 // undecided. A run checked in a window that does not pass (any check,
 // not only linearizability) is run again with the whole history, so that
 // every reason, witness and op index is the one the whole history gives:
-// the world is deterministic, so the second run is the same run.
+// the world is deterministic, so the second run is the same run. Not
+// when the window decided the history is linearizable and only checks
+// that read no history failed (windowOutcomeStands): a long seed that
+// fails the Raft safety checker keeps its window's memory.
 
 // HistoryWindow is Config.Window: whether a run checks its client history
 // in a window as it goes.

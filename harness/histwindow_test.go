@@ -135,3 +135,39 @@ func TestFencedWritesSettleEarly(t *testing.T) {
 	r.window.lateEffects([]lin.LogEntry{{Revision: 1 << 40, Changes: []lin.Change{{Key: "/k/1", Type: lin.EventPut, Value: late}}}})
 	require.Contains(t, r.window.w.Undecided(), "settled as no effect")
 }
+
+// A failing windowed run whose window decided the history is
+// linearizable, and whose failing checks read no history, keeps its
+// result instead of running again with the whole history; that result is
+// the whole-history run's (verdict, reason, every check, trace hash, ops).
+// Other failing windowed runs are run again, as before.
+func TestFailingWindowedRunsKeepTheWholeHistoryOutcome(t *testing.T) {
+	requireNode(t)
+	liars := testConfig()
+	liars.Faults = "none"
+	liars.ObservedCluster = liarCluster(4, 5)
+	lost := testConfig()
+	lost.Faults = "lose-synced"
+	stood, failed := 0, 0
+	for _, cfg := range []Config{liars, lost} {
+		for seed := uint64(1); seed <= 25; seed++ {
+			whole := runMode(cfg, seed, windowOff)
+			win := runMode(cfg, seed, windowAlways)
+			require.Equal(t, whole.Verdict, win.Verdict, "seed %d: %s / %s", seed, whole.Reason, win.Reason)
+			require.Equal(t, whole.Reason, win.Reason, "seed %d", seed)
+			require.Equal(t, whole.Checks, win.Checks, "seed %d", seed)
+			require.Equal(t, whole.TraceHash, win.TraceHash, "seed %d", seed)
+			require.Equal(t, whole.Ops, win.Ops, "seed %d", seed)
+			require.Equal(t, whole.Witness, win.Witness, "seed %d", seed)
+			if whole.Verdict != Pass {
+				failed++
+				if strings.HasPrefix(win.window, "decided") {
+					stood++
+					require.True(t, windowOutcomeStands(&win))
+				}
+			}
+		}
+	}
+	t.Logf("%d failing seeds, %d of them kept the window's result", failed, stood)
+	require.Positive(t, stood, "some failing seeds are decided in the window")
+}

@@ -85,7 +85,9 @@ type seedRun struct {
 // panic anywhere in the world, the cluster or the checks becomes a Fail
 // verdict whose reason carries the stack. A long run checks its history
 // in a window (histwindow.go); if it does not pass so, it is run again
-// keeping the whole history, for the reason and witness that gives.
+// keeping the whole history, for the reason and witness that gives,
+// unless the window decided that the history is linearizable and only
+// checks that read no client history failed (windowOutcomeStands).
 func Run(cfg Config, seed uint64) Result {
 	return runMode(cfg, seed, cfg.Window.mode())
 }
@@ -93,13 +95,41 @@ func Run(cfg Config, seed uint64) Result {
 // runMode is Run with the window mode given.
 func runMode(cfg Config, seed uint64, mode windowMode) Result {
 	res, windowed := runOnce(cfg, seed, mode)
-	if !windowed || res.Verdict == Pass {
+	if !windowed || res.Verdict == Pass || windowOutcomeStands(&res) {
 		return res
 	}
 	whole, _ := runOnce(cfg, seed, windowOff)
 	whole.Wall += res.Wall
 	whole.window = "undecided, run again with the whole history: " + res.window
 	return whole
+}
+
+// historyFree are the checks whose outcome does not depend on whether the
+// client history was checked in a window: they read none of it (the
+// run's own failures, such as the Raft safety checker's, membership, the
+// watch streams, the reads of the past, HashKV). The others may name an
+// operation by its place in the history, or (lost writes) miss a write
+// the window let go.
+var historyFree = map[string]bool{CheckRun: true, CheckMembership: true, CheckWatches: true, CheckPastReads: true, CheckHashKV: true}
+
+// windowOutcomeStands reports whether a windowed run's result is the one
+// the whole history would give: the window decided that the history is
+// linearizable (CheckRevisions' verdict on the whole history), and every
+// check that failed or could not decide is history-free. Then running
+// the seed again, holding its whole history, would only cost its memory.
+func windowOutcomeStands(res *Result) bool {
+	linPassed := false
+	for _, o := range res.Checks {
+		switch {
+		case o.Name == CheckLinearizability:
+			linPassed = o.Status == CheckPassed
+		case o.Status == CheckFailed || o.Status == CheckUnknown:
+			if !historyFree[o.Name] {
+				return false
+			}
+		}
+	}
+	return linPassed
 }
 
 // runOnce runs the seed once; windowed reports whether its history was
