@@ -457,6 +457,10 @@ func (d *decoder) varint(field string) int64 {
 	if d.err != nil {
 		return 0
 	}
+	if u, n := varint.Short(d.b[d.off:]); n > 0 { // most are: inlined
+		d.off += n
+		return int64(u>>1) ^ -int64(u&1) // zig-zag, as varint.Varint
+	}
 	v, n, err := varint.Varint(d.b[d.off:])
 	if !d.advance(field, n, err) {
 		return 0
