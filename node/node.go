@@ -50,7 +50,10 @@ type Node struct {
 	ms    *raft.MemoryStorage
 	wal   *wal.WAL
 	snaps *snapFiles
-	sm    *stateMachine
+	// walEnts is walEntries's buffer, reused for every Ready (WAL.Save
+	// encodes the entries into its records and keeps none).
+	walEnts []wal.Entry
+	sm      *stateMachine
 
 	applied   uint64
 	confState raft.ConfState
@@ -363,7 +366,10 @@ func (n *Node) persistWAL(rd raft.Ready) {
 			return
 		}
 	}
-	if err := n.wal.Save(walHardState(rd.HardState), walEntries(rd.Entries)); err != nil {
+	ents := n.walEntries(rd.Entries)
+	err := n.wal.Save(walHardState(rd.HardState), ents)
+	clear(ents) // no entry data kept alive by the buffer
+	if err != nil {
 		n.fail("wal: save", err)
 		return
 	}
@@ -560,14 +566,17 @@ func walHardState(hs raft.HardState) wal.HardState {
 	return wal.HardState{Term: hs.Term, Vote: hs.Vote, Commit: hs.Commit}
 }
 
-func walEntries(ents []raft.Entry) []wal.Entry {
+// walEntries converts ents to the WAL's type in n's reused buffer; the
+// result is valid until the next call.
+func (n *Node) walEntries(ents []raft.Entry) []wal.Entry {
 	if len(ents) == 0 {
 		return nil
 	}
-	out := make([]wal.Entry, len(ents))
-	for i, e := range ents {
-		out[i] = wal.Entry{Index: e.Index, Term: e.Term, Type: uint8(e.Type), Data: e.Data}
+	out := n.walEnts[:0]
+	for _, e := range ents {
+		out = append(out, wal.Entry{Index: e.Index, Term: e.Term, Type: uint8(e.Type), Data: e.Data})
 	}
+	n.walEnts = out
 	return out
 }
 
