@@ -41,7 +41,7 @@ const (
 	// MaxKeySize bounds a key or range end.
 	MaxKeySize = 8 << 10
 	// MaxValueSize bounds a value.
-	MaxValueSize = 1 << 20
+	MaxValueSize = 3 << 19
 	// MaxTxnOps bounds the compares and also each op list of a Txn
 	// (etcd's default max-txn-ops).
 	MaxTxnOps = 128

@@ -370,6 +370,13 @@ func (g *gen) txnOps(depth int) (e, s []clientv3.Op, desc []string) {
 				so = append(so, clientv3.WithLease(clientv3.LeaseID(g.p.eToS(id))))
 				d += fmt.Sprintf(" lease=%d", id)
 			}
+			if g.coin(6) {
+				eo, so = append(eo, clientv3.WithIgnoreValue()), append(so, clientv3.WithIgnoreValue())
+				v, d = "", d+" ignore_value"
+			} else if g.coin(6) {
+				eo, so = append(eo, clientv3.WithIgnoreLease()), append(so, clientv3.WithIgnoreLease())
+				d += " ignore_lease"
+			}
 			e, s, desc = append(e, clientv3.OpPut(k, v, eo...)), append(s, clientv3.OpPut(k, v, so...)), append(desc, d)
 		case w < 8:
 			k, opts, d := g.keyRange()
@@ -418,7 +425,30 @@ func (g *gen) txn() {
 	sr, serr := p.s.Txn(p.ctx()).If(sc...).Then(st...).Else(se...).Commit()
 	if p.compare("txn", (*pb.TxnResponse)(er), eerr, (*pb.TxnResponse)(sr), serr) {
 		p.observe(er.Header)
+		if hasFromKeyDelete(et) || hasFromKeyDelete(ee) {
+			p.noCompact[er.Header.Revision] = true
+		}
 	}
+}
+
+// hasFromKeyDelete reports whether ops, nested ones included, delete
+// "from key". A transaction that does and puts a key it deletes, then a
+// compaction at exactly its revision, makes etcd v3.7.3 die in lg.Fatal
+// on its next read of the key (see TestEtcdCompactDeleteThenPutBug): the
+// test compacts at no such revision.
+func hasFromKeyDelete(ops []clientv3.Op) bool {
+	for _, op := range ops {
+		switch {
+		case op.IsDelete() && string(op.RangeBytes()) == "\x00":
+			return true
+		case op.IsTxn():
+			_, then, els := op.Txn()
+			if hasFromKeyDelete(then) || hasFromKeyDelete(els) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (g *gen) compactOp() {
@@ -426,6 +456,9 @@ func (g *gen) compactOp() {
 	rev := p.compact + int64(g.pick(int(p.rev-p.compact+2))) // compact-? .. rev+1
 	if g.coin(15) {
 		rev = p.compact // already compacted
+	}
+	if p.noCompact[rev] {
+		rev++ // etcd's bug, above
 	}
 	// Watches catch up first: etcd syncs a watch from the past every
 	// 100 ms, and a compaction before that cancels it, so whether it does
@@ -591,7 +624,15 @@ func (g *gen) maint() {
 	default:
 		p.logf("alarm list")
 		er, eerr := p.e.AlarmList(p.ctx())
-		sr, serr := p.s.AlarmList(p.ctx())
+		var sr *clientv3.AlarmResponse
+		var serr error
+		p.settle(func() (*pb.ResponseHeader, error) {
+			sr, serr = p.s.AlarmList(p.ctx())
+			if sr == nil {
+				return nil, serr
+			}
+			return sr.Header, serr
+		})
 		p.compare("alarm list", (*pb.AlarmResponse)(er), eerr, (*pb.AlarmResponse)(sr), serr)
 	}
 }
@@ -625,7 +666,11 @@ func (g *gen) checkAll() {
 	p.compare("whole store", (*pb.RangeResponse)(er), eerr, (*pb.RangeResponse)(sr), serr)
 	p.logf("hashkv (check)")
 	eh, eerr := pb.NewMaintenanceClient(p.e.ActiveConnection()).HashKV(p.ctx(), &pb.HashKVRequest{})
-	sh, serr := pb.NewMaintenanceClient(p.s.ActiveConnection()).HashKV(p.ctx(), &pb.HashKVRequest{})
+	var sh *pb.HashKVResponse
+	p.settle(func() (*pb.ResponseHeader, error) {
+		sh, serr = pb.NewMaintenanceClient(p.s.ActiveConnection()).HashKV(p.ctx(), &pb.HashKVRequest{})
+		return sh.GetHeader(), serr
+	})
 	p.compare("hashkv (check)", eh, eerr, sh, serr)
 	p.logf("lease list (check)")
 	el, eerr := p.e.Leases(p.ctx())
@@ -634,7 +679,7 @@ func (g *gen) checkAll() {
 }
 
 // settle repeats a read of seedkv that a member of a cluster may answer
-// from its own state (serializable ranges, HashKV), while that member has
+// from its own state (serializable ranges, HashKV, the alarm list), while that member has
 // not applied every write the test made: answered below the store's
 // revision, or with ErrFutureRev. etcd's followers lag the same way; the
 // one-member etcd here never does.

@@ -72,8 +72,13 @@ func startEmbedEtcd(t testing.TB) string {
 	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.UnsafeNoFsync = true
-	cfg.LogLevel = "error"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+	// etcd's errors go to stderr: a fatal one (os.Exit) says why there.
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(zap.DPanicLevel)
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	lg, err := zc.Build()
+	require.NoError(t, err)
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	e, err := embed.StartEtcd(cfg)
 	require.NoError(t, err)
 	t.Cleanup(e.Close)
@@ -114,6 +119,8 @@ type diffPair struct {
 	ops   int
 	// members is the size of the seedkv cluster.
 	members int
+	// noCompact: revisions not to compact at (hasFromKeyDelete).
+	noCompact map[int64]bool
 }
 
 func newDiffPair(t testing.TB, etcdEP string, seedEPs []string) *diffPair {
@@ -126,7 +133,8 @@ func newDiffPair(t testing.TB, etcdEP string, seedEPs []string) *diffPair {
 		return c
 	}
 	return &diffPair{t: t, e: mk([]string{etcdEP}), s: mk(seedEPs),
-		leaseS2E: map[int64]int64{}, leaseE2S: map[int64]int64{}, stats: map[string]int{}, members: len(seedEPs)}
+		leaseS2E: map[int64]int64{}, leaseE2S: map[int64]int64{}, stats: map[string]int{}, members: len(seedEPs),
+		noCompact: map[int64]bool{}}
 }
 
 // ctx bounds one call.

@@ -131,15 +131,21 @@ func (g *gen) syncWatches() {
 
 // drain reads a watch until a progress notification at or past the
 // pair's revision, or the watch's end, rendering what it read. It asks
-// c for progress at once and again every 100 ms of silence.
+// c for progress at once and again after every 100 ms of silence (each
+// answer goes to every watch of the stream: asking on every answer would
+// multiply the requests).
 func (p *diffPair) drain(c *clientv3.Client, ch clientv3.WatchChan, got []string, done, seedkv bool) ([]string, bool) {
 	if done {
 		return got, true
 	}
 	timeout := time.After(10 * time.Second)
+	ask := true
 	for {
-		if err := c.RequestProgress(p.ctx()); err != nil {
-			return append(got, fmt.Sprintf("RequestProgress: %v", err)), true
+		if ask {
+			if err := c.RequestProgress(p.ctx()); err != nil {
+				return append(got, fmt.Sprintf("RequestProgress: %v", err)), true
+			}
+			ask = false
 		}
 		select {
 		case r, ok := <-ch:
@@ -157,6 +163,7 @@ func (p *diffPair) drain(c *clientv3.Client, ch clientv3.WatchChan, got []string
 				return got, true
 			}
 		case <-time.After(100 * time.Millisecond):
+			ask = true // dropped: a watch was behind (etcd) or still being created
 		case <-timeout:
 			return append(got, "timeout: no progress notification"), true
 		}

@@ -201,14 +201,11 @@ func pbKVPtr(kv *api.KeyValue) *mvccpb.KeyValue {
 
 // Put implements etcd's KV.Put.
 func (k *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, error) {
-	if len(r.Key) == 0 {
-		return nil, rpctypes.ErrGRPCEmptyKey
+	if err := checkPut(r); err != nil {
+		return nil, err
 	}
-	if r.IgnoreValue && len(r.Value) != 0 {
-		return nil, rpctypes.ErrGRPCValueProvided
-	}
-	if r.IgnoreLease && r.Lease != 0 {
-		return nil, rpctypes.ErrGRPCLeaseProvided
+	if err := checkRequestSize(r); err != nil {
+		return nil, err
 	}
 	if r.IgnoreValue || r.IgnoreLease {
 		return k.casPut(ctx, r)
@@ -331,6 +328,9 @@ var errNestedTxn = status.Error(codes.Internal, "etcdserver: nested transaction 
 // Txn implements etcd's KV.Txn.
 func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if err := checkTxn(r); err != nil {
+		return nil, err
+	}
+	if err := checkRequestSize(r); err != nil {
 		return nil, err
 	}
 	if hasNested(r) {

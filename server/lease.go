@@ -22,7 +22,8 @@ func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 	if r.TTL > int64(mvcc.MaxLeaseTTL/time.Second) {
 		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
 	}
-	resp, err := l.s.do(ctx, &api.LeaseGrantRequest{TTL: r.TTL, ID: r.ID})
+	ttl := max(r.TTL, l.s.cfg.MinLeaseTTL)
+	resp, err := l.s.do(ctx, &api.LeaseGrantRequest{TTL: ttl, ID: r.ID})
 	if err != nil {
 		return nil, err
 	}

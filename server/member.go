@@ -145,16 +145,29 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		}
 	}
 	srv := New(Config{Loop: m.loop, Node: m.node, Client: cl, ClusterID: cfg.ClusterID,
-		Members: cfg.Members, RequestTimeout: cfg.RequestTimeout})
+		Members: cfg.Members, RequestTimeout: cfg.RequestTimeout,
+		MinLeaseTTL: minLeaseTTL(ncfg)})
 	srv.gossip = g
 	m.id = cfg.ID
-	m.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(16<<20), grpc.MaxSendMsgSize(64<<20))
+	m.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRecvBytes), grpc.MaxSendMsgSize(64<<20))
 	srv.Register(m.grpc)
 	go func() {
 		defer close(m.served)
 		_ = m.grpc.Serve(ln)
 	}()
 	return m, nil
+}
+
+// minLeaseTTL is etcd's minimum lease TTL for the replica's raft timing.
+func minLeaseTTL(c node.Config) int64 {
+	tick, ticks := c.TickInterval, c.ElectionTicks
+	if tick <= 0 {
+		tick = node.DefaultTickInterval
+	}
+	if ticks <= 0 {
+		ticks = node.DefaultElectionTicks
+	}
+	return MinLeaseTTLFor(tick, ticks)
 }
 
 // ID is the member's ID (from its data dir's members file if it has one,

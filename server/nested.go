@@ -3,11 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
+	"math"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 
 	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/mvcc"
 )
 
 // Nested transactions. seedkv's transactions are flat, so a nested one is
@@ -32,17 +35,22 @@ import (
 // keyRange is a compared key range [key, end).
 type keyRange struct{ key, end string }
 
-// hasNested reports whether any branch of r holds a transaction.
+// hasNested reports whether any branch of r holds a transaction or a put
+// with ignore_value or ignore_lease (which takes the key's current value
+// or lease, read on the snapshot like a compared key's).
 func hasNested(r *pb.TxnRequest) bool {
 	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
-			if op.GetRequestTxn() != nil {
+			if op.GetRequestTxn() != nil || ignores(op.GetRequestPut()) {
 				return true
 			}
 		}
 	}
 	return false
 }
+
+// ignores reports whether p is a put that keeps the key's value or lease.
+func ignores(p *pb.PutRequest) bool { return p != nil && (p.IgnoreValue || p.IgnoreLease) }
 
 // compareKeys collects the keys compared anywhere in r (deduplicated, in
 // order of appearance) and, apart, the key ranges.
@@ -67,6 +75,10 @@ func compareKeys(r *pb.TxnRequest, seen map[string]bool, out [][]byte, ranges []
 	var err error
 	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
 		for _, op := range ops {
+			if p := op.GetRequestPut(); ignores(p) && !seen[string(p.Key)] {
+				seen[string(p.Key)] = true
+				out = append(out, p.Key)
+			}
 			if t := op.GetRequestTxn(); t != nil {
 				if out, ranges, err = compareKeys(t, seen, out, ranges); err != nil {
 					return nil, nil, err
@@ -82,6 +94,10 @@ func compareKeys(r *pb.TxnRequest, seen map[string]bool, out [][]byte, ranges []
 type txnSnapshot struct {
 	keys   map[string]*api.KeyValue
 	ranges map[keyRange][]api.KeyValue
+	// missing: the path puts with ignore_value to a missing key;
+	// missingLease is the first such put's lease (keptPut).
+	missing      bool
+	missingLease int64
 }
 
 // holds evaluates c on the snapshot; for a range compare it also returns
@@ -151,6 +167,16 @@ func flatten(r *pb.TxnRequest, snap *txnSnapshot, flat []api.TxnOp, guards *[]ap
 			sh.nested = append(sh.nested, child)
 			continue
 		}
+		if p := op.GetRequestPut(); ignores(p) {
+			put, err := snap.keptPut(p)
+			if err != nil {
+				return nil, nil, err
+			}
+			sh.flat = append(sh.flat, len(flat))
+			sh.nested = append(sh.nested, nil)
+			flat = append(flat, api.TxnOp{Put: put})
+			continue
+		}
 		one, err := apiOps([]*pb.RequestOp{op})
 		if err != nil {
 			return nil, nil, err
@@ -160,6 +186,36 @@ func flatten(r *pb.TxnRequest, snap *txnSnapshot, flat []api.TxnOp, guards *[]ap
 		flat = append(flat, one[0])
 	}
 	return sh, flat, nil
+}
+
+// missingKeyLease stands for "the key of this put with ignore_value or
+// ignore_lease is missing" (keptPut): no lease has this ID in practice.
+const missingKeyLease = math.MaxInt64
+
+// keptPut is a put with ignore_value or ignore_lease made plain with the
+// key's value or lease on the snapshot (the flat transaction is guarded
+// by the key's mod revision). A missing key is etcd's ErrKeyNotFound.
+func (ts *txnSnapshot) keptPut(p *pb.PutRequest) (*api.PutRequest, error) {
+	cur := ts.keys[string(p.Key)]
+	put := &api.PutRequest{Key: p.Key, Value: p.Value, Lease: p.Lease, PrevKV: p.PrevKv}
+	if cur == nil {
+		// The key is missing: etcd fails with ErrKeyNotFound, unless an
+		// op before this one fails first. A lease that cannot exist
+		// makes the store fail here, after checking those ops in order
+		// (nestedTxn turns it into ErrKeyNotFound).
+		if !ts.missing {
+			ts.missing, ts.missingLease = true, p.Lease
+		}
+		put.Lease = missingKeyLease
+		return put, nil
+	}
+	if p.IgnoreValue {
+		put.Value = cur.Value
+	}
+	if p.IgnoreLease {
+		put.Lease = cur.Lease
+	}
+	return put, nil
 }
 
 // compareHolds evaluates one compare against a key as etcd does: a value
@@ -228,6 +284,9 @@ func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResp
 		}
 		txn.Compares = append(txn.Compares, guards...)
 		resp, err := k.s.do(ctx, txn)
+		if errors.Is(err, rpctypes.ErrGRPCLeaseNotFound) {
+			return nil, k.leaseOrMissingKey(ctx, flat, snap.missingLease)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -244,6 +303,47 @@ func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResp
 		return out, nil
 	}
 	return nil, rpctypes.ErrGRPCTimeout
+}
+
+// leaseOrMissingKey tells which put of a path failed the store's lease
+// check: one before the first put of a missing key (missingKeyLease), or
+// that put itself, whose lease (own: its own lease) does not exist
+// (ErrLeaseNotFound: etcd checks a put's lease before its key), else the
+// put of the missing key (ErrKeyNotFound).
+func (k *kvServer) leaseOrMissingKey(ctx context.Context, flat []api.TxnOp, own int64) error {
+	var leases []int64
+	for _, op := range flat {
+		if op.Put == nil || op.Put.Lease == 0 {
+			continue
+		}
+		if op.Put.Lease == missingKeyLease {
+			break
+		}
+		leases = append(leases, op.Put.Lease)
+	}
+	if own != 0 {
+		leases = append(leases, own)
+	}
+	if len(leases) == 0 {
+		return rpctypes.ErrGRPCKeyNotFound
+	}
+	if err := k.s.catchUp(ctx); err != nil {
+		return err
+	}
+	missing := false
+	if err := k.s.onLoop(ctx, func() {
+		for _, id := range leases {
+			if _, err := k.s.cfg.Node.LeaseTimeToLive(id); errors.Is(err, mvcc.ErrLeaseNotFound) {
+				missing = true
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if missing {
+		return rpctypes.ErrGRPCLeaseNotFound
+	}
+	return rpctypes.ErrGRPCKeyNotFound
 }
 
 // snapshot reads keys and ranges in one read-only transaction: the

@@ -93,6 +93,18 @@ type Config struct {
 	RequestTimeout time.Duration
 	// ProgressNotifyInterval: see DefaultProgressNotifyInterval.
 	ProgressNotifyInterval time.Duration
+	// MinLeaseTTL is the least TTL a lease is granted with, in seconds;
+	// shorter ones are raised to it, as etcd raises them to 1.5 election
+	// timeouts (MinLeaseTTLFor). 0: no minimum.
+	MinLeaseTTL int64
+}
+
+// MinLeaseTTLFor is etcd's minimum lease TTL for a raft tick and
+// election timeout in ticks: 3/2 of the election timeout (in whole
+// ticks), rounded up to a second.
+func MinLeaseTTLFor(tick time.Duration, electionTicks int) int64 {
+	d := time.Duration((3*electionTicks)/2) * tick
+	return int64((d + time.Second - 1) / time.Second)
 }
 
 // Server implements etcd's KV, Watch, Lease, Maintenance and Cluster
