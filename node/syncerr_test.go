@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,52 @@ func TestHardStateCopySyncErrorHalts(t *testing.T) {
 	restartAfterHalt(t, c, f)
 	require.NotZero(t, c.waitLeader(10*time.Second))
 	c.mustPut("k", "v")
+	c.converged(10 * time.Second)
+}
+
+// TestWALSyncErrorSendsNothing: once its WAL fsync failed, a replica sends
+// no message at all (no acknowledgement of what the sync covered, no vote)
+// until it is restarted.
+func TestWALSyncErrorSendsNothing(t *testing.T) {
+	for _, seed := range []uint64{45, 46, 47} {
+		c := newCluster(t, 3, seed, Config{})
+		l := c.waitLeader(5 * time.Second)
+		c.writeMany("a", 3)
+		f := followerOf(c, l)
+		fired := failNextSync(c, f, ".wal")
+		var after []string
+		c.w.Net().OnSend(func(from, _ host.NodeID, p []byte) {
+			if from == f && *fired {
+				after = append(after, fmt.Sprintf("%x", p[:min(len(p), 8)]))
+			}
+		})
+		c.writeMany("b", 10)
+		require.True(t, *fired)
+		requireHalted(t, c, f)
+		require.Empty(t, after, "seed %d: replica %d sent after its fsync failed", seed, f)
+	}
+}
+
+// TestReceivedSnapshotSyncErrorHalts: a follower whose save of a snapshot
+// received from the leader fails halts, records no marker for it, and
+// restarts undamaged.
+func TestReceivedSnapshotSyncErrorHalts(t *testing.T) {
+	c := newCluster(t, 3, 48, Config{SnapshotEntries: 8, CatchUpEntries: 2})
+	l := c.waitLeader(5 * time.Second)
+	f := followerOf(c, l)
+	c.w.Net().Isolate(f)
+	acked := c.writeMany("a", 30)
+	first, _ := c.nodes[l].ms.FirstIndex()
+	require.Greater(t, first, c.nodes[f].applied+1, "the leader compacted past the follower")
+	fired := failNextSync(c, f, ".snap.tmp")
+	c.w.Net().Heal()
+	require.True(t, c.runUntil(5*time.Second, func() bool { return *fired }), "no snapshot save on %d", f)
+	c.w.RunFor(100 * time.Millisecond)
+	requireHalted(t, c, f)
+	restartAfterHalt(t, c, f)
+	for k, v := range c.writeMany("b", 5) {
+		acked[k] = v
+	}
+	c.checkAcked(acked)
 	c.converged(10 * time.Second)
 }
