@@ -99,6 +99,7 @@ pr.becomeProbe()`,
     return nil // the follower asks again when it needs a snapshot
 }
 pr.becomeProbe()`,
+		Unit:        UnitCaught,
 		Description: "On a failed snapshot send the leader keeps the follower in snapshot state, waiting for it to ask again, but a follower in snapshot state gets no appends to reject: the follower whose stream was lost (a chunk dropped, a crash mid-stream) never catches up while that leader leads (etcd raft's stuck-in-StateSnapshot shape).",
 	},
 	{
@@ -107,6 +108,7 @@ pr.becomeProbe()`,
 n.rn.ReportSnapshot(to, false)
 n.process()`,
 		New:         `delete(n.snapOut, to)`,
+		Unit:        UnitCaught,
 		Description: "The node forgets to tell raft that a snapshot stream went unacknowledged: raft waits in snapshot state for an answer that never comes, and a follower whose stream was lost is left behind for as long as that leader leads.",
 	},
 }
