@@ -39,6 +39,7 @@ import (
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/host"
+	"github.com/seedkv/seedkv/internal/invariant"
 )
 
 // Errors of the client itself (server verdicts are api.ErrXxx sentinels).
@@ -232,7 +233,7 @@ func (c *Client) rotate(from host.NodeID) {
 }
 
 func (c *Client) send(cl *call) {
-	cl.req.FinishedBelow = c.low
+	cl.req.FinishedBelow = c.finishedBelow()
 	b, err := api.Encode(cl.req)
 	if err != nil { // cannot happen: it encoded in Do
 		c.finish(cl, nil, err)
@@ -287,6 +288,24 @@ func (c *Client) finish(cl *call, resp *api.Response, err error) {
 	if cl.done != nil {
 		cl.done(resp, err)
 	}
+}
+
+// finishedBelow is the watermark a request carries: every request of this
+// client below it has finished, so the servers may forget their
+// deduplication records. Invariant: no request still pending is below
+// it; a watermark past one would let a late duplicate or a retry of that
+// request apply it a second time.
+func (c *Client) finishedBelow() api.RequestID {
+	if invariant.Checks {
+		oldest := c.nextID
+		for id := range c.pending {
+			oldest = min(oldest, id)
+		}
+		if oldest < c.low {
+			invariant.Violated("client %d: watermark %d passes request %d, which has not finished", c.h.ID(), c.low, oldest)
+		}
+	}
+	return c.low
 }
 
 // ServerError is a failed response: Code's sentinel (api.ErrXxx) is what

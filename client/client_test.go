@@ -363,3 +363,20 @@ func TestStaleHintsDoNotPingPong(t *testing.T) {
 	// With a 25ms backoff after the first few hops, about 40 tries a second.
 	require.Less(t, total, 100, "requests bounced %d times", total)
 }
+
+// The watermark never passes a pending request: moved past one (as a
+// watermark advanced to "one past the request that just finished" would
+// be, over an older request still in flight), the next request a client
+// sends is an invariant violation rather than a dedup record the servers
+// drop too early.
+func TestWatermarkNeverPassesAPendingRequest(t *testing.T) {
+	f := newFixture(t, 1, Options{})
+	var first, second result
+	f.put("a", "1", &first)
+	f.put("b", "2", &second)
+	require.Equal(t, api.RequestID(1), f.c.finishedBelow(), "both in flight")
+	f.c.low = 2 // as if request 2 finished and the watermark jumped over request 1
+	require.PanicsWithError(t, "invariant violated: client 100: watermark 2 passes request 1, which has not finished", func() {
+		f.c.finishedBelow()
+	})
+}

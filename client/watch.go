@@ -106,7 +106,7 @@ func (w *Watcher) open() {
 	c.nextID++
 	c.watches[w.watchID] = w
 	c.watchCreates[w.createID] = w
-	req := &api.Request{ID: w.createID, FinishedBelow: c.low, Body: &api.WatchCreateRequest{
+	req := &api.Request{ID: w.createID, FinishedBelow: c.finishedBelow(), Body: &api.WatchCreateRequest{
 		WatchID: w.watchID, Key: w.key, End: w.opts.End, StartRevision: w.next, PrevKV: w.opts.PrevKV}}
 	b, err := api.Encode(req)
 	if err != nil {
@@ -143,7 +143,7 @@ func (w *Watcher) closeStream() {
 	delete(c.watchCreates, w.createID)
 	id := c.nextID
 	c.nextID++
-	req := &api.Request{ID: id, FinishedBelow: c.low, Body: &api.WatchCancelRequest{WatchID: w.watchID}}
+	req := &api.Request{ID: id, FinishedBelow: c.finishedBelow(), Body: &api.WatchCancelRequest{WatchID: w.watchID}}
 	c.h.Send(w.member, api.MustEncode(req))
 }
 

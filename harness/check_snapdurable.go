@@ -51,3 +51,32 @@ func snapshotDurable(m *wal.SnapshotMarker, snaps map[string][]byte) string {
 	}
 	return ""
 }
+
+// shadowRemoved shadow-boots replica id right after it removed one of its
+// WAL segments or snapshot files. A release is the moment durable state
+// can go for good: a segment removed while the next one's head (which
+// restates the hard state and the snapshot marker) is not yet durable, or
+// the snapshot the durable marker names, leaves a crash right now with
+// nothing to boot from. The window closes as soon as the next sync
+// completes, so a check at votes, first acknowledgements and the end of
+// the run almost never sees it open.
+//
+// Only while a sync is in flight on the replica's disk: with none, what
+// the disk holds durably is what the replica last synced, which the
+// other shadow boots and the restart checks already compare.
+func (s *safetyChecker) shadowRemoved(id host.NodeID, name string) {
+	if s.world == nil {
+		return
+	}
+	if d := s.world.Disk(id); d == nil || d.SyncsInFlight() == 0 {
+		return
+	}
+	rep, ok, err := s.shadowBoot(id)
+	switch {
+	case !ok:
+	case err != nil:
+		s.shadowFail(id, "as it removed "+name, err)
+	default:
+		s.shadowCompare(id, rep, "as it removed "+name)
+	}
+}

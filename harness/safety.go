@@ -54,6 +54,8 @@ type safetyChecker struct {
 	retired func(host.NodeID) bool
 
 	leaderships, applies, snapshots, boots, damaged int
+	// ackLeader is scratch for checkAckMatches (the recipient's status).
+	ackLeader raft.Status
 
 	// The wire and live-commit checks (safety_promise.go); world is nil
 	// until watchNet.

@@ -128,6 +128,7 @@ func (s *safetyChecker) onSend(from, to host.NodeID, p []byte) {
 		if d.logIndex < m.index {
 			s.pending = append(s.pending, promise{from: from, to: to, index: m.index, at: s.now()})
 		}
+		s.checkAckMatches(from, to, m.term, m.index)
 	}
 }
 

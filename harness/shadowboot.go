@@ -67,8 +67,15 @@ func (s *safetyChecker) shadowBoot(id host.NodeID) (rep wal.Replay, ok bool, err
 	// directory changes are durable at once, but a WAL that relies on
 	// that (a new segment named nowhere durable) loses it on a real file
 	// system.
+	// Names a crash keeps in either model: in the directory as of its
+	// last completed sync (a lost directory entry) and not removed since
+	// (within the model a removal is durable at once).
+	now := d.Names()
 	files, snaps := map[string][]byte{}, map[string][]byte{}
 	for _, name := range d.DirNames() {
+		if _, ok := slices.BinarySearch(now, name); !ok {
+			continue
+		}
 		into := files
 		switch {
 		case strings.HasSuffix(name, ".snap"):
@@ -84,6 +91,10 @@ func (s *safetyChecker) shadowBoot(id host.NodeID) (rep wal.Replay, ok bool, err
 	rep, ok, err = openDurable(files)
 	if ok && err == nil {
 		s.shadowSnapshot(id, rep, snaps)
+	}
+	if !ok && s.replica(id).logIndex > 0 {
+		err = errors.New("no WAL segment is left, though the replica had synced log entries")
+		return rep, true, err
 	}
 	return rep, ok, err
 }

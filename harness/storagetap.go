@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"strings"
+
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	codeprobe "github.com/seedkv/seedkv/probe"
@@ -76,6 +78,9 @@ func (fs tapFS) Remove(name string) error {
 	err := fs.FS.Remove(name)
 	if err == nil {
 		fs.t.report(faults.MomentFileChanged)
+		if s := fs.t.r.safety; s != nil && (strings.HasSuffix(name, ".wal") || strings.HasSuffix(name, ".snap")) {
+			s.shadowRemoved(fs.t.id, name)
+		}
 	}
 	return err
 }
