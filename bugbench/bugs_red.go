@@ -116,23 +116,37 @@ r.vote = m.From
 		Flags:       []string{"-faults", "partition,packet"},
 	},
 	{
-		Name: "wal-release-before-head-synced", Group: GroupTiming, File: "wal/wal.go",
-		Old:         `if !w.headSynced && w.f != nil {`,
-		New:         `if !w.headSynced && w.f == nil {`,
-		Description: "Releasing WAL segments after a snapshot also removes the segment before the active one while the active segment's head (which restates the hard state and the snapshot marker) is not yet durable: a crash then leaves a log no marker explains, and the replica cannot boot.",
-		Flags:       []string{"-faults", "crash"},
-	},
-	{
-		Name: "mvcc-prevkv-compacted-boundary", Group: GroupPath, File: "mvcc/watch.go",
-		Old:         `if (!r.tombstone() && r.create == r.main) || r.main-1 < s.compactRev {`,
-		New:         `if (!r.tombstone() && r.create == r.main) || r.main < s.compactRev {`,
-		Description: "A watch event at the compaction revision still gets a previous key-value, read at a revision compaction removed: the version found there is not the one the key had (etcd gives none once that revision is compacted).",
-	},
-	{
 		Name: "raft-inflights-not-freed-on-heartbeat", Group: GroupPath, File: "raft/raft.go",
 		Old:         `pr.inflights.freeFirstOne()`,
 		New:         ``,
 		Description: "A leader whose in-flight window to a follower is full never frees a slot on a heartbeat answer: when the appends in the window were lost it sends that follower nothing more until a rejection, and the follower stays behind (etcd raft frees one slot per heartbeat response).",
 		Flags:       []string{"-faults", "packet"},
+	},
+	{
+		Name: "raft-follower-readindex-own-commit", Group: GroupTiming, File: "raft/raft.go",
+		Old:         `r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})`,
+		New:         `r.readStates = append(r.readStates, ReadState{Index: r.log.committed, RequestCtx: m.Context})`,
+		Description: "A follower serving a linearizable read takes its own commit index as the read index when the leader's answer arrives, instead of the leader's: a follower that lags behind the leader's commit serves a stale read.",
+		Flags:       []string{"-faults", "packet,partition"},
+	},
+	{
+		Name: "node-snapshot-drops-session-ids", Group: GroupTiming, File: "node/state.go",
+		Old: `
+ids := s.sortedIDs()
+b = binary.AppendUvarint(b, uint64(len(ids)))
+`,
+		New: `
+ids := s.sortedIDs()[:0] // the watermark is enough
+b = binary.AppendUvarint(b, uint64(len(ids)))
+`,
+		Description: "A state-machine snapshot keeps each client session's watermark but not the IDs of the requests applied above it: a replica that boots from, or installs, the snapshot applies a duplicate of such a request again, and diverges from the replicas that skip it (etcd: state left out of the snapshot).",
+		Flags:       []string{"-faults", "dup-request,crash"},
+	},
+	{
+		Name: "wal-roll-sync-counts-one", Group: GroupTiming, File: "wal/wal.go",
+		Old:         `pending, first := 2, error(nil)`,
+		New:         `pending, first := 1, error(nil)`,
+		Description: "The flush that opens a new WAL segment waits for the segment's fsync and its directory's, but counts only one completion: whichever finishes first completes the flush, and the entries and votes in it are acknowledged while the segment (or its name) is not yet durable.",
+		Flags:       []string{"-faults", "crash"},
 	},
 }
