@@ -45,6 +45,8 @@ func (m *maintenanceServer) Status(ctx context.Context, _ *pb.StatusRequest) (*p
 	out := &pb.StatusResponse{Header: hdr, Version: APIVersion, StorageVersion: StorageVersion,
 		DbSize: size, DbSizeInUse: size, DbSizeQuota: quota, IsLearner: learner,
 		Leader: uint64(st.Leader), RaftIndex: st.Commit, RaftTerm: st.Term, RaftAppliedIndex: st.Applied,
+		// no downgrade: an empty one, as etcd sends
+		DowngradeInfo: &pb.DowngradeInfo{},
 	}
 	if saveErr != nil {
 		out.Errors = append(out.Errors, "members file: "+saveErr.Error())
