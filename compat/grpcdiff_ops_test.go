@@ -413,6 +413,18 @@ func (g *gen) txnParts(depth int) (ec, sc []clientv3.Cmp, cdesc string, et, st [
 func (g *gen) txn() {
 	ec, sc, cd, et, st, td, ee, se, ed := g.txnParts(0)
 	for range 20 {
+		// A put with ignore_value or ignore_lease after a "from key"
+		// delete of its key in the same transaction makes etcd v3.7.3
+		// panic (index out of range in etcdserver/txn put: its check saw
+		// the key, its execution does not): not drawn (told apart by the
+		// descriptions, cautiously: any range "from key" counts).
+		etcdPanics := func(desc string) bool {
+			return strings.Contains(desc, "ignore_") && strings.Contains(desc, "from-key")
+		}
+		if etcdPanics(td) || etcdPanics(ed) {
+			ec, sc, cd, et, st, td, ee, se, ed = g.txnParts(0)
+			continue
+		}
 		if !putThenCoveringDelete(et, nil) && !putThenCoveringDelete(ee, nil) {
 			break
 		}
@@ -747,3 +759,4 @@ func appendPuts(puts []string, ops []clientv3.Op) []string {
 	}
 	return puts
 }
+

@@ -99,6 +99,11 @@ func (g *gen) syncWatches() {
 		return
 	}
 	p := g.p
+	// A write first: a progress answer to an earlier sync's repeated
+	// request, still on its way (and handed to every watch of the
+	// stream, new ones too), is then below the revision waited for.
+	g.p.logf("put %q (sync)", g.prefix+"sync")
+	g.doPut(g.prefix+"sync", "", nil, nil)
 	for _, w := range g.watches {
 		for !w.eDone && p.rev < w.start {
 			g.p.logf("put %q (to reach a watch's start revision)", g.prefix+"sync")
