@@ -759,4 +759,3 @@ func appendPuts(puts []string, ops []clientv3.Op) []string {
 	}
 	return puts
 }
-
