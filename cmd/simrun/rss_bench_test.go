@@ -19,8 +19,10 @@ import (
 // seeds in it (seeds 1, 2, 3, ...), one subprocess per seed, as a user
 // would, but with GOMEMLIMIT=off (no soft memory limit):
 //
-//	GOMEMLIMIT=off simrun -seeds 1 -seed S -duration 1h -parallel 1
+//	GOMEMLIMIT=off simrun -seeds 1 -seed S -nodes 5 -duration 1h -parallel 1
 //
+// (-nodes 5: without it simrun draws 3 to 7 replicas per seed, and seed 2
+// draws 7.)
 // and reports the highest peak RSS (getrusage of the child: target at most
 // 200 MB), the CPU seconds per seed and how many seeds did not pass (a
 // failing seed's memory counts too). Run it with -benchtime Nx for N seeds.
@@ -34,7 +36,7 @@ func BenchmarkLongSeedPeakRSS(b *testing.B) {
 	seed, failed := uint64(0), 0
 	for b.Loop() {
 		seed++
-		cmd := exec.Command(bin, "-seeds", "1", "-seed", strconv.FormatUint(seed, 10), "-duration", "1h", "-parallel", "1")
+		cmd := exec.Command(bin, "-seeds", "1", "-seed", strconv.FormatUint(seed, 10), "-nodes", "5", "-duration", "1h", "-parallel", "1")
 		// No soft memory limit (simrun's MemoryLimitPerWorker): the
 		// figure is what the run keeps under its own collector target.
 		cmd.Env = append(os.Environ(), "GOMEMLIMIT=off")
