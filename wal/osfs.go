@@ -182,7 +182,20 @@ func (f *osFile) Size() int64 {
 }
 
 // Sync is fdatasync on Linux (fsync elsewhere); done runs before Sync
-// returns.
-func (f *osFile) Sync(done func(error)) { done(mapErr(datasync(f.f))) }
+// returns. A failed fsync is host.ErrIO (see syncErr).
+func (f *osFile) Sync(done func(error)) { done(syncErr(datasync(f.f))) }
+
+// syncErr maps the error of an fsync: host.ErrIO whatever the errno (EIO,
+// and also ENOSPC or EDQUOT from a delayed allocation), since the kernel
+// may have dropped the pages whose writeback failed and a retried fsync
+// would succeed without them (fsyncgate): the caller must treat it as
+// fatal, never as a full disk to wait out. Only a closed handle keeps its
+// own error.
+func syncErr(err error) error {
+	if err == nil || errors.Is(err, fs.ErrClosed) {
+		return mapErr(err)
+	}
+	return fmt.Errorf("%w: %v", host.ErrIO, err)
+}
 
 func (f *osFile) Close() error { return mapErr(f.f.Close()) }

@@ -1,6 +1,9 @@
 package wal
 
 import (
+	"errors"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,4 +50,24 @@ func TestSyncErrorIsFatal(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, ents(1, 3, 1), rep.Entries, "only what was synced before the failure")
 	require.Equal(t, HardState{Term: 1, Commit: 1}, rep.HardState)
+}
+
+// TestOSSyncErrorIsErrIO: every failed fsync of the OS file system is
+// host.ErrIO, ENOSPC too (it must not read as a full disk to wait out: the
+// dropped pages stay lost), but for a closed handle.
+func TestOSSyncErrorIsErrIO(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want error
+	}{
+		{&os.PathError{Op: "fdatasync", Path: "x", Err: syscall.EIO}, host.ErrIO},
+		{&os.PathError{Op: "fdatasync", Path: "x", Err: syscall.ENOSPC}, host.ErrIO},
+		{os.ErrClosed, host.ErrClosed},
+	} {
+		got := syncErr(c.err)
+		require.ErrorIs(t, got, c.want, "%v", c.err)
+		require.Equal(t, c.want == host.ErrIO, errors.Is(got, host.ErrIO))
+		require.False(t, errors.Is(got, host.ErrNoSpace), "%v must not read as a full disk", c.err)
+	}
+	require.NoError(t, syncErr(nil))
 }
