@@ -24,3 +24,9 @@ func freePortsForTest(n int) ([]string, error) {
 	}
 	return out, nil
 }
+
+// WatchStoppedForTest starts another stop watcher on m with a stand-in
+// for the replica's Stopped.
+func (m *Member) WatchStoppedForTest(stopped func() (bool, string)) {
+	m.loop.Do(func() { m.watchStopped(stopped) })
+}

@@ -57,12 +57,17 @@ type Member struct {
 	// its own removal; seenSelf is touched on the loop only.
 	removed  chan struct{}
 	seenSelf bool
-	loop     *oshost.Loop
-	net      *oshost.Net
-	node     *node.Node
-	grpc     *grpc.Server
-	ln       net.Listener
-	served   chan struct{}
+	// stopped is closed once the replica stopped: halted on an I/O error
+	// of its disk (a restart recovers) or stopped for good on damaged
+	// state; stopReason (set before the close) says which and why.
+	stopped    chan struct{}
+	stopReason string
+	loop       *oshost.Loop
+	net        *oshost.Net
+	node       *node.Node
+	grpc       *grpc.Server
+	ln         net.Listener
+	served     chan struct{}
 }
 
 // ErrCorruptDataDir: the data directory holds damaged state; the error
@@ -93,7 +98,8 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen client: %w", err)
 	}
-	m := &Member{loop: oshost.NewLoop(), ln: ln, served: make(chan struct{}), removed: make(chan struct{})}
+	m := &Member{loop: oshost.NewLoop(), ln: ln, served: make(chan struct{}), removed: make(chan struct{}),
+		stopped: make(chan struct{})}
 	// fsyncs run beside the loop, so that a member keeps serving while its
 	// disk flushes (the replica is written for asynchronous syncs).
 	afs := oshost.AsyncSyncFS(fs, m.loop)
@@ -128,6 +134,7 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		g.apply()
 		g.tick()
 		m.watchRemoval(g)
+		m.watchStopped(m.node.Stopped)
 	})
 	if g.saveErr != nil {
 		ln.Close()
@@ -194,6 +201,39 @@ func (m *Member) watchRemoval(g *gossip) {
 		return
 	}
 	m.loop.After(GossipInterval, func() { m.watchRemoval(g) })
+}
+
+// Stopped is closed once this member's replica stopped: after a failed
+// fsync it halts, as etcd panics, and only a new process recovers it from
+// what is durable; after damage it cannot recover from, it stops for good.
+// Either way it serves nothing more, and `seedkv` exits non-zero so that
+// its supervisor restarts it (StopReason says why).
+func (m *Member) Stopped() <-chan struct{} { return m.stopped }
+
+// StopReason is why the replica stopped, once Stopped is closed.
+func (m *Member) StopReason() string {
+	select {
+	case <-m.stopped:
+		return m.stopReason
+	default:
+		return ""
+	}
+}
+
+// watchStopped checks every GossipInterval, on the loop, whether the
+// replica stopped (stopped is node.Node.Stopped).
+func (m *Member) watchStopped(stopped func() (bool, string)) {
+	select {
+	case <-m.stopped:
+		return // another watcher saw it
+	default:
+	}
+	if ok, why := stopped(); ok {
+		m.stopReason = why
+		close(m.stopped)
+		return
+	}
+	m.loop.After(GossipInterval, func() { m.watchStopped(stopped) })
 }
 
 // ClientAddr is the address of the gRPC server.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -411,4 +412,27 @@ func TestRestartAndCorruptDataDir(t *testing.T) {
 	tc.members[2] = &Member{} // already stopped
 	tc.members = tc.members[:2]
 	tc.conns = tc.conns[:2]
+}
+
+// TestMemberReportsAStoppedReplica: a replica that stopped (here a
+// stand-in for node.Node.Stopped reporting a halt) closes Stopped with
+// its reason, so that `seedkv` exits for its supervisor to restart it.
+func TestMemberReportsAStoppedReplica(t *testing.T) {
+	tc := startCluster(t)
+	m := tc.members[0]
+	require.Empty(t, m.StopReason())
+	select {
+	case <-m.Stopped():
+		t.Fatal("stopped before anything happened")
+	case <-time.After(GossipInterval + GossipInterval/2):
+	}
+	var halted atomic.Bool
+	m.WatchStoppedForTest(func() (bool, string) { return halted.Load(), "halted on an I/O error: test" })
+	halted.Store(true)
+	select {
+	case <-m.Stopped():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stopped not closed")
+	}
+	require.Equal(t, "halted on an I/O error: test", m.StopReason())
 }

@@ -90,6 +90,11 @@ func runMember(args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "seedkv: %v: shutting down\n", s)
 	case <-m.Removed():
 		fmt.Fprintf(stderr, "seedkv: member %x removed from the cluster: shutting down\n", uint64(m.ID()))
+	case <-m.Stopped():
+		// As etcd exits on a failed fsync: only a new process may go on,
+		// from what is durable. Exit status 1 asks the supervisor to.
+		m.Stop()
+		return fmt.Errorf("member %x: replica stopped: %s", uint64(m.ID()), m.StopReason())
 	}
 	m.Stop()
 	return nil
