@@ -294,6 +294,12 @@ func (e *encoder) txn(r *TxnRequest) {
 	}
 	e.txnOps(r.Success)
 	e.txnOps(r.Failure)
+	if r.PutThenDelete {
+		// A trailing flag byte, present only when set: the encoding of
+		// every other transaction is unchanged. A TxnRequest is always the
+		// last field of its message.
+		e.flags(true)
+	}
 }
 
 func (e *encoder) txnOps(ops []TxnOp) {
@@ -702,6 +708,15 @@ func (d *decoder) txn() *TxnRequest {
 	}
 	r.Success = d.txnOps()
 	r.Failure = d.txnOps()
+	if d.err == nil && d.off < len(d.b) {
+		// The optional flag byte (see encoder.txn): only ever 1, so that
+		// every encoding is canonical.
+		if f := d.flags("txn flags", 1); d.err == nil && f == 0 {
+			d.off--
+			d.failAt("txn flags", ErrMalformed)
+		}
+		r.PutThenDelete = d.err == nil
+	}
 	return r
 }
 

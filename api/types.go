@@ -313,6 +313,12 @@ type TxnRequest struct {
 	Compares []Compare
 	Success  []TxnOp
 	Failure  []TxnOp
+	// PutThenDelete lets a branch delete a key an op before it put (both
+	// run, at sub-revisions of the one revision): the branch is the path
+	// of an etcd nested transaction, which the gRPC server has checked by
+	// etcd's own rules (checkIntervals lets a nested transaction delete
+	// what an earlier sibling put). Encoded only when set.
+	PutThenDelete bool
 }
 
 // TxnResponse is the result of a Txn.

@@ -477,6 +477,45 @@ func (m *diffMachine) Txn(rt *rapid.T) {
 	m.noteDeleteThenPut(rt, ops, sr.Revision)
 }
 
+// NestedPath: the path a nested transaction takes when each op of a
+// branch sits in a nested transaction of its own, so that etcd's gRPC
+// check (checkIntervals) lets a nested transaction delete a key an
+// earlier sibling put, and refuses a key put twice or put after a
+// covering delete. etcd's store then runs the ops in order as one
+// branch; seedkv's server sends the path to its store as one flat Txn
+// with PutThenDelete. etcd checks the nested form and executes the flat
+// one (its executor runs a nested transaction's ops in the same write
+// transaction, in the same order).
+func (m *diffMachine) NestedPath(rt *rapid.T) {
+	st := mvcc.TxnRequest{PutThenDelete: true}
+	et := &pb.TxnRequest{}
+	var nested []*pb.RequestOp
+	for i := range rapid.IntRange(1, 4).Draw(rt, "ops") {
+		so, po := m.txnOp(rt, fmt.Sprintf("path%d", i))
+		st.Success = append(st.Success, so)
+		et.Success = append(et.Success, po)
+		nested = append(nested, &pb.RequestOp{Request: &pb.RequestOp_RequestTxn{
+			RequestTxn: &pb.TxnRequest{Success: []*pb.RequestOp{po}}}})
+	}
+	var er *pb.TxnResponse
+	eerr := etcdCheckTxnRequest(&pb.TxnRequest{Success: nested}, etcdMaxTxnOps)
+	if eerr == nil {
+		_, _, eerr = etcdCheckIntervals(nested)
+	}
+	if eerr == nil {
+		er, eerr = m.e.txnUnchecked(et)
+	}
+	sr, serr := m.s.Txn(st)
+	require.Equal(rt, etcdErr(eerr), seedErr(serr), "nested path error")
+	if eerr != nil {
+		m.note("nested path", etcdErr(eerr))
+		return
+	}
+	m.note("nested path", errNone)
+	require.Equal(rt, pbTxn(er), seedTxn(sr), "nested path response")
+	m.noteDeleteThenPut(rt, st.Success, sr.Revision)
+}
+
 // noteDeleteThenPut records the revision of a Txn whose branch deleted a
 // live key with a "from key" delete and then put it again (etcd's gRPC
 // check lets that through, see checkIntervals). etcd v3.7.3 cannot
@@ -766,6 +805,7 @@ func TestMVCCDiff(t *testing.T) {
 			"Txn2":         m.Txn,
 			"Txn3":         m.Txn,
 			"BigTxn":       rarely(m.BigTxn),
+			"NestedPath":   m.NestedPath,
 			"Compact":      m.Compact,
 			"LeaseGrant":   m.LeaseGrant,
 			"LeaseRevoke":  m.LeaseRevoke,

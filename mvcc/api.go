@@ -204,6 +204,13 @@ type TxnRequest struct {
 	Compares []Compare
 	Success  []Op
 	Failure  []Op
+	// PutThenDelete lets an op delete a key an earlier op of its branch
+	// put, as etcd's store does (a put after a covering delete, or a key
+	// put twice, is still ErrDuplicateKey): for the path of an etcd
+	// nested transaction, whose gRPC check lets a nested transaction
+	// delete what an earlier sibling put. Without it a branch is checked
+	// as etcd's gRPC layer checks a flat transaction.
+	PutThenDelete bool
 }
 
 // OpResponse is the result of one Op of a Txn.

@@ -231,7 +231,7 @@ func checkTxn(t TxnRequest) error {
 		}
 	}
 	for _, ops := range [][]Op{t.Success, t.Failure} {
-		if err := checkOverlaps(ops); err != nil {
+		if err := checkOverlaps(ops, t.PutThenDelete); err != nil {
 			return err
 		}
 	}
@@ -265,25 +265,30 @@ func checkOpShapes(ops []Op) error {
 }
 
 // checkOverlaps fails with ErrDuplicateKey if a branch puts a key twice or
-// puts a key that one of its deletes covers.
-func checkOverlaps(ops []Op) error {
+// puts a key that one of its deletes covers; with putThenDelete, a delete
+// may cover a put before it (see TxnRequest.PutThenDelete).
+func checkOverlaps(ops []Op, putThenDelete bool) error {
 	var puts [][]byte
-	var dels []Op
+	var putAt []int // per put (in op order): its index in ops
+	var dels []int
 	for i := range ops {
 		switch ops[i].Kind {
 		case OpPut:
 			puts = append(puts, ops[i].Key)
+			putAt = append(putAt, i)
 		case OpDeleteRange:
-			dels = append(dels, ops[i])
+			dels = append(dels, i)
 		}
 	}
-	slices.SortFunc(puts, bytes.Compare)
-	for i := 1; i < len(puts); i++ {
-		if bytes.Equal(puts[i-1], puts[i]) {
+	sorted := slices.Clone(puts)
+	slices.SortFunc(sorted, bytes.Compare)
+	for i := 1; i < len(sorted); i++ {
+		if bytes.Equal(sorted[i-1], sorted[i]) {
 			return ErrDuplicateKey
 		}
 	}
-	for _, d := range dels {
+	for _, j := range dels {
+		d := &ops[j]
 		if isAllFrom(d.End) {
 			// etcd's gRPC check (v3rpc checkIntervals) takes the end
 			// "\x00" literally, as the empty interval [key, "\x00"), so a
@@ -291,7 +296,10 @@ func checkOverlaps(ops []Op) error {
 			// put before it in the branch is deleted at the same revision.
 			continue
 		}
-		for _, p := range puts {
+		for n, p := range puts {
+			if putThenDelete && putAt[n] < j {
+				continue // deleted at the same revision, as etcd's store does
+			}
 			if inRange(string(p), d.Key, d.End) {
 				return ErrDuplicateKey
 			}

@@ -356,6 +356,7 @@ func mvccTxn(r *api.TxnRequest) mvcc.TxnRequest {
 	}
 	t.Success = mvccOps(r.Success)
 	t.Failure = mvccOps(r.Failure)
+	t.PutThenDelete = r.PutThenDelete
 	return t
 }
 

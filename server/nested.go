@@ -277,7 +277,10 @@ func (k *kvServer) nestedTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResp
 		if len(flat) > api.MaxTxnOps || len(keys)+len(guards) > api.MaxTxnOps {
 			return nil, rpctypes.ErrGRPCTooManyOps
 		}
-		txn := &api.TxnRequest{Success: flat}
+		// checkTxn has checked the tree by etcd's rules, which let a
+		// nested transaction delete a key an earlier sibling put: the
+		// store runs both, as etcd's does.
+		txn := &api.TxnRequest{Success: flat, PutThenDelete: true}
 		for _, key := range keys {
 			txn.Compares = append(txn.Compares, api.Compare{Result: api.CompareLess, Target: api.TargetMod,
 				Key: key, ModRevision: rev + 1})
