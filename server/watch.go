@@ -40,6 +40,11 @@ type watchEntry struct {
 	reqStart       int64 // the start revision asked for (0: none)
 	w              *client.Watcher
 	sentSince      bool // a response went out since the last progress tick
+	// compacted: the watch was canceled by compaction and stays on the
+	// stream until the client cancels it, as in etcd (its watcher stays
+	// in the stream's set, unsynced, holding back progress answers and
+	// its ID).
+	compacted bool
 }
 
 // next is the next revision the watch will deliver (on the loop).
@@ -229,14 +234,16 @@ func (st *wstream) start(e *watchEntry, c *pb.WatchCreateRequest) {
 // deliver turns one watch update into a response (on the loop).
 func (st *wstream) deliver(e *watchEntry, u client.WatchUpdate) {
 	if u.Err != nil {
-		st.forget(e.id)
 		r := &pb.WatchResponse{Header: st.s.localHeader(), WatchId: e.id, Canceled: true}
 		if errors.Is(u.Err, api.ErrCompacted) {
 			// etcd's answer: the compaction revision, no reason, and a
 			// header at revision 0 (its watcher's response has none).
+			// The watch stays on the stream until the client cancels it.
 			r.CompactRevision = u.CompactRevision
 			r.Header.Revision = 0
+			e.compacted = true
 		} else {
+			st.forget(e.id)
 			r.CancelReason = u.Err.Error()
 		}
 		st.push(r)
@@ -305,7 +312,9 @@ func (st *wstream) entries() []*watchEntry {
 // progress answers a progress request as etcd v3.7.3 does: if every
 // watch of the stream has delivered all events up to the store's
 // revision, and none starts above it, one response with that revision;
-// otherwise none (etcd drops the request; clients ask again). The
+// otherwise none (etcd drops the request; clients ask again). A watch
+// canceled by compaction and not yet canceled by the client counts as
+// behind (etcd's watcher is then in neither of its synced sets). The
 // replica is first asked to confirm each caught-up watch at once
 // (Node.WatchProgressNow); its confirmations reach the watches on the
 // loop before the check posted after them.
@@ -324,7 +333,7 @@ func (st *wstream) progressCheck() {
 	hdr := st.s.localHeader()
 	entries := st.entries()
 	for _, e := range entries {
-		if e.w == nil || e.next()-1 < hdr.Revision || hdr.Revision < e.reqStart {
+		if e.w == nil || e.compacted || e.next()-1 < hdr.Revision || hdr.Revision < e.reqStart {
 			return
 		}
 	}
@@ -343,7 +352,7 @@ func (st *wstream) isClosed() bool {
 // asked for them (on the loop).
 func (st *wstream) progressTick() {
 	for _, e := range st.entries() {
-		if !e.progressNotify || e.w == nil {
+		if !e.progressNotify || e.w == nil || e.compacted {
 			continue
 		}
 		if e.sentSince {
