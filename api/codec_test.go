@@ -263,7 +263,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"trailing", mod(func(b []byte) []byte { return append(b, 0) }), ErrTrailing},
 		{"bad flags", mod(func(b []byte) []byte { b[len(b)-1] = 0x80; return b }), ErrMalformed},
 		{"huge key length", mod(func(b []byte) []byte {
-			return append(b[:6], 0xff, 0xff, 0x7f)
+			return append(b[:6], 0xff, 0xff, 0xff, 0x01) // 4 MiB - 1, past MaxKeySize
 		}), ErrTooLarge},
 		{"varint overflow", mod(func(b []byte) []byte {
 			return append(b[:4], bytes.Repeat([]byte{0xff}, 11)...)

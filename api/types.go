@@ -38,8 +38,10 @@ const Version byte = 1
 const (
 	// MaxMessageSize bounds one encoded message.
 	MaxMessageSize = 8 << 20
-	// MaxKeySize bounds a key or range end.
-	MaxKeySize = 8 << 10
+	// MaxKeySize bounds a key or range end: 2 MiB, what etcd's gRPC
+	// server receives in one request (its --max-request-bytes of 1.5 MiB
+	// plus 512 KiB), as etcd itself has no key limit of its own.
+	MaxKeySize = 2 << 20
 	// MaxValueSize bounds a value.
 	MaxValueSize = 3 << 19
 	// MaxTxnOps bounds the compares and also each op list of a Txn

@@ -11,8 +11,9 @@ const (
 	// DefaultQuotaBytes is the size limit of a Store whose Config leaves
 	// QuotaBytes zero: etcd's default of 2 GiB.
 	DefaultQuotaBytes int64 = 2 << 30
-	// MaxKeyBytes bounds the length of a key.
-	MaxKeyBytes = 32 << 10
+	// MaxKeyBytes bounds the length of a key: 2 MiB, the largest key
+	// etcd's gRPC server can receive (etcd's store has no key limit).
+	MaxKeyBytes = 2 << 20
 	// MaxValueBytes bounds the length of a value: etcd's default
 	// --max-request-bytes of 1.5 MiB.
 	MaxValueBytes = 3 << 19
