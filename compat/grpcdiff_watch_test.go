@@ -111,9 +111,10 @@ func (g *gen) syncWatches() {
 		}
 	}
 	p.logf("watch sync at rev=%d", p.rev)
-	// All watches are read at once: etcd answers no progress request on
-	// a stream while a watch canceled by compaction is still on it, until
-	// clientv3, having handed the cancellation to its reader, cancels it.
+	// All watches are read at once: etcd (and seedkv) answer no progress
+	// request on a stream while a watch canceled by compaction is still
+	// on it, until clientv3, having handed the cancellation to its
+	// reader, cancels it.
 	var wg sync.WaitGroup
 	for _, w := range g.watches {
 		wg.Add(2)
@@ -200,7 +201,22 @@ func (g *gen) special() {
 	p := g.p
 	kv := func(c *clientv3.Client) pb.KVClient { return pb.NewKVClient(c.ActiveConnection()) }
 	k := g.key()
-	switch g.pick(10) {
+	switch g.pick(11) {
+	case 10:
+		// A nested transaction deleting what an earlier sibling put:
+		// etcd's check lets it through and runs both.
+		k2, opts, d := g.keyRange()
+		p.logf("txn{put %q} txn{delete %s prev_kv}", k, d)
+		ops := []clientv3.Op{clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpPut(k, "p", clientv3.WithPrevKV())}, nil),
+			clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpDelete(k2, append(opts, clientv3.WithPrevKV())...)}, nil)}
+		er, eerr := p.e.Txn(p.ctx()).Then(ops...).Commit()
+		sr, serr := p.s.Txn(p.ctx()).Then(ops...).Commit()
+		if p.compare("txn nested put then delete", (*pb.TxnResponse)(er), eerr, (*pb.TxnResponse)(sr), serr) {
+			p.observe(er.Header)
+			if hasFromKeyDelete(ops) {
+				p.noCompact[er.Header.Revision] = true
+			}
+		}
 	case 0:
 		p.logf("put empty key")
 		er, eerr := kv(p.e).Put(p.ctx(), &pb.PutRequest{Value: []byte("v")})

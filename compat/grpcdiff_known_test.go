@@ -1,0 +1,288 @@
+package compat
+
+// Behaviours that once differed from etcd v3.7.3 and that a random
+// sequence draws rarely or not at all, each compared on its own: a key
+// put in one nested transaction and deleted in a later sibling, a
+// progress request on a stream holding a watch canceled by compaction,
+// and keys longer than 8 KiB.
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+)
+
+// TestGRPCDiffKnown runs the cases below against etcd and a one-member
+// seedkv, in order (each case's revisions follow the ones before).
+func TestGRPCDiffKnown(t *testing.T) {
+	p := newDiffPair(t, startEmbedEtcd(t), startSeedkv(t, 1))
+	p.syncStart()
+	t.Run("nested put then delete", func(t *testing.T) { p.t = t; knownNestedPutThenDelete(p) })
+	t.Run("progress with a compacted watch", func(t *testing.T) { p.t = t; knownCompactedWatchProgress(p) })
+	t.Run("large keys", func(t *testing.T) { p.t = t; knownLargeKeys(p) })
+}
+
+// rawCall sends one raw request to both servers and compares the answers.
+func (p *diffPair) rawCall(name string, do func(kv pb.KVClient, m pb.MaintenanceClient) (proto.Message, error)) {
+	p.t.Helper()
+	p.logf("%s", name)
+	em, eerr := do(pb.NewKVClient(p.e.ActiveConnection()), pb.NewMaintenanceClient(p.e.ActiveConnection()))
+	sm, serr := do(pb.NewKVClient(p.s.ActiveConnection()), pb.NewMaintenanceClient(p.s.ActiveConnection()))
+	if eerr == nil && em != nil {
+		if h := em.ProtoReflect().Get(em.ProtoReflect().Descriptor().Fields().ByName("header")); h.IsValid() {
+			if hdr, ok := h.Message().Interface().(*pb.ResponseHeader); ok {
+				p.observe(hdr)
+			}
+		}
+	}
+	p.compare(name, em, eerr, sm, serr)
+}
+
+func opPut(k, v string, prev bool) *pb.RequestOp {
+	return &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(k), Value: []byte(v), PrevKv: prev}}}
+}
+
+func opDel(k, end string, prev bool) *pb.RequestOp {
+	return &pb.RequestOp{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{
+		Key: []byte(k), RangeEnd: []byte(end), PrevKv: prev}}}
+}
+
+func opGet(k, end string) *pb.RequestOp {
+	return &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: []byte(k), RangeEnd: []byte(end)}}}
+}
+
+func opTxn(cmp []*pb.Compare, then, els []*pb.RequestOp) *pb.RequestOp {
+	return &pb.RequestOp{Request: &pb.RequestOp_RequestTxn{RequestTxn: &pb.TxnRequest{Compare: cmp, Success: then, Failure: els}}}
+}
+
+// knownNestedPutThenDelete: etcd's check (checkIntervals) lets a nested
+// transaction delete a key an earlier sibling put, and runs both at one
+// revision; seedkv refused it as a duplicate key.
+func knownNestedPutThenDelete(p *diffPair) {
+	const pre = "/known/n/"
+	txn := func(r *pb.TxnRequest) func(pb.KVClient, pb.MaintenanceClient) (proto.Message, error) {
+		return func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) { return kv.Txn(p.ctx(), r) }
+	}
+	all := func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+		return kv.Range(p.ctx(), &pb.RangeRequest{Key: []byte(pre), RangeEnd: []byte(pre[:len(pre)-1] + "0")})
+	}
+	hash := func(_ pb.KVClient, m pb.MaintenanceClient) (proto.Message, error) {
+		return m.HashKV(p.ctx(), &pb.HashKVRequest{})
+	}
+	missing := []*pb.Compare{{Key: []byte(pre + "none"), Target: pb.Compare_VERSION, Result: pb.Compare_GREATER}}
+	p.rawCall("put a", txn(&pb.TxnRequest{Success: []*pb.RequestOp{opPut(pre+"a", "old", false)}}))
+	p.rawCall("txn{put a} txn{delete a}", txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		opTxn(nil, []*pb.RequestOp{opPut(pre+"a", "new", true)}, nil),
+		opTxn(nil, []*pb.RequestOp{opDel(pre+"a", "", true)}, nil)}}))
+	p.rawCall("range", all)
+	p.rawCall("txn{put b, put c; get} txn{else: delete [b, d); get}", txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		opTxn(nil, []*pb.RequestOp{opPut(pre+"b", "1", true), opPut(pre+"c", "2", false), opGet(pre, pre+"z")}, nil),
+		opTxn(missing, nil, []*pb.RequestOp{opDel(pre+"b", pre+"d", true), opGet(pre, pre+"z")})}}))
+	p.rawCall("range", all)
+	p.rawCall("put e, txn{txn{put e}} txn{delete prefix} at depth 2", txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		opPut(pre+"x", "x", false),
+		opTxn(nil, []*pb.RequestOp{opTxn(missing, nil, []*pb.RequestOp{opPut(pre+"e", "e", true)})}, nil),
+		opTxn(nil, []*pb.RequestOp{opGet(pre+"e", ""), opDel(pre+"e", pre+"f", true)}, nil)}}))
+	p.rawCall("range", all)
+	p.rawCall("txn{put g} txn{delete g} txn{put g} (refused)", txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		opTxn(nil, []*pb.RequestOp{opPut(pre+"g", "1", false)}, nil),
+		opTxn(nil, []*pb.RequestOp{opDel(pre+"g", "", false)}, nil),
+		opTxn(nil, []*pb.RequestOp{opPut(pre+"g", "2", false)}, nil)}}))
+	p.rawCall("txn{delete h} txn{put h} (refused)", txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		opTxn(nil, []*pb.RequestOp{opDel(pre+"h", "", false)}, nil),
+		opTxn(nil, []*pb.RequestOp{opPut(pre+"h", "2", false)}, nil)}}))
+	p.rawCall("txn{put i} delete i (refused)", txn(&pb.TxnRequest{Success: []*pb.RequestOp{
+		opTxn(nil, []*pb.RequestOp{opPut(pre+"i", "1", false)}, nil), opDel(pre+"i", "", false)}}))
+	// The same through clientv3, with a lease and a compare that holds.
+	lid := int64(explicitLease + 77)
+	eg, eerr := pb.NewLeaseClient(p.e.ActiveConnection()).LeaseGrant(p.ctx(), &pb.LeaseGrantRequest{ID: lid, TTL: 600})
+	sg, serr := pb.NewLeaseClient(p.s.ActiveConnection()).LeaseGrant(p.ctx(), &pb.LeaseGrantRequest{ID: lid, TTL: 600})
+	p.compare("grant", eg, eerr, sg, serr)
+	ops := []clientv3.Op{
+		clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpPut(pre+"l", "v", clientv3.WithLease(clientv3.LeaseID(lid))),
+			clientv3.OpPut(pre+"m", "v", clientv3.WithLease(clientv3.LeaseID(lid)))}, nil),
+		clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpDelete(pre+"l", clientv3.WithPrevKV())}, nil)}
+	cmp := clientv3.Compare(clientv3.Version(pre+"none"), "=", 0)
+	p.logf("clientv3 txn{put l, m lease} txn{delete l}")
+	et, eerr := p.e.Txn(p.ctx()).If(cmp).Then(ops...).Commit()
+	st, serr := p.s.Txn(p.ctx()).If(cmp).Then(ops...).Commit()
+	if p.compare("clientv3 nested txn", (*pb.TxnResponse)(et), eerr, (*pb.TxnResponse)(st), serr) {
+		p.observe(et.Header)
+	}
+	p.logf("lease timetolive keys")
+	el, eerr := p.e.TimeToLive(p.ctx(), clientv3.LeaseID(lid), clientv3.WithAttachedKeys())
+	sl, serr := p.s.TimeToLive(p.ctx(), clientv3.LeaseID(lid), clientv3.WithAttachedKeys())
+	ep, sp := ttlPB(el), ttlPB(sl)
+	if ep != nil && sp != nil && abs(ep.TTL-sp.TTL) <= 3 {
+		sp.TTL = ep.TTL
+	}
+	p.compare("lease timetolive", ep, eerr, sp, serr)
+	p.logf("lease revoke")
+	er, eerr := p.e.Revoke(p.ctx(), clientv3.LeaseID(lid))
+	sr, serr := p.s.Revoke(p.ctx(), clientv3.LeaseID(lid))
+	if p.compare("lease revoke", (*pb.LeaseRevokeResponse)(er), eerr, (*pb.LeaseRevokeResponse)(sr), serr) {
+		p.observe(er.Header)
+	}
+	p.rawCall("range", all)
+	p.rawCall("hashkv", hash)
+}
+
+// knownCompactedWatchProgress: etcd v3.7.3 answers no progress request
+// on a stream that holds a watch canceled by compaction, until the client
+// cancels that watch (its watcher stays on the stream, unsynced); the
+// cancel is answered. seedkv dropped the watch at once: it answered the
+// progress request, and not the cancel.
+func knownCompactedWatchProgress(p *diffPair) {
+	const key = "/known/w/a"
+	for i := range 3 {
+		p.rawCall(fmt.Sprintf("put %d", i), func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+			return kv.Put(p.ctx(), &pb.PutRequest{Key: []byte(key), Value: []byte("v")})
+		})
+	}
+	rev := p.rev
+	p.rawCall("compact", func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+		return kv.Compact(p.ctx(), &pb.CompactionRequest{Revision: rev, Physical: true})
+	})
+	steps := []struct {
+		name string
+		req  *pb.WatchRequest
+	}{
+		{"create at a compacted revision", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
+			CreateRequest: &pb.WatchCreateRequest{Key: []byte(key), StartRevision: rev - 1}}}},
+		{"create another", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
+			CreateRequest: &pb.WatchCreateRequest{Key: []byte("/known/w/b")}}}},
+		{"progress (the compacted watch still on the stream)", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
+			ProgressRequest: &pb.WatchProgressRequest{}}}},
+		{"cancel the compacted watch", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+			CancelRequest: &pb.WatchCancelRequest{WatchId: 0}}}},
+		{"progress", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
+			ProgressRequest: &pb.WatchProgressRequest{}}}},
+		{"cancel it again (unknown)", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+			CancelRequest: &pb.WatchCancelRequest{WatchId: 0}}}},
+		{"cancel the other", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+			CancelRequest: &pb.WatchCancelRequest{WatchId: 1}}}},
+	}
+	type side struct {
+		stream pb.Watch_WatchClient
+		got    chan *pb.WatchResponse
+	}
+	open := func(c *clientv3.Client) side {
+		st, err := pb.NewWatchClient(c.ActiveConnection()).Watch(p.ctx())
+		require.NoError(p.t, err)
+		got := make(chan *pb.WatchResponse, 64)
+		go func() {
+			defer close(got)
+			for {
+				r, err := st.Recv()
+				if err != nil {
+					return
+				}
+				got <- r
+			}
+		}()
+		return side{st, got}
+	}
+	e, s := open(p.e), open(p.s)
+	defer func() {
+		_ = e.stream.CloseSend()
+		_ = s.stream.CloseSend()
+	}()
+	// read collects what a side answers until 700 ms of silence.
+	read := func(sd side) []string {
+		var out []string
+		for {
+			select {
+			case r, ok := <-sd.got:
+				if !ok {
+					return append(out, "closed")
+				}
+				out = append(out, fmt.Sprintf("watch_id=%d created=%v canceled=%v compact_revision=%d reason=%q rev=%d events=%d",
+					r.WatchId, r.Created, r.Canceled, r.CompactRevision, r.CancelReason, r.Header.GetRevision(), len(r.Events)))
+			case <-time.After(700 * time.Millisecond):
+				return out
+			}
+		}
+	}
+	for _, st := range steps {
+		p.logf("watch stream: %s", st.name)
+		require.NoError(p.t, e.stream.Send(st.req))
+		require.NoError(p.t, s.stream.Send(st.req))
+		eGot, sGot := read(e), read(s)
+		p.fail("watch stream: "+st.name, strings.Join(eGot, "\n"), strings.Join(sGot, "\n"))
+	}
+}
+
+// knownLargeKeys: etcd takes keys of any length up to its request limits
+// (1.5 MiB for a write, 2 MiB for what its gRPC server receives); seedkv
+// refused keys over 8 KiB.
+func knownLargeKeys(p *diffPair) {
+	key := func(n int) string { return "/known/k/" + strings.Repeat("k", n-len("/known/k/")) }
+	put := func(k string) func(pb.KVClient, pb.MaintenanceClient) (proto.Message, error) {
+		return func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+			return kv.Put(p.ctx(), &pb.PutRequest{Key: []byte(k), Value: []byte("v"), PrevKv: true})
+		}
+	}
+	get := func(k, end string, rev int64) func(pb.KVClient, pb.MaintenanceClient) (proto.Message, error) {
+		return func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+			return kv.Range(p.ctx(), &pb.RangeRequest{Key: []byte(k), RangeEnd: []byte(end), Revision: rev, KeysOnly: true})
+		}
+	}
+	// A watch on the prefix sees the large keys' events.
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ew := p.e.Watch(wctx, "/known/k/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	sw := p.s.Watch(wctx, "/known/k/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	sizes := []int{8<<10 + 1, 64 << 10, 1 << 20}
+	for _, n := range sizes {
+		p.rawCall(fmt.Sprintf("put a key of %d bytes", n), put(key(n)))
+		p.rawCall(fmt.Sprintf("put it again (prev_kv) %d", n), put(key(n)))
+		p.rawCall(fmt.Sprintf("get it %d", n), get(key(n), "", 0))
+	}
+	p.rawCall("get the prefix", get("/known/k/", "/known/k0", 0))
+	p.rawCall("get from a 1 MiB key on", get(key(1<<20), "\x00", 0))
+	p.rawCall("range [64 KiB key, 1 MiB key)", get(key(64<<10), key(1<<20), p.rev-1))
+	p.rawCall("put a key of 1.5 MiB (too large a request)", put(key(3<<19)))
+	p.rawCall("get a key of 1.9 MiB (no such key)", get(key(19<<20/10), "", 0))
+	p.rawCall("put a key of 2.5 MiB (past the gRPC limit)", put(key(5<<19)))
+	p.rawCall("txn compare on a 64 KiB key, delete it", func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+		return kv.Txn(p.ctx(), &pb.TxnRequest{
+			Compare: []*pb.Compare{{Key: []byte(key(64 << 10)), Target: pb.Compare_VERSION, Result: pb.Compare_EQUAL,
+				TargetUnion: &pb.Compare_Version{Version: 2}}},
+			Success: []*pb.RequestOp{opDel(key(64<<10), "", true)}})
+	})
+	p.rawCall("delete the prefix", func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
+		return kv.DeleteRange(p.ctx(), &pb.DeleteRangeRequest{Key: []byte("/known/k/"), RangeEnd: []byte("/known/k0")})
+	})
+	p.rawCall("hashkv", func(_ pb.KVClient, m pb.MaintenanceClient) (proto.Message, error) {
+		return m.HashKV(p.ctx(), &pb.HashKVRequest{})
+	})
+	// 2 puts per size, a delete, and the prefix delete of the other two.
+	want := 2*len(sizes) + 1 + 2
+	events := func(ch clientv3.WatchChan, seedkv bool) string {
+		var out []string
+		timeout := time.After(10 * time.Second)
+		for len(out) < want {
+			select {
+			case r := <-ch:
+				for _, ev := range r.Events {
+					ev.Kv.Key = []byte(fmt.Sprintf("<%d bytes>", len(ev.Kv.Key)))
+					if ev.PrevKv != nil {
+						ev.PrevKv.Key = ev.Kv.Key
+					}
+					out = append(out, strings.ReplaceAll(p.text(ev, seedkv), "\n", " "))
+				}
+			case <-timeout:
+				return strings.Join(append(out, "timeout"), "\n")
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	p.fail("watch of the large keys", events(ew, false), events(sw, true))
+}
