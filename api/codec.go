@@ -39,13 +39,21 @@ func Encode(m Message) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %T", ErrInvalid, m)
 	}
-	if e.err == nil && len(e.b) > MaxMessageSize {
-		e.fail("message", MaxMessageSize)
+	if limit := maxSize(m); e.err == nil && len(e.b) > limit {
+		e.fail("message", limit)
 	}
 	if e.err != nil {
 		return nil, e.err
 	}
 	return e.b, nil
+}
+
+// maxSize is the size limit of a message: a request's, or a response's.
+func maxSize(m Message) int {
+	if _, ok := m.(*Request); ok {
+		return MaxMessageSize
+	}
+	return MaxResponseSize
 }
 
 // MustEncode is Encode for messages the caller built itself and knows to
@@ -91,7 +99,7 @@ func SplitEnvelope(payload []byte) (Envelope, []byte, error) {
 // *Request, *Response or *WatchEvents. Bad input gets a *DecodeError.
 func Decode(payload []byte) (Message, error) {
 	d := &decoder{b: payload}
-	if len(payload) > MaxMessageSize {
+	if len(payload) > MaxResponseSize || (len(payload) > 2 && Class(payload[2]) == ClassRequest && len(payload) > MaxMessageSize) {
 		return nil, d.failAt("message", ErrTooLarge)
 	}
 	if len(payload) < headerSize {
@@ -209,7 +217,7 @@ func (e *encoder) optKV(kv *KeyValue) {
 }
 
 func (e *encoder) kvs(kvs []KeyValue) {
-	e.count("kvs", len(kvs), MaxMessageSize)
+	e.count("kvs", len(kvs), MaxResponseSize)
 	for i := range kvs {
 		e.kv(&kvs[i])
 	}
@@ -412,7 +420,7 @@ func (e *encoder) watchEvents(w *WatchEvents) {
 	if w.Err >= codeEnd {
 		e.fail("error code", int(codeEnd)-1)
 	}
-	e.count("events", len(w.Events), MaxMessageSize)
+	e.count("events", len(w.Events), MaxResponseSize)
 	for i := range w.Events {
 		ev := &w.Events[i]
 		if ev.Type >= eventEnd {
@@ -605,7 +613,7 @@ func (d *decoder) optKV() *KeyValue {
 }
 
 func (d *decoder) kvs() []KeyValue {
-	n := d.count("kvs", MaxMessageSize)
+	n := d.count("kvs", MaxResponseSize)
 	if n == 0 {
 		return nil
 	}
@@ -844,7 +852,7 @@ func (d *decoder) watchEvents(w *WatchEvents) {
 		d.failAt("code", ErrUnknownKind)
 	}
 	w.CompactRevision = d.varint("compact")
-	n := d.count("events", MaxMessageSize)
+	n := d.count("events", MaxResponseSize)
 	if n > 0 {
 		w.Events = make([]Event, 0, min(n, 1024))
 	}

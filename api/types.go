@@ -36,8 +36,14 @@ const Version byte = 1
 // Named limits of the protocol. A message past any of them is rejected by
 // the decoder (and must not be produced by an encoder's caller).
 const (
-	// MaxMessageSize bounds one encoded message.
+	// MaxMessageSize bounds one encoded request.
 	MaxMessageSize = 8 << 20
+	// MaxResponseSize bounds one encoded response or watch events
+	// message: a range's answer can be far larger than any request (etcd
+	// sends answers of up to 2 GiB, and clientv3 takes them). It stays
+	// below the OS transport's frame limit (limits.MaxMessageBytes,
+	// 256 MiB); an answer past it is refused, not sent.
+	MaxResponseSize = 192 << 20
 	// MaxKeySize bounds a key or range end: 2 MiB, what etcd's gRPC
 	// server receives in one request (its --max-request-bytes of 1.5 MiB
 	// plus 512 KiB), as etcd itself has no key limit of its own.

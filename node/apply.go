@@ -64,7 +64,10 @@ func (n *Node) applyCommand(e *raft.Entry) {
 		resp := n.execute(c, e.Index, p != nil)
 		if p != nil {
 			delete(n.pending, key)
-			n.h.Send(c.client, api.MustEncode(resp))
+			// reply, not MustEncode: an answer too large to send (a
+			// delete with prev_kv of huge values, a txn's huge range)
+			// is refused, and must not bring the member down.
+			n.reply(key, resp)
 		}
 	}
 }
