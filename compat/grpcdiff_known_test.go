@@ -15,8 +15,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // TestGRPCDiffKnown runs the cases below against etcd and a one-member
@@ -285,4 +287,92 @@ func knownLargeKeys(p *diffPair) {
 		return strings.Join(out, "\n")
 	}
 	p.fail("watch of the large keys", events(ew, false), events(sw, true))
+}
+
+// TestGRPCDiffLargeResponse: answers larger than seedkv's request limit
+// (8 MiB): a range, a transaction's range, a delete with prev_kv, and the
+// watch events of that delete, through clientv3 (which takes answers of
+// up to 2 GiB). seedkv refused the range, and the member answering the
+// delete exited (an encoding panic).
+func TestGRPCDiffLargeResponse(t *testing.T) {
+	p := newDiffPair(t, startEmbedEtcd(t), startSeedkv(t, 1))
+	p.syncStart()
+	wctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ew := p.e.Watch(wctx, "/big/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	sw := p.s.Watch(wctx, "/big/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	val := strings.Repeat("v", 1400<<10)
+	const n = 7 // 9.6 MiB of values
+	for i := range n {
+		p.logf("put %d", i)
+		er, eerr := p.e.Put(p.ctx(), fmt.Sprintf("/big/%d", i), val)
+		sr, serr := p.s.Put(p.ctx(), fmt.Sprintf("/big/%d", i), val)
+		if p.compare("put", (*pb.PutResponse)(er), eerr, (*pb.PutResponse)(sr), serr) {
+			p.observe(er.Header)
+		}
+	}
+	// short renders a response with each value replaced by its length.
+	short := func(m proto.Message) proto.Message {
+		if m == nil {
+			return nil
+		}
+		m = proto.Clone(m)
+		var walk func(protoreflect.Message)
+		walk = func(m protoreflect.Message) {
+			if m.Descriptor().FullName() == "mvccpb.KeyValue" {
+				kv := m.Interface().(*mvccpb.KeyValue)
+				kv.Value = []byte(fmt.Sprintf("<%d bytes>", len(kv.Value)))
+				return
+			}
+			m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+				switch {
+				case fd.IsList() && fd.Message() != nil:
+					for i := range v.List().Len() {
+						walk(v.List().Get(i).Message())
+					}
+				case fd.Message() != nil && !fd.IsMap():
+					walk(v.Message())
+				}
+				return true
+			})
+		}
+		walk(m.ProtoReflect())
+		return m
+	}
+	for _, rev := range []int64{0, p.rev - 1} {
+		p.logf("get the prefix rev=%d", rev)
+		er, eerr := p.e.Get(p.ctx(), "/big/", clientv3.WithPrefix(), clientv3.WithRev(rev))
+		sr, serr := p.s.Get(p.ctx(), "/big/", clientv3.WithPrefix(), clientv3.WithRev(rev))
+		p.compare("get the prefix", short((*pb.RangeResponse)(er)), eerr, short((*pb.RangeResponse)(sr)), serr)
+	}
+	p.logf("txn: get the prefix")
+	et, eerr := p.e.Txn(p.ctx()).Then(clientv3.OpGet("/big/", clientv3.WithPrefix())).Commit()
+	st, serr := p.s.Txn(p.ctx()).Then(clientv3.OpGet("/big/", clientv3.WithPrefix())).Commit()
+	p.compare("txn get", short((*pb.TxnResponse)(et)), eerr, short((*pb.TxnResponse)(st)), serr)
+	p.logf("delete the prefix prev_kv")
+	ed, eerr := p.e.Delete(p.ctx(), "/big/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	sd, serr := p.s.Delete(p.ctx(), "/big/", clientv3.WithPrefix(), clientv3.WithPrevKV())
+	if p.compare("delete prev_kv", short((*pb.DeleteRangeResponse)(ed)), eerr, short((*pb.DeleteRangeResponse)(sd)), serr) {
+		p.observe(ed.Header)
+	}
+	p.logf("put after")
+	er, eerr := p.e.Put(p.ctx(), "/after", "v")
+	sr, serr := p.s.Put(p.ctx(), "/after", "v")
+	p.compare("put after", (*pb.PutResponse)(er), eerr, (*pb.PutResponse)(sr), serr)
+	events := func(ch clientv3.WatchChan, seedkv bool) string {
+		var out []string
+		timeout := time.After(20 * time.Second)
+		for len(out) < 2*n {
+			select {
+			case r := <-ch:
+				for _, ev := range r.Events {
+					out = append(out, strings.ReplaceAll(p.text(short(ev), seedkv), "\n", " "))
+				}
+			case <-timeout:
+				return strings.Join(append(out, "timeout"), "\n")
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	p.fail("watch with prev_kv", events(ew, false), events(sw, true))
 }
