@@ -83,7 +83,7 @@ func (r *refStore) apply(in Input) Output {
 	if ok {
 		branch = in.Then
 	}
-	out := Output{Succeeded: ok, TxnKVs: make([][]KV, len(branch))}
+	out := Output{Succeeded: ok, TxnKVs: make([][]KV, len(branch)), DeletedKnown: true}
 	newRev, wrote := r.rev+1, false
 	for i, t := range branch {
 		switch t.Kind {
@@ -99,6 +99,7 @@ func (r *refStore) apply(in Input) Output {
 			if _, had := r.kv[t.Key]; had {
 				delete(r.kv, t.Key)
 				wrote = true
+				out.Deleted++
 			}
 		}
 	}
@@ -131,7 +132,9 @@ type genConfig struct {
 func genInput(rng *rand.Rand, cfg genConfig, seq *int, ref *refStore) Input {
 	key := func() string { return fmt.Sprintf("/k%d", rng.IntN(cfg.keys)) }
 	val := func() string { *seq++; return fmt.Sprintf("v%d", *seq) }
-	switch n := rng.IntN(10); {
+	switch n := rng.IntN(11); {
+	case n == 10:
+		return deleteTxn(rng, cfg, key(), key(), ref)
 	case n < 3:
 		return Get(key())
 	case n < 6:
@@ -158,6 +161,27 @@ func genInput(rng *rand.Rand, cfg genConfig, seq *int, ref *refStore) Input {
 			Else:     []TxnOp{{Kind: KindGet, Key: b}, {Kind: KindPut, Key: a, Value: val()}},
 		}
 	}
+}
+
+// deleteTxn is a guarded transaction whose branch only deletes (etcd's
+// lock release, the harness's deleteTxn): if a is as last seen, or
+// absent, delete it (and b in multi-key histories), else read it. Its
+// deletes often find nothing: it then makes no revision.
+func deleteTxn(rng *rand.Rand, cfg genConfig, a, b string, ref *refStore) Input {
+	c := Compare{Key: a, Target: TargetVersion, Op: CmpEqual, Num: 0}
+	if cur, ok := ref.kv[a]; ok && rng.IntN(2) == 0 {
+		c = Compare{Key: a, Target: TargetModRevision, Op: CmpEqual, Num: cur.ModRevision}
+		if !cfg.multiKey {
+			c = Compare{Key: a, Target: TargetValue, Op: CmpEqual, Value: cur.Value}
+		}
+	}
+	in := Input{Kind: KindTxn, Key: a, Compares: []Compare{c},
+		Then: []TxnOp{{Kind: KindDelete, Key: a}},
+		Else: []TxnOp{{Kind: KindGet, Key: a}}}
+	if cfg.multiKey && b != a {
+		in.Then = append(in.Then, TxnOp{Kind: KindDelete, Key: b})
+	}
+	return in
 }
 
 // genHistory simulates cfg.clients sequential clients. Each operation takes
@@ -207,12 +231,38 @@ func genHistoryLog(rng *rand.Rand, cfg genConfig) ([]Op, []LogEntry) {
 			log = appendDiff(log, ref.rev, before, ref.kv)
 			if !p.op.Unknown {
 				p.op.Output = out
+				if onlyDeletes(&p.op) && rng.IntN(4) == 0 {
+					// As a lease revoke's answer: no deleted count.
+					p.op.Output.DeletedKnown, p.op.Output.Deleted = false, 0
+				}
 			}
 		}
 		ops = append(ops, p.op)
 	}
 	sort.SliceStable(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
 	return ops, log
+}
+
+// onlyDeletes reports whether op is a transaction whose taken branch
+// deletes and puts nothing.
+func onlyDeletes(op *Op) bool {
+	if op.Input.Kind != KindTxn {
+		return false
+	}
+	branch := op.Input.Else
+	if op.Output.Succeeded {
+		branch = op.Input.Then
+	}
+	deletes := false
+	for _, t := range branch {
+		switch t.Kind {
+		case KindPut:
+			return false
+		case KindDelete:
+			deletes = true
+		}
+	}
+	return deletes
 }
 
 // appendDiff appends to log the changes from before to after (a state at

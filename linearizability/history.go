@@ -147,7 +147,14 @@ type Output struct {
 	Revision int64
 	// Succeeded reports whether a Txn took its Then branch.
 	Succeeded bool
-	// Deleted is the number of keys a Delete removed (0 or 1).
+	// DeletedKnown marks the answer of a Txn whose Deleted counts the
+	// keys its branch deleted (a Txn's answer reports each delete's
+	// count). Without it (a lease revoke's answer, an outcome settled
+	// from the write log) a Txn whose branch only deletes may or may
+	// not have deleted anything.
+	DeletedKnown bool
+	// Deleted is the number of keys a Delete removed (0 or 1), or the
+	// keys a Txn's branch removed if DeletedKnown.
 	Deleted int64
 	// Err is the error the client saw; non-empty only for Fail-ed ops.
 	Err string

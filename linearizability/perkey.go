@@ -218,6 +218,7 @@ func keyTxn(s keyState, op *Op) (bool, keyState) {
 	if op.Unknown {
 		rev = 0
 	}
+	deleted := int64(0)
 	for i, t := range branch {
 		var stepOK bool
 		switch t.Kind {
@@ -231,9 +232,13 @@ func keyTxn(s keyState, op *Op) (bool, keyState) {
 		case KindPut:
 			stepOK, s = s.put(t.Value, rev)
 		case KindDelete:
+			deleted += boolInt(s.exists)
 			stepOK, s = true, s.deleted()
 		}
 		ok = ok && stepOK
+	}
+	if !op.Unknown && out.DeletedKnown && out.Deleted != deleted {
+		ok = false
 	}
 	return ok, s
 }

@@ -184,7 +184,7 @@ func (c *revChecker) index() string {
 
 // SurelyCreated reports whether op, as the revision checker sees it, surely
 // created the revision it reports: a known put, a delete that deleted, or
-// a transaction whose branch puts. Hints (RevisionHints) are consulted
+// a transaction whose branch puts or whose answer counts a key deleted. Hints (RevisionHints) are consulted
 // only at the other revisions.
 func SurelyCreated(op *Op) bool {
 	return !op.Failed && !op.Unknown && knownRole(op) == roleCreator
@@ -213,6 +213,17 @@ func knownRole(op *Op) uint8 {
 			case KindDelete:
 				role = roleMaybe
 			}
+		}
+		if op.Output.DeletedKnown {
+			// Its answer counts the keys it deleted. One that deleted
+			// none wrote nothing, and a Txn that writes nothing leaves
+			// the revision as it was (etcd's, seedkv's mvcc): it sits at
+			// the revision it saw, as a read. One that counts a key
+			// claims the revision it reports (checked by exec).
+			if op.Output.Deleted > 0 {
+				return roleCreator
+			}
+			return roleReader
 		}
 		return role
 	}
@@ -758,6 +769,9 @@ func (c *revChecker) read(i int, rev int64) string {
 		if c.st.compares(in) != out.Succeeded {
 			return fmt.Sprintf("%s took the wrong branch: at revision %d the compares are %v", c.describe(i), rev, !out.Succeeded)
 		}
+		if out.DeletedKnown && out.Deleted != 0 {
+			return fmt.Sprintf("%s deleted %d keys, yet changed nothing", c.describe(i), out.Deleted)
+		}
 		branch := c.branch(op)
 		if len(out.TxnKVs) > len(branch) {
 			return fmt.Sprintf("%s answered more reads than its branch has", c.describe(i))
@@ -814,6 +828,7 @@ func (c *revChecker) exec(i int, rev int64, check bool) (changed bool, bad strin
 	if check && len(out.TxnKVs) > len(branch) {
 		return false, fmt.Sprintf("%s answered more reads than its branch has", c.describe(i))
 	}
+	deleted := int64(0)
 	for k, t := range branch {
 		switch t.Kind {
 		case KindGet:
@@ -825,8 +840,14 @@ func (c *revChecker) exec(i int, rev int64, check bool) (changed bool, bad strin
 			c.st.put(t.Key, t.Value, rev)
 			changed = true
 		case KindDelete:
-			changed = c.st.del(t.Key) || changed
+			if c.st.del(t.Key) {
+				changed = true
+				deleted++
+			}
 		}
+	}
+	if check && out.DeletedKnown && deleted != out.Deleted && bad == "" {
+		bad = fmt.Sprintf("%s deleted %d keys, but at revision %d its branch deletes %d", c.describe(i), out.Deleted, rev-1, deleted)
 	}
 	return changed, bad
 }

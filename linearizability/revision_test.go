@@ -260,11 +260,16 @@ func TestRevisionAgreesWithPorcupineSeeds(t *testing.T) {
 	if testing.Short() {
 		n = 300
 	}
-	var pass, fail int
+	var pass, fail, nothing int
 	for seed := 0; seed < n; seed++ {
 		rng := rand.New(rand.NewPCG(uint64(seed), 4))
 		cfg := genConfig{clients: 1 + rng.IntN(5), ops: 1 + rng.IntN(30), keys: 1 + rng.IntN(4), multiKey: rng.IntN(2) == 0, unknown: rng.Float64() * 0.3}
 		h := genHistory(rng, cfg)
+		for i := range h {
+			if o := &h[i]; !o.Unknown && onlyDeletes(o) && o.Output.DeletedKnown && o.Output.Deleted == 0 {
+				nothing++ // a guarded delete-only txn that deleted nothing
+			}
+		}
 		if rng.IntN(2) == 0 {
 			h, _ = mutate(rng, h)
 		}
@@ -274,9 +279,10 @@ func TestRevisionAgreesWithPorcupineSeeds(t *testing.T) {
 			fail++
 		}
 	}
-	t.Logf("%d pass, %d fail", pass, fail)
+	t.Logf("%d pass, %d fail; %d delete-only txns that deleted nothing", pass, fail, nothing)
 	require.Positive(t, pass)
 	require.Positive(t, fail)
+	require.Positive(t, nothing)
 }
 
 // Hints from a write log order the search: with them a history whose gaps

@@ -272,7 +272,8 @@ func surelyWrites(s *storeState, in *Input) bool {
 func storeHash(s *storeState) uint64 { return s.hash ^ mixRev(int64(s.done)+1<<40) }
 
 // claimedRevisions collects the revisions known-outcome ops surely created.
-// A Txn whose branch only deletes may have created none, so it claims none.
+// A Txn whose branch only deletes may have created none, so it claims none,
+// unless its answer counts a key deleted.
 func claimedRevisions(ops []Op) map[int64]bool {
 	claimed := map[int64]bool{}
 	for i := range ops {
@@ -296,6 +297,9 @@ func claimedRevisions(ops []Op) map[int64]bool {
 				if t.Kind == KindPut {
 					claimed[op.Output.Revision] = true
 				}
+			}
+			if op.Output.DeletedKnown && op.Output.Deleted > 0 {
+				claimed[op.Output.Revision] = true
 			}
 		}
 	}
@@ -348,6 +352,7 @@ func storeTxn(s *storeState, op *Op) (bool, *storeState) {
 	}
 	w := writer{base: s}
 	ok := op.Unknown || (out.Succeeded == succeeded && len(out.TxnKVs) <= len(branch))
+	deleted := int64(0)
 	for i, t := range branch {
 		switch t.Kind {
 		case KindGet:
@@ -361,8 +366,13 @@ func storeTxn(s *storeState, op *Op) (bool, *storeState) {
 		case KindPut:
 			w.put(t.Key, t.Value)
 		case KindDelete:
-			w.del(t.Key)
+			if w.del(t.Key) {
+				deleted++
+			}
 		}
+	}
+	if !op.Unknown && out.DeletedKnown && out.Deleted != deleted {
+		ok = false
 	}
 	next := w.done()
 	return ok && (op.Unknown || out.Revision == next.rev), next

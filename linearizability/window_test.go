@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -296,3 +297,44 @@ func TestWindowLateCreatorIsConfirmed(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestWindowPassesATxnThatDeletedNothing: a guarded transaction that
+// only deletes, answered that it deleted nothing, made no revision (the
+// store leaves the revision as it was): it sits at the revision it saw,
+// as a read. Taken as a candidate creator of that revision (a gap whose
+// creator is an unknown delete), it failed the window's first try, and
+// the window stopped there for the rest of the run (seed 1 at 1 h kept
+// its whole history from revision 1,244 on).
+func TestWindowPassesATxnThatDeletedNothing(t *testing.T) {
+	guarded := Input{Kind: KindTxn, Key: "/k/2",
+		Compares: []Compare{{Key: "/k/2", Target: TargetVersion, Op: CmpEqual, Num: 0}},
+		Then:     []TxnOp{{Kind: KindDelete, Key: "/k/2"}, {Kind: KindDelete, Key: "/k/3"}},
+		Else:     []TxnOp{{Kind: KindGet, Key: "/k/2"}}}
+	h := []Op{
+		op(1, 0, 10, Put("/k/2", "a"), wrote(1)),
+		unknown(2, 12, Delete("/k/2")), // created revision 2, timed out
+		op(3, 20, 30, guarded, Output{Revision: 2, Succeeded: true, DeletedKnown: true}),
+		op(1, 40, 50, Put("/x", "b"), wrote(3)),
+		op(1, 60, 70, Get("/x"), got(3, kv("/x", "b", 3, 3, 1))),
+	}
+	log := []LogEntry{
+		{Revision: 1, Changes: []Change{{Key: "/k/2", Type: EventPut, Value: "a"}}},
+		{Revision: 2, Changes: []Change{{Key: "/k/2", Type: EventDelete}}},
+		{Revision: 3, Changes: []Change{{Key: "/x", Type: EventPut, Value: "b"}}},
+	}
+	c := &windowCase{h: h, log: log, hints: hintsOf(h, log)}
+	want := CheckRevisionsHinted(c.h, 0, c.hints)
+	require.Equal(t, Pass, want.Verdict, want.Reason)
+	require.Equal(t, Pass, Check(StoreModel(), c.h, 20*time.Second))
+	w, got, err := c.feed(rand.New(rand.NewPCG(1, 1)), 0, 1)
+	require.Equal(t, int64(3), w.Checked(), "revisions 0..2 replayed as they completed (3 is the latest)")
+	require.NoError(t, err)
+	require.Equal(t, Pass, got.Verdict, got.Reason)
+
+	// The same transaction answered that it deleted a key: it created
+	// revision 2, where /k/2 was live, so its guard must have failed.
+	bad := slices.Clone(h)
+	bad[2].Output.Deleted = 1
+	require.Equal(t, Fail, CheckRevisionsHinted(bad, 0, hintsOf(bad, log)).Verdict)
+	require.Equal(t, Fail, Check(StoreModel(), bad, 20*time.Second))
+}
