@@ -116,9 +116,22 @@ func describeOp(in *Input, out *Output, unknown bool) string {
 				reads = append(reads, "["+describeKVs(kvs)+"]")
 			}
 		}
+		if out.DeletedKnown && branchDeletes(in, out.Succeeded) {
+			branch += fmt.Sprintf(", deleted %d", out.Deleted)
+		}
 		res = fmt.Sprintf("%s, rev %d %s", branch, out.Revision, strings.Join(reads, " "))
 	}
 	return in.String() + " -> " + strings.TrimSpace(res)
+}
+
+// branchDeletes reports whether the branch a transaction took (then if
+// succeeded) deletes a key.
+func branchDeletes(in *Input, succeeded bool) bool {
+	branch := in.Else
+	if succeeded {
+		branch = in.Then
+	}
+	return slices.ContainsFunc(branch, func(t TxnOp) bool { return t.Kind == KindDelete })
 }
 
 // Describe renders an operation readably, with its answer, e.g.
