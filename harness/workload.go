@@ -506,7 +506,7 @@ func output(s *step, resp *api.Response) (lin.Output, error) {
 	case *api.DeleteRangeResponse:
 		out.Deleted = body.Deleted
 	case *api.TxnResponse:
-		out.Succeeded = body.Succeeded
+		out.Succeeded, out.DeletedKnown = body.Succeeded, true // Deleted counts its deletes
 		out.TxnKVs = make([][]lin.KV, len(body.Responses))
 		for i, r := range body.Responses {
 			if r.Range != nil {
