@@ -28,8 +28,10 @@
 //
 // Messages that promise durability are held back in
 // Ready.MessagesAfterPersist: append acknowledgements (MsgAppResp), vote
-// grants (MsgVoteResp) and a candidate's own vote requests (MsgVote, which
-// imply its persisted self-vote). Everything else may be sent before the
+// grants (MsgVoteResp), a candidate's own vote requests (MsgVote, which
+// imply its persisted self-vote) and pre-vote answers (MsgPreVoteResp: a
+// rejection carries the sender's term, perhaps one it has just campaigned
+// in and not yet persisted). Everything else may be sent before the
 // Ready is persisted; in particular a leader streams new entries to
 // followers while writing them itself (Raft thesis §10.2.1).
 //

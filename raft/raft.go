@@ -162,6 +162,12 @@ func (r *raft) send(m Message) {
 		// after the state it vouches for is durable (the node sends
 		// MessagesAfterPersist from its sync callback).
 		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
+	case MsgPreVoteResp:
+		// A pre-vote answer promises nothing durable, but a rejection
+		// carries our term, which may be one we have just campaigned in
+		// and not yet persisted: a crash would then forget a term we told
+		// a peer. It waits like the others (etcd holds it back too).
+		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 	default:
 		r.msgs = append(r.msgs, m)
 	}
