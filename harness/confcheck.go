@@ -35,6 +35,11 @@ type confEvent struct {
 // confTaps records the operator's traffic with the replicas.
 type confTaps struct {
 	events []confEvent
+	// removes is the member each removal request names, by request ID.
+	removes map[api.RequestID]host.NodeID
+	// onRemoved, if set, hears of each removal a replica answered OK,
+	// whether or not the answer ever reaches the operator.
+	onRemoved func(host.NodeID)
 }
 
 func (t *confTaps) note(member host.NodeID, payload []byte, answer bool) {
@@ -46,8 +51,17 @@ func (t *confTaps) note(member host.NodeID, payload []byte, answer bool) {
 	switch m := m.(type) {
 	case *api.Request:
 		e.req, e.op = m.ID, m.Body.Op()
+		if rm, ok := m.Body.(*api.MemberRemoveRequest); ok {
+			if t.removes == nil {
+				t.removes = map[api.RequestID]host.NodeID{}
+			}
+			t.removes[m.ID] = rm.ID
+		}
 	case *api.Response:
 		e.req, e.op, e.code = m.ID, m.Op, m.Err
+		if victim, ok := t.removes[m.ID]; ok && answer && m.Err == api.CodeOK && t.onRemoved != nil {
+			t.onRemoved(victim)
+		}
 	default:
 		return
 	}

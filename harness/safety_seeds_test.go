@@ -17,6 +17,10 @@ var regressionSeeds = []struct {
 	{728, 3, "all", "liveness: the survivors of a removal restarted with the old configuration " +
 		"(raft: a commit covering a conf change is synced before it is applied)"},
 	{40398, 3, "swarm", "liveness: a leader that removed itself stepped down before telling the commit"},
+	{846, 3, "all", "term rule: a paused replica campaigned twice before its first vote was durable " +
+		"(the check counts a self-vote in the term as campaigning; raft holds pre-vote answers until persisted)"},
+	{1869, 3, "all", "convergence: a late duplicate of a removal that had timed out applied after settle " +
+		"(the operator retires a replica whose lost removal a replica answered OK)"},
 }
 
 // TestRegressionSeeds replays seeds that once failed.
