@@ -23,13 +23,16 @@ type authServer struct {
 var errAuthUnsupported = status.Error(codes.Unimplemented,
 	"etcdserver: seedkv does not implement authentication (auth is disabled; users and roles are not supported)")
 
-// AuthStatus reports authentication disabled.
+// AuthStatus reports authentication disabled, at etcd's first auth
+// revision.
 func (a *authServer) AuthStatus(ctx context.Context, _ *pb.AuthStatusRequest) (*pb.AuthStatusResponse, error) {
 	var hdr *pb.ResponseHeader
 	if err := a.s.onLoop(ctx, func() { hdr = a.s.localHeader() }); err != nil {
 		return nil, err
 	}
-	return &pb.AuthStatusResponse{Header: hdr, Enabled: false}, nil
+	// etcd's auth store starts at revision 1 (NewAuthStore commits it),
+	// and only user, role and enable/disable changes move it.
+	return &pb.AuthStatusResponse{Header: hdr, Enabled: false, AuthRevision: 1}, nil
 }
 
 // AuthDisable succeeds: authentication is disabled.

@@ -61,7 +61,7 @@ func (s *Server) members(ctx context.Context) ([]api.Member, *pb.ResponseHeader,
 	if !ok {
 		return nil, nil, status.Error(codes.Internal, "etcdserver: member list without members")
 	}
-	return b.Members, s.header(resp.Header), nil
+	return b.Members, clusterHeader(s.header(resp.Header)), nil
 }
 
 // pbMembers joins raft's members with their metadata (on the loop).
@@ -157,7 +157,7 @@ func (c *clusterServer) MemberAdd(ctx context.Context, r *pb.MemberAddRequest) (
 	if err != nil {
 		return nil, err
 	}
-	out := &pb.MemberAddResponse{Header: c.s.header(resp.Header)}
+	out := &pb.MemberAddResponse{Header: clusterHeader(c.s.header(resp.Header))}
 	if err := c.s.onLoop(ctx, func() {
 		out.Members = c.s.pbMembers(respMembers(resp))
 		for _, m := range out.Members {
@@ -199,7 +199,7 @@ func (c *clusterServer) MemberRemove(ctx context.Context, r *pb.MemberRemoveRequ
 	if err != nil {
 		return nil, err
 	}
-	out := &pb.MemberRemoveResponse{Header: c.s.header(resp.Header)}
+	out := &pb.MemberRemoveResponse{Header: clusterHeader(c.s.header(resp.Header))}
 	if err := c.s.onLoop(ctx, func() {
 		c.s.gossip.tab.remove(host.NodeID(r.ID))
 		c.s.gossip.changed()
@@ -243,7 +243,7 @@ func (c *clusterServer) MemberPromote(ctx context.Context, r *pb.MemberPromoteRe
 	if err != nil {
 		return nil, err
 	}
-	out := &pb.MemberPromoteResponse{Header: c.s.header(resp.Header)}
+	out := &pb.MemberPromoteResponse{Header: clusterHeader(c.s.header(resp.Header))}
 	if err := c.s.onLoop(ctx, func() { out.Members = c.s.pbMembers(respMembers(resp)) }); err != nil {
 		return nil, err
 	}
@@ -321,4 +321,12 @@ func findMember(ms []api.Member, id host.NodeID) (api.Member, bool) {
 func inConf(ms []api.Member, id host.NodeID) bool {
 	_, ok := findMember(ms, id)
 	return ok
+}
+
+// clusterHeader is the header of a Cluster service answer: etcd's
+// ClusterServer fills the cluster and member IDs and the raft term, not
+// the revision.
+func clusterHeader(h *pb.ResponseHeader) *pb.ResponseHeader {
+	h.Revision = 0
+	return h
 }

@@ -88,14 +88,14 @@ func (m *maintenanceServer) MoveLeader(ctx context.Context, r *pb.MoveLeaderRequ
 	if r.TargetID == 0 || r.TargetID >= 1<<16 {
 		return nil, rpctypes.ErrGRPCBadLeaderTransferee
 	}
-	resp, err := m.s.do(ctx, &api.MoveLeaderRequest{Target: host.NodeID(r.TargetID)})
+	_, err := m.s.do(ctx, &api.MoveLeaderRequest{Target: host.NodeID(r.TargetID)})
 	if err != nil {
 		if errors.Is(err, rpctypes.ErrGRPCMemberNotFound) || isInvalid(err) {
 			return nil, rpctypes.ErrGRPCBadLeaderTransferee
 		}
 		return nil, err
 	}
-	return &pb.MoveLeaderResponse{Header: m.s.header(resp.Header)}, nil
+	return &pb.MoveLeaderResponse{}, nil // etcd's answer has no header
 }
 
 func isInvalid(err error) bool { return status.Code(err) == codes.InvalidArgument }
@@ -105,12 +105,9 @@ func isInvalid(err error) bool { return status.Code(err) == codes.InvalidArgumen
 // segments and snapshot files, which are written whole and released
 // whole, so there is no file with free pages to give back (etcd's bbolt
 // file has them).
-func (m *maintenanceServer) Defragment(ctx context.Context, _ *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
-	var hdr *pb.ResponseHeader
-	if err := m.s.onLoop(ctx, func() { hdr = m.s.localHeader() }); err != nil {
-		return nil, err
-	}
-	return &pb.DefragmentResponse{Header: hdr}, nil
+// etcd's answer has no header.
+func (m *maintenanceServer) Defragment(context.Context, *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	return &pb.DefragmentResponse{}, nil
 }
 
 // Snapshot implements etcd's Maintenance.Snapshot: it streams the local
