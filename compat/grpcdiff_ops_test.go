@@ -474,9 +474,14 @@ func (g *gen) compactOp() {
 	// 100 ms, and a compaction before that cancels it, so whether it does
 	// is a matter of timing.
 	g.syncWatches()
-	g.p.logf("compact %d physical", rev)
-	er, eerr := p.e.Compact(p.ctx(), rev, clientv3.WithCompactPhysical())
-	sr, serr := p.s.Compact(p.ctx(), rev, clientv3.WithCompactPhysical())
+	var opts []clientv3.CompactOption
+	desc := ""
+	if g.coin(70) {
+		opts, desc = append(opts, clientv3.WithCompactPhysical()), " physical"
+	}
+	g.p.logf("compact %d%s", rev, desc)
+	er, eerr := p.e.Compact(p.ctx(), rev, opts...)
+	sr, serr := p.s.Compact(p.ctx(), rev, opts...)
 	if p.compare("compact", (*pb.CompactionResponse)(er), eerr, (*pb.CompactionResponse)(sr), serr) {
 		p.compact = rev
 	}
@@ -613,7 +618,33 @@ func (p *diffPair) leasesPB(r *clientv3.LeaseLeasesResponse, seedkv bool) proto.
 // the alarm list.
 func (g *gen) maint() {
 	p := g.p
-	switch g.pick(3) {
+	switch g.pick(6) {
+	case 3:
+		p.logf("member list")
+		er, eerr := p.e.MemberList(p.ctx())
+		sr, serr := p.s.MemberList(p.ctx())
+		p.compare("member list", membersPB(er, p.members > 1), eerr, membersPB(sr, p.members > 1), serr)
+	case 4:
+		p.logf("auth status")
+		er, eerr := p.e.AuthStatus(p.ctx())
+		var sr *clientv3.AuthStatusResponse
+		var serr error
+		p.settle(func() (*pb.ResponseHeader, error) {
+			sr, serr = p.s.AuthStatus(p.ctx())
+			if sr == nil {
+				return nil, serr
+			}
+			return sr.Header, serr
+		})
+		p.compare("auth status", (*pb.AuthStatusResponse)(er), eerr, (*pb.AuthStatusResponse)(sr), serr)
+	case 5:
+		if !g.coin(20) {
+			return // defragmenting etcd's bbolt file costs
+		}
+		p.logf("defragment")
+		er, eerr := p.e.Defragment(p.ctx(), p.e.Endpoints()[0])
+		sr, serr := p.s.Defragment(p.ctx(), p.s.Endpoints()[0])
+		p.compare("defragment", (*pb.DefragmentResponse)(er), eerr, (*pb.DefragmentResponse)(sr), serr)
 	case 0:
 		rev := g.revision()
 		p.logf("hashkv rev=%d", rev)
@@ -645,6 +676,31 @@ func (g *gen) maint() {
 		})
 		p.compare("alarm list", (*pb.AlarmResponse)(er), eerr, (*pb.AlarmResponse)(sr), serr)
 	}
+}
+
+// membersPB keeps what must agree of a member list: the header revision
+// (of a one-member cluster; a member of a larger one may lag), and per
+// member whether it is a learner, has a name, and how many peer and
+// client URLs it lists (IDs, names and ports differ).
+func membersPB(r *clientv3.MemberListResponse, cluster bool) proto.Message {
+	if r == nil {
+		return nil
+	}
+	out := &pb.MemberListResponse{Header: &pb.ResponseHeader{Revision: r.Header.Revision}}
+	if cluster {
+		out.Header.Revision = 0
+	}
+	for _, m := range r.Members {
+		pm := &pb.Member{IsLearner: m.IsLearner, Name: map[bool]string{true: "named"}[m.Name != ""]}
+		for range m.PeerURLs {
+			pm.PeerURLs = append(pm.PeerURLs, "url")
+		}
+		for range m.ClientURLs {
+			pm.ClientURLs = append(pm.ClientURLs, "url")
+		}
+		out.Members = append(out.Members, pm)
+	}
+	return out
 }
 
 // statusPB keeps what must agree of a Status answer: the header revision,
