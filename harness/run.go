@@ -287,6 +287,7 @@ func (r *seedRun) run(res *Result) {
 	res.TraceHash = r.w.TraceHash()
 	res.Virtual = r.w.Elapsed()
 	r.countEvents(res)
+	r.settleWatches() // after the hash: check_watchstall.go
 	r.check(res)
 	r.finishCoverage(res)
 }
