@@ -32,8 +32,9 @@ const DefaultRevisionSteps = 1 << 26
 //     its revision.
 //
 // A revision no known write created (a gap) must have been created by a
-// write of unknown outcome, or by a transaction that only deletes (whose
-// answer does not say whether it deleted anything). Gaps are the only
+// write of unknown outcome, or by a transaction that only deletes and
+// whose answer does not count what it deleted (Output.DeletedKnown: a
+// lease revoke's). Gaps are the only
 // search: a depth-first choice among such writes, bounded by maxSteps
 // (DefaultRevisionSteps if 0). Running out of steps is Unknown, so the
 // verdict depends on the history and the budget, never on wall time.
@@ -70,7 +71,7 @@ func CheckRevisionsHinted(history []Op, maxSteps int64, hints RevisionHints) Res
 const (
 	roleReader  = iota // changed nothing: sits after the write of its revision
 	roleCreator        // surely created its revision
-	roleMaybe          // a transaction that only deletes: created its revision or changed nothing
+	roleMaybe          // a transaction that only deletes, without a deleted count: created its revision or changed nothing
 )
 
 // revChecker is the state of one CheckRevisions call.
