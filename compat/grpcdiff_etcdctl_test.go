@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -173,4 +174,116 @@ func TestGRPCDiffEtcdctl(t *testing.T) {
 		return lines
 	}
 	require.Equal(t, watch(eEP), watch(sEP), "watch --rev=4 --prev-kv")
+	etcdctlMore(t, eEP, sEP)
+}
+
+// etcdctlRun runs etcdctl against one endpoint with stdin and returns
+// what it printed (stdout, then stderr) and its exit status, with the
+// endpoint and timings replaced by placeholders.
+func etcdctlRun(t *testing.T, ep, stdin string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etcdctlBin, append([]string{"--endpoints=" + ep}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err, "etcdctl %v", args)
+	}
+	// clientv3's log lines: what was retried, and the error, are kept.
+	errLines := strings.SplitAfter(stderr.String(), "\n")
+	for i, l := range errLines {
+		var m map[string]any
+		if strings.HasPrefix(l, `{"level":`) && json.Unmarshal([]byte(l), &m) == nil {
+			errLines[i] = fmt.Sprintf("log %v %v %v attempt=%v error=%v\n", m["level"], m["msg"], m["method"], m["attempt"], m["error"])
+		}
+	}
+	out := fmt.Sprintf("stdout:\n%sstderr:\n%sexit %d", stdout.String(), strings.Join(errLines, ""), code)
+	out = strings.ReplaceAll(out, strings.TrimPrefix(ep, "http://"), "<ep>")
+	out = idsRE.ReplaceAllString(out, `"$1" : <id>`)
+	return tookRE.ReplaceAllString(out, "took <time>")
+}
+
+var (
+	tookRE = regexp.MustCompile(`took (:? )?[0-9.]+[µnm]?s`)
+	idsRE  = regexp.MustCompile(`"(ClusterID|MemberID|RaftTerm)" : [0-9]+`)
+)
+
+// etcdctlMore compares etcdctl's printed output, errors and exit status
+// for more of its commands: put and get with their options, txn from
+// stdin, errors clientv3 maps from gRPC (compacted and future revisions,
+// unknown leases, empty keys), compaction, alarm list, defrag, auth status
+// and, by shape, member list and endpoint health.
+func etcdctlMore(t *testing.T, eEP, sEP string) {
+	ids := []string{"cluster_id", "member_id", "raft_term"}
+	type cmd struct {
+		stdin string
+		args  []string
+		json  bool // compare the JSON with IDs and terms cleared
+	}
+	for _, c := range []cmd{
+		{args: []string{"put", "/ctl/d", "5", "--prev-kv"}},
+		{args: []string{"put", "/ctl/a", "9", "--prev-kv"}},
+		{args: []string{"get", "/ctl/", "--prefix", "--keys-only"}},
+		{args: []string{"get", "/ctl/", "--prefix", "--print-value-only"}},
+		{args: []string{"get", "/ctl/", "--prefix", "--count-only", "-w", "fields"}},
+		{args: []string{"get", "/ctl/", "--prefix", "--limit=1", "-w", "json"}, json: true},
+		{args: []string{"get", "/ctl/", "--prefix", "--sort-by=MODIFY", "--order=DESCEND"}},
+		{args: []string{"get", "/ctl/", "--prefix", "--sort-by=VALUE", "--order=ASCEND", "--keys-only"}},
+		{args: []string{"get", "/ctl/b", "--from-key", "-w", "fields"}},
+		{args: []string{"get", "", "--from-key", "--keys-only"}},
+		{args: []string{"get", "/ctl/a", "--rev=2"}},
+		{args: []string{"get", "/ctl/a", "--rev=100"}},
+		{args: []string{"get", "/ctl/", "--prefix", "--consistency=s", "--rev=5"}},
+		{args: []string{"put", "", "v"}},
+		{stdin: "mod(\"/ctl/a\") > \"0\"\n\nput /ctl/t yes\nget /ctl/a\n\nput /ctl/t no\n\n", args: []string{"txn"}},
+		{stdin: "value(\"/ctl/t\") = \"no\"\n\nput /ctl/t yes\n\ndel /ctl/t\n\n", args: []string{"txn", "-w", "json"}, json: true},
+		{stdin: "\nput /ctl/u 1\nput /ctl/u 2\n\n\n", args: []string{"txn"}},
+		{args: []string{"lease", "revoke", "1234"}},
+		{args: []string{"lease", "timetolive", "1234"}},
+		{args: []string{"lease", "keep-alive", "--once", "1234"}},
+		{args: []string{"put", "/ctl/l", "v", "--lease=1234"}},
+		{args: []string{"compaction", "7", "--physical"}},
+		{args: []string{"compaction", "3"}},
+		{args: []string{"compaction", "1000"}},
+		{args: []string{"alarm", "list"}},
+		{args: []string{"alarm", "disarm"}},
+		{args: []string{"defrag"}},
+		{args: []string{"auth", "status"}},
+		{args: []string{"auth", "status", "-w", "json"}, json: true},
+		{args: []string{"del", "/ctl/", "--prefix", "--prev-kv"}},
+		{args: []string{"del", "/ctl/none"}},
+		{args: []string{"endpoint", "hashkv", "--rev=3"}},
+	} {
+		e, s := etcdctlRun(t, eEP, c.stdin, c.args...), etcdctlRun(t, sEP, c.stdin, c.args...)
+		if c.json {
+			e, s = jsonCleared(t, e, ids), jsonCleared(t, s, ids)
+		}
+		require.Equal(t, e, s, "etcdctl %q (stdin %q)", c.args, c.stdin)
+	}
+	// Shapes only: IDs, names, URLs and timings differ.
+	for _, args := range [][]string{{"member", "list", "-w", "json"}, {"endpoint", "health", "-w", "json"}} {
+		e, s := etcdctlAt(t, eEP, args...), etcdctlAt(t, sEP, args...)
+		require.Equal(t, shape(clear(parseJSON(t, e), ids...)), shape(clear(parseJSON(t, s), ids...)), "etcdctl %v:\n%s\n%s", args, e, s)
+	}
+	e, s := etcdctlAt(t, eEP, "member", "list"), etcdctlAt(t, sEP, "member", "list")
+	require.Equal(t, strings.Count(e, ","), strings.Count(s, ","), "member list:\n%s\n%s", e, s)
+}
+
+// jsonCleared parses the stdout of an etcdctlRun answer as JSON and
+// renders it again with the fields named cleared.
+func jsonCleared(t *testing.T, out string, fields []string) string {
+	i, j := strings.Index(out, "stdout:\n"), strings.Index(out, "stderr:\n")
+	body := strings.TrimSpace(out[i+len("stdout:\n") : j])
+	if body == "" {
+		return out
+	}
+	b, err := json.Marshal(clear(parseJSON(t, body), fields...))
+	require.NoError(t, err)
+	return string(b) + "\n" + out[j:]
 }
