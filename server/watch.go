@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/seedkv/seedkv/api"
 	"github.com/seedkv/seedkv/client"
@@ -36,6 +37,7 @@ type watchEntry struct {
 	id             int64
 	noPut, noDel   bool
 	progressNotify bool
+	fragment       bool  // split large responses, as etcd's sendFragments
 	start          int64 // first revision of the watch
 	reqStart       int64 // the start revision asked for (0: none)
 	w              *client.Watcher
@@ -195,7 +197,7 @@ func (st *wstream) create(c *pb.WatchCreateRequest) {
 		st.refuse(reasonEmptyRange)
 		return
 	}
-	e := &watchEntry{id: id, progressNotify: c.ProgressNotify, reqStart: c.StartRevision}
+	e := &watchEntry{id: id, progressNotify: c.ProgressNotify, fragment: c.Fragment, reqStart: c.StartRevision}
 	for _, f := range c.Filters {
 		switch f {
 		case pb.WatchCreateRequest_NOPUT:
@@ -269,7 +271,45 @@ func (st *wstream) deliver(e *watchEntry, u client.WatchUpdate) {
 	hdr := st.s.localHeader()
 	hdr.Revision = max(hdr.Revision, rev)
 	e.sentSince = true
-	st.push(&pb.WatchResponse{Header: hdr, WatchId: e.id, Events: evs})
+	r := &pb.WatchResponse{Header: hdr, WatchId: e.id, Events: evs}
+	if !e.fragment {
+		st.push(r)
+		return
+	}
+	for _, f := range fragments(r, MaxRecvBytes) {
+		st.push(f)
+	}
+}
+
+// fragments splits a response as etcd's sendFragments does for a watch
+// created with fragment, at etcd's request limit with gRPC overhead
+// (MaxRecvBytes): one response if it is smaller than max bytes or
+// holds one event; otherwise pieces of as many events as stay below max
+// (at least one), each marked Fragment but the last.
+func fragments(r *pb.WatchResponse, max int) []*pb.WatchResponse {
+	if proto.Size(r) < max || len(r.Events) < 2 {
+		return []*pb.WatchResponse{r}
+	}
+	var out []*pb.WatchResponse
+	idx := 0
+	for {
+		cur := &pb.WatchResponse{Header: r.Header, WatchId: r.WatchId, Fragment: true}
+		for _, ev := range r.Events[idx:] {
+			cur.Events = append(cur.Events, ev)
+			if len(cur.Events) > 1 && proto.Size(cur) >= max {
+				cur.Events = cur.Events[:len(cur.Events)-1]
+				break
+			}
+			idx++
+		}
+		if idx == len(r.Events) {
+			cur.Fragment = false
+		}
+		out = append(out, cur)
+		if !cur.Fragment {
+			return out
+		}
+	}
 }
 
 func (st *wstream) forget(id int64) {
