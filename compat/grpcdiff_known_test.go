@@ -9,6 +9,7 @@ package compat
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -152,31 +153,44 @@ func knownCompactedWatchProgress(p *diffPair) {
 	p.rawCall("compact", func(kv pb.KVClient, _ pb.MaintenanceClient) (proto.Message, error) {
 		return kv.Compact(p.ctx(), &pb.CompactionRequest{Revision: rev, Physical: true})
 	})
-	steps := []struct {
-		name string
-		req  *pb.WatchRequest
-	}{
-		{"create at a compacted revision", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
+	p.watchStreamDiff([]wstep{
+		{name: "create at a compacted revision", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
 			CreateRequest: &pb.WatchCreateRequest{Key: []byte(key), StartRevision: rev - 1}}}},
-		{"create another", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
+		{name: "create another", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{
 			CreateRequest: &pb.WatchCreateRequest{Key: []byte("/known/w/b")}}}},
-		{"progress (the compacted watch still on the stream)", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
+		{name: "progress (the compacted watch still on the stream)", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
 			ProgressRequest: &pb.WatchProgressRequest{}}}},
-		{"cancel the compacted watch", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+		{name: "cancel the compacted watch", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
 			CancelRequest: &pb.WatchCancelRequest{WatchId: 0}}}},
-		{"progress", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
+		{name: "progress", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
 			ProgressRequest: &pb.WatchProgressRequest{}}}},
-		{"cancel it again (unknown)", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+		{name: "cancel it again (unknown)", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
 			CancelRequest: &pb.WatchCancelRequest{WatchId: 0}}}},
-		{"cancel the other", &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+		{name: "cancel the other", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
 			CancelRequest: &pb.WatchCancelRequest{WatchId: 1}}}},
-	}
+	})
+}
+
+// wstep is one step of watchStreamDiff: a request sent on both streams,
+// or (req nil) an action on both servers.
+type wstep struct {
+	name string
+	req  *pb.WatchRequest
+	do   func()
+}
+
+// watchStreamDiff opens a raw Watch stream on each server, runs the steps
+// and requires the two streams to answer each step alike (what arrives
+// until 700 ms of silence, rendered field by field, events included).
+func (p *diffPair) watchStreamDiff(steps []wstep) {
 	type side struct {
 		stream pb.Watch_WatchClient
 		got    chan *pb.WatchResponse
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	open := func(c *clientv3.Client) side {
-		st, err := pb.NewWatchClient(c.ActiveConnection()).Watch(p.ctx())
+		st, err := pb.NewWatchClient(c.ActiveConnection()).Watch(ctx)
 		require.NoError(p.t, err)
 		got := make(chan *pb.WatchResponse, 64)
 		go func() {
@@ -196,27 +210,60 @@ func knownCompactedWatchProgress(p *diffPair) {
 		_ = e.stream.CloseSend()
 		_ = s.stream.CloseSend()
 	}()
-	// read collects what a side answers until 700 ms of silence.
-	read := func(sd side) []string {
-		var out []string
-		for {
+	// read renders what arrives until 700 ms of silence, in the order of
+	// watch IDs (etcd answers different watches in no set order; one
+	// watch's answers keep theirs).
+	read := func(sd side, seedkv bool) []string {
+		type block struct {
+			id   int64
+			text string
+		}
+		var blocks []block
+		done := false
+		for !done {
 			select {
 			case r, ok := <-sd.got:
 				if !ok {
-					return append(out, "closed")
+					blocks = append(blocks, block{1 << 62, "closed"})
+					done = true
+					break
 				}
-				out = append(out, fmt.Sprintf("watch_id=%d created=%v canceled=%v compact_revision=%d reason=%q rev=%d events=%d",
-					r.WatchId, r.Created, r.Canceled, r.CompactRevision, r.CancelReason, r.Header.GetRevision(), len(r.Events)))
+				text := fmt.Sprintf("watch_id=%d created=%v canceled=%v compact_revision=%d reason=%q fragment=%v rev=%d events=%d",
+					r.WatchId, r.Created, r.Canceled, r.CompactRevision, r.CancelReason, r.Fragment, r.Header.GetRevision(), len(r.Events))
+				for _, ev := range r.Events {
+					ev = proto.Clone(ev).(*mvccpb.Event)
+					for _, kv := range []*mvccpb.KeyValue{ev.Kv, ev.PrevKv} {
+						if kv != nil && len(kv.Value) > 100 {
+							kv.Value = []byte(fmt.Sprintf("<%d bytes>", len(kv.Value)))
+						}
+					}
+					text += "\n  " + strings.ReplaceAll(p.text(ev, seedkv), "\n", " ")
+				}
+				blocks = append(blocks, block{r.WatchId, text})
 			case <-time.After(700 * time.Millisecond):
-				return out
+				done = true
 			}
 		}
+		sort.SliceStable(blocks, func(i, j int) bool { return blocks[i].id < blocks[j].id })
+		out := make([]string, len(blocks))
+		for i, b := range blocks {
+			out[i] = b.text
+		}
+		return out
 	}
 	for _, st := range steps {
 		p.logf("watch stream: %s", st.name)
-		require.NoError(p.t, e.stream.Send(st.req))
-		require.NoError(p.t, s.stream.Send(st.req))
-		eGot, sGot := read(e), read(s)
+		if st.req == nil {
+			st.do()
+		} else {
+			require.NoError(p.t, e.stream.Send(st.req), "etcd: %s", st.name)
+			require.NoError(p.t, s.stream.Send(st.req), "seedkv: %s", st.name)
+		}
+		var eGot, sGot []string
+		done := make(chan struct{})
+		go func() { eGot = read(e, false); close(done) }()
+		sGot = read(s, true)
+		<-done
 		p.fail("watch stream: "+st.name, strings.Join(eGot, "\n"), strings.Join(sGot, "\n"))
 	}
 }
@@ -375,4 +422,71 @@ func TestGRPCDiffLargeResponse(t *testing.T) {
 		return strings.Join(out, "\n")
 	}
 	p.fail("watch with prev_kv", events(ew, false), events(sw, true))
+}
+
+// TestGRPCDiffWatchStream drives one raw Watch stream on each server as
+// clients other than clientv3 may (explicit watch IDs, reused and unknown
+// IDs, filters, prev_kv, fragment, empty and "from key" ranges, progress
+// requests with a watch starting in the future) and requires the same
+// answers, events included.
+func TestGRPCDiffWatchStream(t *testing.T) {
+	p := newDiffPair(t, startEmbedEtcd(t), startSeedkv(t, 1))
+	p.syncStart()
+	create := func(name string, c *pb.WatchCreateRequest) wstep {
+		return wstep{name: name, req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: c}}}
+	}
+	cancel := func(name string, id int64) wstep {
+		return wstep{name: name, req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{
+			CancelRequest: &pb.WatchCancelRequest{WatchId: id}}}}
+	}
+	progress := wstep{name: "progress", req: &pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{
+		ProgressRequest: &pb.WatchProgressRequest{}}}}
+	write := func(name string, ops ...clientv3.Op) wstep {
+		return wstep{name: name, do: func() {
+			er, eerr := p.e.Txn(p.ctx()).Then(ops...).Commit()
+			sr, serr := p.s.Txn(p.ctx()).Then(ops...).Commit()
+			if p.compare(name, (*pb.TxnResponse)(er), eerr, (*pb.TxnResponse)(sr), serr) {
+				p.observe(er.Header)
+			}
+		}}
+	}
+	k := func(s string) []byte { return []byte("/ws/" + s) }
+	big := strings.Repeat("f", 600<<10)
+	start := p.rev
+	p.watchStreamDiff([]wstep{
+		write("put a, b", clientv3.OpPut("/ws/a", "1"), clientv3.OpPut("/ws/b", "1")),
+		create("create id 7, prefix, prev_kv", &pb.WatchCreateRequest{Key: k(""), RangeEnd: []byte("/ws0"), WatchId: 7, PrevKv: true}),
+		create("create id 7 again (duplicate)", &pb.WatchCreateRequest{Key: k("a"), WatchId: 7}),
+		create("create auto id, from a past revision, no put", &pb.WatchCreateRequest{Key: k("a"), StartRevision: start,
+			Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NOPUT}}),
+		create("create auto id, from key, no delete", &pb.WatchCreateRequest{Key: k("b"), RangeEnd: []byte{0},
+			Filters: []pb.WatchCreateRequest_FilterType{pb.WatchCreateRequest_NODELETE}}),
+		create("create id 3, empty range (refused)", &pb.WatchCreateRequest{Key: k("b"), RangeEnd: k("a"), WatchId: 3}),
+		create("create id 4, fragment, progress notify", &pb.WatchCreateRequest{Key: k("a"), WatchId: 4, Fragment: true, ProgressNotify: true}),
+		write("put a, delete b", clientv3.OpPut("/ws/a", "2"), clientv3.OpDelete("/ws/b")),
+		write("delete the prefix", clientv3.OpDelete("/ws/", clientv3.WithPrefix())),
+		progress,
+		cancel("cancel 99 (unknown)", 99),
+		cancel("cancel 7", 7),
+		create("create id 7 again (free now)", &pb.WatchCreateRequest{Key: k("c"), WatchId: 7}),
+		create("create id 9, starting in the future", &pb.WatchCreateRequest{Key: k("c"), WatchId: 9, StartRevision: p.rev + 3}),
+		progress,
+		write("put c", clientv3.OpPut("/ws/c", "1")),
+		write("put c", clientv3.OpPut("/ws/c", "2")),
+		write("put c", clientv3.OpPut("/ws/c", "3")),
+		progress,
+		cancel("cancel 9", 9),
+		cancel("cancel 4", 4),
+		progress,
+		create("create id 11, fragment, prev_kv", &pb.WatchCreateRequest{Key: []byte("/wf/"), RangeEnd: []byte("/wf0"), WatchId: 11,
+			Fragment: true, PrevKv: true}),
+		create("create id 12, prev_kv", &pb.WatchCreateRequest{Key: []byte("/wf/"), RangeEnd: []byte("/wf0"), WatchId: 12, PrevKv: true}),
+		write("put 600 KiB at /wf/1", clientv3.OpPut("/wf/1", big)),
+		write("put 600 KiB at /wf/2", clientv3.OpPut("/wf/2", big)),
+		write("put 600 KiB at /wf/3", clientv3.OpPut("/wf/3", big)),
+		write("put 600 KiB at /wf/4", clientv3.OpPut("/wf/4", big)),
+		write("delete them (2.4 MiB of events with prev_kv: fragments for 11)", clientv3.OpDelete("/wf/", clientv3.WithPrefix())),
+		cancel("cancel 11", 11),
+		cancel("cancel 12", 12),
+	})
 }
