@@ -38,6 +38,10 @@ func TestWatchStall(t *testing.T) {
 	require.Equal(t, 2, stalledWatch(ws, 10), "the stream whose last event is at 9")
 	require.Equal(t, 0, stalledWatch(ws, 13), "the first one behind")
 	require.Equal(t, -1, stalledWatch([]*watchStream{ended}, 100), "an ended stream is not waited for")
+	quiet := &watchStream{key: "/k/", start: 1}
+	quiet.events = append(quiet.events, put(4))
+	require.Equal(t, -1, stalledWatch([]*watchStream{quiet}, 10),
+		"a stream that never had a progress notification cannot account for revisions outside its range")
 
 	why := watchStallReason(2, byEvent, 3, 10, 7*time.Second, watchSettle)
 	require.Contains(t, why, "watch stalled: watch 2")
