@@ -51,6 +51,12 @@ func (g *gen) watchCreate() {
 	k, opts, desc := g.keyRange()
 	desc = "watch " + desc
 	rev := g.revision()
+	if rev == 0 && g.p.members > 1 {
+		// A member of a cluster starts a watch "from now" after what it
+		// has applied, which may lag the last write (etcd's followers
+		// lag alike): the watch asks for the revision after it.
+		rev = g.p.rev + 1
+	}
 	if rev != 0 {
 		opts = append(opts, clientv3.WithRev(rev))
 		desc += fmt.Sprintf(" rev=%d", rev)
