@@ -512,8 +512,32 @@ func (m *diffMachine) NestedPath(rt *rapid.T) {
 		return
 	}
 	m.note("nested path", errNone)
+	if putThenDelete(st.Success) {
+		m.note("nested path, a put then a delete covering it", errNone)
+	}
 	require.Equal(rt, pbTxn(er), seedTxn(sr), "nested path response")
 	m.noteDeleteThenPut(rt, st.Success, sr.Revision)
+}
+
+// putThenDelete reports whether a delete of ops covers a key an op
+// before it put.
+func putThenDelete(ops []mvcc.Op) bool {
+	var puts []string
+	for _, op := range ops {
+		switch op.Kind {
+		case mvcc.OpPut:
+			puts = append(puts, string(op.Key))
+		case mvcc.OpDeleteRange:
+			for _, k := range puts {
+				end := string(op.End)
+				if (end == "" && k == string(op.Key)) || (end == "\x00" && k >= string(op.Key)) ||
+					(end != "" && k >= string(op.Key) && k < end) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // noteDeleteThenPut records the revision of a Txn whose branch deleted a
