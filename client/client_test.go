@@ -380,3 +380,31 @@ func TestWatermarkNeverPassesAPendingRequest(t *testing.T) {
 		f.c.finishedBelow()
 	})
 }
+
+// TestWatchRawFromNowReportsCreation: a Raw watch from "now" reports the
+// revision its stream was created at as a progress notification (nothing
+// at or below it may come), once; one from a given revision does not.
+func TestWatchRawFromNowReportsCreation(t *testing.T) {
+	f := newFixture(t, 1, Options{})
+	f.c.leader = 1
+	*f.servers[1].rev = 6
+	var progress []int64
+	w := f.c.Watch([]byte("k"), WatchOptions{Raw: true}, func(u WatchUpdate) {
+		require.NoError(t, u.Err)
+		if u.Progress != 0 {
+			progress = append(progress, u.Progress)
+		}
+	})
+	f.w.RunFor(100 * time.Millisecond)
+	require.Equal(t, []int64{6}, progress)
+	require.Equal(t, int64(7), w.NextRevision())
+
+	progress = nil
+	f.c.Watch([]byte("k"), WatchOptions{StartRevision: 2, Raw: true}, func(u WatchUpdate) {
+		if u.Progress != 0 {
+			progress = append(progress, u.Progress)
+		}
+	})
+	f.w.RunFor(100 * time.Millisecond)
+	require.Empty(t, progress, "a watch from a revision replays from it: its creation promises nothing")
+}

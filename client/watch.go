@@ -22,7 +22,9 @@ type WatchOptions struct {
 	// one at or below a revision already delivered or covered by a
 	// progress notification (which only a faulty server sends: the
 	// client drops those otherwise), and reports each progress
-	// notification as an update with Progress set. For checkers.
+	// notification as an update with Progress set, as well as the
+	// creation revision of a watch from "now" (nothing at or below it
+	// may come). For checkers.
 	Raw bool
 }
 
@@ -188,6 +190,12 @@ func (w *Watcher) onCreated(from host.NodeID, r *api.Response) {
 	case api.CodeOK:
 		if w.next == 0 {
 			w.next = r.Header.Revision + 1
+			if w.opts.Raw {
+				// A watch from "now" gets nothing at or below the
+				// revision it was created at: to a checker, that is a
+				// progress notification.
+				w.fn(WatchUpdate{Member: from, Progress: r.Header.Revision})
+			}
 		}
 		w.arm(c.opts.WatchStreamTimeout)
 	case api.CodeCompacted:
