@@ -103,7 +103,11 @@ func (c *workClient) issue(s step) {
 	c.r.timeline.sample(c.r)
 	c.r.record("call", c.nid, s.body.Op(), int64(hid), 0)
 	s.reqID, s.low = c.c.NextRequestID(), c.c.FinishedBelow()
-	c.c.Do(s.body, client.CallOptions{}, func(resp *api.Response, err error) {
+	var opts client.CallOptions
+	if s.past != nil && s.past.latest {
+		opts.Member = c.r.pinTarget(c.rng) // check_serialreads.go
+	}
+	c.c.Do(s.body, opts, func(resp *api.Response, err error) {
 		c.done(s, hid, resp, err)
 	})
 }
@@ -113,6 +117,7 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 	if resp != nil {
 		c.r.record("return", c.nid, resp.Op, int64(hid), resp.Header.Revision<<8|int64(resp.Err))
 		c.r.noteAnswer(hid, resp.Header.Member)
+		c.r.revs.note(s.body.Op(), resp, c.r.now())
 	} else {
 		c.r.record("timeout", c.nid, s.body.Op(), int64(hid), 0)
 	}
@@ -124,6 +129,7 @@ func (c *workClient) done(s step, hid int, resp *api.Response, err error) {
 	case err == nil:
 		if linearizableRead(s.body) {
 			c.r.safety.checkRead(c.id, time.Duration(s.call), resp.Header)
+			c.r.checkReadRev(c.id, s.call, resp.Header)
 		}
 		c.answered(s, hid, resp)
 		return
@@ -245,7 +251,8 @@ func (ws *watchStream) noteProgress(u client.WatchUpdate) bool {
 }
 
 // openWatch opens a watch from a revision the client has seen (so that
-// part of it replays history) on the contended keys or on everything.
+// part of it replays history), or from "now", on the contended keys or on
+// everything.
 func (c *workClient) openWatch() {
 	if c.watches >= maxWatchesPerClient || len(c.r.watches) >= c.r.cfg.Watches {
 		return
@@ -256,7 +263,11 @@ func (c *workClient) openWatch() {
 		prefix = keyRoot
 	}
 	start := int64(0)
-	if c.lastRev > 1 {
+	// A quarter from "now" (the serving member's next revision, etcd's
+	// watch without a revision: the creation answer's revision is a
+	// progress promise, client.WatchOptions.Raw), the rest from a
+	// revision the client has seen (part of it replays history).
+	if c.lastRev > 1 && c.rng.IntN(4) != 0 {
 		start = 2 + c.rng.Int64N(c.lastRev-1) // revision 1 is the empty store
 	}
 	if comp := c.gen.compacted; comp >= 2 && comp <= c.lastRev && c.rng.IntN(4) == 0 {

@@ -31,13 +31,16 @@ const (
 
 // operator drives membership changes.
 type operator struct {
-	r         *seedRun
-	c         *client.Client
-	rng       *rand.Rand
-	spare     []host.NodeID // reserved IDs not used yet
-	learner   host.NodeID   // added as a learner, not yet promoted
-	voter     host.NodeID   // promoted, its old counterpart not yet removed
-	victim    host.NodeID   // being removed (a timed-out remove is retried)
+	r       *seedRun
+	c       *client.Client
+	rng     *rand.Rand
+	spare   []host.NodeID // reserved IDs not used yet
+	learner host.NodeID   // added as a learner, not yet promoted
+	// direct is a learner slot taken by a replica added as a voter at
+	// once (see add): the nemesis counts it as a voter from the start.
+	direct    host.NodeID
+	voter     host.NodeID // promoted, its old counterpart not yet removed
+	victim    host.NodeID // being removed (a timed-out remove is retried)
 	started   map[host.NodeID]bool
 	requested map[host.NodeID]bool // MemberAdd sent
 	changes   int
@@ -104,15 +107,37 @@ func (o *operator) step() {
 }
 
 // add adds the next spare ID as a learner and starts its replica.
+//
+// A third of the adds add it as a voter at once, as etcd's member add
+// without --learner does: the cluster then counts a member toward its
+// quorum that holds nothing yet, and the leader must learn what it holds
+// before counting it (a leader that took a new member's progress on trust
+// committed entries a minority held, and no learner-first add could show
+// it: the promotion of a learner reuses its progress). Its later
+// promotion is refused as done (ErrMemberExists), which settles it like a
+// learner's; the nemesis counts it as a voter from the start.
 func (o *operator) add() {
 	id := o.spare[0]
 	o.spare = o.spare[1:]
 	o.changes++
 	o.requested[id] = true
-	o.r.notef("membership: adding learner %d", id)
-	o.c.MemberAdd(id, true, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+	voter, w := o.rng.IntN(3) == 0, -1
+	if voter {
+		o.r.notef("membership: adding voter %d", id)
+		o.direct = id
+		w = o.r.safety.voterChangeSent()
+	} else {
+		o.r.notef("membership: adding learner %d", id)
+	}
+	o.c.MemberAdd(id, !voter, client.CallOptions{}, func(_ *api.MemberResponse, _ api.Header, err error) {
+		if voter {
+			o.r.safety.voterChangeAnswered(w, err)
+		}
 		if err != nil && !errors.Is(err, client.ErrTimeout) {
 			o.r.notef("membership: add %d refused: %v", id, err)
+			if o.direct == id {
+				o.direct = 0
+			}
 			o.schedule()
 			return
 		}
@@ -321,7 +346,7 @@ func (o *operator) tellNemesis() {
 	must(o.r.nemesis.SetReplicas(o.r.replicas))
 	var notVoters []host.NodeID
 	for _, id := range append([]host.NodeID{o.learner, o.victim}, o.extra...) {
-		if id != 0 && slices.Contains(o.r.replicas, id) {
+		if id != 0 && !(id == o.learner && id == o.direct) && slices.Contains(o.r.replicas, id) {
 			notVoters = append(notVoters, id)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/seedkv/seedkv/api"
+	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
 )
 
@@ -42,6 +43,11 @@ type pastRead struct {
 	countOnly, keysOnly bool
 	count               int64
 	more                bool
+	// latest: a serializable read of the latest state pinned to one
+	// replica (member), whose answer's header revision is the revision
+	// it read at (check_serialreads.go); rev is then set from it.
+	latest bool
+	member host.NodeID
 }
 
 // rangeOpts draws etcd's range options for a prefix read of the past:
@@ -67,6 +73,9 @@ func (g *gen) pastRead() step {
 	prefix := g.rng.IntN(2) == 0
 	if prefix {
 		key = g.rangePrefix()
+	}
+	if g.rng.IntN(3) == 0 {
+		return g.latestSerial(key, prefix)
 	}
 	rev := g.lastRev
 	switch k := g.rng.IntN(8); {
@@ -99,6 +108,9 @@ func (c *workClient) pastDone(s *step, resp *api.Response) {
 	}
 	switch resp.Err {
 	case api.CodeOK:
+		if p.latest {
+			p.rev, p.member = resp.Header.Revision, resp.Header.Member
+		}
 		body, ok := resp.Body.(*api.RangeResponse)
 		if !ok {
 			c.r.failf("client %d: read of the past answered with %T", c.id, resp.Body)
@@ -109,6 +121,9 @@ func (c *workClient) pastDone(s *step, resp *api.Response) {
 			p.kvs, p.digest = nil, digestAPIKVs(body.KVs)
 		}
 	case api.CodeCompacted, api.CodeFutureRevision:
+		if p.latest {
+			return // not an answer to a read of the latest state
+		}
 	default:
 		return // refused for another reason: nothing to check
 	}
@@ -134,7 +149,7 @@ func (r *seedRun) checkPastReads(log []lin.LogEntry) error {
 		}
 	}
 	r.notef("reads of the past: %d checked against the write log", len(reads))
-	return nil
+	return checkSerialMonotonic(r.pastReads, &r.revs)
 }
 
 // checkPastRead checks one read; st is the store replayed to p.rev.

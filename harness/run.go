@@ -50,7 +50,8 @@ type seedRun struct {
 	answeredBy   []host.NodeID // per history op: the replica that answered (0: none)
 	watches      []*watchStream
 	pastReads    []*pastRead
-	confTaps     confTaps // the operator's traffic as the replicas saw it
+	revs         answerRevs // check_readrev.go
+	confTaps     confTaps   // the operator's traffic as the replicas saw it
 	ops          int
 	stopAt       time.Duration // end of the workload phase
 	healedAt     time.Duration
