@@ -3,14 +3,14 @@ package bugbench
 // redBugs2 is the second red team set (session 6): mistakes in classes the
 // rest of the catalogue does not plant, each in the shape of an etcd or
 // etcd-raft historical bug: leader state kept across terms (progress,
-// pending reads), a new member's progress taken on trust, the unstable
-// log's backing array shared with an outstanding Ready, a state machine
+// pending reads), a new member's progress taken on trust, a state machine
 // installed from a snapshot that leaves the watchers on the old one, a
 // watch from "now" that includes the current revision, a range limit off
 // by one, a key recreated after a delete that continues the old
 // generation, a lease expiry that ignores a renewal committed before it,
-// a WAL whose snapshot marker moves its last index back, and a resumed
-// client watch that starts over from its first revision.
+// a WAL whose snapshot marker moves its last index back, a resumed client
+// watch that starts over from its first revision, and a restarted replica
+// that serves serializable reads before it has caught up.
 //
 // They are registered with the catalogue by init (All lists the sets of
 // the other files; this file only appends to the red team's).
@@ -28,13 +28,6 @@ var redBugs2 = []Bug{
 		New:         ``,
 		Description: "A change of role or term keeps the ReadIndex requests the node had pending as leader: if it leads again while one is still waiting, the new term's heartbeats confirm it and it is answered with the commit index of its arrival in the old term, which may miss writes another leader committed meanwhile (etcd raft drops readOnly on reset).",
 		Flags:       []string{"-faults", "partition,packet"},
-	},
-	{
-		Name: "raft-unstable-truncate-aliases", Group: GroupSymptom, File: "raft/log.go",
-		Old:         `u.entries = append(keep[:len(keep):len(keep)], ents...)`,
-		New:         `u.entries = append(keep, ents...)`,
-		Description: "Truncating the unstable log and appending a new leader's entries writes into the old backing array, which an outstanding Ready (being persisted) or an in-flight message still holds: the entries being written or sent change under them (etcd raft's unstable.truncateAndAppend copies for this reason).",
-		Flags:       []string{"-faults", "partition,disk-slow"},
 	},
 	{
 		Name: "raft-new-member-match-assumed", Group: GroupPath, File: "raft/progress.go",
