@@ -29,7 +29,8 @@ type storageChecker struct {
 	// nemesis's EverTainted); nil before the nemesis exists.
 	damagedByFault func(id host.NodeID) bool
 	unexpected     int
-	leases         *leaseBook // the run's leases, told of new leaders
+	leases         *leaseBook           // the run's leases, told of new leaders
+	onBoot         func(id host.NodeID) // check_bootread.go
 }
 
 var _ node.Observer = (*storageChecker)(nil)
@@ -39,7 +40,7 @@ var _ node.Observer = (*storageChecker)(nil)
 func (r *seedRun) storageObserver() *storageChecker {
 	return &storageChecker{safetyChecker: r.safety, leases: &r.leases, damagedByFault: func(id host.NodeID) bool {
 		return r.nemesis != nil && r.nemesis.EverTainted(id)
-	}}
+	}, onBoot: r.bootReads}
 }
 
 // tainted reports whether a fault damaged replica id's disk.
@@ -85,6 +86,9 @@ func (c *storageChecker) Damaged(id host.NodeID, cause string) {
 
 // Booted checks the shape of the recovered log, then durability.
 func (c *storageChecker) Booted(id host.NodeID, r node.Recovered) {
+	if c.onBoot != nil {
+		c.onBoot(id)
+	}
 	prev, prevIndex := r.SnapTerm, r.SnapIndex
 	for i := r.SnapIndex + 1; i <= r.LastIndex; i++ {
 		t, ok := r.TermAt(i)
