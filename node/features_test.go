@@ -262,6 +262,34 @@ func TestDuplicatedWatchCreateDoesNotRestartTheStream(t *testing.T) {
 	c.converged(5 * time.Second)
 }
 
+// TestDuplicatedWatchCreateFromNowKeepsItsRevision: the answer to a
+// duplicated create of a watch from "now" carries the revision the stream
+// was created at, not the current one: a client that gets only the late
+// answer (the first one lost, or overtaken) resumes its position from it,
+// and would skip the events in between (TestSeeds seed 547 with watches
+// from "now": the duplicate's answer, at revision 5, overtook the
+// original's, at 4, and the event at 5 came after it).
+func TestDuplicatedWatchCreateFromNowKeepsItsRevision(t *testing.T) {
+	c := newCluster(t, 3, 41, Config{})
+	c.waitLeader(5 * time.Second)
+	c.mustPut("w", "0")
+	raw := &rawClient{}
+	require.NoError(t, c.w.AddNode(300, func(h host.Host) host.Process { raw.h = h; return raw }))
+	create := api.MustEncode(&api.Request{ID: 5, Body: &api.WatchCreateRequest{WatchID: 1, Key: []byte("w")}})
+	raw.h.Send(1, create)
+	c.w.RunFor(50 * time.Millisecond)
+	c.mustPut("w", "1")
+	c.w.RunFor(50 * time.Millisecond)
+	raw.h.Send(1, create) // a late duplicate
+	c.w.RunFor(50 * time.Millisecond)
+	require.Len(t, raw.resp, 2)
+	require.Equal(t, api.CodeOK, raw.resp[1].Err)
+	require.Equal(t, raw.resp[0].Header.Revision, raw.resp[1].Header.Revision, "the stream's creation revision, both times")
+	require.Len(t, raw.events, 1)
+	require.Equal(t, raw.resp[0].Header.Revision+1, raw.events[0].Events[0].Revision(), "the first event is past it")
+	c.converged(5 * time.Second)
+}
+
 func TestDuplicatedWriteAppliesOnce(t *testing.T) {
 	c := newCluster(t, 3, 37, Config{SnapshotEntries: 10, CatchUpEntries: 2})
 	l := c.waitLeader(5 * time.Second)

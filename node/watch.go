@@ -32,6 +32,12 @@ type stream struct {
 	seq      uint64
 	lastSent time.Time
 	dead     bool
+	// created is the store revision the stream was created at: a
+	// stream from "now" sends nothing at or below it. A duplicated
+	// create is answered with it again, not with the current revision
+	// (a client that got only that answer would take every event up to
+	// the current revision as sent, and skip the ones in between).
+	created int64
 }
 
 func (n *Node) onWatchCreate(key reqKey, r *api.WatchCreateRequest) {
@@ -41,7 +47,9 @@ func (n *Node) onWatchCreate(key reqKey, r *api.WatchCreateRequest) {
 			// The network duplicated the create: the stream exists and
 			// must not restart (its sequence numbers would start over).
 			// Answer again in case the first answer was the one lost.
-			n.reply(key, &api.Response{ID: key.id, Op: api.OpWatchCreate, Header: n.header(),
+			hdr := n.header()
+			hdr.Revision = old.created
+			n.reply(key, &api.Response{ID: key.id, Op: api.OpWatchCreate, Header: hdr,
 				Body: &api.WatchCreateResponse{WatchID: r.WatchID}})
 			return
 		}
@@ -62,7 +70,7 @@ func (n *Node) onWatchCreate(key reqKey, r *api.WatchCreateRequest) {
 		return
 	}
 	st := &stream{key: wk, reqID: key.id, w: mw, wkey: r.Key, end: r.End, prevKV: r.PrevKV,
-		lastSent: n.h.Now()}
+		lastSent: n.h.Now(), created: n.sm.store.CurrentRevision()}
 	n.watches = append(n.watches, st)
 	n.watchByID[wk] = st
 	n.reply(key, &api.Response{ID: key.id, Op: api.OpWatchCreate, Header: n.header(),
