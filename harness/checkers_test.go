@@ -77,16 +77,21 @@ func TestAppendedChecks(t *testing.T) {
 	}
 }
 
-// Dropping a default check removes it: stale serializable reads that the
-// linearizability check catches pass without it.
+// Dropping default checks removes them: stale serializable reads that the
+// linearizability check catches (and the reads-of-the-past check, whose
+// serializable reads of the latest state see the fake go back) pass
+// without them.
 func TestReplacedCheck(t *testing.T) {
 	cfg := fakeConfig(DefaultConfig(), true)
 	cfg.Faults, cfg.Reads = "none", ReadsSerializable
 	require.Equal(t, Fail, Run(cfg, 1).Verdict)
 	cfg.Checks = func(d []RunChecker) []RunChecker {
-		return slices.DeleteFunc(d, func(c RunChecker) bool { return c.Name() == CheckLinearizability })
+		return slices.DeleteFunc(d, func(c RunChecker) bool {
+			return c.Name() == CheckLinearizability || c.Name() == CheckPastReads
+		})
 	}
 	res := Run(cfg, 1)
 	require.Equal(t, Pass, res.Verdict, res.Reason)
 	require.NotContains(t, checkNames(res), CheckLinearizability)
+	require.NotContains(t, checkNames(res), CheckPastReads)
 }

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"slices"
 	"time"
 
 	"github.com/seedkv/seedkv/api"
@@ -231,6 +232,14 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 		}
 		r.c.watchers = append(r.c.watchers, &fakeWatch{r: r, client: from, reqID: req.ID, id: b.WatchID, w: w})
 		resp.Body = &api.WatchCreateResponse{WatchID: b.WatchID}
+	case *api.WatchCancelRequest:
+		// A client cancels the stream it resumes from (a silent one: the
+		// fake sends no progress notifications); kept, the streams of
+		// every resume would all be sent every event, a storm.
+		r.c.watchers = slices.DeleteFunc(r.c.watchers, func(fw *fakeWatch) bool {
+			return fw.client == from && fw.id == b.WatchID
+		})
+		resp.Body = &api.WatchCancelResponse{WatchID: b.WatchID}
 	default:
 		resp.Err = api.CodeInvalid
 	}
