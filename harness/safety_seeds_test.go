@@ -21,6 +21,8 @@ var regressionSeeds = []struct {
 		"(the check counts a self-vote in the term as campaigning; raft holds pre-vote answers until persisted)"},
 	{1869, 3, "all", "convergence: a late duplicate of a removal that had timed out applied after settle " +
 		"(the operator retires a replica whose lost removal a replica answered OK)"},
+	{9030, 7, "all", "election restriction: a voter busy with a slow sync granted a pre-vote late, after an identical copy " +
+		"of the request arrived behind its grown log (the check lets a grant answer any copy that was grantable)"},
 }
 
 // TestRegressionSeeds replays seeds that once failed.

@@ -55,6 +55,10 @@ type termState struct {
 	// behind are vote requests delivered to a replica whose commit entry
 	// is more up to date than the candidate's log.
 	behind []staleRequest
+	// granted are the vote requests that reached a voter when it could
+	// grant them: a grant may answer such a request even after an
+	// identical copy arrived behind the voter's grown log.
+	grantable map[requestCopy]bool
 	// hbResp is when each voter last sent a heartbeat answer to each
 	// leader (keyed leader, voter).
 	hbResp map[[2]host.NodeID]time.Duration
@@ -87,6 +91,15 @@ type staleRequest struct {
 	index, logTerm   uint64 // the candidate's log, from the request
 	commit, commitAt uint64 // the voter's commit (or last) index and its term
 	last             bool   // commit, commitAt are the voter's last entry
+}
+
+// requestCopy names a vote request by everything it carries: copies of
+// one request (a duplicate, a replay) are equal.
+type requestCopy struct {
+	voter, cand    host.NodeID
+	term           uint64
+	pre            bool
+	index, logTerm uint64
 }
 
 // peerHeader is the start of a raft message on the wire.
@@ -275,6 +288,14 @@ func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
 		}
 	}
 	r := staleRequest{voter: voter, cand: cand, term: h.term, pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm}
+	key := requestCopy{voter: voter, cand: cand, term: h.term, pre: r.pre, index: h.index, logTerm: h.logTerm}
+	if s.terms.grantable[key] {
+		// An earlier copy reached the voter when it could grant it; a
+		// voter busy with a slow sync sends that grant only later, after
+		// this copy (seed 9030 of -faults all -nodes 7), and the grant may
+		// answer either.
+		return
+	}
 	if c := st.Commit; c != 0 {
 		if ct, ok, _ := n.LogTerm(c); ok && !atLeastAsUpToDate(h.logTerm, h.index, ct, c) {
 			r.commit, r.commitAt = c, ct
@@ -288,6 +309,10 @@ func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
 	// of the request, made while its log was shorter: skip it.
 	if st.LastIndex == 0 || (!r.pre && st.Term == h.term && st.Vote == uint64(cand)) ||
 		atLeastAsUpToDate(h.logTerm, h.index, st.LastTerm, st.LastIndex) {
+		if s.terms.grantable == nil {
+			s.terms.grantable = map[requestCopy]bool{}
+		}
+		s.terms.grantable[key] = true
 		return
 	}
 	r.commit, r.commitAt, r.last = st.LastIndex, st.LastTerm, true
