@@ -9,8 +9,10 @@ package bugbench
 // by one, a key recreated after a delete that continues the old
 // generation, a lease expiry that ignores a renewal committed before it,
 // a WAL whose snapshot marker moves its last index back, a resumed client
-// watch that starts over from its first revision, and a restarted replica
-// that serves serializable reads before it has caught up.
+// watch that starts over from its first revision, a restarted replica
+// that serves serializable reads before it has caught up, a snapshot
+// release that removes a save in progress, and a new leader that renews
+// only the leases not yet expired.
 //
 // They are registered with the catalogue by init (All lists the sets of
 // the other files; this file only appends to the red team's).
@@ -99,6 +101,30 @@ n.alarm = false
 		New:         ``,
 		Description: "A restarted replica serves serializable reads at once from the state it rebuilt (its snapshot), before it has applied what it had applied before the crash: a client that read from it before the restart can read an older state after it (etcd serves serializable reads only after the restarted member has applied its WAL).",
 		Flags:       []string{"-faults", "crash"},
+	},
+	{
+		Name: "snap-release-removes-inflight-tmp", Group: GroupTiming, File: "snap/snap.go",
+		Old:         `name = base + suffix`,
+		New:         `return 0, base != ""`,
+		Description: "Releasing old snapshots also removes every temporary file, as a leftover of a crashed save, including the one a save in progress is writing at a newer index: its rename then fails, and a replica saving a leader's snapshot (or its own) when another snapshot's release runs fails the save (etcd's snapshotter cleans only *.broken and old files).",
+		Flags:       []string{"-faults", "crash-snapshot,partition"},
+	},
+	{
+		Name: "mvcc-promote-skips-expired", Group: GroupPath, File: "mvcc/lease.go",
+		Old: `
+for _, l := range s.leases {
+    l.expiry = expiryAt(now, l.ttl)
+}
+`,
+		New: `
+for _, l := range s.leases {
+    if l.expiry > now.UnixNano() {
+        l.expiry = expiryAt(now, l.ttl)
+    }
+}
+`,
+		Description: "A new leader renews only the leases that have not expired by its clock: a lease whose deadline passed while the cluster had no leader (its keep-alives had nowhere to go) is revoked at once instead of getting its TTL again (etcd's lessor Promote renews every lease; etcd's lease checkpoint bugs in the same place).",
+		Flags:       []string{"-faults", "partition,pause"},
 	},
 }
 
