@@ -490,3 +490,88 @@ func TestGRPCDiffWatchStream(t *testing.T) {
 		cancel("cancel 12", 12),
 	})
 }
+
+// TestGRPCDiffLeaseStream drives one raw LeaseKeepAlive stream per
+// server (a granted lease, an unknown one, a revoked one, with keys
+// attached) and raw TimeToLive calls, and requires the same answers
+// (remaining TTLs within 3 s).
+func TestGRPCDiffLeaseStream(t *testing.T) {
+	p := newDiffPair(t, startEmbedEtcd(t), startSeedkv(t, 1))
+	p.syncStart()
+	lc := func(c *clientv3.Client) pb.LeaseClient { return pb.NewLeaseClient(c.ActiveConnection()) }
+	const id = explicitLease + 5
+	ttlNorm := func(em, sm proto.Message) {
+		get := func(m proto.Message) (protoreflect.Message, protoreflect.FieldDescriptor) {
+			if m == nil {
+				return nil, nil
+			}
+			r := m.ProtoReflect()
+			return r, r.Descriptor().Fields().ByName("TTL")
+		}
+		er, ef := get(em)
+		sr, sf := get(sm)
+		if ef == nil || sf == nil {
+			return
+		}
+		et, st := er.Get(ef).Int(), sr.Get(sf).Int()
+		if et > 0 && st > 0 && abs(et-st) <= 3 {
+			sr.Set(sf, protoreflect.ValueOfInt64(et))
+		}
+	}
+	unary := func(name string, do func(pb.LeaseClient) (proto.Message, error)) {
+		p.logf("%s", name)
+		em, eerr := do(lc(p.e))
+		sm, serr := do(lc(p.s))
+		ttlNorm(em, sm)
+		p.compare(name, em, eerr, sm, serr)
+	}
+	unary("grant", func(l pb.LeaseClient) (proto.Message, error) {
+		return l.LeaseGrant(p.ctx(), &pb.LeaseGrantRequest{ID: id, TTL: 600})
+	})
+	for _, k := range []string{"/ls/a", "/ls/b"} {
+		p.logf("put %s with the lease", k)
+		er, eerr := p.e.Put(p.ctx(), k, "v", clientv3.WithLease(id))
+		sr, serr := p.s.Put(p.ctx(), k, "v", clientv3.WithLease(id))
+		p.compare("put", (*pb.PutResponse)(er), eerr, (*pb.PutResponse)(sr), serr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	es, err := lc(p.e).LeaseKeepAlive(ctx)
+	require.NoError(t, err)
+	ss, err := lc(p.s).LeaseKeepAlive(ctx)
+	require.NoError(t, err)
+	keepalive := func(name string, lid int64) {
+		p.logf("keepalive %s", name)
+		require.NoError(t, es.Send(&pb.LeaseKeepAliveRequest{ID: lid}))
+		require.NoError(t, ss.Send(&pb.LeaseKeepAliveRequest{ID: lid}))
+		er, eerr := es.Recv()
+		sr, serr := ss.Recv()
+		ttlNorm(er, sr)
+		p.compare("keepalive "+name, er, eerr, sr, serr)
+	}
+	keepalive("granted", id)
+	keepalive("unknown", unknownLease)
+	keepalive("granted again", id)
+	ttl := func(name string, lid int64, keys bool) {
+		unary("timetolive "+name, func(l pb.LeaseClient) (proto.Message, error) {
+			return l.LeaseTimeToLive(p.ctx(), &pb.LeaseTimeToLiveRequest{ID: lid, Keys: keys})
+		})
+	}
+	ttl("granted, keys", id, true)
+	ttl("granted", id, false)
+	ttl("unknown", unknownLease, true)
+	unary("leases", func(l pb.LeaseClient) (proto.Message, error) { return l.LeaseLeases(p.ctx(), &pb.LeaseLeasesRequest{}) })
+	unary("revoke", func(l pb.LeaseClient) (proto.Message, error) {
+		return l.LeaseRevoke(p.ctx(), &pb.LeaseRevokeRequest{ID: id})
+	})
+	keepalive("revoked", id)
+	ttl("revoked, keys", id, true)
+	unary("revoke again", func(l pb.LeaseClient) (proto.Message, error) {
+		return l.LeaseRevoke(p.ctx(), &pb.LeaseRevokeRequest{ID: id})
+	})
+	unary("leases", func(l pb.LeaseClient) (proto.Message, error) { return l.LeaseLeases(p.ctx(), &pb.LeaseLeasesRequest{}) })
+	p.logf("get the keys")
+	er, eerr := p.e.Get(p.ctx(), "/ls/", clientv3.WithPrefix())
+	sr, serr := p.s.Get(p.ctx(), "/ls/", clientv3.WithPrefix())
+	p.compare("get", (*pb.RangeResponse)(er), eerr, (*pb.RangeResponse)(sr), serr)
+}

@@ -336,7 +336,7 @@ func (g *gen) cmp() (e, s clientv3.Cmp, desc string) {
 	if len(s.KeyBytes()) == 0 {
 		s = e // not a lease compare: the same on both sides
 	}
-	switch g.pick(6) {
+	switch g.pick(7) {
 	case 0:
 		e, s = e.WithPrefix(), s.WithPrefix()
 		desc += " prefix"
@@ -344,6 +344,9 @@ func (g *gen) cmp() (e, s clientv3.Cmp, desc string) {
 		end := g.key()
 		e, s = e.WithRange(end), s.WithRange(end)
 		desc += fmt.Sprintf(" to %q", end)
+	case 2:
+		e, s = e.WithRange("\x00"), s.WithRange("\x00")
+		desc += " from-key"
 	}
 	return e, s, desc
 }
