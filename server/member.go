@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -156,7 +157,9 @@ func StartMember(cfg MemberConfig) (*Member, error) {
 		MinLeaseTTL: minLeaseTTL(ncfg)})
 	srv.gossip = g
 	m.id = cfg.ID
-	m.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRecvBytes), grpc.MaxSendMsgSize(64<<20))
+	// etcd's limits: requests up to MaxRecvBytes, answers up to 2 GiB
+	// (its maxSendBytes; seedkv's own stop at api.MaxResponseSize).
+	m.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(MaxRecvBytes), grpc.MaxSendMsgSize(math.MaxInt32))
 	srv.Register(m.grpc)
 	go func() {
 		defer close(m.served)
