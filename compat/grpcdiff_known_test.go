@@ -339,8 +339,9 @@ func knownLargeKeys(p *diffPair) {
 // TestGRPCDiffLargeResponse: answers larger than seedkv's request limit
 // (8 MiB): a range, a transaction's range, a delete with prev_kv, and the
 // watch events of that delete, through clientv3 (which takes answers of
-// up to 2 GiB). seedkv refused the range, and the member answering the
-// delete exited (an encoding panic).
+// up to 2 GiB), and a 70 MiB range. seedkv refused the range, the member
+// answering the delete exited (an encoding panic), and its gRPC server
+// sent no answer past 64 MiB.
 func TestGRPCDiffLargeResponse(t *testing.T) {
 	p := newDiffPair(t, startEmbedEtcd(t), startSeedkv(t, 1))
 	p.syncStart()
@@ -422,6 +423,27 @@ func TestGRPCDiffLargeResponse(t *testing.T) {
 		return strings.Join(out, "\n")
 	}
 	p.fail("watch with prev_kv", events(ew, false), events(sw, true))
+
+	// Past gRPC's default send limit and the 64 MiB seedkv's server once
+	// set: a 70 MiB range (etcd sends up to 2 GiB).
+	const m = 48
+	for i := range m {
+		p.logf("put /huge/%02d", i)
+		er, eerr := p.e.Put(p.ctx(), fmt.Sprintf("/huge/%02d", i), val)
+		sr, serr := p.s.Put(p.ctx(), fmt.Sprintf("/huge/%02d", i), val)
+		if p.compare("put", (*pb.PutResponse)(er), eerr, (*pb.PutResponse)(sr), serr) {
+			p.observe(er.Header)
+		}
+	}
+	p.logf("get /huge/ prefix (70 MiB)")
+	eh, eerr := p.e.Get(p.ctx(), "/huge/", clientv3.WithPrefix())
+	sh, serr := p.s.Get(p.ctx(), "/huge/", clientv3.WithPrefix())
+	p.compare("get 70 MiB", short((*pb.RangeResponse)(eh)), eerr, short((*pb.RangeResponse)(sh)), serr)
+	eh, sh = nil, nil
+	p.logf("delete /huge/ prefix")
+	ed, eerr = p.e.Delete(p.ctx(), "/huge/", clientv3.WithPrefix())
+	sd, serr = p.s.Delete(p.ctx(), "/huge/", clientv3.WithPrefix())
+	p.compare("delete", (*pb.DeleteRangeResponse)(ed), eerr, (*pb.DeleteRangeResponse)(sd), serr)
 }
 
 // TestGRPCDiffWatchStream drives one raw Watch stream on each server as
