@@ -126,6 +126,19 @@ for _, l := range s.leases {
 		Description: "A new leader renews only the leases that have not expired by its clock: a lease whose deadline passed while the cluster had no leader (its keep-alives had nowhere to go) is revoked at once instead of getting its TTL again (etcd's lessor Promote renews every lease; etcd's lease checkpoint bugs in the same place).",
 		Flags:       []string{"-faults", "partition,pause"},
 	},
+	{
+		Name: "node-read-joins-inflight-round", Group: GroupTiming, File: "node/server.go",
+		Old:         `n.reads.queue = append(n.reads.queue, readReq{key: key, req: r})`,
+		New:         `if n.reads.inflight != nil { n.reads.inflight.reqs = append(n.reads.inflight.reqs, readReq{key: key, req: r}) } else { n.reads.queue = append(n.reads.queue, readReq{key: key, req: r}) }`,
+		Description: "A linearizable read that arrives while a ReadIndex round is in flight joins that round instead of waiting for the next: the round's read index was fixed when the leader received it, possibly before this read was even called, so the read can miss a write acknowledged in between (etcd batches reads that arrive during a round into the next one).",
+		Flags:       []string{"-faults", "partition,packet"},
+	},
+	{
+		Name: "node-keepalive-ttl-rounds-up", Group: GroupSymptom, File: "node/apply.go",
+		Old:         `body = &api.LeaseKeepAliveResponse{ID: r.ID, TTL: int64(ttl / time.Second)}`,
+		New:         `body = &api.LeaseKeepAliveResponse{ID: r.ID, TTL: int64(ttl/time.Second) + 1}`,
+		Description: "A keep-alive answer reports one second more TTL than the lease was renewed by: a client session that measures its lease's life from the answer believes it holds the lease (and the lock or leadership on it) for a second after the servers may have expired it (etcd: the keep-alive response's TTL is the lease's granted TTL).",
+	},
 }
 
 func init() { redBugs = append(redBugs, redBugs2...) }
