@@ -243,6 +243,7 @@ func (c *workClient) keepAliveDone(l *lease, call int64, resp *api.Response, err
 	}
 	switch {
 	case err == nil:
+		c.r.checkKeepAliveTTL(l, resp) // check_leasettl.go
 		c.r.leases.seen.note(now, resp.Header.Revision)
 		l.until = max(l.until, now+l.ttl*int64(time.Second))
 		if rec := c.r.leases.byID[l.id]; rec != nil {
