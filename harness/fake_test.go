@@ -213,6 +213,9 @@ func (r *fakeReplica) serve(from host.NodeID, req *api.Request) *api.Response {
 		if err != nil {
 			return fail(err)
 		}
+		if r.c.bug == bugEarlyExpiry {
+			ttl *= 2 // the granted TTL, as the grant's answer said: the bug is only the early expiry
+		}
 		resp.Body = &api.LeaseKeepAliveResponse{ID: b.ID, TTL: int64(ttl / time.Second)}
 	case *api.LeaseRevokeRequest:
 		rev, err := s.LeaseRevoke(b.ID)
