@@ -55,7 +55,7 @@ type termState struct {
 	// behind are vote requests delivered to a replica whose commit entry
 	// is more up to date than the candidate's log.
 	behind []staleRequest
-	// granted are the vote requests that reached a voter when it could
+	// grantable are the vote requests that reached a voter when it could
 	// grant them: a grant may answer such a request even after an
 	// identical copy arrived behind the voter's grown log.
 	grantable map[requestCopy]bool
@@ -83,23 +83,20 @@ type ackKey struct {
 	term     uint64
 }
 
-// staleRequest is a vote or pre-vote request that must not be granted.
-type staleRequest struct {
-	voter, cand      host.NodeID
-	term             uint64
-	pre              bool
-	index, logTerm   uint64 // the candidate's log, from the request
-	commit, commitAt uint64 // the voter's commit (or last) index and its term
-	last             bool   // commit, commitAt are the voter's last entry
-}
-
-// requestCopy names a vote request by everything it carries: copies of
-// one request (a duplicate, a replay) are equal.
+// requestCopy names a vote or pre-vote request by everything it carries:
+// copies of one request (a duplicate, a replay) are equal.
 type requestCopy struct {
 	voter, cand    host.NodeID
 	term           uint64
 	pre            bool
-	index, logTerm uint64
+	index, logTerm uint64 // the candidate's log, from the request
+}
+
+// staleRequest is a vote or pre-vote request that must not be granted.
+type staleRequest struct {
+	requestCopy
+	commit, commitAt uint64 // the voter's commit (or last) index and its term
+	last             bool   // commit, commitAt are the voter's last entry
 }
 
 // peerHeader is the start of a raft message on the wire.
@@ -287,8 +284,8 @@ func (s *safetyChecker) noteVoteRequest(cand, voter host.NodeID, h peerHeader) {
 			i--
 		}
 	}
-	r := staleRequest{voter: voter, cand: cand, term: h.term, pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm}
-	key := requestCopy{voter: voter, cand: cand, term: h.term, pre: r.pre, index: h.index, logTerm: h.logTerm}
+	key := requestCopy{voter: voter, cand: cand, term: h.term, pre: h.typ == raft.MsgPreVote, index: h.index, logTerm: h.logTerm}
+	r := staleRequest{requestCopy: key}
 	if s.terms.grantable[key] {
 		// An earlier copy reached the voter when it could grant it; a
 		// voter busy with a slow sync sends that grant only later, after
