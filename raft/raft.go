@@ -407,10 +407,14 @@ func (r *raft) Step(m Message) error {
 			}
 		}
 	case m.Term < r.term:
-		if (r.checkQuorum || r.preVote) && (m.Type == MsgHeartbeat || m.Type == MsgApp) {
+		if (r.checkQuorum || r.preVote || r.recovering) && (m.Type == MsgHeartbeat || m.Type == MsgApp) {
 			// A stale leader (e.g. one that was partitioned): tell it our
 			// term so that it steps down. Without this, a node that kept
-			// its term low thanks to pre-vote could never depose it.
+			// its term low thanks to pre-vote could never depose it; and a
+			// recovering node, which raised its term to its vote floor but
+			// may not campaign, would wait for ever behind a leader of a
+			// lower term that never hears of it (TestRapidSafety, seed
+			// 14594403821501071074, without pre-vote and CheckQuorum).
 			r.send(Message{Type: MsgAppResp, To: m.From})
 			r.probes.Hit(probeStaleAppendAnswered)
 		} else if m.Type == MsgPreVote {
