@@ -142,3 +142,20 @@ func TestLookup(t *testing.T) {
 	_, err = Lookup([]string{"no-such-bug"})
 	require.ErrorContains(t, err, "no-such-bug")
 }
+
+// TestEquivalentMutantsAreArgued: a bug scored apart as an equivalent
+// mutant must be named in RESULTS.md, where its argument is written out,
+// and must stay the exception.
+func TestEquivalentMutantsAreArgued(t *testing.T) {
+	results, err := os.ReadFile(filepath.Join(moduleRoot(t), "bugbench", "RESULTS.md"))
+	require.NoError(t, err)
+	n := 0
+	for _, b := range All() {
+		if b.Equivalent == "" {
+			continue
+		}
+		n++
+		require.Contains(t, string(results), "**"+b.Name, "bug %s: argue it in RESULTS.md", b.Name)
+	}
+	require.LessOrEqual(t, n, len(All())/20, "equivalent mutants are the exception")
+}

@@ -82,6 +82,7 @@ var raftBugs = []Bug{
 		Description: "A follower advances its commit index to the leader's commit bounded by its own last index, not by the last entry this append verified: stale entries past it get committed.",
 		Flags:       []string{"-faults", "partition,crash"},
 		Unit:        UnitMissed,
+		Equivalent:  "this raft's probing makes the first accepted append of a term start at the follower's first divergent entry, so a follower never keeps a divergent suffix past an accepted append (RESULTS.md; raft TestAppendsStartAtTheFirstConflict)",
 	},
 	{
 		Name: "raft-readindex-no-quorum", Group: GroupTiming, File: "raft/readonly.go",
@@ -316,6 +317,7 @@ var walSnapBugs = []Bug{
 		Description: "Segments are released on the strength of a snapshot marker that is written but not yet synced: a crash leaves a WAL with a hole and no marker covering it.",
 		Flags:       []string{"-faults", "crash"},
 		Unit:        UnitCaught,
+		Equivalent:  "the node calls ReleaseTo only after a sync that covered the marker, so min(index, syncedSnap) is index at every call (RESULTS.md); the wal unit tests guard the contract",
 	},
 	{
 		Name: "wal-replay-keeps-stale-suffix", Group: GroupPath, File: "wal/replay.go",

@@ -73,6 +73,12 @@ type Bug struct {
 	// mutated package on the mutant (`bugbench -unit`): UnitCaught,
 	// UnitMissed, or "" if not measured.
 	Unit string
+	// Equivalent, when set, says why no run of the whole system can tell
+	// this mutant from the code (the full argument is in RESULTS.md): the
+	// mutation is kept for the unit tests of its package and is still run
+	// by bugbench, so that a code change that makes it reachable shows,
+	// but it is scored apart from the bugs the simulator must catch.
+	Equivalent string
 }
 
 // Recorded unit-test results.

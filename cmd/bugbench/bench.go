@@ -61,6 +61,9 @@ type bugResult struct {
 	Unit        *unitResult `json:"unit,omitempty"`
 	// RecordedUnit is the unit result the catalogue records.
 	RecordedUnit string `json:"recorded_unit,omitempty"`
+	// Equivalent is the catalogue's reason why the mutant cannot show in
+	// the system; such a bug is scored apart (score.Equivalent).
+	Equivalent string `json:"equivalent,omitempty"`
 	// Error is set when the bug could not be measured (it did not apply,
 	// the mutant did not build, simrun could not run).
 	Error string `json:"error,omitempty"`
@@ -79,7 +82,7 @@ type seedLine struct {
 // measure applies b to a fresh copy of the module and runs what o asks.
 func measure(o *options, b bugbench.Bug, stderr io.Writer) bugResult {
 	res := bugResult{Name: b.Name, Group: string(b.Group), Package: b.Package(),
-		Description: b.Description, RecordedUnit: b.Unit}
+		Description: b.Description, RecordedUnit: b.Unit, Equivalent: b.Equivalent}
 	dir, err := os.MkdirTemp("", "bugbench-"+b.Name+"-")
 	if err != nil {
 		res.Error = err.Error()

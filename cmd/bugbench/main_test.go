@@ -104,8 +104,12 @@ func TestComputeScoreCountsFromFirstSeed(t *testing.T) {
 		{Name: "b", Default: &simResult{Caught: true, First: 110}, Unit: &unitResult{Caught: true}},
 		{Name: "c", Default: &simResult{}, Targeted: &simResult{Caught: true, First: 150}},
 		{Name: "d", Error: "build: broken"},
+		{Name: "e", Default: &simResult{}, Equivalent: "cannot show"},
+		{Name: "f", Default: &simResult{Caught: true, First: 100}, Equivalent: "argued wrongly"},
 	}
 	s := computeScore(results, 100)
+	require.Equal(t, 2, s.Equivalent)
+	require.Equal(t, 1, s.EquivalentCaught)
 	require.Equal(t, 2, s.Caught)
 	require.Equal(t, 3, s.Total)
 	require.Equal(t, 1, s.Errors)
@@ -121,7 +125,7 @@ func fakeMeasure(t *testing.T, byName map[string]bugResult) {
 	old := measureBug
 	measureBug = func(o *options, b bugbench.Bug, _ io.Writer) bugResult {
 		r := byName[b.Name]
-		r.Name, r.Group, r.Package = b.Name, string(b.Group), b.Package()
+		r.Name, r.Group, r.Package, r.Equivalent = b.Name, string(b.Group), b.Package(), b.Equivalent
 		return r
 	}
 	t.Cleanup(func() { measureBug = old })
@@ -174,6 +178,30 @@ func TestRunReportsTableJSONAndExitStatus(t *testing.T) {
 	require.Equal(t, uint64(3), rep.Bugs[0].Default.First)
 	require.Equal(t, 1, rep.Score.Caught)
 	require.Nil(t, rep.Score.Median)
+}
+
+// TestRequireCaughtScoresEquivalentMutantsApart: a missed equivalent
+// mutant does not fail -require-caught and is not in the total; one that
+// is caught does fail it, since its argument no longer holds.
+func TestRequireCaughtScoresEquivalentMutantsApart(t *testing.T) {
+	const eq, real = "wal-release-unsynced-marker", "wal-sync-early"
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	args := []string{"-root", root, "-bugs", eq + "," + real, "-seeds", "100", "-require-caught"}
+	caught := bugResult{Default: &simResult{Caught: true, First: 2, Failing: []uint64{2}, SeedsRun: 2}}
+	missed := bugResult{Default: &simResult{SeedsRun: 100, Failing: []uint64{}}}
+
+	fakeMeasure(t, map[string]bugResult{eq: missed, real: caught})
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, exitOK, run(args, &stdout, &stderr))
+	require.Contains(t, stdout.String(), "score: caught=1/1 ")
+	require.Contains(t, stdout.String(), "equivalent=1 equivalent_caught=0")
+	require.Contains(t, stdout.String(), "no (equivalent)")
+
+	fakeMeasure(t, map[string]bugResult{eq: caught, real: caught})
+	stdout.Reset()
+	require.Equal(t, exitFail, run(args, &stdout, &stderr))
+	require.Contains(t, stdout.String(), "equivalent=1 equivalent_caught=1")
 }
 
 func TestRunFailsOnAnUnmeasurableBug(t *testing.T) {

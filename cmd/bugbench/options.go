@@ -22,7 +22,9 @@ const usage = `usage: bugbench [flags]
 Applies each planted bug of the catalogue (package bugbench) to a temporary
 copy of the module, builds simrun there and runs seeds until one fails.
 Prints a table (bug, group, caught, first failing seed, failing seeds,
-reason) and the score.
+reason) and the score. Mutants the catalogue argues cannot show in the
+system (bugbench.Bug.Equivalent) are run too but scored apart:
+"equivalent=N equivalent_caught=K"; K > 0 means an argument broke.
 
 flags:
   -seeds N        seeds per bug (default 1000)
@@ -45,7 +47,8 @@ flags:
                   runs with -parallel 1
   -timeout D      wall-time limit of one simrun or unit-test run (default 20m)
   -json           one JSON document instead of the table
-  -require-caught exit 1 unless every selected bug is caught (CI smoke)
+  -require-caught exit 1 unless every selected bug is caught and no
+                  equivalent mutant is (CI smoke)
   -list           list the catalogue and exit
   -check          only apply each bug to a copy and build it (go build ./...):
                   after a rebase, shows that every mutant still compiles

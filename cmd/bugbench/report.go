@@ -26,6 +26,12 @@ type score struct {
 	TargetedCaught int `json:"caught_default_or_targeted,omitempty"`
 	// UnitCaught counts bugs the package's unit tests caught (with -unit).
 	UnitCaught int `json:"unit_caught,omitempty"`
+	// Equivalent counts the measured mutants the catalogue argues cannot
+	// show in the system; they are not in Total or the medians.
+	Equivalent int `json:"equivalent,omitempty"`
+	// EquivalentCaught counts those that failed a seed all the same: the
+	// argument no longer holds, and the bug belongs in Total.
+	EquivalentCaught int `json:"equivalent_caught,omitempty"`
 }
 
 // report is the whole result of a bugbench run.
@@ -53,6 +59,13 @@ func computeScore(results []bugResult, first uint64) score {
 		b := &results[i]
 		if b.Error != "" || b.Default == nil {
 			s.Errors++
+			continue
+		}
+		if b.Equivalent != "" {
+			s.Equivalent++
+			if b.Default.Caught {
+				s.EquivalentCaught++
+			}
 			continue
 		}
 		s.Total++
@@ -111,7 +124,7 @@ func (r *report) exitStatus() int {
 	if r.Score.Errors > 0 {
 		return exitFail
 	}
-	if r.o.requireCaught && r.Score.Caught < r.Score.Total {
+	if r.o.requireCaught && (r.Score.Caught < r.Score.Total || r.Score.EquivalentCaught > 0) {
 		return exitFail
 	}
 	return exitOK
@@ -160,7 +173,11 @@ func (r *report) row(b *bugResult) []string {
 		return row
 	}
 	d := b.Default
-	row := []string{b.Name, b.Group, caughtWord(d), firstWord(d), failingWord(d, r.o.all), reasonWord(d)}
+	caught := caughtWord(d)
+	if b.Equivalent != "" {
+		caught += " (equivalent)"
+	}
+	row := []string{b.Name, b.Group, caught, firstWord(d), failingWord(d, r.o.all), reasonWord(d)}
 	if r.o.targeted {
 		if b.Targeted == nil {
 			row = append(row, "-")
@@ -237,6 +254,9 @@ func (r *report) scoreLine() string {
 	if r.o.unit {
 		line += fmt.Sprintf(" unit_caught=%d/%d", s.UnitCaught, s.Total)
 	}
+	if s.Equivalent > 0 {
+		line += fmt.Sprintf(" equivalent=%d equivalent_caught=%d", s.Equivalent, s.EquivalentCaught)
+	}
 	if s.Errors > 0 {
 		line += fmt.Sprintf(" errors=%d", s.Errors)
 	}
@@ -286,7 +306,11 @@ func printList(w io.Writer, o *options) {
 		if flags == "" {
 			flags = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Group, b.File, flags, unit, b.Description)
+		desc := b.Description
+		if b.Equivalent != "" {
+			desc = "EQUIVALENT (" + b.Equivalent + "). " + desc
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, b.Group, b.File, flags, unit, desc)
 	}
 	tw.Flush()
 }
