@@ -185,6 +185,8 @@ func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
 		s.quorumHeartbeat(from, term)
 	case raft.MsgHeartbeatResp:
 		s.terms.hbResp[[2]host.NodeID{to, from}] = s.now()
+	case raft.MsgReadIndexResp:
+		s.checkReadIndexTerm(from, to, term, h.index)
 	case raft.MsgVote:
 		s.noteTermSource(from, term) // its own campaign
 	case raft.MsgPreVote:
