@@ -290,13 +290,28 @@ func (d *Disk) create(inc uint64, name string) (host.File, error) {
 	return &handle{d: d, f: f, inc: inc}, nil
 }
 
+// notExistError is host.ErrNotExist for a name on a disk, formatted only
+// when printed: a missing file is an everyday answer (snap.Save removes
+// a temp file that is rarely there), and fmt.Errorf formatted each one.
+// Its text is the one fmt.Errorf("%w: disk %d: %q", ...) gave.
+type notExistError struct {
+	disk host.NodeID
+	name string
+}
+
+func (e *notExistError) Error() string {
+	return fmt.Sprintf("%v: disk %d: %q", host.ErrNotExist, e.disk, e.name)
+}
+
+func (e *notExistError) Unwrap() error { return host.ErrNotExist }
+
 func (d *Disk) open(inc uint64, name string) (host.File, error) {
 	if err := d.check(inc); err != nil {
 		return nil, err
 	}
 	f, ok := d.files[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+		return nil, &notExistError{disk: d.id, name: name}
 	}
 	return &handle{d: d, f: f, inc: inc}, nil
 }
@@ -307,7 +322,7 @@ func (d *Disk) remove(inc uint64, name string) error {
 	}
 	f, ok := d.files[name]
 	if !ok {
-		return fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+		return &notExistError{disk: d.id, name: name}
 	}
 	d.detach(f)
 	d.w.traceFile(kRemove, d.id, 0, hashString(name), name, 0, 0)
@@ -330,7 +345,7 @@ func (d *Disk) rename(inc uint64, oldName, newName string) error {
 	}
 	f, ok := d.files[oldName]
 	if !ok {
-		return fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, oldName)
+		return &notExistError{disk: d.id, name: oldName}
 	}
 	if oldName == newName {
 		return nil
@@ -612,7 +627,7 @@ func (d *Disk) TornWrites() bool { return d.torn }
 func (d *Disk) DurableBytes(name string) ([]byte, error) {
 	f, ok := d.files[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+		return nil, &notExistError{disk: d.id, name: name}
 	}
 	return slices.Clone(f.durable), nil
 }
@@ -622,7 +637,7 @@ func (d *Disk) DurableBytes(name string) ([]byte, error) {
 func (d *Disk) Contents(name string) ([]byte, error) {
 	f, ok := d.files[name]
 	if !ok {
-		return nil, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, d.id, name)
+		return nil, &notExistError{disk: d.id, name: name}
 	}
 	return slices.Clone(f.data), nil
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -324,4 +325,14 @@ func TestDirSyncsDoNotGoBack(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, d.DirNames())
 	d.Crash()
 	require.Zero(t, d.LoseDirents())
+}
+
+// TestNotExistErrorText pins the text of a missing file's error to the
+// one fmt.Errorf gave before it was formatted lazily.
+func TestNotExistErrorText(t *testing.T) {
+	w := NewWorld(1, DefaultConfig())
+	d := w.AddDisk(3)
+	err := d.remove(0, "gone.tmp")
+	require.ErrorIs(t, err, host.ErrNotExist)
+	require.Equal(t, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, host.NodeID(3), "gone.tmp").Error(), err.Error())
 }

@@ -79,8 +79,26 @@ type Snapshot struct {
 	Skipped []*CorruptError
 }
 
-// Name is the file name of the snapshot at (index, term).
-func Name(index, term uint64) string { return fmt.Sprintf("%016x-%016x%s", index, term, suffix) }
+// Name is the file name of the snapshot at (index, term): the same as
+// fmt.Sprintf("%016x-%016x.snap", index, term), without fmt (every Save
+// and snapshot listing names files).
+func Name(index, term uint64) string {
+	var b [16 + 1 + 16 + len(suffix)]byte
+	putHex16(b[:16], index)
+	b[16] = '-'
+	putHex16(b[17:33], term)
+	copy(b[33:], suffix)
+	return string(b[:])
+}
+
+// putHex16 writes v as 16 lower-case hex digits, zero-padded, into b.
+func putHex16(b []byte, v uint64) {
+	const digits = "0123456789abcdef"
+	for i := 15; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+}
 
 // parseName parses a snapshot file name; ok is false for any other name.
 func parseName(name string) (index, term uint64, ok bool) {

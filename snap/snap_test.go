@@ -207,3 +207,14 @@ func TestSavedSnapshotSurvivesLostDirents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(10), s.Index)
 }
+
+// TestNameMatchesFormat pins Name to the "%016x-%016x.snap" form it had
+// when it used fmt (parseName and every existing data directory rely on it).
+func TestNameMatchesFormat(t *testing.T) {
+	for _, v := range [][2]uint64{{0, 0}, {1, 1}, {20, 3}, {0xdeadbeef, 0x10}, {1<<64 - 1, 1<<63 + 5}} {
+		require.Equal(t, fmt.Sprintf("%016x-%016x.snap", v[0], v[1]), Name(v[0], v[1]))
+		i, tm, ok := parseName(Name(v[0], v[1]))
+		require.True(t, ok)
+		require.Equal(t, v, [2]uint64{i, tm})
+	}
+}
