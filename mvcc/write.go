@@ -268,9 +268,13 @@ func checkOpShapes(ops []Op) error {
 // puts a key that one of its deletes covers; with putThenDelete, a delete
 // may cover a put before it (see TxnRequest.PutThenDelete).
 func checkOverlaps(ops []Op, putThenDelete bool) error {
-	var puts [][]byte
-	var putAt []int // per put (in op order): its index in ops
-	var dels []int
+	// Backing arrays on the stack for the usual few ops: every replica
+	// checks every transaction it applies.
+	var putsBuf [8][]byte
+	var putAtBuf, delsBuf [8]int
+	puts := putsBuf[:0]
+	putAt := putAtBuf[:0] // per put (in op order): its index in ops
+	dels := delsBuf[:0]
 	for i := range ops {
 		switch ops[i].Kind {
 		case OpPut:
@@ -280,12 +284,8 @@ func checkOverlaps(ops []Op, putThenDelete bool) error {
 			dels = append(dels, i)
 		}
 	}
-	sorted := slices.Clone(puts)
-	slices.SortFunc(sorted, bytes.Compare)
-	for i := 1; i < len(sorted); i++ {
-		if bytes.Equal(sorted[i-1], sorted[i]) {
-			return ErrDuplicateKey
-		}
+	if hasDuplicate(puts) {
+		return ErrDuplicateKey
 	}
 	for _, j := range dels {
 		d := &ops[j]
@@ -306,6 +306,29 @@ func checkOverlaps(ops []Op, putThenDelete bool) error {
 		}
 	}
 	return nil
+}
+
+// hasDuplicate reports whether two keys of keys are equal: pair by pair
+// for a few keys, by sorting a copy for more.
+func hasDuplicate(keys [][]byte) bool {
+	if len(keys) <= 8 {
+		for i := range keys {
+			for _, k := range keys[i+1:] {
+				if bytes.Equal(keys[i], k) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, bytes.Compare)
+	for i := 1; i < len(sorted); i++ {
+		if bytes.Equal(sorted[i-1], sorted[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkOps validates the branch that will run against the current state:

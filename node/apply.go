@@ -133,7 +133,7 @@ func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 		}
 	case *api.TxnRequest:
 		var tr mvcc.TxnResponse
-		tr, err = st.Txn(mvccTxn(r))
+		tr, err = st.Txn(n.mvccTxn(r))
 		if build {
 			body = apiTxnResponse(tr)
 		}
@@ -334,8 +334,12 @@ var compareResults = [...]mvcc.CompareResult{
 	api.CompareNotEqual: mvcc.NotEqual,
 }
 
-func mvccTxn(r *api.TxnRequest) mvcc.TxnRequest {
-	t := mvcc.TxnRequest{Compares: make([]mvcc.Compare, len(r.Compares))}
+// mvccTxn converts r in n's reused buffers (mvcc.Txn keeps none of the
+// request's slices): every replica converts every transaction it
+// applies, and three fresh slices per transaction were a share of the
+// apply path's allocations. The result is valid until the next call.
+func (n *Node) mvccTxn(r *api.TxnRequest) mvcc.TxnRequest {
+	cs := n.txnCompares[:0]
 	for i := range r.Compares {
 		c := &r.Compares[i]
 		mc := mvcc.Compare{Key: c.Key, RangeEnd: c.End, Value: c.Value}
@@ -355,16 +359,21 @@ func mvccTxn(r *api.TxnRequest) mvcc.TxnRequest {
 		case api.TargetLease:
 			mc.Number = c.Lease
 		}
-		t.Compares[i] = mc
+		cs = append(cs, mc)
 	}
-	t.Success = mvccOps(r.Success)
-	t.Failure = mvccOps(r.Failure)
+	// Both branches in one buffer, each capped so neither can grow into
+	// the other.
+	ops := appendMVCCOps(n.txnOps[:0], r.Success)
+	ns := len(ops)
+	ops = appendMVCCOps(ops, r.Failure)
+	n.txnCompares, n.txnOps = cs, ops
+	t := mvcc.TxnRequest{Compares: cs, Success: ops[:ns:ns], Failure: ops[ns:len(ops):len(ops)]}
 	t.PutThenDelete = r.PutThenDelete
 	return t
 }
 
-func mvccOps(ops []api.TxnOp) []mvcc.Op {
-	out := make([]mvcc.Op, 0, len(ops))
+// appendMVCCOps appends ops converted to mvcc's type to out.
+func appendMVCCOps(out []mvcc.Op, ops []api.TxnOp) []mvcc.Op {
 	for _, op := range ops {
 		switch {
 		case op.Range != nil:

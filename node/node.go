@@ -53,7 +53,11 @@ type Node struct {
 	// walEnts is walEntries's buffer, reused for every Ready (WAL.Save
 	// encodes the entries into its records and keeps none).
 	walEnts []wal.Entry
-	sm      *stateMachine
+	// txnCompares and txnOps are mvccTxn's buffers, reused for every
+	// transaction applied.
+	txnCompares []mvcc.Compare
+	txnOps      []mvcc.Op
+	sm          *stateMachine
 
 	applied   uint64
 	confState raft.ConfState
