@@ -83,7 +83,9 @@ func (s *safetyChecker) shadowBoot(id host.NodeID) (rep wal.Replay, ok bool, err
 		case !strings.HasSuffix(name, ".wal"):
 			continue
 		}
-		if b, ok := d.DirDurableBytes(name); ok {
+		// Borrowed, not copied: the boot is over before the world runs
+		// another event, and memFS copies a file before writing it.
+		if b, ok := d.DirDurableView(name); ok {
 			into[name] = b
 		}
 	}
@@ -265,7 +267,26 @@ func (s *safetyChecker) shadowFinal(ids []host.NodeID) {
 // memFS is a scratch in-memory host.FS for shadow boots: every write is
 // durable at once and syncs complete before they return.
 type memFS struct {
+	// files may hold slices it does not own (DirDurableView's): a
+	// file's bytes are copied before its first write (own), and only
+	// ever replaced or cut short otherwise.
 	files map[string][]byte
+	owned map[string]bool
+}
+
+// own returns name's bytes after making sure memFS owns them, copying
+// them on the first write to a file it was handed.
+func (m *memFS) own(name string) []byte {
+	b := m.files[name]
+	if !m.owned[name] {
+		b = slices.Clone(b)
+		m.files[name] = b
+		if m.owned == nil {
+			m.owned = map[string]bool{}
+		}
+		m.owned[name] = true
+	}
+	return b
 }
 
 var _ host.FS = (*memFS)(nil)
@@ -290,6 +311,7 @@ func (m *memFS) Remove(name string) error {
 		return fmt.Errorf("%w: %s", host.ErrNotExist, name)
 	}
 	delete(m.files, name)
+	delete(m.owned, name)
 	return nil
 }
 
@@ -300,6 +322,12 @@ func (m *memFS) Rename(oldName, newName string) error {
 	}
 	delete(m.files, oldName)
 	m.files[newName] = b
+	if m.owned[oldName] {
+		delete(m.owned, oldName)
+		m.owned[newName] = true
+	} else {
+		delete(m.owned, newName)
+	}
 	return nil
 }
 
@@ -326,7 +354,7 @@ func (f *memFile) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, host.ErrBadOffset
 	}
-	b := f.fs.files[f.name]
+	b := f.fs.own(f.name)
 	if end := off + int64(len(p)); end > int64(len(b)) {
 		b = append(b, make([]byte, end-int64(len(b)))...)
 	}
@@ -354,7 +382,7 @@ func (f *memFile) Truncate(size int64) error {
 	if size < 0 {
 		return host.ErrBadOffset
 	}
-	b := f.fs.files[f.name]
+	b := f.fs.own(f.name)
 	if size <= int64(len(b)) {
 		f.fs.files[f.name] = b[:size]
 		return nil

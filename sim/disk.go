@@ -449,6 +449,18 @@ func (d *Disk) DirDurableBytes(name string) ([]byte, bool) {
 	return slices.Clone(f.durable), true
 }
 
+// DirDurableView is DirDurableBytes without the copy, for a reader that
+// is done before the world runs another event (a shadow boot): the bytes
+// must not be modified, and a later sync may write them in place. The
+// slice is capped at its length, so appending to it copies.
+func (d *Disk) DirDurableView(name string) ([]byte, bool) {
+	f, ok := d.dir[name]
+	if !ok {
+		return nil, false
+	}
+	return f.durable[:len(f.durable):len(f.durable)], true
+}
+
 // LastWriteTearable reports whether a crash now, with torn writes on,
 // could keep part but not all of the last unsynced write: it is still
 // unsynced, its file exists, and it crosses a sector boundary. Aimed
@@ -701,8 +713,17 @@ func (r *syncReq) complete() {
 	}
 	n := 0
 	for n < len(f.ops) && f.ops[n].seq < r.upTo {
-		f.apply(f.ops[n])
 		n++
+	}
+	if n == 1 && len(f.ops) == 1 && len(f.durable) == 0 && !f.ops[0].trunc && f.ops[0].off == 0 {
+		// The one write of a new file (a snapshot, a marker), synced:
+		// its bytes in pend become the durable contents, and pend
+		// starts afresh, instead of copying them into a new array.
+		f.durable, f.pend = f.ops[0].data, nil
+	} else {
+		for i := range n {
+			f.apply(f.ops[i])
+		}
 	}
 	if d.w.tracer != nil {
 		off, size := writtenRange(f.ops[:n])
