@@ -17,7 +17,20 @@ const headerSize = 4
 // message is incomplete (a nil body, a TxnOp with no op) or breaks a limit,
 // so that what Encode produces always decodes.
 func Encode(m Message) ([]byte, error) {
-	e := &encoder{b: make([]byte, 0, 64)}
+	b, err := AppendEncode(make([]byte, 0, 64), m)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// AppendEncode is Encode appending the payload to b: it returns b
+// extended by the payload (or, with an error, b unchanged as far as
+// len(b)); the caller takes the payload as the extended slice from
+// len(b) on.
+func AppendEncode(b []byte, m Message) ([]byte, error) {
+	start := len(b)
+	e := &encoder{b: b}
 	e.b = append(e.b, byte(EnvelopeClient), Version, byte(m.class()))
 	switch m := m.(type) {
 	case *Request:
@@ -39,13 +52,55 @@ func Encode(m Message) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown message type %T", ErrInvalid, m)
 	}
-	if limit := maxSize(m); e.err == nil && len(e.b) > limit {
+	if limit := maxSize(m); e.err == nil && len(e.b)-start > limit {
 		e.fail("message", limit)
 	}
 	if e.err != nil {
-		return nil, e.err
+		return b[:start], e.err
 	}
 	return e.b, nil
+}
+
+// Chunks encodes payloads into shared chunks of memory instead of one
+// allocation each: a node's answers and a client's requests are small
+// and many. A payload is carved from the free tail of the current chunk
+// and never written again, as a payload handed to host.Send must not be;
+// a chunk lives as long as any payload in it. The zero value is ready.
+type Chunks struct {
+	c []byte // the current chunk: its length is what payloads took
+}
+
+// chunkSize is the size of a Chunks chunk; chunkMinFree the free tail
+// below which a payload starts a new chunk.
+const (
+	chunkSize    = 16 << 10
+	chunkMinFree = 512
+)
+
+// Encode is Encode into c's current chunk (a payload too large for the
+// chunk's tail gets an array of its own).
+func (c *Chunks) Encode(m Message) ([]byte, error) {
+	if cap(c.c)-len(c.c) < chunkMinFree {
+		c.c = make([]byte, 0, chunkSize)
+	}
+	used := len(c.c)
+	b, err := AppendEncode(c.c[used:used:cap(c.c)], m)
+	if err != nil {
+		return nil, err
+	}
+	if &b[0] == &c.c[used : used+1][0] {
+		c.c = c.c[:used+len(b)] // in the chunk: taken
+	}
+	return b[:len(b):len(b)], nil
+}
+
+// MustEncode is MustEncode into c's current chunk.
+func (c *Chunks) MustEncode(m Message) []byte {
+	b, err := c.Encode(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // maxSize is the size limit of a message: a request's, or a response's.

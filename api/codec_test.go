@@ -435,3 +435,30 @@ func TestDecoderVarintAgreesWithVarint(t *testing.T) {
 		check(binary.AppendVarint(nil, v))
 	}
 }
+
+// TestChunksEncodeAsEncode checks that Chunks gives Encode's bytes and
+// never writes into a payload it handed out: later payloads, small and
+// larger than a chunk's free tail, leave earlier ones as they were.
+func TestChunksEncodeAsEncode(t *testing.T) {
+	var c Chunks
+	var got, want [][]byte
+	for i := range 300 {
+		val := make([]byte, (i*37)%900)
+		for j := range val {
+			val[j] = byte(i + j)
+		}
+		m := &Request{ID: RequestID(i + 1), Body: &PutRequest{Key: []byte("k"), Value: val}}
+		w, err := Encode(m)
+		require.NoError(t, err)
+		b, err := c.Encode(m)
+		require.NoError(t, err)
+		require.Equal(t, w, b)
+		require.Equal(t, len(b), cap(b), "a payload is capped")
+		got, want = append(got, b), append(want, w)
+	}
+	for i := range got {
+		require.Equal(t, want[i], got[i], "payload %d changed after it was handed out", i)
+	}
+	_, err := c.Encode(&Request{ID: 1})
+	require.Error(t, err, "a request with no body")
+}

@@ -124,6 +124,7 @@ type Client struct {
 	watches      map[int64]*Watcher         // by current stream's watch ID
 	watchCreates map[api.RequestID]*Watcher // by pending create's request ID
 	stats        Stats
+	enc          api.Chunks // encodes the requests it sends
 }
 
 // New builds a client of the given servers on host h. Use it as (part of)
@@ -197,8 +198,12 @@ func (c *Client) Do(body api.RequestBody, opts CallOptions, done func(*api.Respo
 		c.h.After(0, func() { c.finish(cl, nil, ErrNoServers) })
 		return
 	}
-	// Encode once now to fail fast; FinishedBelow is refreshed per attempt.
-	if _, err := api.Encode(cl.req); err != nil {
+	// Encode once now to fail fast, with the watermark the first attempt
+	// carries (nothing between here and its Send moves it): those bytes
+	// are the first attempt's. FinishedBelow is refreshed per attempt.
+	cl.req.FinishedBelow = c.finishedBelow()
+	b, err := c.enc.Encode(cl.req)
+	if err != nil {
 		c.h.After(0, func() { c.finish(cl, nil, err) })
 		return
 	}
@@ -208,7 +213,7 @@ func (c *Client) Do(body api.RequestBody, opts CallOptions, done func(*api.Respo
 	}
 	cl.deadline = c.h.After(timeout, func() { c.expire(cl) })
 	cl.target = c.pick(cl)
-	c.send(cl)
+	c.sendEncoded(cl, b)
 }
 
 // pick chooses the server for a new attempt.
@@ -234,11 +239,17 @@ func (c *Client) rotate(from host.NodeID) {
 
 func (c *Client) send(cl *call) {
 	cl.req.FinishedBelow = c.finishedBelow()
-	b, err := api.Encode(cl.req)
+	b, err := c.enc.Encode(cl.req)
 	if err != nil { // cannot happen: it encoded in Do
 		c.finish(cl, nil, err)
 		return
 	}
+	c.sendEncoded(cl, b)
+}
+
+// sendEncoded sends attempt b of cl (its request encoded with the current
+// watermark) and arms a read's retry.
+func (c *Client) sendEncoded(cl *call, b []byte) {
 	c.stats.Sent++
 	c.h.Send(cl.target, b)
 	if !cl.write && cl.pinned == 0 {

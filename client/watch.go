@@ -110,7 +110,7 @@ func (w *Watcher) open() {
 	c.watchCreates[w.createID] = w
 	req := &api.Request{ID: w.createID, FinishedBelow: c.finishedBelow(), Body: &api.WatchCreateRequest{
 		WatchID: w.watchID, Key: w.key, End: w.opts.End, StartRevision: w.next, PrevKV: w.opts.PrevKV}}
-	b, err := api.Encode(req)
+	b, err := c.enc.Encode(req)
 	if err != nil {
 		c.h.After(0, func() { w.end(WatchUpdate{Err: err}) })
 		return
@@ -146,7 +146,7 @@ func (w *Watcher) closeStream() {
 	id := c.nextID
 	c.nextID++
 	req := &api.Request{ID: id, FinishedBelow: c.finishedBelow(), Body: &api.WatchCancelRequest{WatchID: w.watchID}}
-	c.h.Send(w.member, api.MustEncode(req))
+	c.h.Send(w.member, c.enc.MustEncode(req))
 }
 
 // resume moves the watch to a new stream, on the next member unless

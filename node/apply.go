@@ -270,7 +270,7 @@ func (n *Node) applyConfChange(e *raft.Entry) {
 	delete(n.pending, key)
 	resp := &api.Response{ID: id, Op: op, Header: n.header(),
 		Body: &api.MemberResponse{ForOp: op, Members: n.members()}}
-	n.h.Send(client, api.MustEncode(resp))
+	n.h.Send(client, n.enc.MustEncode(resp))
 }
 
 // members lists the configuration, voters then learners, by ID.

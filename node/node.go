@@ -57,6 +57,8 @@ type Node struct {
 	// transaction applied.
 	txnCompares []mvcc.Compare
 	txnOps      []mvcc.Op
+	// enc encodes the node's answers and watch events.
+	enc api.Chunks
 	// chunk is sendBuf's current chunk: its length is what batches of
 	// messages reserved, the rest is free.
 	chunk []byte

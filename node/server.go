@@ -151,10 +151,10 @@ func (n *Node) serveRange(key reqKey, r *api.RangeRequest) {
 }
 
 func (n *Node) reply(key reqKey, resp *api.Response) {
-	b, err := api.Encode(resp)
+	b, err := n.enc.Encode(resp)
 	if err != nil {
 		// Too large to send (a huge range): say so instead.
-		b = api.MustEncode(&api.Response{ID: resp.ID, Op: resp.Op, Header: resp.Header,
+		b = n.enc.MustEncode(&api.Response{ID: resp.ID, Op: resp.Op, Header: resp.Header,
 			Err: api.CodeInvalid, Detail: truncate(err.Error(), api.MaxDetailSize)})
 	}
 	n.h.Send(key.client, b)

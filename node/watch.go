@@ -153,7 +153,7 @@ func (n *Node) sendEvents(st *stream, msg *api.WatchEvents) {
 	if len(msg.Events) == 0 && !msg.Canceled {
 		msg.Header.Revision = st.w.NextRevision() - 1 // progress: all sent up to here
 	}
-	b, err := api.Encode(msg)
+	b, err := n.enc.Encode(msg)
 	if err != nil {
 		// Events too large for one message: end the stream; the client
 		// resumes and the limit is reported.
