@@ -116,12 +116,19 @@ func parseName(name string) (index, term uint64, ok bool) {
 
 // Encode frames a snapshot as the bytes of its file.
 func Encode(index, term uint64, data []byte) []byte {
-	b := make([]byte, 0, headerSize+len(data)+trailerSize)
-	b = append(b, magic...)
-	b = binary.LittleEndian.AppendUint64(b, index)
-	b = binary.LittleEndian.AppendUint64(b, term)
-	b = binary.LittleEndian.AppendUint64(b, uint64(len(data)))
-	b = append(b, data...)
+	return EncodeAppend(index, term, len(data), func(b []byte) []byte { return append(b, data...) })
+}
+
+// EncodeAppend is Encode for data that appendData appends to the file's
+// buffer (sizeHint bytes of it expected): the data is built in place
+// rather than apart and then copied.
+func EncodeAppend(index, term uint64, sizeHint int, appendData func([]byte) []byte) []byte {
+	b := make([]byte, headerSize, headerSize+sizeHint+trailerSize)
+	copy(b, magic)
+	binary.LittleEndian.PutUint64(b[len(magic):], index)
+	binary.LittleEndian.PutUint64(b[len(magic)+8:], term)
+	b = appendData(b)
+	binary.LittleEndian.PutUint64(b[len(magic)+16:], uint64(len(b)-headerSize))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -156,6 +163,16 @@ func Save(fs host.FS, index, term uint64, data []byte, done func(error)) {
 		done(fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(data), MaxDataSize))
 		return
 	}
+	SaveEncoded(fs, index, term, Encode(index, term, data), done)
+}
+
+// SaveEncoded is Save for the file EncodeAppend built for (index, term).
+// The file must not be modified until done runs.
+func SaveEncoded(fs host.FS, index, term uint64, file []byte, done func(error)) {
+	if n := len(file) - headerSize - trailerSize; n > MaxDataSize {
+		done(fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, n, MaxDataSize))
+		return
+	}
 	final := Name(index, term)
 	tmp := strings.TrimSuffix(final, suffix) + tmpSuffix
 	ps := probe.Of(fs)
@@ -176,7 +193,7 @@ func Save(fs host.FS, index, term uint64, data []byte, done func(error)) {
 		fs.Remove(tmp)
 		done(err)
 	}
-	if _, err := f.WriteAt(Encode(index, term, data), 0); err != nil {
+	if _, err := f.WriteAt(file, 0); err != nil {
 		fail(err)
 		return
 	}
