@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -109,7 +110,7 @@ func FuzzDecodeState(f *testing.F) {
 // never admitted before.
 func TestSessionModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s := &session{applied: map[api.RequestID]struct{}{}}
+		s := &session{}
 		admitted := map[api.RequestID]bool{}
 		var mark api.RequestID
 		for range rapid.IntRange(1, 200).Draw(t, "n") {
@@ -122,7 +123,8 @@ func TestSessionModel(t *testing.T) {
 			if got {
 				admitted[id] = true
 			}
-			for a := range s.applied {
+			require.True(t, slices.IsSorted(s.applied), "applied IDs ascending")
+			for _, a := range s.applied {
 				require.GreaterOrEqual(t, a, s.finishedBelow, "forgotten below the watermark")
 			}
 		}

@@ -33,7 +33,12 @@ const MaxSessionIDs = 1 << 16
 
 type session struct {
 	finishedBelow api.RequestID
-	applied       map[api.RequestID]struct{}
+	// applied holds the applied request IDs at or above finishedBelow
+	// (and any a snapshot declared), ascending, without repeats: a
+	// client has a few requests open, so a short sorted slice serves the
+	// lookup and insert every applied write makes for less than a map,
+	// and the snapshot needs them sorted anyway.
+	applied []api.RequestID
 }
 
 // admit decides, at apply time, whether request id of this session may
@@ -46,34 +51,33 @@ func (s *session) admit(id, finishedBelow api.RequestID) bool {
 	if id < s.finishedBelow {
 		return false // the client is done with it: a late duplicate
 	}
-	if _, dup := s.applied[id]; dup {
+	i, dup := slices.BinarySearch(s.applied, id)
+	if dup {
 		return false
 	}
-	s.applied[id] = struct{}{}
+	s.applied = slices.Insert(s.applied, i, id)
 	if len(s.applied) > MaxSessionIDs {
-		ids := s.sortedIDs()
-		s.advance(ids[len(ids)-MaxSessionIDs] + 1)
+		s.advance(s.applied[len(s.applied)-MaxSessionIDs] + 1)
 	}
 	return true
 }
 
+// advance raises the watermark to fb and forgets the IDs below it.
 func (s *session) advance(fb api.RequestID) {
 	s.finishedBelow = fb
-	for id := range s.applied {
-		if id < fb {
-			delete(s.applied, id)
-		}
+	i, _ := slices.BinarySearch(s.applied, fb)
+	s.applied = s.applied[:copy(s.applied, s.applied[i:])]
+}
+
+// add records id as applied (decoding a snapshot).
+func (s *session) add(id api.RequestID) {
+	if i, dup := slices.BinarySearch(s.applied, id); !dup {
+		s.applied = slices.Insert(s.applied, i, id)
 	}
 }
 
-func (s *session) sortedIDs() []api.RequestID {
-	ids := make([]api.RequestID, 0, len(s.applied))
-	for id := range s.applied {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+// sortedIDs is the applied IDs, ascending (not to be modified).
+func (s *session) sortedIDs() []api.RequestID { return s.applied }
 
 // stateMachine is everything applying the log changes.
 type stateMachine struct {
@@ -97,7 +101,7 @@ func newStateMachine(quota int64) *stateMachine {
 func (sm *stateMachine) session(client host.NodeID) *session {
 	s := sm.sessions[client]
 	if s == nil {
-		s = &session{applied: make(map[api.RequestID]struct{})}
+		s = &session{}
 		sm.sessions[client] = s
 	}
 	return s
@@ -197,7 +201,7 @@ func decodeState(b []byte, quota int64) (*stateMachine, error) {
 			return nil, fmt.Errorf("%w: %d session IDs", ErrBadState, ni)
 		}
 		for j := uint64(0); j < ni && !bad; j++ {
-			s.applied[api.RequestID(uv())] = struct{}{}
+			s.add(api.RequestID(uv()))
 		}
 	}
 	nl := uv()
