@@ -196,19 +196,35 @@ func (pr *progress) isPaused() bool {
 type tracker struct {
 	voters, learners, ids []uint64
 	progress              map[uint64]*progress
-	votes                 map[uint64]bool
-	maxInflight           int
-	matchBuf              []uint64
+	// dense is progress indexed by ID, for the IDs below denseIDs
+	// (rebuilt with the lists): get reads it instead of the map on
+	// every message a leader steps and every entry it commits.
+	dense       []*progress
+	votes       map[uint64]bool
+	maxInflight int
+	matchBuf    []uint64
+}
+
+// denseIDs bounds the IDs tracker.dense holds; larger ones are only in
+// the map.
+const denseIDs = 1 << 10
+
+// get is id's progress, nil if id is not a member.
+func (t *tracker) get(id uint64) *progress {
+	if id < uint64(len(t.dense)) {
+		return t.dense[id]
+	}
+	return t.progress[id]
 }
 
 func newTracker(maxInflight int) tracker {
 	return tracker{progress: map[uint64]*progress{}, votes: map[uint64]bool{}, maxInflight: maxInflight}
 }
 
-func (t *tracker) isMember(id uint64) bool { return t.progress[id] != nil }
+func (t *tracker) isMember(id uint64) bool { return t.get(id) != nil }
 
 func (t *tracker) isVoter(id uint64) bool {
-	pr := t.progress[id]
+	pr := t.get(id)
 	return pr != nil && !pr.IsLearner
 }
 
@@ -235,6 +251,16 @@ func (t *tracker) rebuildLists() {
 	slices.Sort(t.ids)
 	slices.Sort(t.voters)
 	slices.Sort(t.learners)
+	clear(t.dense)
+	t.dense = t.dense[:0]
+	for _, id := range t.ids {
+		if id < denseIDs {
+			if int(id) >= len(t.dense) {
+				t.dense = append(t.dense, make([]*progress, int(id)+1-len(t.dense))...)
+			}
+			t.dense[id] = t.progress[id]
+		}
+	}
 }
 
 // set creates or updates id's progress as a voter or learner.
@@ -273,7 +299,7 @@ func (t *tracker) committed() uint64 {
 	}
 	buf := t.matchBuf[:0]
 	for _, id := range t.voters {
-		buf = append(buf, t.progress[id].Match)
+		buf = append(buf, t.get(id).Match)
 	}
 	// Insertion sort, descending: n is small and this allocates nothing.
 	for i := 1; i < n; i++ {
@@ -325,12 +351,12 @@ func (t *tracker) resetVotes() { clear(t.votes) }
 func (t *tracker) quorumActive(self uint64) bool {
 	active := 0
 	for _, id := range t.voters {
-		if id == self || t.progress[id].RecentActive {
+		if id == self || t.get(id).RecentActive {
 			active++
 		}
 	}
 	for _, id := range t.ids {
-		t.progress[id].RecentActive = id == self
+		t.get(id).RecentActive = id == self
 	}
 	return active >= len(t.voters)/2+1
 }

@@ -189,7 +189,7 @@ func (r *raft) reset(term uint64) {
 	r.trk.resetVotes()
 	next := r.log.lastIndex() + 1
 	for _, id := range r.trk.ids {
-		pr := r.trk.progress[id]
+		pr := r.trk.get(id)
 		pr.Match, pr.Next = 0, next
 		pr.resetState(StateProbe)
 		pr.RecentActive = false
@@ -251,7 +251,7 @@ func (r *raft) becomeLeader() {
 	if r.onLeader != nil {
 		r.onLeader(r.term)
 	}
-	if pr := r.trk.progress[r.id]; pr != nil {
+	if pr := r.trk.get(r.id); pr != nil {
 		pr.becomeReplicate()
 		pr.Match = r.log.stableLastIndex()
 	}
@@ -488,7 +488,7 @@ func (r *raft) stepLeader(m Message) error {
 		return nil
 	}
 
-	pr := r.trk.progress[m.From]
+	pr := r.trk.get(m.From)
 	if pr == nil {
 		return nil
 	}
@@ -612,7 +612,7 @@ func (r *raft) onPersisted() {
 	if r.state != RoleLeader {
 		return
 	}
-	pr := r.trk.progress[r.id]
+	pr := r.trk.get(r.id)
 	if pr == nil {
 		return
 	}
@@ -688,7 +688,7 @@ func (r *raft) sendAppend(to uint64) { r.maybeSendAppend(to, true) }
 // allows; sendIfEmpty sends one even without new entries (to carry the
 // commit index or probe). It reports whether a message was sent.
 func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
-	pr := r.trk.progress[to]
+	pr := r.trk.get(to)
 	if pr == nil || pr.isPaused() {
 		r.probes.If(pr != nil && pr.State == StateReplicate && pr.inflights.full(), probeInflightFull)
 		return false
@@ -748,7 +748,7 @@ func (r *raft) bcastHeartbeat() {
 
 func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 	// Never tell a follower to commit past what it is known to hold.
-	commit := min(r.trk.progress[to].Match, r.log.committed)
+	commit := min(r.trk.get(to).Match, r.log.committed)
 	r.send(Message{Type: MsgHeartbeat, To: to, Commit: commit, Context: ctx})
 }
 
@@ -952,7 +952,7 @@ func (r *raft) checkConfChange(cc ConfChange) error {
 	if cc.NodeID == None {
 		return fmt.Errorf("%w: node ID 0", ErrInvalidConfChange)
 	}
-	pr := r.trk.progress[cc.NodeID]
+	pr := r.trk.get(cc.NodeID)
 	switch cc.Type {
 	case ConfChangeAddVoter:
 	case ConfChangeAddLearner:

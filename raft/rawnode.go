@@ -487,7 +487,7 @@ func (rn *RawNode) Status() Status {
 	if r.state == RoleLeader {
 		st.Progress = make(map[uint64]ProgressStatus, len(r.trk.ids))
 		for _, id := range r.trk.ids {
-			st.Progress[id] = r.trk.progress[id].status()
+			st.Progress[id] = r.trk.get(id).status()
 		}
 	}
 	return st
@@ -526,6 +526,6 @@ func (rn *RawNode) WithProgress(visit func(id uint64, pr ProgressStatus)) {
 		return
 	}
 	for _, id := range r.trk.ids {
-		visit(id, r.trk.progress[id].status())
+		visit(id, r.trk.get(id).status())
 	}
 }
