@@ -51,7 +51,7 @@ var bootTerm = raft.BootstrapSnapshot(nil, nil).Meta.Term
 type termState struct {
 	// ceil is the highest term the replica may have reached (see
 	// noteTermSource); sent is the highest term it sent a message in.
-	ceil, sent map[host.NodeID]uint64
+	ceil, sent nodeTerms
 	// behind are vote requests delivered to a replica whose commit entry
 	// is more up to date than the candidate's log.
 	behind []staleRequest
@@ -66,7 +66,7 @@ type termState struct {
 	// term; acks the highest index each replica acknowledged to each
 	// leader in each term.
 	grants map[voteKey][]host.NodeID
-	acks   map[ackKey]uint64
+	acks   ackTable
 	checks int
 }
 
@@ -81,6 +81,114 @@ type voteKey struct {
 type ackKey struct {
 	from, to host.NodeID
 	term     uint64
+}
+
+// nodeTerms is a term per replica, 0 if none was set: a map by ID in
+// effect, read on every message sent, kept in a slice for IDs below
+// ackDense.
+type nodeTerms struct {
+	dense []uint64
+	big   map[host.NodeID]uint64
+}
+
+func (t *nodeTerms) get(id host.NodeID) uint64 {
+	if uint64(id) < uint64(len(t.dense)) {
+		return t.dense[id]
+	}
+	return t.big[id]
+}
+
+func (t *nodeTerms) set(id host.NodeID, term uint64) {
+	switch {
+	case uint64(id) < uint64(len(t.dense)):
+		t.dense[id] = term
+	case id < ackDense:
+		t.dense = append(t.dense, make([]uint64, int(id)+1-len(t.dense))...)
+		t.dense[id] = term
+	default:
+		if t.big == nil {
+			t.big = map[host.NodeID]uint64{}
+		}
+		t.big[id] = term
+	}
+}
+
+// ackTable is the highest index each replica acknowledged to each leader
+// in each term: a map by ackKey in effect (0 when none), kept as a
+// pair-indexed table of short per-term lists for the replica IDs below
+// ackDense, searched from the newest term (acknowledgements come in the
+// current one), instead of hashing a three-word key for every
+// acknowledgement sent and every member at every commit check. Larger
+// IDs go to a map.
+type ackTable struct {
+	n     int         // the table covers IDs below n
+	pairs [][]termMax // by from*n + to
+	big   map[ackKey]uint64
+}
+
+// termMax is the highest index acknowledged in one term.
+type termMax struct{ term, index uint64 }
+
+// ackDense bounds the IDs ackTable keeps in its table.
+const ackDense = 256
+
+// list is the per-term list of (from, to), growing the table to cover
+// them; nil if either ID is too large for it.
+func (t *ackTable) list(from, to host.NodeID, grow bool) *[]termMax {
+	if from >= ackDense || to >= ackDense {
+		return nil
+	}
+	if int(max(from, to)) >= t.n {
+		if !grow {
+			return nil
+		}
+		n := max(8, t.n)
+		for int(max(from, to)) >= n {
+			n *= 2
+		}
+		pairs := make([][]termMax, n*n)
+		for f := range t.n {
+			copy(pairs[f*n:f*n+t.n], t.pairs[f*t.n:(f+1)*t.n])
+		}
+		t.n, t.pairs = n, pairs
+	}
+	return &t.pairs[int(from)*t.n+int(to)]
+}
+
+// note raises k's index to at least index.
+func (t *ackTable) note(k ackKey, index uint64) {
+	l := t.list(k.from, k.to, true)
+	if l == nil {
+		if t.big == nil {
+			t.big = map[ackKey]uint64{}
+		}
+		t.big[k] = max(t.big[k], index)
+		return
+	}
+	for i := len(*l) - 1; i >= 0; i-- {
+		if e := &(*l)[i]; e.term == k.term {
+			e.index = max(e.index, index)
+			return
+		}
+	}
+	*l = append(*l, termMax{k.term, index})
+}
+
+// get is k's index, 0 if none was noted.
+func (t *ackTable) get(k ackKey) uint64 {
+	if k.from >= ackDense || k.to >= ackDense {
+		return t.big[k]
+	}
+	l := t.list(k.from, k.to, false)
+	if l == nil {
+		return 0
+	}
+	for i := len(*l) - 1; i >= 0; i-- {
+		if e := (*l)[i]; e.term == k.term {
+			return e.index
+		}
+	}
+	return 0
 }
 
 // requestCopy names a vote or pre-vote request by everything it carries:
@@ -144,19 +252,17 @@ func raisesTerm(t raft.MessageType) bool {
 func mayRaiseTerm(h peerHeader) bool { return h.typ != raft.MsgPreVote }
 
 func (t *termState) init() {
-	if t.ceil == nil {
-		t.ceil, t.sent = map[host.NodeID]uint64{}, map[host.NodeID]uint64{}
+	if t.hbResp == nil {
 		t.hbResp = map[[2]host.NodeID]time.Duration{}
 		t.grants = map[voteKey][]host.NodeID{}
-		t.acks = map[ackKey]uint64{}
 	}
 }
 
 // noteTermSource raises the term id may have reached.
 func (s *safetyChecker) noteTermSource(id host.NodeID, term uint64) {
 	s.terms.init()
-	if term > s.terms.ceil[id] {
-		s.terms.ceil[id] = term
+	if term > s.terms.ceil.get(id) {
+		s.terms.ceil.set(id, term)
 	}
 }
 
@@ -210,13 +316,13 @@ func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
 		}
 	}
 	s.terms.checks++
-	if c := max(s.terms.ceil[from], bootTerm); term > c && !s.campaigning(from, term) {
+	if c := max(s.terms.ceil.get(from), bootTerm); term > c && !s.campaigning(from, term) {
 		s.fail("term rule: replica %d sent %s in term %d to %d at %v, but it never campaigned in, led or heard of a term above %d (only a message that may raise a term can: not a pre-vote)",
 			from, h.typ, term, to, s.now(), c)
 		return
 	}
-	if term > s.terms.sent[from] {
-		s.terms.sent[from] = term
+	if term > s.terms.sent.get(from) {
+		s.terms.sent.set(from, term)
 	}
 }
 
@@ -356,7 +462,7 @@ func (s *safetyChecker) afterReceive(id host.NodeID, p []byte) {
 	}
 	in := s.peers.read(p)
 	h, ok := in.hdr, in.hdrOK
-	if !ok || h.term == 0 || !raisesTerm(h.typ) || h.term <= s.terms.sent[id] {
+	if !ok || h.term == 0 || !raisesTerm(h.typ) || h.term <= s.terms.sent.get(id) {
 		return // not a higher term than the replica already sent in
 	}
 	n := s.nodeOf(id)
@@ -461,8 +567,7 @@ func (s *safetyChecker) readAcks(lead host.NodeID, voters []uint64, call time.Du
 
 // noteAck records an append acknowledgement on its way to a leader.
 func (s *safetyChecker) noteAck(from, to host.NodeID, h peerHeader) {
-	k := ackKey{from, to, h.term}
-	s.terms.acks[k] = max(s.terms.acks[k], h.index)
+	s.terms.acks.note(ackKey{from, to, h.term}, h.index)
 }
 
 // checkVotes holds a new leader of term to its election: a quorum of the
@@ -511,7 +616,7 @@ func (s *safetyChecker) checkMatch(id host.NodeID, term uint64, progress []membe
 		if pr.IsLearner || host.NodeID(v) == id || pr.Match == 0 {
 			continue
 		}
-		if a := s.terms.acks[ackKey{host.NodeID(v), id, term}]; pr.Match > a {
+		if a := s.terms.acks.get(ackKey{host.NodeID(v), id, term}); pr.Match > a {
 			s.fail("match: leader %d of term %d holds match %d for voter %d at %v, but %d acknowledged at most index %d to it in that term",
 				id, term, pr.Match, v, s.now(), v, a)
 			return

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/seedkv/seedkv/host"
 	"github.com/seedkv/seedkv/raft"
@@ -167,4 +168,26 @@ func TestMatchCheck(t *testing.T) {
 			require.Contains(t, rec.fails[0], tc.want)
 		})
 	}
+}
+
+// TestAckTableAsMap checks ackTable against the map it stands for, with
+// IDs on both sides of its table bound and terms in any order.
+func TestAckTableAsMap(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var tab ackTable
+		model := map[ackKey]uint64{}
+		id := rapid.SampledFrom([]host.NodeID{0, 1, 2, 3, 7, 8, 9, 17, 255, 256, 1001})
+		for range rapid.IntRange(1, 300).Draw(t, "n") {
+			k := ackKey{id.Draw(t, "from"), id.Draw(t, "to"), rapid.Uint64Range(0, 6).Draw(t, "term")}
+			if rapid.Bool().Draw(t, "note") {
+				idx := rapid.Uint64Range(0, 50).Draw(t, "index")
+				tab.note(k, idx)
+				model[k] = max(model[k], idx)
+			}
+			require.Equal(t, model[k], tab.get(k), "%+v", k)
+		}
+		for k, v := range model {
+			require.Equal(t, v, tab.get(k), "%+v", k)
+		}
+	})
 }
