@@ -49,6 +49,7 @@ type safetyChecker struct {
 	appliedBase uint64
 	sincePrune  int
 	durable     map[host.NodeID]*durableState
+	durableByID idTable[*durableState] // durable's entries, read by ID (replica)
 	// retired, if set, says which replicas left the cluster for good
 	// (they never apply again, so they do not hold back prune).
 	retired func(host.NodeID) bool
@@ -64,7 +65,7 @@ type safetyChecker struct {
 	pending  []promise              // acks sent before the checker saw them durable
 	lostAcks []promise              // such acks whose replica crashed in that instant
 	dirty    []host.NodeID          // leaders an ack reached, to check when it is stepped
-	views    map[host.NodeID]*leaderView
+	views    idTable[*leaderView]
 	status   raft.Status      // checkCommit's, reused (raft.RawNode.StatusInto)
 	progress []memberProgress // checkCommit's, reused
 	// peers remembers what the wire checks read of each peer payload, so
@@ -130,11 +131,15 @@ func newSafetyChecker(now func() time.Duration, fail func(format string, args ..
 }
 
 func (s *safetyChecker) replica(id host.NodeID) *durableState {
+	if d := s.durableByID.get(id); d != nil {
+		return d
+	}
 	d := s.durable[id]
 	if d == nil {
 		d = &durableState{}
 		s.durable[id] = d
 	}
+	s.durableByID.set(id, d)
 	return d
 }
 

@@ -218,13 +218,10 @@ func (s *safetyChecker) checkCommit(id host.NodeID) {
 			id, st.Term, s.now(), st.ConfState.Voters)
 		return
 	}
-	if s.views == nil {
-		s.views = map[host.NodeID]*leaderView{}
-	}
-	v := s.views[id]
+	v := s.views.get(id)
 	if v == nil || v.term != st.Term {
 		v = &leaderView{term: st.Term, commit: st.Commit}
-		s.views[id] = v
+		s.views.set(id, v)
 	}
 	voters := st.ConfState.Voters
 	s.progress = s.progress[:0]

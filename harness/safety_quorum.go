@@ -47,8 +47,8 @@ type quorumWatch struct {
 	// never leave: it was paused (or could not send), and its count of
 	// the window starts again.
 	stall time.Duration
-	heard map[[2]host.NodeID]heardAt
-	lead  map[host.NodeID]*leadership
+	heard pairTable[heardAt]
+	lead  idTable[*leadership]
 	// suspect is a leader found short of a quorum, to confirm.
 	suspect     *leadership
 	suspectID   host.NodeID
@@ -100,8 +100,6 @@ func (s *safetyChecker) setQuorumWindow(p RaftParams, specs []faults.Spec) {
 	s.quorum.window = time.Duration(float64(2*p.ElectionTicks)*drift*float64(tick)) + 2*tick
 	s.quorum.transferWindow = time.Duration(float64(3*p.ElectionTicks)*drift*float64(tick)) + 2*tick
 	s.quorum.stall = time.Duration(float64(2*p.HeartbeatTicks+2) * drift * float64(tick))
-	s.quorum.heard = map[[2]host.NodeID]heardAt{}
-	s.quorum.lead = map[host.NodeID]*leadership{}
 }
 
 // quorumLeader notes a new leadership.
@@ -113,7 +111,7 @@ func (s *safetyChecker) quorumLeader(id host.NodeID, term uint64) {
 	if n := s.nodeOf(id); n != nil {
 		l.voters = slices.Clone(n.RaftStatus().ConfState.Voters)
 	}
-	s.quorum.lead[id] = l
+	s.quorum.lead.set(id, l)
 }
 
 // quorumDelivered notes an answer reaching a leader, and confirms a
@@ -131,8 +129,8 @@ func (s *safetyChecker) quorumDelivered(from, to host.NodeID, h peerHeader) {
 		// the leader ignores: it must not erase the newer answer it
 		// heard (default seed 3037 failed on that).
 		k := [2]host.NodeID{to, from}
-		if prev, ok := q.heard[k]; !ok || h.term >= prev.term {
-			q.heard[k] = heardAt{at: s.now(), term: h.term}
+		if prev, ok := q.heard.get(k); !ok || h.term >= prev.term {
+			q.heard.set(k, heardAt{at: s.now(), term: h.term})
 		}
 	}
 }
@@ -140,7 +138,7 @@ func (s *safetyChecker) quorumDelivered(from, to host.NodeID, h peerHeader) {
 // quorumHeartbeat checks a leader as it sends a heartbeat of term.
 func (s *safetyChecker) quorumHeartbeat(id host.NodeID, term uint64) {
 	q := &s.quorum
-	l := q.lead[id]
+	l := q.lead.get(id)
 	now := s.now()
 	if l != nil && l.term == term {
 		if now-max(l.lastBeat, l.since) > q.stall {
@@ -190,7 +188,7 @@ func (s *safetyChecker) noteTransfer(id host.NodeID, l *leadership, now time.Dur
 func (s *safetyChecker) heardVoters(id host.NodeID, l *leadership, voters []uint64, w time.Duration) int {
 	heard := 0
 	for _, v := range voters {
-		h, ok := s.quorum.heard[[2]host.NodeID{id, host.NodeID(v)}]
+		h, ok := s.quorum.heard.get([2]host.NodeID{id, host.NodeID(v)})
 		switch {
 		case host.NodeID(v) == id:
 			heard++

@@ -51,7 +51,7 @@ var bootTerm = raft.BootstrapSnapshot(nil, nil).Meta.Term
 type termState struct {
 	// ceil is the highest term the replica may have reached (see
 	// noteTermSource); sent is the highest term it sent a message in.
-	ceil, sent nodeTerms
+	ceil, sent idTable[uint64]
 	// behind are vote requests delivered to a replica whose commit entry
 	// is more up to date than the candidate's log.
 	behind []staleRequest
@@ -61,7 +61,7 @@ type termState struct {
 	grantable map[requestCopy]bool
 	// hbResp is when each voter last sent a heartbeat answer to each
 	// leader (keyed leader, voter).
-	hbResp map[[2]host.NodeID]time.Duration
+	hbResp pairTable[time.Duration]
 	// grants are the voters that sent a granted vote to a candidate in a
 	// term; acks the highest index each replica acknowledged to each
 	// leader in each term.
@@ -83,36 +83,6 @@ type ackKey struct {
 	term     uint64
 }
 
-// nodeTerms is a term per replica, 0 if none was set: a map by ID in
-// effect, read on every message sent, kept in a slice for IDs below
-// ackDense.
-type nodeTerms struct {
-	dense []uint64
-	big   map[host.NodeID]uint64
-}
-
-func (t *nodeTerms) get(id host.NodeID) uint64 {
-	if uint64(id) < uint64(len(t.dense)) {
-		return t.dense[id]
-	}
-	return t.big[id]
-}
-
-func (t *nodeTerms) set(id host.NodeID, term uint64) {
-	switch {
-	case uint64(id) < uint64(len(t.dense)):
-		t.dense[id] = term
-	case id < ackDense:
-		t.dense = append(t.dense, make([]uint64, int(id)+1-len(t.dense))...)
-		t.dense[id] = term
-	default:
-		if t.big == nil {
-			t.big = map[host.NodeID]uint64{}
-		}
-		t.big[id] = term
-	}
-}
-
 // ackTable is the highest index each replica acknowledged to each leader
 // in each term: a map by ackKey in effect (0 when none), kept as a
 // pair-indexed table of short per-term lists for the replica IDs below
@@ -130,7 +100,7 @@ type ackTable struct {
 type termMax struct{ term, index uint64 }
 
 // ackDense bounds the IDs ackTable keeps in its table.
-const ackDense = 256
+const ackDense = denseIDs
 
 // list is the per-term list of (from, to), growing the table to cover
 // them; nil if either ID is too large for it.
@@ -252,8 +222,7 @@ func raisesTerm(t raft.MessageType) bool {
 func mayRaiseTerm(h peerHeader) bool { return h.typ != raft.MsgPreVote }
 
 func (t *termState) init() {
-	if t.hbResp == nil {
-		t.hbResp = map[[2]host.NodeID]time.Duration{}
+	if t.grants == nil {
 		t.grants = map[voteKey][]host.NodeID{}
 	}
 }
@@ -290,7 +259,7 @@ func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
 	case raft.MsgHeartbeat:
 		s.quorumHeartbeat(from, term)
 	case raft.MsgHeartbeatResp:
-		s.terms.hbResp[[2]host.NodeID{to, from}] = s.now()
+		s.terms.hbResp.set([2]host.NodeID{to, from}, s.now())
 	case raft.MsgReadIndexResp:
 		s.checkReadIndexTerm(from, to, term, h.index)
 	case raft.MsgVote:
@@ -557,7 +526,7 @@ func (s *safetyChecker) votersChanging(call time.Duration) bool {
 func (s *safetyChecker) readAcks(lead host.NodeID, voters []uint64, call time.Duration) int {
 	acked := 0
 	for _, v := range voters {
-		at, ever := s.terms.hbResp[[2]host.NodeID{lead, host.NodeID(v)}]
+		at, ever := s.terms.hbResp.get([2]host.NodeID{lead, host.NodeID(v)})
 		if host.NodeID(v) == lead || !ever || at >= call {
 			acked++
 		}

@@ -191,3 +191,30 @@ func TestAckTableAsMap(t *testing.T) {
 		}
 	})
 }
+
+// TestDenseTablesAsMaps checks idTable and pairTable against the maps
+// they stand for, with IDs on both sides of the dense bound.
+func TestDenseTablesAsMaps(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		var ids idTable[int]
+		var pairs pairTable[int]
+		idModel := map[host.NodeID]int{}
+		pairModel := map[[2]host.NodeID]int{}
+		id := rapid.SampledFrom([]host.NodeID{0, 1, 2, 5, 8, 9, 40, 255, 256, 1001})
+		for range rapid.IntRange(1, 200).Draw(t, "n") {
+			a, b := id.Draw(t, "a"), id.Draw(t, "b")
+			if rapid.Bool().Draw(t, "set") {
+				v := rapid.IntRange(-5, 5).Draw(t, "v")
+				ids.set(a, v)
+				idModel[a] = v
+				pairs.set([2]host.NodeID{a, b}, v)
+				pairModel[[2]host.NodeID{a, b}] = v
+			}
+			require.Equal(t, idModel[a], ids.get(a))
+			want, wok := pairModel[[2]host.NodeID{a, b}]
+			got, ok := pairs.get([2]host.NodeID{a, b})
+			require.Equal(t, wok, ok)
+			require.Equal(t, want, got)
+		}
+	})
+}
