@@ -177,12 +177,11 @@ func Decode(payload []byte) (Message, error) {
 	var m Message
 	switch class {
 	case ClassRequest:
-		r := &Request{ID: id, FinishedBelow: RequestID(d.uvarint("finished below"))}
-		r.Body = d.requestBody(op)
-		m = r
+		m = d.request(id, op)
 	case ClassResponse:
-		r := &Response{ID: id, Op: op}
-		d.response(r)
+		r, body := newResponse(op)
+		r.ID, r.Op = id, op
+		d.response(r, body)
 		m = r
 	case ClassWatchEvents:
 		if op != OpWatchCreate {
@@ -679,6 +678,53 @@ func (d *decoder) kvs() []KeyValue {
 	return out
 }
 
+// request decodes a request after its ID. The usual bodies (put, range,
+// delete, transaction) are allocated with their Request, one allocation
+// instead of two: every replica decodes every request it applies, and
+// the leader each one it receives.
+func (d *decoder) request(id RequestID, op Op) *Request {
+	fb := RequestID(d.uvarint("finished below"))
+	var r *Request
+	switch op {
+	case OpPut:
+		x := &struct {
+			Request
+			b PutRequest
+		}{}
+		d.putInto(&x.b)
+		x.Body = &x.b
+		r = &x.Request
+	case OpRange:
+		x := &struct {
+			Request
+			b RangeRequest
+		}{}
+		d.rangeReqInto(&x.b)
+		x.Body = &x.b
+		r = &x.Request
+	case OpDeleteRange:
+		x := &struct {
+			Request
+			b DeleteRangeRequest
+		}{}
+		d.deleteRangeInto(&x.b)
+		x.Body = &x.b
+		r = &x.Request
+	case OpTxn:
+		x := &struct {
+			Request
+			b TxnRequest
+		}{}
+		d.txnInto(&x.b)
+		x.Body = &x.b
+		r = &x.Request
+	default:
+		r = &Request{Body: d.requestBody(op)}
+	}
+	r.ID, r.FinishedBelow = id, fb
+	return r
+}
+
 func (d *decoder) requestBody(op Op) RequestBody {
 	switch op {
 	case OpPut:
@@ -722,32 +768,52 @@ func (d *decoder) requestBody(op Op) RequestBody {
 }
 
 func (d *decoder) put() *PutRequest {
-	r := &PutRequest{Key: d.bytes("key", MaxKeySize)}
-	r.Value = d.bytes("value", MaxValueSize)
-	r.Lease = d.varint("lease")
-	r.PrevKV = flag(d.flags("flags", 1), 0)
+	r := &PutRequest{}
+	d.putInto(r)
 	return r
 }
 
+func (d *decoder) putInto(r *PutRequest) {
+	r.Key = d.bytes("key", MaxKeySize)
+	r.Value = d.bytes("value", MaxValueSize)
+	r.Lease = d.varint("lease")
+	r.PrevKV = flag(d.flags("flags", 1), 0)
+}
+
 func (d *decoder) rangeReq() *RangeRequest {
-	r := &RangeRequest{Key: d.bytes("key", MaxKeySize)}
+	r := &RangeRequest{}
+	d.rangeReqInto(r)
+	return r
+}
+
+func (d *decoder) rangeReqInto(r *RangeRequest) {
+	r.Key = d.bytes("key", MaxKeySize)
 	r.End = d.bytes("end", MaxKeySize)
 	r.Revision = d.varint("revision")
 	r.Limit = d.varint("limit")
 	f := d.flags("flags", 3)
 	r.CountOnly, r.KeysOnly, r.Serializable = flag(f, 0), flag(f, 1), flag(f, 2)
-	return r
 }
 
 func (d *decoder) deleteRange() *DeleteRangeRequest {
-	r := &DeleteRangeRequest{Key: d.bytes("key", MaxKeySize)}
+	r := &DeleteRangeRequest{}
+	d.deleteRangeInto(r)
+	return r
+}
+
+func (d *decoder) deleteRangeInto(r *DeleteRangeRequest) {
+	r.Key = d.bytes("key", MaxKeySize)
 	r.End = d.bytes("end", MaxKeySize)
 	r.PrevKV = flag(d.flags("flags", 1), 0)
-	return r
 }
 
 func (d *decoder) txn() *TxnRequest {
 	r := &TxnRequest{}
+	d.txnInto(r)
+	return r
+}
+
+func (d *decoder) txnInto(r *TxnRequest) {
 	n := d.count("compares", MaxTxnOps)
 	if n > 0 {
 		r.Compares = make([]Compare, 0, n)
@@ -780,7 +846,6 @@ func (d *decoder) txn() *TxnRequest {
 		}
 		r.PutThenDelete = d.err == nil
 	}
-	return r
 }
 
 func (d *decoder) txnOps() []TxnOp {
@@ -807,7 +872,36 @@ func (d *decoder) txnOps() []TxnOp {
 	return ops
 }
 
-func (d *decoder) response(r *Response) {
+// newResponse allocates a Response of op together with room for its
+// usual body (put, range, transaction), one allocation instead of two
+// for every answer a client decodes; body is nil for other ops.
+func newResponse(op Op) (*Response, ResponseBody) {
+	switch op {
+	case OpPut:
+		x := &struct {
+			Response
+			b PutResponse
+		}{}
+		return &x.Response, &x.b
+	case OpRange:
+		x := &struct {
+			Response
+			b RangeResponse
+		}{}
+		return &x.Response, &x.b
+	case OpTxn:
+		x := &struct {
+			Response
+			b TxnResponse
+		}{}
+		return &x.Response, &x.b
+	}
+	return &Response{}, nil
+}
+
+// response decodes a response after its ID into r; body, if not nil, is
+// where its body goes (from newResponse).
+func (d *decoder) response(r *Response, body ResponseBody) {
 	r.Header = d.header()
 	r.Err = ErrorCode(d.byte1("code"))
 	if d.err == nil && r.Err >= codeEnd {
@@ -820,13 +914,30 @@ func (d *decoder) response(r *Response) {
 	case 0:
 		return
 	case 1:
-		r.Body = d.responseBody(r.Op)
+		r.Body = d.responseBodyInto(r.Op, body)
 	default:
 		if d.err == nil {
 			d.off--
 			d.failAt("has body", ErrMalformed)
 		}
 	}
+}
+
+// responseBodyInto decodes a body of op into body if it is one of
+// newResponse's, else into a new one.
+func (d *decoder) responseBodyInto(op Op, body ResponseBody) ResponseBody {
+	switch b := body.(type) {
+	case *PutResponse:
+		b.PrevKV = d.optKV()
+		return b
+	case *RangeResponse:
+		d.rangeRespInto(b)
+		return b
+	case *TxnResponse:
+		d.txnRespInto(b)
+		return b
+	}
+	return d.responseBody(op)
 }
 
 func (d *decoder) responseBody(op Op) ResponseBody {
@@ -868,14 +979,25 @@ func (d *decoder) responseBody(op Op) ResponseBody {
 }
 
 func (d *decoder) rangeResp() *RangeResponse {
-	r := &RangeResponse{KVs: d.kvs()}
-	r.More = flag(d.flags("flags", 1), 0)
-	r.Count = d.varint("count")
+	r := &RangeResponse{}
+	d.rangeRespInto(r)
 	return r
 }
 
+func (d *decoder) rangeRespInto(r *RangeResponse) {
+	r.KVs = d.kvs()
+	r.More = flag(d.flags("flags", 1), 0)
+	r.Count = d.varint("count")
+}
+
 func (d *decoder) txnResp() *TxnResponse {
-	r := &TxnResponse{Succeeded: flag(d.flags("flags", 1), 0)}
+	r := &TxnResponse{}
+	d.txnRespInto(r)
+	return r
+}
+
+func (d *decoder) txnRespInto(r *TxnResponse) {
+	r.Succeeded = flag(d.flags("flags", 1), 0)
 	n := d.count("txn responses", MaxTxnOps)
 	for i := 0; i < n && d.err == nil; i++ {
 		switch Op(d.byte1("txn response")) {
@@ -893,7 +1015,6 @@ func (d *decoder) txnResp() *TxnResponse {
 			}
 		}
 	}
-	return r
 }
 
 func (d *decoder) watchEvents(w *WatchEvents) {
