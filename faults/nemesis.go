@@ -347,7 +347,7 @@ func (n *Nemesis) begin(e *Episode) {
 		e.timer = n.w.After(hold, func() { e.timer = nil; n.next(e) })
 		return
 	}
-	u0, t0 := len(n.Unavailable()), len(n.Tainted())
+	u0, t0 := n.counts()
 	detail, heal, ok := e.fault.Inject(e)
 	if !ok {
 		n.w.Probes().Hit(probeInjectSkipped)
@@ -380,7 +380,8 @@ func (n *Nemesis) assertBudget(e *Episode, u0, t0 int) {
 	if !n.inModel {
 		return
 	}
-	u, t, m := len(n.Unavailable()), len(n.Tainted()), n.minority()
+	u, t := n.counts()
+	m := n.minority()
 	if u > m && u > u0 || t > m && t > t0 {
 		panic(fmt.Errorf("%w: after %s: %d unavailable (before: %d), %d tainted (before: %d), budget %d", ErrOverBudget, e.fault.Name(), u, u0, t, t0, m))
 	}
@@ -436,7 +437,27 @@ func (n *Nemesis) Tainted() []host.NodeID {
 // ago.
 func (n *Nemesis) Unavailable() []host.NodeID {
 	now := n.w.Elapsed()
-	return n.filter(func(id host.NodeID) bool { return n.down[id] || n.recovering[id] > now })
+	return n.filter(func(id host.NodeID) bool { return n.unavailable(id, now) })
+}
+
+// unavailable is Unavailable's test for id at virtual time now.
+func (n *Nemesis) unavailable(id host.NodeID, now time.Duration) bool {
+	return n.down[id] || n.recovering[id] > now
+}
+
+// counts is len(n.Unavailable()), len(n.Tainted()) without building the
+// lists: the budget is counted around every injection.
+func (n *Nemesis) counts() (unavail, tainted int) {
+	now := n.w.Elapsed()
+	for _, id := range n.ids {
+		if n.unavailable(id, now) {
+			unavail++
+		}
+		if n.tainted[id] {
+			tainted++
+		}
+	}
+	return unavail, tainted
 }
 
 // ClearTaint tells the nemesis that id has recovered from corruption (the
@@ -528,15 +549,18 @@ func (n *Nemesis) HealAll() {
 // without the unavailable replicas exceeding a minority, and how many of
 // them at most.
 func (n *Nemesis) Crashable() ([]host.NodeID, int) {
-	unavail := n.Unavailable()
-	budget := n.minority() - len(unavail)
+	now := n.w.Elapsed()
+	unavail := 0
 	var c []host.NodeID
 	for _, id := range n.ids {
-		if n.w.Alive(id) && !slices.Contains(unavail, id) {
+		switch {
+		case n.unavailable(id, now):
+			unavail++
+		case n.w.Alive(id):
 			c = append(c, id)
 		}
 	}
-	return c, min(budget, len(c))
+	return c, min(n.minority()-unavail, len(c))
 }
 
 // CrashNode crashes id, books it as down and traces "fault/why"; false if

@@ -157,7 +157,7 @@ func (n *Nemesis) CrashSoon(e *Episode, id host.NodeID, why string, done func(bo
 			done(false)
 			return
 		}
-		u0, t0 := len(n.Unavailable()), len(n.Tainted())
+		u0, t0 := n.counts()
 		ok := n.CrashNode(id, why)
 		if ok {
 			n.assertBudget(e, u0, t0)
