@@ -310,9 +310,18 @@ func (r *seedRun) failf(format string, args ...any) {
 // index and a digest of the answer. (The request and answer bytes are in
 // the trace already, as the network's send and delivery events.)
 func (r *seedRun) record(kind string, node host.NodeID, op api.Op, hid, digest int64) {
-	var buf [24]byte
-	b := append(buf[:0], byte(op))
+	// Record only hashes the bytes unless a tracer sees them: then they
+	// are fresh, else r's scratch buffer (every call and return is
+	// recorded).
+	var b []byte
+	if !r.w.Tracing() {
+		b = r.recBuf[:0]
+	}
+	b = append(b, byte(op))
 	b = binary.AppendVarint(b, hid)
 	b = binary.AppendVarint(b, digest)
 	r.w.Record(kind, node, b)
+	if !r.w.Tracing() {
+		r.recBuf = b
+	}
 }

@@ -24,6 +24,7 @@ const (
 
 // seedRun is the state of one seed's run.
 type seedRun struct {
+	recBuf   []byte // record's scratch buffer
 	cfg      Config // with the scenario's fields applied
 	sc       Scenario
 	seed     uint64
