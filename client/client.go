@@ -170,7 +170,7 @@ func (c *Client) FinishedBelow() api.RequestID { return c.low }
 
 // call is one request in flight.
 type call struct {
-	req      *api.Request
+	req      api.Request // in the call: one allocation for both
 	write    bool
 	pinned   host.NodeID
 	target   host.NodeID
@@ -188,7 +188,7 @@ func (c *Client) Do(body api.RequestBody, opts CallOptions, done func(*api.Respo
 	id := c.nextID
 	c.nextID++
 	cl := &call{
-		req:    &api.Request{ID: id, Body: body},
+		req:    api.Request{ID: id, Body: body},
 		write:  body.Op().IsWrite(),
 		pinned: opts.Member,
 		done:   done,
@@ -202,7 +202,7 @@ func (c *Client) Do(body api.RequestBody, opts CallOptions, done func(*api.Respo
 	// carries (nothing between here and its Send moves it): those bytes
 	// are the first attempt's. FinishedBelow is refreshed per attempt.
 	cl.req.FinishedBelow = c.finishedBelow()
-	b, err := c.enc.Encode(cl.req)
+	b, err := c.enc.Encode(&cl.req)
 	if err != nil {
 		c.h.After(0, func() { c.finish(cl, nil, err) })
 		return
@@ -239,7 +239,7 @@ func (c *Client) rotate(from host.NodeID) {
 
 func (c *Client) send(cl *call) {
 	cl.req.FinishedBelow = c.finishedBelow()
-	b, err := c.enc.Encode(cl.req)
+	b, err := c.enc.Encode(&cl.req)
 	if err != nil { // cannot happen: it encoded in Do
 		c.finish(cl, nil, err)
 		return
