@@ -100,6 +100,25 @@ func (lv *leaseLiveness) afterPauses(t int64) int64 {
 // run so far; ok is false if no replica leads in the newest term recorded
 // (then no bound holds).
 func (r *seedRun) leaseLiveness(ins []Inspector, slack time.Duration) (lv leaseLiveness, ok bool) {
+	lv, ok = r.leaseLivenessBase(ins, slack)
+	if ok {
+		lv.addPauses(r.faultEpisodes())
+	}
+	return lv, ok
+}
+
+// addPauses notes the process pauses among the fault episodes.
+func (lv *leaseLiveness) addPauses(eps []lin.Fault) {
+	for _, e := range eps {
+		if e.Name == faults.Pause {
+			lv.pauses = append(lv.pauses, e)
+		}
+	}
+}
+
+// leaseLivenessBase is leaseLiveness without the pauses: its bounds are
+// no later than leaseLiveness's (afterPauses only moves times later).
+func (r *seedRun) leaseLivenessBase(ins []Inspector, slack time.Duration) (lv leaseLiveness, ok bool) {
 	starts := r.leases.leaderStarts
 	if len(starts) == 0 {
 		return lv, false
@@ -129,11 +148,6 @@ func (r *seedRun) leaseLiveness(ins []Inspector, slack time.Duration) (lv leaseL
 	lv.latency = 4*lv.netMax + 4*raft.Tick.D() + 500*time.Millisecond
 	lv.slack = slack
 	lv.healedAt = int64(r.healedAt)
-	for _, e := range r.faultEpisodes() {
-		if e.Name == faults.Pause {
-			lv.pauses = append(lv.pauses, e)
-		}
-	}
 	// Transfers: the transfer operator's and the membership operator's
 	// hand-offs (membership_aim.go).
 	last := r.handOffCall

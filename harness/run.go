@@ -81,6 +81,9 @@ type seedRun struct {
 	disagree, logErr error
 	linResult        lin.Result
 	outcomes         []CheckOutcome
+
+	// steadyQuiet follows the fault episodes (check_leasesteady.go).
+	steadyQuiet steadyQuiet
 }
 
 // Run runs one seed end to end and returns its result. It never panics: a
@@ -233,6 +236,7 @@ func (r *seedRun) runFor(d time.Duration) bool {
 		r.timeline.sample(r)
 		r.skew.sample(r)
 		r.sampleStates()
+		r.sampleLeaseSteady() // check_leasesteady.go
 		procs := float64(len(r.w.Nodes()))
 		secs := max(r.w.Elapsed(), time.Second).Seconds()
 		events, bytes := r.w.Events(), r.w.Net().Stats().SentBytes
