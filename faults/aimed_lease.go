@@ -54,7 +54,9 @@ var (
 // proposed in its earlier term as lost, or the lease outlives its TTL.
 //
 // An episode stays armed until an expiry comes (or the run ends), not for
-// its drawn hold: expiries are few. Once it has fired, each stage has span
+// its drawn hold: expiries are few. It lets a drawn share (pass) of the
+// expiry appends go by first, so that not every run loses its first
+// expiry, and the episodes spread over the run. Once it has fired, each stage has span
 // to happen (an election may take two election timeouts and more) before
 // the episode heals, and it ends as soon as its last stage is done.
 type isolateExpirerFault struct{}
@@ -69,6 +71,8 @@ func (isolateExpirerFault) Params() []Param {
 			Doc: "seconds an episode lasts at least once it has cut off a leader, for the elections that follow"},
 		{Name: "chain", Min: 0, Max: 8, Default: 3, DrawMin: 1, DrawMax: 4, Integer: true,
 			Doc: "leaders other than the old one cut off in turn as they start to lead, after the first new leader"},
+		{Name: "pass", Min: 0, Max: 0.99, Default: 0.5, DrawMin: 0, DrawMax: 0.9,
+			Doc: "the share of expiry appends let pass before the one the episode aims at"},
 	}
 }
 
@@ -105,8 +109,10 @@ func (isolateExpirerFault) Inject(e *Episode) (string, func(), bool) {
 	}
 	x := &expirerRun{n: n, e: e, rd: rd, k: e.begun, onArrive: e.R.IntN(3) == 0, flap: e.R.IntN(4) != 0,
 		left: int(e.Spec.Param("chain")), span: time.Duration(e.Spec.Param("span_s") * float64(time.Second))}
+	pass := e.Spec.Param("pass")
 	n.Arm(e, func(o Observed) bool {
-		if !o.Moment.IsAppend() || o.Delivered != x.onArrive || !rd.CarriesExpiry(o.Payload) || n.proto.Leader() != o.From {
+		if !o.Moment.IsAppend() || o.Delivered != x.onArrive || !rd.CarriesExpiry(o.Payload) || n.proto.Leader() != o.From ||
+			e.R.Float64() < pass {
 			return false
 		}
 		leader := o.From
