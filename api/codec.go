@@ -152,8 +152,18 @@ func SplitEnvelope(payload []byte) (Envelope, []byte, error) {
 
 // Decode decodes a client payload (starting with EnvelopeClient) into a
 // *Request, *Response or *WatchEvents. Bad input gets a *DecodeError.
-func Decode(payload []byte) (Message, error) {
+func Decode(payload []byte) (Message, error) { return decode(payload, false) }
+
+// DecodeShared is Decode for a payload that no one writes while the
+// message is in use (the bytes of a committed log entry): its byte fields
+// alias payload instead of a private copy of it.
+func DecodeShared(payload []byte) (Message, error) { return decode(payload, true) }
+
+func decode(payload []byte, shared bool) (Message, error) {
 	d := &decoder{b: payload}
+	if shared {
+		d.private = payload
+	}
 	if len(payload) > MaxResponseSize || (len(payload) > 2 && Class(payload[2]) == ClassRequest && len(payload) > MaxMessageSize) {
 		return nil, d.failAt("message", ErrTooLarge)
 	}
@@ -492,9 +502,9 @@ type decoder struct {
 	b   []byte
 	off int
 	err *DecodeError
-	// private is a copy of b made at the first non-empty byte field;
-	// every byte field is a capped slice of it: one allocation per
-	// message instead of one per field.
+	// private is a copy of b made at the first non-empty byte field (b
+	// itself for DecodeShared); every byte field is a capped slice of
+	// it: one allocation per message instead of one per field.
 	private []byte
 }
 

@@ -67,7 +67,14 @@ func appendExpireCmd(b []byte, stamp int64, ids []int64) []byte {
 
 // decodeCommand decodes a command; bad input gets an error wrapping
 // ErrBadCommand.
-func decodeCommand(b []byte) (command, error) {
+func decodeCommand(b []byte) (command, error) { return decodeCommandFrom(b, api.Decode) }
+
+// decodeEntryCommand is decodeCommand for the bytes of a log entry, which
+// no one writes: the request's byte fields alias them (every replica
+// decodes every entry it applies).
+func decodeEntryCommand(b []byte) (command, error) { return decodeCommandFrom(b, api.DecodeShared) }
+
+func decodeCommandFrom(b []byte, decode func([]byte) (api.Message, error)) (command, error) {
 	var c command
 	if len(b) < 2 || b[0] != cmdVersion {
 		return c, fmt.Errorf("%w: header", ErrBadCommand)
@@ -104,7 +111,7 @@ func decodeCommand(b []byte) (command, error) {
 		if off < 0 {
 			return c, fmt.Errorf("%w: client header", ErrBadCommand)
 		}
-		m, err := api.Decode(b[off:])
+		m, err := decode(b[off:])
 		if err != nil {
 			return c, fmt.Errorf("%w: %w", ErrBadCommand, err)
 		}
