@@ -277,3 +277,26 @@ func (n *Nemesis) EpisodesFrom(i int) []EpisodeLog {
 	}
 	return out
 }
+
+// AtBaseline reports whether every replica's disk (capacity, speed) and
+// clock rate, and the network's latency, loss and duplication, are as
+// they were before any fault. Once every episode has healed they usually
+// are, but not always until HealAll: overlapping episodes of two faults
+// that change the same setting (disk-slow and crash-slow-leader both slow
+// a disk) each restore the value they found, so the one that heals last
+// can leave the other's behind.
+func (n *Nemesis) AtBaseline() bool {
+	for _, id := range n.ids {
+		b, ok := n.base[id]
+		d := n.w.Disk(id)
+		if !ok || d == nil {
+			continue
+		}
+		if d.Capacity() != b.capacity || d.Slow() != b.slow || n.w.ClockRate(id) != b.clock {
+			return false
+		}
+	}
+	c, b := n.w.Net().Config(), n.baseNet
+	return c.Base == b.Base && c.Jitter == b.Jitter && c.TailProb == b.TailProb && c.Tail == b.Tail &&
+		c.Loss == b.Loss && c.Duplicate == b.Duplicate && c.DupDelay == b.DupDelay
+}

@@ -129,3 +129,30 @@ func TestIsolateExpirerFlapsLeadership(t *testing.T) {
 	w.RunFor(5 * time.Second)
 	require.Zero(t, count(*trace, "fault/"))
 }
+
+// TestAtBaseline: a disk speed, disk capacity, clock rate or network
+// setting off its value before any fault is not the baseline; HealAll
+// restores it.
+func TestAtBaseline(t *testing.T) {
+	w := sim.NewWorld(3, sim.DefaultConfig())
+	ids := []host.NodeID{1, 2, 3}
+	for _, id := range ids {
+		require.NoError(t, w.AddNode(id, startChatty(ids)))
+	}
+	n, err := NewFromSpecs(w, ids, nil, w.Rand("n"))
+	require.NoError(t, err)
+	require.NoError(t, n.Start(time.Second))
+	require.True(t, n.AtBaseline())
+	for i, off := range []func(){
+		func() { require.NoError(t, w.Disk(2).SetSlow(5)) },
+		func() { require.NoError(t, w.Disk(3).SetCapacity(1<<20)) },
+		func() { require.NoError(t, w.SetClockRate(1, 1.1)) },
+		func() { require.NoError(t, w.Net().SetLoss(0.1)) },
+		func() { require.NoError(t, w.Net().SetDuplicateDelay(time.Second)) },
+	} {
+		off()
+		require.False(t, n.AtBaseline(), "setting %d", i)
+		n.HealAll()
+		require.True(t, n.AtBaseline(), "setting %d", i)
+	}
+}

@@ -82,7 +82,9 @@ func (q *steadyQuiet) advance(eps []faults.EpisodeLog) (int64, bool) {
 }
 
 // sampleLeaseSteady runs the steady-leader lease check at the end of a
-// slice of virtual time (runFor), unless a fault episode is active.
+// slice of virtual time (runFor), unless a fault episode is active or a
+// healed one left a disk, clock or network setting off its baseline
+// (Nemesis.AtBaseline; HealAll restores them at the end).
 func (r *seedRun) sampleLeaseSteady() {
 	if r.failure != "" || len(r.leases.order) == 0 {
 		return
@@ -90,7 +92,7 @@ func (r *seedRun) sampleLeaseSteady() {
 	var quiet int64
 	if r.nemesis != nil {
 		q, ok := r.steadyQuiet.advance(r.nemesis.EpisodesFrom(r.steadyQuiet.next))
-		if !ok {
+		if !ok || !r.nemesis.AtBaseline() {
 			return
 		}
 		quiet = q
