@@ -135,9 +135,15 @@ func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
 }
 
 func (n *Nemesis) isReplica(id host.NodeID) bool {
+	// n.ids is sorted: an ID past the last (a client: clients are
+	// numbered above the replicas) is out at once, and the scan stops at
+	// the first ID not below id. Every message sent and delivered asks.
+	if len(n.ids) == 0 || id > n.ids[len(n.ids)-1] {
+		return false
+	}
 	for _, r := range n.ids {
-		if r == id {
-			return true
+		if r >= id {
+			return r == id
 		}
 	}
 	return false
