@@ -80,6 +80,13 @@ type safetyChecker struct {
 	// boots skip it); nil: none did.
 	tainted func(host.NodeID) bool
 
+	// heartbeats each replica stepped and has not answered yet, and
+	// scratch for reading its status (check_hbcommit.go); hbView, if
+	// set, stands in for the replicas there (unit tests).
+	heartbeats map[host.NodeID][]heartbeatSeen
+	hbStatus   raft.Status
+	hbView     func(host.NodeID) (last uint64, inc any, ok bool)
+
 	promises, commitChecks, completeness, reads int
 	elections                                   []election // see safety_read.go
 	// skipVotes and skipCompleteness turn the durable-vote and leader

@@ -260,6 +260,7 @@ func (s *safetyChecker) onSendTerm(from, to host.NodeID, p []byte) {
 		s.quorumHeartbeat(from, term)
 	case raft.MsgHeartbeatResp:
 		s.terms.hbResp.set([2]host.NodeID{to, from}, s.now())
+		s.checkHeartbeatAnswer(from, to, term, h.reject)
 	case raft.MsgReadIndexResp:
 		s.checkReadIndexTerm(from, to, term, h.index)
 	case raft.MsgVote:
@@ -335,6 +336,9 @@ func (s *safetyChecker) onDeliverTerm(from, to host.NodeID, p []byte) {
 	s.quorumDelivered(from, to, h)
 	if h.typ == raft.MsgVote || h.typ == raft.MsgPreVote {
 		s.noteVoteRequest(from, to, h)
+	}
+	if h.typ == raft.MsgHeartbeat {
+		s.noteHeartbeat(from, to, h.term, p)
 	}
 }
 
