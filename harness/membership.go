@@ -133,7 +133,9 @@ func (o *operator) add() {
 		if voter {
 			o.r.safety.voterChangeAnswered(w, err)
 		}
-		if err != nil && !errors.Is(err, client.ErrTimeout) {
+		// A member that exists already was added by an earlier copy
+		// of this request whose answer was lost: start it, as added.
+		if err != nil && !errors.Is(err, client.ErrTimeout) && !errors.Is(err, api.ErrMemberExists) {
 			o.r.notef("membership: add %d refused: %v", id, err)
 			if o.direct == id {
 				o.direct = 0
@@ -176,7 +178,7 @@ func (o *operator) overlapWith(opts client.CallOptions) {
 	o.requested[id] = true
 	o.c.MemberAdd(id, true, opts, func(_ *api.MemberResponse, _ api.Header, err error) {
 		switch {
-		case err == nil:
+		case err == nil, errors.Is(err, api.ErrMemberExists): // exists: an earlier copy was applied, its answer lost
 			o.r.notef("membership: learner %d added by the overlapping change", id)
 			o.spare = slices.DeleteFunc(o.spare, func(s host.NodeID) bool { return s == id })
 			o.extra = append(o.extra, id)

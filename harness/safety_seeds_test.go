@@ -23,6 +23,8 @@ var regressionSeeds = []struct {
 		"(the operator retires a replica whose lost removal a replica answered OK)"},
 	{9030, 7, "all", "election restriction: a voter busy with a slow sync granted a pre-vote late, after an identical copy " +
 		"of the request arrived behind its grown log (the check lets a grant answer any copy that was grantable)"},
+	{1948, 0, "swarm", "liveness: a MemberAdd applied but its answer lost, the retry refused as MemberExists, and the operator " +
+		"never started that voter: two of four voters out (the operator takes MemberExists as added)"},
 }
 
 // TestRegressionSeeds replays seeds that once failed.
