@@ -59,6 +59,8 @@ type Node struct {
 	txnOps      []mvcc.Op
 	// enc encodes the node's answers and watch events.
 	enc api.Chunks
+	// statusBuf is Status's scratch raft status.
+	statusBuf raft.Status
 	// chunk is sendBuf's current chunk: its length is what batches of
 	// messages reserved, the rest is free.
 	chunk []byte
@@ -657,7 +659,11 @@ func (n *Node) Status() Status {
 	st := Status{ID: n.id, Stopped: n.stopped, Reason: n.stopReason, Applied: n.applied, Alarm: n.alarm,
 		Recovering: n.recovering}
 	if n.rn != nil {
-		rs := n.rn.Status()
+		// Into n's scratch status: raft's Status would copy the
+		// configuration and build a leader's progress map, none of which
+		// this reports (the harness asks on every lease check).
+		rs := &n.statusBuf
+		n.rn.StatusInto(rs)
 		st.Role, st.Term, st.Leader, st.Commit = rs.Role, rs.Term, host.NodeID(rs.Lead), rs.Commit
 	}
 	if n.sm != nil {
