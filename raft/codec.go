@@ -409,7 +409,10 @@ func (s *Snapshot) Unmarshal(b []byte) error {
 const (
 	msgFlagReject   = 1 << 0
 	msgFlagSnapshot = 1 << 1
-	msgFlagsKnown   = msgFlagReject | msgFlagSnapshot
+	// msgFlagEpoch: a non-zero Epoch follows the header (absent when
+	// zero, so that nodes that never recovered send the same bytes).
+	msgFlagEpoch  = 1 << 2
+	msgFlagsKnown = msgFlagReject | msgFlagSnapshot | msgFlagEpoch
 )
 
 // MarshalAppend appends the wire encoding of m to b.
@@ -421,9 +424,15 @@ func (m *Message) MarshalAppend(b []byte) []byte {
 	if m.Snapshot != nil {
 		flags |= msgFlagSnapshot
 	}
+	if m.Epoch != 0 {
+		flags |= msgFlagEpoch
+	}
 	b = append(b, formatV1, byte(m.Type), flags)
 	for _, v := range [...]uint64{m.To, m.From, m.Term, m.LogTerm, m.Index, m.Commit, m.RejectHint} {
 		b = binary.AppendUvarint(b, v)
+	}
+	if m.Epoch != 0 {
+		b = binary.AppendUvarint(b, m.Epoch)
 	}
 	b = appendBytes(b, m.Context)
 	b = binary.AppendUvarint(b, uint64(len(m.Entries)))
@@ -517,6 +526,12 @@ func decodeMessage(b []byte, copyBytes bool, v *Message, sum *Summary) error {
 	var h [7]uint64
 	d.uvarints(h[:], messageFields)
 	v.To, v.From, v.Term, v.LogTerm, v.Index, v.Commit, v.RejectHint = h[0], h[1], h[2], h[3], h[4], h[5], h[6]
+	if flags&msgFlagEpoch != 0 {
+		v.Epoch = d.uvarint("Message.Epoch")
+		if d.err == nil && v.Epoch == 0 {
+			d.fail("Message.Epoch", ErrMalformed) // one encoding per message
+		}
+	}
 	v.Context = d.bytes("Message.Context", MaxContextSize)
 	// An entry takes at least 4 bytes: term, index, type, data length.
 	if n := d.count("Message.Entries", MaxEntriesPerMessage, 4); n > 0 {

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -220,4 +221,24 @@ func BenchmarkUnmarshalShared(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/message")
+}
+
+// Epoch is on the wire only when non-zero: a node that never recovered
+// sends the bytes it sent before incarnations existed.
+func TestMessageEpochEncoding(t *testing.T) {
+	m := Message{Type: MsgAppResp, To: 1, From: 2, Term: 5, Index: 10}
+	plain := m.Marshal()
+	require.Equal(t, byte(0), plain[2], "no flags")
+	m.Epoch = 300
+	b := m.Marshal()
+	require.Equal(t, byte(msgFlagEpoch), b[2])
+	require.Len(t, b, len(plain)+2)
+	var got Message
+	require.NoError(t, got.Unmarshal(b))
+	require.Equal(t, m, got)
+	// A zero epoch behind the flag is not the encoding of any message.
+	bad := append([]byte(nil), plain...)
+	bad[2] = msgFlagEpoch
+	bad = slices.Insert(bad, 3+7, 0) // after the 7 header varints, one byte each here
+	require.Error(t, got.Unmarshal(bad))
 }

@@ -34,6 +34,8 @@ var (
 	probeVoteIgnoredRecovery = probe.New("raft/vote-ignored-recovery", "raft: a vote request was ignored while recovering from lost durable state, or at or below the vote floor")
 	probeLostLogReprobe      = probe.New("raft/lost-log-reprobe", "raft: a leader probed again a follower that reported losing entries it acknowledged")
 	probeUncommittedLimit    = probe.New("raft/uncommitted-limit", "raft: a proposal was dropped by the uncommitted-size limit")
+	probeEpochLearned        = probe.New("raft/epoch-learned", "raft: a leader learned a higher epoch of a follower (it lost its durable state) and reset its Match")
+	probeStaleEpochDropped   = probe.New("raft/stale-epoch-dropped", "raft: a leader dropped an acknowledgement of an earlier incarnation of a follower")
 )
 
 // probeAppend notes, before m is handled, whether appending it truncates a

@@ -77,6 +77,13 @@ type raft struct {
 	recovering     bool
 	recoveryCommit uint64 // the commit index the leader of our term last reported
 	recoveryTerm   uint64 // and that term
+	recoveryEchoed bool   // that leader echoed our epoch in a MsgApp
+
+	// Incarnations (Config.Epoch): epoch is ours; a leader keeps the
+	// highest it learned of each peer in ackEpochs, for its term (nil
+	// until it learns a non-zero one).
+	epoch     uint64
+	ackEpochs map[uint64]uint64
 }
 
 func newRaft(c *Config) (*raft, error) {
@@ -105,6 +112,7 @@ func newRaft(c *Config) (*raft, error) {
 		onLeader:           c.OnLeader,
 		voteFloor:          c.VoteFloor,
 		recovering:         c.Recovering,
+		epoch:              c.Epoch,
 		readOnly:           readOnly{pending: map[string]*readIndexStatus{}},
 	}
 	r.trk.reset(cs, l.lastIndex()+1)
@@ -155,6 +163,9 @@ func (r *raft) send(m Message) {
 		if m.Type != MsgProp && m.Type != MsgReadIndex {
 			m.Term = r.term
 		}
+	}
+	if m.Type == MsgAppResp {
+		m.Epoch = r.epoch // incarnations: every acknowledgement says whose it is
 	}
 	switch m.Type {
 	case MsgAppResp, MsgVoteResp, MsgVote:
@@ -245,6 +256,7 @@ func (r *raft) becomeCandidate() {
 
 func (r *raft) becomeLeader() {
 	r.reset(r.term)
+	r.ackEpochs = nil // learned afresh in each term
 	r.lead = r.id
 	r.state = RoleLeader
 	r.probes.Hit(probeBecameLeader)
@@ -496,6 +508,9 @@ func (r *raft) stepLeader(m Message) error {
 	case MsgAppResp:
 		r.handleAppendResponse(m, pr)
 	case MsgHeartbeatResp:
+		if m.Epoch != 0 && !r.learnEpoch(m, pr) {
+			return nil // from an earlier incarnation
+		}
 		pr.RecentActive = true
 		pr.probeSent = false
 		if m.Reject && m.Index < pr.Match {
@@ -514,7 +529,9 @@ func (r *raft) stepLeader(m Message) error {
 			// moves on; a gap is then rejected and we fall back to probing.
 			pr.inflights.freeFirstOne()
 		}
-		if pr.Match < r.log.lastIndex() {
+		if pr.Match < r.log.lastIndex() || m.Epoch != 0 {
+			// (A recovering follower that has not seen its epoch echoed
+			// waits for a MsgApp carrying it.)
 			r.sendAppend(m.From)
 		}
 		if len(m.Context) > 0 {
@@ -633,6 +650,15 @@ func (r *raft) maybeCommitAndBroadcast() bool {
 }
 
 func (r *raft) handleAppendResponse(m Message, pr *progress) {
+	known := r.ackEpochs[m.From]
+	if !r.learnEpoch(m, pr) {
+		return // from an earlier incarnation: it may vouch for entries lost since
+	}
+	if m.Epoch > known {
+		// Echo the epoch at once (the follower leaves recovery only once
+		// a MsgApp of ours echoed it), whatever the answer leads to below.
+		defer r.sendAppend(m.From)
+	}
 	pr.RecentActive = true
 	if m.Reject {
 		next := m.RejectHint
@@ -708,7 +734,7 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 		return r.sendSnapshot(to, pr)
 	}
 	r.send(Message{Type: MsgApp, To: to, Index: prevIndex, LogTerm: prevTerm,
-		Entries: ents, Commit: r.log.committed})
+		Entries: ents, Commit: r.log.committed, Epoch: r.ackEpochs[to]})
 	last := prevIndex
 	if n := len(ents); n > 0 {
 		last = ents[n-1].Index
@@ -900,10 +926,11 @@ func (r *raft) handleHeartbeat(m Message) {
 		// finished recovering below what it had acknowledged would wait
 		// forever, since the leader takes its rejections of appends at
 		// Match for stale ones.)
-		r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Reject: true, Index: r.log.lastIndex()})
+		r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Reject: true,
+			Index: r.log.lastIndex(), Epoch: r.unechoedEpoch()})
 		return
 	}
-	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context})
+	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Epoch: r.unechoedEpoch()})
 }
 
 func (r *raft) handleSnapshot(m Message) {
@@ -1085,15 +1112,20 @@ func (r *raft) noteLeaderCommit(m *Message) {
 		return
 	}
 	if m.Term != r.recoveryTerm {
-		r.recoveryTerm, r.recoveryCommit = m.Term, 0
+		r.recoveryTerm, r.recoveryCommit, r.recoveryEchoed = m.Term, 0, false
 	}
 	r.recoveryCommit = max(r.recoveryCommit, m.Commit)
+	if m.Type == MsgApp && m.Epoch == r.epoch {
+		r.recoveryEchoed = true
+	}
 }
 
 // maybeEndRecovery ends recovery once the node has caught up with a
 // leader of a term at or above the vote floor: its commit index reached
 // the one the leader last reported, it points at an entry of the leader's
-// (and our) term, and everything up to it is applied. That leader holds
+// (and our) term, and everything up to it is applied; and the leader
+// echoed our epoch in a MsgApp, so it counts no acknowledgement we sent
+// before the loss any more (see "incarnations" below). That leader holds
 // every entry committed before the loss (committed in earlier terms, or
 // by itself, and so at or below what it reports as committed now), and
 // our log matches its log up to there: our vote checks protect those
@@ -1108,7 +1140,7 @@ func (r *raft) noteLeaderCommit(m *Message) {
 // vote, for good.
 func (r *raft) maybeEndRecovery() {
 	if !r.recovering || r.state != RoleFollower || r.lead == None ||
-		r.recoveryTerm != r.term {
+		r.recoveryTerm != r.term || !r.recoveryEchoed {
 		return
 	}
 	c := r.log.committed
@@ -1123,4 +1155,71 @@ func (r *raft) maybeEndRecovery() {
 		return
 	}
 	r.recovering = false
+}
+
+// --- incarnations (Config.Epoch) ---
+//
+// A node that lost its durable state may have acknowledged entries it no
+// longer holds, and an acknowledgement it sent before the loss can still
+// be in flight: a leader of the same term that counted it would take the
+// node for holding those entries (and commit with it) although it does
+// not. So every MsgAppResp carries the sender's epoch, which the node
+// raises (durably, before it runs with it) each time it starts a
+// recovery. A leader keeps, for its term, the highest epoch it learned of
+// each peer:
+//
+//   - an acknowledgement (or rejection) of a lower epoch is dropped;
+//   - one of a higher epoch means the peer lost its state: its Match is
+//     reset to zero before the message is handled (so what it says now
+//     sets Match, not the maximum with what it said before), and it is
+//     probed afresh.
+//
+// The recovering node leaves recovery only once the leader of its term
+// echoed its epoch in a MsgApp (Message.Epoch), besides the other
+// conditions (maybeEndRecovery). The leader echoes it only after it
+// learned it, and from then on drops every older acknowledgement: a stale
+// one it counted before had to raise its commit index before that, so
+// the commit index the echoing MsgApp carries covers every entry committed
+// with the node's help, and the node holds them all before it leaves
+// recovery. A stale acknowledgement of an earlier term is refused by
+// term; the leaders of later terms were elected without the recovering
+// node's vote. A recovering node whose MsgApp echo was lost says its
+// epoch in its heartbeat answers until it sees one, and the leader then
+// sends it a MsgApp.
+
+// learnEpoch applies the rules above to m (a MsgAppResp, or a
+// MsgHeartbeatResp with an epoch) from the peer pr tracks: false if m is
+// of an earlier incarnation and must be dropped.
+func (r *raft) learnEpoch(m Message, pr *progress) bool {
+	known := r.ackEpochs[m.From]
+	switch {
+	case m.Epoch < known:
+		r.probes.Hit(probeStaleEpochDropped)
+		return false
+	case m.Epoch > known:
+		if r.ackEpochs == nil {
+			r.ackEpochs = map[uint64]uint64{}
+		}
+		r.ackEpochs[m.From] = m.Epoch
+		r.probes.Hit(probeEpochLearned)
+		// The peer lost what it acknowledged before: forget it. Match
+		// only feeds the commit index, which never goes back.
+		pr.Match = 0
+		pr.resetState(StateProbe)
+		if m.Reject {
+			// Probe from the index it rejects (MsgAppResp) or from where
+			// its log ends (MsgHeartbeatResp).
+			pr.Next = m.Index + 1
+		}
+	}
+	return true
+}
+
+// unechoedEpoch is the epoch a recovering node puts in its heartbeat
+// answers until the leader of its term echoed it (zero otherwise).
+func (r *raft) unechoedEpoch() uint64 {
+	if !r.recovering || (r.recoveryEchoed && r.recoveryTerm == r.term) {
+		return 0
+	}
+	return r.epoch
 }

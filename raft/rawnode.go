@@ -92,11 +92,19 @@ type Config struct {
 	// leader sends them again. Recovery ends once the node has caught up
 	// with a leader of a term at or above VoteFloor: its commit index
 	// reached what that leader reported, on an entry of the leader's
-	// term, and it applied up to there (Recovering reports it). That
+	// term, and it applied up to there, and that leader echoed its Epoch
+	// in an append (Recovering reports it). That
 	// leader holds every entry committed before the loss, so from then
 	// on the node's vote checks protect them again. See node/recovery.go
 	// for the durable side.
 	Recovering bool
+	// Epoch is the node's incarnation: how many times it lost its
+	// durable state and started a recovery (0 for a node that never
+	// did). It must be durable before the node runs with it and only
+	// ever grow: every append acknowledgement carries it, and a leader
+	// drops acknowledgements of an earlier incarnation, whose entries
+	// the node may have lost (see "incarnations" in raft.go).
+	Epoch uint64
 }
 
 func (c *Config) validate() error {

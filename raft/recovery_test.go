@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -8,14 +9,15 @@ import (
 
 // wipe makes node id of the test cluster lose its durable state: it
 // restarts on an empty log in recovery, its vote floor at its last durable
-// term (what the node keeps in a second copy of its hard state).
+// term (what the node keeps in a second copy of its hard state), in its
+// next incarnation (Config.Epoch).
 func (c *cluster) wipe(id uint64) {
 	old := c.nodes[id]
 	hs, _, err := old.storage.InitialState()
 	require.NoError(c.t, err)
 	s := NewMemoryStorage()
 	cfg := c.config(id, s)
-	cfg.Recovering, cfg.VoteFloor = true, hs.Term
+	cfg.Recovering, cfg.VoteFloor, cfg.Epoch = true, hs.Term, old.cfg.Epoch+1
 	rn, err := NewRawNode(cfg)
 	require.NoError(c.t, err)
 	c.nodes[id] = &testNode{id: id, rn: rn, storage: s, cfg: cfg}
@@ -28,7 +30,7 @@ func (c *cluster) restartWith(id uint64, recovering bool, floor uint64) {
 	cfg := c.config(id, n.storage)
 	snap, _ := n.storage.Snapshot()
 	cfg.Applied = snap.Meta.Index
-	cfg.Recovering, cfg.VoteFloor = recovering, floor
+	cfg.Recovering, cfg.VoteFloor, cfg.Epoch = recovering, floor, n.cfg.Epoch
 	rn, err := NewRawNode(cfg)
 	require.NoError(c.t, err)
 	c.nodes[id] = &testNode{id: id, rn: rn, storage: n.storage, cfg: cfg, lastApp: snap.Meta.Index,
@@ -138,4 +140,92 @@ func TestRecoveryRaisesTermToFloor(t *testing.T) {
 		told = told || (m.To == 2 && m.Term == 6)
 	}
 	require.True(t, told, "the leader of term 5 hears of term 6: %+v", rd)
+}
+
+// A follower's acknowledgement sent before it lost its durable state must
+// not count once it lost the entries: here 3 acknowledges "e" (index 4)
+// to leader 1, the acknowledgement is held up in the network, 3 loses its
+// storage and catches up with 1 up to index 3 only (the MsgApps that
+// reach it end at 3, as one sent before "e" was proposed would), which
+// without incarnations ends its recovery: the late acknowledgement then
+// made 1 commit "e" with 3's help, and once 1 died, 3 voted for 2, which
+// lacks "e": an acknowledged write lost. The acknowledgement is of 3's
+// epoch 0; 3 runs in epoch 1. Variants: 1 hears 3's new acknowledgements
+// first; or it hears none of them (3 catches up on 1's answers to its
+// heartbeat answers), where only the echo of 3's epoch, which 3 waits
+// for before it leaves recovery, saves "e".
+func TestStaleAckOfEarlierIncarnationNotCounted(t *testing.T) {
+	for _, variant := range []string{"new-acks-heard", "new-acks-lost"} {
+		t.Run(variant, func(t *testing.T) {
+			c := newCluster(t, 3, nil)
+			c.campaign(1)
+			require.NoError(t, c.propose(1, "a")) // index 3
+			c.isolate(2)
+			var stale *Message
+			c.drop = func(m Message) bool {
+				if m.From == 3 && m.To == 1 && m.Type == MsgAppResp && m.Index == 4 && !m.Reject && stale == nil {
+					stale = &m // held up in the network
+					return true
+				}
+				return false
+			}
+			require.NoError(t, c.propose(1, "e")) // index 4: 3 acknowledges it
+			require.NotNil(t, stale)
+			require.Equal(t, uint64(3), c.status(1).Commit, "only 1 and 3 hold e, and 1 did not hear 3")
+
+			c.wipe(3)
+			c.rewrite = func(m *Message) {
+				if m.Type == MsgApp && m.To == 3 {
+					m.Entries = slices.DeleteFunc(slices.Clone(m.Entries), func(e Entry) bool { return e.Index >= 4 })
+					m.Commit = min(m.Commit, 3)
+				}
+			}
+			c.drop = func(m Message) bool {
+				return variant == "new-acks-lost" && m.From == 3 && m.Type == MsgAppResp
+			}
+			for range 3 {
+				c.tickAll(1)
+				// The node reports each snapshot it sent (here: delivered).
+				c.nodes[1].rn.ReportSnapshot(3, true)
+				c.stabilize()
+			}
+			if !c.nodes[3].rn.Recovering() {
+				require.Equal(t, uint64(3), c.nodes[3].storage.lastIndex(), "3 caught up to 3 and left recovery")
+			}
+			// The late acknowledgement arrives.
+			require.NoError(t, c.nodes[1].rn.Step(*stale))
+			c.stabilize()
+			c.tickAll(3)
+
+			// 1 dies; 2 and 3 must not elect a leader without e if e
+			// was committed.
+			eCommitted := c.status(1).Commit >= 4
+			c.heal()
+			c.isolate(1)
+			for range 100 {
+				for _, id := range []uint64{2, 3} {
+					c.nodes[id].rn.Tick()
+				}
+				c.stabilize()
+			}
+			for _, id := range []uint64{2, 3} {
+				if eCommitted && c.status(id).Role == RoleLeader {
+					term, err := c.nodes[id].storage.Term(4)
+					require.True(t, err == nil && term == 2,
+						"%d elected without e, which 1 committed with 3's acknowledgement of an earlier incarnation", id)
+				}
+			}
+			c.heal()
+			c.tickAll(50)
+			lead := c.leader()
+			require.NotZero(t, lead)
+			require.NoError(t, c.propose(lead, "after"))
+			c.tickAll(5)
+			require.False(t, c.nodes[3].rn.Recovering(), "3 did not leave recovery")
+			c.checkApplied()
+			if eCommitted {
+				require.Contains(t, c.appliedData(2), "e")
+			}
+		})
+	}
 }

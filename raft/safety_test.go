@@ -68,7 +68,7 @@ func (w *safetyWorld) config(n *simNode) Config {
 	return Config{ID: n.id, ElectionTick: 4, HeartbeatTick: 1, Storage: n.storage,
 		MaxSizePerMsg: 256, MaxInflightMsgs: 4, PreVote: w.preVote, CheckQuorum: w.checkQ,
 		Applied: n.lastApp, Rand: rand.New(rand.NewPCG(n.id, n.seq)),
-		VoteFloor: n.floor, Recovering: n.recovering}
+		VoteFloor: n.floor, Recovering: n.recovering, Epoch: uint64(n.wipes)}
 }
 
 func (w *safetyWorld) start(n *simNode) {

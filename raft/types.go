@@ -199,6 +199,13 @@ type Message struct {
 	Reject     bool
 	RejectHint uint64
 	Context    []byte
+	// Epoch is the sender's incarnation (Config.Epoch) on a MsgAppResp,
+	// and on a MsgHeartbeatResp of a node recovering that has not yet
+	// seen it echoed; on a MsgApp, the recipient's incarnation as the
+	// leader last learned it (the echo). Zero (and then not encoded)
+	// for a node that never lost its durable state. See
+	// "incarnations" in raft.go.
+	Epoch uint64
 }
 
 // SoftState is volatile state worth reporting: who leads and our role.
