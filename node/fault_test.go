@@ -485,3 +485,43 @@ func stopFollowerForGood(t *testing.T, seed uint64) (*cluster, host.NodeID, stri
 	require.True(t, stopped)
 	return c, victim, why
 }
+
+// The epoch (raft.Config.Epoch) grows with each recovery the replica
+// starts and survives restarts, and the loss of the recovery mark (the
+// hard state copy keeps it too): acknowledgements of an earlier
+// incarnation must stay recognisable as such.
+func TestEpochGrowsWithEachRecoveryAndSurvives(t *testing.T) {
+	c := newCluster(t, 3, 21, Config{})
+	l := c.waitLeader(5 * time.Second)
+	acked := c.writeMany("e", 10)
+	victim := followerOf(c, l)
+	disk := c.w.Disk(victim)
+	require.Zero(t, c.nodes[victim].epoch)
+	restart := func() {
+		require.NoError(t, c.w.Crash(victim))
+		require.NoError(t, c.w.Restart(victim))
+	}
+
+	seg := lastSegment(t, disk)
+	require.NoError(t, c.w.Crash(victim))
+	corruptFile(t, disk, seg, 0.5)
+	require.NoError(t, c.w.Restart(victim))
+	c.waitRecovered(victim)
+	require.Equal(t, uint64(1), c.nodes[victim].epoch)
+	restart()
+	c.w.RunFor(time.Second)
+	require.Equal(t, uint64(1), c.nodes[victim].epoch, "a plain restart keeps the epoch")
+
+	// A damaged mark: recovery again, the epoch from the hard state copy.
+	require.NoError(t, c.w.Crash(victim))
+	corruptFile(t, disk, RecoveringFile, 0.5)
+	require.NoError(t, c.w.Restart(victim))
+	c.waitRecovered(victim)
+	require.Equal(t, uint64(2), c.nodes[victim].epoch)
+	restart()
+	c.w.RunFor(time.Second)
+	require.Equal(t, uint64(2), c.nodes[victim].epoch)
+	c.checkAcked(acked)
+	c.mustPut("after", "x")
+	c.converged(10 * time.Second)
+}

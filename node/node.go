@@ -111,6 +111,7 @@ type Node struct {
 	recovering   bool        // recovering from corrupt storage
 	voteFloor    uint64      // T_old: never vote at or below it (recovery.go)
 	floorKnown   bool        // voteFloor is set
+	epoch        uint64      // incarnation: recoveries started (raft.Config.Epoch; recovery.go)
 	ending       bool        // recovery's end being recorded
 	recoverCause string      // why the replica is recovering
 	recovered    int         // recoveries completed by this incarnation
@@ -156,7 +157,7 @@ func Start(h host.Host, cfg Config) host.Process {
 			n.startRecovery(errors.New("recovery marker damaged"))
 			return n
 		}
-		n.voteFloor, n.floorKnown = mark.tOld, true
+		n.voteFloor, n.floorKnown, n.epoch = mark.tOld, true, mark.epoch
 		if !mark.done {
 			n.recovering = true
 			n.recoverCause = "recovery in progress at restart"

@@ -69,13 +69,19 @@ const (
 )
 
 const (
-	hsMagic    = "SKVHS001"
-	hsSlotSize = 64
+	hsMagic = "SKVHS001"
+	// hsMagicEpoch starts a record that also holds the replica's epoch
+	// (8 more bytes after the vote): written only once the epoch is
+	// non-zero, so a replica that never recovered writes the bytes it
+	// always wrote.
+	hsMagicEpoch = "SKVHS002"
+	hsSlotSize   = 64
 	// hsSlots is how many copies of its record the hard state file
 	// holds: one corruption fault flips up to 3 bits of a replica's
 	// files, and the small file is hit as often as the WAL.
-	hsSlots   = 4
-	hsRecSize = len(hsMagic) + 24 + 4
+	hsSlots        = 4
+	hsRecSize      = len(hsMagic) + 24 + 4
+	hsRecSizeEpoch = hsRecSize + 8
 )
 
 // hsCopy is the open HardStateFile. Each write stores the same record,
@@ -91,7 +97,8 @@ type hsCopy struct {
 	fs         host.FS
 	seq        uint64
 	term, vote uint64
-	whole      bool // every slot holds (term, vote), as far as we know
+	epoch      uint64 // the replica's incarnation (raft.Config.Epoch)
+	whole      bool   // every slot holds (term, vote, epoch), as far as we know
 	// created: the file's directory entry may not be durable yet; the
 	// first write syncs the directory too (a crash must not make the
 	// copy vanish: an absent copy reads as "nothing ever promised").
@@ -110,8 +117,8 @@ func openHSCopy(fs host.FS) (*hsCopy, error) {
 		return nil, err
 	}
 	c := &hsCopy{f: f, fs: fs, created: created}
-	if seq, term, vote, ok := readHSSlots(f); ok {
-		c.seq, c.term, c.vote = seq, term, vote
+	if r, ok := newestHSRecord(f); ok {
+		c.seq, c.term, c.vote, c.epoch = r.seq, r.term, r.vote, r.epoch
 		c.whole = hsSlotsWhole(f)
 	}
 	return c, nil
@@ -133,15 +140,24 @@ func (c *hsCopy) write(term, vote uint64, done func(error)) {
 		term, vote = c.term, c.vote
 	}
 	c.seq++
-	b := make([]byte, 0, (hsSlots-1)*hsSlotSize+hsRecSize)
-	b = append(b, hsMagic...)
+	recSize := hsRecSize
+	b := make([]byte, 0, (hsSlots-1)*hsSlotSize+hsRecSizeEpoch)
+	if c.epoch == 0 {
+		b = append(b, hsMagic...)
+	} else {
+		b = append(b, hsMagicEpoch...)
+		recSize = hsRecSizeEpoch
+	}
 	b = binary.LittleEndian.AppendUint64(b, c.seq)
 	b = binary.LittleEndian.AppendUint64(b, term)
 	b = binary.LittleEndian.AppendUint64(b, vote)
+	if c.epoch != 0 {
+		b = binary.LittleEndian.AppendUint64(b, c.epoch)
+	}
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	for range hsSlots - 1 {
-		b = append(b, make([]byte, hsSlotSize-hsRecSize)...)
-		b = append(b, b[:hsRecSize]...)
+		b = append(b, make([]byte, hsSlotSize-recSize)...)
+		b = append(b, b[:recSize]...)
 	}
 	if _, err := c.f.WriteAt(b, 0); err != nil {
 		c.seq--
@@ -169,12 +185,18 @@ func (c *hsCopy) write(term, vote uint64, done func(error)) {
 
 // readHSSlots returns the newest intact slot.
 func readHSSlots(f host.File) (seq, term, vote uint64, ok bool) {
+	r, ok := newestHSRecord(f)
+	return r.seq, r.term, r.vote, ok
+}
+
+// newestHSRecord returns the newest intact slot, whole.
+func newestHSRecord(f host.File) (newest hsRecord, ok bool) {
 	for _, r := range readHSRecords(f) {
-		if r.ok && (!ok || r.seq > seq) {
-			seq, term, vote, ok = r.seq, r.term, r.vote, true
+		if r.ok && (!ok || r.seq > newest.seq) {
+			newest, ok = r, true
 		}
 	}
-	return seq, term, vote, ok
+	return newest, ok
 }
 
 // hsSlotsWhole reports whether every slot is intact and all hold one
@@ -191,8 +213,8 @@ func hsSlotsWhole(f host.File) bool {
 
 // hsRecord is one decoded slot of the hard state copy.
 type hsRecord struct {
-	ok              bool // intact
-	seq, term, vote uint64
+	ok                     bool // intact
+	seq, term, vote, epoch uint64
 }
 
 // readHSRecords decodes every slot.
@@ -209,10 +231,19 @@ func readHSRecords(f host.File) [hsSlots]hsRecord {
 		if off+hsRecSize > len(buf) {
 			continue
 		}
-		r := buf[off : off+hsRecSize]
-		body := r[:hsRecSize-4]
-		if string(r[:len(hsMagic)]) != hsMagic ||
-			crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(r[hsRecSize-4:]) {
+		size := hsRecSize
+		switch string(buf[off : off+len(hsMagic)]) {
+		case hsMagic:
+		case hsMagicEpoch:
+			size = hsRecSizeEpoch
+			if off+size > len(buf) {
+				continue
+			}
+		default:
+			continue
+		}
+		r := buf[off : off+size]
+		if crc32.Checksum(r[:size-4], castagnoli) != binary.LittleEndian.Uint32(r[size-4:]) {
 			continue
 		}
 		out[slot] = hsRecord{ok: true,
@@ -220,17 +251,27 @@ func readHSRecords(f host.File) [hsSlots]hsRecord {
 			term: binary.LittleEndian.Uint64(r[len(hsMagic)+8:]),
 			vote: binary.LittleEndian.Uint64(r[len(hsMagic)+16:]),
 		}
+		if size == hsRecSizeEpoch {
+			out[slot].epoch = binary.LittleEndian.Uint64(r[len(hsMagic)+24:])
+		}
 	}
 	return out
 }
 
 // recoveryMark is the content of RecoveringFile.
 type recoveryMark struct {
-	tOld uint64 // the vote floor
-	done bool   // recovery finished; the floor stays
+	tOld  uint64 // the vote floor
+	done  bool   // recovery finished; the floor stays
+	epoch uint64 // the replica's incarnation: how many recoveries it started
 }
 
-const recMagic = "SKVREC02"
+const (
+	recMagic = "SKVREC02"
+	// recMagicEpoch: the mark also holds the epoch (8 bytes after done).
+	recMagicEpoch = "SKVREC03"
+	recSize       = 21
+	recSizeEpoch  = recSize + 8
+)
 
 // readRecovering reads RecoveringFile. present is false if there is none;
 // ok is false if it is damaged (then the floor is unknown).
@@ -240,13 +281,24 @@ func readRecovering(fs host.FS) (mark recoveryMark, present, ok bool) {
 		return recoveryMark{}, false, false
 	}
 	defer f.Close()
-	b := make([]byte, 21)
+	b := make([]byte, recSizeEpoch+1)
 	n, _ := f.ReadAt(b, 0)
-	if n != 21 || string(b[:8]) != recMagic || b[16] > 1 ||
-		crc32.Checksum(b[:17], castagnoli) != binary.LittleEndian.Uint32(b[17:]) {
+	b = b[:n]
+	size := recSize
+	if n >= 8 && string(b[:8]) == recMagicEpoch {
+		size = recSizeEpoch
+	} else if n < 8 || string(b[:8]) != recMagic {
 		return recoveryMark{}, true, false
 	}
-	return recoveryMark{tOld: binary.LittleEndian.Uint64(b[8:]), done: b[16] == 1}, true, true
+	if n != size || b[16] > 1 ||
+		crc32.Checksum(b[:size-4], castagnoli) != binary.LittleEndian.Uint32(b[size-4:]) {
+		return recoveryMark{}, true, false
+	}
+	mark = recoveryMark{tOld: binary.LittleEndian.Uint64(b[8:]), done: b[16] == 1}
+	if size == recSizeEpoch {
+		mark.epoch = binary.LittleEndian.Uint64(b[17:])
+	}
+	return mark, true, true
 }
 
 // writeRecovering durably records the mark: written to a temp name,
@@ -259,10 +311,17 @@ func writeRecovering(fs host.FS, m recoveryMark, done func(error)) {
 		done(err)
 		return
 	}
-	b := append([]byte(recMagic), make([]byte, 9)...)
+	magic := recMagic
+	if m.epoch != 0 {
+		magic = recMagicEpoch
+	}
+	b := append([]byte(magic), make([]byte, 9)...)
 	binary.LittleEndian.PutUint64(b[8:], m.tOld)
 	if m.done {
 		b[16] = 1
+	}
+	if m.epoch != 0 {
+		b = binary.LittleEndian.AppendUint64(b, m.epoch)
 	}
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 	if _, err := f.WriteAt(b, 0); err != nil {
@@ -321,37 +380,73 @@ func (n *Node) startRecovery(cause error) {
 		n.stop(cause.Error() + "; no intact copy of the hard state to recover with")
 		return
 	}
+	// The next incarnation: above every epoch the replica ran with (it
+	// is in the mark and in the hard state copy, the one that survives
+	// the damage), durable in both before raft runs with it.
+	epoch := n.epoch
+	writeHS := false
+	if n.hs != nil {
+		r, good := newestHSRecord(n.hs.f)
+		epoch = max(epoch, n.hs.epoch, r.epoch)
+		writeHS = good || n.hs.f.Size() == 0
+	}
+	epoch++
 	n.recoverCause = cause.Error()
 	n.booting = true
 	n.rn, n.ms, n.sm = nil, nil, nil
-	writeRecovering(fs, recoveryMark{tOld: tOld}, func(err error) {
+	n.recordEpoch(writeHS, epoch, func(err error) {
+		if err == nil {
+			writeRecovering(fs, recoveryMark{tOld: tOld, epoch: epoch}, func(err error) {
+				n.wipeAfterMark(cause, tOld, epoch, err)
+			})
+			return
+		}
+		n.wipeAfterMark(cause, tOld, epoch, err)
+	})
+}
+
+// recordEpoch writes the new epoch into the hard state copy (if write):
+// with the copy's term and vote, which it keeps.
+func (n *Node) recordEpoch(write bool, epoch uint64, done func(error)) {
+	if !write {
+		done(nil)
+		return
+	}
+	n.hs.epoch = epoch
+	n.hs.write(n.hs.term, n.hs.vote, done)
+}
+
+// wipeAfterMark goes on with a recovery once its mark (and epoch) is
+// durable, or failed with err.
+func (n *Node) wipeAfterMark(cause error, tOld, epoch uint64, err error) {
+	if n.stopped {
+		return
+	}
+	if err != nil {
+		n.fail(cause.Error()+"; recovery", err)
+		return
+	}
+	fs := n.h.FS()
+	if err := n.removeDamaged(); err != nil {
+		n.fail(cause.Error()+"; recovery", err)
+		return
+	}
+	// The removals must be durable before the new log exists: else a
+	// crash brings the damaged files back beside it.
+	fs.SyncDir(func(err error) {
 		if n.stopped {
 			return
+		}
+		if err == nil {
+			n.epoch = epoch
+			err = n.wipeAndJoin(tOld)
 		}
 		if err != nil {
 			n.fail(cause.Error()+"; recovery", err)
 			return
 		}
-		if err := n.removeDamaged(); err != nil {
-			n.fail(cause.Error()+"; recovery", err)
-			return
-		}
-		// The removals must be durable before the new log exists: else a
-		// crash brings the damaged files back beside it.
-		fs.SyncDir(func(err error) {
-			if n.stopped {
-				return
-			}
-			if err == nil {
-				err = n.wipeAndJoin(tOld)
-			}
-			if err != nil {
-				n.fail(cause.Error()+"; recovery", err)
-				return
-			}
-			n.booting = false
-			n.process()
-		})
+		n.booting = false
+		n.process()
 	})
 }
 
@@ -410,7 +505,7 @@ func (n *Node) checkRecovered() {
 	}
 	n.ending = true
 	n.probes.Hit(probeRecoveryDone)
-	writeRecovering(n.h.FS(), recoveryMark{tOld: n.voteFloor, done: true}, func(err error) {
+	writeRecovering(n.h.FS(), recoveryMark{tOld: n.voteFloor, done: true, epoch: n.epoch}, func(err error) {
 		n.ending = false
 		if n.stopped || err != nil {
 			return // retried after the next Ready

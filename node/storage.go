@@ -28,6 +28,10 @@ func (n *Node) boot() error {
 		return fmt.Errorf("hard state copy: %w", err)
 	}
 	n.hs = hsc
+	if hsc.epoch < n.epoch { // the copy's slots lag the mark: write them again
+		hsc.epoch, hsc.whole = n.epoch, false
+	}
+	n.epoch = hsc.epoch
 	w, rep, err := wal.Open(fs, wal.Options{SegmentSize: n.cfg.SegmentSize})
 	if errors.Is(err, wal.ErrNoWAL) {
 		if n.recovering { // crashed while wiping: start the empty log
@@ -235,6 +239,7 @@ func (n *Node) startRaft() error {
 		OnLeader:                  n.onLeader,
 		VoteFloor:                 n.voteFloor,
 		Recovering:                n.recovering,
+		Epoch:                     n.epoch,
 	})
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)
