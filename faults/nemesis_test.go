@@ -131,7 +131,7 @@ func TestMinorityInvariant(t *testing.T) {
 	}
 	// Aimed faults need a Protocol, which writer lacks (aimed_test.go,
 	// storagecrash_test.go).
-	for _, f := range All.Without(Membership).Without(CrashAck).Without(CrashSnapshot).Without(IsolateLeader).Without(CrashSlowLeader).Without(Replay).Without(DiskCorruptTail).Without(DupRequest).Without(IsolateExpirer).Faults() {
+	for _, f := range All.Without(Membership).Without(CrashAck).Without(CrashSnapshot).Without(IsolateLeader).Without(CrashSlowLeader).Without(Replay).Without(DiskCorruptTail).Without(DiskCorruptTailEcho).Without(DupRequest).Without(IsolateExpirer).Faults() {
 		require.True(t, seen[f.Name()], "%s never injected", f.Name())
 	}
 }
