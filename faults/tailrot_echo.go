@@ -37,7 +37,8 @@ type LogState struct {
 	Recovering bool
 	// CaughtUp: it follows a leader, and its commit index is applied and
 	// an entry of its term. Raft ends a recovery once that commit index
-	// reaches the highest one the leader reported; the replica records
+	// reaches the highest one the leader reported (and the leader echoed
+	// the replica's epoch, raft.Config.Epoch); the replica records
 	// the end durably only with its next Ready, so Recovering may still
 	// say true for a while.
 	CaughtUp bool

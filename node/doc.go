@@ -99,7 +99,9 @@
 // above T_old, and never at or below T_old. These rules live in raft
 // (raft.Config.Recovering and VoteFloor): a recovering follower's raft
 // tells a leader that counts on entries it lost where its log ends, and
-// the leader sends them again.
+// the leader sends them again; and each recovery raises the replica's
+// epoch (raft.Config.Epoch), which its acknowledgements carry, so that a
+// leader drops a late copy of one it sent before the damage.
 //
 // If the second copy is damaged too, the replica stops for good: an inert
 // process that ignores all traffic, sets no timer, never votes and never

@@ -49,6 +49,19 @@ import (
 //     now), and the replica's log matches the leader's up to there: its
 //     vote checks protect those entries again. The replica then records
 //     the end durably (checkRecovered).
+//   - An acknowledgement the replica sent before the damage may still be
+//     in flight, and vouches for entries it may have lost: a leader that
+//     counted it after the replica recovered would commit with it. So
+//     each recovery raises the replica's epoch (raft.Config.Epoch), kept
+//     in RecoveringFile and in HardStateFile (which survives the damage
+//     as T_old does) and durable before raft runs with it; every append
+//     acknowledgement carries it, a leader drops those of an earlier
+//     epoch than it learned in its term (and resets the replica's match
+//     index on a later one), and raft leaves recovery only once the
+//     leader of its term echoed the epoch in an append: that leader
+//     counts no old acknowledgement any more, and the commit index of
+//     that append covers whatever it committed with one (raft/raft.go,
+//     "incarnations").
 //   - Raft never again grants a vote in a term up to T_old (the vote
 //     floor, kept in RecoveringFile after recovery ends), so it cannot vote
 //     twice in a term in which it may already have voted.
@@ -64,7 +77,7 @@ const (
 	// HardStateFile holds the second copy of raft's term and vote.
 	HardStateFile = "node.hardstate"
 	// RecoveringFile marks a replica recovering from corrupt storage and
-	// holds T_old.
+	// holds T_old (and the replica's epoch).
 	RecoveringFile = "node.recovering"
 )
 
