@@ -69,7 +69,7 @@ var raftBugs = []Bug{
 	},
 	{
 		Name: "raft-heartbeat-commit-unbounded", Group: GroupPath, File: "raft/raft.go",
-		Old:         `commit := min(r.trk.progress[to].Match, r.log.committed)`,
+		Old:         `commit := min(r.trk.get(to).Match, r.log.committed)`,
 		New:         `commit := r.log.committed`,
 		Description: "Heartbeats carry the leader's commit index instead of min(match, commit): a follower with a stale divergent suffix commits entries the leader never had.",
 		Flags:       []string{"-faults", "partition,crash"},
@@ -201,11 +201,11 @@ var nodeBugs = []Bug{
 	{
 		Name: "node-dedup-missing", Group: GroupSymptom, File: "node/state.go",
 		Old: `
-if _, dup := s.applied[id]; dup {
+if dup {
     return false
 }
 `,
-		New:         ``,
+		New:         `_ = dup`,
 		Description: "The apply-time session check forgets the request IDs it applied: a write the network duplicated, or a client retried at a new leader, takes effect twice.",
 		Flags:       []string{"-faults", "packet,partition"},
 		Unit:        UnitCaught,

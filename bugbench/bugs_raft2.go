@@ -65,8 +65,8 @@ default:
 	},
 	{
 		Name: "raft-checkquorum-sticky", Group: GroupTiming, File: "raft/progress.go",
-		Old:         `t.progress[id].RecentActive = id == self`,
-		New:         `t.progress[id].RecentActive = t.progress[id].RecentActive || id == self`,
+		Old:         `t.get(id).RecentActive = id == self`,
+		New:         `t.get(id).RecentActive = t.get(id).RecentActive || id == self`,
 		Description: "CheckQuorum never clears the followers' activity flags: a leader that heard from a quorum once never steps down when cut off, and keeps taking (and stalling) clients' requests.",
 		Flags:       []string{"-faults", "partition"},
 		Unit:        UnitCaught,

@@ -25,6 +25,7 @@ var raftBugs3 = []Bug{
 		New:         `if r.recovering && m.Commit > r.log.lastIndex() {`,
 		Description: "A follower tells the leader that its log ends below the commit index of a heartbeat only while it is recovering from damaged storage: a replica that finished recovering below what it had acknowledged is never sent the lost entries (the leader takes its append rejections at Match for stale ones) and stays behind for good.",
 		Flags:       []string{"-faults", "disk-corrupt,crash"},
+		Equivalent:  "since the epochs on acknowledgements (b635b0a) a leader forgets what a follower acknowledged before it lost its storage, and the follower leaves recovery only after that leader echoed its new epoch, so no leader's match for a non-recovering follower passes the follower's log (RESULTS.md)",
 	},
 	{
 		Name: "raft-removed-leader-keeps-leading", Group: GroupPath, File: "raft/raft.go",

@@ -78,8 +78,8 @@ return false
 	},
 	{
 		Name: "node-session-watermark-drops-pending", Group: GroupTiming, File: "node/state.go",
-		Old:         `if id < fb {`,
-		New:         `if id <= fb {`,
+		Old:         `i, _ := slices.BinarySearch(s.applied, fb)`,
+		New:         `i, _ := slices.BinarySearch(s.applied, fb+1)`,
 		Description: "Advancing a client's finished-below watermark forgets the applied request at the watermark itself, which the client has not finished: a duplicate of it delivered late, or a retry, takes effect a second time.",
 		Unit:        UnitCaught,
 	},
