@@ -266,16 +266,20 @@ func (x *expirerRun) reconnect() {
 // check that follows the log as the run goes on need not copy all of it
 // each time.
 func (n *Nemesis) EpisodesFrom(i int) []EpisodeLog {
-	if i >= len(n.log) {
-		return nil
-	}
-	out := slices.Clone(n.log[max(i, 0):])
-	for j := range out {
-		if out[j].End < 0 {
-			out[j].Detail = n.logEps[max(i, 0)+j].detail
+	return n.AppendEpisodesFrom(nil, i)
+}
+
+// AppendEpisodesFrom appends EpisodesFrom(i) to dst and returns it, so
+// that a check called on every slice of a run can reuse one buffer.
+func (n *Nemesis) AppendEpisodesFrom(dst []EpisodeLog, i int) []EpisodeLog {
+	for j := max(i, 0); j < len(n.log); j++ {
+		e := n.log[j]
+		if e.End < 0 {
+			e.Detail = n.logEps[j].detail
 		}
+		dst = append(dst, e)
 	}
-	return out
+	return dst
 }
 
 // AtBaseline reports whether every replica's disk (capacity, speed) and

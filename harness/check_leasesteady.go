@@ -38,6 +38,7 @@ const steadyMargin = 500 * time.Millisecond
 type steadyQuiet struct {
 	next int
 	end  int64
+	buf  []faults.EpisodeLog // scratch for the entries from next on
 }
 
 // idleWhileArmed reports whether e is an episode of an aimed fault that
@@ -91,7 +92,9 @@ func (r *seedRun) sampleLeaseSteady() {
 	}
 	var quiet int64
 	if r.nemesis != nil {
-		q, ok := r.steadyQuiet.advance(r.nemesis.EpisodesFrom(r.steadyQuiet.next))
+		sq := &r.steadyQuiet
+		sq.buf = r.nemesis.AppendEpisodesFrom(sq.buf[:0], sq.next)
+		q, ok := sq.advance(sq.buf)
 		if !ok || !r.nemesis.AtBaseline() {
 			return
 		}
@@ -138,7 +141,7 @@ func (r *seedRun) checkLeaseSteady(now, quiet int64, ids []host.NodeID, ins []In
 		}
 		if !paused {
 			paused = true
-			lv.addPauses(r.faultEpisodes())
+			lv.addPauses(r)
 		}
 		if by := lv.endBy(l); by+int64(lv.latency+steadyMargin) <= now {
 			return l.neverExpired(fmt.Sprintf("at %v, with no fault active since %v, its leader %d still holds it",

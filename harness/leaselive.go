@@ -102,18 +102,14 @@ func (lv *leaseLiveness) afterPauses(t int64) int64 {
 func (r *seedRun) leaseLiveness(ins []Inspector, slack time.Duration) (lv leaseLiveness, ok bool) {
 	lv, ok = r.leaseLivenessBase(ins, slack)
 	if ok {
-		lv.addPauses(r.faultEpisodes())
+		lv.addPauses(r)
 	}
 	return lv, ok
 }
 
-// addPauses notes the process pauses among the fault episodes.
-func (lv *leaseLiveness) addPauses(eps []lin.Fault) {
-	for _, e := range eps {
-		if e.Name == faults.Pause {
-			lv.pauses = append(lv.pauses, e)
-		}
-	}
+// addPauses notes the process pauses among the run's fault episodes.
+func (lv *leaseLiveness) addPauses(r *seedRun) {
+	lv.pauses = r.pauseEpisodes(lv.pauses)
 }
 
 // leaseLivenessBase is leaseLiveness without the pauses: its bounds are

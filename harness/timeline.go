@@ -3,6 +3,7 @@ package harness
 import (
 	"strings"
 
+	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
 	lin "github.com/seedkv/seedkv/linearizability"
 	"github.com/seedkv/seedkv/node"
@@ -112,12 +113,33 @@ func (r *seedRun) faultEpisodes() []lin.Fault {
 		return nil
 	}
 	var out []lin.Fault
-	for _, e := range r.nemesis.Episodes() {
-		end := int64(e.End)
-		if e.End < 0 {
-			end = r.now()
-		}
-		out = append(out, lin.Fault{Name: e.Name, Detail: e.Detail, Start: int64(e.Start), End: end})
+	for i := range r.nemesis.NumEpisodes() {
+		out = append(out, r.faultEpisode(i))
 	}
 	return out
+}
+
+// faultEpisode is faultEpisodes()[i] (with a nemesis).
+func (r *seedRun) faultEpisode(i int) lin.Fault {
+	e := r.nemesis.Episode(i)
+	end := int64(e.End)
+	if e.End < 0 {
+		end = r.now()
+	}
+	return lin.Fault{Name: e.Name, Detail: e.Detail, Start: int64(e.Start), End: end}
+}
+
+// pauseEpisodes appends to dst the process pauses among faultEpisodes,
+// in the same order, without building the whole list: the lease checks
+// ask for them on many steps and keep only the pauses.
+func (r *seedRun) pauseEpisodes(dst []lin.Fault) []lin.Fault {
+	if r.nemesis == nil {
+		return dst
+	}
+	for i := range r.nemesis.NumEpisodes() {
+		if r.nemesis.Episode(i).Name == faults.Pause {
+			dst = append(dst, r.faultEpisode(i))
+		}
+	}
+	return dst
 }
