@@ -172,16 +172,21 @@ func (n *Nemesis) CrashSoon(e *Episode, id host.NodeID, why string, done func(bo
 	})
 }
 
-// crashableNow reports whether id may be crashed now within the budget.
+// crashableNow reports whether id may be crashed now within the budget:
+// whether it is among Crashable's candidates and the budget is positive.
+// It counts as Crashable does without building the list: the aimed
+// faults' triggers ask on many of the messages they watch.
 func (n *Nemesis) crashableNow(id host.NodeID) bool {
-	cands, budget := n.Crashable()
-	if budget <= 0 {
-		return false
-	}
-	for _, c := range cands {
-		if c == id {
-			return true
+	now := n.w.Elapsed()
+	unavail, alive, isCand := 0, 0, false
+	for _, r := range n.ids {
+		switch {
+		case n.unavailable(r, now):
+			unavail++
+		case n.w.Alive(r):
+			alive++
+			isCand = isCand || r == id
 		}
 	}
-	return false
+	return isCand && min(n.minority()-unavail, alive) > 0
 }

@@ -78,7 +78,8 @@ func (s *safetyChecker) noteHeartbeat(from, to host.NodeID, term uint64, p []byt
 // heartbeat of term: if that heartbeat's commit index was past the
 // replica's log, the answer must be a rejection.
 func (s *safetyChecker) checkHeartbeatAnswer(from, to host.NodeID, term uint64, reject bool) {
-	q := s.heartbeats[from]
+	all := s.heartbeats[from]
+	q := all
 	if len(q) == 0 {
 		return // none delivered (or all answered)
 	}
@@ -95,5 +96,10 @@ func (s *safetyChecker) checkHeartbeatAnswer(from, to host.NodeID, term uint64, 
 		}
 		break
 	}
-	s.heartbeats[from] = q
+	// Move the unanswered ones (rarely any) to the front rather than keep
+	// q, a tail of the queue: noteHeartbeat's next append would otherwise
+	// outgrow it and allocate, once per heartbeat.
+	k := copy(all, q)
+	clear(all[k:]) // drop the processes the answered ones hold
+	s.heartbeats[from] = all[:k]
 }
