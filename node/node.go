@@ -119,6 +119,7 @@ type Node struct {
 	initialStore *mvcc.Store // Config.InitialStore decoded, until boot
 	alarm        bool
 	tick         host.Timer
+	onTickFn     func() // n.onTick, bound once: a method value allocates
 	obsTerm      uint64 // term and vote last reported to the Observer
 	obsVote      uint64
 }
@@ -255,7 +256,10 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 }
 
 func (n *Node) scheduleTick() {
-	n.tick = n.h.After(n.cfg.TickInterval, n.onTick)
+	if n.onTickFn == nil {
+		n.onTickFn = n.onTick
+	}
+	n.tick = n.h.After(n.cfg.TickInterval, n.onTickFn)
 }
 
 func (n *Node) onTick() {
