@@ -39,6 +39,10 @@ type steadyQuiet struct {
 	next int
 	end  int64
 	buf  []faults.EpisodeLog // scratch for the entries from next on
+	// scratch for sampleLeaseSteady's inspectors
+	ids  []host.NodeID
+	ins  []Inspector
+	held map[int64]bool // checkLeaseSteady's, reused
 }
 
 // idleWhileArmed reports whether e is an episode of an aimed fault that
@@ -100,7 +104,11 @@ func (r *seedRun) sampleLeaseSteady() {
 		}
 		quiet = q
 	}
-	ids, ins := r.inspectors()
+	// The buffers are reused after every slice; checkLeaseSteady keeps
+	// neither.
+	sq := &r.steadyQuiet
+	sq.ids, sq.ins = r.appendInspectors(sq.ids[:0], sq.ins[:0])
+	ids, ins := sq.ids, sq.ins
 	if err := r.checkLeaseSteady(int64(r.w.Elapsed()), quiet, ids, ins, r.skew.slack()); err != nil {
 		r.failf("%v", err)
 	}
@@ -124,7 +132,12 @@ func (r *seedRun) checkLeaseSteady(now, quiet int64, ids []host.NodeID, ins []In
 			continue
 		}
 		if term, leads := ld.Leadership(); leads && term == lv.start.term {
-			leader, held = ids[i], map[int64]bool{}
+			// One map for the run, cleared: this runs after every slice.
+			if r.steadyQuiet.held == nil {
+				r.steadyQuiet.held = map[int64]bool{}
+			}
+			leader, held = ids[i], r.steadyQuiet.held
+			clear(held)
 			for _, id := range ll.Leases() {
 				held[id] = true
 			}

@@ -10,6 +10,12 @@ import (
 // inspectors returns the inspector of every running replica that has not
 // stopped for good, in ID order, and how many replicas stopped.
 func (r *seedRun) inspectors() (ids []host.NodeID, ins []Inspector) {
+	return r.appendInspectors(nil, nil)
+}
+
+// appendInspectors is inspectors appending to ids and ins, for a caller
+// that reuses its buffers.
+func (r *seedRun) appendInspectors(ids []host.NodeID, ins []Inspector) ([]host.NodeID, []Inspector) {
 	for _, id := range r.replicas {
 		in := r.inspectorOf(r.w.Process(id))
 		if in == nil {

@@ -237,7 +237,7 @@ func (r *seedRun) runFor(d time.Duration) bool {
 		r.skew.sample(r)
 		r.sampleStates()
 		r.sampleLeaseSteady() // check_leasesteady.go
-		procs := float64(len(r.w.Nodes()))
+		procs := float64(r.w.NumNodes())
 		secs := max(r.w.Elapsed(), time.Second).Seconds()
 		events, bytes := r.w.Events(), r.w.Net().Stats().SentBytes
 		if events > uint64(procs*secs*MaxEventsPerSecond) || bytes > uint64(procs*secs*MaxBytesPerSecond) {

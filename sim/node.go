@@ -81,6 +81,10 @@ func (w *World) Nodes() []host.NodeID {
 	return ids
 }
 
+// NumNodes is len(Nodes()) without building the list (the harness asks
+// after every slice of a run).
+func (w *World) NumNodes() int { return len(w.order) }
+
 // Process returns the running process of id, or nil if it is down or
 // unknown.
 func (w *World) Process(id host.NodeID) host.Process {
