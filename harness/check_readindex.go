@@ -34,11 +34,24 @@ func (s *safetyChecker) checkReadIndexTerm(from, to host.NodeID, term, index uin
 	if l == nil {
 		return
 	}
-	if st := l.RaftStatus(); st.Role != raft.RoleLeader || st.Term != term {
+	if st := s.statusOf(l); st.Role != raft.RoleLeader || st.Term != term {
 		return
 	}
 	if t, ok, _ := l.LogTerm(index); ok && t != term {
 		s.fail("read index: leader %d of term %d answered a ReadIndex request of replica %d at %v with index %d, an entry of term %d: a read index is the commit index of the answering leader's own term (a request kept across a change of term was confirmed by the new term's heartbeats)",
 			from, term, to, s.now(), index, t)
 	}
+}
+
+// statusOf is l.RaftStatus() read into s.readStatus (without Progress)
+// when l is a node: the ReadIndex checks read it for every answer and
+// every linearizable read, and RaftStatus copies the configuration each
+// time. Valid until the next call.
+func (s *safetyChecker) statusOf(l leaderLog) *raft.Status {
+	if n, ok := l.(interface{ RaftStatusInto(*raft.Status) }); ok {
+		n.RaftStatusInto(&s.readStatus)
+	} else {
+		s.readStatus = l.RaftStatus()
+	}
+	return &s.readStatus
 }

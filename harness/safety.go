@@ -85,6 +85,7 @@ type safetyChecker struct {
 	// set, stands in for the replicas there (unit tests).
 	heartbeats map[host.NodeID][]heartbeatSeen
 	hbStatus   raft.Status
+	readStatus raft.Status // the ReadIndex checks', reused (statusOf)
 	hbView     func(host.NodeID) (last uint64, inc any, ok bool)
 
 	promises, commitChecks, completeness, reads int

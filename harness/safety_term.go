@@ -478,7 +478,7 @@ func (s *safetyChecker) checkReadQuorum(client int, call time.Duration, hdr api.
 	if n == nil {
 		return
 	}
-	voters := n.RaftStatus().ConfState.Voters
+	voters := s.statusOf(n).ConfState.Voters
 	if len(voters) <= 1 {
 		return
 	}
