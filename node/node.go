@@ -119,8 +119,9 @@ type Node struct {
 	initialStore *mvcc.Store // Config.InitialStore decoded, until boot
 	alarm        bool
 	tick         host.Timer
-	onTickFn     func() // n.onTick, bound once: a method value allocates
-	obsTerm      uint64 // term and vote last reported to the Observer
+	onTickFn     func()       // n.onTick, bound once: a method value allocates
+	notLeader    api.Response // replyNotLeader's, reused
+	obsTerm      uint64       // term and vote last reported to the Observer
 	obsVote      uint64
 }
 

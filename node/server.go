@@ -167,8 +167,11 @@ func (n *Node) replyErr(key reqKey, op api.Op, code api.ErrorCode, detail string
 
 func (n *Node) replyNotLeader(key reqKey, op api.Op) {
 	n.probes.Hit(probeNotLeader)
-	n.reply(key, &api.Response{ID: key.id, Op: op, Header: n.header(), Err: api.CodeNotLeader,
-		Leader: host.NodeID(n.lead)})
+	// Into a scratch response: reply keeps nothing of it once encoded, and
+	// a follower answers many requests so (a fresh one escaped each time).
+	n.notLeader = api.Response{ID: key.id, Op: op, Header: n.header(), Err: api.CodeNotLeader,
+		Leader: host.NodeID(n.lead)}
+	n.reply(key, &n.notLeader)
 }
 
 // member looks id up in the configuration.
