@@ -308,6 +308,7 @@ func (n *Node) flushProposals() {
 		ents[i] = raft.Entry{Type: raft.EntryNormal, Data: props[i].data}
 	}
 	err := n.rn.Step(raft.Message{Type: raft.MsgProp, From: uint64(n.id), To: uint64(n.id), Entries: ents})
+	defer n.reuseProps(props)
 	if err == nil {
 		return
 	}
@@ -322,6 +323,17 @@ func (n *Node) flushProposals() {
 			delete(n.pending, p.key)
 			n.replyErr(p.key, pr.op, api.CodeNotLeader, "proposal dropped: "+err.Error())
 		}
+	}
+}
+
+// reuseProps makes the buffer props, flushed, n.props again, unless
+// writes were buffered since: a leader flushes after every burst of
+// client writes, and a fresh buffer each time was one allocation per
+// burst.
+func (n *Node) reuseProps(props []bufferedProp) {
+	if n.props == nil {
+		clear(props) // raft holds the data; drop the buffer's references
+		n.props = props[:0]
 	}
 }
 
