@@ -64,10 +64,7 @@ func TestIsolateExpirerFlapsLeadership(t *testing.T) {
 	flapped, rejoined := 0, 0
 	for seed := uint64(1); seed <= 16; seed++ {
 		chain := float64(2 * (seed % 2)) // odd seeds: up to two leaders after the first new one
-		w := sim.NewWorld(seed, sim.DefaultConfig())
-		for _, id := range ids {
-			require.NoError(t, w.AddNode(id, startChatty(ids)))
-		}
+		w, _ := chattyWorld(t, seed, len(ids))
 		spec := Spec{Name: IsolateExpirer, Gap: Duration(50 * time.Millisecond), Hold: Duration(20 * time.Millisecond),
 			Params: map[string]float64{"span_s": 3, "chain": chain}}
 		n, err := NewFromSpecs(w, ids, []Spec{spec}, w.Rand("n"))
@@ -134,11 +131,7 @@ func TestIsolateExpirerFlapsLeadership(t *testing.T) {
 // setting off its value before any fault is not the baseline; HealAll
 // restores it.
 func TestAtBaseline(t *testing.T) {
-	w := sim.NewWorld(3, sim.DefaultConfig())
-	ids := []host.NodeID{1, 2, 3}
-	for _, id := range ids {
-		require.NoError(t, w.AddNode(id, startChatty(ids)))
-	}
+	w, ids := chattyWorld(t, 3, 3)
 	n, err := NewFromSpecs(w, ids, nil, w.Rand("n"))
 	require.NoError(t, err)
 	require.NoError(t, n.Start(time.Second))

@@ -59,13 +59,23 @@ type toyProtocol struct{}
 func (toyProtocol) Classify(p []byte) Moment { return Moment(p[0]) }
 func (toyProtocol) Leader() host.NodeID      { return 1 }
 
-func aimedWorld(t *testing.T, fault string, proto bool) (*sim.World, *Nemesis, *[]string) {
+// chattyWorld is a world of seed with chatty replicas 1..size.
+func chattyWorld(t *testing.T, seed uint64, size int) (*sim.World, []host.NodeID) {
 	t.Helper()
-	w := sim.NewWorld(7, sim.DefaultConfig())
-	ids := []host.NodeID{1, 2, 3, 4, 5}
+	w := sim.NewWorld(seed, sim.DefaultConfig())
+	ids := make([]host.NodeID, size)
+	for i := range ids {
+		ids[i] = host.NodeID(i + 1)
+	}
 	for _, id := range ids {
 		require.NoError(t, w.AddNode(id, startChatty(ids)))
 	}
+	return w, ids
+}
+
+func aimedWorld(t *testing.T, fault string, proto bool) (*sim.World, *Nemesis, *[]string) {
+	t.Helper()
+	w, ids := chattyWorld(t, 7, 5)
 	var trace []string
 	w.SetTraceWriter(writerFunc(func(p []byte) { trace = append(trace, string(p)) }))
 	f, ok := Lookup(fault)
@@ -166,11 +176,7 @@ func TestCrashAckCrashesTheSender(t *testing.T) {
 // the other's value behind. HealAll restores every replica's baseline.
 func TestOverlappingFaultsHealToBaseline(t *testing.T) {
 	for seed := uint64(1); seed <= 8; seed++ {
-		w := sim.NewWorld(seed, sim.DefaultConfig())
-		ids := []host.NodeID{1, 2, 3, 4, 5}
-		for _, id := range ids {
-			require.NoError(t, w.AddNode(id, startChatty(ids)))
-		}
+		w, ids := chattyWorld(t, seed, 5)
 		fast := Duration(50 * time.Millisecond)
 		specs := []Spec{{Name: DiskSlow, Gap: fast, Hold: Duration(300 * time.Millisecond)},
 			{Name: CrashSlowLeader, Gap: fast, Hold: Duration(300 * time.Millisecond)},
@@ -199,11 +205,7 @@ func TestIsolateLeaderCutsLeadersInTurn(t *testing.T) {
 	details := map[string]bool{}
 	chained := 0
 	for seed := uint64(1); seed <= 12; seed++ {
-		w := sim.NewWorld(seed, sim.DefaultConfig())
-		ids := []host.NodeID{1, 2, 3, 4, 5}
-		for _, id := range ids {
-			require.NoError(t, w.AddNode(id, startChatty(ids)))
-		}
+		w, ids := chattyWorld(t, seed, 5)
 		spec := Spec{Name: IsolateLeader, Gap: Duration(50 * time.Millisecond), Hold: Duration(time.Second),
 			Params: map[string]float64{"chain": 3}}
 		n, err := NewFromSpecs(w, ids, []Spec{spec}, w.Rand("n"))
@@ -327,11 +329,7 @@ func startPinger(h host.Host) host.Process {
 // Protocol.
 func TestDupRequestDeliversClientWritesTwice(t *testing.T) {
 	for _, client := range []bool{true, false} {
-		w := sim.NewWorld(7, sim.DefaultConfig())
-		ids := []host.NodeID{1, 2, 3}
-		for _, id := range ids {
-			require.NoError(t, w.AddNode(id, startChatty(ids)))
-		}
+		w, ids := chattyWorld(t, 7, 3)
 		if client {
 			require.NoError(t, w.AddNode(1001, startPinger))
 		}

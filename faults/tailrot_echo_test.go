@@ -52,11 +52,7 @@ func TestCorruptTailEchoDeliversTheLostAck(t *testing.T) {
 	w.RunFor(3 * time.Second)
 	require.Zero(t, count(*trace, "fault/"), "no ReplicaLogs, no injection")
 
-	w = sim.NewWorld(9, sim.DefaultConfig())
-	ids := []host.NodeID{1, 2, 3, 4, 5}
-	for _, id := range ids {
-		require.NoError(t, w.AddNode(id, startChatty(ids)))
-	}
+	w, ids := chattyWorld(t, 9, 5)
 	var lines []string
 	w.SetTraceWriter(writerFunc(func(p []byte) { lines = append(lines, string(p)) }))
 	probes := probe.NewSet()

@@ -206,9 +206,13 @@ func (c *cluster) tick(id uint64, n int) {
 }
 
 // tickAll ticks every node n times, stabilizing in between.
-func (c *cluster) tickAll(n int) {
+func (c *cluster) tickAll(n int) { c.tickOnly(n, c.ids...) }
+
+// tickOnly ticks the nodes ids n times, stabilizing in between (the
+// others' clocks stand still, as if they were down).
+func (c *cluster) tickOnly(n int, ids ...uint64) {
 	for range n {
-		for _, id := range c.ids {
+		for _, id := range ids {
 			c.nodes[id].rn.Tick()
 		}
 		c.stabilize()

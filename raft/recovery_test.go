@@ -25,6 +25,19 @@ func (c *cluster) wipe(id uint64) {
 
 // restartWith restarts node id from its storage with cfg's recovery
 // settings (the durable recovery mark).
+// healAndWrite heals the cluster, waits for a leader, commits a write
+// "after" through it, and requires that replica recovered has left
+// recovery by then.
+func (c *cluster) healAndWrite(recovered uint64) {
+	c.heal()
+	c.tickAll(50)
+	lead := c.leader()
+	require.NotZero(c.t, lead)
+	require.NoError(c.t, c.propose(lead, "after"))
+	c.tickAll(5)
+	require.False(c.t, c.nodes[recovered].rn.Recovering(), "%d did not leave recovery", recovered)
+}
+
 func (c *cluster) restartWith(id uint64, recovering bool, floor uint64) {
 	n := c.nodes[id]
 	cfg := c.config(id, n.storage)
@@ -61,23 +74,12 @@ func TestRecoveringNodeVotesOnlyOnceCaughtUp(t *testing.T) {
 
 	c.heal()
 	c.isolate(1)
-	for range 100 {
-		for _, id := range []uint64{2, 3} {
-			c.nodes[id].rn.Tick()
-		}
-		c.stabilize()
-	}
+	c.tickOnly(100, 2, 3)
 	for _, id := range []uint64{2, 3} {
 		require.NotEqual(t, RoleLeader, c.status(id).Role, "elected with the vote of a replica that lost committed entries")
 	}
 
-	c.heal()
-	c.tickAll(50)
-	lead := c.leader()
-	require.NotZero(t, lead)
-	require.NoError(t, c.propose(lead, "after"))
-	c.tickAll(5)
-	require.False(t, c.nodes[3].rn.Recovering(), "3 did not leave recovery")
+	c.healAndWrite(3)
 	require.Equal(t, []string{"e", "after"}, c.appliedData(3)[len(c.appliedData(3))-2:])
 	c.checkApplied()
 }
@@ -202,12 +204,7 @@ func TestStaleAckOfEarlierIncarnationNotCounted(t *testing.T) {
 			eCommitted := c.status(1).Commit >= 4
 			c.heal()
 			c.isolate(1)
-			for range 100 {
-				for _, id := range []uint64{2, 3} {
-					c.nodes[id].rn.Tick()
-				}
-				c.stabilize()
-			}
+			c.tickOnly(100, 2, 3)
 			for _, id := range []uint64{2, 3} {
 				if eCommitted && c.status(id).Role == RoleLeader {
 					term, err := c.nodes[id].storage.Term(4)
@@ -215,13 +212,7 @@ func TestStaleAckOfEarlierIncarnationNotCounted(t *testing.T) {
 						"%d elected without e, which 1 committed with 3's acknowledgement of an earlier incarnation", id)
 				}
 			}
-			c.heal()
-			c.tickAll(50)
-			lead := c.leader()
-			require.NotZero(t, lead)
-			require.NoError(t, c.propose(lead, "after"))
-			c.tickAll(5)
-			require.False(t, c.nodes[3].rn.Recovering(), "3 did not leave recovery")
+			c.healAndWrite(3)
 			c.checkApplied()
 			if eCommitted {
 				require.Contains(t, c.appliedData(2), "e")
