@@ -109,7 +109,11 @@ func (r *seedRun) sampleLeaseSteady() {
 	sq := &r.steadyQuiet
 	sq.ids, sq.ins = r.appendInspectors(sq.ids[:0], sq.ins[:0])
 	ids, ins := sq.ids, sq.ins
-	if err := r.checkLeaseSteady(int64(r.w.Elapsed()), quiet, ids, ins, r.skew.slack()); err != nil {
+	err := r.checkLeaseSteady(int64(r.w.Elapsed()), quiet, ids, ins, r.skew.slack())
+	// An inspector holds its replica's incarnation: left in the buffer it
+	// would keep a crashed one (its WAL segment, its store) alive.
+	clear(sq.ins)
+	if err != nil {
 		r.failf("%v", err)
 	}
 }
