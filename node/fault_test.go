@@ -525,3 +525,29 @@ func TestEpochGrowsWithEachRecoveryAndSurvives(t *testing.T) {
 	c.mustPut("after", "x")
 	c.converged(10 * time.Second)
 }
+
+// A recovery that meets a full disk waits for room and starts again; it
+// must not stop the replica for good (a transient disk-full used to lose
+// the replica for the rest of the run).
+func TestRecoveryOnAFullDiskWaitsForRoom(t *testing.T) {
+	c := newCluster(t, 3, 15, Config{})
+	l := c.waitLeader(5 * time.Second)
+	acked := c.writeMany("r", 20)
+	victim := followerOf(c, l)
+	disk := c.w.Disk(victim)
+	seg := lastSegment(t, disk)
+	require.NoError(t, c.w.Crash(victim))
+	corruptFile(t, disk, seg, 0.5)
+	require.NoError(t, disk.SetCapacity(disk.Used())) // no room for the recovery's marker
+	require.NoError(t, c.w.Restart(victim))
+	c.w.RunFor(2 * time.Second)
+	n := c.nodes[victim]
+	stopped, why := n.Stopped()
+	require.False(t, stopped, "a full disk during recovery stopped the replica: %s", why)
+	require.True(t, n.booting, "the recovery waits for room")
+	require.NoError(t, disk.SetCapacity(1<<40))
+	c.waitRecovered(victim)
+	c.checkAcked(acked)
+	c.mustPut("after", "room")
+	c.converged(10 * time.Second)
+}

@@ -436,12 +436,12 @@ func (n *Node) wipeAfterMark(cause error, tOld, epoch uint64, err error) {
 		return
 	}
 	if err != nil {
-		n.fail(cause.Error()+"; recovery", err)
+		n.recoveryFailed(cause, err)
 		return
 	}
 	fs := n.h.FS()
 	if err := n.removeDamaged(); err != nil {
-		n.fail(cause.Error()+"; recovery", err)
+		n.recoveryFailed(cause, err)
 		return
 	}
 	// The removals must be durable before the new log exists: else a
@@ -455,11 +455,31 @@ func (n *Node) wipeAfterMark(cause error, tOld, epoch uint64, err error) {
 			err = n.wipeAndJoin(tOld)
 		}
 		if err != nil {
-			n.fail(cause.Error()+"; recovery", err)
+			n.recoveryFailed(cause, err)
 			return
 		}
 		n.booting = false
 		n.process()
+	})
+}
+
+// recoveryFailed handles a recovery step that failed with err. A full
+// disk changed nothing that matters and lost nothing acknowledged (a
+// recovery starts from a wiped log and votes for nobody), so the whole
+// recovery starts again after DiskRetry, as diskError retries: stopping
+// for good there turned a transient disk-full into a replica lost for
+// the rest of the run (a 1 h seed lost two of five this way). Anything
+// else fails the replica (Node.fail).
+func (n *Node) recoveryFailed(cause, err error) {
+	if !errors.Is(err, host.ErrNoSpace) {
+		n.fail(cause.Error()+"; recovery", err)
+		return
+	}
+	n.probes.Hit(probeDiskFullRetry)
+	n.h.After(n.cfg.DiskRetry, func() {
+		if !n.stopped {
+			n.startRecovery(cause)
+		}
 	})
 }
 
