@@ -12,8 +12,10 @@ import (
 // receives every replica's safety events; opts may set further fields
 // (the scenario's storage settings).
 func nodeReplica(p RaftParams, obs node.Observer, opts ...func(*node.Config)) ReplicaFunc {
+	// One world's replicas share the decoding of the commands they apply.
+	memo := node.NewCommandMemo()
 	return func(h host.Host, peers []host.NodeID) host.Process {
-		c := node.Config{Members: peers, Join: peers == nil,
+		c := node.Config{Members: peers, Join: peers == nil, Commands: memo,
 			TickInterval: p.Tick.D(), ElectionTicks: p.ElectionTicks, HeartbeatTicks: p.HeartbeatTicks,
 			SnapshotEntries: p.SnapshotEntries, CatchUpEntries: p.CatchUpEntries,
 			MaxSizePerMsg: p.MaxMsgBytes, MaxInflightMsgs: p.MaxInflight, ReadTimeout: p.ReadTimeout.D(), Observer: obs}

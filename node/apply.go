@@ -42,7 +42,7 @@ func (n *Node) apply(ents []raft.Entry) bool {
 }
 
 func (n *Node) applyCommand(e *raft.Entry) {
-	c, err := decodeEntryCommand(e.Data)
+	c, err := n.cfg.Commands.decode(e)
 	if err != nil {
 		return // skipped on every replica alike
 	}

@@ -112,6 +112,11 @@ type Config struct {
 	// events as they happen (leadership, applied entries, durable term
 	// and vote, what a restart recovered): see Observer.
 	Observer Observer
+	// Commands, if not nil, is a memo of decoded log commands shared by
+	// the replicas of one single-threaded world (a simulation): each
+	// committed entry's request is decoded once, not once per replica.
+	// Nil (one replica per process) decodes each entry it applies.
+	Commands *CommandMemo
 }
 
 func (c Config) withDefaults() Config {
