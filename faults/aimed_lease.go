@@ -262,26 +262,6 @@ func (x *expirerRun) reconnect() {
 	x.cut = nil
 }
 
-// EpisodesFrom is Episodes from log entry i on (the log only grows): a
-// check that follows the log as the run goes on need not copy all of it
-// each time.
-func (n *Nemesis) EpisodesFrom(i int) []EpisodeLog {
-	return n.AppendEpisodesFrom(nil, i)
-}
-
-// AppendEpisodesFrom appends EpisodesFrom(i) to dst and returns it, so
-// that a check called on every slice of a run can reuse one buffer.
-func (n *Nemesis) AppendEpisodesFrom(dst []EpisodeLog, i int) []EpisodeLog {
-	for j := max(i, 0); j < len(n.log); j++ {
-		e := n.log[j]
-		if e.End < 0 {
-			e.Detail = n.logEps[j].detail
-		}
-		dst = append(dst, e)
-	}
-	return dst
-}
-
 // AtBaseline reports whether every replica's disk (capacity, speed) and
 // clock rate, and the network's latency, loss and duplication, are as
 // they were before any fault. Once every episode has healed they usually

@@ -34,15 +34,23 @@ import (
 const steadyMargin = 500 * time.Millisecond
 
 // steadyQuiet follows the nemesis's episode log for the steady-leader
-// lease check: the episodes before next have all ended, the last at end.
+// lease check: the entries before seen have been looked at, open holds
+// those of them that had not ended then, and end is the latest end of
+// the ones that ended having acted.
 type steadyQuiet struct {
-	next int
+	seen int
+	open []int
 	end  int64
-	buf  []faults.EpisodeLog // scratch for the entries from next on
 	// scratch for sampleLeaseSteady's inspectors
 	ids  []host.NodeID
 	ins  []Inspector
 	held map[int64]bool // checkLeaseSteady's, reused
+}
+
+// episodeLog is the nemesis's episode log as steadyQuiet reads it.
+type episodeLog interface {
+	NumEpisodes() int
+	Episode(i int) faults.EpisodeLog
 }
 
 // idleWhileArmed reports whether e is an episode of an aimed fault that
@@ -59,31 +67,33 @@ func idleWhileArmed(e faults.EpisodeLog) bool {
 	return false
 }
 
-// advance folds the log entries from next on (eps, as EpisodesFrom(next)
-// gives them) into q, and reports the end of the last episode and
+// advance takes in the log's new entries and the ones that ended since
+// the last call, and reports the end of the last episode that acted and
 // whether none is active now. An aimed fault's episode that has not fired
 // (idleWhileArmed; isolate-expirer stays armed for most of a run, waiting
-// for an expiry) did nothing and counts as none.
-func (q *steadyQuiet) advance(eps []faults.EpisodeLog) (int64, bool) {
-	quiet, folding := true, true
-	end := q.end
-	for _, e := range eps {
+// for an expiry) did nothing and counts as none. Each call reads only the
+// new entries and the open ones: re-reading the log from the oldest open
+// entry on, as it once did, cost a one-hour seed with an armed episode
+// from its start a third of its CPU time (quadratic in the run's length).
+func (q *steadyQuiet) advance(log episodeLog) (int64, bool) {
+	for n := log.NumEpisodes(); q.seen < n; q.seen++ {
+		q.open = append(q.open, q.seen)
+	}
+	quiet := true
+	open := q.open[:0]
+	for _, i := range q.open {
+		e := log.Episode(i)
 		armed := idleWhileArmed(e)
 		switch {
 		case e.End >= 0 && !armed:
-			end = max(end, int64(e.End))
-		case e.End < 0 && !armed:
-			quiet = false
-		}
-		if e.End < 0 {
-			folding = false
-		}
-		if folding {
-			q.next++
-			q.end = end
+			q.end = max(q.end, int64(e.End))
+		case e.End < 0:
+			quiet = quiet && armed
+			open = append(open, i)
 		}
 	}
-	return end, quiet
+	q.open = open
+	return q.end, quiet
 }
 
 // sampleLeaseSteady runs the steady-leader lease check at the end of a
@@ -96,9 +106,7 @@ func (r *seedRun) sampleLeaseSteady() {
 	}
 	var quiet int64
 	if r.nemesis != nil {
-		sq := &r.steadyQuiet
-		sq.buf = r.nemesis.AppendEpisodesFrom(sq.buf[:0], sq.next)
-		q, ok := sq.advance(sq.buf)
+		q, ok := r.steadyQuiet.advance(r.nemesis)
 		if !ok || !r.nemesis.AtBaseline() {
 			return
 		}

@@ -43,52 +43,61 @@ func TestCheckLeaseSteady(t *testing.T) {
 		"lease 9 was never granted to a client")
 }
 
+// episodeSlice is an episode log in a slice (steadyQuiet's view of it).
+type episodeSlice []faults.EpisodeLog
+
+func (l episodeSlice) NumEpisodes() int                { return len(l) }
+func (l episodeSlice) Episode(i int) faults.EpisodeLog { return l[i] }
+
 // TestSteadyQuiet: the check's view of the episode log: quiet since the
-// last end, not quiet while an episode is active, except an
-// isolate-expirer episode that has not fired; ended entries at the front
-// are folded and not read again.
+// last end, not quiet while an episode is active, except an aimed
+// episode that has not fired; entries seen ended are not read again.
 func TestSteadyQuiet(t *testing.T) {
 	var q steadyQuiet
 	s := func(d int) time.Duration { return time.Duration(d) * time.Second }
-	eps := []faults.EpisodeLog{
+	log := episodeSlice{
 		{Name: faults.Crash, Start: s(1), End: s(2)},
 		{Name: faults.IsolateExpirer, Detail: "armed", Start: s(1), End: -1},
 		{Name: faults.Partition, Start: s(2), End: s(4)},
 	}
-	end, quiet := q.advance(eps)
+	end, quiet := q.advance(log)
 	require.True(t, quiet)
 	require.Equal(t, int64(s(4)), end)
-	require.Equal(t, 1, q.next, "folded up to the first active entry")
+	require.Equal(t, []int{1}, q.open, "only the open entry is read again")
 
-	eps = append(eps[1:], faults.EpisodeLog{Name: faults.Packet, Start: s(5), End: -1})
-	_, quiet = q.advance(eps)
+	log = append(log, faults.EpisodeLog{Name: faults.Packet, Start: s(5), End: -1})
+	_, quiet = q.advance(log)
 	require.False(t, quiet, "the packet fault is active")
 
-	eps[0] = faults.EpisodeLog{Name: faults.IsolateExpirer, Detail: "leader 2 after expiry append", Start: s(1), End: -1}
-	eps[2].End = s(6)
-	_, quiet = q.advance(eps)
+	log[1] = faults.EpisodeLog{Name: faults.IsolateExpirer, Detail: "leader 2 after expiry append", Start: s(1), End: -1}
+	log[3].End = s(6)
+	_, quiet = q.advance(log)
 	require.False(t, quiet, "the isolate-expirer episode fired")
+	require.Equal(t, []int{1}, q.open)
 
-	eps[0].End = s(7)
-	end, quiet = q.advance(eps)
+	log[1].End = s(7)
+	end, quiet = q.advance(log)
 	require.True(t, quiet)
 	require.Equal(t, int64(s(7)), end)
-	require.Equal(t, 4, q.next)
-	end, quiet = q.advance(nil)
+	require.Empty(t, q.open)
+	end, quiet = q.advance(log)
 	require.True(t, quiet)
 	require.Equal(t, int64(s(7)), end)
 
-	eps = []faults.EpisodeLog{
-		{Name: faults.IsolateExpirer, Detail: "armed", Start: s(8), End: s(10)},
-		{Name: faults.CrashAck, Detail: "armed", Start: s(9), End: -1},
-	}
-	end, quiet = q.advance(eps)
+	log = append(log,
+		faults.EpisodeLog{Name: faults.IsolateExpirer, Detail: "armed", Start: s(8), End: s(10)},
+		faults.EpisodeLog{Name: faults.CrashAck, Detail: "armed", Start: s(9), End: -1})
+	end, quiet = q.advance(log)
 	require.True(t, quiet, "an armed crash-ack episode has done nothing yet")
 	require.Equal(t, int64(s(7)), end, "an episode that never fired did nothing")
-	eps[1].Detail = "3 after ack to 1"
-	_, quiet = q.advance(eps)
+	log[5].Detail = "3 after ack to 1"
+	_, quiet = q.advance(log)
 	require.False(t, quiet)
-	eps[1] = faults.EpisodeLog{Name: faults.Replay, Detail: "armed", Start: s(9), End: -1}
-	_, quiet = q.advance(eps)
+	log[5] = faults.EpisodeLog{Name: faults.Replay, Detail: "armed", Start: s(9), End: -1}
+	_, quiet = q.advance(log)
 	require.False(t, quiet, "the replay fault acts while armed")
+	log[5].End = s(12)
+	end, quiet = q.advance(log)
+	require.True(t, quiet)
+	require.Equal(t, int64(s(12)), end)
 }
