@@ -32,11 +32,14 @@ type compaction struct {
 
 // logWatcher is the harness's watch of every change from revision 2.
 type logWatcher struct {
-	r    *seedRun
-	c    *client.Client
-	w    *client.Watcher
-	rng  *rand.Rand
-	log  []lin.LogEntry
+	r   *seedRun
+	c   *client.Client
+	w   *client.Watcher
+	rng *rand.Rand
+	// log is every change the watch delivered, held compactly: a long
+	// run keeps it whole till its end checks (nil once writeLog has
+	// combined it into the final log).
+	log  *lin.LogBuffer
 	err  error
 	comp []compaction
 }
@@ -47,7 +50,7 @@ func (r *seedRun) startCompactor() {
 	if r.cfg.CompactEvery <= 0 || !r.kvOnly("compaction") {
 		return
 	}
-	lw := &logWatcher{r: r, rng: r.w.Rand("compact")}
+	lw := &logWatcher{r: r, rng: r.w.Rand("compact"), log: &lin.LogBuffer{}}
 	r.logWatch = lw
 	must(r.w.AddNode(logClient, func(h host.Host) host.Process {
 		lw.c = client.New(h, r.servers(), client.Options{RequestTimeout: r.cfg.RequestTimeout})
@@ -63,7 +66,12 @@ func (lw *logWatcher) onUpdate(u client.WatchUpdate) {
 	if u.Err != nil {
 		lw.err = u.Err
 	}
-	lw.log = appendEvents(lw.log, u.Events)
+	if lw.log == nil {
+		lw.log = &lin.LogBuffer{}
+	}
+	for _, e := range u.Events {
+		lw.log.Append(e.Revision(), e.KV.Key, e.KV.Value, e.Type == api.EventDelete)
+	}
 	if n := len(u.Events); n > 0 {
 		lw.r.leases.seen.note(lw.r.now(), u.Events[n-1].Revision())
 	}
@@ -76,6 +84,10 @@ func appendEvents(log []lin.LogEntry, evs []api.Event) []lin.LogEntry {
 	}
 	return log
 }
+
+// entries is the log as []LogEntry (a copy of its entries; the strings
+// are shared), for the in-run HashKV probes.
+func (lw *logWatcher) entries() []lin.LogEntry { return lw.log.Entries() }
 
 // held is the highest revision the log watcher holds completely.
 func (lw *logWatcher) held() int64 { return lw.w.NextRevision() - 1 }
@@ -178,11 +190,28 @@ func (lw *logWatcher) requestedBefore(t int64) int64 {
 // rest (tail; entries below from are only compared). It also reports,
 // separately, where the two disagree: a replica whose history differs
 // from what the cluster served before has lost or rewritten a write.
-func combine(watched, tail []lin.LogEntry, from int64, member host.NodeID) (log []lin.LogEntry, gap, disagree error) {
-	for _, e := range watched {
-		if e.Revision < from {
-			log = append(log, e)
+func combine(watched *lin.LogBuffer, tail []lin.LogEntry, from int64, member host.NodeID) (log []lin.LogEntry, gap, disagree error) {
+	n := 0
+	for i := range watched.Len() {
+		if watched.Revision(i) < from {
+			n++
 		}
+	}
+	for _, e := range tail {
+		if e.Revision >= from {
+			n++
+		}
+	}
+	if n > 0 {
+		log = make([]lin.LogEntry, 0, n)
+	}
+	for i := 0; i < watched.Len(); { // the entries below from, in runs
+		j := i
+		for j < watched.Len() && watched.Revision(j) < from {
+			j++
+		}
+		log = watched.AppendEntries(log, i, j)
+		i = j + 1
 	}
 	if n := len(log); from > 2 && (n == 0 || log[n-1].Revision != from-1) {
 		last := int64(1)
@@ -192,13 +221,16 @@ func combine(watched, tail []lin.LogEntry, from int64, member host.NodeID) (log 
 		gap = fmt.Errorf("write log: the harness's watch holds revisions up to %d only, replicas may have compacted to %d", last, from-1)
 	}
 	j := 0
+	var scratch []lin.Change
 	for _, e := range tail {
-		for j < len(watched) && watched[j].Revision < e.Revision {
+		for j < watched.Len() && watched.Revision(j) < e.Revision {
 			j++
 		}
-		if disagree == nil && j < len(watched) && watched[j].Revision == e.Revision && !slices.Equal(watched[j].Changes, e.Changes) {
-			disagree = fmt.Errorf("write log: at revision %d the cluster served %s, but replica %d holds %s",
-				e.Revision, describeChanges(watched[j].Changes), member, describeChanges(e.Changes))
+		if disagree == nil && j < watched.Len() && watched.Revision(j) == e.Revision {
+			if w := watched.Entry(j, &scratch); !slices.Equal(w.Changes, e.Changes) {
+				disagree = fmt.Errorf("write log: at revision %d the cluster served %s, but replica %d holds %s",
+					e.Revision, describeChanges(w.Changes), member, describeChanges(e.Changes))
+			}
 		}
 		if e.Revision >= from {
 			log = append(log, e)

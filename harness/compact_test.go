@@ -12,7 +12,16 @@ func TestCombineWriteLogs(t *testing.T) {
 	put := func(rev int64, k, v string) lin.LogEntry {
 		return lin.LogEntry{Revision: rev, Changes: []lin.Change{{Key: k, Type: lin.EventPut, Value: v}}}
 	}
-	watched := []lin.LogEntry{put(2, "/k/1", "a"), put(3, "/k/2", "b"), put(4, "/k/1", "c")}
+	buffer := func(log ...lin.LogEntry) *lin.LogBuffer {
+		b := &lin.LogBuffer{}
+		for _, e := range log {
+			for _, c := range e.Changes {
+				b.Append(e.Revision, []byte(c.Key), []byte(c.Value), c.Type == lin.EventDelete)
+			}
+		}
+		return b
+	}
+	watched := buffer(put(2, "/k/1", "a"), put(3, "/k/2", "b"), put(4, "/k/1", "c"))
 	revs := func(log []lin.LogEntry) (out []int64) {
 		for _, e := range log {
 			out = append(out, e.Revision)
@@ -28,7 +37,7 @@ func TestCombineWriteLogs(t *testing.T) {
 	_, _, disagree = combine(watched, []lin.LogEntry{put(3, "/k/2", "b"), put(4, "/k/1", "x")}, 3, 7)
 	require.ErrorContains(t, disagree, `at revision 4 the cluster served put "/k/1"=c, but replica 7 holds put "/k/1"=x`)
 
-	_, gap, _ = combine(watched[:1], []lin.LogEntry{put(4, "/k/1", "c")}, 4, 1)
+	_, gap, _ = combine(buffer(put(2, "/k/1", "a")), []lin.LogEntry{put(4, "/k/1", "c")}, 4, 1)
 	require.ErrorContains(t, gap, "holds revisions up to 2 only, replicas may have compacted to 3")
 
 	// A replica that lists more history than the harness needs: the

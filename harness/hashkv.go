@@ -192,7 +192,7 @@ func (r *seedRun) hashProbe() {
 	}
 	i := hk.rng.IntN(len(ids))
 	if hh, ok := ins[i].(HistoryHasher); ok {
-		hk.err = r.hashAgainstLog(ids[i], hh, r.logWatch.log, fmt.Sprintf("at %v", r.w.Elapsed()))
+		hk.err = r.hashAgainstLog(ids[i], hh, r.logWatch.entries(), fmt.Sprintf("at %v", r.w.Elapsed()))
 	}
 }
 

@@ -1,9 +1,7 @@
 package harness
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/seedkv/seedkv/api"
@@ -83,6 +81,9 @@ type histWindow struct {
 	verify map[int64][]int
 	live   map[string]bool
 	cursor int
+	// scratch holds the log entry settleFrom or verifyLog looks at, and
+	// gapChanges the changes the window last asked for (it keeps none).
+	scratch, gapChanges []lin.Change
 	// accounted are the deletes that the writes dropped account for (see
 	// accountedDeletes), for resolveUnknown.
 	accounted map[keyRev]bool
@@ -309,19 +310,21 @@ func putValue(in *lin.Input) (string, bool) {
 // from its end.
 func (hw *histWindow) settleSince(floor int64) {
 	log := hw.r.logWatch.log
-	i := len(log)
-	for i > 0 && log[i-1].Revision > floor+revBase {
+	i := log.Len()
+	for i > 0 && log.Revision(i-1) > floor+revBase {
 		i--
 	}
-	hw.settleFrom(log[i:])
+	hw.settleFrom(i)
 }
 
-// settleFrom settles the timed-out puts whose value the log entries hold.
-func (hw *histWindow) settleFrom(log []lin.LogEntry) {
-	for i := range log {
-		e := &log[i]
+// settleFrom settles the timed-out puts whose value the harness's watch
+// of the write log holds in its entries from the i-th on.
+func (hw *histWindow) settleFrom(i int) {
+	log := hw.r.logWatch.log
+	for ; i < log.Len(); i++ {
+		e := log.Entry(i, &hw.scratch)
 		if len(hw.early) > 0 {
-			hw.lateEffect(e)
+			hw.lateEffect(&e)
 		}
 		for _, c := range e.Changes {
 			if c.Type != lin.EventPut {
@@ -350,11 +353,11 @@ func (hw *histWindow) settle(id int, rev int64) {
 // advance settles the timed-out puts the write log has shown since the
 // last time, replays what the window can and lets the history go of it.
 func (hw *histWindow) advance() {
-	if log := hw.r.logWatch.log; hw.scanned < len(log) {
+	if n := hw.r.logWatch.log.Len(); hw.scanned < n {
 		if len(hw.puts) > 0 || len(hw.early) > 0 {
-			hw.settleFrom(log[hw.scanned:])
+			hw.settleFrom(hw.scanned)
 		}
-		hw.scanned = len(log)
+		hw.scanned = n
 	}
 	hw.settleFenced()
 	hw.w.Retire(hw.w.Horizon(), hw.changes)
@@ -401,15 +404,15 @@ func leaseOp(in *lin.Input) bool {
 func (hw *histWindow) verifyLog() {
 	log := hw.r.logWatch.log
 	upTo := hw.w.Checked() - 1 + revBase // the last replayed, as the store numbers it
-	for hw.cursor < len(log) && log[hw.cursor].Revision <= upTo {
-		e := &log[hw.cursor]
+	for hw.cursor < log.Len() && log.Revision(hw.cursor) <= upTo {
+		e := log.Entry(hw.cursor, &hw.scratch)
 		for rev := range hw.verify { // revisions the log skipped: their writes stay
 			if rev < e.Revision {
 				delete(hw.verify, rev)
 			}
 		}
 		for _, id := range hw.verify[e.Revision] {
-			hw.verifyOne(id, e)
+			hw.verifyOne(id, &e)
 		}
 		delete(hw.verify, e.Revision)
 		for _, c := range e.Changes {
@@ -449,11 +452,11 @@ func (hw *histWindow) verifyOne(id int, e *lin.LogEntry) {
 // the history numbers it).
 func (hw *histWindow) changes(rev int64) ([]lin.Change, bool) {
 	log := hw.r.logWatch.log
-	i, ok := slices.BinarySearchFunc(log, rev+revBase, func(e lin.LogEntry, r int64) int { return cmp.Compare(e.Revision, r) })
-	if !ok {
-		return nil, false
+	if i := log.Search(rev + revBase); i < log.Len() && log.Revision(i) == rev+revBase {
+		hw.gapChanges = log.AppendChanges(hw.gapChanges[:0], i)
+		return hw.gapChanges, true
 	}
-	return log[i].Changes, true
+	return nil, false
 }
 
 // check gives the window the operations it has not seen in their final
