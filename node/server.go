@@ -63,8 +63,9 @@ func (n *Node) onWrite(key reqKey, req *api.Request, payload []byte) {
 		return
 	}
 	n.pending[key] = &proposal{op: op, since: n.h.Now()}
-	data := appendClientCmd(make([]byte, 0, len(payload)+24), n.id, key.client, n.h.Now().UnixNano(), payload)
-	n.props = append(n.props, bufferedProp{key: key, data: data})
+	stamp := n.h.Now().UnixNano()
+	data := appendClientCmd(make([]byte, 0, len(payload)+24), n.id, key.client, stamp, payload)
+	n.props = append(n.props, bufferedProp{key: key, data: data, req: req, stamp: stamp})
 }
 
 // onMemberChange proposes a single-server membership change.
