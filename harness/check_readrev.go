@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/binary"
 	"sort"
 	"time"
 
@@ -29,24 +30,116 @@ import (
 // revMarks is a running maximum of revisions by the time they were seen
 // (times never decrease: answers are noted as they arrive).
 type revMarks struct {
-	at, rev []int64
+	m timedRevs
 }
 
 func (m *revMarks) note(at, rev int64) {
-	if n := len(m.rev); n > 0 && rev <= m.rev[n-1] {
+	if m.m.n > 0 && rev <= m.m.lastRev() {
 		return
 	}
-	m.at, m.rev = append(m.at, at), append(m.rev, rev)
+	m.m.add(at, rev)
 }
 
 // before is the highest revision seen strictly before t (0: none), and
 // when it was seen.
 func (m *revMarks) before(t int64) (rev, at int64) {
-	i := sort.Search(len(m.at), func(i int) bool { return m.at[i] >= t })
-	if i == 0 {
+	i, at, rev := m.m.lastAtBefore(t)
+	if i < 0 {
 		return 0, 0
 	}
-	return m.rev[i-1], m.at[i-1]
+	return rev, at
+}
+
+// timedRevs is a sequence of (at, rev) pairs in which both never
+// decrease: the times virtual ns and the revisions a running maximum. A
+// long run notes hundreds of thousands (one each time a reply reports a
+// higher revision than any before), so they are held as varint deltas, a
+// few bytes a pair, in blocks of timedRevsBlock pairs whose first pair is
+// kept whole for the searches.
+type timedRevs struct {
+	firstAt, firstRev []int64  // each block's first pair
+	off               []uint32 // where each block's deltas start in data
+	// data holds, for every pair but the first of its block, the deltas
+	// from the pair before it: at, then rev, as uvarints.
+	data         []byte
+	n            int   // pairs
+	lastA, lastR int64 // the last pair
+}
+
+const timedRevsBlock = 32
+
+// lastRev is the last pair's revision (0: none).
+func (s *timedRevs) lastRev() int64 { return s.lastR }
+
+// add appends a pair (at and rev at least the last pair's).
+func (s *timedRevs) add(at, rev int64) {
+	if s.n%timedRevsBlock == 0 {
+		s.firstAt, s.firstRev = append(s.firstAt, at), append(s.firstRev, rev)
+		s.off = append(s.off, uint32(len(s.data)))
+	} else {
+		s.data = binary.AppendUvarint(s.data, uint64(at-s.lastA))
+		s.data = binary.AppendUvarint(s.data, uint64(rev-s.lastR))
+	}
+	s.n++
+	s.lastA, s.lastR = at, rev
+}
+
+// scan calls f with each pair of block b in order, and its index, till f
+// returns false.
+func (s *timedRevs) scan(b int, f func(i int, at, rev int64) bool) {
+	at, rev := s.firstAt[b], s.firstRev[b]
+	data := s.data[s.off[b]:]
+	for i := b * timedRevsBlock; i < min(s.n, (b+1)*timedRevsBlock); i++ {
+		if i > b*timedRevsBlock {
+			da, k := binary.Uvarint(data)
+			dr, l := binary.Uvarint(data[k:])
+			data = data[k+l:]
+			at, rev = at+int64(da), rev+int64(dr)
+		}
+		if !f(i, at, rev) {
+			return
+		}
+	}
+}
+
+// lastAtBefore is the last pair whose time is before t, and its index
+// (-1: none).
+func (s *timedRevs) lastAtBefore(t int64) (i int, at, rev int64) {
+	// The last block whose first pair is before t holds it.
+	b := sort.Search(len(s.firstAt), func(b int) bool { return s.firstAt[b] >= t }) - 1
+	if b < 0 {
+		return -1, 0, 0
+	}
+	s.scan(b, func(j int, a, r int64) bool {
+		if a >= t {
+			return false
+		}
+		i, at, rev = j, a, r
+		return true
+	})
+	return i, at, rev
+}
+
+// firstRevFrom is the first pair whose revision is rev or higher, and
+// its index (-1: none).
+func (s *timedRevs) firstRevFrom(rev int64) (i int, at, r int64) {
+	// It is in the block before the first whose first pair is at rev
+	// or higher, or is that first pair.
+	b := sort.Search(len(s.firstRev), func(b int) bool { return s.firstRev[b] >= rev })
+	i = -1
+	if b > 0 {
+		s.scan(b-1, func(j int, a, rv int64) bool {
+			if rv >= rev {
+				i, at, r = j, a, rv
+				return false
+			}
+			return true
+		})
+	}
+	if i < 0 && b < len(s.firstRev) {
+		i, at, r = b*timedRevsBlock, s.firstAt[b], s.firstRev[b]
+	}
+	return i, at, r
 }
 
 // answerRevs are the revisions the workload's clients were answered with:

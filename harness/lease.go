@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -32,25 +31,25 @@ const (
 // errLeaseExpiry is wrapped by every lease-expiry failure.
 var errLeaseExpiry = errors.New("lease expired early")
 
-// leaseRecord is what the history knows of one granted lease.
+// leaseRecord is what the history knows of one granted lease. A long run
+// grants tens of thousands and keeps them all for the end check, so the
+// record is kept small (80 bytes: the narrow counters side by side, the
+// rare "lease not found" answers in the book's goneAt).
 type leaseRecord struct {
 	id     int64
-	client int
-	ttl    time.Duration
-	key    string // the one key put under it
+	client int32
+	// keepAlives counts the acknowledged keep-alives.
+	keepAlives int32
+	ttl        time.Duration
+	key        string // the one key put under it
 	// renewed is the latest call time (virtual ns) of the grant or of an
 	// acknowledged keep-alive: the lease was renewed after it, so it may
 	// expire no earlier than renewed + ttl.
 	renewed int64
-	// keepAlives counts the acknowledged keep-alives.
-	keepAlives int
 	// lastCall is the latest call time (virtual ns) of the grant or of
 	// any keep-alive, acknowledged or not: no renewal can take effect
 	// much later (see leaseLiveness).
 	lastCall int64
-	// gone lists the return times of answers that said the lease did
-	// not exist (a keep-alive or a put under it): it had ended by then.
-	gone []int64
 	// revoked is the earliest call time of a revoke of it (0: none).
 	revoked int64
 	// promoted is the latest time a new leader was elected while the
@@ -116,8 +115,11 @@ func (l *leaseRecord) bound() int64 {
 // leaseBook records the run's leases and the revisions responses reported,
 // for the expiry check.
 type leaseBook struct {
-	byID  map[int64]*leaseRecord
-	byKey map[string]*leaseRecord
+	byID map[int64]*leaseRecord
+	// goneAt lists, by lease, the return times of answers that said the
+	// lease did not exist (a keep-alive or a put under it): it had ended
+	// by then. Few leases have any, so they are not in every record.
+	goneAt map[int64][]int64
 	// valueLease is the lease each put of a lease key carried, by its
 	// (unique) value; 0: none.
 	valueLease map[string]int64
@@ -133,36 +135,34 @@ type leaseBook struct {
 // higher store revision than any before: a revision seen at time t had
 // been created by t.
 type revSeen struct {
-	at  []int64
-	rev []int64
+	m timedRevs
 }
 
 // note records that a response returned at time t reported revision rev.
 func (s *revSeen) note(t, rev int64) {
-	if n := len(s.rev); n == 0 || rev > s.rev[n-1] {
-		s.at = append(s.at, t)
-		s.rev = append(s.rev, rev)
+	if s.m.n == 0 || rev > s.m.lastRev() {
+		s.m.add(t, rev)
 	}
 }
 
 // by returns the earliest time a response reported revision rev or
 // higher (false: none did).
 func (s *revSeen) by(rev int64) (int64, bool) {
-	i := sort.Search(len(s.rev), func(i int) bool { return s.rev[i] >= rev })
-	if i == len(s.rev) {
+	i, at, _ := s.m.firstRevFrom(rev)
+	if i < 0 {
 		return 0, false
 	}
-	return s.at[i], true
+	return at, true
 }
 
 func (b *leaseBook) granted(id int64, client int, ttl time.Duration, call int64) *leaseRecord {
 	if b.byID == nil {
-		b.byID, b.byKey = map[int64]*leaseRecord{}, map[string]*leaseRecord{}
+		b.byID = map[int64]*leaseRecord{}
 	}
 	if b.valueLease == nil {
 		b.valueLease = map[string]int64{}
 	}
-	l := &leaseRecord{id: id, client: client, ttl: ttl, renewed: call, lastCall: call}
+	l := &leaseRecord{id: id, client: int32(client), ttl: ttl, renewed: call, lastCall: call}
 	b.byID[id] = l
 	b.order = append(b.order, l)
 	return l
@@ -177,8 +177,11 @@ func (b *leaseBook) revoking(id, call int64) {
 
 // gone notes an answer at time t that lease id does not exist.
 func (b *leaseBook) gone(id, t int64) {
-	if l := b.byID[id]; l != nil {
-		l.gone = append(l.gone, t)
+	if b.byID[id] != nil {
+		if b.goneAt == nil {
+			b.goneAt = map[int64][]int64{}
+		}
+		b.goneAt[id] = append(b.goneAt[id], t)
 	}
 }
 
@@ -193,7 +196,6 @@ func (b *leaseBook) putValue(v string, id int64) {
 func (b *leaseBook) keyed(id int64, key string) {
 	if l := b.byID[id]; l != nil {
 		l.key = key
-		b.byKey[key] = l
 	}
 }
 
@@ -302,7 +304,7 @@ func (r *seedRun) leaseExpiries(ops []lin.Op, log []lin.LogEntry, slack time.Dur
 	b.promote(slack)
 	for _, l := range b.order {
 		if l.revoked == 0 {
-			for _, t := range l.gone {
+			for _, t := range b.goneAt[l.id] {
 				if err := l.checkSeen(t, slack, "an answer 'lease not found'"); err != nil {
 					return nil, err
 				}
