@@ -108,8 +108,9 @@ type revChecker struct {
 	// dead holds the configurations (gap, state, used writes) whose every
 	// continuation failed: the rest of a replay depends only on them, so
 	// the search never explores one twice (as porcupine's cache does).
-	dead map[deadKey]bool
-	best struct { // the failure found at the highest revision
+	dead  map[deadKey]bool
+	terse bool     // read: a failure need not be rendered (see checkLevel)
+	best  struct { // the failure found at the highest revision
 		rev    int64
 		reason string
 	}
@@ -698,7 +699,17 @@ func (c *revChecker) checkLevel(rev int64, creator int32) bool {
 			continue
 		}
 		c.steps++
-		if bad := c.read(int(i), rev); bad != "" {
+		// A failure at or below the best one found is only counted: its
+		// reason would be dropped, and rendering the store's keys for it
+		// was most of the search's time on a long history (each wrong
+		// candidate for a gap fails a read).
+		c.terse = c.best.reason != "" && rev <= c.best.rev
+		bad := c.read(int(i), rev)
+		c.terse = false
+		if bad == terseFailure {
+			return false
+		}
+		if bad != "" {
 			return c.fail(rev, bad)
 		}
 	}
@@ -732,21 +743,37 @@ func (c *revChecker) holds(kvs []KV) string {
 	return "[" + describeKVs(kvs) + "]"
 }
 
-// read checks op i, which changed nothing, against the state at rev.
+// terseFailure is what read returns for a failure in terse mode.
+const terseFailure = "(failed)"
+
+// rendered is the reason render gives, or terseFailure in terse mode.
+func (c *revChecker) rendered(render func() string) string {
+	if c.terse {
+		return terseFailure
+	}
+	return render()
+}
+
+// read checks op i, which changed nothing, against the state at rev. In
+// terse mode (c.terse) a failure returns terseFailure, unrendered.
 func (c *revChecker) read(i int, rev int64) string {
 	op := &c.h[i]
 	in, out := &op.Input, &op.Output
 	mismatch := func(what string, want, got []KV) string {
-		return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
-			c.describe(i), what, c.holds(got), rev, c.holds(want))
+		return c.rendered(func() string {
+			return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
+				c.describe(i), what, c.holds(got), rev, c.holds(want))
+		})
 	}
 	answered := func(what string, want []KV) string {
 		if sameAnswer(want, out) {
 			return ""
 		}
 		if out.Digest != 0 {
-			return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
-				c.describe(i), what, answerOf(out), rev, c.holds(want))
+			return c.rendered(func() string {
+				return fmt.Sprintf("%s: %s read %s, but at revision %d the store holds %s",
+					c.describe(i), what, answerOf(out), rev, c.holds(want))
+			})
 		}
 		return mismatch(what, want, out.KVs)
 	}
@@ -764,24 +791,34 @@ func (c *revChecker) read(i int, rev int64) string {
 		}
 	case KindDelete:
 		if want := c.st.get(in.Key); len(want) > 0 {
-			return fmt.Sprintf("%s deleted nothing, but at revision %d the store holds %s", c.describe(i), rev, c.holds(want))
+			return c.rendered(func() string {
+				return fmt.Sprintf("%s deleted nothing, but at revision %d the store holds %s", c.describe(i), rev, c.holds(want))
+			})
 		}
 	case KindTxn:
 		if c.st.compares(in) != out.Succeeded {
-			return fmt.Sprintf("%s took the wrong branch: at revision %d the compares are %v", c.describe(i), rev, !out.Succeeded)
+			return c.rendered(func() string {
+				return fmt.Sprintf("%s took the wrong branch: at revision %d the compares are %v", c.describe(i), rev, !out.Succeeded)
+			})
 		}
 		if out.DeletedKnown && out.Deleted != 0 {
-			return fmt.Sprintf("%s deleted %d keys, yet changed nothing", c.describe(i), out.Deleted)
+			return c.rendered(func() string {
+				return fmt.Sprintf("%s deleted %d keys, yet changed nothing", c.describe(i), out.Deleted)
+			})
 		}
 		branch := c.branch(op)
 		if len(out.TxnKVs) > len(branch) {
-			return fmt.Sprintf("%s answered more reads than its branch has", c.describe(i))
+			return c.rendered(func() string {
+				return fmt.Sprintf("%s answered more reads than its branch has", c.describe(i))
+			})
 		}
 		for k, t := range branch {
 			want := c.st.get(t.Key)
 			switch {
 			case t.Kind == KindDelete && len(want) > 0:
-				return fmt.Sprintf("%s changed nothing, but at revision %d it would delete %s", c.describe(i), rev, c.holds(want))
+				return c.rendered(func() string {
+					return fmt.Sprintf("%s changed nothing, but at revision %d it would delete %s", c.describe(i), rev, c.holds(want))
+				})
 			case t.Kind == KindGet && k < len(out.TxnKVs) && !slices.Equal(want, out.TxnKVs[k]):
 				return mismatch(t.Key, want, out.TxnKVs[k])
 			}
