@@ -49,8 +49,14 @@ func TestHashBytesAgreesWithReference(t *testing.T) {
 // removed before: a model keeps the queued keys sorted.
 func TestEventQueueOrder(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
+		// mkey is a queued event in the model: (at, seq), and its timer.
+		type mkey struct {
+			at    int64
+			seq   uint64
+			timer int
+		}
 		var q eventQueue
-		var model []qkey     // queued (at, seq), slot = timer index
+		var model []mkey     // queued events
 		timers := []*Timer{} // one per queued-or-done event
 		seq := uint64(0)
 		for range rapid.IntRange(1, 400).Draw(t, "steps") {
@@ -59,12 +65,12 @@ func TestEventQueueOrder(t *testing.T) {
 				at := rapid.Int64Range(0, 20).Draw(t, "at") // many ties on at
 				tm := &Timer{}
 				q.push(event{at: at, seq: seq, timer: tm})
-				model = append(model, qkey{at: at, seq: seq, slot: int32(len(timers))})
+				model = append(model, mkey{at: at, seq: seq, timer: len(timers)})
 				timers = append(timers, tm)
 				seq++
 			case op < 8:
-				slices.SortFunc(model, func(a, b qkey) int {
-					if a.before(b) {
+				slices.SortFunc(model, func(a, b mkey) int {
+					if a.at < b.at || (a.at == b.at && a.seq < b.seq) {
 						return -1
 					}
 					return 1
@@ -75,10 +81,10 @@ func TestEventQueueOrder(t *testing.T) {
 				e := q.pop()
 				require.Equal(t, want.at, e.at)
 				require.Equal(t, want.seq, e.seq)
-				require.Equal(t, int32(-1), timers[want.slot].slot)
+				require.Equal(t, int32(-1), timers[want.timer].slot)
 			default:
 				i := rapid.IntRange(0, len(model)-1).Draw(t, "cancel")
-				tm := timers[model[i].slot]
+				tm := timers[model[i].timer]
 				require.GreaterOrEqual(t, tm.slot, int32(0))
 				q.removeSlot(tm.slot)
 				model = slices.Delete(model, i, i+1)

@@ -246,8 +246,10 @@ func (w *World) push(e event) {
 // crashed incarnations (their timers) are discarded without counting.
 func (w *World) Step() bool {
 	for w.q.len() > 0 {
-		e := w.q.pop()
-		if w.run(&e) {
+		s := w.q.popSlot()
+		ran := w.run(&w.q.slab[s])
+		w.q.freeSlot(s)
+		if ran {
 			return true
 		}
 	}
@@ -259,8 +261,10 @@ func (w *World) Step() bool {
 func (w *World) RunUntil(t time.Time) {
 	end := int64(t.Sub(Epoch))
 	for w.q.len() > 0 && w.q.nextAt() <= end {
-		e := w.q.pop()
-		w.run(&e)
+		// The event runs in its slot, not copied out (see popSlot).
+		s := w.q.popSlot()
+		w.run(&w.q.slab[s])
+		w.q.freeSlot(s)
 	}
 	if end > w.now {
 		w.now = end
