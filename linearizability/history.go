@@ -29,7 +29,6 @@
 package linearizability
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -242,17 +241,69 @@ type History struct {
 	OnFinish func(id int, op *Op)
 	// kept holds the operations of the chunks let go by Squeeze that
 	// were not dropped, in id order; squeezed counts those chunks.
-	kept        []keptOp
+	kept        keptOps
 	squeezed    int
 	dropped     int
 	keptDropped int // dropped entries of kept
 }
 
-// keptOp is an operation of a squeezed chunk, with its id.
-type keptOp struct {
-	id      int
-	op      Op
-	dropped bool
+// keptOps are the operations of squeezed chunks, encoded (appendOp),
+// with their ids: ops i is data[off[i]:off[i+1]] (to the end for the
+// last), and gone[i] says it was dropped since.
+type keptOps struct {
+	ids  []int
+	off  []uint32
+	gone []bool
+	data []byte
+}
+
+func (k *keptOps) len() int { return len(k.ids) }
+
+func (k *keptOps) add(id int, op *Op) {
+	if len(k.data) > math.MaxUint32 {
+		panic("linearizability: 4 GiB of kept operations")
+	}
+	k.ids, k.off, k.gone = append(k.ids, id), append(k.off, uint32(len(k.data))), append(k.gone, false)
+	k.data = appendOp(k.data, op)
+}
+
+// op decodes the i-th operation.
+func (k *keptOps) op(i int) Op {
+	d := opDecoder{b: k.data[k.off[i]:k.end(i)]}
+	return d.op()
+}
+
+// find is the index of operation id (false: not kept).
+func (k *keptOps) find(id int) (int, bool) {
+	return slices.BinarySearch(k.ids, id)
+}
+
+// compact drops the dropped operations, into slices sized to the rest.
+func (k *keptOps) compact() {
+	var out keptOps
+	n, size := 0, 0
+	for i := range k.ids {
+		if !k.gone[i] {
+			n++
+			size += k.end(i) - int(k.off[i])
+		}
+	}
+	out.ids, out.off, out.gone, out.data = make([]int, 0, n), make([]uint32, 0, n), make([]bool, n), make([]byte, 0, size)
+	for i := range k.ids {
+		if !k.gone[i] {
+			out.ids, out.off = append(out.ids, k.ids[i]), append(out.off, uint32(len(out.data)))
+			out.data = append(out.data, k.data[k.off[i]:k.end(i)]...)
+		}
+	}
+	*k = out
+}
+
+// end is where the i-th operation's encoding ends.
+func (k *keptOps) end(i int) int {
+	if i+1 < len(k.off) {
+		return int(k.off[i+1])
+	}
+	return len(k.data)
 }
 
 // historyChunkLen is the number of operations in one chunk of a History.
@@ -347,11 +398,11 @@ func (h *History) Op(id int) (Op, bool) {
 		c := h.chunks[k]
 		return c.ops[id%historyChunkLen], !c.dropped[id%historyChunkLen]
 	}
-	i, ok := slices.BinarySearchFunc(h.kept, id, func(k keptOp, id int) int { return cmp.Compare(k.id, id) })
-	if !ok || h.kept[i].dropped {
+	i, ok := h.kept.find(id)
+	if !ok || h.kept.gone[i] {
 		return Op{}, false
 	}
-	return h.kept[i].op, true
+	return h.kept.op(i), true
 }
 
 // Drop lets go of finished operation id: Ops and Take leave it out, and
@@ -370,9 +421,9 @@ func (h *History) Drop(id int) {
 		}
 		return
 	}
-	i, ok := slices.BinarySearchFunc(h.kept, id, func(k keptOp, id int) int { return cmp.Compare(k.id, id) })
-	if ok && !h.kept[i].dropped {
-		h.kept[i] = keptOp{id: id, dropped: true}
+	i, ok := h.kept.find(id)
+	if ok && !h.kept.gone[i] {
+		h.kept.gone[i] = true
 		h.dropped++
 		h.keptDropped++
 	}
@@ -387,7 +438,7 @@ func (h *History) Squeeze() {
 		c := h.chunks[h.squeezed]
 		for i := range historyChunkLen {
 			if !c.dropped[i] {
-				h.kept = append(h.kept, keptOp{id: h.squeezed*historyChunkLen + i, op: c.ops[i]})
+				h.kept.add(h.squeezed*historyChunkLen+i, &c.ops[i])
 			}
 		}
 		h.chunks[h.squeezed] = nil
@@ -396,9 +447,8 @@ func (h *History) Squeeze() {
 	// Compact once a quarter of kept is dropped: a long run drops most
 	// writes it kept soon after (once the write log shows them), so
 	// waiting for half held about twice what the checks need.
-	if h.keptDropped > len(h.kept)/4 {
-		h.kept = slices.DeleteFunc(h.kept, func(k keptOp) bool { return k.dropped })
-		h.kept = slices.Clip(h.kept)
+	if h.keptDropped > h.kept.len()/4 {
+		h.kept.compact()
 		h.keptDropped = 0
 	}
 }
@@ -423,11 +473,11 @@ func (h *History) collect(take, withIDs bool) ([]Op, []int) {
 	n := h.n - h.dropped
 	out := make([]Op, 0, n+n/8+16)
 	var ids []int
-	for _, k := range h.kept {
-		if !k.dropped {
-			out = append(out, k.op)
+	for i, id := range h.kept.ids {
+		if !h.kept.gone[i] {
+			out = append(out, h.kept.op(i))
 			if withIDs {
-				ids = append(ids, k.id)
+				ids = append(ids, id)
 			}
 		}
 	}
@@ -451,7 +501,7 @@ func (h *History) collect(take, withIDs bool) ([]Op, []int) {
 		}
 	}
 	if take {
-		h.chunks, h.kept, h.n, h.squeezed, h.dropped, h.keptDropped = nil, nil, 0, 0, 0, 0
+		h.chunks, h.kept, h.n, h.squeezed, h.dropped, h.keptDropped = nil, keptOps{}, 0, 0, 0, 0
 	}
 	return out, ids
 }
