@@ -51,15 +51,6 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// sameAnswer reports whether want (the store's state) is what out
-// answered, by digest if out holds one.
-func sameAnswer(want []KV, out *Output) bool {
-	if out.Digest != 0 {
-		return DigestKVs(want) == out.Digest
-	}
-	return slices.Equal(want, out.KVs)
-}
-
 // answerOf renders what a Get or Range answered, for a reason.
 func answerOf(out *Output) string {
 	if out.Digest != 0 {

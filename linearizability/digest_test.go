@@ -185,6 +185,9 @@ func TestPrefixDigestFollowsTheStore(t *testing.T) {
 		p := prefixes[rng.IntN(len(prefixes))]
 		got := s.prefixDigest(p)
 		require.Equal(t, DigestKVs(s.prefix(p)), got, "step %d prefix %q", step, p)
+		k := keys[rng.IntN(len(keys))]
+		require.Equal(t, DigestKVs(s.get(k)), s.getDigest(k), "step %d key %q", step, k)
+		require.Equal(t, s.kvs.Len(), len(s.byKey), "the tree and the map hold the same keys")
 	}
 	require.Len(t, s.sums, len(prefixes))
 }
