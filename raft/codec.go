@@ -508,15 +508,6 @@ var messageFields = []string{"Message.To", "Message.From", "Message.Term", "Mess
 // then they are only checked and summarised into sum, and a snapshot is
 // checked but not kept).
 func decodeMessage(b []byte, copyBytes bool, v *Message, sum *Summary) error {
-	if !copyBytes && decodeMessageFast(b, v, sum) {
-		return nil
-	}
-	return decodeMessageFields(b, copyBytes, v, sum)
-}
-
-// decodeMessageFields is decodeMessage field by field, through a
-// decoder: the definition decodeMessageFast must agree with.
-func decodeMessageFields(b []byte, copyBytes bool, v *Message, sum *Summary) error {
 	if len(b) > MaxMessageSize {
 		return &DecodeError{What: "Message", Err: ErrTooLarge}
 	}
