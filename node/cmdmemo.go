@@ -52,30 +52,3 @@ func (m *CommandMemo) decode(e *raft.Entry) (command, error) {
 	s.index, s.data, s.c = e.Index, e.Data, c
 	return c, nil
 }
-
-// seed remembers c as what data, the entry at index, decodes to. The
-// caller vouches for it (c is decodeEntryCommand(data) but for where its
-// request's byte fields point); an index raft did not give data only
-// costs a decode later, as a lookup compares the bytes.
-func (m *CommandMemo) seed(index uint64, data []byte, c command) {
-	if m == nil || index == 0 {
-		return
-	}
-	s := &m.slots[index%cmdMemoSlots]
-	s.index, s.data, s.c = index, data, c
-}
-
-// seedCommands hands the memo the client writes the leader just
-// proposed, as decoded on arrival: the first replica to apply one (often
-// this leader) need not decode it again. raft numbered ents, the entries
-// of props, as it appended them.
-func (n *Node) seedCommands(props []bufferedProp, ents []raft.Entry) {
-	if n.cfg.Commands == nil {
-		return
-	}
-	for i := range props {
-		if p := &props[i]; p.req != nil {
-			n.cfg.Commands.seed(ents[i].Index, p.data, command{kind: kindClient, proposer: n.id, client: p.key.client, stamp: p.stamp, req: p.req})
-		}
-	}
-}

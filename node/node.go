@@ -32,11 +32,6 @@ type proposal struct {
 type bufferedProp struct {
 	key  reqKey
 	data []byte
-	// req and stamp: a client write's request, as decoded on arrival, and
-	// the stamp in data: the command data decodes to, for the memo
-	// (Config.Commands). req is nil for other commands.
-	req   *api.Request
-	stamp int64
 }
 
 // Node is one replica. Its methods other than Receive are for the harness
@@ -315,7 +310,6 @@ func (n *Node) flushProposals() {
 	err := n.rn.Step(raft.Message{Type: raft.MsgProp, From: uint64(n.id), To: uint64(n.id), Entries: ents})
 	defer n.reuseProps(props)
 	if err == nil {
-		n.seedCommands(props, ents)
 		return
 	}
 	// Dropped: nothing was appended, so the clients may safely retry. A

@@ -63,9 +63,8 @@ func (n *Node) onWrite(key reqKey, req *api.Request, payload []byte) {
 		return
 	}
 	n.pending[key] = &proposal{op: op, since: n.h.Now()}
-	stamp := n.h.Now().UnixNano()
-	data := appendClientCmd(make([]byte, 0, len(payload)+24), n.id, key.client, stamp, payload)
-	n.props = append(n.props, bufferedProp{key: key, data: data, req: req, stamp: stamp})
+	data := appendClientCmd(make([]byte, 0, len(payload)+24), n.id, key.client, n.h.Now().UnixNano(), payload)
+	n.props = append(n.props, bufferedProp{key: key, data: data})
 }
 
 // onMemberChange proposes a single-server membership change.
