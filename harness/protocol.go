@@ -169,6 +169,11 @@ type peerMemo struct {
 	in [peerMemoSlots]peerInfo
 	// spare holds the reading of a payload the memo does not keep.
 	spare peerInfo
+	// notPeer is the reading of every payload shorter than a peer header
+	// or not in a peer envelope (client traffic: half of what is sent):
+	// no header, and (peeked) no message, moment MomentOther. peek leaves
+	// it as it is.
+	notPeer peerInfo
 }
 
 // peerMemoSlots is the memo's size: more than the messages usually in
@@ -194,7 +199,14 @@ func (c *peerMemo) read(p []byte) *peerInfo {
 		in.hdr, in.hdrOK = readPeerHeader(p)
 		return in
 	}
-	if len(p) < 4 || len(p) > peerMemoMax || api.Envelope(p[0]) != api.EnvelopePeer {
+	if len(p) < 4 || api.Envelope(p[0]) != api.EnvelopePeer {
+		// What readPeerHeader and peek find in such a payload: nothing.
+		if !c.notPeer.peeked {
+			c.notPeer = peerInfo{peeked: true, moment: faults.MomentOther}
+		}
+		return &c.notPeer
+	}
+	if len(p) > peerMemoMax {
 		c.spare = peerInfo{}
 		c.spare.hdr, c.spare.hdrOK = readPeerHeader(p)
 		return &c.spare
