@@ -361,11 +361,12 @@ func (t *tracker) quorumActive(self uint64) bool {
 	return active >= len(t.voters)/2+1
 }
 
-// hasQuorum reports whether the voters in acks form a majority.
-func (t *tracker) hasQuorum(acks map[uint64]bool) bool {
+// hasQuorum reports whether the voters in acks (IDs, each once) form a
+// majority.
+func (t *tracker) hasQuorum(acks []uint64) bool {
 	n := 0
-	for _, id := range t.voters {
-		if acks[id] {
+	for _, id := range acks {
+		if slices.Contains(t.voters, id) {
 			n++
 		}
 	}

@@ -3,13 +3,26 @@ package raft
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 )
 
 // readIndexStatus is one ReadIndex request waiting for a heartbeat quorum.
 type readIndexStatus struct {
 	req   Message // the MsgReadIndex (From None or self for a local request)
 	index uint64  // the commit index when the request arrived
-	acks  map[uint64]bool
+	// acks are the members that confirmed the leadership for it (the
+	// leader first), each once: a list in ackBuf while it fits (a map
+	// per request was two more allocations, and a lookup per voter on
+	// every answer).
+	acks   []uint64
+	ackBuf [7]uint64
+}
+
+// ack records that id confirmed the leadership for rs.
+func (rs *readIndexStatus) ack(id uint64) {
+	if !slices.Contains(rs.acks, id) {
+		rs.acks = append(rs.acks, id)
+	}
 }
 
 // readOnly tracks ReadIndex requests in arrival order. A heartbeat
@@ -66,9 +79,11 @@ func (r *raft) handleReadIndex(m Message) {
 		}
 	}
 	r.readOnly.seq++
-	key := string(binary.BigEndian.AppendUint64(nil, r.readOnly.seq))
-	r.readOnly.pending[key] = &readIndexStatus{req: m, index: r.log.committed,
-		acks: map[uint64]bool{r.id: true}}
+	var kb [8]byte
+	key := string(binary.BigEndian.AppendUint64(kb[:0], r.readOnly.seq))
+	st := &readIndexStatus{req: m, index: r.log.committed}
+	st.acks = append(st.ackBuf[:0], r.id)
+	r.readOnly.pending[key] = st
 	r.readOnly.queue = append(r.readOnly.queue, key)
 	r.bcastHeartbeat()
 }
@@ -100,7 +115,7 @@ func (r *raft) handleReadAck(m Message) {
 	if rs == nil {
 		return
 	}
-	rs.acks[m.From] = true
+	rs.ack(m.From)
 	if !r.trk.hasQuorum(rs.acks) {
 		return
 	}
