@@ -10,18 +10,28 @@ import (
 // of revisions in a virtual hour). As []LogEntry each revision costs its
 // entry, a []Change of its own and one allocation per key and per value
 // (about 100 bytes for a change of a 5-byte key to a 6-byte value); here
-// it costs an offset, a revision and 12 bytes per change, the keys and
-// values sit back to back in shared chunks of text, and nothing the
-// collector must scan grows with the log. What it hands out (Change,
+// it costs an offset and 12 bytes per change (a run of consecutive
+// revisions, what a watch of every change delivers, is held as its
+// first), the keys and values sit back to back in shared chunks of
+// text, and nothing the collector must scan grows with the log. What it hands out (Change,
 // LogEntry) is the same as AppendChange builds, its strings slices of
 // the chunks, so reading it allocates no string.
 //
 // The zero LogBuffer is empty and ready; a nil *LogBuffer reads as empty.
 type LogBuffer struct {
-	revs    []int64  // each entry's revision, in append order
+	// runs are the entries' revisions, as runs of consecutive ones in
+	// append order: entry i of the run that starts at entry start is at
+	// revision rev + i - start.
+	runs    []revRun
 	first   []uint32 // each entry's first change in changes
 	changes []packedChange
 	text    textArena
+}
+
+// revRun is a run of entries at consecutive revisions.
+type revRun struct {
+	start int // its first entry
+	rev   int64
 }
 
 // packedChange is a Change whose key (klen bytes) and value (vlen bytes,
@@ -37,11 +47,13 @@ const deletedLen = ^uint32(0)
 // when rev differs from the last one, as AppendChange does. deleted says
 // the change is a delete (value is then ignored).
 func (b *LogBuffer) Append(rev int64, key, value []byte, deleted bool) {
-	if n := len(b.revs); n == 0 || b.revs[n-1] != rev {
+	if n := len(b.first); n == 0 || b.Revision(n-1) != rev {
 		if len(b.changes) >= int(^uint32(0)) {
 			panic("linearizability: write log of 2^32 changes")
 		}
-		b.revs = append(b.revs, rev)
+		if n == 0 || b.Revision(n-1)+1 != rev {
+			b.runs = append(b.runs, revRun{start: n, rev: rev})
+		}
 		b.first = append(b.first, uint32(len(b.changes)))
 	}
 	vlen := deletedLen
@@ -58,18 +70,27 @@ func (b *LogBuffer) Len() int {
 	if b == nil {
 		return 0
 	}
-	return len(b.revs)
+	return len(b.first)
 }
 
 // Revision is entry i's revision.
-func (b *LogBuffer) Revision(i int) int64 { return b.revs[i] }
+func (b *LogBuffer) Revision(i int) int64 {
+	if i < 0 || i >= len(b.first) {
+		panic("linearizability: LogBuffer entry out of range")
+	}
+	r := len(b.runs) - 1
+	if i < b.runs[r].start { // not in the last run (a log with gaps)
+		r = sort.Search(len(b.runs), func(r int) bool { return b.runs[r].start > i }) - 1
+	}
+	return b.runs[r].rev + int64(i-b.runs[r].start)
+}
 
 // Last is the newest revision in the log (0 if empty).
 func (b *LogBuffer) Last() int64 {
 	if b.Len() == 0 {
 		return 0
 	}
-	return b.revs[len(b.revs)-1]
+	return b.Revision(b.Len() - 1)
 }
 
 // Search is the index of the first entry at revision rev or above (Len
@@ -78,7 +99,7 @@ func (b *LogBuffer) Search(rev int64) int {
 	if b == nil {
 		return 0
 	}
-	return sort.Search(len(b.revs), func(i int) bool { return b.revs[i] >= rev })
+	return sort.Search(len(b.first), func(i int) bool { return b.Revision(i) >= rev })
 }
 
 // span is the range of entry i's changes in b.changes.
@@ -112,7 +133,7 @@ func (b *LogBuffer) AppendChanges(dst []Change, i int) []Change {
 // the entry's Changes are valid till the next call with the same scratch).
 func (b *LogBuffer) Entry(i int, scratch *[]Change) LogEntry {
 	*scratch = b.AppendChanges((*scratch)[:0], i)
-	return LogEntry{Revision: b.revs[i], Changes: *scratch}
+	return LogEntry{Revision: b.Revision(i), Changes: *scratch}
 }
 
 // AppendEntries appends entries [lo, hi) to dst as LogEntry values whose
@@ -128,7 +149,7 @@ func (b *LogBuffer) AppendEntries(dst []LogEntry, lo, hi int) []LogEntry {
 	for i := lo; i < hi; i++ {
 		n := len(all)
 		all = b.AppendChanges(all, i)
-		dst = append(dst, LogEntry{Revision: b.revs[i], Changes: all[n:len(all):len(all)]})
+		dst = append(dst, LogEntry{Revision: b.Revision(i), Changes: all[n:len(all):len(all)]})
 	}
 	return dst
 }
@@ -138,7 +159,7 @@ func (b *LogBuffer) Entries() []LogEntry {
 	if b.Len() == 0 {
 		return nil
 	}
-	return b.AppendEntries(make([]LogEntry, 0, len(b.revs)), 0, len(b.revs))
+	return b.AppendEntries(make([]LogEntry, 0, b.Len()), 0, b.Len())
 }
 
 // textArena holds byte strings back to back in chunks of arenaChunk

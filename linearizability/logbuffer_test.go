@@ -3,6 +3,7 @@ package linearizability
 import (
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -81,4 +82,23 @@ func TestLogBufferAllocations(t *testing.T) {
 		}
 	})
 	require.Zero(t, allocs)
+}
+
+// TestLogBufferRevisionsOutOfOrder: revisions that go back or repeat
+// after another (no watch delivers them, but the log holds what it is
+// given) come back as AppendChange keeps them, and Search probes them
+// as a binary search over the entries does.
+func TestLogBufferRevisionsOutOfOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var want []LogEntry
+	var b LogBuffer
+	for range 2000 {
+		rev := int64(2 + rng.IntN(40))
+		want = AppendChange(want, rev, []byte("/k"), []byte("v"), rng.IntN(2) == 0)
+		b.Append(rev, []byte("/k"), []byte("v"), want[len(want)-1].Changes[len(want[len(want)-1].Changes)-1].Type == EventDelete)
+	}
+	require.Equal(t, want, b.Entries())
+	for rev := int64(0); rev < 45; rev++ {
+		require.Equal(t, sort.Search(len(want), func(i int) bool { return want[i].Revision >= rev }), b.Search(rev))
+	}
 }
