@@ -72,17 +72,23 @@ func (d *decoder) fail(what string, err error) {
 	}
 }
 
+// byte1 reads one byte. The usual case (no failure so far, a byte left)
+// is small enough to be inlined; byte1Slow has the rest.
 func (d *decoder) byte1(what string) byte {
+	if d.err == nil && d.off < len(d.b) {
+		v := d.b[d.off]
+		d.off++
+		return v
+	}
+	return d.byte1Slow(what)
+}
+
+func (d *decoder) byte1Slow(what string) byte {
 	if d.err != nil {
 		return 0
 	}
-	if d.off >= len(d.b) {
-		d.fail(what, ErrTruncated)
-		return 0
-	}
-	v := d.b[d.off]
-	d.off++
-	return v
+	d.fail(what, ErrTruncated)
+	return 0
 }
 
 func (d *decoder) uvarint(what string) uint64 {
