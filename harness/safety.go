@@ -280,6 +280,9 @@ func (s *safetyChecker) checkHolds(id host.NodeID, r node.Recovered, index, term
 	}
 }
 
+// Stopped: a replica that stops for good is, to the others, a crash.
+func (s *safetyChecker) Stopped(id host.NodeID, reason string) {}
+
 // Damaged forgets what the replica held: it found its storage damaged and
 // recovers from its peers (or stops), knowingly with less.
 func (s *safetyChecker) Damaged(id host.NodeID, cause string) {

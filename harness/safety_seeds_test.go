@@ -25,6 +25,8 @@ var regressionSeeds = []struct {
 		"of the request arrived behind its grown log (the check lets a grant answer any copy that was grantable)"},
 	{1948, 0, "swarm", "liveness: a MemberAdd applied but its answer lost, the retry refused as MemberExists, and the operator " +
 		"never started that voter: two of four voters out (the operator takes MemberExists as added)"},
+	{348, 0, "swarm", "unexpected stop: a recovery that met a full disk stopped the replica for good " +
+		"(node: the recovery waits for room and starts again)"},
 }
 
 // TestRegressionSeeds replays seeds that once failed.

@@ -181,6 +181,9 @@ func (n *Node) stop(reason string) {
 		return
 	}
 	n.probes.Hit(probeStopped)
+	if n.cfg.Observer != nil {
+		n.cfg.Observer.Stopped(n.id, reason)
+	}
 	n.writeStopFile(reason)
 	n.inert(reason)
 }

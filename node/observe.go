@@ -45,6 +45,9 @@ type Observer interface {
 	// and recovers from its peers, or stops for good. What it held
 	// before is gone, knowingly.
 	Damaged(id host.NodeID, cause string)
+	// Stopped: replica id stopped for good (reason, as Node.Stopped
+	// gives it). A halt on an I/O error is not a stop.
+	Stopped(id host.NodeID, reason string)
 }
 
 // Recovered is what a replica recovered from its disk when it restarted.
