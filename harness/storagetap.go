@@ -2,7 +2,6 @@ package harness
 
 import (
 	"strings"
-	"unsafe"
 
 	"github.com/seedkv/seedkv/faults"
 	"github.com/seedkv/seedkv/host"
@@ -24,10 +23,6 @@ func (r *seedRun) tapStorage(start ReplicaFunc) ReplicaFunc {
 type storageTap struct {
 	r  *seedRun
 	id host.NodeID
-	// lastDone and lastWrapped: the callback syncDone wrapped last and
-	// its wrapper. The WAL hands every sync the same callback, made once,
-	// and a wrapper per sync was one allocation per fsync.
-	lastDone, lastWrapped func(error)
 }
 
 func (t *storageTap) report(m faults.Moment) {
@@ -39,10 +34,7 @@ func (t *storageTap) report(m faults.Moment) {
 // syncDone wraps a sync's callback: before it runs, report the moment if
 // another sync of the replica is still in flight.
 func (t *storageTap) syncDone(done func(error)) func(error) {
-	if t.lastDone != nil && funcID(t.lastDone) == funcID(done) {
-		return t.lastWrapped // the same callback: the same wrapper
-	}
-	wrapped := func(err error) {
+	return func(err error) {
 		if err == nil {
 			if d := t.r.w.Disk(t.id); d != nil && d.SyncsInFlight() > 0 {
 				t.report(faults.MomentSyncDone)
@@ -50,15 +42,7 @@ func (t *storageTap) syncDone(done func(error)) func(error) {
 		}
 		done(err)
 	}
-	t.lastDone, t.lastWrapped = done, wrapped
-	return wrapped
 }
-
-// funcID is the identity of a func value: the closure it points to. Two
-// func values with the same identity call the same code on the same
-// captured variables. (lastDone keeps its closure alive, so no other
-// closure can take its address meanwhile.)
-func funcID(f func(error)) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&f)) }
 
 // fsTapHost is a host whose file system is tapped.
 type fsTapHost struct {
