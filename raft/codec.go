@@ -501,6 +501,23 @@ func (m *Message) Unmarshal(b []byte) error {
 // network (host.Send's contract: read-only once sent) qualifies.
 func (m *Message) UnmarshalShared(b []byte) error { return m.unmarshal(b, false) }
 
+// UnmarshalSharedInto is UnmarshalShared with the entries decoded into
+// ents's array when it has room for them (a new one otherwise): a caller
+// that steps one message at a time reuses one array for their entries.
+// The caller must know that no one kept the entries of the message
+// decoded there before (raft copies a MsgApp's entries into its log).
+func (m *Message) UnmarshalSharedInto(b []byte, ents []Entry) error {
+	v := Message{Entries: ents[:0]}
+	if err := decodeMessage(b, false, &v, nil); err != nil {
+		return err
+	}
+	if len(v.Entries) == 0 {
+		v.Entries = nil // as UnmarshalShared gives
+	}
+	*m = v
+	return nil
+}
+
 func (m *Message) unmarshal(b []byte, copyBytes bool) error {
 	var v Message
 	if err := decodeMessage(b, copyBytes, &v, nil); err != nil {
@@ -582,7 +599,12 @@ func decodeMessage(b []byte, copyBytes bool, v *Message, sum *Summary) error {
 	}
 	if n > 0 {
 		if sum == nil {
-			v.Entries = make([]Entry, n)
+			if cap(v.Entries) >= n {
+				v.Entries = v.Entries[:n] // UnmarshalSharedInto's array
+				clear(v.Entries)
+			} else {
+				v.Entries = make([]Entry, n)
+			}
 			for i := range v.Entries {
 				v.Entries[i].decodeFields(&d)
 			}

@@ -53,3 +53,19 @@ func TestMessageVarintBoundariesRoundTrip(t *testing.T) {
 		}
 	})
 }
+
+// UnmarshalSharedInto decodes as UnmarshalShared does, into the given
+// array when it has room.
+func TestUnmarshalSharedInto(t *testing.T) {
+	buf := make([]Entry, 0, 8)
+	for _, m := range sampleMessages() {
+		b := m.Marshal()
+		var want, got Message
+		require.NoError(t, want.UnmarshalShared(b))
+		require.NoError(t, got.UnmarshalSharedInto(b, buf))
+		require.Equal(t, want, got)
+		if n := len(got.Entries); n > 0 && n <= cap(buf) {
+			require.Same(t, &buf[:1][0], &got.Entries[0], "the array given")
+		}
+	}
+}
