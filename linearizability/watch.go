@@ -3,6 +3,8 @@ package linearizability
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -124,10 +126,21 @@ type expected struct {
 }
 
 // WriteLog is the committed write log, replayed once so that every watch
-// stream can be checked against it.
+// stream can be checked against it. It reads the changes from the entries
+// it was made from (which must not change after) and keeps, per change,
+// only what the replay found: where the key's previous live version is,
+// and the version a put makes (a long run's log holds hundreds of
+// thousands of changes, so a KV of each was most of the watch check's
+// memory).
 type WriteLog struct {
-	revs   []int64      // ascending
-	events [][]expected // per revision, in apply order
+	entries []LogEntry
+	first   []int32 // each entry's first change, counted over the log
+	entryOf []int32 // each change's entry
+	// prev is the change that put the key's version live before each
+	// change (-1: the key did not exist); create and version are the
+	// key's create revision and version after each put.
+	prev            []int32
+	create, version []int64
 }
 
 // NewWriteLog validates entries (strictly ascending revisions, each key at
@@ -136,41 +149,68 @@ type WriteLog struct {
 // or from the first revision; keys changed before its first entry are
 // unknown to it.
 func NewWriteLog(entries []LogEntry) (*WriteLog, error) {
-	l := &WriteLog{}
-	state := map[string]KV{}
+	n := 0
+	for _, e := range entries {
+		n += len(e.Changes)
+	}
+	if n > math.MaxInt32 {
+		return nil, fmt.Errorf("%w: %d changes", ErrBadLog, n)
+	}
+	l := &WriteLog{entries: entries, first: make([]int32, 0, len(entries)), entryOf: make([]int32, 0, n),
+		prev: make([]int32, 0, n), create: make([]int64, 0, n), version: make([]int64, 0, n)}
+	live := map[string]int32{} // each live key's last put
 	for i, e := range entries {
 		if e.Revision <= 0 || (i > 0 && e.Revision <= entries[i-1].Revision) {
 			return nil, fmt.Errorf("%w: revision %d after %d", ErrBadLog, e.Revision, lastRev(entries[:i]))
 		}
-		seen := map[string]bool{}
-		evs := make([]expected, 0, len(e.Changes))
-		for _, c := range e.Changes {
-			if seen[c.Key] {
+		l.first = append(l.first, int32(len(l.prev)))
+		var seen map[string]bool // for a revision of many changes
+		for j, c := range e.Changes {
+			if twice(e.Changes, j, &seen) {
 				return nil, fmt.Errorf("%w: key %q twice at revision %d", ErrBadLog, c.Key, e.Revision)
 			}
-			seen[c.Key] = true
-			ev := expected{Change: c}
-			if old, ok := state[c.Key]; ok {
-				ev.prev = &old
+			k := int32(len(l.prev))
+			p, ok := live[c.Key]
+			if !ok {
+				p = -1
 			}
+			create, version := int64(0), int64(0)
 			switch c.Type {
 			case EventPut:
-				kv := KV{Key: c.Key, Value: c.Value, ModRevision: e.Revision, CreateRevision: e.Revision, Version: 1}
-				if ev.prev != nil {
-					kv.CreateRevision, kv.Version = ev.prev.CreateRevision, ev.prev.Version+1
+				create, version = e.Revision, 1
+				if ok {
+					create, version = l.create[p], l.version[p]+1
 				}
-				state[c.Key] = kv
+				live[c.Key] = k
 			case EventDelete:
-				delete(state, c.Key)
+				delete(live, c.Key)
 			default:
 				return nil, fmt.Errorf("%w: change type %d at revision %d", ErrBadLog, c.Type, e.Revision)
 			}
-			evs = append(evs, ev)
+			l.entryOf = append(l.entryOf, int32(i))
+			l.prev = append(l.prev, p)
+			l.create, l.version = append(l.create, create), append(l.version, version)
 		}
-		l.revs = append(l.revs, e.Revision)
-		l.events = append(l.events, evs)
 	}
 	return l, nil
+}
+
+// twice reports whether change j's key is one of an earlier change of
+// the same revision (seen holds the keys of the revision's changes so
+// far, once it has many).
+func twice(chs []Change, j int, seen *map[string]bool) bool {
+	const few = 16
+	if len(chs) <= few {
+		return slices.ContainsFunc(chs[:j], func(c Change) bool { return c.Key == chs[j].Key })
+	}
+	if *seen == nil {
+		*seen = map[string]bool{}
+	}
+	if (*seen)[chs[j].Key] {
+		return true
+	}
+	(*seen)[chs[j].Key] = true
+	return false
 }
 
 func lastRev(entries []LogEntry) int64 {
@@ -181,33 +221,41 @@ func lastRev(entries []LogEntry) int64 {
 }
 
 // Last is the newest revision in the log (0 if empty).
-func (l *WriteLog) Last() int64 {
-	if len(l.revs) == 0 {
-		return 0
+func (l *WriteLog) Last() int64 { return lastRev(l.entries) }
+
+// prevKV is the key-value change k found (false: its key did not exist).
+func (l *WriteLog) prevKV(k int32) (KV, bool) {
+	p := l.prev[k]
+	if p < 0 {
+		return KV{}, false
 	}
-	return l.revs[len(l.revs)-1]
+	e := &l.entries[l.entryOf[p]]
+	c := &e.Changes[p-l.first[l.entryOf[p]]]
+	return KV{Key: c.Key, Value: c.Value, ModRevision: e.Revision, CreateRevision: l.create[p], Version: l.version[p]}, true
 }
 
-// matching returns the changes to keys s watches at each revision in
-// [from, to], in order.
-func (l *WriteLog) matching(s *WatchStream, from, to int64) []struct {
-	rev int64
-	evs []expected
-} {
-	var out []struct {
-		rev int64
-		evs []expected
-	}
-	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i] >= from })
-	for ; i < len(l.revs) && l.revs[i] <= to; i++ {
-		if evs := s.filter(l.events[i]); len(evs) > 0 {
-			out = append(out, struct {
-				rev int64
-				evs []expected
-			}{l.revs[i], evs})
+// watched appends to want the changes of entry i to keys s watches, in
+// order, their previous key-values in prevs (reused: want's prev point
+// into it).
+func (l *WriteLog) watched(s *WatchStream, i int, want []expected, prevs []KV) ([]expected, []KV) {
+	want, prevs = want[:0], prevs[:0]
+	chs, first := l.entries[i].Changes, l.first[i]
+	for j, c := range chs {
+		if s.watches(c.Key) {
+			kv, _ := l.prevKV(first + int32(j))
+			want, prevs = append(want, expected{Change: c}), append(prevs, kv)
 		}
 	}
-	return out
+	k := 0
+	for j, c := range chs { // prevs is complete: no append moves it now
+		if s.watches(c.Key) {
+			if l.prev[first+int32(j)] >= 0 {
+				want[k].prev = &prevs[k]
+			}
+			k++
+		}
+	}
+	return want, prevs
 }
 
 func (s *WatchStream) watches(key string) bool {
@@ -215,16 +263,6 @@ func (s *WatchStream) watches(key string) bool {
 		return strings.HasPrefix(key, s.Key)
 	}
 	return key == s.Key
-}
-
-func (s *WatchStream) filter(evs []expected) []expected {
-	var out []expected
-	for _, e := range evs {
-		if s.watches(e.Key) {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // CheckWatch checks one watch stream against the committed write log:
@@ -244,16 +282,23 @@ func CheckWatch(s *WatchStream, log *WriteLog) error {
 	if err := checkEventsOrder(s, start); err != nil {
 		return err
 	}
-	// Events are now ascending: walk them against the expected changes.
-	want := log.matching(s, start, last)
+	// Events are now ascending: walk them against the changes committed
+	// to watched keys.
 	evs := s.Events
-	for _, w := range want {
-		group, rest := takeRevision(evs, w.rev)
-		if len(group) > 0 && group[0].Revision != w.rev {
+	var want []expected
+	var prevs []KV
+	i := sort.Search(len(log.entries), func(i int) bool { return log.entries[i].Revision >= start })
+	for ; i < len(log.entries) && log.entries[i].Revision <= last; i++ {
+		if want, prevs = log.watched(s, i, want, prevs); len(want) == 0 {
+			continue
+		}
+		rev := log.entries[i].Revision
+		group, rest := takeRevision(evs, rev)
+		if len(group) > 0 && group[0].Revision != rev {
 			return &WatchError{Err: ErrWatchNotInLog, Revision: group[0].Revision, Key: group[0].Key,
 				Detail: "no watched key changed at this revision"}
 		}
-		if err := checkGroup(s, w.rev, group, w.evs); err != nil {
+		if err := checkGroup(s, rev, group, want); err != nil {
 			return err
 		}
 		evs = rest
