@@ -114,12 +114,10 @@ func (d *decoder) uvarint(what string) uint64 {
 // varints read in the loop.
 func (d *decoder) uvarints(dst []uint64, whats []string) {
 	for i := range dst {
-		if d.err == nil {
-			if v, n := varint.Short(d.b[d.off:]); n > 0 {
-				dst[i] = v
-				d.off += n
-				continue
-			}
+		if d.err == nil && d.off < len(d.b) && d.b[d.off] < 0x80 {
+			dst[i] = uint64(d.b[d.off])
+			d.off++
+			continue
 		}
 		dst[i] = d.uvarint(whats[i])
 	}
@@ -152,15 +150,6 @@ func (d *decoder) bytes(what string, limit uint64) []byte {
 		d.fail(what, ErrTruncated)
 		return nil
 	}
-	v := d.slice(d.off, int(n))
-	d.off += int(n)
-	return v
-}
-
-// slice is the byte field of n bytes at off: nil when empty, else a
-// capped slice of the input (or of its private copy, made at the first
-// non-empty field, when copyBytes is set).
-func (d *decoder) slice(off, n int) []byte {
 	if n == 0 {
 		return nil
 	}
@@ -171,7 +160,9 @@ func (d *decoder) slice(off, n int) []byte {
 		}
 		src = d.private
 	}
-	return src[off : off+n : off+n]
+	v := src[d.off : d.off+int(n) : d.off+int(n)]
+	d.off += int(n)
+	return v
 }
 
 // count reads an element count and checks it against limit and against the
@@ -223,25 +214,6 @@ func (e *Entry) appendFields(b []byte) []byte {
 var entryFields = []string{"Entry.Term", "Entry.Index"}
 
 func (e *Entry) decodeFields(d *decoder) {
-	// The usual entry, read in one go: term, index and data length of
-	// one or two bytes each, a known type, data that fits. The checks are
-	// the ones below, which read anything else field by field.
-	if b := d.b[d.off:]; d.err == nil {
-		if term, n1 := varint.Short(b); n1 > 0 {
-			if index, n2 := varint.Short(b[n1:]); n2 > 0 {
-				p := n1 + n2
-				if p < len(b) && b[p] <= byte(EntryConfChange) {
-					if n, n3 := varint.Short(b[p+1:]); n3 > 0 && n <= uint64(len(b)-p-1-n3) {
-						e.Term, e.Index, e.Type = term, index, EntryType(b[p])
-						start := d.off + p + 1 + n3
-						e.Data = d.slice(start, int(n)) // n < 1<<14: below MaxEntryDataSize
-						d.off = start + int(n)
-						return
-					}
-				}
-			}
-		}
-	}
 	var ti [2]uint64
 	d.uvarints(ti[:], entryFields)
 	e.Term, e.Index = ti[0], ti[1]
@@ -583,21 +555,9 @@ func decodeMessage(b []byte, copyBytes bool, v *Message, sum *Summary) error {
 			d.fail("Message.Epoch", ErrMalformed) // one encoding per message
 		}
 	}
-	if d.err == nil && d.off < len(d.b) && d.b[d.off] == 0 {
-		d.off++ // no context (most messages): bytes would give nil
-		v.Context = nil
-	} else {
-		v.Context = d.bytes("Message.Context", MaxContextSize)
-	}
+	v.Context = d.bytes("Message.Context", MaxContextSize)
 	// An entry takes at least 4 bytes: term, index, type, data length.
-	var n int
-	if d.err == nil && d.off < len(d.b) && d.b[d.off] < 0x80 && int(d.b[d.off])*4 <= len(d.b)-d.off-1 {
-		n = int(d.b[d.off]) // a one-byte count that fits: count would give it
-		d.off++
-	} else {
-		n = d.count("Message.Entries", MaxEntriesPerMessage, 4)
-	}
-	if n > 0 {
+	if n := d.count("Message.Entries", MaxEntriesPerMessage, 4); n > 0 {
 		if sum == nil {
 			if cap(v.Entries) >= n {
 				v.Entries = v.Entries[:n] // UnmarshalSharedInto's array

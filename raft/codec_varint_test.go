@@ -8,7 +8,7 @@ import (
 )
 
 // Messages whose varints and byte fields straddle the one-, two- and
-// three-byte encodings (the decoder reads the short ones inline) decode
+// three-byte encodings decode
 // to themselves, shared or copied, and every truncation of them fails as
 // a truncation; a byte changed anywhere either fails or decodes to a
 // message that encodes back to the changed bytes (one encoding per
