@@ -174,6 +174,8 @@ type peerMemo struct {
 	// no header, and (peeked) no message, moment MomentOther. peek leaves
 	// it as it is.
 	notPeer peerInfo
+	// ents is the array CarriesExpiry decodes an append's entries into.
+	ents []raft.Entry
 }
 
 // peerMemoSlots is the memo's size: more than the messages usually in

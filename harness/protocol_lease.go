@@ -16,8 +16,18 @@ func (p nodeProtocol) CarriesExpiry(payload []byte) bool {
 	if len(payload) < 2 || api.Envelope(payload[0]) != api.EnvelopePeer {
 		return false
 	}
+	// The entries go into the memo's scratch array (nothing keeps them
+	// past this call), a new one without a memo.
 	var m raft.Message
-	if err := m.UnmarshalShared(payload[1:]); err != nil || m.Type != raft.MsgApp {
+	var ents []raft.Entry
+	if p.memo != nil {
+		ents = p.memo.ents
+	}
+	err := m.UnmarshalSharedInto(payload[1:], ents)
+	if p.memo != nil && cap(m.Entries) > cap(ents) {
+		p.memo.ents = m.Entries[:0]
+	}
+	if err != nil || m.Type != raft.MsgApp {
 		return false
 	}
 	for _, e := range m.Entries {
