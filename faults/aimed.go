@@ -53,7 +53,7 @@ func (crashAckFault) Inject(e *Episode) (string, func(), bool) {
 	// model): the restarted replica must cut a torn record off and append
 	// after the last whole one.
 	tear := e.R.IntN(2) == 0
-	n.Arm(e, func(o Observed) bool {
+	n.ArmOn(e, false, func(o Observed) bool {
 		if fired || o.Delivered || (o.Moment != MomentVoteResponse && o.Moment != MomentAppendResponse) ||
 			n.w.Disk(o.From).SyncsInFlight() == 0 || !n.crashableNow(o.From) {
 			return false
@@ -107,7 +107,7 @@ func (crashSnapshotFault) Inject(e *Episode) (string, func(), bool) {
 	}
 	var hit []host.NodeID
 	receiver := e.R.IntN(2) == 0
-	n.Arm(e, func(o Observed) bool {
+	n.ArmOn(e, receiver, func(o Observed) bool {
 		if o.Moment != MomentSnapshot || o.Delivered != receiver {
 			return false
 		}

@@ -110,7 +110,7 @@ func (isolateExpirerFault) Inject(e *Episode) (string, func(), bool) {
 	x := &expirerRun{n: n, e: e, rd: rd, k: e.begun, onArrive: e.R.IntN(3) == 0, flap: e.R.IntN(4) != 0,
 		left: int(e.Spec.Param("chain")), span: time.Duration(e.Spec.Param("span_s") * float64(time.Second))}
 	pass := e.Spec.Param("pass")
-	n.Arm(e, func(o Observed) bool {
+	n.ArmOn(e, x.onArrive, func(o Observed) bool {
 		if !o.Moment.IsAppend() || o.Delivered != x.onArrive || !rd.CarriesExpiry(o.Payload) || n.proto.Leader() != o.From ||
 			e.R.Float64() < pass {
 			return false

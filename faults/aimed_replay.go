@@ -67,7 +67,7 @@ func (replayFault) Inject(e *Episode) (string, func(), bool) {
 	// seed 85 to no seed in 1,000 as the workload grew).
 	taken := map[Moment]int{}
 	early := 0
-	n.Arm(e, func(o Observed) bool {
+	n.ArmOn(e, false, func(o Observed) bool {
 		switch {
 		case o.Delivered:
 		case o.Moment == MomentVoteRequest:

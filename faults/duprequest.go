@@ -81,7 +81,7 @@ func (dupRequestFault) Inject(e *Episode) (string, func(), bool) {
 			n.w.Probes().Hit(probeDupRequest)
 		}
 	}
-	n.Arm(e, func(o Observed) bool {
+	n.ArmOn(e, true, func(o Observed) bool {
 		if o.Moment != MomentClientWrite || !o.Delivered {
 			return false
 		}

@@ -91,7 +91,16 @@ func (n *Nemesis) Protocol() Protocol { return n.proto }
 // Messages are classified only while some trigger is armed, so a run
 // without aimed faults pays nothing for them.
 func (n *Nemesis) Arm(e *Episode, t Trigger) {
-	n.armed = append(n.armed, armed{e, t})
+	n.armed = append(n.armed, armed{e: e, t: t, sent: true, delivered: true})
+}
+
+// ArmOn is Arm for a trigger that watches only the messages delivered
+// (delivered true) or only those sent: one that answers false to the
+// others at once, doing nothing. A message that no armed trigger
+// watches is not classified. Storage moments (ObserveStorage) reach
+// every armed trigger alike.
+func (n *Nemesis) ArmOn(e *Episode, delivered bool, t Trigger) {
+	n.armed = append(n.armed, armed{e: e, t: t, sent: !delivered, delivered: delivered})
 }
 
 // Armed reports whether any trigger is armed (watchers may skip the
@@ -111,13 +120,35 @@ func (n *Nemesis) Disarm(e *Episode) {
 type armed struct {
 	e *Episode
 	t Trigger
+	// sent, delivered: the messages t watches (ArmOn).
+	sent, delivered bool
+}
+
+// watches reports whether a watches the messages sent (delivered false)
+// or delivered.
+func (a *armed) watches(delivered bool) bool {
+	if delivered {
+		return a.delivered
+	}
+	return a.sent
+}
+
+// watched reports whether some armed trigger watches the messages sent
+// (delivered false) or delivered.
+func (n *Nemesis) watched(delivered bool) bool {
+	for i := range n.armed {
+		if n.armed[i].watches(delivered) {
+			return true
+		}
+	}
+	return false
 }
 
 // observe classifies one message for the armed triggers. Only messages
 // to replicas matter: between replicas, and client writes
 // (MomentClientWrite) from any other process.
 func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
-	if len(n.armed) == 0 || n.proto == nil || !n.isReplica(to) {
+	if len(n.armed) == 0 || n.proto == nil || !n.isReplica(to) || !n.watched(delivered) {
 		return
 	}
 	m := n.proto.Classify(p)
@@ -126,8 +157,8 @@ func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
 	}
 	ob := Observed{From: from, To: to, Moment: m, Delivered: delivered, Payload: p}
 	for i := 0; i < len(n.armed); i++ {
-		a := n.armed[i]
-		if a.t(ob) {
+		a := &n.armed[i]
+		if a.watches(delivered) && a.t(ob) {
 			n.armed = append(n.armed[:i], n.armed[i+1:]...)
 			i--
 		}

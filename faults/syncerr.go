@@ -70,7 +70,7 @@ func (syncErrorFault) Inject(e *Episode) (string, func(), bool) {
 	if a.aim == aimSnapReceiver {
 		// The replica a snapshot reaches next: its save of the snapshot
 		// file is the next fsync of a file other than the WAL.
-		n.Arm(e, func(o Observed) bool {
+		n.ArmOn(e, true, func(o Observed) bool {
 			if o.Moment != MomentSnapshot || !o.Delivered || !n.crashableNow(o.To) {
 				return false
 			}

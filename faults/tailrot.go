@@ -48,7 +48,7 @@ func (corruptTailFault) Inject(e *Episode) (string, func(), bool) {
 	}
 	var hit []host.NodeID
 	fired := false
-	n.Arm(e, func(o Observed) bool {
+	n.ArmOn(e, false, func(o Observed) bool {
 		if fired || o.Delivered || (o.Moment != MomentVoteResponse && o.Moment != MomentAppendResponse) ||
 			!n.crashableNow(o.From) || !n.taintable(o.From) {
 			return false
