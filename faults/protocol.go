@@ -148,7 +148,7 @@ func (n *Nemesis) watched(delivered bool) bool {
 // to replicas matter: between replicas, and client writes
 // (MomentClientWrite) from any other process.
 func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
-	if len(n.armed) == 0 || n.proto == nil || !n.isReplica(to) || !n.watched(delivered) {
+	if !n.watched(delivered) || n.proto == nil || !n.isReplica(to) {
 		return
 	}
 	m := n.proto.Classify(p)
