@@ -73,7 +73,8 @@ func (dupRequestFault) Inject(e *Episode) (string, func(), bool) {
 	ids, _ := n.proto.(RequestIDs)
 	// The writes each client delivered, by request ID, while a later one
 	// may still name them unfinished (IDs at or above its watermark).
-	held := map[host.NodeID]map[uint64]keptMsg{}
+	// A client has few: a list, not a map.
+	held := map[host.NodeID]*[]heldWrite{}
 	dup := func(k keptMsg, maxDelay int64) {
 		d := time.Duration(1 + e.R.Int64N(maxDelay))
 		if n.w.Net().Duplicate(k.from, k.to, k.payload, d) {
@@ -98,27 +99,44 @@ func (dupRequestFault) Inject(e *Episode) (string, func(), bool) {
 		}
 		mine := held[o.From]
 		if mine == nil {
-			mine = map[uint64]keptMsg{}
+			mine = &[]heldWrite{}
 			held[o.From] = mine
 		}
-		for i := range mine {
-			if i < fb {
-				delete(mine, i)
-			}
-		}
-		if first, ok := mine[fb]; ok && fb < id {
+		*mine = slices.DeleteFunc(*mine, func(h heldWrite) bool { return h.id < fb })
+		if i := heldAt(*mine, fb); i >= 0 && fb < id {
 			// The client still waits for write fb, and this write
 			// moves the replicas' watermark up to it.
-			delete(mine, fb)
+			first := (*mine)[i].k
+			*mine = slices.Delete(*mine, i, i+1)
 			pairs++
 			n.w.Probes().Hit(probeDupPipelined)
 			dup(first, pipelinedDelay)
 		}
-		mine[id] = k
+		if i := heldAt(*mine, id); i >= 0 {
+			(*mine)[i].k = k
+		} else {
+			*mine = append(*mine, heldWrite{id, k})
+		}
 		return false
 	})
 	return "armed", func() {
 		n.Disarm(e)
 		e.detail = fmt.Sprintf("%d client writes delivered twice (%d the first of a pipelined pair)", copies, pairs)
 	}, true
+}
+
+// heldWrite is a client write dup-request holds, by request ID.
+type heldWrite struct {
+	id uint64
+	k  keptMsg
+}
+
+// heldAt is the position of request id in l, or -1.
+func heldAt(l []heldWrite, id uint64) int {
+	for i := range l {
+		if l[i].id == id {
+			return i
+		}
+	}
+	return -1
 }
