@@ -123,7 +123,11 @@ func (lw *logWatcher) compact() {
 // checks like every other.
 func (lw *logWatcher) compactNow() {
 	lo, hi := lw.maxRequested()+1, lw.held()
-	if lw.err != nil || hi < max(lo, 2) {
+	if lw.err != nil {
+		return
+	}
+	if hi < max(lo, 2) {
+		lw.retryLost()
 		return
 	}
 	lo = max(lo, 2)
@@ -135,6 +139,27 @@ func (lw *logWatcher) compactNow() {
 		// must be canceled with ErrCompacted).
 		rev = hi
 	}
+	lw.request(rev)
+}
+
+// retryLost asks again for the last compaction when it was answered
+// without effect known (a timeout, or an error that does not say it did
+// nothing) and there is nothing newer to compact, as an operator's
+// compactor retries: a store that filled its quota writes no new
+// revision, so a compaction lost in a fault was never asked again and the
+// store stayed full after the heal (seed 427 at -nodes 15).
+func (lw *logWatcher) retryLost() {
+	n := len(lw.comp)
+	if n == 0 {
+		return
+	}
+	if last := lw.comp[n-1]; last.ret != 0 && !last.acked && !last.refused {
+		lw.request(last.rev)
+	}
+}
+
+// request asks for a compaction at rev, recorded for the checks.
+func (lw *logWatcher) request(rev int64) {
 	i := len(lw.comp)
 	lw.comp = append(lw.comp, compaction{rev: rev, call: lw.r.now()})
 	lw.r.record("call", logClient, api.OpCompact, -1, rev)

@@ -27,6 +27,8 @@ var regressionSeeds = []struct {
 		"never started that voter: two of four voters out (the operator takes MemberExists as added)"},
 	{348, 0, "swarm", "unexpected stop: a recovery that met a full disk stopped the replica for good " +
 		"(node: the recovery waits for room and starts again)"},
+	{427, 15, "swarm", "liveness: the store filled its quota, the compactions asked for timed out, and with no new revision " +
+		"the compactor never asked again (the compactor retries a compaction answered without effect known)"},
 }
 
 // TestRegressionSeeds replays seeds that once failed.
