@@ -17,10 +17,7 @@ func TestRecoverySurvivesLostDirents(t *testing.T) {
 	l := c.waitLeader(5 * time.Second)
 	c.writeMany("d", 10)
 	victim := followerOf(c, l)
-	disk := c.w.Disk(victim)
-	seg := lastSegment(t, disk)
-	require.NoError(t, c.w.Crash(victim))
-	corruptFile(t, disk, seg, 0.5)
+	disk := crashWithRottenWAL(t, c, victim, 0.5)
 	// Cut off from everyone: it cannot leave recovery.
 	for _, id := range c.ids {
 		c.w.Net().Cut(id, victim)

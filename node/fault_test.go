@@ -179,6 +179,17 @@ func corruptFile(t *testing.T, disk *sim.Disk, name string, frac float64) {
 	require.NoError(t, disk.Corrupt(name, off, 3))
 }
 
+// crashWithRottenWAL crashes replica id and flips a bit of its last WAL
+// segment at fraction frac of its durable length; it returns the disk.
+func crashWithRottenWAL(t *testing.T, c *cluster, id host.NodeID, frac float64) *sim.Disk {
+	t.Helper()
+	disk := c.w.Disk(id)
+	seg := lastSegment(t, disk)
+	require.NoError(t, c.w.Crash(id))
+	corruptFile(t, disk, seg, frac)
+	return disk
+}
+
 // waitRecovered runs until id has been through a recovery and left it.
 func (c *cluster) waitRecovered(id host.NodeID) {
 	ok := c.runUntil(10*time.Second, func() bool {
@@ -194,10 +205,7 @@ func TestCorruptWALRecoversFromPeersWithoutVotingEarly(t *testing.T) {
 	acked := c.writeMany("c", 20)
 	victim := followerOf(c, l)
 	other := 6 - l - victim
-	disk := c.w.Disk(victim)
-	seg := lastSegment(t, disk)
-	require.NoError(t, c.w.Crash(victim))
-	corruptFile(t, disk, seg, 0.5) // in the middle of synced records
+	crashWithRottenWAL(t, c, victim, 0.5) // in the middle of synced records
 	// The victim comes back cut off from the leader: it cannot catch up.
 	c.w.Net().Cut(l, victim)
 	c.w.Net().Cut(victim, l)
@@ -235,10 +243,7 @@ func TestCompleteBadFinalRecordIsNotATornWrite(t *testing.T) {
 	l := c.waitLeader(5 * time.Second)
 	acked := c.writeMany("t", 10)
 	victim := followerOf(c, l)
-	disk := c.w.Disk(victim)
-	seg := lastSegment(t, disk)
-	require.NoError(t, c.w.Crash(victim))
-	corruptFile(t, disk, seg, 1) // the last byte: a complete final record
+	crashWithRottenWAL(t, c, victim, 1) // the last byte: a complete final record
 	require.NoError(t, c.w.Restart(victim))
 	c.w.RunFor(10 * time.Millisecond)
 	recovering, cause := c.nodes[victim].Recovering()
@@ -473,10 +478,7 @@ func stopFollowerForGood(t *testing.T, seed uint64) (*cluster, host.NodeID, stri
 	l := c.waitLeader(5 * time.Second)
 	c.writeMany("h", 10)
 	victim := followerOf(c, l)
-	disk := c.w.Disk(victim)
-	seg := lastSegment(t, disk)
-	require.NoError(t, c.w.Crash(victim))
-	corruptFile(t, disk, seg, 0.5)
+	disk := crashWithRottenWAL(t, c, victim, 0.5)
 	for slot := range int64(hsSlots) {
 		require.NoError(t, disk.Corrupt(HardStateFile, slot*hsSlotSize+10, 1))
 	}
@@ -534,10 +536,7 @@ func TestRecoveryOnAFullDiskWaitsForRoom(t *testing.T) {
 	l := c.waitLeader(5 * time.Second)
 	acked := c.writeMany("r", 20)
 	victim := followerOf(c, l)
-	disk := c.w.Disk(victim)
-	seg := lastSegment(t, disk)
-	require.NoError(t, c.w.Crash(victim))
-	corruptFile(t, disk, seg, 0.5)
+	disk := crashWithRottenWAL(t, c, victim, 0.5)
 	require.NoError(t, disk.SetCapacity(disk.Used())) // no room for the recovery's marker
 	require.NoError(t, c.w.Restart(victim))
 	c.w.RunFor(2 * time.Second)
