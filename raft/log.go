@@ -140,6 +140,10 @@ func (l *raftLog) stableLastIndex() uint64 {
 }
 
 func (l *raftLog) lastTerm() uint64 {
+	if n := len(l.unstable.entries); n > 0 {
+		// The last unstable entry: the one term(lastIndex()) reads.
+		return l.unstable.entries[n-1].Term
+	}
 	t, err := l.term(l.lastIndex())
 	must(err)
 	return t

@@ -511,18 +511,30 @@ func (rn *RawNode) Status() Status {
 // empty rather than nil.
 func (rn *RawNode) StatusInto(st *Status) {
 	r := rn.r
-	voters, learners := st.ConfState.Voters[:0], st.ConfState.Learners[:0]
-	*st = rn.basicStatus()
-	st.ConfState = ConfState{Voters: append(voters, r.trk.voters...), Learners: append(learners, r.trk.learners...)}
+	rn.basicStatusInto(st)
+	st.ConfState.Voters = append(st.ConfState.Voters[:0], r.trk.voters...)
+	st.ConfState.Learners = append(st.ConfState.Learners[:0], r.trk.learners...)
+	st.Progress = nil
 }
 
 // basicStatus is Status without ConfState and Progress, the fields that
 // Status and StatusInto fill alike.
 func (rn *RawNode) basicStatus() Status {
+	var st Status
+	rn.basicStatusInto(&st)
+	return st
+}
+
+// basicStatusInto sets basicStatus's fields of *st, in place (StatusInto
+// runs on every message the simulator's checks look at: no Status is
+// built apart and copied).
+func (rn *RawNode) basicStatusInto(st *Status) {
 	r := rn.r
-	return Status{ID: r.id, HardState: r.hardState(), SoftState: r.softState(),
-		Applied: r.log.applied, LeadTransferee: r.leadTransferee,
-		LastIndex: r.log.lastIndex(), LastTerm: r.log.lastTerm()}
+	st.ID = r.id
+	st.HardState = r.hardState()
+	st.SoftState = r.softState()
+	st.Applied, st.LeadTransferee = r.log.applied, r.leadTransferee
+	st.LastIndex, st.LastTerm = r.log.lastIndex(), r.log.lastTerm()
 }
 
 // WithProgress calls visit with a leader's view of each member, in
