@@ -108,19 +108,37 @@ func (d *decoder) uvarint(what string) uint64 {
 	return v
 }
 
+// oneByte reads a one-byte varint if one is next and nothing failed so
+// far; ok is false, and nothing is read, otherwise. Small enough to be
+// inlined, it lets the hot readers (uvarints, bytes, count) take the
+// usual one-byte varint without a call; uvarint reads the rest.
+func (d *decoder) oneByte() (v uint64, ok bool) {
+	if off := d.off; d.err == nil && off < len(d.b) {
+		if c := d.b[off]; c < 0x80 {
+			d.off = off + 1
+			return uint64(c), true
+		}
+	}
+	return 0, false
+}
+
 // uvarints reads len(dst) unsigned varints into dst, whats[i] naming the
 // i-th: uvarint's reads, one call for a run of fields instead of one
 // each (a message's header, an entry's term and index), with one-byte
 // varints read in the loop.
 func (d *decoder) uvarints(dst []uint64, whats []string) {
+	b, off := d.b, d.off // d.off is off between the calls to uvarint
 	for i := range dst {
-		if d.err == nil && d.off < len(d.b) && d.b[d.off] < 0x80 {
-			dst[i] = uint64(d.b[d.off])
-			d.off++
+		if d.err == nil && off < len(b) && b[off] < 0x80 {
+			dst[i] = uint64(b[off])
+			off++
 			continue
 		}
+		d.off = off
 		dst[i] = d.uvarint(whats[i])
+		off = d.off
 	}
+	d.off = off
 }
 
 // varintFailed records why a varint could not be decoded (errors.Is is
@@ -138,7 +156,10 @@ func (d *decoder) varintFailed(what string, err error) {
 // bytes returns a length-prefixed byte string aliasing the input (callers
 // that must not alias copy the input first), nil when the length is zero.
 func (d *decoder) bytes(what string, limit uint64) []byte {
-	n := d.uvarint(what)
+	n, ok := d.oneByte()
+	if !ok {
+		n = d.uvarint(what)
+	}
 	if d.err != nil {
 		return nil
 	}
@@ -168,7 +189,10 @@ func (d *decoder) bytes(what string, limit uint64) []byte {
 // count reads an element count and checks it against limit and against the
 // remaining input (each element takes at least minSize bytes).
 func (d *decoder) count(what string, limit uint64, minSize int) int {
-	n := d.uvarint(what)
+	n, ok := d.oneByte()
+	if !ok {
+		n = d.uvarint(what)
+	}
 	if d.err != nil {
 		return 0
 	}
