@@ -78,9 +78,11 @@ type Node struct {
 	snapSeq      uint64
 	snapshotting bool
 	readyBusy    bool
-	// inflight is the Ready whose persistence is under way, persistWait
-	// how many durability callbacks it still waits for, persistDone the
-	// callback (made once: no closure per Ready).
+	// inflight is the Ready being handled, then persisted: handleReady
+	// and what it calls take a pointer to it (a Ready is some 30 words,
+	// and was copied at every call); it stays put while readyBusy.
+	// persistWait is how many durability callbacks it still waits for,
+	// persistDone the callback (made once: no closure per Ready).
 	inflight    raft.Ready
 	persistWait int
 	persistDone func()
@@ -311,7 +313,8 @@ func (n *Node) process() {
 		if !n.rn.HasReady() {
 			return
 		}
-		n.handleReady(n.rn.Ready())
+		n.inflight = n.rn.Ready()
+		n.handleReady(&n.inflight)
 	}
 }
 
@@ -373,7 +376,7 @@ func (n *Node) retryExpire(data []byte) {
 
 // handleReady starts handling one Ready: messages out, then persistence;
 // the rest happens once it is durable (persisted).
-func (n *Node) handleReady(rd raft.Ready) {
+func (n *Node) handleReady(rd *raft.Ready) {
 	n.readyBusy = true
 	if rd.SoftState != nil {
 		n.onSoftState(*rd.SoftState)
@@ -384,7 +387,7 @@ func (n *Node) handleReady(rd raft.Ready) {
 	for _, rs := range rd.ReadStates {
 		n.reads.onReadState(rs)
 	}
-	n.observeOverwrite(&rd)
+	n.observeOverwrite(rd)
 	if !rd.Snapshot.IsEmpty() {
 		n.persistSnapshotFile(rd)
 		return
@@ -394,7 +397,7 @@ func (n *Node) handleReady(rd raft.Ready) {
 
 // persistSnapshotFile makes a received snapshot durable before the WAL
 // records it (a WAL marker must never name a snapshot that is not on disk).
-func (n *Node) persistSnapshotFile(rd raft.Ready) {
+func (n *Node) persistSnapshotFile(rd *raft.Ready) {
 	n.snaps.save(rd.Snapshot, func(err error) {
 		if n.stopped {
 			return
@@ -409,7 +412,7 @@ func (n *Node) persistSnapshotFile(rd raft.Ready) {
 
 // persistWAL saves the Ready's snapshot marker, entries and hard state and
 // syncs them if raft says so.
-func (n *Node) persistWAL(rd raft.Ready) {
+func (n *Node) persistWAL(rd *raft.Ready) {
 	if !rd.Snapshot.IsEmpty() {
 		if err := n.wal.SaveSnapshot(walMarker(rd.Snapshot.Meta)); err != nil {
 			n.fail("wal: save snapshot marker", err)
@@ -431,8 +434,7 @@ func (n *Node) persistWAL(rd raft.Ready) {
 	}
 	// The WAL and, on a term or vote change, the second copy of the hard
 	// state must both be durable before the Ready's votes go out.
-	n.inflight = rd
-	n.persistWait = 1
+	n.persistWait = 1 // rd is n.inflight
 	if n.persistDone == nil {
 		n.persistDone = n.onPersisted
 	}
@@ -465,7 +467,7 @@ func (n *Node) onPersisted() {
 		rd := n.inflight
 		n.inflight = raft.Ready{}
 		n.observeSynced(rd.HardState)
-		n.persisted(rd)
+		n.persisted(&rd)
 		n.observeDurableLog(&rd)
 		n.process()
 	}
@@ -519,7 +521,7 @@ func (n *Node) diskError(what string, err error, retry func()) {
 
 // persisted finishes a Ready whose state is durable: acknowledgements and
 // votes go out, committed entries are applied, reads answered, Advance.
-func (n *Node) persisted(rd raft.Ready) {
+func (n *Node) persisted(rd *raft.Ready) {
 	if !rd.Snapshot.IsEmpty() {
 		if err := n.installSnapshot(rd.Snapshot); err != nil {
 			n.stop("install snapshot: " + err.Error())
