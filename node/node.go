@@ -573,6 +573,9 @@ func (n *Node) onSoftState(ss raft.SoftState) {
 
 // sendAll sends raft messages to peers.
 func (n *Node) sendAll(msgs []raft.Message) {
+	if len(msgs) == 0 {
+		return // most Readys have no messages after persistence, or before
+	}
 	// One buffer for the whole batch: each message is a capped slice of
 	// it, never written again once sent (the host owns it).
 	size := 0
