@@ -1,6 +1,10 @@
 package sim
 
-import "github.com/seedkv/seedkv/host"
+import (
+	"math"
+
+	"github.com/seedkv/seedkv/host"
+)
 
 // evKind is what a queued event does when it runs.
 type evKind uint8
@@ -55,20 +59,40 @@ const heapArity = 4
 
 // eventQueue is a priority queue of events ordered by (at, seq). As seq is
 // unique the order is total, so the pop order does not depend on how the
-// heap is laid out. Queuing and running an event allocates nothing once
+// events are laid out, nor on which of its two parts (near, a sorted
+// array, and h, a heap) holds an event. Queuing and running an event allocates nothing once
 // the slab has grown to the queue's high-water mark.
 type eventQueue struct {
-	h    []qkey  // 4-ary min-heap
+	h    []qkey  // 4-ary min-heap: the events due later than nearSpan after last
+	near []qkey  // the events due sooner, sorted latest first
 	slab []event // events by slot
-	pos  []int32 // heap index of the event in each used slot
+	pos  []int32 // heap index of the event in each used slot, -1 if in near
 	free []int32 // unused slots
+	last int64   // the time of the event popped last
 }
 
+// nearSpan is how soon after the event popped last an event must be due
+// to be queued in near rather than in the heap. Deliveries (1-2 ms),
+// syncs (1-3 ms) and zero-delay timers fall within it, ticks and request
+// timeouts (100 ms and more) do not. Which of the two holds an event
+// changes only how much queuing it costs: a pop takes the earlier of
+// their first events (a time that wraps around in the subtraction only
+// sends an event to the other one). A near event is due soon, so it goes
+// in close to the end of near, among the few earliest events, and only
+// those move to make room; it leaves from the end, moving none. The heap
+// holds the events due later, fewer, so its sifts are shallower.
+const nearSpan = 1 << 22 // about 4 ms
+
 // len is the number of queued events.
-func (q *eventQueue) len() int { return len(q.h) }
+func (q *eventQueue) len() int { return len(q.h) + len(q.near) }
 
 // nextAt is the time of the earliest event. The queue must not be empty.
-func (q *eventQueue) nextAt() int64 { return q.h[0].at }
+func (q *eventQueue) nextAt() int64 {
+	if n := len(q.near); n > 0 && (len(q.h) == 0 || q.near[n-1].before(q.h[0])) {
+		return q.near[n-1].at
+	}
+	return q.h[0].at
+}
 
 func (q *eventQueue) push(e event) {
 	var s int32
@@ -87,8 +111,41 @@ func (q *eventQueue) push(e event) {
 	if s >= 1<<slotBits || e.seq >= 1<<(64-slotBits) {
 		panic("sim: event queue: more than 1<<24 events queued, or 1<<40 queued in all")
 	}
+	k := qkey{at: e.at, ord: e.seq<<slotBits | uint64(s)}
+	if e.at-q.last < nearSpan {
+		q.pos[s] = -1
+		q.insertNear(k)
+		return
+	}
 	q.h = append(q.h, qkey{})
-	q.up(len(q.h)-1, qkey{at: e.at, ord: e.seq<<slotBits | uint64(s)})
+	q.up(len(q.h)-1, k)
+}
+
+// insertNear puts k in near, keeping it sorted latest first.
+func (q *eventQueue) insertNear(k qkey) {
+	near := append(q.near, k)
+	i := len(near) - 1
+	for i > 0 && near[i-1].before(k) {
+		near[i] = near[i-1]
+		i--
+	}
+	near[i] = k
+	q.near = near
+}
+
+// nearIndex is the number of keys in near that order after k: where k
+// is, or goes.
+func (q *eventQueue) nearIndex(k qkey) int {
+	lo, hi := 0, len(q.near)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if k.before(q.near[m]) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // pop removes and returns the earliest event. The queue must not be empty.
@@ -96,16 +153,33 @@ func (q *eventQueue) pop() event {
 	return q.release(q.popSlot())
 }
 
-// popSlot removes the earliest event from the heap and returns its slot,
-// still in use: the event is q.slab[s] until freeSlot(s) (a slot is reused
-// only once freed, and the event is never written meanwhile, so a pointer
-// to it stays good even if the slab grows). Its timer no longer refers
-// to it. The queue must not be empty.
-func (q *eventQueue) popSlot() int32 {
-	s := q.h[0].slot()
-	q.removeAt(0)
-	if t := q.slab[s].timer; t != nil {
-		t.slot = -1
+// popSlot removes the earliest event from the queue and returns its
+// slot, still in use: the event is q.slab[s] until freeSlot(s) (a slot is
+// reused only once freed, and the event is never written meanwhile, so a
+// pointer to it stays good even if the slab grows). Its timer no longer
+// refers to it. The queue must not be empty.
+func (q *eventQueue) popSlot() int32 { return q.popDue(math.MaxInt64) }
+
+// popDue is popSlot if the earliest event is due at or before end; else
+// (or if the queue is empty) it returns -1 and leaves the queue as it is.
+func (q *eventQueue) popDue(end int64) int32 {
+	var s int32
+	if n := len(q.near); n > 0 && (len(q.h) == 0 || q.near[n-1].before(q.h[0])) {
+		if q.near[n-1].at > end {
+			return -1
+		}
+		s = q.near[n-1].slot()
+		q.near = q.near[:n-1]
+	} else if len(q.h) > 0 && q.h[0].at <= end {
+		s = q.h[0].slot()
+		q.removeAt(0)
+	} else {
+		return -1
+	}
+	e := &q.slab[s]
+	q.last = e.at
+	if e.timer != nil {
+		e.timer.slot = -1
 	}
 	return s
 }
@@ -119,7 +193,13 @@ func (q *eventQueue) freeSlot(s int32) {
 
 // removeSlot deletes the queued event in slot s.
 func (q *eventQueue) removeSlot(s int32) {
-	q.removeAt(int(q.pos[s]))
+	if i := q.pos[s]; i >= 0 {
+		q.removeAt(int(i))
+	} else {
+		e := &q.slab[s]
+		j := q.nearIndex(qkey{at: e.at, ord: e.seq<<slotBits | uint64(s)})
+		q.near = append(q.near[:j], q.near[j+1:]...)
+	}
 	q.release(s)
 }
 

@@ -245,24 +245,29 @@ func (w *World) push(e event) {
 // Step runs the next event and reports whether there was one. Events of
 // crashed incarnations (their timers) are discarded without counting.
 func (w *World) Step() bool {
-	for w.q.len() > 0 {
-		s := w.q.popSlot()
+	for {
+		s := w.q.popDue(math.MaxInt64)
+		if s < 0 {
+			return false
+		}
 		ran := w.run(&w.q.slab[s])
 		w.q.freeSlot(s)
 		if ran {
 			return true
 		}
 	}
-	return false
 }
 
 // RunUntil runs every event due at or before t, then sets the clock to t
 // (if t is later than now).
 func (w *World) RunUntil(t time.Time) {
 	end := int64(t.Sub(Epoch))
-	for w.q.len() > 0 && w.q.nextAt() <= end {
+	for {
 		// The event runs in its slot, not copied out (see popSlot).
-		s := w.q.popSlot()
+		s := w.q.popDue(end)
+		if s < 0 {
+			break
+		}
 		w.run(&w.q.slab[s])
 		w.q.freeSlot(s)
 	}
