@@ -23,6 +23,10 @@ func (r *seedRun) tapStorage(start ReplicaFunc) ReplicaFunc {
 type storageTap struct {
 	r  *seedRun
 	id host.NodeID
+	// idle holds the waiters whose sync completed, for reuse: a sync's
+	// callback is wrapped in a waiter, and one allocated per sync was
+	// one allocation per fsync.
+	idle []*syncWaiter
 }
 
 func (t *storageTap) report(m faults.Moment) {
@@ -34,14 +38,40 @@ func (t *storageTap) report(m faults.Moment) {
 // syncDone wraps a sync's callback: before it runs, report the moment if
 // another sync of the replica is still in flight.
 func (t *storageTap) syncDone(done func(error)) func(error) {
-	return func(err error) {
-		if err == nil {
-			if d := t.r.w.Disk(t.id); d != nil && d.SyncsInFlight() > 0 {
-				t.report(faults.MomentSyncDone)
-			}
-		}
-		done(err)
+	var w *syncWaiter
+	if n := len(t.idle); n > 0 {
+		w = t.idle[n-1]
+		t.idle = t.idle[:n-1]
+	} else {
+		w = &syncWaiter{t: t}
+		w.fn = w.run
 	}
+	w.done = done
+	return w.fn
+}
+
+// syncWaiter is one sync's wrapped callback (syncDone). The disk calls
+// a sync's callback at most once (never if it crashes first), so once
+// it ran nothing holds the waiter but the tap, which reuses it.
+type syncWaiter struct {
+	t    *storageTap
+	done func(error) // the caller's callback; nil while idle
+	fn   func(error) // w.run, bound once
+}
+
+func (w *syncWaiter) run(err error) {
+	t, done := w.t, w.done
+	if done == nil {
+		panic("harness: a sync's callback ran twice")
+	}
+	w.done = nil
+	t.idle = append(t.idle, w)
+	if err == nil {
+		if d := t.r.w.Disk(t.id); d != nil && d.SyncsInFlight() > 0 {
+			t.report(faults.MomentSyncDone)
+		}
+	}
+	done(err)
 }
 
 // fsTapHost is a host whose file system is tapped.
