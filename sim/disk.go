@@ -115,7 +115,16 @@ type file struct {
 	// pend holds the bytes of the unsynced writes, one after another:
 	// one growing buffer instead of a copy per write, emptied (and
 	// reused) whenever no write is pending.
-	pend    []byte
+	pend []byte
+	// shared: data is capped at its length and its array is also
+	// another's: pend's and then durable's (data is the bytes of the
+	// write that gave an empty file its contents), or durable's (a crash
+	// left the durable contents as the volatile view). Nothing writes
+	// into that array while data shares it (a write or truncate of the
+	// file gives data an array of its own first: own), so a file written
+	// once (a snapshot), or not since a crash, keeps one copy of its
+	// bytes instead of two.
+	shared  bool
 	nextSeq uint64
 	removed bool
 	// errGen counts the syncs of this file that SetSyncFault's hook
@@ -262,7 +271,7 @@ func (d *Disk) LoseDirents() int {
 		f.name, f.removed = name, false
 		// An orphan kept its volatile writes through Crash; the crash
 		// loses them all the same.
-		f.data, f.ops, f.pend = slices.Clone(f.durable), nil, nil
+		f.data, f.ops, f.pend, f.shared = slices.Clone(f.durable), nil, nil, false
 		files[name] = f
 		d.used += int64(len(f.data))
 	}
@@ -395,7 +404,7 @@ func (d *Disk) Crash() {
 	for _, n := range d.names() {
 		f := d.files[n]
 		d.used -= int64(len(f.data))
-		f.data = slices.Clone(f.durable)
+		f.data, f.shared = f.durable[:len(f.durable):len(f.durable)], true
 		f.ops = nil
 		f.pend = nil
 		d.used += int64(len(f.data))
@@ -528,6 +537,7 @@ func (d *Disk) Corrupt(name string, off int64, bit uint) error {
 	if off < 0 || off >= int64(len(f.durable)) {
 		return fmt.Errorf("%w: disk %d: corrupt %q at %d, durable size %d", host.ErrBadOffset, d.id, name, off, len(f.durable))
 	}
+	f.own()
 	old := f.durable[off]
 	f.durable[off] ^= 1 << bit
 	if off < int64(len(f.data)) && f.data[off] == old {
@@ -926,16 +936,38 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 			return 0, err
 		}
 	}
-	f.data = writeAt(f.data, off, p)
+	if f.shared {
+		// An append to data at its capacity moves it to a new array
+		// anyway; anything else would write into the shared one.
+		if off != int64(len(f.data)) || cap(f.data) != len(f.data) {
+			f.data = slices.Clone(f.data)
+		}
+		f.shared = false
+	}
 	// A capped slice of pend: a later append may move pend to a new
 	// array, but never writes into this one while the op is pending.
 	start := len(f.pend)
 	f.pend = append(f.pend, p...)
-	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: off, data: f.pend[start:len(f.pend):len(f.pend)]})
+	op := f.pend[start:len(f.pend):len(f.pend)]
+	if off == 0 && len(f.data) == 0 {
+		f.data, f.shared = op, true
+	} else {
+		f.data = writeAt(f.data, off, p)
+	}
+	f.ops = append(f.ops, diskOp{seq: f.nextSeq, off: off, data: op})
 	d.lastFile, d.lastSeq = f, f.nextSeq
 	f.nextSeq++
 	d.w.traceWrite(d.id, f.name, off, p)
 	return len(p), nil
+}
+
+// own gives f.data an array of its own if it shares one (see
+// file.shared), before something writes into it.
+func (f *file) own() {
+	if f.shared {
+		f.data = slices.Clone(f.data)
+		f.shared = false
+	}
 }
 
 // reserve checks that f may grow by grow bytes and accounts for it.
@@ -985,6 +1017,7 @@ func (h *handle) Truncate(size int64) error {
 		return fmt.Errorf("%w: truncate %q to %d", ErrFileTooLarge, h.f.name, size)
 	}
 	f, d := h.f, h.d
+	f.own()
 	grow := size - int64(len(f.data))
 	if grow > 0 {
 		if err := d.reserve(f, grow); err != nil {

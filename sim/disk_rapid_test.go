@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -205,6 +206,27 @@ func (m *diskMachine) crash(t *rapid.T) {
 		m.handles[name] = h
 	}
 	m.syncs, m.done, m.last = nil, nil, nil
+	// Faults beyond the model strike a crashed disk, whose files hold
+	// their durable contents (and share their bytes with them).
+	switch rapid.IntRange(0, 2).Draw(t, "after crash") {
+	case 1:
+		c, err := m.d.CorruptRandom(rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "corrupt seed"), 1)))
+		if err != nil {
+			require.ErrorIs(t, err, ErrNothingToCorrupt)
+			break
+		}
+		f := m.files[c.Name]
+		f.durable[c.Off] ^= 1 << c.Bit
+		f.cur[c.Off] ^= 1 << c.Bit
+	case 2:
+		l, err := m.d.LoseSynced(rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "lose seed"), 1)))
+		if err != nil {
+			require.ErrorIs(t, err, ErrNothingToLose)
+			break
+		}
+		f := m.files[l.Name]
+		f.durable, f.cur = f.durable[:l.To], f.cur[:l.To]
+	}
 }
 
 // tornCandidates lists every durable content the torn-write rule allows.
