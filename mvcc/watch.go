@@ -55,7 +55,12 @@ func (s *Store) Watch(key, end []byte, startRev int64, prevKV bool) (*Watcher, e
 // empty result means the watcher is up to date. It returns ErrCompacted
 // once the watcher's position has been compacted, and ErrWatcherCanceled
 // after Cancel.
-func (w *Watcher) Events(max int) ([]Event, error) {
+func (w *Watcher) Events(max int) ([]Event, error) { return w.AppendEvents(nil, max) }
+
+// AppendEvents is Events appending the events to evs (nil with the error
+// when Events fails): a caller that drains many batches reuses one
+// buffer.
+func (w *Watcher) AppendEvents(evs []Event, max int) ([]Event, error) {
 	s := w.s
 	switch {
 	case w.canceled:
@@ -65,16 +70,16 @@ func (w *Watcher) Events(max int) ([]Event, error) {
 	case w.nextMain < s.compactRev:
 		return nil, ErrCompacted
 	case w.nextMain > s.rev:
-		return nil, nil
+		return evs, nil
 	}
-	var evs []Event
+	start := len(evs)
 	for p := s.log.search(w.nextMain, w.nextSub); p < s.log.n; p++ {
 		r := s.log.at(uint32(p))
 		if len(w.key) == 0 || !inRange(r.ki.key, w.key, w.end) {
 			continue
 		}
 		evs = append(evs, w.event(r))
-		if len(evs) == max {
+		if len(evs)-start == max {
 			w.nextMain, w.nextSub = r.main, r.sub+1
 			return evs, nil
 		}

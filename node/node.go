@@ -60,6 +60,11 @@ type Node struct {
 	txnOps      []mvcc.Op
 	// enc encodes the node's answers and watch events.
 	enc api.Chunks
+	// evs, apiEvs and wev are drain's buffers for a batch of watch events,
+	// reused for every batch (encoded before the next is drained).
+	evs    []mvcc.Event
+	apiEvs []api.Event
+	wev    api.WatchEvents
 	// statusBuf is Status's scratch raft status.
 	statusBuf raft.Status
 	// chunk is sendBuf's current chunk: its length is what batches of

@@ -115,24 +115,33 @@ func (n *Node) drainWatches() {
 // drain sends a stream's pending events, whole revisions per message.
 func (n *Node) drain(st *stream) {
 	for !st.dead && st.w.Pending() {
-		evs, err := st.w.Events(MaxWatchBatch)
+		evs, err := st.w.AppendEvents(n.evs[:0], MaxWatchBatch)
 		for err == nil && len(evs) > 0 && st.w.NextRevision() == evs[len(evs)-1].KV.ModRevision {
 			// The batch stopped inside a revision: take the rest of it.
-			var more []mvcc.Event
-			more, err = st.w.Events(MaxWatchBatch)
-			if len(more) == 0 {
+			had := len(evs)
+			evs, err = st.w.AppendEvents(evs, MaxWatchBatch)
+			if len(evs) == had {
 				break
 			}
-			evs = append(evs, more...)
 		}
+		n.evs = evs[:0]
 		if err != nil {
+			clear(evs)
 			n.cancelStream(st, err)
 			return
 		}
 		if len(evs) == 0 {
 			return
 		}
-		n.sendEvents(st, &api.WatchEvents{Events: apiEvents(evs)})
+		// The batch is encoded into its payload before anything else can
+		// drain: the buffers (events, their api form, the message) are
+		// the node's, reused for every batch.
+		n.apiEvs = appendAPIEvents(n.apiEvs[:0], evs)
+		n.wev = api.WatchEvents{Events: n.apiEvs}
+		n.sendEvents(st, &n.wev)
+		clear(evs) // keep no keys or values alive in the buffers
+		clear(n.apiEvs)
+		n.wev = api.WatchEvents{}
 	}
 }
 
@@ -193,15 +202,15 @@ func (n *Node) rebindWatches() {
 	}
 }
 
-func apiEvents(evs []mvcc.Event) []api.Event {
-	out := make([]api.Event, len(evs))
+// appendAPIEvents appends evs in their api form to out.
+func appendAPIEvents(out []api.Event, evs []mvcc.Event) []api.Event {
 	for i := range evs {
 		e := &evs[i]
 		t := api.EventPut
 		if e.Type == mvcc.EventDelete {
 			t = api.EventDelete
 		}
-		out[i] = api.Event{Type: t, KV: apiKV(&e.KV), PrevKV: apiKVPtr(e.PrevKV)}
+		out = append(out, api.Event{Type: t, KV: apiKV(&e.KV), PrevKV: apiKVPtr(e.PrevKV)})
 	}
 	return out
 }
