@@ -458,9 +458,13 @@ func (m *Message) MarshalAppend(b []byte) []byte {
 		flags |= msgFlagEpoch
 	}
 	b = append(b, formatV1, byte(m.Type), flags)
-	for _, v := range [...]uint64{m.To, m.From, m.Term, m.LogTerm, m.Index, m.Commit, m.RejectHint} {
-		b = binary.AppendUvarint(b, v)
-	}
+	b = binary.AppendUvarint(b, m.To)
+	b = binary.AppendUvarint(b, m.From)
+	b = binary.AppendUvarint(b, m.Term)
+	b = binary.AppendUvarint(b, m.LogTerm)
+	b = binary.AppendUvarint(b, m.Index)
+	b = binary.AppendUvarint(b, m.Commit)
+	b = binary.AppendUvarint(b, m.RejectHint)
 	if m.Epoch != 0 {
 		b = binary.AppendUvarint(b, m.Epoch)
 	}
