@@ -318,7 +318,7 @@ func (n *Node) process() {
 		if !n.rn.HasReady() {
 			return
 		}
-		n.inflight = n.rn.Ready()
+		n.rn.ReadyInto(&n.inflight)
 		n.handleReady(&n.inflight)
 	}
 }

@@ -368,17 +368,23 @@ func (rn *RawNode) HasReady() bool {
 // Ready returns what the node must do next (see Ready). Calling it again
 // before Advance panics: that would hand out the same work twice.
 func (rn *RawNode) Ready() Ready {
+	var rd Ready
+	rn.ReadyInto(&rd)
+	return rd
+}
+
+// ReadyInto sets *rd to what Ready returns, in place: a node that keeps
+// the Ready it handles in a field of its own copies no Ready (some 30
+// words) out and in.
+func (rn *RawNode) ReadyInto(rd *Ready) {
 	if rn.readyOut {
 		panic("raft: Ready called before Advance of the previous Ready")
 	}
 	r := rn.r
-	rd := Ready{
-		Entries:              r.log.unstableEntries(),
-		CommittedEntries:     r.log.nextCommittedEnts(r.maxCommittedSize),
-		Messages:             r.msgs,
-		MessagesAfterPersist: r.msgsAfterAppend,
-		ReadStates:           r.readStates,
-	}
+	*rd = Ready{}
+	rd.Entries = r.log.unstableEntries()
+	rd.CommittedEntries = r.log.nextCommittedEnts(r.maxCommittedSize)
+	rd.Messages, rd.MessagesAfterPersist, rd.ReadStates = r.msgs, r.msgsAfterAppend, r.readStates
 	r.msgs, r.msgsAfterAppend, r.readStates = rn.msgFree, rn.afterFree, nil
 	rn.msgFree, rn.afterFree = nil, nil
 	if ss := r.softState(); ss != rn.prevSoft {
@@ -417,7 +423,6 @@ func (rn *RawNode) Ready() Ready {
 			rn.outCommittedSize += uint64(len(rd.CommittedEntries[i].Data))
 		}
 	}
-	return rd
 }
 
 // Advance acknowledges that the last Ready was fully handled: its state
