@@ -51,8 +51,11 @@ func DefaultSpec(f Fault) Spec {
 // healed, and so on until the schedule ends. It runs entirely on the
 // world's event loop, drawing from its own random streams.
 type Nemesis struct {
-	w       *sim.World
-	ids     []host.NodeID // replicas, sorted
+	w   *sim.World
+	ids []host.NodeID // replicas, sorted
+	// replica[id] says whether id is a replica: n.ids by ID (nil if an
+	// ID is maxIndexedID or more, or there is no replica).
+	replica []bool
 	set     Set
 	timing  Timing
 	eps     []*Episode
@@ -78,6 +81,9 @@ type Nemesis struct {
 	proto  Protocol // see SetProtocol
 	hooked bool     // message hooks installed
 	armed  []armed  // triggers of aimed faults
+	// watchSent, watchDelivered: some armed trigger watches the messages
+	// sent, delivered (rewatch keeps them).
+	watchSent, watchDelivered bool
 
 	log    []EpisodeLog // every episode injected, in order (see Episodes)
 	logEps []*Episode   // the episode of each log entry
@@ -213,6 +219,7 @@ func NewFromSpecs(w *sim.World, replicas []host.NodeID, specs []Spec, r *rand.Ra
 		tainted:    map[host.NodeID]bool{},
 		damaged:    map[host.NodeID]bool{},
 	}
+	n.indexIDs()
 	n.floor = max(0, (len(n.ids)-1)/2)
 	n.base, n.baseNet = map[host.NodeID]baseline{}, w.Net().Config()
 	n.recordBase()
@@ -270,6 +277,7 @@ func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 		}
 	}
 	n.ids = ids
+	n.indexIDs()
 	n.recordBase()
 	for id := range n.learners {
 		if !slices.Contains(ids, id) {
@@ -278,6 +286,22 @@ func (n *Nemesis) SetReplicas(replicas []host.NodeID) error {
 	}
 	n.minority() // lower the floor now if the budget shrank
 	return nil
+}
+
+// maxIndexedID bounds the replica IDs that isReplica looks up in
+// n.replica rather than in n.ids.
+const maxIndexedID = 1 << 12
+
+// indexIDs sets n.replica from n.ids.
+func (n *Nemesis) indexIDs() {
+	n.replica = nil
+	if len(n.ids) == 0 || n.ids[len(n.ids)-1] >= maxIndexedID {
+		return
+	}
+	n.replica = make([]bool, n.ids[len(n.ids)-1]+1)
+	for _, id := range n.ids {
+		n.replica[id] = true
+	}
 }
 
 // SetLearners names the replicas (of the current replica set) that are
@@ -527,6 +551,7 @@ func (n *Nemesis) minority() int {
 func (n *Nemesis) HealAll() {
 	n.run = false
 	n.armed = nil
+	n.rewatch()
 	for _, e := range n.eps {
 		if e.timer != nil {
 			e.timer.Stop()

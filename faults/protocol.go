@@ -92,6 +92,7 @@ func (n *Nemesis) Protocol() Protocol { return n.proto }
 // without aimed faults pays nothing for them.
 func (n *Nemesis) Arm(e *Episode, t Trigger) {
 	n.armed = append(n.armed, armed{e: e, t: t, sent: true, delivered: true})
+	n.rewatch()
 }
 
 // ArmOn is Arm for a trigger that watches only the messages delivered
@@ -101,6 +102,7 @@ func (n *Nemesis) Arm(e *Episode, t Trigger) {
 // every armed trigger alike.
 func (n *Nemesis) ArmOn(e *Episode, delivered bool, t Trigger) {
 	n.armed = append(n.armed, armed{e: e, t: t, sent: !delivered, delivered: delivered})
+	n.rewatch()
 }
 
 // Armed reports whether any trigger is armed (watchers may skip the
@@ -112,6 +114,7 @@ func (n *Nemesis) Disarm(e *Episode) {
 	for i, a := range n.armed {
 		if a.e == e {
 			n.armed = append(n.armed[:i], n.armed[i+1:]...)
+			n.rewatch()
 			return
 		}
 	}
@@ -134,14 +137,22 @@ func (a *armed) watches(delivered bool) bool {
 }
 
 // watched reports whether some armed trigger watches the messages sent
-// (delivered false) or delivered.
+// (delivered false) or delivered: every message sent and delivered asks.
 func (n *Nemesis) watched(delivered bool) bool {
-	for i := range n.armed {
-		if n.armed[i].watches(delivered) {
-			return true
-		}
+	if delivered {
+		return n.watchDelivered
 	}
-	return false
+	return n.watchSent
+}
+
+// rewatch sets watchSent and watchDelivered from the armed triggers; it
+// runs whenever n.armed changes.
+func (n *Nemesis) rewatch() {
+	n.watchSent, n.watchDelivered = false, false
+	for i := range n.armed {
+		n.watchSent = n.watchSent || n.armed[i].sent
+		n.watchDelivered = n.watchDelivered || n.armed[i].delivered
+	}
 }
 
 // observe classifies one message for the armed triggers. Only messages
@@ -160,15 +171,21 @@ func (n *Nemesis) observe(from, to host.NodeID, p []byte, delivered bool) {
 		a := &n.armed[i]
 		if a.watches(delivered) && a.t(ob) {
 			n.armed = append(n.armed[:i], n.armed[i+1:]...)
+			n.rewatch()
 			i--
 		}
 	}
 }
 
 func (n *Nemesis) isReplica(id host.NodeID) bool {
+	// Every message sent and delivered asks: the replicas are indexed by
+	// ID unless an ID is too large (indexIDs).
+	if n.replica != nil {
+		return uint64(id) < uint64(len(n.replica)) && n.replica[id]
+	}
 	// n.ids is sorted: an ID past the last (a client: clients are
 	// numbered above the replicas) is out at once, and the scan stops at
-	// the first ID not below id. Every message sent and delivered asks.
+	// the first ID not below id.
 	if len(n.ids) == 0 || id > n.ids[len(n.ids)-1] {
 		return false
 	}

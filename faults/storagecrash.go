@@ -103,6 +103,7 @@ func (n *Nemesis) ObserveStorage(id host.NodeID, m Moment) {
 	for i := 0; i < len(n.armed); i++ {
 		if n.armed[i].t(ob) {
 			n.armed = append(n.armed[:i], n.armed[i+1:]...)
+			n.rewatch()
 			i--
 		}
 	}
