@@ -1051,7 +1051,8 @@ func (h *handle) Sync(done func(error)) {
 		d.inflight++
 		delay = d.syncDelay()
 	}
-	d.w.push(event{at: d.w.at(delay), kind: evSync, sync: r})
+	_, e := d.w.queue(d.w.at(delay))
+	e.kind, e.sync = evSync, r
 }
 
 // Close releases the handle; unsynced writes stay volatile.

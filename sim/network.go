@@ -260,7 +260,8 @@ func (n *Network) send(from, to host.NodeID, p []byte) bool {
 	if n.cfg.CopyPayloads {
 		p = slices.Clone(p)
 	}
-	w.push(event{at: w.at(n.latency()), kind: evDeliver, node: dst, inc: dst.inc, from: from, data: p, hash: ph})
+	_, e := w.queue(w.at(n.latency()))
+	e.kind, e.node, e.inc, e.from, e.data, e.hash = evDeliver, dst, dst.inc, from, p, ph
 	if n.cfg.Duplicate > 0 && n.rng.Float64() < n.cfg.Duplicate {
 		n.stats.Duplicated++
 		n.stats.DuplicatedBytes += uint64(len(p))

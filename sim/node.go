@@ -191,7 +191,9 @@ func (h *nodeHost) After(d time.Duration, f func()) host.Timer {
 	if h.n.rate != 1 && d > 0 {
 		d = time.Duration(math.Min(float64(d)/h.n.rate, math.MaxInt64/2))
 	}
-	h.w.push(event{at: h.w.at(d), kind: evTimer, node: h.n, inc: h.inc, fn: f, timer: t})
+	s, e := h.w.queue(h.w.at(d))
+	e.kind, e.node, e.inc, e.fn, e.timer = evTimer, h.n, h.inc, f, t
+	t.slot = s
 	return t
 }
 

@@ -95,30 +95,41 @@ func (q *eventQueue) nextAt() int64 {
 }
 
 func (q *eventQueue) push(e event) {
+	s, p := q.add(e.at, e.seq)
+	*p = e
+	if e.timer != nil {
+		e.timer.slot = s
+	}
+}
+
+// add queues an event due at at, inserted seq-th, and returns its slot
+// and the event, zero but for at and seq: the caller fills in the rest
+// (and links its timer to the slot) before it queues another, in place
+// rather than through a copy.
+func (q *eventQueue) add(at int64, seq uint64) (int32, *event) {
 	var s int32
 	if n := len(q.free); n > 0 {
 		s = q.free[n-1]
 		q.free = q.free[:n-1]
-		q.slab[s] = e
 	} else {
 		s = int32(len(q.slab))
-		q.slab = append(q.slab, e)
+		q.slab = append(q.slab, event{})
 		q.pos = append(q.pos, 0)
 	}
-	if e.timer != nil {
-		e.timer.slot = s
-	}
-	if s >= 1<<slotBits || e.seq >= 1<<(64-slotBits) {
+	if s >= 1<<slotBits || seq >= 1<<(64-slotBits) {
 		panic("sim: event queue: more than 1<<24 events queued, or 1<<40 queued in all")
 	}
-	k := qkey{at: e.at, ord: e.seq<<slotBits | uint64(s)}
-	if e.at-q.last < nearSpan {
+	e := &q.slab[s] // zero: freed slots are cleared
+	e.at, e.seq = at, seq
+	k := qkey{at: at, ord: seq<<slotBits | uint64(s)}
+	if at-q.last < nearSpan {
 		q.pos[s] = -1
 		q.insertNear(k)
-		return
+	} else {
+		q.h = append(q.h, qkey{})
+		q.up(len(q.h)-1, k)
 	}
-	q.h = append(q.h, qkey{})
-	q.up(len(q.h)-1, k)
+	return s, e
 }
 
 // insertNear puts k in near, keeping it sorted latest first.

@@ -201,7 +201,9 @@ func (t *Timer) Stop() bool {
 func (w *World) After(d time.Duration, f func()) *Timer {
 	t := w.newTimer()
 	*t = Timer{w: w, slot: -1}
-	w.push(event{at: w.at(d), kind: evTimer, fn: f, timer: t})
+	s, e := w.queue(w.at(d))
+	e.kind, e.fn, e.timer = evTimer, f, t
+	t.slot = s
 	return t
 }
 
@@ -222,7 +224,8 @@ func (w *World) newTimer() *Timer {
 
 // Schedule is After without a cancellation handle; it allocates nothing.
 func (w *World) Schedule(d time.Duration, f func()) {
-	w.push(event{at: w.at(d), kind: evTimer, fn: f})
+	_, e := w.queue(w.at(d))
+	e.kind, e.fn = evTimer, f
 }
 
 // at converts a delay into an absolute queue time, saturating.
@@ -240,6 +243,14 @@ func (w *World) push(e event) {
 	e.seq = w.seq
 	w.seq++
 	w.q.push(e)
+}
+
+// queue is push for a caller that fills in the event in its slot (see
+// eventQueue.add): it returns the event, due at at, and its slot.
+func (w *World) queue(at int64) (int32, *event) {
+	seq := w.seq
+	w.seq++
+	return w.q.add(at, seq)
 }
 
 // Step runs the next event and reports whether there was one. Events of
