@@ -22,8 +22,10 @@ type nodeProtocol struct {
 
 // Classify decodes a peer payload's raft message type (without copying)
 // into the moment it marks, and reads a client payload's header for a
-// write request (MomentClientWrite).
-func (p nodeProtocol) Classify(payload []byte) faults.Moment {
+// write request (MomentClientWrite). The nemesis holds a *nodeProtocol,
+// and a pointer receiver spares every message it classifies a wrapper
+// that copies the value.
+func (p *nodeProtocol) Classify(payload []byte) faults.Moment {
 	if len(payload) >= 4 && api.Envelope(payload[0]) == api.EnvelopeClient {
 		// Envelope, version, class, op (api.Encode).
 		switch api.Op(payload[3]) {

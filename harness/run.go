@@ -382,7 +382,7 @@ func (r *seedRun) startNemesis() {
 	n, err := faults.NewFromSpecs(r.w, r.replicas, r.sc.Faults, r.w.Rand("faults/nemesis"))
 	must(err)
 	if s, ok := r.sys.(seedkvSystem); ok && s.protocolAware() {
-		n.SetProtocol(nodeProtocol{r: r, memo: r.safety.peers}) // one reading of each payload for both // aimed faults know the real node only
+		n.SetProtocol(&nodeProtocol{r: r, memo: r.safety.peers}) // one reading of each payload for both // aimed faults know the real node only
 	}
 	must(n.Start(r.cfg.Duration))
 	r.nemesis = n

@@ -59,13 +59,22 @@ type leaderView struct {
 func (s *safetyChecker) watchNet(w *sim.World, raftWire bool) {
 	s.world = w
 	s.running = w.Alive
-	w.Net().OnSend(s.onSend)
-	w.Net().OnDeliver(s.onDeliver)
 	s.wireOff = !raftWire
-	if raftWire {
-		w.Net().OnSend(s.onSendTerm)
-		w.Net().OnDeliver(s.onDeliverTerm)
+	if !raftWire {
+		w.Net().OnSend(s.onSend)
+		w.Net().OnDeliver(s.onDeliver)
+		return
 	}
+	// One hook a side, calling the checks in the same order as a hook
+	// each would: every message sent and delivered reaches them.
+	w.Net().OnSend(func(from, to host.NodeID, p []byte) {
+		s.onSend(from, to, p)
+		s.onSendTerm(from, to, p)
+	})
+	w.Net().OnDeliver(func(from, to host.NodeID, p []byte) {
+		s.onDeliver(from, to, p)
+		s.onDeliverTerm(from, to, p)
+	})
 }
 
 // nodeOf is the running replica id as a *node.Node, or nil.
