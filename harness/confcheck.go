@@ -102,7 +102,7 @@ type tapHost struct {
 }
 
 // Send records an answer to the operator, then sends it.
-func (h tapHost) Send(to host.NodeID, payload []byte) {
+func (h *tapHost) Send(to host.NodeID, payload []byte) {
 	if to == membershipClient {
 		h.taps.note(h.ID(), payload, true)
 	}
@@ -115,7 +115,7 @@ func (h tapHost) Send(to host.NodeID, payload []byte) {
 // per message.)
 func (r *seedRun) tapConfChanges(start ReplicaFunc) ReplicaFunc {
 	return func(h host.Host, peers []host.NodeID) host.Process {
-		p := start(tapHost{Host: h, taps: &r.confTaps}, peers)
+		p := start(&tapHost{Host: h, taps: &r.confTaps}, peers)
 		t := &tapped{Process: p, id: h.ID(), taps: &r.confTaps}
 		if r.safety != nil {
 			t.after = r.safety.afterReceive

@@ -117,4 +117,4 @@ func (r *seedRun) finishCoverage(res *Result) {
 
 // Probes hands the wrapped host's probe set to the replica (an embedded
 // interface does not carry the method along).
-func (h tapHost) Probes() *codeprobe.Set { return codeprobe.Of(h.Host) }
+func (h *tapHost) Probes() *codeprobe.Set { return codeprobe.Of(h.Host) }

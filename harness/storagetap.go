@@ -15,7 +15,7 @@ import (
 func (r *seedRun) tapStorage(start ReplicaFunc) ReplicaFunc {
 	return func(h host.Host, peers []host.NodeID) host.Process {
 		t := &storageTap{r: r, id: h.ID()}
-		return start(fsTapHost{Host: h, fs: tapFS{FS: h.FS(), t: t}}, peers)
+		return start(&fsTapHost{Host: h, fs: tapFS{FS: h.FS(), t: t}}, peers)
 	}
 }
 
@@ -80,10 +80,10 @@ type fsTapHost struct {
 	fs tapFS
 }
 
-func (h fsTapHost) FS() host.FS { return h.fs }
+func (h *fsTapHost) FS() host.FS { return h.fs }
 
 // Probes forwards the host's coverage probes (codeprobe.Of).
-func (h fsTapHost) Probes() *codeprobe.Set { return codeprobe.Of(h.Host) }
+func (h *fsTapHost) Probes() *codeprobe.Set { return codeprobe.Of(h.Host) }
 
 // tapFS reports renames, removals and syncs.
 type tapFS struct {
