@@ -516,6 +516,20 @@ func (d *decoder) failAt(field string, reason error) error {
 	return d.err
 }
 
+// oneByte reads a one-byte varint if one is next and nothing failed so
+// far; ok is false, and nothing is read, otherwise. Small enough to be
+// inlined, it lets bytes and count take the usual one-byte length
+// without a call; uvarint reads the rest.
+func (d *decoder) oneByte() (v uint64, ok bool) {
+	if off := d.off; d.err == nil && off < len(d.b) {
+		if c := d.b[off]; c < 0x80 {
+			d.off = off + 1
+			return uint64(c), true
+		}
+	}
+	return 0, false
+}
+
 func (d *decoder) uvarint(field string) uint64 {
 	if d.err != nil {
 		return 0
@@ -598,7 +612,10 @@ func flag(f uint8, i int) bool { return f&(1<<i) != 0 }
 // bytes reads a length-prefixed byte string; empty decodes as nil. The
 // result is a copy, so the message does not pin the payload.
 func (d *decoder) bytes(field string, limit int) []byte {
-	n := d.uvarint(field)
+	n, ok := d.oneByte()
+	if !ok {
+		n = d.uvarint(field)
+	}
 	if d.err != nil {
 		return nil
 	}
@@ -625,7 +642,10 @@ func (d *decoder) bytes(field string, limit int) []byte {
 // count past the remaining bytes is truncated input (and is refused before
 // anything is allocated for it).
 func (d *decoder) count(field string, limit int) int {
-	n := d.uvarint(field)
+	n, ok := d.oneByte()
+	if !ok {
+		n = d.uvarint(field)
+	}
 	if d.err != nil {
 		return 0
 	}
