@@ -144,6 +144,15 @@ func (l *raftLog) lastTerm() uint64 {
 		// The last unstable entry: the one term(lastIndex()) reads.
 		return l.unstable.entries[n-1].Term
 	}
+	if l.unstable.snapshot == nil {
+		// Nothing unstable: term(lastIndex()) reads the storage's last
+		// entry, and any error of the storage is fatal here.
+		i, err := l.storage.LastIndex()
+		must(err)
+		t, err := l.storage.Term(i)
+		must(err)
+		return t
+	}
 	t, err := l.term(l.lastIndex())
 	must(err)
 	return t
