@@ -98,7 +98,12 @@ type Node struct {
 	term uint64
 
 	pending map[reqKey]*proposal
-	props   []bufferedProp
+	// pendingFloor is at or below the time of every pending proposal
+	// (addPending lowers it, expirePending raises it to the oldest left):
+	// while it is recent, no proposal has expired and the map is not
+	// walked at every tick.
+	pendingFloor time.Time
+	props        []bufferedProp
 
 	reads reads
 
@@ -649,15 +654,28 @@ func (n *Node) unreserve(buf []byte, size int) {
 // expirePending forgets proposals so old their clients gave up long ago
 // (their entries were lost in a leader change).
 func (n *Node) expirePending(now time.Time) {
-	if len(n.pending) == 0 {
-		return
+	if len(n.pending) == 0 || now.Sub(n.pendingFloor) <= n.cfg.PendingTimeout {
+		return // none is older than the floor: none has expired
 	}
+	floor := now
 	for k, p := range n.pending {
 		if now.Sub(p.since) > n.cfg.PendingTimeout {
 			n.probes.Hit(probePendingForgotten)
 			delete(n.pending, k)
+		} else if p.since.Before(floor) {
+			floor = p.since
 		}
 	}
+	n.pendingFloor = floor
+}
+
+// addPending records a proposal the node must answer once applied,
+// keeping pendingFloor at or below the time of every pending proposal.
+func (n *Node) addPending(key reqKey, p *proposal) {
+	if len(n.pending) == 0 || p.since.Before(n.pendingFloor) {
+		n.pendingFloor = p.since
+	}
+	n.pending[key] = p
 }
 
 // ---- conversions to the WAL's types ----

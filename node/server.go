@@ -66,7 +66,7 @@ func (n *Node) onWrite(key reqKey, req *api.Request, payload []byte) {
 		n.replyErr(key, op, api.CodeTooManyRequests, "too many pending proposals")
 		return
 	}
-	n.pending[key] = &proposal{op: op, since: n.h.Now()}
+	n.addPending(key, &proposal{op: op, since: n.h.Now()})
 	data := appendClientCmd(make([]byte, 0, len(payload)+24), n.id, key.client, n.h.Now().UnixNano(), payload)
 	n.props = append(n.props, bufferedProp{key: key, data: data})
 }
@@ -118,7 +118,7 @@ func (n *Node) onMemberChange(key reqKey, req *api.Request) {
 		n.replyErr(key, op, code, err.Error())
 		return
 	}
-	n.pending[key] = &proposal{op: op, since: n.h.Now()}
+	n.addPending(key, &proposal{op: op, since: n.h.Now()})
 }
 
 // onRange serves a read: serializable from local state, linearizable
