@@ -170,7 +170,7 @@ func TestPrefixDigestFollowsTheStore(t *testing.T) {
 	prefixes := []string{"/", "/k/", "/k/1", "/l/", "/k/10", "/x"}
 	keys := []string{"/k/1", "/k/10", "/k/2", "/l/a", "/l/b", "/m", "/k/11"}
 	for step := 0; step < 3000; step++ {
-		mark := len(s.undo)
+		mark := s.undo.len()
 		for range 1 + rng.IntN(3) {
 			k := keys[rng.IntN(len(keys))]
 			if rng.IntN(3) == 0 {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -100,8 +99,8 @@ type revChecker struct {
 	groupsByKey map[string][]int32
 	used        []bool // per op of h: chose to create a gap's revision
 
-	byReturn []int32 // known ops with a return time, by return
-	prefMax  []int64 // prefMax[i]: highest revision among byReturn[:i+1]
+	returns []int64 // the return times of the known ops that have one, ascending
+	prefMax []int64 // prefMax[k]: highest revision among the ops of returns[:k+1]
 
 	st       revState
 	usedHash uint64 // xor of mixRev(op index) over the ops used to fill gaps
@@ -290,18 +289,36 @@ func (c *revChecker) isKnown(i int) bool { return !c.h[i].Failed && !c.h[i].Unkn
 
 // sweep checks real time between known operations, in O(n log n): sorted
 // by return, with the running highest revision, each operation's call
-// finds the highest revision of everything that returned before it.
+// finds the highest revision of everything that returned before it. The
+// sort and the searches work on compact arrays of return times, not on
+// the operations: on a 1M-op history each probe into the operations was
+// a cache miss.
 func (c *revChecker) sweep() string {
+	type ret struct {
+		t int64 // return time
+		i int32 // op index: ties keep history order
+	}
+	n := 0
 	for i := range c.h {
 		if c.isKnown(i) && c.h[i].Return != UnknownReturn {
-			c.byReturn = append(c.byReturn, int32(i))
+			n++
 		}
 	}
-	slices.SortStableFunc(c.byReturn, func(a, b int32) int { return cmp.Compare(c.h[a].Return, c.h[b].Return) })
-	c.prefMax = make([]int64, len(c.byReturn))
-	argMax := make([]int32, len(c.byReturn))
-	for k, i := range c.byReturn {
-		c.prefMax[k], argMax[k] = c.h[i].Output.Revision, i
+	byReturn := make([]ret, 0, n)
+	for i := range c.h {
+		if c.isKnown(i) && c.h[i].Return != UnknownReturn {
+			byReturn = append(byReturn, ret{c.h[i].Return, int32(i)})
+		}
+	}
+	slices.SortFunc(byReturn, func(a, b ret) int {
+		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.i, b.i))
+	})
+	c.returns = make([]int64, n)
+	c.prefMax = make([]int64, n)
+	argMax := make([]int32, n)
+	for k, r := range byReturn {
+		c.returns[k] = r.t
+		c.prefMax[k], argMax[k] = c.h[r.i].Output.Revision, r.i
 		if k > 0 && c.prefMax[k-1] >= c.prefMax[k] {
 			c.prefMax[k], argMax[k] = c.prefMax[k-1], argMax[k-1]
 		}
@@ -324,7 +341,8 @@ func (c *revChecker) sweep() string {
 
 // returnedBefore counts the known operations that returned before t.
 func (c *revChecker) returnedBefore(t int64) int {
-	return sort.Search(len(c.byReturn), func(k int) bool { return c.h[c.byReturn[k]].Return >= t })
+	k, _ := slices.BinarySearch(c.returns, t) // the first return >= t
+	return k
 }
 
 // highestBefore is the highest revision a known operation returned
@@ -375,7 +393,16 @@ func (c *revChecker) search() (Verdict, string) {
 	if c.lo == 0 && !c.checkLevel(0, -1) {
 		return Fail, c.best.reason
 	}
-	var stack []choice
+	// The stack holds at most one choice per gap, and on a long history
+	// nearly every one (each hinted gap keeps its unhinted candidates in
+	// reserve): sized once, it is never re-allocated and copied.
+	gaps := 0
+	for rev := max(c.lo, 1); rev <= c.maxRev; rev++ {
+		if c.creatorAt(rev) < 0 {
+			gaps++
+		}
+	}
+	stack := make([]choice, 0, gaps)
 	for rev := max(c.lo, 1); rev <= c.maxRev; {
 		if c.steps > c.maxSteps {
 			return Unknown, fmt.Sprintf("revision check ran out of its budget of %d steps at revision %d", c.maxSteps, rev)
@@ -392,7 +419,7 @@ func (c *revChecker) search() (Verdict, string) {
 				if !c.dead[key] {
 					cands, rest = c.candidates(rev)
 				}
-				stack = append(stack, choice{rev: rev, cands: cands, rest: rest, cur: -1, mark: len(c.st.undo), key: key})
+				stack = append(stack, choice{rev: rev, cands: cands, rest: rest, cur: -1, mark: c.st.undo.len(), key: key})
 			}
 			ok = c.advance(&stack[len(stack)-1])
 			creator = stack[len(stack)-1].cur
@@ -400,7 +427,8 @@ func (c *revChecker) search() (Verdict, string) {
 		if ok && c.checkLevel(rev, creator) {
 			rev++
 			if allTried(stack) { // nothing left to go back to
-				stack, c.st.undo = stack[:0], c.st.undo[:0]
+				stack = stack[:0]
+				c.st.undo.reset()
 			}
 			continue
 		}
@@ -911,7 +939,7 @@ type revState struct {
 	// store holds thousands of keys, and a tree lookup per read and write
 	// was a third of checking a 1 h history.
 	byKey map[string]revEntry
-	undo  []undoRec
+	undo  undoLog
 	hash  uint64 // xor of hashKV over the keys: equal states, equal hashes
 	// scratch holds the answer of the last get or prefix.
 	scratch []KV
@@ -971,17 +999,52 @@ func (s *revState) account(kv *KV, sign int) {
 	}
 }
 
-// undoRec restores one key: prev if had, else absent.
+// undoRec restores one key: prev if had, else absent (prev.Key is the
+// key either way).
 type undoRec struct {
-	key  string
 	prev KV
 	had  bool
 }
 
+// undoChunk is the number of records in one chunk of an undoLog.
+const undoChunk = 1024
+
+// undoLog is a stack of undoRecs kept in fixed chunks. A search keeps
+// every change since its oldest choice with a candidate left, and on a
+// long history that is nearly every write (each hinted gap keeps its
+// unhinted candidates in reserve): in one growing slice, re-allocating
+// and copying it was half of checking a 1M-op history. Chunks are never
+// copied, and those past the top are kept for reuse.
+type undoLog struct {
+	chunks []*[undoChunk]undoRec
+	n      int
+}
+
+// len is the number of records.
+func (l *undoLog) len() int { return l.n }
+
+// push adds u on top.
+func (l *undoLog) push(u undoRec) {
+	if l.n == len(l.chunks)*undoChunk {
+		l.chunks = append(l.chunks, new([undoChunk]undoRec))
+	}
+	l.chunks[l.n/undoChunk][l.n%undoChunk] = u
+	l.n++
+}
+
+// pop removes and returns the top record (the log must not be empty).
+func (l *undoLog) pop() undoRec {
+	l.n--
+	return l.chunks[l.n/undoChunk][l.n%undoChunk]
+}
+
+// reset empties the log, keeping its chunks.
+func (l *undoLog) reset() { l.n = 0 }
+
 func (s *revState) init() {
 	s.kvs = btree.NewG(32, func(a, b KV) bool { return a.Key < b.Key })
 	s.byKey = make(map[string]revEntry)
-	s.undo = s.undo[:0]
+	s.undo.reset()
 	s.hash = 0
 	s.sums = nil
 }
@@ -1069,8 +1132,10 @@ func (s *revState) prefix(p string) []KV {
 // is created at rev with version 1; an existing one keeps its creation.
 func (s *revState) put(key, value string, rev int64) {
 	kv, had := s.lookup(key)
-	s.undo = append(s.undo, undoRec{key: key, prev: kv, had: had})
-	if !had {
+	if had {
+		s.undo.push(undoRec{prev: kv, had: true})
+	} else {
+		s.undo.push(undoRec{prev: KV{Key: key}})
 		kv = KV{Key: key, CreateRevision: rev}
 	}
 	kv.Value, kv.ModRevision, kv.Version = value, rev, kv.Version+1
@@ -1081,7 +1146,7 @@ func (s *revState) put(key, value string, rev int64) {
 func (s *revState) del(key string) bool {
 	kv, had := s.lookup(key)
 	if had {
-		s.undo = append(s.undo, undoRec{key: key, prev: kv, had: true})
+		s.undo.push(undoRec{prev: kv, had: true})
 		s.set(key, KV{}, false)
 	}
 	return had
@@ -1089,10 +1154,9 @@ func (s *revState) del(key string) bool {
 
 // rollback undoes every change after the undo log had length mark.
 func (s *revState) rollback(mark int) {
-	for len(s.undo) > mark {
-		u := s.undo[len(s.undo)-1]
-		s.undo = s.undo[:len(s.undo)-1]
-		s.set(u.key, u.prev, u.had)
+	for s.undo.len() > mark {
+		u := s.undo.pop()
+		s.set(u.prev.Key, u.prev, u.had)
 	}
 }
 

@@ -384,7 +384,7 @@ func (w *Window) replay(rev int64, changes func(int64) ([]Change, bool)) bool {
 		}
 		w.retiredCall = max(w.retiredCall, o.op.Call)
 	}
-	c.st.undo = c.st.undo[:0]
+	c.st.undo.reset()
 	w.st, w.steps, w.next = c.st, c.steps, rev+1
 	w.dropped += len(ops)
 	if w.OnDrop != nil {
@@ -415,7 +415,7 @@ func (w *Window) gapAt(c *revChecker, rev int64, changes func(int64) ([]Change, 
 		if c.role[i] != roleMaybe || !c.noneSawBefore(i, rev) || c.misses(int32(i), gap.keys) != 0 {
 			continue
 		}
-		mark := len(c.st.undo)
+		mark := c.st.undo.len()
 		c.steps++
 		if changed, bad := c.exec(i, rev, true); !changed || bad != "" {
 			c.st.rollback(mark)
