@@ -27,7 +27,8 @@ var ErrUndecided = errors.New("linearizability: the window cannot decide without
 // the same hints and budget), or ErrUndecided. It replays a revision only
 // where CheckRevisions' search would not choose: a revision with a sure
 // creator, or a gap whose first candidate (the first transaction that
-// only deletes and reported it) changes the store, or a gap the write log
+// only deletes and reported it) changes exactly the keys the write log
+// says changed there, or a gap the write log
 // says was a delete whose creator comes at Finish (a lease expiry the
 // harness adds) and is then confirmed to be that first candidate. Real
 // time: each operation's call records the highest revision returned
@@ -399,9 +400,10 @@ func (w *Window) replay(rev int64, changes func(int64) ([]Change, bool)) bool {
 // gapAt replays gap rev as CheckRevisions' search would on its first
 // try: the first transaction at rev that only deletes, may have created
 // it (no operation at rev returned before its call) and touches a key the
-// write log changed there, if it changes the store; with none, the write
-// log's deletes, for a creator that comes at Finish. It reports false,
-// changing nothing, if neither applies.
+// write log changed there, if it changes exactly those keys (the search
+// tries those first); with none, the write log's deletes, for a creator
+// that comes at Finish. It reports false, changing nothing, if neither
+// applies.
 func (w *Window) gapAt(c *revChecker, rev int64, changes func(int64) ([]Change, bool)) (winGap, bool) {
 	gap := winGap{rev: rev, creator: -1}
 	chs, ok := changes(rev)
@@ -417,9 +419,9 @@ func (w *Window) gapAt(c *revChecker, rev int64, changes func(int64) ([]Change, 
 		}
 		mark := c.st.undo.len()
 		c.steps++
-		if changed, bad := c.exec(i, rev, true); !changed || bad != "" {
+		if changed, bad := c.exec(i, rev, true); !changed || bad != "" || !c.st.changedExactly(mark, gap.keys) {
 			c.st.rollback(mark)
-			return gap, false // the search would try the next candidate
+			return gap, false // the search would try another candidate
 		}
 		gap.creator = c.ids[i]
 		return gap, true
