@@ -57,6 +57,7 @@ func (s *Store) LeaseGrant(id int64, ttl time.Duration, now time.Time) error {
 		return ErrNoSpace
 	}
 	s.leases[id] = &lease{id: id, ttl: ttl, expiry: expiryAt(now, ttl), keys: make(map[*keyIndex]struct{})}
+	s.leaseIDs = nil
 	s.size += LeaseOverheadBytes
 	return nil
 }
@@ -74,6 +75,7 @@ func (s *Store) LeaseRevoke(id int64) (rev int64, err error) {
 	}
 	kis := l.sortedKeys()
 	delete(s.leases, id)
+	s.leaseIDs = nil
 	s.size -= LeaseOverheadBytes
 	if len(kis) > 0 {
 		s.probes.Hit(probeLeaseRevokeKey)
@@ -118,12 +120,22 @@ func (s *Store) LeaseTimeToLive(id int64, now time.Time) (LeaseInfo, error) {
 
 // Leases returns the IDs of all leases, sorted.
 func (s *Store) Leases() []int64 {
-	ids := make([]int64, 0, len(s.leases))
-	for id := range s.leases {
-		ids = append(ids, id)
+	ids := s.sortedLeaseIDs()
+	return append(make([]int64, 0, len(ids)), ids...)
+}
+
+// sortedLeaseIDs is Leases without the copy: the caller must not modify
+// it, nor keep it past a change of the leases.
+func (s *Store) sortedLeaseIDs() []int64 {
+	if s.leaseIDs == nil {
+		ids := make([]int64, 0, len(s.leases))
+		for id := range s.leases {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		s.leaseIDs = ids
 	}
-	slices.Sort(ids)
-	return ids
+	return s.leaseIDs
 }
 
 // ExpiredLeases returns, sorted, the IDs of leases whose expiry is at or

@@ -58,7 +58,7 @@ func (s *Store) AppendSnapshot(b []byte) []byte {
 	b = binary.AppendUvarint(b, snapVersion)
 	b = binary.AppendVarint(b, s.rev)
 	b = binary.AppendVarint(b, encodeCompactRev(s.compactRev))
-	ids := s.Leases()
+	ids := s.sortedLeaseIDs()
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
 		l := s.leases[id]
@@ -201,6 +201,7 @@ func (d *decoder) leases(s *Store) {
 		}
 		prev = id
 		s.leases[id] = &lease{id: id, ttl: time.Duration(ttl), expiry: exp, keys: make(map[*keyIndex]struct{})}
+		s.leaseIDs = nil
 		s.size += LeaseOverheadBytes
 	}
 }

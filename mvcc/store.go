@@ -40,6 +40,10 @@ type Store struct {
 	compactRev int64
 
 	leases map[int64]*lease
+	// leaseIDs is leases' IDs sorted (sortedLeaseIDs), nil since a lease
+	// was granted, revoked or restored: the simulator's checks and every
+	// snapshot list them far more often than they change.
+	leaseIDs []int64
 }
 
 // New returns an empty Store at revision 1.
