@@ -80,19 +80,14 @@ func appendRecord(buf []byte, typ RecordType, payload []byte) []byte {
 // start with a valid record. A returned record always has a matching
 // checksum, a known type and a length within MaxRecordSize.
 func decodeRecord(b []byte) (record, int, error) {
-	if len(b) < HeaderSize {
+	end, fault := checkFrame(b)
+	switch fault {
+	case frameShort:
 		return record{}, 0, errShort
-	}
-	n := binary.LittleEndian.Uint32(b[4:8])
-	if n > MaxRecordSize {
+	case frameLength:
+		n := binary.LittleEndian.Uint32(b[4:8])
 		return record{}, 0, fmt.Errorf("%w: %d > %d", errLength, n, MaxRecordSize)
-	}
-	end := HeaderSize + int(n)
-	if end > len(b) {
-		return record{}, 0, errShort
-	}
-	want := binary.LittleEndian.Uint32(b[0:4])
-	if crc32.Checksum(b[4:end], castagnoli) != want {
+	case frameChecksum:
 		return record{}, 0, errChecksum
 	}
 	typ := RecordType(b[8])
@@ -102,6 +97,37 @@ func decodeRecord(b []byte) (record, int, error) {
 		return record{}, 0, fmt.Errorf("%w %d", errType, typ)
 	}
 	return record{typ: typ, payload: b[HeaderSize:end]}, end, nil
+}
+
+// Why checkFrame refused a frame (decodeRecord's errShort, errLength and
+// errChecksum), without building an error: the search for a valid record
+// after damage (validRecordAfter) checks a frame at every byte.
+const (
+	frameOK = iota
+	frameShort
+	frameLength
+	frameChecksum
+)
+
+// checkFrame checks the frame at the start of b (length within
+// MaxRecordSize and within b, matching checksum) and returns its end.
+func checkFrame(b []byte) (end, fault int) {
+	if len(b) < HeaderSize {
+		return 0, frameShort
+	}
+	n := binary.LittleEndian.Uint32(b[4:8])
+	if n > MaxRecordSize {
+		return 0, frameLength
+	}
+	end = HeaderSize + int(n)
+	if end > len(b) {
+		return 0, frameShort
+	}
+	want := binary.LittleEndian.Uint32(b[0:4])
+	if crc32.Checksum(b[4:end], castagnoli) != want {
+		return 0, frameChecksum
+	}
+	return end, frameOK
 }
 
 // Metadata identifies the replica a WAL belongs to. Every segment begins

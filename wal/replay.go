@@ -184,7 +184,9 @@ func tailOrCorrupt(name string, buf []byte, off, records int, last bool, err err
 // anywhere at or after from. Damage followed by one cannot be a torn tail.
 func validRecordAfter(buf []byte, from int) (int, bool) {
 	for i := from; i+HeaderSize <= len(buf); i++ {
-		if _, _, err := decodeRecord(buf[i:]); err == nil || errors.Is(err, errType) {
+		// decodeRecord gives a record or errType exactly when the frame
+		// checks out.
+		if _, fault := checkFrame(buf[i:]); fault == frameOK {
 			return i, true
 		}
 	}
