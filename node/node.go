@@ -103,6 +103,7 @@ type Node struct {
 	// while it is recent, no proposal has expired and the map is not
 	// walked at every tick.
 	pendingFloor time.Time
+	propEnts     []raft.Entry // flushProposals' array
 	props        []bufferedProp
 
 	reads reads
@@ -337,11 +338,22 @@ func (n *Node) flushProposals() {
 	}
 	props := n.props
 	n.props = nil
-	ents := make([]raft.Entry, len(props))
+	// raft keeps none of a proposal's entries (it copies them into its
+	// log, or a follower into the message it forwards, as for
+	// RawNode.Propose): one array serves every flush. It is taken out of
+	// the node while in use.
+	ents := n.propEnts
+	n.propEnts = nil
+	if cap(ents) < len(props) {
+		ents = make([]raft.Entry, len(props))
+	}
+	ents = ents[:len(props)]
 	for i := range props {
 		ents[i] = raft.Entry{Type: raft.EntryNormal, Data: props[i].data}
 	}
 	err := n.rn.Step(raft.Message{Type: raft.MsgProp, From: uint64(n.id), To: uint64(n.id), Entries: ents})
+	clear(ents)
+	n.propEnts = ents[:0]
 	defer n.reuseProps(props)
 	if err == nil {
 		return
