@@ -60,10 +60,10 @@ func TestInvariantHardStateNeverDecreases(t *testing.T) {
 func TestInvariantLeaderNeverTruncates(t *testing.T) {
 	rn := soleLeader(t)
 	requireViolation(t, "may truncate its log", func() {
-		rn.r.handleAppendEntries(Message{Type: MsgApp, From: 2, Term: rn.r.term})
+		rn.r.handleAppendEntries(&Message{Type: MsgApp, From: 2, Term: rn.r.term})
 	})
 	requireViolation(t, "may truncate its log", func() {
-		rn.r.handleSnapshot(Message{Type: MsgSnap, From: 2, Term: rn.r.term,
+		rn.r.handleSnapshot(&Message{Type: MsgSnap, From: 2, Term: rn.r.term,
 			Snapshot: &Snapshot{Meta: SnapshotMeta{Index: 100, Term: rn.r.term}}})
 	})
 }

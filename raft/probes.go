@@ -40,7 +40,7 @@ var (
 
 // probeAppend notes, before m is handled, whether appending it truncates a
 // conflicting suffix or is rejected.
-func (r *raft) probeAppend(m Message) {
+func (r *raft) probeAppend(m *Message) {
 	if r.probes == nil || m.Index < r.log.committed {
 		return
 	}

@@ -443,21 +443,21 @@ func (r *raft) Step(m Message) error {
 			r.hup(campaignElection)
 		}
 	case MsgVote, MsgPreVote:
-		r.handleVoteRequest(m)
+		r.handleVoteRequest(&m)
 	default:
 		switch r.state {
 		case RoleLeader:
-			return r.stepLeader(m)
+			return r.stepLeader(&m)
 		case RoleFollower:
-			return r.stepFollower(m)
+			return r.stepFollower(&m)
 		default:
-			return r.stepCandidate(m)
+			return r.stepCandidate(&m)
 		}
 	}
 	return nil
 }
 
-func (r *raft) handleVoteRequest(m Message) {
+func (r *raft) handleVoteRequest(m *Message) {
 	canVote := r.vote == m.From ||
 		(r.vote == None && r.lead == None) ||
 		(m.Type == MsgPreVote && m.Term > r.term)
@@ -482,7 +482,7 @@ func (r *raft) handleVoteRequest(m Message) {
 
 // --- leader ---
 
-func (r *raft) stepLeader(m Message) error {
+func (r *raft) stepLeader(m *Message) error {
 	switch m.Type {
 	case MsgBeat:
 		r.bcastHeartbeat()
@@ -558,7 +558,7 @@ func (r *raft) stepLeader(m Message) error {
 	return nil
 }
 
-func (r *raft) propose(m Message) error {
+func (r *raft) propose(m *Message) error {
 	if len(m.Entries) == 0 {
 		return fmt.Errorf("%w: empty proposal", ErrProposalDropped)
 	}
@@ -649,7 +649,7 @@ func (r *raft) maybeCommitAndBroadcast() bool {
 	return true
 }
 
-func (r *raft) handleAppendResponse(m Message, pr *progress) {
+func (r *raft) handleAppendResponse(m *Message, pr *progress) {
 	known := r.ackEpochs[m.From]
 	if !r.learnEpoch(m, pr) {
 		return // from an earlier incarnation: it may vouch for entries lost since
@@ -807,7 +807,7 @@ func (r *raft) abortLeaderTransfer() { r.leadTransferee = None }
 
 // --- candidate ---
 
-func (r *raft) stepCandidate(m Message) error {
+func (r *raft) stepCandidate(m *Message) error {
 	respType := MsgVoteResp
 	if r.state == RolePreCandidate {
 		respType = MsgPreVoteResp
@@ -846,7 +846,7 @@ func (r *raft) stepCandidate(m Message) error {
 
 // --- follower ---
 
-func (r *raft) stepFollower(m Message) error {
+func (r *raft) stepFollower(m *Message) error {
 	switch m.Type {
 	case MsgProp:
 		if r.lead == None {
@@ -858,17 +858,17 @@ func (r *raft) stepFollower(m Message) error {
 		m.To = r.lead
 		// The caller's entries slice may be reused (RawNode.Propose).
 		m.Entries = append([]Entry(nil), m.Entries...)
-		r.send(m)
+		r.send(*m)
 	case MsgApp:
 		r.electionElapsed = 0
 		r.lead = m.From
-		r.noteLeaderCommit(&m)
+		r.noteLeaderCommit(m)
 		r.handleAppendEntries(m)
 		r.maybeEndRecovery()
 	case MsgHeartbeat:
 		r.electionElapsed = 0
 		r.lead = m.From
-		r.noteLeaderCommit(&m)
+		r.noteLeaderCommit(m)
 		r.handleHeartbeat(m)
 		r.maybeEndRecovery()
 	case MsgSnap:
@@ -879,7 +879,7 @@ func (r *raft) stepFollower(m Message) error {
 		if r.lead != None {
 			m.To = r.lead
 			m.Term = 0
-			r.send(m)
+			r.send(*m)
 		}
 	case MsgTimeoutNow:
 		// The leader asks us to take over: skip pre-vote, and force
@@ -889,7 +889,7 @@ func (r *raft) stepFollower(m Message) error {
 	case MsgReadIndex:
 		if r.lead != None {
 			m.To = r.lead
-			r.send(m)
+			r.send(*m)
 		}
 	case MsgReadIndexResp:
 		r.readStates = append(r.readStates, ReadState{Index: m.Index, RequestCtx: m.Context})
@@ -897,7 +897,7 @@ func (r *raft) stepFollower(m Message) error {
 	return nil
 }
 
-func (r *raft) handleAppendEntries(m Message) {
+func (r *raft) handleAppendEntries(m *Message) {
 	r.assertNotLeader(m)
 	if m.Index < r.log.committed {
 		// Everything up to our commit index matches the leader's log.
@@ -917,7 +917,7 @@ func (r *raft) handleAppendEntries(m Message) {
 		RejectHint: hintIndex, LogTerm: hintTerm})
 }
 
-func (r *raft) handleHeartbeat(m Message) {
+func (r *raft) handleHeartbeat(m *Message) {
 	r.log.commitTo(min(m.Commit, r.log.lastIndex()))
 	if m.Commit > r.log.lastIndex() {
 		// The leader sends the commit index only up to what it knows we
@@ -933,7 +933,7 @@ func (r *raft) handleHeartbeat(m Message) {
 	r.send(Message{Type: MsgHeartbeatResp, To: m.From, Context: m.Context, Epoch: r.unechoedEpoch()})
 }
 
-func (r *raft) handleSnapshot(m Message) {
+func (r *raft) handleSnapshot(m *Message) {
 	r.assertNotLeader(m)
 	s := *m.Snapshot
 	if r.restore(s) {
@@ -948,7 +948,7 @@ func (r *raft) handleSnapshot(m Message) {
 //
 // Invariant: a leader never truncates or overwrites its own log (Leader
 // Append-Only, Raft §5.3); it only appends, at its last index.
-func (r *raft) assertNotLeader(m Message) {
+func (r *raft) assertNotLeader(m *Message) {
 	if invariant.Checks && r.state == RoleLeader {
 		invariant.Violated("raft %d: leader of term %d handling %s from %d, which may truncate its log",
 			r.id, r.term, m.Type, m.From)
@@ -1190,7 +1190,7 @@ func (r *raft) maybeEndRecovery() {
 // learnEpoch applies the rules above to m (a MsgAppResp, or a
 // MsgHeartbeatResp with an epoch) from the peer pr tracks: false if m is
 // of an earlier incarnation and must be dropped.
-func (r *raft) learnEpoch(m Message, pr *progress) bool {
+func (r *raft) learnEpoch(m *Message, pr *progress) bool {
 	known := r.ackEpochs[m.From]
 	switch {
 	case m.Epoch < known:

@@ -55,14 +55,14 @@ func (ro *readOnly) lastPendingCtx() []byte {
 }
 
 // handleReadIndex serves a ReadIndex request on the leader.
-func (r *raft) handleReadIndex(m Message) {
+func (r *raft) handleReadIndex(m *Message) {
 	if len(r.trk.voters) == 1 && r.trk.isVoter(r.id) {
 		// Sole voter: no one else can lead; answer once our term has a
 		// committed entry.
 		if r.committedEntryInCurrentTerm() {
 			r.respondRead(m, r.log.committed)
 		} else {
-			r.pendingReadIndex = append(r.pendingReadIndex, m)
+			r.pendingReadIndex = append(r.pendingReadIndex, *m)
 		}
 		return
 	}
@@ -70,7 +70,7 @@ func (r *raft) handleReadIndex(m Message) {
 		// Our commit index may lag the previous leader's: wait until the
 		// empty entry of our term commits.
 		r.probes.Hit(probeReadIndexDeferred)
-		r.pendingReadIndex = append(r.pendingReadIndex, m)
+		r.pendingReadIndex = append(r.pendingReadIndex, *m)
 		return
 	}
 	for _, k := range r.readOnly.queue {
@@ -81,7 +81,7 @@ func (r *raft) handleReadIndex(m Message) {
 	r.readOnly.seq++
 	var kb [8]byte
 	key := string(binary.BigEndian.AppendUint64(kb[:0], r.readOnly.seq))
-	st := &readIndexStatus{req: m, index: r.log.committed}
+	st := &readIndexStatus{req: *m, index: r.log.committed}
 	st.acks = append(st.ackBuf[:0], r.id)
 	r.readOnly.pending[key] = st
 	r.readOnly.queue = append(r.readOnly.queue, key)
@@ -101,15 +101,15 @@ func (r *raft) releasePendingReadIndex() {
 	}
 	msgs := r.pendingReadIndex
 	r.pendingReadIndex = nil
-	for _, m := range msgs {
-		r.handleReadIndex(m)
+	for i := range msgs {
+		r.handleReadIndex(&msgs[i])
 	}
 }
 
 // handleReadAck counts a heartbeat response toward the read it carries;
 // once a quorum confirmed our leadership, that read and all earlier ones
 // are answered.
-func (r *raft) handleReadAck(m Message) {
+func (r *raft) handleReadAck(m *Message) {
 	ro := &r.readOnly
 	rs := ro.pending[string(m.Context)]
 	if rs == nil {
@@ -130,12 +130,12 @@ func (r *raft) handleReadAck(m Message) {
 	for _, key := range done {
 		st := ro.pending[key]
 		delete(ro.pending, key)
-		r.respondRead(st.req, st.index)
+		r.respondRead(&st.req, st.index)
 	}
 	ro.queue = append(ro.queue[:0], ro.queue[n:]...)
 }
 
-func (r *raft) respondRead(m Message, index uint64) {
+func (r *raft) respondRead(m *Message, index uint64) {
 	if m.From == None || m.From == r.id {
 		r.readStates = append(r.readStates, ReadState{Index: index, RequestCtx: m.Context})
 		return
