@@ -289,7 +289,7 @@ func (r *raft) tickElection() {
 	r.electionElapsed++
 	if r.promotable() && r.electionElapsed >= r.randomizedElectionTimeout {
 		r.electionElapsed = 0
-		_ = r.Step(Message{Type: MsgHup})
+		_ = r.Step(&Message{Type: MsgHup})
 	}
 }
 
@@ -299,7 +299,7 @@ func (r *raft) tickHeartbeat() {
 	if r.electionElapsed >= r.electionTimeout {
 		r.electionElapsed = 0
 		if r.checkQuorum {
-			_ = r.Step(Message{Type: MsgCheckQuorum})
+			_ = r.Step(&Message{Type: MsgCheckQuorum})
 		}
 		// A transfer that did not complete within an election timeout
 		// is abandoned.
@@ -313,7 +313,7 @@ func (r *raft) tickHeartbeat() {
 	}
 	if r.heartbeatElapsed >= r.heartbeatTimeout {
 		r.heartbeatElapsed = 0
-		_ = r.Step(Message{Type: MsgBeat})
+		_ = r.Step(&Message{Type: MsgBeat})
 	}
 }
 
@@ -385,9 +385,10 @@ func (r *raft) campaign(t campaignType) {
 	}
 }
 
-// Step handles one message (local or from a peer).
-func (r *raft) Step(m Message) error {
-	if r.ignoredInRecovery(&m) {
+// Step handles one message (local or from a peer). m is the caller's to
+// lose: the handlers may change it (a follower forwarding a proposal).
+func (r *raft) Step(m *Message) error {
+	if r.ignoredInRecovery(m) {
 		return nil
 	}
 	switch {
@@ -443,15 +444,15 @@ func (r *raft) Step(m Message) error {
 			r.hup(campaignElection)
 		}
 	case MsgVote, MsgPreVote:
-		r.handleVoteRequest(&m)
+		r.handleVoteRequest(m)
 	default:
 		switch r.state {
 		case RoleLeader:
-			return r.stepLeader(&m)
+			return r.stepLeader(m)
 		case RoleFollower:
-			return r.stepFollower(&m)
+			return r.stepFollower(m)
 		default:
-			return r.stepCandidate(&m)
+			return r.stepCandidate(m)
 		}
 	}
 	return nil

@@ -257,7 +257,7 @@ func (rn *RawNode) Tick() { rn.r.tick() }
 
 // Campaign makes the node start an election now (pre-vote first if
 // configured). It is a no-op for a leader or a non-voter.
-func (rn *RawNode) Campaign() error { return rn.r.Step(Message{Type: MsgHup}) }
+func (rn *RawNode) Campaign() error { return rn.r.Step(&Message{Type: MsgHup}) }
 
 // Propose proposes data to be appended to the log. ErrProposalDropped if
 // the node cannot accept it now.
@@ -266,7 +266,7 @@ func (rn *RawNode) Propose(data []byte) error {
 		return fmt.Errorf("%w: %d bytes > %d", ErrProposalTooLarge, len(data), MaxEntryDataSize)
 	}
 	rn.propBuf[0] = Entry{Type: EntryNormal, Data: data}
-	err := rn.r.Step(Message{Type: MsgProp, From: rn.r.id, Entries: rn.propBuf[:]})
+	err := rn.r.Step(&Message{Type: MsgProp, From: rn.r.id, Entries: rn.propBuf[:]})
 	rn.propBuf[0] = Entry{}
 	return err
 }
@@ -280,7 +280,7 @@ func (rn *RawNode) ProposeConfChange(cc ConfChange) error {
 	if len(cc.Context) > MaxContextSize {
 		return fmt.Errorf("%w: context %d bytes > %d", ErrProposalTooLarge, len(cc.Context), MaxContextSize)
 	}
-	return rn.r.Step(Message{Type: MsgProp, From: rn.r.id,
+	return rn.r.Step(&Message{Type: MsgProp, From: rn.r.id,
 		Entries: []Entry{{Type: EntryConfChange, Data: cc.Marshal()}}})
 }
 
@@ -307,7 +307,7 @@ func (rn *RawNode) Step(m Message) error {
 	if m.Type.isResponse() && !rn.r.trk.isMember(m.From) {
 		return ErrStepPeerNotFound
 	}
-	return rn.r.Step(m)
+	return rn.r.Step(&m)
 }
 
 // ReadIndex requests a linearizable read point. The answer arrives as a
@@ -319,7 +319,7 @@ func (rn *RawNode) ReadIndex(ctx []byte) error {
 	if len(ctx) > MaxContextSize {
 		return fmt.Errorf("%w: %d bytes > %d", ErrReadContextTooLarge, len(ctx), MaxContextSize)
 	}
-	_ = rn.r.Step(Message{Type: MsgReadIndex, Context: ctx})
+	_ = rn.r.Step(&Message{Type: MsgReadIndex, Context: ctx})
 	return nil
 }
 
@@ -332,19 +332,19 @@ func (rn *RawNode) TransferLeadership(to uint64) {
 		rn.r.abortLeaderTransfer()
 		return
 	}
-	_ = rn.r.Step(Message{Type: MsgTransferLeader, From: to})
+	_ = rn.r.Step(&Message{Type: MsgTransferLeader, From: to})
 }
 
 // ReportUnreachable tells raft that the last message to id could not be
 // delivered: replication to it falls back to probing.
 func (rn *RawNode) ReportUnreachable(id uint64) {
-	_ = rn.r.Step(Message{Type: MsgUnreachable, From: id})
+	_ = rn.r.Step(&Message{Type: MsgUnreachable, From: id})
 }
 
 // ReportSnapshot tells raft whether the snapshot last sent to id was
 // delivered (ok) or failed.
 func (rn *RawNode) ReportSnapshot(id uint64, ok bool) {
-	_ = rn.r.Step(Message{Type: MsgSnapStatus, From: id, Reject: !ok})
+	_ = rn.r.Step(&Message{Type: MsgSnapStatus, From: id, Reject: !ok})
 }
 
 // HasReady reports whether Ready would return something to do. It is
