@@ -140,7 +140,12 @@ func (s *Store) deleteKeys(kis []*keyIndex, main int64, sub uint32, prevKV bool)
 // one new revision (sub-revisions order them); a Range op sees the writes
 // of the ops before it. A Txn that writes nothing leaves the revision
 // unchanged. On error nothing is applied.
-func (s *Store) Txn(t TxnRequest) (TxnResponse, error) {
+func (s *Store) Txn(t TxnRequest) (TxnResponse, error) { return s.TxnInto(nil, t) }
+
+// TxnInto is Txn with the op responses in buf's array when it has room
+// for them (a new one otherwise): a caller that converts each response
+// before the next transaction reuses one array.
+func (s *Store) TxnInto(buf []OpResponse, t TxnRequest) (TxnResponse, error) {
 	if err := checkTxn(t); err != nil {
 		return TxnResponse{}, err
 	}
@@ -159,7 +164,13 @@ func (s *Store) Txn(t TxnRequest) (TxnResponse, error) {
 	if err := s.checkOps(ops); err != nil {
 		return TxnResponse{}, err
 	}
-	resp := TxnResponse{Succeeded: ok, Responses: make([]OpResponse, len(ops))}
+	resp := TxnResponse{Succeeded: ok}
+	if len(ops) > 0 && cap(buf) >= len(ops) {
+		resp.Responses = buf[:len(ops)]
+		clear(resp.Responses)
+	} else {
+		resp.Responses = make([]OpResponse, len(ops))
+	}
 	main, sub := s.rev+1, uint32(0)
 	for i := range ops {
 		r := &resp.Responses[i]

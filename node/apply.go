@@ -133,10 +133,14 @@ func (n *Node) execute(c command, index uint64, build bool) *api.Response {
 		}
 	case *api.TxnRequest:
 		var tr mvcc.TxnResponse
-		tr, err = st.Txn(n.mvccTxn(r))
+		tr, err = st.TxnInto(n.txnResps, n.mvccTxn(r))
 		if build {
-			body = apiTxnResponse(tr)
+			body = apiTxnResponse(tr) // copies what it keeps
 		}
+		if cap(tr.Responses) > cap(n.txnResps) {
+			n.txnResps = tr.Responses[:0]
+		}
+		clear(tr.Responses) // no results kept alive by the buffer
 	case *api.CompactRequest:
 		if n.beforeCompact != nil && r.Revision > st.LastCompaction() && r.Revision <= st.CurrentRevision() {
 			n.beforeCompact(r.Revision)

@@ -58,6 +58,7 @@ type Node struct {
 	// transaction applied.
 	txnCompares []mvcc.Compare
 	txnOps      []mvcc.Op
+	txnResps    []mvcc.OpResponse // mvcc's answers, until converted
 	// enc encodes the node's answers and watch events.
 	enc api.Chunks
 	// evs, apiEvs and wev are drain's buffers for a batch of watch events,
