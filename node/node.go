@@ -265,7 +265,7 @@ func (n *Node) Receive(from host.NodeID, payload []byte) {
 		if m.UnmarshalSharedInto(body, n.ents) != nil || m.From != uint64(from) {
 			return // garbage, or a sender lying about who it is
 		}
-		_ = n.rn.Step(m)
+		_ = n.rn.StepOwned(&m)
 		n.reuseEntries(&m)
 	case api.EnvelopeClient:
 		n.onClient(from, body)

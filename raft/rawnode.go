@@ -294,11 +294,16 @@ func (rn *RawNode) ApplyConfChange(cc ConfChange) ConfState {
 
 // Step feeds a message received from a peer. Messages for an older term
 // are ignored; malformed ones get ErrInvalidMessage.
-func (rn *RawNode) Step(m Message) error {
+func (rn *RawNode) Step(m Message) error { return rn.StepOwned(&m) }
+
+// StepOwned is Step for a message the caller gives up: raft steps it in
+// place rather than a copy of it, and may change it (a follower forwarding
+// a proposal does); its entries stay the caller's to reuse, as with Step.
+func (rn *RawNode) StepOwned(m *Message) error {
 	if m.Type.isLocal() {
 		return ErrStepLocalMsg
 	}
-	if err := validateMessage(&m); err != nil {
+	if err := validateMessage(m); err != nil {
 		return err
 	}
 	if m.To != rn.r.id {
@@ -307,7 +312,7 @@ func (rn *RawNode) Step(m Message) error {
 	if m.Type.isResponse() && !rn.r.trk.isMember(m.From) {
 		return ErrStepPeerNotFound
 	}
-	return rn.r.Step(&m)
+	return rn.r.Step(m)
 }
 
 // ReadIndex requests a linearizable read point. The answer arrives as a
