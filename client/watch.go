@@ -58,7 +58,12 @@ type Watcher struct {
 	seq      uint64 // last sequence number seen on the current stream
 	createID api.RequestID
 	timer    host.Timer // create-answer or silence timeout
-	closed   bool
+	// expired is the timeout's callback for the stream armedID (made
+	// once per stream, not at every arm: a stream re-arms at every
+	// batch of events).
+	expired func()
+	armedID int64
+	closed  bool
 }
 
 // Watch starts a watch on key (or [key, opts.End)) and calls fn with each
@@ -125,13 +130,17 @@ func (w *Watcher) arm(d time.Duration) {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	id := w.watchID
-	w.timer = w.c.h.After(d, func() {
-		if !w.closed && w.watchID == id {
-			w.timer = nil
-			w.resume()
+	if w.expired == nil || w.armedID != w.watchID {
+		id := w.watchID
+		w.armedID = id
+		w.expired = func() {
+			if !w.closed && w.watchID == id {
+				w.timer = nil
+				w.resume()
+			}
 		}
-	})
+	}
+	w.timer = w.c.h.After(d, w.expired)
 }
 
 // closeStream forgets the current stream and asks its member to drop it.
