@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -338,11 +339,21 @@ func (s *safetyChecker) keep(e *appliedEntry, data []byte) {
 	}
 }
 
-// digestEntry is a 64-bit FNV-1a digest of an entry's bytes: two
-// replicas that apply other bytes at an index differ in it but for a
-// chance of 2^-64 (the bytes are the workload's, not an adversary's).
+// digestEntry is a 64-bit digest of an entry's bytes, eight at a time
+// (the last few as FNV-1a does). Each step is one-to-one in h (xor with
+// the word, times an odd number, then h ^= h>>29; FNV-1a's per byte), so
+// two entries of one length (the check compares lengths too) that differ
+// in one word differ in their digests always, and in more words but for
+// a chance of about 2^-64 (the bytes are the workload's, not an
+// adversary's), as with the byte-wise FNV-1a it replaces at an eighth of
+// the steps.
 func digestEntry(data []byte) uint64 {
 	h := uint64(14695981039346656037)
+	for len(data) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(data)) * 0x9e3779b97f4a7c15
+		h ^= h >> 29
+		data = data[8:]
+	}
 	for _, b := range data {
 		h ^= uint64(b)
 		h *= 1099511628211

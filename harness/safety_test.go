@@ -363,3 +363,23 @@ func TestLostSyncedDataIsNamed(t *testing.T) {
 	r := firstFailure(t, cfg, 100, "lost synced data:")
 	require.Regexp(t, `^lost synced data: replica \d restarted at .* (with|holding) `, r.Reason)
 }
+
+// digestEntry tells apart any two entries of one length that differ in
+// one byte (every step is one-to-one), whatever the byte and where it is,
+// in the words and in the tail.
+func TestDigestEntryTellsOneByteApart(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		base := make([]byte, n)
+		for i := range base {
+			base[i] = byte(7*i + n)
+		}
+		want := digestEntry(base)
+		for i := range n {
+			for _, x := range []byte{1, 0x80, 0xff} {
+				b := slices.Clone(base)
+				b[i] ^= x
+				require.NotEqual(t, want, digestEntry(b), "length %d, byte %d ^ %#x", n, i, x)
+			}
+		}
+	}
+}
