@@ -60,11 +60,13 @@ const heapArity = 4
 // eventQueue is a priority queue of events ordered by (at, seq). As seq is
 // unique the order is total, so the pop order does not depend on how the
 // events are laid out, nor on which of its two parts (near, a sorted
-// array, and h, a heap) holds an event. Queuing and running an event allocates nothing once
-// the slab has grown to the queue's high-water mark.
+// array, and h, a heap) holds an event. Queuing and running an event
+// allocates nothing once the slab has grown to the queue's high-water
+// mark.
 type eventQueue struct {
 	h    []qkey  // 4-ary min-heap: the events due later than nearSpan after last
-	near []qkey  // the events due sooner, sorted latest first
+	near []qkey  // the events due sooner, sorted, from near[head] on
+	head int     // near[:head] were popped
 	slab []event // events by slot
 	pos  []int32 // heap index of the event in each used slot, -1 if in near
 	free []int32 // unused slots
@@ -77,19 +79,20 @@ type eventQueue struct {
 // timeouts (100 ms and more) do not. Which of the two holds an event
 // changes only how much queuing it costs: a pop takes the earlier of
 // their first events (a time that wraps around in the subtraction only
-// sends an event to the other one). A near event is due soon, so it goes
-// in close to the end of near, among the few earliest events, and only
-// those move to make room; it leaves from the end, moving none. The heap
-// holds the events due later, fewer, so its sifts are shallower.
+// sends an event to the other one). A near event is due soon, but
+// mostly after the near events queued before it (they were due soon
+// already), so it goes in at or close to the end of near, and few of them
+// move to make room; it leaves from the front (head), moving none. The
+// heap holds the events due later, fewer, so its sifts are shallower.
 const nearSpan = 1 << 22 // about 4 ms
 
 // len is the number of queued events.
-func (q *eventQueue) len() int { return len(q.h) + len(q.near) }
+func (q *eventQueue) len() int { return len(q.h) + len(q.near) - q.head }
 
 // nextAt is the time of the earliest event. The queue must not be empty.
 func (q *eventQueue) nextAt() int64 {
-	if n := len(q.near); n > 0 && (len(q.h) == 0 || q.near[n-1].before(q.h[0])) {
-		return q.near[n-1].at
+	if q.head < len(q.near) && (len(q.h) == 0 || q.near[q.head].before(q.h[0])) {
+		return q.near[q.head].at
 	}
 	return q.h[0].at
 }
@@ -132,11 +135,18 @@ func (q *eventQueue) add(at int64, seq uint64) (int32, *event) {
 	return s, e
 }
 
-// insertNear puts k in near, keeping it sorted latest first.
+// insertNear puts k in near, keeping it sorted: from the end, as a new
+// event is nearly always due after the others.
 func (q *eventQueue) insertNear(k qkey) {
-	near := append(q.near, k)
+	near := q.near
+	if len(near) == cap(near) && q.head > 0 {
+		// Full: drop the popped ones rather than grow.
+		near = near[:copy(near, near[q.head:])]
+		q.head = 0
+	}
+	near = append(near, k)
 	i := len(near) - 1
-	for i > 0 && near[i-1].before(k) {
+	for i > q.head && k.before(near[i-1]) {
 		near[i] = near[i-1]
 		i--
 	}
@@ -144,13 +154,12 @@ func (q *eventQueue) insertNear(k qkey) {
 	q.near = near
 }
 
-// nearIndex is the number of keys in near that order after k: where k
-// is, or goes.
+// nearIndex is the index in near of k, queued there.
 func (q *eventQueue) nearIndex(k qkey) int {
-	lo, hi := 0, len(q.near)
+	lo, hi := q.head, len(q.near)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if k.before(q.near[m]) {
+		if q.near[m].before(k) {
 			lo = m + 1
 		} else {
 			hi = m
@@ -175,12 +184,14 @@ func (q *eventQueue) popSlot() int32 { return q.popDue(math.MaxInt64) }
 // (or if the queue is empty) it returns -1 and leaves the queue as it is.
 func (q *eventQueue) popDue(end int64) int32 {
 	var s int32
-	if n := len(q.near); n > 0 && (len(q.h) == 0 || q.near[n-1].before(q.h[0])) {
-		if q.near[n-1].at > end {
+	if q.head < len(q.near) && (len(q.h) == 0 || q.near[q.head].before(q.h[0])) {
+		if q.near[q.head].at > end {
 			return -1
 		}
-		s = q.near[n-1].slot()
-		q.near = q.near[:n-1]
+		s = q.near[q.head].slot()
+		if q.head++; q.head == len(q.near) {
+			q.near, q.head = q.near[:0], 0
+		}
 	} else if len(q.h) > 0 && q.h[0].at <= end {
 		s = q.h[0].slot()
 		q.removeAt(0)
@@ -210,6 +221,9 @@ func (q *eventQueue) removeSlot(s int32) {
 		e := &q.slab[s]
 		j := q.nearIndex(qkey{at: e.at, ord: e.seq<<slotBits | uint64(s)})
 		q.near = append(q.near[:j], q.near[j+1:]...)
+		if q.head == len(q.near) {
+			q.near, q.head = q.near[:0], 0
+		}
 	}
 	q.release(s)
 }
