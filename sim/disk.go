@@ -825,10 +825,15 @@ func (f *file) dropSynced(n int) {
 	switch {
 	case n == 0:
 	case n == len(f.ops):
-		// Nothing refers to the pending bytes any more: reuse both.
+		// Nothing refers to the pending bytes any more, unless data
+		// shares them (shared): reuse both.
 		clear(f.ops)
 		f.ops = f.ops[:0]
-		f.pend = f.pend[:0]
+		if f.shared {
+			f.pend = nil
+		} else {
+			f.pend = f.pend[:0]
+		}
 	default:
 		clear(f.ops[:n])
 		f.ops = f.ops[n:]

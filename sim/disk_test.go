@@ -336,3 +336,124 @@ func TestNotExistErrorText(t *testing.T) {
 	require.ErrorIs(t, err, host.ErrNotExist)
 	require.Equal(t, fmt.Errorf("%w: disk %d: %q", host.ErrNotExist, host.NodeID(3), "gone.tmp").Error(), err.Error())
 }
+
+// The durable bytes that a synced append takes from the volatile ones,
+// or that a crash leaves as the volatile view, stay as they were synced
+// whatever is written, truncated or corrupted afterwards, on either side.
+func TestDiskSharedBytesStayApart(t *testing.T) {
+	sync := func(w *World, f host.File) {
+		f.Sync(func(err error) { require.NoError(t, err) })
+		require.True(t, w.RunUntilIdle(0))
+	}
+	check := func(d *Disk, durable, cur string) {
+		t.Helper()
+		got, _ := d.DurableBytes("a")
+		require.Equal(t, durable, string(got), "durable")
+		got, _ = d.Contents("a")
+		require.Equal(t, cur, string(got), "volatile")
+	}
+	for _, c := range []struct {
+		name  string
+		after func(w *World, d *Disk, f host.File) (durable, cur string)
+	}{
+		{"overwrite", func(w *World, d *Disk, f host.File) (string, string) {
+			_, err := f.WriteAt([]byte("XY"), 1)
+			require.NoError(t, err)
+			return "abcdefgh", "aXYdefgh"
+		}},
+		{"overwrite synced", func(w *World, d *Disk, f host.File) (string, string) {
+			_, err := f.WriteAt([]byte("XY"), 1)
+			require.NoError(t, err)
+			sync(w, f)
+			_, err = f.WriteAt([]byte("Z"), 0)
+			require.NoError(t, err)
+			return "aXYdefgh", "ZXYdefgh"
+		}},
+		{"truncate and grow", func(w *World, d *Disk, f host.File) (string, string) {
+			require.NoError(t, f.Truncate(2))
+			require.NoError(t, f.Truncate(4))
+			return "abcdefgh", "ab\x00\x00"
+		}},
+		{"truncate synced, append", func(w *World, d *Disk, f host.File) (string, string) {
+			require.NoError(t, f.Truncate(2))
+			sync(w, f)
+			_, err := f.WriteAt([]byte("xy"), 2)
+			require.NoError(t, err)
+			require.NoError(t, f.Truncate(6))
+			sync(w, f)
+			_, err = f.WriteAt([]byte("Q"), 0)
+			require.NoError(t, err)
+			return "abxy\x00\x00", "Qbxy\x00\x00"
+		}},
+		{"append, overwrite in one sync", func(w *World, d *Disk, f host.File) (string, string) {
+			_, err := f.WriteAt([]byte("ij"), 8)
+			require.NoError(t, err)
+			_, err = f.WriteAt([]byte("K"), 2)
+			require.NoError(t, err)
+			sync(w, f)
+			_, err = f.WriteAt([]byte("L"), 9)
+			require.NoError(t, err)
+			return "abKdefghij", "abKdefghiL"
+		}},
+		{"truncate to 0, rewrite, sync, append", func(w *World, d *Disk, f host.File) (string, string) {
+			require.NoError(t, f.Truncate(0))
+			_, err := f.WriteAt([]byte("ab"), 0) // into pend, shared
+			require.NoError(t, err)
+			sync(w, f)
+			_, err = f.WriteAt([]byte("XY"), 2) // pend's array again
+			require.NoError(t, err)
+			return "ab", "abXY"
+		}},
+		{"crash, write", func(w *World, d *Disk, f host.File) (string, string) {
+			_, err := f.WriteAt([]byte("ij"), 8) // lost
+			require.NoError(t, err)
+			d.Crash()
+			g, err := d.Open("a")
+			require.NoError(t, err)
+			_, err = g.WriteAt([]byte("X"), 0)
+			require.NoError(t, err)
+			return "abcdefgh", "Xbcdefgh"
+		}},
+		{"crash, append, sync, write", func(w *World, d *Disk, f host.File) (string, string) {
+			d.Crash()
+			g, err := d.Open("a")
+			require.NoError(t, err)
+			_, err = g.WriteAt([]byte("ij"), 8)
+			require.NoError(t, err)
+			sync(w, g)
+			_, err = g.WriteAt([]byte("X"), 1)
+			require.NoError(t, err)
+			return "abcdefghij", "aXcdefghij"
+		}},
+		{"corrupt", func(w *World, d *Disk, f host.File) (string, string) {
+			d.Crash()
+			require.NoError(t, d.Corrupt("a", 0, 0))
+			g, err := d.Open("a")
+			require.NoError(t, err)
+			_, err = g.WriteAt([]byte("Y"), 1)
+			require.NoError(t, err)
+			return "`bcdefgh", "`Ycdefgh"
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, d := newTestDisk(t)
+			f, err := d.Create("a")
+			require.NoError(t, err)
+			// An append at 0 then two more, synced together and apart.
+			for _, s := range []struct {
+				p   string
+				off int64
+			}{{"ab", 0}, {"cd", 2}} {
+				_, err = f.WriteAt([]byte(s.p), s.off)
+				require.NoError(t, err)
+			}
+			sync(w, f)
+			_, err = f.WriteAt([]byte("efgh"), 4)
+			require.NoError(t, err)
+			sync(w, f)
+			check(d, "abcdefgh", "abcdefgh")
+			durable, cur := c.after(w, d, f)
+			check(d, durable, cur)
+		})
+	}
+}
