@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"github.com/seedkv/seedkv/probe"
@@ -124,7 +125,13 @@ type file struct {
 	// file gives data an array of its own first: own), so a file written
 	// once (a snapshot), or not since a crash, keeps one copy of its
 	// bytes instead of two.
-	shared  bool
+	shared bool
+	// alias: durable is data[:len(durable)], and may be a slice of
+	// data's array (a sync of appends took the bytes from data instead
+	// of copying them, apply; a crash). Nothing writes into data's array
+	// below len(durable) while alias is set (own), nor into durable's
+	// array (ownDurable), so a log keeps one copy of its synced bytes.
+	alias   bool
 	nextSeq uint64
 	removed bool
 	// errGen counts the syncs of this file that SetSyncFault's hook
@@ -271,7 +278,7 @@ func (d *Disk) LoseDirents() int {
 		f.name, f.removed = name, false
 		// An orphan kept its volatile writes through Crash; the crash
 		// loses them all the same.
-		f.data, f.ops, f.pend, f.shared = slices.Clone(f.durable), nil, nil, false
+		f.data, f.ops, f.pend, f.shared, f.alias = slices.Clone(f.durable), nil, nil, false, false
 		files[name] = f
 		d.used += int64(len(f.data))
 	}
@@ -404,7 +411,7 @@ func (d *Disk) Crash() {
 	for _, n := range d.names() {
 		f := d.files[n]
 		d.used -= int64(len(f.data))
-		f.data, f.shared = f.durable[:len(f.durable):len(f.durable)], true
+		f.data, f.shared, f.alias = f.durable[:len(f.durable):len(f.durable)], true, true
 		f.ops = nil
 		f.pend = nil
 		d.used += int64(len(f.data))
@@ -430,6 +437,7 @@ func (d *Disk) tear() {
 	if cut <= op.off {
 		return
 	}
+	f.ownDurable()
 	f.durable = resize(f.durable, max(int64(len(f.durable)), cut))
 	copy(f.durable[op.off:cut], op.data)
 }
@@ -729,7 +737,7 @@ func (r *syncReq) complete() {
 		// The one write of a new file (a snapshot, a marker), synced:
 		// its bytes in pend become the durable contents, and pend
 		// starts afresh, instead of copying them into a new array.
-		f.durable, f.pend = f.ops[0].data, nil
+		f.durable, f.pend, f.alias = f.ops[0].data, nil, f.shared
 	} else {
 		for i := range n {
 			f.apply(f.ops[i])
@@ -866,13 +874,37 @@ func (f *file) compactPend() {
 // minPendCompact is the size below which pend is never compacted.
 const minPendCompact = 64 << 10
 
-// apply makes one operation durable.
+// apply makes one operation durable. A write at the end of the durable
+// contents whose bytes data holds at its offset (a log's append, synced)
+// takes durable from data instead of copying: the durable contents are
+// data[:len(durable)] (alias), and stay so until data is written below
+// their end (own) or durable is written otherwise (ownDurable). Not while
+// data shares pend's array (shared): pend's is written again once empty.
 func (f *file) apply(op diskOp) {
 	if op.trunc {
+		if op.off > int64(len(f.durable)) {
+			f.ownDurable() // resize writes zeros in place
+		}
 		f.durable = resize(f.durable, op.off)
 		return
 	}
+	end := op.off + int64(len(op.data))
+	if !f.shared && op.off == int64(len(f.durable)) && end <= int64(len(f.data)) &&
+		(f.alias || len(f.durable) == 0) && bytes.Equal(f.data[op.off:end], op.data) {
+		f.durable, f.alias = f.data[:end:end], true
+		return
+	}
+	f.ownDurable()
 	f.durable = writeAt(f.durable, op.off, op.data)
+}
+
+// ownDurable gives f.durable an array of its own if it may share data's
+// (see file.alias), before something writes into it.
+func (f *file) ownDurable() {
+	if f.alias {
+		f.durable = slices.Clone(f.durable)
+		f.alias = false
+	}
 }
 
 // writeAt writes p into b at off, growing b as needed (zeroing any gap),
@@ -949,6 +981,9 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 		}
 		f.shared = false
 	}
+	if f.alias && off < int64(len(f.durable)) {
+		f.own() // the write would change the durable bytes too
+	}
 	// A capped slice of pend: a later append may move pend to a new
 	// array, but never writes into this one while the op is pending.
 	start := len(f.pend)
@@ -966,12 +1001,12 @@ func (h *handle) WriteAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
-// own gives f.data an array of its own if it shares one (see
-// file.shared), before something writes into it.
+// own gives f.data an array of its own if it may share one (see
+// file.shared and file.alias), before something writes into it.
 func (f *file) own() {
-	if f.shared {
+	if f.shared || f.alias {
 		f.data = slices.Clone(f.data)
-		f.shared = false
+		f.shared, f.alias = false, false
 	}
 }
 
