@@ -79,11 +79,14 @@ func (s *Store) rebuildLog(keep []bool) []uint32 {
 	remap := make([]uint32, s.log.n)
 	var nl revLog
 	var live int64
+	kept := 0
 	for p := range s.log.n {
 		if keep[p] {
 			live += int64(s.log.at(uint32(p)).vlen)
+			kept++
 		}
 	}
+	nl.reserve(kept)
 	moveVals := live < s.vals.bytes/2
 	var na arena
 	s.size = int64(len(s.leases)) * LeaseOverheadBytes

@@ -64,7 +64,7 @@ func (l *revLog) append(r record) uint32 {
 			invariant.Violated("mvcc: revision %d.%d appended after %d.%d", r.main, r.sub, last.main, last.sub)
 		}
 	}
-	if l.n&(pageSize-1) == 0 {
+	if l.n&(pageSize-1) == 0 && len(l.pages) == l.n>>pageBits { // no page here yet (reserve)
 		c := pageSize
 		if l.n == 0 {
 			c = firstPageRecords
@@ -82,6 +82,15 @@ func (l *revLog) append(r record) uint32 {
 	*pg = append(*pg, r)
 	l.n++
 	return uint32(l.n - 1)
+}
+
+// reserve gives an empty log's first page room for n records (up to a
+// page), for a caller that knows how many it appends (a restore, a
+// compaction): the first page does not grow by doubling through them.
+func (l *revLog) reserve(n int) {
+	if l.n == 0 && len(l.pages) == 0 && n > firstPageRecords {
+		l.pages = append(l.pages, make([]record, 0, min(n, pageSize)))
+	}
 }
 
 // search returns the position of the first record at or after (main, sub).

@@ -213,6 +213,9 @@ func (d *decoder) records(s *Store) {
 	if d.err == nil && n > uint64(len(d.b)-d.off)/6 { // a record takes >= 6 bytes
 		d.fail("too many records")
 	}
+	if d.err == nil {
+		s.log.reserve(int(n))
+	}
 	lastMain, lastSub := int64(0), uint32(0)
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		main, sub := d.varint(), d.uvarint()
