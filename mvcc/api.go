@@ -70,10 +70,11 @@ type Config struct {
 	QuotaBytes int64
 }
 
-// KeyValue is one version of a key, as etcd's mvccpb.KeyValue.
+// KeyValue is one version of a key, as etcd's mvccpb.KeyValue. Its
+// fields are api.KeyValue's, in the same order, so that a server converts
+// one into the other without a copy.
 type KeyValue struct {
-	Key   []byte
-	Value []byte // nil with RangeOptions.KeysOnly
+	Key []byte
 	// CreateRevision is the revision of the Put that started this
 	// generation of the key.
 	CreateRevision int64
@@ -81,6 +82,7 @@ type KeyValue struct {
 	ModRevision int64
 	// Version counts the changes since creation: 1 after the first Put.
 	Version int64
+	Value   []byte // nil with RangeOptions.KeysOnly
 	// Lease is the ID of the lease attached to the key, or 0.
 	Lease int64
 }

@@ -296,13 +296,9 @@ func apiKV(kv *mvcc.KeyValue) api.KeyValue {
 		Version: kv.Version, Value: kv.Value, Lease: kv.Lease}
 }
 
-func apiKVPtr(kv *mvcc.KeyValue) *api.KeyValue {
-	if kv == nil {
-		return nil
-	}
-	a := apiKV(kv)
-	return &a
-}
+// apiKVPtr is kv as an api key-value: the same fields in the same order,
+// and mvcc allocated kv for this answer alone (a previous key-value).
+func apiKVPtr(kv *mvcc.KeyValue) *api.KeyValue { return (*api.KeyValue)(kv) }
 
 func apiKVs(kvs []mvcc.KeyValue) []api.KeyValue {
 	if len(kvs) == 0 {
