@@ -118,7 +118,22 @@ func newGen(client int, rng *rand.Rand, cfg *Config) *gen {
 	return g
 }
 
-func kvKey(i int) string { return kvPrefix + strconv.Itoa(i) }
+// kvKey is the name of contended key i.
+func kvKey(i int) string {
+	if uint(i) < uint(len(kvKeys)) {
+		return kvKeys[i]
+	}
+	return kvPrefix + strconv.Itoa(i)
+}
+
+// kvKeys holds the usual keys' names, made once: the workload names a
+// key for every request, and each was one allocation.
+var kvKeys = func() (keys [64]string) {
+	for i := range keys {
+		keys[i] = kvPrefix + strconv.Itoa(i)
+	}
+	return keys
+}()
 
 // value returns a value no other write of the run carries.
 func (g *gen) value() string {
