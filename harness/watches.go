@@ -45,7 +45,7 @@ func (ws *watchStream) stream() lin.WatchStream {
 		Events: make([]lin.WatchEvent, 0, len(ws.events))}
 	for i := range ws.events {
 		e := &ws.events[i]
-		we := lin.WatchEvent{Revision: e.KV.ModRevision, Type: lin.EventPut, Key: string(e.KV.Key),
+		we := lin.WatchEvent{Revision: e.KV.ModRevision, Type: lin.EventPut, Key: keyString(e.KV.Key),
 			Value: string(e.KV.Value), Batch: ws.batches[i]}
 		if e.Type == api.EventDelete {
 			we.Type = lin.EventDelete
@@ -53,7 +53,7 @@ func (ws *watchStream) stream() lin.WatchStream {
 		}
 		if e.PrevKV != nil {
 			p := e.PrevKV
-			we.PrevKV = &lin.KV{Key: string(p.Key), Value: string(p.Value), ModRevision: p.ModRevision,
+			we.PrevKV = &lin.KV{Key: keyString(p.Key), Value: string(p.Value), ModRevision: p.ModRevision,
 				CreateRevision: p.CreateRevision, Version: p.Version}
 		}
 		s.Events = append(s.Events, we)

@@ -126,6 +126,25 @@ func kvKey(i int) string {
 	return kvPrefix + strconv.Itoa(i)
 }
 
+// keyString is string(b), the table's string for a usual key's name
+// (kvKeys): the keys of answers and watch events, read into the checkers'
+// terms, are nearly all those, and each was one allocation.
+func keyString(b []byte) string {
+	if n := len(b) - len(kvPrefix); n >= 1 && n <= 2 && string(b[:len(kvPrefix)]) == kvPrefix {
+		i := 0
+		for _, c := range b[len(kvPrefix):] {
+			if c < '0' || c > '9' {
+				return string(b)
+			}
+			i = 10*i + int(c-'0')
+		}
+		if i < len(kvKeys) && string(b) == kvKeys[i] { // not "/k/05"
+			return kvKeys[i]
+		}
+	}
+	return string(b)
+}
+
 // kvKeys holds the usual keys' names, made once: the workload names a
 // key for every request, and each was one allocation.
 var kvKeys = func() (keys [64]string) {
@@ -545,7 +564,7 @@ func kvs(in []api.KeyValue) []lin.KV {
 	}
 	out := make([]lin.KV, len(in))
 	for i, kv := range in {
-		out[i] = lin.KV{Key: string(kv.Key), Value: string(kv.Value), ModRevision: modelRev(kv.ModRevision),
+		out[i] = lin.KV{Key: keyString(kv.Key), Value: string(kv.Value), ModRevision: modelRev(kv.ModRevision),
 			CreateRevision: modelRev(kv.CreateRevision), Version: kv.Version}
 	}
 	return out

@@ -94,3 +94,14 @@ func TestMixWeights(t *testing.T) {
 	require.Greater(t, counts[opGet], 300)
 	require.Greater(t, counts[opPut], 300)
 }
+
+// keyString is string(b) for every name, the table's for the usual keys.
+func TestKeyString(t *testing.T) {
+	for _, k := range []string{"", "/k/", "/k/0", "/k/7", "/k/63", "/k/64", "/k/05", "/k/1x", "/k/123", "/j/1", "/k/00", "x"} {
+		require.Equal(t, k, keyString([]byte(k)))
+	}
+	for i := range kvKeys {
+		require.Equal(t, kvKey(i), keyString([]byte(kvKey(i))))
+		require.Zero(t, testing.AllocsPerRun(10, func() { _ = keyString([]byte(kvKeys[i])) }), "key %d", i)
+	}
+}
