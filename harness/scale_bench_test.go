@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"testing"
 	"time"
@@ -11,76 +12,113 @@ import (
 )
 
 // BenchmarkCheckerScaling reports the revision checker's CPU time per
-// operation on histories of real runs from about 1k to 1M operations, with
+// operation on histories of real runs from about 3k to 1M operations, with
 // the write log's hints, as runs check them: seed 1 run for 30 s (about
-// 1k ops) and that history tiled 16 and 1,000 times (up to 1M ops, the
-// same shape: ratio-1M/1k), and seed 1 run for 5 min and for 1 h (read
-// answers kept as digests, as long runs keep them): longer runs hold more
-// keys, so their reads answer more and cost more per operation
-// (ratio-max/min, the dearest size over the cheapest). The target: within
-// 2x from 1k to 1M. The runs hold simrun's memory limit; the checks run
-// with the default GC target and no limit (a 1M-op history is about 500
-// MB live: under the limit the collector would run all the time), each
-// tiling built only while it is checked.
+// 3k ops), 5 min and 1 h (read answers kept as digests, as long runs keep
+// them), and for 1 h with realClients clients instead of the seed's 15
+// (about 1M ops: ratio-1M/1k, the 1M run over the 30 s one); and the 30 s
+// history tiled 16 times and to about 1M ops (the same shape on
+// independent keys: ratio-1M-tiled/1k). Longer runs hold more keys, so
+// their reads answer more and cost more per operation (ratio-max/min, the
+// dearest size over the cheapest). The target: within 2x from 1k to 1M.
+//
+// Each history is built (run, or tiled) only when its turn comes and
+// dropped after it, and the heap is collected before its checks, so a
+// check pays for collecting its own history and garbage, as in a run, not
+// for the other sizes' (a 1M-op history is a few hundred MB live). The
+// runs hold simrun's memory limit but the 1M one (its history alone is
+// above it: under the limit the collector would run all the time); the
+// checks run with the default GC target and no limit. Setup takes a few
+// minutes (the 1 h runs).
 func BenchmarkCheckerScaling(b *testing.B) {
 	limit := debug.SetMemoryLimit(MemoryLimitPerWorker)
 	defer debug.SetMemoryLimit(limit)
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	run := func(d time.Duration, clients int) func() ([]lin.Op, lin.RevisionHints) {
+		return func() ([]lin.Op, lin.RevisionHints) {
+			cfg := DefaultConfig()
+			cfg.Duration, cfg.Clients = d, clients
+			if clients > 0 {
+				debug.SetMemoryLimit(math.MaxInt64)
+				defer debug.SetMemoryLimit(MemoryLimitPerWorker)
+			}
+			h, hints := realHistoriesHinted(b, cfg, 1)
+			return h[0], hints[0]
+		}
+	}
+	var base []lin.Op // the 30 s history, which the tiled rows repeat
+	var baseHints lin.RevisionHints
+	tiled := func(n int) func() ([]lin.Op, lin.RevisionHints) {
+		return func() ([]lin.Op, lin.RevisionHints) {
+			if n == 0 { // about 1M ops
+				n = (1 << 20) / len(base)
+			}
+			return tileHinted(base, baseHints, n)
+		}
+	}
 	type sized struct {
 		name  string
-		ops   []lin.Op
-		hints lin.RevisionHints
-		tiles int // > 0: ops and hints are this many tiles of sized 0
+		build func() ([]lin.Op, lin.RevisionHints)
 	}
-	var hs []sized
-	for _, d := range []time.Duration{30 * time.Second, 5 * time.Minute, time.Hour} {
-		cfg := DefaultConfig()
-		cfg.Duration = d
-		h, hints := realHistoriesHinted(b, cfg, 1)
-		hs = append(hs, sized{name: d.String(), ops: h[0], hints: hints[0]})
+	rows := []sized{
+		{"30s", run(30*time.Second, 0)},
+		{"5m0s", run(5*time.Minute, 0)},
+		{"1h0m0s", run(time.Hour, 0)},
+		{fmt.Sprintf("1h0m0s-c%d", realClients), run(time.Hour, realClients)},
+		{"30s-x16", tiled(16)},
+		{"30s-tiled", tiled(0)},
 	}
-	for _, n := range []int{16, (1 << 20) / len(hs[0].ops)} {
-		hs = append(hs, sized{name: fmt.Sprintf("30s-x%d", n), tiles: n})
-	}
-	debug.SetMemoryLimit(math.MaxInt64)
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	cpu := make([]time.Duration, len(hs))
-	checked := make([]int, len(hs))
-	size := make([]int, len(hs))
+	const first, real1M, tiled1M = 0, 3, 5
+	cpu := make([]time.Duration, len(rows))
+	checked := make([]int, len(rows))
+	size := make([]int, len(rows))
 	for b.Loop() {
-		for k, h := range hs {
-			if h.tiles > 0 {
-				h.ops, h.hints = tileHinted(hs[0].ops, hs[0].hints, h.tiles)
+		for k, r := range rows {
+			b.StopTimer()
+			h, hints := r.build()
+			if k == first {
+				base, baseHints = h, hints
 			}
-			if v := lin.CheckRevisionsHinted(h.ops, 0, h.hints); v.Verdict != lin.Pass {
-				b.Fatalf("%s: %v %s", h.name, v.Verdict, v.Reason)
+			debug.SetMemoryLimit(math.MaxInt64)
+			if v := lin.CheckRevisionsHinted(h, 0, hints); v.Verdict != lin.Pass {
+				b.Fatalf("%s: %v %s", r.name, v.Verdict, v.Reason)
 			}
-			size[k] = len(h.ops)
-			reps := max(1, (1<<20)/len(h.ops)) // about 1M ops checked per size
+			runtime.GC()
+			b.StartTimer()
+			size[k] = len(h)
+			reps := max(1, (1<<20)/len(h)) // about 1M ops checked per size
 			c0, ok := processCPU()
 			if !ok {
 				b.Skip("no process CPU time on this platform")
 			}
 			for range reps {
-				lin.CheckRevisionsHinted(h.ops, 0, h.hints)
+				lin.CheckRevisionsHinted(h, 0, hints)
 			}
 			c1, _ := processCPU()
+			debug.SetMemoryLimit(MemoryLimitPerWorker)
 			cpu[k] += c1 - c0
-			checked[k] += reps * len(h.ops)
+			checked[k] += reps * len(h)
 		}
+		base, baseHints = nil, nil
 	}
 	lo, hi := 0.0, 0.0
-	per := make([]float64, len(hs))
-	for k, h := range hs {
+	per := make([]float64, len(rows))
+	for k, r := range rows {
 		per[k] = float64(cpu[k].Nanoseconds()) / float64(checked[k])
-		b.ReportMetric(per[k], fmt.Sprintf("cpu-ns/op-%s-%dk", h.name, size[k]/1000))
+		b.ReportMetric(per[k], fmt.Sprintf("cpu-ns/op-%s-%dk", r.name, size[k]/1000))
 		if lo == 0 || per[k] < lo {
 			lo = per[k]
 		}
 		hi = max(hi, per[k])
 	}
-	b.ReportMetric(per[len(hs)-1]/per[0], "ratio-1M/1k")
+	b.ReportMetric(per[real1M]/per[first], "ratio-1M/1k")
+	b.ReportMetric(per[tiled1M]/per[first], "ratio-1M-tiled/1k")
 	b.ReportMetric(hi/lo, "ratio-max/min")
 }
+
+// realClients is the number of clients of BenchmarkCheckerScaling's
+// 1M-op run: seed 1 at 1 h with its 15 clients makes about 390k ops.
+const realClients = 40
 
 // tileHinted is tile with the hints tiled alike.
 func tileHinted(h []lin.Op, hints lin.RevisionHints, n int) ([]lin.Op, lin.RevisionHints) {
